@@ -1,0 +1,59 @@
+/**
+ * The one interface every tokenizer in lmforge implements (BPE, WordPiece, Unigram, char).
+ * Models, training and the CLI code against this, never against a concrete class.
+ */
+
+/** Which special tokens written literally in the text may become their special id. */
+export type SpecialTokenSet = 'all' | ReadonlySet<string>;
+
+export interface EncodeOptions {
+  /**
+   * Add what the post-processor adds (BOS, CLS/SEP, ...), as Hugging Face's
+   * `add_special_tokens=True` does. Default true.
+   */
+  readonly addSpecialTokens?: boolean;
+  /** Special tokens that, written in the text, encode to their special id. Default none. */
+  readonly allowedSpecial?: SpecialTokenSet;
+  /**
+   * Special tokens that, written in the text and not allowed, raise a TokenizerError
+   * (tiktoken semantics). Default 'all'; pass an empty set to encode them as plain text.
+   */
+  readonly disallowedSpecial?: SpecialTokenSet;
+}
+
+export interface DecodeOptions {
+  /** Leave special tokens (BOS, EOS, PAD, ...) out of the text. Default false. */
+  readonly skipSpecialTokens?: boolean;
+}
+
+/** Decodes one id at a time and never emits half of a UTF-8 character. */
+export interface StreamDecoder {
+  /** Text that became complete with this id ('' while a character is still partial). */
+  push(id: number): string;
+  /** Whatever is left (a truncated character decodes to U+FFFD, as full decode does). */
+  flush(): string;
+}
+
+export interface Tokenizer {
+  /** Number of ids (the largest id + 1, added tokens included). */
+  readonly vocabSize: number;
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly padId: number | undefined;
+  /** The content of every special token, e.g. `<|endoftext|>`. */
+  readonly specialTokens: ReadonlyMap<string, number>;
+  /**
+   * Text to ids.
+   * @example
+   * const tok = await loadTokenizer('cl100k_base');
+   * tok.encode('hello world'); // [15339, 1917]
+   */
+  encode(text: string, options?: EncodeOptions): number[];
+  /** Ids to text. Throws TokenizerError for an id outside the vocabulary, never otherwise. */
+  decode(ids: readonly number[], options?: DecodeOptions): string;
+  createStreamDecoder(options?: DecodeOptions): StreamDecoder;
+  tokenToId(token: string): number | undefined;
+  idToToken(id: number): string | undefined;
+  /** The Hugging Face `tokenizer.json` object for this tokenizer. */
+  toJSON(): object;
+}
