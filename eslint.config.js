@@ -1,0 +1,65 @@
+// Lint rules plus the import-boundary rule of STYLE.md: dependencies point one way,
+// tensor <- backend <- nn <- models <- train/generate <- cli/server; tokenizers and io
+// depend only on tensor and util.
+import tseslint from 'typescript-eslint';
+
+const layers = ['tensor', 'backend', 'nn', 'models', 'train', 'generate', 'cli', 'server'];
+/** Folders each layer may NOT import from. */
+const forbidden = {
+  util: ['tensor', 'backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
+  tensor: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
+  backend: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
+  tokenizers: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'io'],
+  io: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server'],
+  nn: ['models', 'train', 'generate', 'cli', 'server'],
+  models: ['train', 'generate', 'cli', 'server'],
+  train: ['generate', 'cli', 'server'],
+  generate: ['train', 'cli', 'server'],
+  server: ['cli'],
+  cli: [],
+};
+void layers;
+
+const boundaryConfigs = Object.entries(forbidden).map(([layer, banned]) => ({
+  files: [`src/${layer}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: banned.map((b) => ({
+          group: [`**/${b}/*`, `**/${b}/**`, `**/${b}/index.js`],
+          message: `src/${layer} must not depend on src/${b} (STYLE.md layering).`,
+        })),
+      },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'web/**/*.min.js'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/ban-ts-comment': 'error',
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'TSEnumDeclaration', message: 'Use a string-literal union instead of enum (STYLE.md).' },
+      ],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'argv', message: 'Only src/cli reads argv.' },
+        { object: 'process', property: 'exit', message: 'Only src/cli exits.' },
+        { object: 'process', property: 'stdout', message: 'Only src/cli prints.' },
+      ],
+      'no-console': 'error',
+    },
+  },
+  ...boundaryConfigs,
+);

@@ -1,0 +1,41 @@
+/**
+ * THE table of backward rules: one entry per differentiable op, each mapping the output
+ * gradient `g` to one gradient per input (null where an input gets none).
+ *
+ * A rule sees the op's inputs and what its forward saved. Rules run under noGrad() and
+ * must return fresh tensors (views with their own reference are fine), never `g` itself.
+ */
+import type { Tensor } from '../tensor.js';
+import { alias, reshape, permute, contiguous, narrowBackward, type NarrowSaved } from '../ops/layout.js';
+import { binaryBackward, unaryBackward, type BinarySaved, type UnarySaved } from '../ops/elementwise.js';
+import { matmulBackward, type MatmulSaved } from '../ops/matmul.js';
+import { sumBackward, sumToShape, maxBackward, type SumSaved, type MaxSaved } from '../ops/reduce.js';
+
+type Rule<S> = (g: Tensor, inputs: readonly Tensor[], saved: S) => ReadonlyArray<Tensor | null>;
+const rule = <S>(fn: Rule<S>): Rule<S> => fn;
+
+export const rules = {
+  // ---- layout (views) --------------------------------------------------------------
+  // y = x.reshape(shape)  =>  dx = dy.reshape(x.shape)
+  reshape: rule<null>((g, [x]) => [reshape(contiguous(g), x!.shape)]),
+  // y = x.permute(order)  =>  dx = dy.permute(inverse(order))
+  permute: rule<{ inverse: readonly number[] }>((g, _, s) => [permute(g, s.inverse)]),
+  // y = x.expand(shape)  =>  dx = dy summed over the expanded dimensions
+  expand: rule<{ shape: readonly number[] }>((g, [x]) => [alias(sumToShape(g, x!.shape))]),
+  // y = x.narrow(axis, start, length)  =>  dx = zeros, with dy at [start, start + length)
+  narrow: rule<NarrowSaved>((g, [x], s) => [narrowBackward(g, x!, s)]),
+  // y = copy(x)  =>  dx = dy
+  contiguous: rule<null>((g) => [alias(g)]),
+
+  // ---- elementwise ---------------------------------------------------------------
+  binary: rule<BinarySaved>((g, [a, b], s) => binaryBackward(g, a!, b!, s)),
+  unary: rule<UnarySaved>((g, [x], s) => [unaryBackward(g, x!, s)]),
+
+  // ---- matmul and reductions ------------------------------------------------------
+  matmul: rule<MatmulSaved>((g, [a, b], s) => matmulBackward(g, a!, b!, s)),
+  sum: rule<SumSaved>((g, [x], s) => [sumBackward(g, x!, s)]),
+  max: rule<MaxSaved>((g, [x], s) => [maxBackward(g, x!, s)]),
+};
+
+export type OpName = keyof typeof rules;
+export type SavedOf<K extends OpName> = Parameters<(typeof rules)[K]>[2];

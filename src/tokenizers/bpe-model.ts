@@ -1,0 +1,343 @@
+/**
+ * Byte-pair encoding model (Sennrich et al. 2016; GPT-2's byte-level variant).
+ * Encoding follows Hugging Face `tokenizers` (models/bpe/word.rs): repeatedly merge the
+ * adjacent pair with the lowest rank, leftmost first on ties. Short words use a plain
+ * scan (fast for the usual 1-10 symbols); long words use a heap over a linked list so a
+ * 1 MB run of one character stays O(n log n) instead of tiktoken's O(n^2).
+ */
+import { binaryToByteLevel, byteLevelToBinary } from './byte-level.js';
+import { toBinary, isAscii } from './utf8.js';
+
+export interface BpeModelOptions {
+  /** token (as written in tokenizer.json) -> id. */
+  readonly vocab: ReadonlyMap<string, number>;
+  /** Merge rules in rank order (rank = index), as in tokenizer.json. */
+  readonly merges: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Symbols start as UTF-8 bytes (GPT-2 byte-level, vocab written with the byte-to-unicode
+   * table) or as Unicode characters (SentencePiece-style BPE).
+   */
+  readonly symbols: 'bytes' | 'chars';
+  readonly unkToken?: string | undefined;
+  readonly fuseUnk?: boolean;
+  readonly byteFallback?: boolean;
+  readonly continuingSubwordPrefix?: string | undefined;
+  readonly endOfWordSuffix?: string | undefined;
+  /** Return a word found whole in the vocabulary without merging (tiktoken, Llama 3). */
+  readonly ignoreMerges?: boolean;
+  /**
+   * tiktoken semantics: rank of a merge is the id of its result, and every split of a
+   * token into two tokens is a merge (set by the rank-file loaders; merges then unused).
+   */
+  readonly ranksAreIds?: boolean;
+}
+
+/** Above this many symbols a word is merged with a heap instead of repeated scans. */
+const HEAP_THRESHOLD = 48;
+/** Pieces longer than this are not cached (a 1 MB run would just pin memory). */
+const CACHE_MAX_PIECE = 256;
+const CACHE_MAX_ENTRIES = 200_000;
+
+export class BpeModel {
+  readonly options: BpeModelOptions;
+  /** Lookup key -> id; for byte-level models the key is the token's binary string. */
+  private readonly index = new Map<string, number>();
+  private readonly tokens: string[] = [];
+  /** pairKey(left, right) -> merge number; mergeRank/mergeResult are indexed by it. */
+  private readonly mergeOf = new Map<number, number>();
+  private mergeRank: Int32Array = new Int32Array(0);
+  private mergeResult: Int32Array = new Int32Array(0);
+  private readonly idBits: number;
+  private readonly byteIds = new Int32Array(256).fill(-1);
+  private readonly byteFallbackIds = new Int32Array(256).fill(-1);
+  private readonly unkId: number | undefined;
+  private readonly cache = new Map<string, number[]>();
+
+  constructor(options: BpeModelOptions) {
+    this.options = options;
+    let maxId = -1;
+    for (const [token, id] of options.vocab) {
+      const key = options.symbols === 'bytes' ? (byteLevelToBinary(token) ?? '\u0100' + token) : token;
+      this.index.set(key, id);
+      this.tokens[id] = token;
+      if (id > maxId) maxId = id;
+    }
+    this.idBits = Math.max(1, Math.ceil(Math.log2(maxId + 2)));
+    if (options.symbols === 'bytes') {
+      for (let b = 0; b < 256; b++) this.byteIds[b] = this.index.get(String.fromCharCode(b)) ?? -1;
+    }
+    if (options.byteFallback === true) {
+      for (let b = 0; b < 256; b++) {
+        const hex = b.toString(16).toUpperCase().padStart(2, '0');
+        this.byteFallbackIds[b] = options.vocab.get(`<0x${hex}>`) ?? -1;
+      }
+    }
+    this.unkId = options.unkToken === undefined ? undefined : options.vocab.get(options.unkToken);
+    if (options.ranksAreIds === true) this.buildRankMerges();
+    else this.buildListMerges();
+  }
+
+  get size(): number {
+    return this.tokens.length;
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.options.vocab.get(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.tokens[id];
+  }
+
+  /** The raw bytes of a byte-level token as a binary string. */
+  tokenBinary(id: number): string | undefined {
+    const token = this.tokens[id];
+    return token === undefined ? undefined : byteLevelToBinary(token);
+  }
+
+  private pairKey(left: number, right: number): number {
+    return left * 2 ** this.idBits + right;
+  }
+
+  private buildListMerges(): void {
+    const merges = this.options.merges;
+    this.mergeRank = new Int32Array(merges.length);
+    this.mergeResult = new Int32Array(merges.length);
+    let count = 0;
+    for (let rank = 0; rank < merges.length; rank++) {
+      const [a, b] = merges[rank] as readonly [string, string];
+      const left = this.options.vocab.get(a);
+      const right = this.options.vocab.get(b);
+      const prefix = this.options.continuingSubwordPrefix ?? '';
+      const merged = b.startsWith(prefix) ? a + b.slice(prefix.length) : a + b;
+      const result = this.options.vocab.get(merged);
+      // HF rejects such files; the loader validates, so here it only guards the maps.
+      if (left === undefined || right === undefined || result === undefined) continue;
+      const key = this.pairKey(left, right);
+      if (this.mergeOf.has(key)) continue;
+      this.mergeOf.set(key, count);
+      this.mergeRank[count] = rank;
+      this.mergeResult[count] = result;
+      count++;
+    }
+  }
+
+  /** tiktoken: any split of a token into two tokens merges, with the token's id as rank. */
+  private buildRankMerges(): void {
+    const ranks: number[] = [];
+    const results: number[] = [];
+    for (const [key, id] of this.index) {
+      for (let cut = 1; cut < key.length; cut++) {
+        const left = this.index.get(key.slice(0, cut));
+        if (left === undefined) continue;
+        const right = this.index.get(key.slice(cut));
+        if (right === undefined) continue;
+        const pair = this.pairKey(left, right);
+        if (this.mergeOf.has(pair)) continue;
+        this.mergeOf.set(pair, ranks.length);
+        ranks.push(id);
+        results.push(id);
+      }
+    }
+    this.mergeRank = Int32Array.from(ranks);
+    this.mergeResult = Int32Array.from(results);
+  }
+
+  /** Merge rules in rank order as [left, right] tokens (for tokenizer.json export). */
+  mergeList(): Array<[string, string]> {
+    const entries: Array<[number, string, string]> = [];
+    const modulus = 2 ** this.idBits;
+    for (const [key, merge] of this.mergeOf) {
+      const left = this.tokens[Math.floor(key / modulus)] as string;
+      const right = this.tokens[key % modulus] as string;
+      entries.push([this.mergeRank[merge] as number, left, right]);
+    }
+    entries.sort((x, y) => x[0] - y[0]);
+    return entries.map(([, left, right]) => [left, right]);
+  }
+
+  /** Encode one pre-tokenized word, appending ids to `out`. */
+  encodeWord(word: string, out: number[]): void {
+    const cached = this.cache.get(word);
+    if (cached !== undefined) {
+      for (let i = 0; i < cached.length; i++) out.push(cached[i] as number);
+      return;
+    }
+    const ids = this.encodeUncached(word);
+    if (word.length <= CACHE_MAX_PIECE) {
+      if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+      this.cache.set(word, ids);
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
+  }
+
+  private encodeUncached(word: string): number[] {
+    const bytes = this.options.symbols === 'bytes';
+    const key = bytes ? (isAscii(word) ? word : toBinary(word)) : word;
+    if (this.options.ignoreMerges === true) {
+      const whole = this.index.get(key);
+      if (whole !== undefined) return [whole];
+    }
+    const symbols = bytes ? this.byteSymbols(key) : this.charSymbols(word);
+    return symbols.length > HEAP_THRESHOLD ? this.mergeWithHeap(symbols) : this.mergeByScan(symbols);
+  }
+
+  private byteSymbols(binary: string): number[] {
+    const symbols: number[] = [];
+    for (let i = 0; i < binary.length; i++) {
+      const id = this.byteIds[binary.charCodeAt(i)] as number;
+      // A byte missing from a (trained, partial) vocabulary is dropped, as HF does with no unk.
+      if (id >= 0) symbols.push(id);
+      else if (this.unkId !== undefined) symbols.push(this.unkId);
+    }
+    return symbols;
+  }
+
+  private charSymbols(word: string): number[] {
+    const symbols: number[] = [];
+    const prefix = this.options.continuingSubwordPrefix;
+    const suffix = this.options.endOfWordSuffix;
+    const chars = Array.from(word);
+    let lastWasUnk = false;
+    for (let i = 0; i < chars.length; i++) {
+      let symbol = chars[i] as string;
+      if (i > 0 && prefix !== undefined) symbol = prefix + symbol;
+      if (i === chars.length - 1 && suffix !== undefined) symbol += suffix;
+      const id = this.options.vocab.get(symbol);
+      if (id !== undefined) {
+        symbols.push(id);
+        lastWasUnk = false;
+        continue;
+      }
+      if (this.options.byteFallback === true) {
+        const fallback = Array.from(
+          new TextEncoder().encode(chars[i] as string),
+          (b) => this.byteFallbackIds[b] as number,
+        );
+        if (fallback.every((id) => id >= 0)) {
+          symbols.push(...fallback);
+          lastWasUnk = false;
+          continue;
+        }
+      }
+      if (this.unkId === undefined) continue;
+      if (!(lastWasUnk && this.options.fuseUnk === true)) symbols.push(this.unkId);
+      lastWasUnk = true;
+    }
+    return symbols;
+  }
+
+  private mergeByScan(symbols: number[]): number[] {
+    const modulus = 2 ** this.idBits;
+    while (symbols.length > 1) {
+      let bestRank = Infinity;
+      let bestAt = -1;
+      let bestResult = -1;
+      for (let i = 0; i + 1 < symbols.length; i++) {
+        const merge = this.mergeOf.get((symbols[i] as number) * modulus + (symbols[i + 1] as number));
+        if (merge === undefined) continue;
+        const rank = this.mergeRank[merge] as number;
+        if (rank < bestRank) {
+          bestRank = rank;
+          bestAt = i;
+          bestResult = this.mergeResult[merge] as number;
+        }
+      }
+      if (bestAt < 0) break;
+      symbols.splice(bestAt, 2, bestResult);
+    }
+    return symbols;
+  }
+
+  private mergeWithHeap(symbols: number[]): number[] {
+    const n = symbols.length;
+    const modulus = 2 ** this.idBits;
+    const ids = Int32Array.from(symbols);
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const alive = new Uint8Array(n).fill(1);
+    const heap = new MinHeap();
+    const rankAt = (at: number): number => {
+      const after = next[at] as number;
+      if (after < 0) return -1;
+      const merge = this.mergeOf.get((ids[at] as number) * modulus + (ids[after] as number));
+      return merge === undefined ? -1 : (this.mergeRank[merge] as number);
+    };
+    // Priority = rank * 2^32 + position: lowest rank first, leftmost on ties (exact in a double).
+    const push = (at: number): void => {
+      const rank = rankAt(at);
+      if (rank >= 0) heap.push(rank * 4294967296 + at);
+    };
+    for (let i = 0; i + 1 < n; i++) push(i);
+    while (heap.size > 0) {
+      const top = heap.pop();
+      const rank = Math.floor(top / 4294967296);
+      const at = top - rank * 4294967296;
+      if (alive[at] === 0 || rankAt(at) !== rank) continue;
+      const right = next[at] as number;
+      const merge = this.mergeOf.get((ids[at] as number) * modulus + (ids[right] as number)) as number;
+      ids[at] = this.mergeResult[merge] as number;
+      alive[right] = 0;
+      const after = next[right] as number;
+      next[at] = after;
+      if (after >= 0) prev[after] = at;
+      push(at);
+      const before = prev[at] as number;
+      if (before >= 0) push(before);
+    }
+    const out: number[] = [];
+    for (let at = 0; at >= 0; at = next[at] as number) out.push(ids[at] as number);
+    return out;
+  }
+
+  /** The tokens in HF printable form (byte-level models keep GPT-2's table in JSON). */
+  static printableFromBinary(binary: string): string {
+    return binaryToByteLevel(binary);
+  }
+}
+
+/** Binary min-heap of doubles. */
+class MinHeap {
+  private readonly items: number[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(value: number): void {
+    const items = this.items;
+    let i = items.length;
+    items.push(value);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((items[parent] as number) <= value) break;
+      items[i] = items[parent] as number;
+      i = parent;
+    }
+    items[i] = value;
+  }
+
+  pop(): number {
+    const items = this.items;
+    const top = items[0] as number;
+    const last = items.pop() as number;
+    const n = items.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        let child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && (items[child + 1] as number) < (items[child] as number)) child++;
+        if ((items[child] as number) >= last) break;
+        items[i] = items[child] as number;
+        i = child;
+      }
+      items[i] = last;
+    }
+    return top;
+  }
+}
