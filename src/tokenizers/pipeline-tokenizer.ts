@@ -1,0 +1,225 @@
+/**
+ * The Hugging Face pipeline: added tokens -> normalizer -> pre-tokenizer -> model ->
+ * post-processor, and decoder for the way back. Every tokenizer loaded from tokenizer.json,
+ * a tiktoken rank file or GPT-2's encoder.json, and every trained one, is one of these.
+ */
+import { TokenizerError } from '../util/errors.js';
+import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
+import { BpeModel, type BpeModelOptions } from './bpe-model.js';
+import { compileDecoder, type Decoder } from './decoders.js';
+import { compileNormalizer, type NormalizeFn, type Normalizer } from './normalizers.js';
+import { addedPrefixAndSuffix, postProcess, type PostProcessor } from './post-processors.js';
+import { compilePreTokenizer, type CompiledPreTokenizer, type PreTokenizer } from './pre-tokenizers.js';
+import { writeTokenizerJson } from './tokenizer-json-write.js';
+import { byteStreamDecoder, windowStreamDecoder } from './stream-decoder.js';
+import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
+import { UnigramModel, type UnigramOptions } from './unigram-model.js';
+import { binaryToBytes, decodeUtf8 } from './utf8.js';
+import { WordPieceModel, type WordPieceOptions } from './wordpiece-model.js';
+
+export type ModelSpec =
+  | { readonly type: 'BPE'; readonly options: BpeModelOptions }
+  | { readonly type: 'WordPiece'; readonly options: WordPieceOptions }
+  | { readonly type: 'Unigram'; readonly options: UnigramOptions };
+
+/** A fully resolved tokenizer: what tokenizer.json describes, parsed and checked. */
+export interface TokenizerSpec {
+  readonly normalizer: Normalizer | null;
+  readonly preTokenizer: PreTokenizer | null;
+  readonly model: ModelSpec;
+  readonly postProcessor: PostProcessor | null;
+  readonly decoder: Decoder | null;
+  readonly addedTokens: readonly AddedToken[];
+}
+
+interface WordModel {
+  readonly size: number;
+  encodeWord(word: string, out: number[]): void;
+  idToToken(id: number): string | undefined;
+}
+
+const BOS_NAMES = ['<s>', '<bos>', '<|begin_of_text|>', '<｜begin▁of▁sentence｜>', '[CLS]', '<|startoftext|>'];
+const EOS_NAMES = ['</s>', '<eos>', '<|endoftext|>', '<|end_of_text|>', '<｜end▁of▁sentence｜>', '[SEP]'];
+const PAD_NAMES = ['<pad>', '[PAD]', '<|pad|>', '<｜▁pad▁｜>', '<|finetune_right_pad_id|>'];
+
+export class PipelineTokenizer implements Tokenizer {
+  readonly spec: TokenizerSpec;
+  readonly vocabSize: number;
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly padId: number | undefined;
+  readonly specialTokens: ReadonlyMap<string, number>;
+  private readonly model: WordModel;
+  private readonly normalize: NormalizeFn;
+  private readonly preTokenizer: CompiledPreTokenizer;
+  private readonly matcher: AddedTokenMatcher;
+  private readonly addedById = new Map<number, AddedToken>();
+  private readonly addedByContent = new Map<string, AddedToken>();
+  private readonly decodeTokens: (tokens: string[]) => string;
+  /** Per-id raw bytes, when decoding is pure byte-level (fast path and streaming). */
+  private readonly idBytes: Uint8Array[] | undefined;
+
+  constructor(spec: TokenizerSpec) {
+    this.spec = spec;
+    this.model = buildModel(spec.model);
+    this.normalize = compileNormalizer(spec.normalizer);
+    this.preTokenizer = compilePreTokenizer(spec.preTokenizer);
+    this.matcher = new AddedTokenMatcher(spec.addedTokens);
+    this.decodeTokens = compileDecoder(spec.decoder);
+    const specials = new Map<string, number>();
+    let size = this.model.size;
+    for (const token of spec.addedTokens) {
+      this.addedById.set(token.id, token);
+      this.addedByContent.set(token.content, token);
+      if (token.special) specials.set(token.content, token.id);
+      size = Math.max(size, token.id + 1);
+    }
+    this.vocabSize = size;
+    this.specialTokens = specials;
+    const { prefix, suffix } = addedPrefixAndSuffix(spec.postProcessor);
+    const named = (names: readonly string[]): number | undefined => {
+      for (const name of names) {
+        const id = specials.get(name) ?? this.tokenToId(name);
+        if (id !== undefined) return id;
+      }
+      return undefined;
+    };
+    this.bosId = prefix[0] ?? named(BOS_NAMES);
+    this.eosId = suffix[suffix.length - 1] ?? named(EOS_NAMES);
+    this.padId = named(PAD_NAMES);
+    this.idBytes = this.model instanceof BpeModel && spec.model.type === 'BPE' && spec.model.options.symbols === 'bytes' && isByteLevelDecoder(spec.decoder) ? this.buildIdBytes(this.model) : undefined;
+  }
+
+  private buildIdBytes(model: BpeModel): Uint8Array[] {
+    const table: Uint8Array[] = [];
+    const encoder = new TextEncoder();
+    for (let id = 0; id < this.vocabSize; id++) {
+      const added = this.addedById.get(id);
+      if (added !== undefined) table[id] = encoder.encode(added.content);
+      else {
+        const binary = model.tokenBinary(id);
+        if (binary !== undefined) table[id] = binaryToBytes(binary);
+        else {
+          const token = model.idToToken(id);
+          if (token !== undefined) table[id] = encoder.encode(token);
+        }
+      }
+    }
+    return table;
+  }
+
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    const segments = this.matcher.split(text, options.allowedSpecial ?? new Set(), options.disallowedSpecial ?? 'all');
+    const ids: number[] = [];
+    for (const segment of segments) {
+      if (segment.kind === 'token') {
+        ids.push(segment.id);
+        continue;
+      }
+      const words = this.preTokenizer.split(this.normalize(segment.text), segment.atStart);
+      for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i] as string, ids);
+    }
+    return options.addSpecialTokens === false ? ids : postProcess(this.spec.postProcessor, ids);
+  }
+
+  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+    const skip = options.skipSpecialTokens === true;
+    if (this.idBytes !== undefined) {
+      const parts: Uint8Array[] = [];
+      let length = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as number;
+        if (skip && this.addedById.get(id)?.special === true) continue;
+        const bytes = this.idBytes[id];
+        if (bytes === undefined) throw this.unknownId(id, i);
+        parts.push(bytes);
+        length += bytes.length;
+      }
+      const all = new Uint8Array(length);
+      let at = 0;
+      for (const part of parts) {
+        all.set(part, at);
+        at += part.length;
+      }
+      return decodeUtf8(all);
+    }
+    const tokens: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as number;
+      const added = this.addedById.get(id);
+      if (added !== undefined) {
+        if (!(skip && added.special)) tokens.push(added.content);
+        continue;
+      }
+      const token = Number.isInteger(id) ? this.model.idToToken(id) : undefined;
+      if (token === undefined) throw this.unknownId(id, i);
+      tokens.push(token);
+    }
+    return this.decodeTokens(tokens);
+  }
+
+  private unknownId(id: number, index: number): TokenizerError {
+    return new TokenizerError('id is outside the vocabulary', {
+      where: `decode: ids[${index}]`,
+      expected: `an integer in [0, ${this.vocabSize})`,
+      actual: id,
+    });
+  }
+
+  createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
+    const table = this.idBytes;
+    if (table !== undefined) {
+      const skip = options.skipSpecialTokens === true;
+      const empty = new Uint8Array(0);
+      return byteStreamDecoder((id) => {
+        if (skip && this.addedById.get(id)?.special === true) return empty;
+        const bytes = table[id];
+        if (bytes === undefined) throw this.unknownId(id, 0);
+        return bytes;
+      });
+    }
+    return windowStreamDecoder((ids) => this.decode(ids, options));
+  }
+
+  tokenToId(token: string): number | undefined {
+    const added = this.addedByContent.get(token);
+    if (added !== undefined) return added.id;
+    switch (this.spec.model.type) {
+      case 'BPE':
+      case 'WordPiece':
+        return this.spec.model.options.vocab.get(token);
+      case 'Unigram':
+        return (this.model as UnigramModel).tokenToId(token);
+    }
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.addedById.get(id)?.content ?? this.model.idToToken(id);
+  }
+
+  /** The BPE merges in rank order (trained and tiktoken models included). */
+  bpeMerges(): Array<[string, string]> {
+    return this.model instanceof BpeModel ? this.model.mergeList() : [];
+  }
+
+  toJSON(): object {
+    return writeTokenizerJson(this.spec, this.bpeMerges());
+  }
+}
+
+function buildModel(spec: ModelSpec): WordModel {
+  switch (spec.type) {
+    case 'BPE':
+      return new BpeModel(spec.options);
+    case 'WordPiece':
+      return new WordPieceModel(spec.options);
+    case 'Unigram':
+      return new UnigramModel(spec.options);
+  }
+}
+
+function isByteLevelDecoder(decoder: Decoder | null): boolean {
+  if (decoder === null) return false;
+  if (decoder.type === 'ByteLevel') return true;
+  return decoder.type === 'Sequence' && decoder.decoders.length === 1 && isByteLevelDecoder(decoder.decoders[0] ?? null);
+}
