@@ -7,10 +7,12 @@ import { copyStrided } from './copy.js';
 import { gemm } from './gemm.js';
 import { unary, unaryBackward, binary, affine } from './elementwise.js';
 import { reduceSum, reduceMax } from './reduce.js';
-
-function pending(name: string): never {
-  throw new Error(`js backend: ${name} is not implemented yet`);
-}
+import { softmax, softmaxBackward } from './softmax.js';
+import { crossEntropyForward, crossEntropyBackward } from './loss.js';
+import { layerNormForward, layerNormBackward, rmsNormForward, rmsNormBackward } from './norm.js';
+import { embeddingForward, embeddingBackward } from './embedding.js';
+import { attentionForward, attentionBackward } from './attention.js';
+import { sumOfSquares, adamw } from './optim.js';
 
 export const jsBackend: Backend = {
   name: 'js',
@@ -27,18 +29,18 @@ export const jsBackend: Backend = {
   affine,
   reduceSum,
   reduceMax,
-  softmax: () => pending('softmax'),
-  softmaxBackward: () => pending('softmaxBackward'),
-  crossEntropyForward: () => pending('crossEntropyForward'),
-  crossEntropyBackward: () => pending('crossEntropyBackward'),
-  layerNormForward: () => pending('layerNormForward'),
-  layerNormBackward: () => pending('layerNormBackward'),
-  rmsNormForward: () => pending('rmsNormForward'),
-  rmsNormBackward: () => pending('rmsNormBackward'),
-  embeddingForward: () => pending('embeddingForward'),
-  embeddingBackward: () => pending('embeddingBackward'),
-  attentionForward: () => pending('attentionForward'),
-  attentionBackward: () => pending('attentionBackward'),
-  sumOfSquares: () => pending('sumOfSquares'),
-  adamw: () => pending('adamw'),
+  softmax,
+  softmaxBackward,
+  crossEntropyForward,
+  crossEntropyBackward,
+  layerNormForward,
+  layerNormBackward,
+  rmsNormForward,
+  rmsNormBackward,
+  embeddingForward,
+  embeddingBackward,
+  attentionForward,
+  attentionBackward,
+  sumOfSquares,
+  adamw,
 };

@@ -10,6 +10,10 @@ import { alias, reshape, permute, contiguous, narrowBackward, type NarrowSaved }
 import { binaryBackward, unaryBackward, type BinarySaved, type UnarySaved } from '../ops/elementwise.js';
 import { matmulBackward, type MatmulSaved } from '../ops/matmul.js';
 import { sumBackward, sumToShape, maxBackward, type SumSaved, type MaxSaved } from '../ops/reduce.js';
+import { softmaxBackward, type SoftmaxSaved } from '../ops/softmax.js';
+import { crossEntropyBackward, type CrossEntropySaved } from '../ops/loss.js';
+import { normBackward, type NormSaved } from '../ops/norm.js';
+import { embeddingBackward, type EmbeddingSaved } from '../ops/embedding.js';
 
 type Rule<S> = (g: Tensor, inputs: readonly Tensor[], saved: S) => ReadonlyArray<Tensor | null>;
 const rule = <S>(fn: Rule<S>): Rule<S> => fn;
@@ -35,6 +39,16 @@ export const rules = {
   matmul: rule<MatmulSaved>((g, [a, b], s) => matmulBackward(g, a!, b!, s)),
   sum: rule<SumSaved>((g, [x], s) => [sumBackward(g, x!, s)]),
   max: rule<MaxSaved>((g, [x], s) => [maxBackward(g, x!, s)]),
+
+  // ---- fused kernels (derivations next to the JS kernels in src/backend/js) ---------
+  // y = softmax(x) or log_softmax(x) over the last axis
+  softmax: rule<SoftmaxSaved>((g, [x], s) => [softmaxBackward(g, x!, s)]),
+  // losses[r] = -sum_j q_rj log softmax(logits[r])_j  =>  dlogits[r] = (softmax - q) dlosses[r]
+  crossEntropy: rule<CrossEntropySaved>((g, [logits], s) => [crossEntropyBackward(g, logits!, s)]),
+  // y = layerNorm(x, w, b) or rmsNorm(x, w); inputs [x, w?, b?]
+  norm: rule<NormSaved>((g, inputs, s) => normBackward(g, inputs, s)),
+  // out[i] = weight[ids[i]]  =>  dweight[ids[i]] += dout[i]
+  embedding: rule<EmbeddingSaved>((g, [weight], s) => [embeddingBackward(g, weight!, s)]),
 };
 
 export type OpName = keyof typeof rules;
