@@ -1,0 +1,18 @@
+/**
+ * lmforge tokenizers: exact tiktoken encodings (gpt2, r50k_base, cl100k_base, o200k_base),
+ * Hugging Face tokenizer.json (byte-level BPE, SentencePiece BPE, WordPiece, Unigram),
+ * BPE training and a character tokenizer, all behind one `Tokenizer` interface.
+ */
+export type { Tokenizer, EncodeOptions, DecodeOptions, StreamDecoder, SpecialTokenSet } from './tokenizer.js';
+export { loadTokenizer, loadEncoding, ENCODING_NAMES, type EncodingName } from './load-tokenizer.js';
+export { CharTokenizer } from './char-tokenizer.js';
+export { trainBpe, trainBpeFromWords, WordCounter, type TrainBpeOptions, type TrainProgress } from './train-bpe.js';
+export { PipelineTokenizer, type TokenizerSpec, type ModelSpec } from './pipeline-tokenizer.js';
+export { parseTokenizerJson, readTokenizerJson } from './tokenizer-json-read.js';
+export { parseTiktokenRanks, parseGpt2Files, tiktokenSpec } from './tiktoken-files.js';
+export { GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN } from './split-patterns.js';
+export type { Normalizer } from './normalizers.js';
+export type { PreTokenizer } from './pre-tokenizers.js';
+export type { Decoder } from './decoders.js';
+export type { PostProcessor } from './post-processors.js';
+export type { AddedToken } from './added-tokens.js';
