@@ -1,0 +1,244 @@
+/**
+ * Hugging Face `config.json` <-> lmforge decoder settings, for GPT2Config
+ * (GPT2LMHeadModel) and LlamaConfig (LlamaForCausalLM). snake_case lives only here.
+ *
+ * Settings HF has no field for (sinusoidal positions, bias on/off for GPT-2, RMSNorm in a
+ * GPT-2, ...) are stored under `lmforge_*` keys, written only when they differ from what
+ * the architecture implies, so an HF-compatible model writes an HF-clean config and every
+ * config round-trips exactly. The result of hfConfigToDecoder is raw: the models layer
+ * validates it (resolveDecoderConfig), so a bad field is reported there with all others.
+ *
+ * io may not import models; DecoderSettings mirrors models' DecoderConfig structurally.
+ */
+import { ConfigError } from '../util/errors.js';
+
+type Activation = 'gelu' | 'geluTanh' | 'relu' | 'silu';
+type Positional =
+  | { readonly kind: 'learned' }
+  | { readonly kind: 'sinusoidal' }
+  | { readonly kind: 'rope'; readonly theta: number };
+
+/** The decoder settings this file converts (models' DecoderConfig satisfies it). */
+export interface DecoderSettings {
+  readonly arch: 'gpt2' | 'llama';
+  readonly vocabSize: number;
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly nKvHead: number;
+  readonly nEmbd: number;
+  readonly intermediateSize: number;
+  readonly blockSize: number;
+  readonly positional: Positional;
+  readonly norm: 'layerNorm' | 'rmsNorm';
+  readonly normEps: number;
+  readonly mlp: 'gelu' | 'swiglu';
+  readonly activation: Activation;
+  readonly bias: boolean;
+  readonly tiedEmbeddings: boolean;
+  readonly dropout: number;
+  readonly initStd: number;
+}
+
+/** HF activation names (ACT2FN keys) for each lmforge activation. */
+const activationToHf: Readonly<Record<Activation, string>> = {
+  gelu: 'gelu',
+  geluTanh: 'gelu_new',
+  relu: 'relu',
+  silu: 'silu',
+};
+const activationFromHf: Readonly<Record<string, Activation>> = {
+  gelu: 'gelu',
+  gelu_new: 'geluTanh',
+  gelu_pytorch_tanh: 'geluTanh',
+  relu: 'relu',
+  silu: 'silu',
+  swish: 'silu',
+};
+
+/**
+ * The HF config.json object for `settings`.
+ *
+ * @example
+ * writeFileSync('config.json', JSON.stringify(decoderToHfConfig(model.config), null, 2));
+ */
+export function decoderToHfConfig(settings: DecoderSettings): Record<string, unknown> {
+  const s = settings;
+  const extras: Record<string, unknown> = {};
+  const positionalKind = s.positional.kind;
+  if (s.arch === 'gpt2') {
+    if (positionalKind !== 'learned') extras['lmforge_positional'] = positionalKind;
+    if (s.positional.kind === 'rope') extras['lmforge_rope_theta'] = s.positional.theta;
+    if (s.norm !== 'layerNorm') extras['lmforge_norm'] = s.norm;
+    if (s.mlp !== 'gelu') extras['lmforge_mlp'] = s.mlp;
+    if (!s.bias) extras['lmforge_bias'] = false;
+    if (s.nKvHead !== s.nHead) extras['lmforge_n_kv_head'] = s.nKvHead;
+    return {
+      architectures: ['GPT2LMHeadModel'],
+      model_type: 'gpt2',
+      vocab_size: s.vocabSize,
+      n_positions: s.blockSize,
+      n_embd: s.nEmbd,
+      n_layer: s.nLayer,
+      n_head: s.nHead,
+      n_inner: s.intermediateSize,
+      activation_function: activationToHf[s.activation],
+      // lmforge applies dropout to embeddings and residual branches, not attention weights.
+      resid_pdrop: s.dropout,
+      embd_pdrop: s.dropout,
+      attn_pdrop: 0,
+      layer_norm_epsilon: s.normEps,
+      initializer_range: s.initStd,
+      tie_word_embeddings: s.tiedEmbeddings,
+      torch_dtype: 'float32',
+      ...extras,
+    };
+  }
+  if (positionalKind !== 'rope') extras['lmforge_positional'] = positionalKind;
+  if (s.norm !== 'rmsNorm') extras['lmforge_norm'] = s.norm;
+  if (s.mlp !== 'swiglu') extras['lmforge_mlp'] = s.mlp;
+  // Llama has no residual dropout in HF; attention_dropout would be a different thing.
+  if (s.dropout !== 0) extras['lmforge_dropout'] = s.dropout;
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: s.vocabSize,
+    hidden_size: s.nEmbd,
+    intermediate_size: s.intermediateSize,
+    num_hidden_layers: s.nLayer,
+    num_attention_heads: s.nHead,
+    num_key_value_heads: s.nKvHead,
+    max_position_embeddings: s.blockSize,
+    hidden_act: activationToHf[s.activation],
+    rms_norm_eps: s.normEps,
+    rope_theta: s.positional.kind === 'rope' ? s.positional.theta : 10000,
+    attention_bias: s.bias,
+    mlp_bias: s.bias,
+    attention_dropout: 0,
+    initializer_range: s.initStd,
+    tie_word_embeddings: s.tiedEmbeddings,
+    torch_dtype: 'float32',
+    ...extras,
+  };
+}
+
+/**
+ * Raw (unvalidated) decoder settings from an HF config.json object. Throws ConfigError
+ * for an unsupported model_type or for HF fields lmforge cannot represent; the caller
+ * validates ranges and types with resolveDecoderConfig.
+ */
+export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<string, unknown> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ConfigError('config is not a JSON object', { where, actual: JSON.stringify(json) });
+  }
+  const c = json as Record<string, unknown>;
+  const problems: string[] = [];
+  const activation = (field: string, fallback: string): unknown => {
+    const name = c[field] ?? fallback;
+    const mapped = typeof name === 'string' ? activationFromHf[name] : undefined;
+    if (mapped === undefined) {
+      problems.push(
+        `${field}: expected one of ${Object.keys(activationFromHf).join(' | ')}, got ${JSON.stringify(name)}`,
+      );
+    }
+    return mapped;
+  };
+  const positional = (fallback: string, theta: unknown): unknown => {
+    const kind = c['lmforge_positional'] ?? fallback;
+    return kind === 'rope' ? { kind, theta } : kind;
+  };
+  let raw: Record<string, unknown>;
+  switch (c['model_type']) {
+    case 'gpt2': {
+      if (c['scale_attn_by_inverse_layer_idx'] === true || c['reorder_and_upcast_attn'] === true) {
+        problems.push(
+          'scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn: not supported (must be false)',
+        );
+      }
+      const nEmbd = c['n_embd'];
+      const pdrop = c['resid_pdrop'] ?? 0.1;
+      if (c['embd_pdrop'] !== undefined && c['embd_pdrop'] !== pdrop) {
+        problems.push(
+          `embd_pdrop: lmforge has one dropout rate; expected ${JSON.stringify(pdrop)} (resid_pdrop), got ${JSON.stringify(c['embd_pdrop'])}`,
+        );
+      }
+      raw = {
+        arch: 'gpt2',
+        vocabSize: c['vocab_size'] ?? 50257,
+        blockSize: c['n_positions'] ?? 1024,
+        nEmbd: nEmbd ?? 768,
+        nLayer: c['n_layer'] ?? 12,
+        nHead: c['n_head'] ?? 12,
+        nKvHead: c['lmforge_n_kv_head'] ?? c['n_head'] ?? 12,
+        // n_inner null means 4 * n_embd in GPT2MLP.
+        intermediateSize:
+          c['n_inner'] ?? (typeof (nEmbd ?? 768) === 'number' ? 4 * ((nEmbd ?? 768) as number) : nEmbd),
+        activation: activation('activation_function', 'gelu_new'),
+        dropout: pdrop,
+        normEps: c['layer_norm_epsilon'] ?? 1e-5,
+        initStd: c['initializer_range'] ?? 0.02,
+        tiedEmbeddings: c['tie_word_embeddings'] ?? true,
+        positional: positional('learned', c['lmforge_rope_theta'] ?? 10000),
+        norm: c['lmforge_norm'] ?? 'layerNorm',
+        mlp: c['lmforge_mlp'] ?? 'gelu',
+        bias: c['lmforge_bias'] ?? true,
+      };
+      break;
+    }
+    case 'llama': {
+      const attentionBias = c['attention_bias'] ?? false;
+      const mlpBias = c['mlp_bias'] ?? attentionBias;
+      if (attentionBias !== mlpBias) {
+        problems.push(
+          `mlp_bias: lmforge has one bias flag; expected ${JSON.stringify(attentionBias)} (attention_bias), got ${JSON.stringify(mlpBias)}`,
+        );
+      }
+      if (c['rope_scaling'] !== undefined && c['rope_scaling'] !== null) {
+        problems.push(`rope_scaling: not supported, got ${JSON.stringify(c['rope_scaling'])}`);
+      }
+      const heads = c['num_attention_heads'] ?? 32;
+      if (
+        c['head_dim'] !== undefined &&
+        typeof c['hidden_size'] === 'number' &&
+        typeof heads === 'number' &&
+        c['head_dim'] !== c['hidden_size'] / heads
+      ) {
+        problems.push(
+          `head_dim: must equal hidden_size / num_attention_heads, got ${JSON.stringify(c['head_dim'])}`,
+        );
+      }
+      raw = {
+        arch: 'llama',
+        vocabSize: c['vocab_size'] ?? 32000,
+        nEmbd: c['hidden_size'] ?? 4096,
+        intermediateSize: c['intermediate_size'] ?? 11008,
+        nLayer: c['num_hidden_layers'] ?? 32,
+        nHead: heads,
+        nKvHead: c['num_key_value_heads'] ?? heads,
+        blockSize: c['max_position_embeddings'] ?? 2048,
+        activation: activation('hidden_act', 'silu'),
+        normEps: c['rms_norm_eps'] ?? 1e-6,
+        positional: positional('rope', c['rope_theta'] ?? 10000),
+        bias: attentionBias,
+        initStd: c['initializer_range'] ?? 0.02,
+        tiedEmbeddings: c['tie_word_embeddings'] ?? false,
+        norm: c['lmforge_norm'] ?? 'rmsNorm',
+        mlp: c['lmforge_mlp'] ?? 'swiglu',
+        dropout: c['lmforge_dropout'] ?? 0,
+      };
+      break;
+    }
+    default:
+      throw new ConfigError('unsupported model_type', {
+        where: `${where}: model_type`,
+        expected: 'gpt2 | llama',
+        actual: JSON.stringify(c['model_type']),
+      });
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`${problems.length} unsupported field${problems.length === 1 ? '' : 's'}`, {
+      where,
+      actual: problems.join('; '),
+    });
+  }
+  return raw;
+}

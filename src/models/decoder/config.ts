@@ -1,0 +1,282 @@
+/**
+ * DecoderConfig: the one configuration of the decoder-only family. GPT-2 and Llama are two
+ * presets of it (gpt2Preset, llamaPreset) that differ only in values. Raw input (user
+ * options, a parsed config.json) is resolved once into a readonly, fully specified object;
+ * every bad field is reported in one ConfigError.
+ */
+import type { PositionalEncoding, Activation, MlpKind } from '../../nn/index.js';
+import { ConfigError } from '../../util/errors.js';
+
+/** Which checkpoint naming and projection layout the model uses (GPT2LMHeadModel or LlamaForCausalLM). */
+export type DecoderArch = 'gpt2' | 'llama';
+export type NormKind = 'layerNorm' | 'rmsNorm';
+
+export interface DecoderConfig {
+  readonly arch: DecoderArch;
+  readonly vocabSize: number;
+  readonly nLayer: number;
+  readonly nHead: number;
+  /** Key/value heads (grouped-query attention); equal to nHead for multi-head attention. */
+  readonly nKvHead: number;
+  readonly nEmbd: number;
+  /** nEmbd / nHead. */
+  readonly headSize: number;
+  /** Hidden width of the MLP. */
+  readonly intermediateSize: number;
+  /** Maximum positions (context length). */
+  readonly blockSize: number;
+  readonly positional: PositionalEncoding;
+  readonly norm: NormKind;
+  readonly normEps: number;
+  readonly mlp: MlpKind;
+  readonly activation: Activation;
+  /** Biases on every linear layer and LayerNorm (RMSNorm has none). */
+  readonly bias: boolean;
+  /** The output head reuses the token embedding matrix. */
+  readonly tiedEmbeddings: boolean;
+  /** Dropout on embeddings and residual branches (training only). */
+  readonly dropout: number;
+  /** Std of the normal initialisation (residual projections get initStd / sqrt(2 nLayer)). */
+  readonly initStd: number;
+}
+
+/** Raw input: any subset of the fields; `positional` may be a kind name with `ropeTheta`. */
+export type RawDecoderConfig = {
+  readonly [K in keyof DecoderConfig]?: K extends 'positional'
+    ? PositionalEncoding | PositionalEncoding['kind']
+    : unknown;
+} & { readonly ropeTheta?: unknown; readonly [key: string]: unknown };
+
+type Defaults = Omit<DecoderConfig, 'arch' | 'headSize' | 'intermediateSize' | 'nKvHead' | 'positional'> & {
+  readonly positional: PositionalEncoding['kind'];
+  readonly ropeTheta: number;
+};
+
+/** GPT-2 small (124M), as Hugging Face's GPT2Config defaults. */
+const gpt2Defaults: Defaults = {
+  vocabSize: 50257,
+  nLayer: 12,
+  nHead: 12,
+  nEmbd: 768,
+  blockSize: 1024,
+  positional: 'learned',
+  ropeTheta: 10000,
+  norm: 'layerNorm',
+  normEps: 1e-5,
+  mlp: 'gelu',
+  activation: 'geluTanh',
+  bias: true,
+  tiedEmbeddings: true,
+  dropout: 0,
+  initStd: 0.02,
+};
+
+/** llama2.c's stories15M shape (a Llama small enough to train and run on a CPU). */
+const llamaDefaults: Defaults = {
+  vocabSize: 32000,
+  nLayer: 6,
+  nHead: 6,
+  nEmbd: 288,
+  blockSize: 256,
+  positional: 'rope',
+  ropeTheta: 10000,
+  norm: 'rmsNorm',
+  normEps: 1e-5,
+  mlp: 'swiglu',
+  activation: 'silu',
+  bias: false,
+  tiedEmbeddings: false,
+  dropout: 0,
+  initStd: 0.02,
+};
+
+const defaultsOf: Readonly<Record<DecoderArch, Defaults>> = { gpt2: gpt2Defaults, llama: llamaDefaults };
+
+/**
+ * The MLP width when none is given: 4C for a GELU MLP; for SwiGLU, 2/3 of 4C (equal
+ * parameter count with three matrices) rounded up to a multiple of 32, as llama2.c does
+ * (with multiple_of 32 instead of 256 so that tiny models stay tiny): 288 -> 768.
+ */
+function defaultIntermediate(mlp: MlpKind, nEmbd: number): number {
+  if (mlp === 'gelu') return 4 * nEmbd;
+  const hidden = Math.floor((2 * 4 * nEmbd) / 3);
+  return 32 * Math.ceil(hidden / 32);
+}
+
+const knownKeys = new Set<string>([
+  'arch',
+  'vocabSize',
+  'nLayer',
+  'nHead',
+  'nKvHead',
+  'nEmbd',
+  'headSize',
+  'intermediateSize',
+  'blockSize',
+  'positional',
+  'ropeTheta',
+  'norm',
+  'normEps',
+  'mlp',
+  'activation',
+  'bias',
+  'tiedEmbeddings',
+  'dropout',
+  'initStd',
+]);
+
+/**
+ * Resolves raw settings into a DecoderConfig: `arch` picks the defaults for every field
+ * not given; every invalid field is listed in one ConfigError.
+ *
+ * @example
+ * const config = resolveDecoderConfig({ arch: 'gpt2', nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, vocabSize: 65 });
+ */
+export function resolveDecoderConfig(raw: RawDecoderConfig, where = 'DecoderConfig'): DecoderConfig {
+  const problems: string[] = [];
+  for (const key of Object.keys(raw)) {
+    if (!knownKeys.has(key)) problems.push(`${key}: unknown field`);
+  }
+  const arch = raw.arch;
+  if (arch !== 'gpt2' && arch !== 'llama') {
+    problems.push(`arch: expected 'gpt2' or 'llama', got ${JSON.stringify(arch)}`);
+    throw configError(where, problems);
+  }
+  const d = defaultsOf[arch];
+  const pick = <T>(key: string, fallback: T): unknown => (raw[key] === undefined ? fallback : raw[key]);
+
+  const int = (key: string, fallback: number | undefined, min = 1): number => {
+    const value = pick(key, fallback);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      problems.push(`${key}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+      return NaN;
+    }
+    return value;
+  };
+  const real = (key: string, fallback: number, ok: (v: number) => boolean, range: string): number => {
+    const value = pick(key, fallback);
+    if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
+      problems.push(`${key}: expected a number ${range}, got ${JSON.stringify(value)}`);
+      return NaN;
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(key: string, fallback: T, allowed: readonly T[]): T => {
+    const value = pick(key, fallback);
+    if (typeof value !== 'string' || !allowed.includes(value as T)) {
+      problems.push(`${key}: expected one of ${allowed.join(' | ')}, got ${JSON.stringify(value)}`);
+      return fallback;
+    }
+    return value as T;
+  };
+  const flag = (key: string, fallback: boolean): boolean => {
+    const value = pick(key, fallback);
+    if (typeof value !== 'boolean') {
+      problems.push(`${key}: expected true or false, got ${JSON.stringify(value)}`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const vocabSize = int('vocabSize', d.vocabSize);
+  const nLayer = int('nLayer', d.nLayer);
+  const nHead = int('nHead', d.nHead);
+  const nKvHead = int('nKvHead', Number.isNaN(nHead) ? 1 : nHead);
+  const nEmbd = int('nEmbd', d.nEmbd);
+  const mlp = oneOf<MlpKind>('mlp', d.mlp, ['gelu', 'swiglu']);
+  const intermediateSize = int('intermediateSize', defaultIntermediate(mlp, Number.isNaN(nEmbd) ? 1 : nEmbd));
+  const blockSize = int('blockSize', d.blockSize);
+  const norm = oneOf<NormKind>('norm', d.norm, ['layerNorm', 'rmsNorm']);
+  const normEps = real('normEps', d.normEps, (v) => v > 0, '> 0');
+  const activation = oneOf<Activation>('activation', d.activation, ['gelu', 'geluTanh', 'relu', 'silu']);
+  const bias = flag('bias', d.bias);
+  const tiedEmbeddings = flag('tiedEmbeddings', d.tiedEmbeddings);
+  const dropout = real('dropout', d.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  const initStd = real('initStd', d.initStd, (v) => v > 0, '> 0');
+
+  let positional: PositionalEncoding = { kind: 'learned' };
+  const rawPositional = pick('positional', d.positional);
+  const kind =
+    typeof rawPositional === 'object' && rawPositional !== null
+      ? (rawPositional as { kind?: unknown }).kind
+      : rawPositional;
+  if (kind === 'learned' || kind === 'sinusoidal') {
+    positional = { kind };
+  } else if (kind === 'rope') {
+    const objectTheta =
+      typeof rawPositional === 'object' ? (rawPositional as { theta?: unknown }).theta : undefined;
+    const theta = objectTheta ?? pick('ropeTheta', d.ropeTheta);
+    if (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 0) {
+      problems.push(`ropeTheta: expected a number > 0, got ${JSON.stringify(theta)}`);
+    } else {
+      positional = { kind: 'rope', theta };
+    }
+  } else {
+    problems.push(`positional: expected learned | sinusoidal | rope, got ${JSON.stringify(rawPositional)}`);
+  }
+
+  const headSize = nEmbd / nHead;
+  if (Number.isFinite(headSize) && !Number.isInteger(headSize)) {
+    problems.push(`nEmbd: ${nEmbd} is not divisible by nHead ${nHead}`);
+  }
+  if (Number.isFinite(nKvHead) && Number.isFinite(nHead) && (nKvHead > nHead || nHead % nKvHead !== 0)) {
+    problems.push(`nKvHead: ${nKvHead} must divide nHead ${nHead}`);
+  }
+  if (positional.kind === 'rope' && Number.isInteger(headSize) && headSize % 2 !== 0) {
+    problems.push(`nEmbd: RoPE needs an even head size, got nEmbd / nHead = ${headSize}`);
+  }
+  if (positional.kind === 'sinusoidal' && Number.isInteger(nEmbd) && nEmbd % 2 !== 0) {
+    problems.push(`nEmbd: sinusoidal positions need an even width, got ${nEmbd}`);
+  }
+  if (raw.headSize !== undefined && raw.headSize !== headSize) {
+    problems.push(`headSize: derived as nEmbd / nHead = ${headSize}, got ${JSON.stringify(raw.headSize)}`);
+  }
+  if (problems.length > 0) throw configError(where, problems);
+  return Object.freeze({
+    arch,
+    vocabSize,
+    nLayer,
+    nHead,
+    nKvHead,
+    nEmbd,
+    headSize,
+    intermediateSize,
+    blockSize,
+    positional: Object.freeze(positional),
+    norm,
+    normEps,
+    mlp,
+    activation,
+    bias,
+    tiedEmbeddings,
+    dropout,
+    initStd,
+  });
+}
+
+function configError(where: string, problems: readonly string[]): ConfigError {
+  return new ConfigError(`${problems.length} invalid field${problems.length === 1 ? '' : 's'}`, {
+    where,
+    actual: problems.join('; '),
+  });
+}
+
+/**
+ * GPT-2 style: learned positions, LayerNorm, GELU (tanh) MLP, biases, tied embeddings.
+ *
+ * @example
+ * const config = gpt2Preset({ vocabSize: 65, nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: false });
+ */
+export function gpt2Preset(overrides: RawDecoderConfig = {}): DecoderConfig {
+  return resolveDecoderConfig({ ...overrides, arch: 'gpt2' });
+}
+
+/**
+ * Llama style: RoPE, RMSNorm, SwiGLU MLP, grouped-query attention, untied head.
+ *
+ * @example
+ * const config = llamaPreset({ vocabSize: 512, nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 64 });
+ */
+export function llamaPreset(overrides: RawDecoderConfig = {}): DecoderConfig {
+  return resolveDecoderConfig({ ...overrides, arch: 'llama' });
+}
