@@ -19,3 +19,7 @@ export * from './ops/softmax.js';
 export * from './ops/loss.js';
 export * from './ops/norm.js';
 export * from './ops/embedding.js';
+export * from './ops/attention.js';
+export * from './ops/dropout.js';
+export * from './ops/join.js';
+export * from './ops/select.js';

@@ -7,28 +7,71 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 /** sqrt(2 / pi), GPT-2's tanh-GELU constant. */
 const GELU_TANH_C = Math.sqrt(2 / Math.PI);
 
-/** erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit): float32-exact. */
+/**
+ * erf to double precision (relative error ~1e-16): W. J. Cody's rational Chebyshev
+ * approximations ("Rational Chebyshev approximations for the error function", Math. Comp.
+ * 1969; netlib specfun CALERF). Full precision matters because float64 runs are what
+ * the finite-difference gradient checks differentiate.
+ */
+const ERF_A = [
+  3.1611237438705656, 113.864154151050156, 377.485237685302021, 3209.37758913846947, 0.185777706184603153,
+];
+const ERF_B = [23.6012909523441209, 244.024637934444173, 1282.61652607737228, 2844.23683343917062];
+const ERFC_C = [
+  0.564188496988670089, 8.88314979438837594, 66.1191906371416295, 298.635138197400131, 881.95222124176909,
+  1712.04761263407058, 2051.07837782607147, 1230.33935479799725, 2.15311535474403846e-8,
+];
+const ERFC_D = [
+  15.7449261107098347, 117.693950891312499, 537.181101862009858, 1621.38957456669019, 3290.79923573345963,
+  4362.61909014324716, 3439.36767414372164, 1230.33935480374942,
+];
+const ERFC_P = [
+  0.305326634961232344, 0.360344899949804439, 0.125781726111229246, 0.0160837851487422766,
+  6.58749161529837803e-4, 0.0163153871373020978,
+];
+const ERFC_Q = [
+  2.56852019228982242, 1.87295284992346047, 0.527905102951428412, 0.0605183413124413191,
+  0.00233520497626869185,
+];
+const SQRT_1_PI = 0.56418958354775628695;
+
 export function erf(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 +
-                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? 1 - r : r - 1;
+  const y = Math.abs(x);
+  if (y <= 0.46875) {
+    const ysq = y * y;
+    let num = ERF_A[4]! * ysq;
+    let den = ysq;
+    for (let i = 0; i < 3; i++) {
+      num = (num + ERF_A[i]!) * ysq;
+      den = (den + ERF_B[i]!) * ysq;
+    }
+    return (x * (num + ERF_A[3]!)) / (den + ERF_B[3]!);
+  }
+  if (y >= 6) return x > 0 ? 1 : -1; // erfc(6) < 2.2e-17: erf is 1 to double precision
+  let erfc: number;
+  if (y <= 4) {
+    let num = ERFC_C[8]! * y;
+    let den = y;
+    for (let i = 0; i < 7; i++) {
+      num = (num + ERFC_C[i]!) * y;
+      den = (den + ERFC_D[i]!) * y;
+    }
+    erfc = (num + ERFC_C[7]!) / (den + ERFC_D[7]!);
+  } else {
+    const z = 1 / (y * y);
+    let num = ERFC_P[5]! * z;
+    let den = z;
+    for (let i = 0; i < 4; i++) {
+      num = (num + ERFC_P[i]!) * z;
+      den = (den + ERFC_Q[i]!) * z;
+    }
+    erfc = (SQRT_1_PI - (z * (num + ERFC_P[4]!)) / (den + ERFC_Q[4]!)) / y;
+  }
+  // exp(-y^2) split as exp(-r^2) exp(-(y - r)(y + r)) with r = y rounded down to 1/16: avoids
+  // the rounding error of forming y^2 directly.
+  const r = Math.trunc(y * 16) / 16;
+  erfc *= Math.exp(-r * r) * Math.exp(-(y - r) * (y + r));
+  return x > 0 ? 1 - erfc : erfc - 1;
 }
 
 function forward(op: UnaryOp, x: number): number {

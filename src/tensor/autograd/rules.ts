@@ -14,6 +14,9 @@ import { softmaxBackward, type SoftmaxSaved } from '../ops/softmax.js';
 import { crossEntropyBackward, type CrossEntropySaved } from '../ops/loss.js';
 import { normBackward, type NormSaved } from '../ops/norm.js';
 import { embeddingBackward, type EmbeddingSaved } from '../ops/embedding.js';
+import { attentionBackward, type AttentionSaved } from '../ops/attention.js';
+import { concatBackward, type ConcatSaved } from '../ops/join.js';
+import { whereBackward, gatherBackward, type GatherSaved } from '../ops/select.js';
 
 type Rule<S> = (g: Tensor, inputs: readonly Tensor[], saved: S) => ReadonlyArray<Tensor | null>;
 const rule = <S>(fn: Rule<S>): Rule<S> => fn;
@@ -49,6 +52,16 @@ export const rules = {
   norm: rule<NormSaved>((g, inputs, s) => normBackward(g, inputs, s)),
   // out[i] = weight[ids[i]]  =>  dweight[ids[i]] += dout[i]
   embedding: rule<EmbeddingSaved>((g, [weight], s) => [embeddingBackward(g, weight!, s)]),
+  // out = softmax(q k^T * scale + mask) v  =>  dq, dk, dv (dk, dv summed over a kv group)
+  attention: rule<AttentionSaved>((g, [q, k, v], s) => attentionBackward(g, q!, k!, v!, s)),
+
+  // ---- joining and selection -------------------------------------------------------
+  // y = concat(x_0, x_1, ..., axis)  =>  dx_i = dy narrowed to x_i's slice
+  concat: rule<ConcatSaved>((g, inputs, s) => concatBackward(g, inputs, s)),
+  // y = where(c, a, b)  =>  da = where(c, dy, 0), db = where(c, 0, dy); c gets none
+  where: rule<null>((g, [condition, a, b]) => whereBackward(g, condition!, a!, b!)),
+  // y = gather(x, axis, index)  =>  dx = scatter-add of dy at index
+  gather: rule<GatherSaved>((g, [x], s) => [gatherBackward(g, x!, s)]),
 };
 
 export type OpName = keyof typeof rules;
