@@ -100,12 +100,13 @@ function bertNormalizer(options: Extract<Normalizer, { type: 'BertNormalizer' }>
       const code = char.codePointAt(0) as number;
       if (options.cleanText) {
         // Control characters and U+FFFD are dropped; whitespace becomes a plain space.
+        // HF filters controls first (tab, LF and CR are not controls there), then maps whitespace.
         if (code === 0 || code === 0xfffd) continue;
+        if (char !== '\t' && char !== '\n' && char !== '\r' && CONTROL.test(char)) continue;
         if (WHITE_SPACE.test(char)) {
           out += ' ';
           continue;
         }
-        if (CONTROL.test(char)) continue;
       }
       if (options.handleChineseChars && isChinese(code)) out += ` ${char} `;
       else out += char;
