@@ -1,0 +1,195 @@
+/**
+ * Training checkpoints. A run folder is a Hugging Face model folder
+ *   config.json  model.safetensors  tokenizer.json  generation_config.json
+ * plus what resuming needs
+ *   optimizer.safetensors   AdamW m and v (`exp_avg.<param>`, `exp_avg_sq.<param>`)
+ *   trainer_state.json      step, the training options, RNG and data-sampler states,
+ *                           early-stopping bookkeeping (written last: its presence marks
+ *                           a complete checkpoint)
+ *   log.jsonl               the training log (appended during the run, copied along)
+ *
+ * Atomicity: a checkpoint is written whole into a sibling folder `.NAME.next`, every file
+ * fsync'd, then swapped in: `NAME` -> `.NAME.prev`, `.NAME.next` -> `NAME`, and `.NAME.prev`
+ * is removed. A crash (or Ctrl-C) at any point leaves a complete checkpoint on disk: the
+ * old `NAME`, or a complete `.NAME.next` / `.NAME.prev` that `recoverRunFolder` (run before
+ * every load and save) moves back into place. The previous checkpoint is deleted only
+ * once the new one is in place.
+ */
+import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { RngState } from '../tensor/index.js';
+import { readSafetensorsFile, writeSafetensorsFile } from '../io/index.js';
+import { loadModelFolder, saveModelFolder, type DecoderConfig, type DecoderLM } from '../models/index.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
+import { FormatError } from '../util/errors.js';
+import { syncFolder, writeFileAtomic } from './atomic-file.js';
+import type { AdamWStateDict } from './optim/adamw.js';
+import type { TrainOptions } from './options.js';
+
+export const trainerStateFile = 'trainer_state.json';
+export const optimizerFile = 'optimizer.safetensors';
+export const logFile = 'log.jsonl';
+
+export interface TrainerState {
+  readonly format: 'lmforge-trainer-state';
+  readonly version: 1;
+  /** Optimiser steps completed. */
+  readonly step: number;
+  readonly options: TrainOptions;
+  /** RNG states: the training-batch sampler and the model's dropout stream. */
+  readonly rng: { readonly sampler: RngState; readonly dropout: RngState };
+  readonly data: {
+    readonly source: string;
+    readonly trainTokens: number;
+    readonly valTokens: number;
+    /** Token-cache key of the corpus (text + tokenizer hash). */
+    readonly cacheKey: string | null;
+  };
+  readonly tokensSeen: number;
+  readonly bestValLoss: number | null;
+  readonly evalsWithoutImprovement: number;
+  /** The step of the last evaluation (so a resumed run does not repeat it). */
+  readonly lastEvalStep: number | null;
+  readonly lastEval: { readonly trainLoss: number; readonly valLoss: number } | null;
+  readonly stopReason: string | null;
+}
+
+export interface CheckpointContents {
+  readonly model: DecoderLM;
+  readonly tokenizer: Tokenizer;
+  readonly generationConfig: Readonly<Record<string, unknown>>;
+  readonly optimizer: AdamWStateDict;
+  readonly state: TrainerState;
+}
+
+/** Stages a test can fail at, to prove that a crash never leaves a torn checkpoint. */
+export type CheckpointStage = 'files-written' | 'old-moved-aside' | 'new-in-place';
+
+export interface SaveCheckpointOptions {
+  /** Called at each stage; throwing simulates a crash there (tests only). */
+  readonly onStage?: (stage: CheckpointStage) => void;
+}
+
+const siblings = (dir: string): { next: string; prev: string } => ({
+  next: join(dirname(dir), `.${basename(dir)}.next`),
+  prev: join(dirname(dir), `.${basename(dir)}.prev`),
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const isComplete = (folder: string): Promise<boolean> => exists(join(folder, trainerStateFile));
+
+/**
+ * Finishes or rolls back a checkpoint swap interrupted by a crash, so that `dir` holds the
+ * newest complete checkpoint, and removes leftovers. Safe to call at any time.
+ */
+export async function recoverRunFolder(dir: string): Promise<void> {
+  const { next, prev } = siblings(dir);
+  if (!(await exists(dir))) {
+    if (await isComplete(next)) await rename(next, dir);
+    else if (await exists(prev)) await rename(prev, dir);
+  }
+  await rm(next, { recursive: true, force: true });
+  if (await exists(dir)) await rm(prev, { recursive: true, force: true });
+}
+
+/** Writes a complete checkpoint into `dir` atomically (see the file header). */
+export async function saveCheckpoint(
+  dir: string,
+  contents: CheckpointContents,
+  options: SaveCheckpointOptions = {},
+): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true });
+  await recoverRunFolder(dir);
+  const { next, prev } = siblings(dir);
+  await mkdir(next, { recursive: true });
+  await saveModelFolder(next, contents.model, {
+    tokenizerJson: contents.tokenizer.toJSON(),
+    generationConfig: contents.generationConfig,
+  });
+  const moments = new Map(contents.optimizer.tensors);
+  await writeSafetensorsFile(join(next, optimizerFile), moments, {
+    format: 'lmforge-adamw',
+    step: String(contents.optimizer.step),
+  });
+  if (await exists(join(dir, logFile))) await cp(join(dir, logFile), join(next, logFile));
+  // Written last: its presence marks the folder complete (recoverRunFolder relies on it).
+  await writeFileAtomic(join(next, trainerStateFile), JSON.stringify(contents.state, null, 2) + '\n');
+  await syncFolder(next);
+  options.onStage?.('files-written');
+  if (await exists(dir)) {
+    await rename(dir, prev);
+    options.onStage?.('old-moved-aside');
+  }
+  await rename(next, dir);
+  await syncFolder(dirname(dir));
+  options.onStage?.('new-in-place');
+  await rm(prev, { recursive: true, force: true });
+}
+
+export interface LoadedCheckpoint {
+  readonly model: DecoderLM;
+  readonly config: DecoderConfig;
+  readonly tokenizer: Tokenizer;
+  readonly optimizer: AdamWStateDict;
+  readonly state: TrainerState;
+}
+
+/** Reads trainer_state.json, checking its kind and fields. */
+export async function readTrainerState(dir: string): Promise<TrainerState> {
+  const path = join(dir, trainerStateFile);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new FormatError('no trainer state in this folder', {
+      where: path,
+      hint: 'resume needs a run folder written by `lmforge train`',
+      cause: error,
+    });
+  }
+  let state: TrainerState;
+  try {
+    state = JSON.parse(text) as TrainerState;
+  } catch (error) {
+    throw new FormatError('trainer_state.json is not valid JSON (truncated?)', { where: path, cause: error });
+  }
+  if (state.format !== 'lmforge-trainer-state' || state.version !== 1 || !Number.isInteger(state.step)) {
+    throw new FormatError('not an lmforge trainer state', {
+      where: path,
+      expected: "format 'lmforge-trainer-state', version 1, an integer step",
+      actual: `format ${JSON.stringify(state.format)}, version ${JSON.stringify(state.version)}`,
+    });
+  }
+  return state;
+}
+
+/** Loads everything a resumed run needs; every missing or damaged file is a FormatError. */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  await recoverRunFolder(dir);
+  const state = await readTrainerState(dir);
+  const { model, config } = await loadModelFolder(dir);
+  const tokenizer = await loadTokenizer(dir);
+  const file = await readSafetensorsFile(join(dir, optimizerFile));
+  const step = Number(file.metadata['step']);
+  if (file.metadata['format'] !== 'lmforge-adamw' || step !== state.step) {
+    throw new FormatError('optimizer state does not match the trainer state', {
+      where: join(dir, optimizerFile),
+      expected: `format lmforge-adamw at step ${state.step}`,
+      actual: `format ${file.metadata['format'] ?? 'none'} at step ${file.metadata['step'] ?? 'none'}`,
+    });
+  }
+  return { model, config, tokenizer, optimizer: { step, tensors: file.tensors }, state };
+}
+
+/** Files of a run folder (for `lmforge info`). */
+export async function listRunFolder(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}

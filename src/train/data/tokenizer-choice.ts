@@ -1,0 +1,46 @@
+/**
+ * Which tokenizer a training run uses, parsed from the CLI's `--tokenizer` value:
+ *   char            one id per character of the training text (nanoGPT's shakespeare_char)
+ *   bpe:N           a byte-level BPE with vocabulary N trained now on the training text
+ *   NAME or PATH    a tiktoken encoding name, a tokenizer.json, or a folder holding one
+ */
+import { CharTokenizer, loadTokenizer, trainBpe, type Tokenizer } from '../../tokenizers/index.js';
+import { ConfigError } from '../../util/errors.js';
+
+export type TokenizerChoice =
+  | { readonly kind: 'char' }
+  | { readonly kind: 'bpe'; readonly vocabSize: number }
+  | { readonly kind: 'load'; readonly pathOrName: string };
+
+export function parseTokenizerChoice(value: string): TokenizerChoice {
+  if (value === 'char') return { kind: 'char' };
+  const bpe = /^bpe:(.*)$/.exec(value);
+  if (bpe !== null) {
+    const vocabSize = Number(bpe[1]);
+    // 256 byte symbols come first, so a useful BPE needs more than that.
+    if (!Number.isInteger(vocabSize) || vocabSize <= 256) {
+      throw new ConfigError('bpe vocabulary size must be an integer > 256', {
+        where: '--tokenizer',
+        expected: 'bpe:N with N > 256, e.g. bpe:1024',
+        actual: value,
+      });
+    }
+    return { kind: 'bpe', vocabSize };
+  }
+  return { kind: 'load', pathOrName: value };
+}
+
+/** Builds (char, bpe) or loads the tokenizer; `text` is the training text. */
+export async function resolveTokenizer(choice: TokenizerChoice, text: string): Promise<Tokenizer> {
+  switch (choice.kind) {
+    case 'char':
+      return CharTokenizer.fromText(text);
+    case 'bpe': {
+      // Chunks end at line breaks so that no word straddles two chunks.
+      const chunks = text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+      return trainBpe(chunks, { vocabSize: choice.vocabSize, specialTokens: ['<|endoftext|>'] });
+    }
+    case 'load':
+      return loadTokenizer(choice.pathOrName);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The training options, resolved once from raw input (CLI flags, a resumed
+ * trainer_state.json) into a readonly, fully specified object. Defaults are nanoGPT's
+ * shakespeare_char CPU run. Every bad field is reported in one ConfigError.
+ */
+import { ConfigError } from '../util/errors.js';
+import type { LrSchedule } from './schedule.js';
+
+export interface TrainOptions {
+  /** Optimiser steps. */
+  readonly iters: number;
+  readonly batchSize: number;
+  /** Context length of a training block (<= the model's blockSize). */
+  readonly blockSize: number;
+  /** Micro-batches per optimiser step (gradient accumulation). */
+  readonly gradAccum: number;
+  readonly lr: number;
+  readonly minLr: number;
+  readonly warmup: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Global gradient-norm limit; null disables clipping. */
+  readonly gradClip: number | null;
+  /** Evaluate (and checkpoint) every this many steps. */
+  readonly evalEvery: number;
+  /** Batches per split in each evaluation. */
+  readonly evalIters: number;
+  readonly seed: number;
+  /** Stop after this many evaluations without a better validation loss; null never stops early. */
+  readonly earlyStopPatience: number | null;
+}
+
+export const defaultTrainOptions: TrainOptions = {
+  iters: 2000,
+  batchSize: 12,
+  blockSize: 64,
+  gradAccum: 1,
+  lr: 1e-3,
+  minLr: 1e-4,
+  warmup: 100,
+  beta1: 0.9,
+  beta2: 0.99,
+  eps: 1e-8,
+  weightDecay: 0.1,
+  gradClip: 1.0,
+  evalEvery: 250,
+  evalIters: 20,
+  seed: 1337,
+  earlyStopPatience: null,
+};
+
+type Raw = { readonly [K in keyof TrainOptions]?: TrainOptions[K] | undefined };
+
+export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOptions {
+  const merged: Record<string, unknown> = { ...defaultTrainOptions };
+  for (const [key, value] of Object.entries(raw)) {
+    if (value !== undefined) merged[key] = value;
+  }
+  const o = merged as unknown as TrainOptions;
+  const problems: string[] = [];
+  const int = (key: keyof TrainOptions, min: number): void => {
+    const value = o[key];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      problems.push(`${key} must be an integer >= ${min} (got ${String(value)})`);
+    }
+  };
+  const real = (key: keyof TrainOptions, ok: (v: number) => boolean, range: string): void => {
+    const value = o[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
+      problems.push(`${key} must be ${range} (got ${String(value)})`);
+    }
+  };
+  int('iters', 1);
+  int('batchSize', 1);
+  int('blockSize', 1);
+  int('gradAccum', 1);
+  int('warmup', 0);
+  int('evalEvery', 1);
+  int('evalIters', 1);
+  int('seed', 0);
+  real('lr', (v) => v > 0, '> 0');
+  real('minLr', (v) => v >= 0 && v <= o.lr, 'in [0, lr]');
+  real('beta1', (v) => v >= 0 && v < 1, 'in [0, 1)');
+  real('beta2', (v) => v >= 0 && v < 1, 'in [0, 1)');
+  real('eps', (v) => v > 0, '> 0');
+  real('weightDecay', (v) => v >= 0, '>= 0');
+  if (o.gradClip !== null) real('gradClip', (v) => v > 0, '> 0 (or null for no clipping)');
+  if (o.earlyStopPatience !== null) int('earlyStopPatience', 1);
+  if (Number.isInteger(o.warmup) && Number.isInteger(o.iters) && o.warmup >= o.iters) {
+    problems.push(
+      `warmup must be < iters (got warmup ${o.warmup}, iters ${o.iters}); pass a smaller --warmup`,
+    );
+  }
+  if (o.seed > 2 ** 32) problems.push(`seed must be <= 2^32 (got ${o.seed})`);
+  if (problems.length > 0)
+    throw new ConfigError('invalid training options', { where, actual: problems.join('; ') });
+  return Object.freeze(o);
+}
+
+/** nanoGPT's schedule: warm-up to lr, cosine decay to minLr at the last step. */
+export function scheduleOf(options: TrainOptions): LrSchedule {
+  return {
+    kind: 'warmupCosine',
+    lr: options.lr,
+    minLr: options.minLr,
+    warmup: options.warmup,
+    decayIters: options.iters,
+  };
+}

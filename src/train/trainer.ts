@@ -1,0 +1,399 @@
+/**
+ * The training loop (nanoGPT's train.py, without the distributed parts):
+ *
+ *   every evalEvery steps: estimate train/val loss over evalIters batches (+ perplexity),
+ *                          log it, stop early when asked to, checkpoint
+ *   each step:  gradAccum micro-batches of forward + cross-entropy + backward (gradients
+ *               accumulate), global-norm clipping folded into the AdamW gradient scale,
+ *               one AdamW update at the scheduled learning rate, gradients zeroed
+ *
+ * Each micro-step runs inside scope(), so every activation is freed when it ends and memory
+ * stays flat. The loop yields to the event loop between steps, so a stop request (Ctrl-C
+ * in the CLI) is seen within one step; the trainer then checkpoints and returns.
+ *
+ * Determinism: the batch sampler and dropout have their own seeded Rngs, saved in each
+ * checkpoint with the optimiser moments, so a resumed run continues bit-exactly: its loss
+ * curve and weights equal those of an uninterrupted run with the same seed. Evaluation
+ * batches come from an Rng seeded by (seed, step), so evaluating never shifts training.
+ */
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Rng, backward, crossEntropy, noGrad, scope, zeroGrad } from '../tensor/index.js';
+import type { DecoderLM } from '../models/index.js';
+import type { Tokenizer } from '../tokenizers/index.js';
+import { ConfigError } from '../util/errors.js';
+import { AdamW } from './optim/adamw.js';
+import { clipScale } from './optim/clip.js';
+import { learningRate } from './schedule.js';
+import { scheduleOf, type TrainOptions } from './options.js';
+import { BlockSampler } from './data/block-sampler.js';
+import { logFile, saveCheckpoint, type LoadedCheckpoint, type TrainerState } from './checkpoint.js';
+
+export type StopReason = 'completed' | 'early-stopped' | 'stop-requested';
+
+export type TrainEvent =
+  | {
+      readonly kind: 'step';
+      readonly step: number;
+      readonly iters: number;
+      readonly loss: number;
+      readonly lr: number;
+      readonly gradNorm: number;
+      readonly ms: number;
+      readonly tokensPerS: number;
+      readonly etaS: number;
+    }
+  | {
+      readonly kind: 'eval';
+      readonly step: number;
+      readonly trainLoss: number;
+      readonly valLoss: number;
+      readonly trainPerplexity: number;
+      readonly valPerplexity: number;
+    }
+  | { readonly kind: 'checkpoint'; readonly step: number; readonly dir: string }
+  | { readonly kind: 'early-stop'; readonly step: number; readonly bestValLoss: number };
+
+export interface TrainSummary {
+  readonly step: number;
+  readonly trainLoss: number | null;
+  readonly valLoss: number | null;
+  readonly msPerIterMedian: number | null;
+  readonly tokensPerS: number | null;
+  readonly params: number;
+  readonly stopReason: StopReason;
+  readonly bestValLoss: number | null;
+  /** Training loss of every step taken in this run, in order (for tests and plots). */
+  readonly losses: readonly number[];
+}
+
+export interface TrainerInit {
+  readonly model: DecoderLM;
+  readonly tokenizer: Tokenizer;
+  readonly train: Int32Array;
+  readonly val: Int32Array;
+  readonly options: TrainOptions;
+  /** Run folder for checkpoints and log.jsonl; null trains in memory only. */
+  readonly runDir: string | null;
+  readonly data: TrainerState['data'];
+  /** A loaded checkpoint to continue from (optimiser, RNG and data state). */
+  readonly resume?: LoadedCheckpoint;
+  readonly onEvent?: (event: TrainEvent) => void;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class Trainer {
+  readonly model: DecoderLM;
+  readonly options: TrainOptions;
+  readonly optimizer: AdamW;
+  readonly params: number;
+  readonly #init: TrainerInit;
+  readonly #sampler: BlockSampler;
+  readonly #dropoutRng: Rng;
+  #step = 0;
+  #tokensSeen = 0;
+  #bestValLoss: number | null = null;
+  #evalsWithoutImprovement = 0;
+  #lastEvalStep: number | null = null;
+  #lastEval: { trainLoss: number; valLoss: number } | null = null;
+  #stopRequested = false;
+
+  constructor(init: TrainerInit) {
+    const { model, options } = init;
+    if (options.blockSize > model.config.blockSize) {
+      throw new ConfigError('training block is longer than the model context', {
+        where: 'Trainer',
+        expected: `blockSize <= ${model.config.blockSize}`,
+        actual: options.blockSize,
+      });
+    }
+    if (init.tokenizer.vocabSize > model.config.vocabSize) {
+      throw new ConfigError('the tokenizer has more ids than the model vocabulary', {
+        where: 'Trainer',
+        expected: `vocabSize >= ${init.tokenizer.vocabSize}`,
+        actual: model.config.vocabSize,
+      });
+    }
+    this.#init = init;
+    this.model = model;
+    this.options = options;
+    this.optimizer = new AdamW(model.namedParameters(), {
+      beta1: options.beta1,
+      beta2: options.beta2,
+      eps: options.eps,
+      weightDecay: options.weightDecay,
+    });
+    this.params = this.optimizer.parameters.reduce((total, p) => total + p.size, 0);
+    // Independent streams (seeds 2^33 apart; the Rng mixes every seed bit): how many
+    // batches are drawn never shifts the dropout masks.
+    const samplerRng = new Rng(options.seed);
+    this.#sampler = new BlockSampler(
+      init.train,
+      options.blockSize,
+      options.batchSize,
+      samplerRng,
+      'training',
+    );
+    this.#dropoutRng = new Rng(options.seed + 2 ** 33);
+    // Fail now, not at the first evaluation, when the validation split is too short.
+    void new BlockSampler(init.val, options.blockSize, options.batchSize, new Rng(0), 'validation');
+    if (init.resume !== undefined) this.#restore(init.resume);
+  }
+
+  #restore(checkpoint: LoadedCheckpoint): void {
+    const state = checkpoint.state;
+    this.optimizer.loadStateDict(checkpoint.optimizer);
+    this.#sampler.setState(state.rng.sampler);
+    this.#dropoutRng.setState(state.rng.dropout);
+    this.#step = state.step;
+    this.#tokensSeen = state.tokensSeen;
+    this.#bestValLoss = state.bestValLoss;
+    this.#evalsWithoutImprovement = state.evalsWithoutImprovement;
+    this.#lastEvalStep = state.lastEvalStep;
+    this.#lastEval = state.lastEval;
+  }
+
+  get step(): number {
+    return this.#step;
+  }
+
+  /** Asks the loop to checkpoint and return after the current step (Ctrl-C). */
+  requestStop(): void {
+    this.#stopRequested = true;
+  }
+
+  /** Mean loss over `evalIters` batches of a split, without gradients or dropout. */
+  estimateLoss(split: 'train' | 'val'): number {
+    const { blockSize, batchSize, evalIters, seed } = this.options;
+    const ids = split === 'train' ? this.#init.train : this.#init.val;
+    // Seeded by (seed, step, split): the same batches for the same step in any run.
+    const rng = new Rng(seed * 2 ** 20 + this.#step * 2 + (split === 'train' ? 0 : 1));
+    const sampler = new BlockSampler(ids, blockSize, batchSize, rng, split);
+    this.model.eval();
+    let total = 0;
+    try {
+      for (let i = 0; i < evalIters; i++) {
+        total += scope(() =>
+          noGrad(() => {
+            const { x, y } = sampler.next();
+            return crossEntropy(this.model.forward(x), y).item();
+          }),
+        );
+      }
+    } finally {
+      this.model.train();
+    }
+    return total / evalIters;
+  }
+
+  /** One optimiser step over gradAccum micro-batches; returns the mean loss and gradient norm. */
+  trainStep(): { loss: number; gradNorm: number; lr: number } {
+    const { gradAccum, gradClip } = this.options;
+    const lr = learningRate(scheduleOf(this.options), this.#step);
+    const parameters = this.optimizer.parameters;
+    this.model.train();
+    let lossSum = 0;
+    for (let micro = 0; micro < gradAccum; micro++) {
+      lossSum += scope(() => {
+        const { x, y } = this.#sampler.next(); // (B, T) each
+        const logits = this.model.forward(x, { rng: this.#dropoutRng }); // (B, T, V)
+        const loss = crossEntropy(logits, y); // () mean over B*T
+        backward(loss);
+        return loss.item();
+      });
+    }
+    // The gradients hold a sum over micro-batches; 1/gradAccum makes it their mean.
+    const { norm, gradScale } = clipScale(parameters, gradClip, 1 / gradAccum);
+    this.optimizer.update(lr, gradScale);
+    zeroGrad(parameters);
+    this.#step++;
+    this.#tokensSeen += gradAccum * this.options.batchSize * this.options.blockSize;
+    return { loss: lossSum / gradAccum, gradNorm: norm, lr };
+  }
+
+  state(stopReason: string | null): TrainerState {
+    return {
+      format: 'lmforge-trainer-state',
+      version: 1,
+      step: this.#step,
+      options: this.options,
+      rng: { sampler: this.#sampler.getState(), dropout: this.#dropoutRng.getState() },
+      data: this.#init.data,
+      tokensSeen: this.#tokensSeen,
+      bestValLoss: this.#bestValLoss,
+      evalsWithoutImprovement: this.#evalsWithoutImprovement,
+      lastEvalStep: this.#lastEvalStep,
+      lastEval: this.#lastEval,
+      stopReason,
+    };
+  }
+
+  /** The generation_config.json written with each checkpoint. */
+  generationConfig(): Record<string, unknown> {
+    const tokenizer = this.#init.tokenizer;
+    return {
+      ...(tokenizer.bosId === undefined ? {} : { bos_token_id: tokenizer.bosId }),
+      ...(tokenizer.eosId === undefined ? {} : { eos_token_id: tokenizer.eosId }),
+      max_length: this.model.config.blockSize,
+      do_sample: true,
+      temperature: 0.8,
+      top_k: 200,
+    };
+  }
+
+  async checkpoint(stopReason: string | null): Promise<void> {
+    const dir = this.#init.runDir;
+    if (dir === null) return;
+    await saveCheckpoint(dir, {
+      model: this.model,
+      tokenizer: this.#init.tokenizer,
+      generationConfig: this.generationConfig(),
+      optimizer: this.optimizer.stateDict(),
+      state: this.state(stopReason),
+    });
+    this.#init.onEvent?.({ kind: 'checkpoint', step: this.#step, dir });
+  }
+
+  async #log(record: Record<string, unknown>): Promise<void> {
+    const dir = this.#init.runDir;
+    if (dir === null) return;
+    await appendFile(join(dir, logFile), JSON.stringify(record) + '\n');
+  }
+
+  /** Drops log lines past the checkpoint's step (written after it, before a crash). */
+  async #trimLog(): Promise<void> {
+    const dir = this.#init.runDir;
+    if (dir === null) return;
+    await mkdir(dir, { recursive: true });
+    let text: string;
+    try {
+      text = await readFile(join(dir, logFile), 'utf8');
+    } catch {
+      return;
+    }
+    const kept = text
+      .split('\n')
+      .filter((line) => line !== '')
+      .filter((line) => {
+        try {
+          const record = JSON.parse(line) as { step?: number };
+          return record.step === undefined || record.step <= this.#step;
+        } catch {
+          return false; // a torn last line
+        }
+      });
+    await writeFile(join(dir, logFile), kept.map((line) => line + '\n').join(''));
+  }
+
+  /** Evaluates both splits, logs, updates early stopping; true when training should stop. */
+  async #evaluate(): Promise<boolean> {
+    const trainLoss = this.estimateLoss('train');
+    const valLoss = this.estimateLoss('val');
+    this.#lastEvalStep = this.#step;
+    this.#lastEval = { trainLoss, valLoss };
+    const event = {
+      kind: 'eval' as const,
+      step: this.#step,
+      trainLoss,
+      valLoss,
+      trainPerplexity: Math.exp(trainLoss),
+      valPerplexity: Math.exp(valLoss),
+    };
+    this.#init.onEvent?.(event);
+    await this.#log({
+      type: 'eval',
+      step: this.#step,
+      train_loss: trainLoss,
+      val_loss: valLoss,
+      train_ppl: event.trainPerplexity,
+      val_ppl: event.valPerplexity,
+      time: new Date().toISOString(),
+    });
+    if (this.#bestValLoss === null || valLoss < this.#bestValLoss) {
+      this.#bestValLoss = valLoss;
+      this.#evalsWithoutImprovement = 0;
+      return false;
+    }
+    this.#evalsWithoutImprovement++;
+    const patience = this.options.earlyStopPatience;
+    if (patience !== null && this.#evalsWithoutImprovement >= patience) {
+      this.#init.onEvent?.({ kind: 'early-stop', step: this.#step, bestValLoss: this.#bestValLoss });
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Trains until `iters` steps are done, early stopping triggers or requestStop() is called;
+   * checkpoints at every evaluation and at the end.
+   */
+  async run(): Promise<TrainSummary> {
+    const { iters, evalEvery, batchSize, blockSize, gradAccum } = this.options;
+    const times: number[] = [];
+    const losses: number[] = [];
+    let stopReason: StopReason = 'completed';
+    let averageMs: number | null = null;
+    await this.#trimLog();
+    while (this.#step < iters) {
+      if (this.#step % evalEvery === 0 && this.#lastEvalStep !== this.#step) {
+        const stop = await this.#evaluate();
+        if (this.#step > 0) await this.checkpoint(null);
+        if (stop) {
+          stopReason = 'early-stopped';
+          break;
+        }
+      }
+      if (this.#stopRequested) {
+        stopReason = 'stop-requested';
+        break;
+      }
+      const start = performance.now();
+      const { loss, gradNorm, lr } = this.trainStep();
+      const ms = performance.now() - start;
+      times.push(ms);
+      losses.push(loss);
+      averageMs = averageMs === null ? ms : 0.9 * averageMs + 0.1 * ms;
+      const tokensPerS = (gradAccum * batchSize * blockSize) / (ms / 1000);
+      await this.#log({ type: 'step', step: this.#step, loss, lr, grad_norm: gradNorm, ms });
+      this.#init.onEvent?.({
+        kind: 'step',
+        step: this.#step,
+        iters,
+        loss,
+        lr,
+        gradNorm,
+        ms,
+        tokensPerS,
+        etaS: ((iters - this.#step) * averageMs) / 1000,
+      });
+      await yieldToEventLoop();
+    }
+    if (stopReason === 'completed' && this.#lastEvalStep !== this.#step) await this.#evaluate();
+    await this.checkpoint(stopReason);
+    // The first steps warm caches and pools; skip them as torch_gpt.py does.
+    const steady = times.slice(Math.min(10, Math.max(0, times.length - 1)));
+    const msMedian = steady.length === 0 ? null : median(steady);
+    return {
+      step: this.#step,
+      trainLoss: this.#lastEval?.trainLoss ?? null,
+      valLoss: this.#lastEval?.valLoss ?? null,
+      msPerIterMedian: msMedian,
+      tokensPerS: msMedian === null ? null : (gradAccum * batchSize * blockSize) / (msMedian / 1000),
+      params: this.params,
+      stopReason,
+      bestValLoss: this.#bestValLoss,
+      losses,
+    };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
