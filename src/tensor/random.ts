@@ -151,10 +151,10 @@ export class Rng {
     child.setState({
       algorithm: 'xoshiro128**',
       words: [
-        splitmix32(mixer) ^ this.nextUint32(),
+        (splitmix32(mixer) ^ this.nextUint32()) >>> 0,
         splitmix32(mixer),
         splitmix32(mixer),
-        splitmix32(mixer) | 1, // never all zero
+        (splitmix32(mixer) | 1) >>> 0, // never all zero
       ],
       cachedNormal: null,
     });
