@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensorsFile, writeSafetensorsFile } from '../io/safetensors.js';
-import { ConfigError, FormatError } from '../util/errors.js';
+import { ConfigError, FormatError, ShapeError } from '../util/errors.js';
 import type { DecoderConfig } from './decoder/config.js';
 import type { DecoderLM } from './decoder/model.js';
 import { checkpointFromParameters, parametersFromCheckpoint } from './decoder/weights.js';
@@ -111,7 +111,7 @@ export async function loadModelFolder(dir: string): Promise<LoadedModelFolder> {
     model.loadStateDict(parametersFromCheckpoint(config, file.tensors));
   } catch (error) {
     model.dispose();
-    if (error instanceof ConfigError || error instanceof FormatError) {
+    if (error instanceof ConfigError || error instanceof ShapeError) {
       throw new FormatError(error.message, {
         where: weightsPath,
         cause: error,

@@ -40,7 +40,13 @@ for (const fixture of manifest.forward) {
       return t;
     };
     // Every saved HF key is a parameter path, and nothing else is.
-    assert.deepEqual(model.namedParameters().map(([path]) => path).sort(), [...fixture.parameters].sort());
+    assert.deepEqual(
+      model
+        .namedParameters()
+        .map(([path]) => path)
+        .sort(),
+      [...fixture.parameters].sort(),
+    );
     model.train();
     scope(() => {
       const ids = get('ids');

@@ -11,7 +11,13 @@ import { fileURLToPath } from 'node:url';
 import '../../src/backend/index.js';
 import { Rng, noGrad, randint } from '../../src/tensor/index.js';
 import { writeSafetensorsFile } from '../../src/io/safetensors.js';
-import { DecoderLM, gpt2Preset, llamaPreset, saveModelFolder, type DecoderConfig } from '../../src/models/index.js';
+import {
+  DecoderLM,
+  gpt2Preset,
+  llamaPreset,
+  saveModelFolder,
+  type DecoderConfig,
+} from '../../src/models/index.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 const out = join(root, 'test', 'golden', 'models', 'from-lmforge');
@@ -20,7 +26,16 @@ const models: ReadonlyArray<[string, DecoderConfig]> = [
   ['gpt2', gpt2Preset({ vocabSize: 40, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 12, initStd: 0.2 })],
   [
     'llama',
-    llamaPreset({ vocabSize: 40, nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 16, intermediateSize: 48, blockSize: 12, initStd: 0.2 }),
+    llamaPreset({
+      vocabSize: 40,
+      nLayer: 2,
+      nHead: 4,
+      nKvHead: 2,
+      nEmbd: 16,
+      intermediateSize: 48,
+      blockSize: 12,
+      initStd: 0.2,
+    }),
   ],
 ];
 

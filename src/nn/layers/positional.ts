@@ -10,7 +10,16 @@
  *
  * Legend: B batch, T time, C channels, nH heads, hs head size, P positions (table rows).
  */
-import { type Tensor, Tensor as TensorClass, add, mul, narrow, concat, keep } from '../../tensor/index.js';
+import {
+  type Tensor,
+  type FloatDType,
+  Tensor as TensorClass,
+  add,
+  mul,
+  narrow,
+  concat,
+  keep,
+} from '../../tensor/index.js';
 import { ShapeError } from '../../util/errors.js';
 
 export type PositionalEncoding =
@@ -57,14 +66,15 @@ export class RotaryEmbedding {
   /** sin with the first half negated, so that rotate_half(x) * sin = cat(x2, x1) * signedSin. */
   readonly signedSin: Tensor; // (P, hs)
 
-  constructor(headSize: number, positions: number, theta: number) {
+  /** `dtype` float64 serves finite-difference gradient checks. */
+  constructor(headSize: number, positions: number, theta: number, dtype: FloatDType = 'float32') {
     if (headSize % 2 !== 0) {
       throw new ShapeError('RoPE needs an even head size', { where: 'RotaryEmbedding', actual: headSize });
     }
     this.headSize = headSize;
     const half = headSize / 2;
-    const cos = TensorClass.empty([positions, headSize], 'float32', false);
-    const sin = TensorClass.empty([positions, headSize], 'float32', false);
+    const cos = TensorClass.empty([positions, headSize], dtype, false);
+    const sin = TensorClass.empty([positions, headSize], dtype, false);
     const c = cos.values();
     const s = sin.values();
     for (let p = 0; p < positions; p++) {
