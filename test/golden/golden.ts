@@ -70,10 +70,13 @@ export interface Manifest {
   readonly models: readonly ModelCase[];
 }
 
-/** test/golden in the source tree (the tests also run from dist/test/golden). */
+/** test/golden in the source tree (the compiled tests run from dist/test/golden, which has no fixtures). */
 export const goldenDir = ((): string => {
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  while (!existsSync(join(dir, 'test', 'golden', 'manifest.json'))) {
+    if (dirname(dir) === dir) throw new Error('test/golden/manifest.json not found above the test file');
+    dir = dirname(dir);
+  }
   return join(dir, 'test', 'golden');
 })();
 

@@ -52,9 +52,11 @@ type Args = Readonly<Record<string, unknown>>;
 type Runner = (x: Inputs, args: Args, c: OpCase) => Tensor | Tensor[];
 
 const num = (args: Args, key: string): number => args[key] as number;
-/** The manifest's axis: a number, a list, or null for all axes. */
-const axes = (args: Args): number | number[] | undefined =>
-  (args.axis ?? undefined) as number | number[] | undefined;
+/** The manifest's reduce options; axis null means all axes. */
+const reduceOptions = (args: Args): { axis?: number | number[]; keepDims: boolean } => ({
+  keepDims: args.keepDims as boolean,
+  ...(args.axis === null ? {} : { axis: args.axis as number | number[] }),
+});
 const listed = (x: Inputs, c: OpCase): Tensor[] => c.inputs.map((name) => x[name]!);
 
 /** Each manifest op name -> the lmforge call it checks. */
@@ -74,10 +76,9 @@ const runners: Readonly<Record<string, Runner>> = {
   gelu: (x) => gelu(x.x!),
   geluTanh: (x) => geluTanh(x.x!),
   silu: (x) => silu(x.x!),
-  sum: (x, a) => sum(x.x!, { axis: axes(a), keepDims: a.keepDims as boolean }),
-  mean: (x, a) => mean(x.x!, { axis: axes(a), keepDims: a.keepDims as boolean }),
-  variance: (x, a) =>
-    variance(x.x!, { axis: axes(a), keepDims: a.keepDims as boolean, correction: num(a, 'correction') }),
+  sum: (x, a) => sum(x.x!, reduceOptions(a)),
+  mean: (x, a) => mean(x.x!, reduceOptions(a)),
+  variance: (x, a) => variance(x.x!, { ...reduceOptions(a), correction: num(a, 'correction') }),
   max: (x, a) => max(x.x!, { axis: num(a, 'axis'), keepDims: a.keepDims as boolean }),
   matmul: (x, a) => matmul(a.transA ? transpose(x.a!) : x.a!, a.transB ? transpose(x.b!) : x.b!),
   softmax: (x, a) => softmax(x.x!, num(a, 'axis')),

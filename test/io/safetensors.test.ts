@@ -19,13 +19,15 @@ import {
   writeSafetensorsFile,
 } from '../../src/io/index.js';
 
-/** The repository root (the folder with package.json), from test/io or dist/test/io. */
-function repoRoot(): string {
+/** test/golden in the source tree, found from test/io or dist/test/io. */
+const golden = ((): string => {
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-const golden = join(repoRoot(), 'test', 'golden');
+  while (!existsSync(join(dir, 'test', 'golden', 'manifest.json'))) {
+    if (dirname(dir) === dir) throw new Error('test/golden/manifest.json not found above the test file');
+    dir = dirname(dir);
+  }
+  return join(dir, 'test', 'golden');
+})();
 
 /** A file from a raw header object (or text) and data bytes, as a hostile writer could make it. */
 function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), headerLength?: number): Uint8Array {
