@@ -152,6 +152,8 @@ export class Tensor {
     if (this.#disposed) return;
     this.#disposed = true;
     this.node = null;
+    this.grad?.dispose();
+    this.grad = null;
     this.storage.releaseRef();
   }
 

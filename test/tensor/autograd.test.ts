@@ -96,3 +96,21 @@ test('int32 tensors never require grad through selection ops', () => {
   assert.equal(values.requiresGrad, true);
   assert.equal(T.argmax(x, 1).requiresGrad, false);
 });
+
+test('core edge cases: empty inner dimension, expand with -1, dispose releases the gradient', () => {
+  // (B, T, 0) @ (0, N) is all zeros (the folded GEMM path must not try to infer -1 from 0).
+  const a = T.zeros([2, 3, 0]);
+  const b = T.zeros([0, 4]);
+  const out = T.matmul(a, b);
+  assert.deepEqual(out.shape, [2, 3, 4]);
+  assert.ok(out.toArray().every((v) => v === 0));
+  // -1 keeps an existing size; on a new leading axis it has no size to keep.
+  assert.deepEqual(T.expand(T.zeros([3, 1]), [2, -1, 4]).shape, [2, 3, 4]);
+  assert.throws(() => T.expand(T.zeros([3, 1]), [-1, 3, 4]), { name: 'ShapeError', message: /expand/ });
+  const w = param([2], 9);
+  T.backward(T.sum(T.mul(w, w)));
+  const grad = w.grad!;
+  w.dispose();
+  assert.equal(grad.disposed, true);
+  assert.equal(w.grad, null);
+});

@@ -103,6 +103,8 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       const node = tensor.node;
       if (node === null) {
         accumulateLeaf(tensor, grad);
+        // Added into leaf.grad: return the buffer to the pool now, not at the end of the scope.
+        grad.dispose();
         continue;
       }
       const rule = rules[node.op] as (

@@ -147,6 +147,13 @@ export function expand(x: Tensor, shape: Shape): Tensor {
       actual: formatShape(shape),
     });
   }
+  if (shape.slice(0, lead).includes(-1)) {
+    throw new ShapeError('-1 keeps an existing size, so it cannot name a new leading dimension', {
+      where: 'expand',
+      expected: `explicit sizes for the first ${lead} dimensions`,
+      actual: formatShape(shape),
+    });
+  }
   const strides = new Array<number>(shape.length).fill(0);
   for (let i = 0; i < x.ndim; i++) {
     const from = x.shape[i]!;

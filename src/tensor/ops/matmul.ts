@@ -83,9 +83,11 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   // (B, T, C) @ (C, N): one tall GEMM instead of B small ones, when a's rows are uniform.
   const aFlat = bIn.ndim === 2 && aIn.ndim > 2 ? contiguous(aIn) : null;
   if (aFlat !== null) {
-    const A = matrixView(reshape(aFlat, [-1, k]));
+    // Explicit row count: reshape cannot infer -1 when k is 0.
+    const rows = numel(aIn.shape.slice(0, -1));
+    const A = matrixView(reshape(aFlat, [rows, k]));
     const Bv = matrixView(bIn);
-    gemm(A, Bv, out, { batch: 1, m: aIn.size / k, n, k, strideA: 0, strideB: 0, strideC: 0 });
+    gemm(A, Bv, out, { batch: 1, m: rows, n, k, strideA: 0, strideB: 0, strideC: 0 });
     return record('matmul', [aIn, bIn], out, { folded: true });
   }
 
@@ -145,11 +147,12 @@ export function matmulBackward(
 ): [Tensor | null, Tensor | null] {
   const k = a.shape[a.ndim - 1]!;
   const n = b.shape[b.ndim - 1]!;
+  const rows = numel(a.shape.slice(0, -1));
   const da = a.requiresGrad ? sumToShape(matmul(g, transpose(b)), a.shape) : null;
   let db: Tensor | null = null;
   if (b.requiresGrad) {
     db = s.folded
-      ? matmul(transpose(reshape(contiguous(a), [-1, k])), reshape(contiguous(g), [-1, n]))
+      ? matmul(transpose(reshape(contiguous(a), [rows, k])), reshape(contiguous(g), [rows, n]))
       : sumToShape(matmul(transpose(a), g), b.shape);
   }
   return [da, db];
