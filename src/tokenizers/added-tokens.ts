@@ -20,7 +20,9 @@ export interface AddedToken {
 }
 
 /** A run of text to normalize and pre-tokenize, or an added token's id. */
-export type Segment = { readonly kind: 'text'; readonly text: string; readonly atStart: boolean } | { readonly kind: 'token'; readonly id: number };
+export type Segment =
+  | { readonly kind: 'text'; readonly text: string; readonly atStart: boolean }
+  | { readonly kind: 'token'; readonly id: number };
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -36,7 +38,9 @@ export class AddedTokenMatcher {
 
   constructor(tokens: readonly AddedToken[]) {
     for (const token of tokens) this.byContent.set(token.content, token);
-    const contents = [...this.byContent.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
+    const contents = [...this.byContent.keys()]
+      .filter((c) => c.length > 0)
+      .sort((a, b) => b.length - a.length);
     this.regex = contents.length === 0 ? undefined : new RegExp(contents.map(escapeRegex).join('|'), 'gu');
   }
 
@@ -79,5 +83,8 @@ export class AddedTokenMatcher {
 
 function isWordBoundary(text: string, start: number, end: number): boolean {
   const word = /[\p{L}\p{N}_]/u;
-  return (start === 0 || !word.test(text[start - 1] as string)) && (end === text.length || !word.test(text[end] as string));
+  return (
+    (start === 0 || !word.test(text[start - 1] as string)) &&
+    (end === text.length || !word.test(text[end] as string))
+  );
 }

@@ -26,7 +26,9 @@ export class CharTokenizer implements Tokenizer {
    * @example CharTokenizer.fromText('hello').encode('hell') // [1, 0, 2, 2]
    */
   static fromText(text: string): CharTokenizer {
-    const chars = [...new Set(Array.from(text))].sort((a, b) => (a.codePointAt(0) as number) - (b.codePointAt(0) as number));
+    const chars = [...new Set(Array.from(text))].sort(
+      (a, b) => (a.codePointAt(0) as number) - (b.codePointAt(0) as number),
+    );
     return new CharTokenizer(chars);
   }
 
@@ -52,7 +54,12 @@ export class CharTokenizer implements Tokenizer {
     let out = '';
     for (let i = 0; i < ids.length; i++) {
       const char = this.chars[ids[i] as number];
-      if (char === undefined) throw new TokenizerError('id is outside the vocabulary', { where: `decode: ids[${i}]`, expected: `[0, ${this.vocabSize})`, actual: ids[i] });
+      if (char === undefined)
+        throw new TokenizerError('id is outside the vocabulary', {
+          where: `decode: ids[${i}]`,
+          expected: `[0, ${this.vocabSize})`,
+          actual: ids[i],
+        });
       out += char;
     }
     return out;
@@ -80,7 +87,18 @@ export class CharTokenizer implements Tokenizer {
       pre_tokenizer: null,
       post_processor: null,
       decoder: { type: 'Fuse' },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: Object.fromEntries(this.index), merges: [] },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        ignore_merges: false,
+        vocab: Object.fromEntries(this.index),
+        merges: [],
+      },
     };
   }
 }

@@ -58,7 +58,8 @@ function compileChain(decoder: Decoder): DecodeChain {
     }
     case 'BPEDecoder': {
       const suffix = decoder.suffix;
-      return (tokens) => tokens.map((token, index) => token.split(suffix).join(index === tokens.length - 1 ? '' : ' '));
+      return (tokens) =>
+        tokens.map((token, index) => token.split(suffix).join(index === tokens.length - 1 ? '' : ' '));
     }
     case 'Strip': {
       const { content, start, stop } = decoder;
@@ -76,14 +77,21 @@ function compileChain(decoder: Decoder): DecodeChain {
       const { pattern, content } = decoder;
       const regex = pattern.kind === 'regex' ? new RegExp(pattern.value, 'gu') : undefined;
       return (tokens) =>
-        tokens.map((token) => (regex === undefined ? token.split(pattern.value).join(content) : token.replace(regex, () => content)));
+        tokens.map((token) =>
+          regex === undefined
+            ? token.split(pattern.value).join(content)
+            : token.replace(regex, () => content),
+        );
     }
     case 'Sequence': {
       const steps = decoder.decoders.map(compileChain);
       return (tokens) => steps.reduce((current, step) => step(current), tokens);
     }
     default:
-      throw new ConfigError('unknown decoder', { where: 'decoder.type', actual: (decoder as { type: string }).type });
+      throw new ConfigError('unknown decoder', {
+        where: 'decoder.type',
+        actual: (decoder as { type: string }).type,
+      });
   }
 }
 

@@ -6,7 +6,13 @@
 export type { Tokenizer, EncodeOptions, DecodeOptions, StreamDecoder, SpecialTokenSet } from './tokenizer.js';
 export { loadTokenizer, loadEncoding, ENCODING_NAMES, type EncodingName } from './load-tokenizer.js';
 export { CharTokenizer } from './char-tokenizer.js';
-export { trainBpe, trainBpeFromWords, WordCounter, type TrainBpeOptions, type TrainProgress } from './train-bpe.js';
+export {
+  trainBpe,
+  trainBpeFromWords,
+  WordCounter,
+  type TrainBpeOptions,
+  type TrainProgress,
+} from './train-bpe.js';
 export { PipelineTokenizer, type TokenizerSpec, type ModelSpec } from './pipeline-tokenizer.js';
 export { parseTokenizerJson, readTokenizerJson } from './tokenizer-json-read.js';
 export { parseTiktokenRanks, parseGpt2Files, tiktokenSpec } from './tiktoken-files.js';

@@ -29,9 +29,19 @@ const ENCODINGS: Readonly<Record<EncodingName, EncodingDefinition>> = {
   cl100k_base: {
     rankFile: 'cl100k_base',
     pattern: CL100K_PATTERN,
-    specialTokens: { '<|endoftext|>': 100257, '<|fim_prefix|>': 100258, '<|fim_middle|>': 100259, '<|fim_suffix|>': 100260, '<|endofprompt|>': 100276 },
+    specialTokens: {
+      '<|endoftext|>': 100257,
+      '<|fim_prefix|>': 100258,
+      '<|fim_middle|>': 100259,
+      '<|fim_suffix|>': 100260,
+      '<|endofprompt|>': 100276,
+    },
   },
-  o200k_base: { rankFile: 'o200k_base', pattern: O200K_PATTERN, specialTokens: { '<|endoftext|>': 199999, '<|endofprompt|>': 200018 } },
+  o200k_base: {
+    rankFile: 'o200k_base',
+    pattern: O200K_PATTERN,
+    specialTokens: { '<|endoftext|>': 199999, '<|endofprompt|>': 200018 },
+  },
 };
 
 const loaded = new Map<EncodingName, Promise<PipelineTokenizer>>();

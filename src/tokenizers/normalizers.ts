@@ -5,7 +5,8 @@
  */
 import { ConfigError } from '../util/errors.js';
 
-export type Pattern = { readonly kind: 'string'; readonly value: string } | { readonly kind: 'regex'; readonly value: string };
+export type Pattern =
+  { readonly kind: 'string'; readonly value: string } | { readonly kind: 'regex'; readonly value: string };
 
 export type Normalizer =
   | { readonly type: 'NFC' | 'NFD' | 'NFKC' | 'NFKD' | 'Lowercase' | 'StripAccents' }
@@ -43,7 +44,8 @@ export function compileNormalizer(normalizer: Normalizer | null): NormalizeFn {
       return stripAccents;
     case 'Strip': {
       const { left, right } = normalizer;
-      return (text) => (left && right ? text.trim() : left ? text.trimStart() : right ? text.trimEnd() : text);
+      return (text) =>
+        left && right ? text.trim() : left ? text.trimStart() : right ? text.trimEnd() : text;
     }
     case 'Replace': {
       const { pattern, content } = normalizer;
@@ -64,7 +66,10 @@ export function compileNormalizer(normalizer: Normalizer | null): NormalizeFn {
       return (text) => steps.reduce((current, step) => step(current), text);
     }
     default:
-      throw new ConfigError('unknown normalizer', { where: 'normalizer.type', actual: (normalizer as { type: string }).type });
+      throw new ConfigError('unknown normalizer', {
+        where: 'normalizer.type',
+        actual: (normalizer as { type: string }).type,
+      });
   }
 }
 

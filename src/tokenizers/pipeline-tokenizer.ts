@@ -38,7 +38,14 @@ interface WordModel {
   idToToken(id: number): string | undefined;
 }
 
-const BOS_NAMES = ['<s>', '<bos>', '<|begin_of_text|>', '<｜begin▁of▁sentence｜>', '[CLS]', '<|startoftext|>'];
+const BOS_NAMES = [
+  '<s>',
+  '<bos>',
+  '<|begin_of_text|>',
+  '<｜begin▁of▁sentence｜>',
+  '[CLS]',
+  '<|startoftext|>',
+];
 const EOS_NAMES = ['</s>', '<eos>', '<|endoftext|>', '<|end_of_text|>', '<｜end▁of▁sentence｜>', '[SEP]'];
 const PAD_NAMES = ['<pad>', '[PAD]', '<|pad|>', '<｜▁pad▁｜>', '<|finetune_right_pad_id|>'];
 
@@ -87,7 +94,13 @@ export class PipelineTokenizer implements Tokenizer {
     this.bosId = prefix[0] ?? named(BOS_NAMES);
     this.eosId = suffix[suffix.length - 1] ?? named(EOS_NAMES);
     this.padId = named(PAD_NAMES);
-    this.idBytes = this.model instanceof BpeModel && spec.model.type === 'BPE' && spec.model.options.symbols === 'bytes' && isByteLevelDecoder(spec.decoder) ? this.buildIdBytes(this.model) : undefined;
+    this.idBytes =
+      this.model instanceof BpeModel &&
+      spec.model.type === 'BPE' &&
+      spec.model.options.symbols === 'bytes' &&
+      isByteLevelDecoder(spec.decoder)
+        ? this.buildIdBytes(this.model)
+        : undefined;
   }
 
   private buildIdBytes(model: BpeModel): Uint8Array[] {
@@ -109,14 +122,38 @@ export class PipelineTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    const segments = this.matcher.split(text, options.allowedSpecial ?? new Set(), options.disallowedSpecial ?? 'all');
+    const segments = this.matcher.split(
+      text,
+      options.allowedSpecial ?? new Set(),
+      options.disallowedSpecial ?? 'all',
+    );
     const ids: number[] = [];
     for (const segment of segments) {
       if (segment.kind === 'token') {
         ids.push(segment.id);
         continue;
       }
-      const words = this.preTokenizer.split(this.normalize(segment.text), segment.atStart);
+      const normalized = this.normalize(segment.text);
+      const regex = this.preTokenizer.singleRegex;
+      if (regex !== undefined) {
+        // Hot path: matches and the gaps between them are the words (Isolated split).
+        const model = this.model;
+        let last = 0;
+        regex.lastIndex = 0;
+        for (let match = regex.exec(normalized); match !== null; match = regex.exec(normalized)) {
+          const word = match[0];
+          if (match.index > last) model.encodeWord(normalized.slice(last, match.index), ids);
+          if (word.length === 0) {
+            regex.lastIndex++;
+            continue;
+          }
+          model.encodeWord(word, ids);
+          last = match.index + word.length;
+        }
+        if (last < normalized.length) model.encodeWord(normalized.slice(last), ids);
+        continue;
+      }
+      const words = this.preTokenizer.split(normalized, segment.atStart);
       for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i] as string, ids);
     }
     return options.addSpecialTokens === false ? ids : postProcess(this.spec.postProcessor, ids);
@@ -221,5 +258,9 @@ function buildModel(spec: ModelSpec): WordModel {
 function isByteLevelDecoder(decoder: Decoder | null): boolean {
   if (decoder === null) return false;
   if (decoder.type === 'ByteLevel') return true;
-  return decoder.type === 'Sequence' && decoder.decoders.length === 1 && isByteLevelDecoder(decoder.decoders[0] ?? null);
+  return (
+    decoder.type === 'Sequence' &&
+    decoder.decoders.length === 1 &&
+    isByteLevelDecoder(decoder.decoders[0] ?? null)
+  );
 }

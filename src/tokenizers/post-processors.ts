@@ -20,7 +20,12 @@ export type PostProcessor =
       /** Raw `special_tokens`, kept for a faithful save. */
       readonly specialTokensRaw: unknown;
     }
-  | { readonly type: 'BertProcessing' | 'RobertaProcessing'; readonly cls: readonly [string, number]; readonly sep: readonly [string, number]; readonly raw: unknown }
+  | {
+      readonly type: 'BertProcessing' | 'RobertaProcessing';
+      readonly cls: readonly [string, number];
+      readonly sep: readonly [string, number];
+      readonly raw: unknown;
+    }
   | { readonly type: 'Sequence'; readonly processors: readonly PostProcessor[] };
 
 /** Wrap `ids` in the post-processor's special tokens. */
@@ -54,12 +59,18 @@ export function postProcess(processor: PostProcessor | null, ids: number[]): num
     case 'Sequence':
       return processor.processors.reduce((current, step) => postProcess(step, current), ids);
     default:
-      throw new ConfigError('unknown post-processor', { where: 'post_processor.type', actual: (processor as { type: string }).type });
+      throw new ConfigError('unknown post-processor', {
+        where: 'post_processor.type',
+        actual: (processor as { type: string }).type,
+      });
   }
 }
 
 /** Ids the post-processor may add (for bos/eos discovery). */
-export function addedPrefixAndSuffix(processor: PostProcessor | null): { prefix: number[]; suffix: number[] } {
+export function addedPrefixAndSuffix(processor: PostProcessor | null): {
+  prefix: number[];
+  suffix: number[];
+} {
   const marker = -1;
   const wrapped = postProcess(processor, [marker]);
   const at = wrapped.indexOf(marker);

@@ -11,12 +11,27 @@ export type SplitBehavior = 'Removed' | 'Isolated' | 'MergedWithPrevious' | 'Mer
 export type PrependScheme = 'first' | 'always' | 'never';
 
 export type PreTokenizer =
-  | { readonly type: 'ByteLevel'; readonly addPrefixSpace: boolean; readonly trimOffsets: boolean; readonly useRegex: boolean }
-  | { readonly type: 'Split'; readonly pattern: Pattern; readonly behavior: SplitBehavior; readonly invert: boolean }
+  | {
+      readonly type: 'ByteLevel';
+      readonly addPrefixSpace: boolean;
+      readonly trimOffsets: boolean;
+      readonly useRegex: boolean;
+    }
+  | {
+      readonly type: 'Split';
+      readonly pattern: Pattern;
+      readonly behavior: SplitBehavior;
+      readonly invert: boolean;
+    }
   | { readonly type: 'Whitespace' | 'WhitespaceSplit' | 'BertPreTokenizer' }
   | { readonly type: 'Punctuation'; readonly behavior: SplitBehavior }
   | { readonly type: 'Digits'; readonly individualDigits: boolean }
-  | { readonly type: 'Metaspace'; readonly replacement: string; readonly prependScheme: PrependScheme; readonly split: boolean }
+  | {
+      readonly type: 'Metaspace';
+      readonly replacement: string;
+      readonly prependScheme: PrependScheme;
+      readonly split: boolean;
+    }
   | { readonly type: 'CharDelimiterSplit'; readonly delimiter: string }
   | { readonly type: 'Sequence'; readonly pretokenizers: readonly PreTokenizer[] };
 
@@ -25,6 +40,11 @@ export interface CompiledPreTokenizer {
   split(text: string, atStart: boolean): string[];
   /** Words go to the model as UTF-8 bytes (a final ByteLevel step). */
   readonly byteLevel: boolean;
+  /**
+   * Set when the whole pre-tokenizer is one Isolated regex split (tiktoken, Llama 3, GPT-4o):
+   * callers may then walk matches directly instead of building word arrays (encode hot path).
+   */
+  readonly singleRegex: RegExp | undefined;
 }
 
 type Step = (piece: string, atStart: boolean) => string[];
@@ -44,14 +64,26 @@ export function compilePreTokenizer(preTokenizer: PreTokenizer | null): Compiled
     if (step.type === 'ByteLevel') byteLevel = true;
     steps.push(compileStep(step));
   });
+  const regexSteps = flat.filter((step) => step.type !== 'ByteLevel' || step.addPrefixSpace || step.useRegex);
+  const only = regexSteps.length === 1 ? regexSteps[0] : undefined;
+  const singleRegex =
+    only !== undefined &&
+    only.type === 'Split' &&
+    only.pattern.kind === 'regex' &&
+    only.behavior === 'Isolated' &&
+    !only.invert
+      ? compileSplitRegex(only.pattern.value)
+      : undefined;
   return {
     byteLevel,
+    singleRegex,
     split(text, atStart) {
       let pieces = text.length === 0 ? [] : [text];
       for (const step of steps) {
         const next: string[] = [];
         for (let i = 0; i < pieces.length; i++) {
-          for (const piece of step(pieces[i] as string, atStart && i === 0)) if (piece.length > 0) next.push(piece);
+          for (const piece of step(pieces[i] as string, atStart && i === 0))
+            if (piece.length > 0) next.push(piece);
         }
         pieces = next;
       }
@@ -80,19 +112,23 @@ function compileStep(step: PreTokenizer): Step {
     }
     case 'Split': {
       const { behavior, invert, pattern } = step;
-      if (pattern.kind === 'string') return (piece) => splitAt(piece, literalMatches(piece, pattern.value), behavior, invert);
+      if (pattern.kind === 'string')
+        return (piece) => splitAt(piece, literalMatches(piece, pattern.value), behavior, invert);
       const regex = compileSplitRegex(pattern.value);
       return (piece) => splitByRegex(piece, regex, behavior, invert);
     }
     case 'Whitespace': {
-      const regex = /[\p{L}\p{M}\p{Nd}\p{Pc}]+|[^\p{L}\p{M}\p{Nd}\p{Pc}\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/gu;
+      const regex =
+        /[\p{L}\p{M}\p{Nd}\p{Pc}]+|[^\p{L}\p{M}\p{Nd}\p{Pc}\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/gu;
       return (piece) => splitByRegex(piece, regex, 'Removed', true);
     }
     case 'WhitespaceSplit':
       return (piece) => splitByRegex(piece, WHITESPACE_RUN, 'Removed', false);
     case 'BertPreTokenizer':
       return (piece) =>
-        splitByRegex(piece, WHITESPACE_RUN, 'Removed', false).flatMap((word) => splitByRegex(word, PUNCTUATION, 'Isolated', false));
+        splitByRegex(piece, WHITESPACE_RUN, 'Removed', false).flatMap((word) =>
+          splitByRegex(word, PUNCTUATION, 'Isolated', false),
+        );
     case 'Punctuation': {
       const behavior = step.behavior;
       return (piece) => splitByRegex(piece, PUNCTUATION, behavior, false);
@@ -117,7 +153,10 @@ function compileStep(step: PreTokenizer): Step {
     case 'Sequence':
       throw new ConfigError('nested Sequence should have been flattened', { where: 'pre_tokenizer' });
     default:
-      throw new ConfigError('unknown pre-tokenizer', { where: 'pre_tokenizer.type', actual: (step as { type: string }).type });
+      throw new ConfigError('unknown pre-tokenizer', {
+        where: 'pre_tokenizer.type',
+        actual: (step as { type: string }).type,
+      });
   }
 }
 
@@ -131,7 +170,12 @@ function literalMatches(text: string, needle: string): Array<[number, number]> {
 }
 
 /** Split with a regex; the common Isolated/Removed-inverted cases skip the match list. */
-export function splitByRegex(text: string, regex: RegExp, behavior: SplitBehavior, invert: boolean): string[] {
+export function splitByRegex(
+  text: string,
+  regex: RegExp,
+  behavior: SplitBehavior,
+  invert: boolean,
+): string[] {
   regex.lastIndex = 0;
   if ((behavior === 'Isolated' && !invert) || (behavior === 'Removed' && invert)) {
     // Every match is a word; for Isolated so is every gap between matches.
@@ -159,7 +203,12 @@ export function splitByRegex(text: string, regex: RegExp, behavior: SplitBehavio
 }
 
 /** HF `NormalizedString::split`: segments are matches and the gaps between them. */
-function splitAt(text: string, matches: Array<[number, number]>, behavior: SplitBehavior, invert: boolean): string[] {
+function splitAt(
+  text: string,
+  matches: Array<[number, number]>,
+  behavior: SplitBehavior,
+  invert: boolean,
+): string[] {
   const segments: Array<[string, boolean]> = [];
   let last = 0;
   for (const [start, end] of matches) {
@@ -176,13 +225,20 @@ function splitAt(text: string, matches: Array<[number, number]>, behavior: Split
     case 'MergedWithPrevious':
       return mergeInto(segments, (isMatch, previousMatch) => isMatch && !previousMatch);
     case 'MergedWithNext': {
-      const reversed = mergeInto(segments.slice().reverse(), (isMatch, previousMatch) => isMatch && !previousMatch, true);
+      const reversed = mergeInto(
+        segments.slice().reverse(),
+        (isMatch, previousMatch) => isMatch && !previousMatch,
+        true,
+      );
       return reversed.reverse();
     }
     case 'Contiguous':
       return mergeInto(segments, (isMatch, previousMatch) => isMatch === previousMatch);
     default:
-      throw new ConfigError('unknown split behavior', { where: 'pre_tokenizer.behavior', actual: behavior as string });
+      throw new ConfigError('unknown split behavior', {
+        where: 'pre_tokenizer.behavior',
+        actual: behavior as string,
+      });
   }
 }
 
@@ -196,7 +252,9 @@ function mergeInto(
   let previousMatch = false;
   for (const [piece, isMatch] of segments) {
     if (joins(isMatch, previousMatch) && out.length > 0) {
-      out[out.length - 1] = prepend ? piece + (out[out.length - 1] as string) : (out[out.length - 1] as string) + piece;
+      out[out.length - 1] = prepend
+        ? piece + (out[out.length - 1] as string)
+        : (out[out.length - 1] as string) + piece;
     } else out.push(piece);
     previousMatch = isMatch;
   }

@@ -20,7 +20,11 @@ export function parseTiktokenRanks(text: string, source = 'ranks.tiktoken'): Map
     const rankText = line.slice(space + 1);
     const encoded = line.slice(0, space);
     if (space <= 0 || !/^\d+$/.test(rankText) || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
-      throw new FormatError('malformed rank line', { where: `${source}:${i + 1}`, expected: '<base64 token> <rank>', actual: line.slice(0, 60) });
+      throw new FormatError('malformed rank line', {
+        where: `${source}:${i + 1}`,
+        expected: '<base64 token> <rank>',
+        actual: line.slice(0, 60),
+      });
     }
     ranks.set(Buffer.from(encoded, 'base64').toString('latin1'), Number(rankText));
   }
@@ -29,19 +33,32 @@ export function parseTiktokenRanks(text: string, source = 'ranks.tiktoken'): Map
 }
 
 /** Parse GPT-2's encoder.json (printable token -> id) + vocab.bpe (merges) into ranks. */
-export function parseGpt2Files(encoderJson: string, vocabBpe: string, source = 'encoder.json'): Map<string, number> {
+export function parseGpt2Files(
+  encoderJson: string,
+  vocabBpe: string,
+  source = 'encoder.json',
+): Map<string, number> {
   let encoder: unknown;
   try {
     encoder = JSON.parse(encoderJson);
   } catch (error) {
-    throw new FormatError('not valid JSON (truncated?)', { where: source, actual: (error as Error).message, cause: error });
+    throw new FormatError('not valid JSON (truncated?)', {
+      where: source,
+      actual: (error as Error).message,
+      cause: error,
+    });
   }
-  if (typeof encoder !== 'object' || encoder === null || Array.isArray(encoder)) throw new FormatError('expected an object of token -> id', { where: source });
+  if (typeof encoder !== 'object' || encoder === null || Array.isArray(encoder))
+    throw new FormatError('expected an object of token -> id', { where: source });
   const ranks = new Map<string, number>();
   for (const [token, id] of Object.entries(encoder)) {
     const binary = byteLevelToBinary(token);
     if (typeof id !== 'number' || !Number.isInteger(id) || binary === undefined) {
-      throw new FormatError('bad vocabulary entry', { where: `${source}[${JSON.stringify(token)}]`, expected: 'a GPT-2 byte-level token with an integer id', actual: String(id) });
+      throw new FormatError('bad vocabulary entry', {
+        where: `${source}[${JSON.stringify(token)}]`,
+        expected: 'a GPT-2 byte-level token with an integer id',
+        actual: String(id),
+      });
     }
     ranks.set(binary, id);
   }
@@ -51,16 +68,24 @@ export function parseGpt2Files(encoderJson: string, vocabBpe: string, source = '
     const line = lines[i] as string;
     if (line.length === 0 || (i === 0 && line.startsWith('#version'))) continue;
     const parts = line.split(' ');
-    const merged = parts.length === 2 ? byteLevelToBinary((parts[0] as string) + (parts[1] as string)) : undefined;
+    const merged =
+      parts.length === 2 ? byteLevelToBinary((parts[0] as string) + (parts[1] as string)) : undefined;
     if (merged === undefined || !ranks.has(merged)) {
-      throw new FormatError('merge does not produce a token of encoder.json', { where: `vocab.bpe:${i + 1}`, actual: line.slice(0, 60) });
+      throw new FormatError('merge does not produce a token of encoder.json', {
+        where: `vocab.bpe:${i + 1}`,
+        actual: line.slice(0, 60),
+      });
     }
   }
   return ranks;
 }
 
 /** A tiktoken-style encoding as a TokenizerSpec. */
-export function tiktokenSpec(ranks: ReadonlyMap<string, number>, pattern: string, specialTokens: Readonly<Record<string, number>>): TokenizerSpec {
+export function tiktokenSpec(
+  ranks: ReadonlyMap<string, number>,
+  pattern: string,
+  specialTokens: Readonly<Record<string, number>>,
+): TokenizerSpec {
   const vocab = new Map<string, number>();
   for (const [binary, rank] of ranks) vocab.set(binaryToByteLevel(binary), rank);
   const addedTokens: AddedToken[] = Object.entries(specialTokens).map(([content, id]) => ({
@@ -81,7 +106,10 @@ export function tiktokenSpec(ranks: ReadonlyMap<string, number>, pattern: string
         { type: 'ByteLevel', addPrefixSpace: false, trimOffsets: true, useRegex: false },
       ],
     },
-    model: { type: 'BPE', options: { vocab, merges: [], symbols: 'bytes', ignoreMerges: true, ranksAreIds: true } },
+    model: {
+      type: 'BPE',
+      options: { vocab, merges: [], symbols: 'bytes', ignoreMerges: true, ranksAreIds: true },
+    },
     postProcessor: null,
     decoder: { type: 'ByteLevel' },
     addedTokens,

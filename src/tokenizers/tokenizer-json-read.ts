@@ -19,7 +19,8 @@ function bad(where: string, expected: string, actual: unknown): FormatError {
 }
 
 function object(value: unknown, where: string): Raw {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(where, 'an object', value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad(where, 'an object', value);
   return value as Raw;
 }
 function array(value: unknown, where: string): unknown[] {
@@ -36,7 +37,8 @@ function bool(value: unknown, where: string, fallback?: boolean): boolean {
   return value;
 }
 function integer(value: unknown, where: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw bad(where, 'a non-negative integer', value);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+    throw bad(where, 'a non-negative integer', value);
   return value;
 }
 function optionalString(value: unknown, where: string): string | undefined {
@@ -56,7 +58,11 @@ export function parseTokenizerJson(text: string, source = 'tokenizer.json'): Tok
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new FormatError('not valid JSON (truncated?)', { where: source, actual: (error as Error).message, cause: error });
+    throw new FormatError('not valid JSON (truncated?)', {
+      where: source,
+      actual: (error as Error).message,
+      cause: error,
+    });
   }
   return readTokenizerJson(json, source);
 }
@@ -64,20 +70,27 @@ export function parseTokenizerJson(text: string, source = 'tokenizer.json'): Tok
 export function readTokenizerJson(json: unknown, source = 'tokenizer.json'): TokenizerSpec {
   const root = object(json, source);
   const at = (path: string): string => `${source}: ${path}`;
-  const preTokenizer = root.pre_tokenizer == null ? null : readPreTokenizer(root.pre_tokenizer, at('pre_tokenizer'));
+  const preTokenizer =
+    root.pre_tokenizer == null ? null : readPreTokenizer(root.pre_tokenizer, at('pre_tokenizer'));
   const byteLevel = preTokenizer !== null && hasByteLevel(preTokenizer);
   return {
     normalizer: root.normalizer == null ? null : readNormalizer(root.normalizer, at('normalizer')),
     preTokenizer,
     model: readModel(root.model, at('model'), byteLevel),
-    postProcessor: root.post_processor == null ? null : readPostProcessor(root.post_processor, at('post_processor')),
+    postProcessor:
+      root.post_processor == null ? null : readPostProcessor(root.post_processor, at('post_processor')),
     decoder: root.decoder == null ? null : readDecoder(root.decoder, at('decoder')),
-    addedTokens: array(root.added_tokens ?? [], at('added_tokens')).map((token, i) => readAddedToken(token, at(`added_tokens[${i}]`))),
+    addedTokens: array(root.added_tokens ?? [], at('added_tokens')).map((token, i) =>
+      readAddedToken(token, at(`added_tokens[${i}]`)),
+    ),
   };
 }
 
 function hasByteLevel(preTokenizer: PreTokenizer): boolean {
-  return preTokenizer.type === 'ByteLevel' || (preTokenizer.type === 'Sequence' && preTokenizer.pretokenizers.some(hasByteLevel));
+  return (
+    preTokenizer.type === 'ByteLevel' ||
+    (preTokenizer.type === 'Sequence' && preTokenizer.pretokenizers.some(hasByteLevel))
+  );
 }
 
 function readAddedToken(value: unknown, where: string): AddedToken {
@@ -105,9 +118,17 @@ function readNormalizer(value: unknown, where: string): Normalizer {
     case 'StripAccents':
       return { type };
     case 'Strip':
-      return { type, left: bool(raw.strip_left, `${where}.strip_left`), right: bool(raw.strip_right, `${where}.strip_right`) };
+      return {
+        type,
+        left: bool(raw.strip_left, `${where}.strip_left`),
+        right: bool(raw.strip_right, `${where}.strip_right`),
+      };
     case 'Replace':
-      return { type, pattern: pattern(raw.pattern, `${where}.pattern`), content: string(raw.content, `${where}.content`) };
+      return {
+        type,
+        pattern: pattern(raw.pattern, `${where}.pattern`),
+        content: string(raw.content, `${where}.content`),
+      };
     case 'Prepend':
       return { type, prepend: string(raw.prepend, `${where}.prepend`) };
     case 'BertNormalizer':
@@ -115,11 +136,17 @@ function readNormalizer(value: unknown, where: string): Normalizer {
         type,
         cleanText: bool(raw.clean_text, `${where}.clean_text`, true),
         handleChineseChars: bool(raw.handle_chinese_chars, `${where}.handle_chinese_chars`, true),
-        stripAccents: raw.strip_accents == null ? undefined : bool(raw.strip_accents, `${where}.strip_accents`),
+        stripAccents:
+          raw.strip_accents == null ? undefined : bool(raw.strip_accents, `${where}.strip_accents`),
         lowercase: bool(raw.lowercase, `${where}.lowercase`, true),
       };
     case 'Sequence':
-      return { type, normalizers: array(raw.normalizers, `${where}.normalizers`).map((n, i) => readNormalizer(n, `${where}.normalizers[${i}]`)) };
+      return {
+        type,
+        normalizers: array(raw.normalizers, `${where}.normalizers`).map((n, i) =>
+          readNormalizer(n, `${where}.normalizers[${i}]`),
+        ),
+      };
     case 'Precompiled':
       // The SentencePiece charsmap is a compiled trie of NFKC-like rules; without it we would
       // silently produce different ids, so refuse instead.
@@ -133,7 +160,13 @@ function readNormalizer(value: unknown, where: string): Normalizer {
   }
 }
 
-const BEHAVIORS: readonly SplitBehavior[] = ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'];
+const BEHAVIORS: readonly SplitBehavior[] = [
+  'Removed',
+  'Isolated',
+  'MergedWithPrevious',
+  'MergedWithNext',
+  'Contiguous',
+];
 
 function behavior(value: unknown, where: string): SplitBehavior {
   const text = string(value, where);
@@ -142,9 +175,11 @@ function behavior(value: unknown, where: string): SplitBehavior {
 }
 
 function prependScheme(raw: Raw, where: string): PrependScheme {
-  if (raw.prepend_scheme === undefined) return bool(raw.add_prefix_space, `${where}.add_prefix_space`, true) ? 'always' : 'never';
+  if (raw.prepend_scheme === undefined)
+    return bool(raw.add_prefix_space, `${where}.add_prefix_space`, true) ? 'always' : 'never';
   const scheme = string(raw.prepend_scheme, `${where}.prepend_scheme`);
-  if (scheme !== 'first' && scheme !== 'always' && scheme !== 'never') throw bad(`${where}.prepend_scheme`, 'first|always|never', scheme);
+  if (scheme !== 'first' && scheme !== 'always' && scheme !== 'never')
+    throw bad(`${where}.prepend_scheme`, 'first|always|never', scheme);
   return scheme;
 }
 
@@ -160,21 +195,39 @@ function readPreTokenizer(value: unknown, where: string): PreTokenizer {
         useRegex: bool(raw.use_regex, `${where}.use_regex`, true),
       };
     case 'Split':
-      return { type, pattern: pattern(raw.pattern, `${where}.pattern`), behavior: behavior(raw.behavior, `${where}.behavior`), invert: bool(raw.invert, `${where}.invert`, false) };
+      return {
+        type,
+        pattern: pattern(raw.pattern, `${where}.pattern`),
+        behavior: behavior(raw.behavior, `${where}.behavior`),
+        invert: bool(raw.invert, `${where}.invert`, false),
+      };
     case 'Whitespace':
     case 'WhitespaceSplit':
     case 'BertPreTokenizer':
       return { type };
     case 'Punctuation':
-      return { type, behavior: raw.behavior === undefined ? 'Isolated' : behavior(raw.behavior, `${where}.behavior`) };
+      return {
+        type,
+        behavior: raw.behavior === undefined ? 'Isolated' : behavior(raw.behavior, `${where}.behavior`),
+      };
     case 'Digits':
       return { type, individualDigits: bool(raw.individual_digits, `${where}.individual_digits`, false) };
     case 'Metaspace':
-      return { type, replacement: string(raw.replacement, `${where}.replacement`), prependScheme: prependScheme(raw, where), split: bool(raw.split, `${where}.split`, true) };
+      return {
+        type,
+        replacement: string(raw.replacement, `${where}.replacement`),
+        prependScheme: prependScheme(raw, where),
+        split: bool(raw.split, `${where}.split`, true),
+      };
     case 'CharDelimiterSplit':
       return { type, delimiter: string(raw.delimiter, `${where}.delimiter`) };
     case 'Sequence':
-      return { type, pretokenizers: array(raw.pretokenizers, `${where}.pretokenizers`).map((p, i) => readPreTokenizer(p, `${where}.pretokenizers[${i}]`)) };
+      return {
+        type,
+        pretokenizers: array(raw.pretokenizers, `${where}.pretokenizers`).map((p, i) =>
+          readPreTokenizer(p, `${where}.pretokenizers[${i}]`),
+        ),
+      };
     default:
       throw bad(`${where}.type`, 'a known pre-tokenizer type', type);
   }
@@ -183,16 +236,25 @@ function readPreTokenizer(value: unknown, where: string): PreTokenizer {
 function readVocabObject(value: unknown, where: string): Map<string, number> {
   const raw = object(value, where);
   const vocab = new Map<string, number>();
-  for (const [token, id] of Object.entries(raw)) vocab.set(token, integer(id, `${where}[${JSON.stringify(token)}]`));
+  for (const [token, id] of Object.entries(raw))
+    vocab.set(token, integer(id, `${where}[${JSON.stringify(token)}]`));
   return vocab;
 }
 
 function readModel(value: unknown, where: string, byteLevel: boolean): ModelSpec {
   const raw = object(value, where);
-  const type = raw.type === undefined ? (raw.merges !== undefined ? 'BPE' : Array.isArray(raw.vocab) ? 'Unigram' : 'WordPiece') : string(raw.type, `${where}.type`);
+  const type =
+    raw.type === undefined
+      ? raw.merges !== undefined
+        ? 'BPE'
+        : Array.isArray(raw.vocab)
+          ? 'Unigram'
+          : 'WordPiece'
+      : string(raw.type, `${where}.type`);
   switch (type) {
     case 'BPE': {
-      if (raw.dropout != null && raw.dropout !== 0) throw bad(`${where}.dropout`, 'null (dropout is for training only)', raw.dropout);
+      if (raw.dropout != null && raw.dropout !== 0)
+        throw bad(`${where}.dropout`, 'null (dropout is for training only)', raw.dropout);
       const vocab = readVocabObject(raw.vocab, `${where}.vocab`);
       const merges = array(raw.merges, `${where}.merges`).map((merge, i): [string, string] => {
         const path = `${where}.merges[${i}]`;
@@ -215,7 +277,8 @@ function readModel(value: unknown, where: string, byteLevel: boolean): ModelSpec
           unkToken: optionalString(raw.unk_token, `${where}.unk_token`),
           fuseUnk: bool(raw.fuse_unk, `${where}.fuse_unk`, false),
           byteFallback: bool(raw.byte_fallback, `${where}.byte_fallback`, false),
-          continuingSubwordPrefix: optionalString(raw.continuing_subword_prefix, `${where}.continuing_subword_prefix`) || undefined,
+          continuingSubwordPrefix:
+            optionalString(raw.continuing_subword_prefix, `${where}.continuing_subword_prefix`) || undefined,
           endOfWordSuffix: optionalString(raw.end_of_word_suffix, `${where}.end_of_word_suffix`) || undefined,
           ignoreMerges: bool(raw.ignore_merges, `${where}.ignore_merges`, false),
         },
@@ -227,20 +290,31 @@ function readModel(value: unknown, where: string, byteLevel: boolean): ModelSpec
         options: {
           vocab: readVocabObject(raw.vocab, `${where}.vocab`),
           unkToken: string(raw.unk_token ?? '[UNK]', `${where}.unk_token`),
-          continuingSubwordPrefix: string(raw.continuing_subword_prefix ?? '##', `${where}.continuing_subword_prefix`),
-          maxInputCharsPerWord: integer(raw.max_input_chars_per_word ?? 100, `${where}.max_input_chars_per_word`),
+          continuingSubwordPrefix: string(
+            raw.continuing_subword_prefix ?? '##',
+            `${where}.continuing_subword_prefix`,
+          ),
+          maxInputCharsPerWord: integer(
+            raw.max_input_chars_per_word ?? 100,
+            `${where}.max_input_chars_per_word`,
+          ),
         },
       };
     case 'Unigram': {
       const vocab = array(raw.vocab, `${where}.vocab`).map((entry, i): [string, number] => {
         const pair = array(entry, `${where}.vocab[${i}]`);
         const score = pair[1];
-        if (typeof score !== 'number') throw bad(`${where}.vocab[${i}][1]`, 'a number (log probability)', score);
+        if (typeof score !== 'number')
+          throw bad(`${where}.vocab[${i}][1]`, 'a number (log probability)', score);
         return [string(pair[0], `${where}.vocab[${i}][0]`), score];
       });
       return {
         type,
-        options: { vocab, unkId: raw.unk_id == null ? undefined : integer(raw.unk_id, `${where}.unk_id`), byteFallback: bool(raw.byte_fallback, `${where}.byte_fallback`, false) },
+        options: {
+          vocab,
+          unkId: raw.unk_id == null ? undefined : integer(raw.unk_id, `${where}.unk_id`),
+          byteFallback: bool(raw.byte_fallback, `${where}.byte_fallback`, false),
+        },
       };
     }
     default:
@@ -257,17 +331,39 @@ function readDecoder(value: unknown, where: string): Decoder {
     case 'Fuse':
       return { type };
     case 'Metaspace':
-      return { type, replacement: string(raw.replacement, `${where}.replacement`), prependScheme: prependScheme(raw, where) };
+      return {
+        type,
+        replacement: string(raw.replacement, `${where}.replacement`),
+        prependScheme: prependScheme(raw, where),
+      };
     case 'WordPiece':
-      return { type, prefix: string(raw.prefix ?? '##', `${where}.prefix`), cleanup: bool(raw.cleanup, `${where}.cleanup`, true) };
+      return {
+        type,
+        prefix: string(raw.prefix ?? '##', `${where}.prefix`),
+        cleanup: bool(raw.cleanup, `${where}.cleanup`, true),
+      };
     case 'BPEDecoder':
       return { type, suffix: string(raw.suffix ?? '</w>', `${where}.suffix`) };
     case 'Strip':
-      return { type, content: string(raw.content, `${where}.content`), start: integer(raw.start, `${where}.start`), stop: integer(raw.stop, `${where}.stop`) };
+      return {
+        type,
+        content: string(raw.content, `${where}.content`),
+        start: integer(raw.start, `${where}.start`),
+        stop: integer(raw.stop, `${where}.stop`),
+      };
     case 'Replace':
-      return { type, pattern: pattern(raw.pattern, `${where}.pattern`), content: string(raw.content, `${where}.content`) };
+      return {
+        type,
+        pattern: pattern(raw.pattern, `${where}.pattern`),
+        content: string(raw.content, `${where}.content`),
+      };
     case 'Sequence':
-      return { type, decoders: array(raw.decoders, `${where}.decoders`).map((d, i) => readDecoder(d, `${where}.decoders[${i}]`)) };
+      return {
+        type,
+        decoders: array(raw.decoders, `${where}.decoders`).map((d, i) =>
+          readDecoder(d, `${where}.decoders[${i}]`),
+        ),
+      };
     default:
       throw bad(`${where}.type`, 'a known decoder type', type);
   }
@@ -288,7 +384,11 @@ function readPostProcessor(value: unknown, where: string): PostProcessor {
       const single = array(raw.single, `${where}.single`).map((piece, i): TemplatePiece => {
         const path = `${where}.single[${i}]`;
         const entry = object(piece, path);
-        if (entry.SpecialToken !== undefined) return { kind: 'special', name: string(object(entry.SpecialToken, `${path}.SpecialToken`).id, `${path}.SpecialToken.id`) };
+        if (entry.SpecialToken !== undefined)
+          return {
+            kind: 'special',
+            name: string(object(entry.SpecialToken, `${path}.SpecialToken`).id, `${path}.SpecialToken.id`),
+          };
         if (entry.Sequence !== undefined) {
           const id = string(object(entry.Sequence, `${path}.Sequence`).id, `${path}.Sequence.id`);
           if (id !== 'A' && id !== 'B') throw bad(`${path}.Sequence.id`, 'A or B', id);
@@ -297,17 +397,38 @@ function readPostProcessor(value: unknown, where: string): PostProcessor {
         throw bad(path, '{"SpecialToken": ...} or {"Sequence": ...}', piece);
       });
       const specials = new Map<string, number[]>();
-      for (const [name, entry] of Object.entries(object(raw.special_tokens ?? {}, `${where}.special_tokens`))) {
+      for (const [name, entry] of Object.entries(
+        object(raw.special_tokens ?? {}, `${where}.special_tokens`),
+      )) {
         const path = `${where}.special_tokens[${JSON.stringify(name)}]`;
-        specials.set(name, array(object(entry, path).ids, `${path}.ids`).map((id, i) => integer(id, `${path}.ids[${i}]`)));
+        specials.set(
+          name,
+          array(object(entry, path).ids, `${path}.ids`).map((id, i) => integer(id, `${path}.ids[${i}]`)),
+        );
       }
-      return { type, single, pairRaw: raw.pair ?? null, specialTokens: specials, specialTokensRaw: raw.special_tokens ?? {} };
+      return {
+        type,
+        single,
+        pairRaw: raw.pair ?? null,
+        specialTokens: specials,
+        specialTokensRaw: raw.special_tokens ?? {},
+      };
     }
     case 'BertProcessing':
     case 'RobertaProcessing':
-      return { type, cls: tokenAndId(raw.cls, `${where}.cls`), sep: tokenAndId(raw.sep, `${where}.sep`), raw };
+      return {
+        type,
+        cls: tokenAndId(raw.cls, `${where}.cls`),
+        sep: tokenAndId(raw.sep, `${where}.sep`),
+        raw,
+      };
     case 'Sequence':
-      return { type, processors: array(raw.processors, `${where}.processors`).map((p, i) => readPostProcessor(p, `${where}.processors[${i}]`)) };
+      return {
+        type,
+        processors: array(raw.processors, `${where}.processors`).map((p, i) =>
+          readPostProcessor(p, `${where}.processors[${i}]`),
+        ),
+      };
     default:
       throw bad(`${where}.type`, 'a known post-processor type', type);
   }

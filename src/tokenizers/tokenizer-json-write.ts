@@ -12,7 +12,10 @@ function pattern(value: Pattern): object {
   return value.kind === 'string' ? { String: value.value } : { Regex: value.value };
 }
 
-export function writeTokenizerJson(spec: TokenizerSpec, merges: ReadonlyArray<readonly [string, string]>): object {
+export function writeTokenizerJson(
+  spec: TokenizerSpec,
+  merges: ReadonlyArray<readonly [string, string]>,
+): object {
   return {
     version: '1.0',
     truncation: null,
@@ -41,10 +44,22 @@ function normalizer(value: Normalizer): object {
     case 'Replace':
       return { type: value.type, pattern: pattern(value.pattern), content: value.content };
     case 'BertNormalizer':
-      return { type: value.type, clean_text: value.cleanText, handle_chinese_chars: value.handleChineseChars, strip_accents: value.stripAccents ?? null, lowercase: value.lowercase };
+      return {
+        type: value.type,
+        clean_text: value.cleanText,
+        handle_chinese_chars: value.handleChineseChars,
+        strip_accents: value.stripAccents ?? null,
+        lowercase: value.lowercase,
+      };
     case 'Whitespace':
       // Not an HF type: the same effect written with HF steps.
-      return { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Strip', strip_left: true, strip_right: true }] };
+      return {
+        type: 'Sequence',
+        normalizers: [
+          { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
+          { type: 'Strip', strip_left: true, strip_right: true },
+        ],
+      };
     case 'Sequence':
       return { type: value.type, normalizers: value.normalizers.map(normalizer) };
     default:
@@ -55,13 +70,28 @@ function normalizer(value: Normalizer): object {
 function preTokenizer(value: PreTokenizer): object {
   switch (value.type) {
     case 'ByteLevel':
-      return { type: value.type, add_prefix_space: value.addPrefixSpace, trim_offsets: value.trimOffsets, use_regex: value.useRegex };
+      return {
+        type: value.type,
+        add_prefix_space: value.addPrefixSpace,
+        trim_offsets: value.trimOffsets,
+        use_regex: value.useRegex,
+      };
     case 'Split':
-      return { type: value.type, pattern: pattern(value.pattern), behavior: value.behavior, invert: value.invert };
+      return {
+        type: value.type,
+        pattern: pattern(value.pattern),
+        behavior: value.behavior,
+        invert: value.invert,
+      };
     case 'Digits':
       return { type: value.type, individual_digits: value.individualDigits };
     case 'Metaspace':
-      return { type: value.type, replacement: value.replacement, prepend_scheme: value.prependScheme, split: value.split };
+      return {
+        type: value.type,
+        replacement: value.replacement,
+        prepend_scheme: value.prependScheme,
+        split: value.split,
+      };
     case 'Sequence':
       return { type: value.type, pretokenizers: value.pretokenizers.map(preTokenizer) };
     default:
@@ -74,7 +104,12 @@ function decoder(value: Decoder): object {
     case 'ByteLevel':
       return { type: value.type, add_prefix_space: true, trim_offsets: true, use_regex: true };
     case 'Metaspace':
-      return { type: value.type, replacement: value.replacement, prepend_scheme: value.prependScheme, split: true };
+      return {
+        type: value.type,
+        replacement: value.replacement,
+        prepend_scheme: value.prependScheme,
+        split: true,
+      };
     case 'Replace':
       return { type: value.type, pattern: pattern(value.pattern), content: value.content };
     case 'Sequence':
@@ -91,7 +126,11 @@ function postProcessor(value: PostProcessor): object {
     case 'TemplateProcessing':
       return {
         type: value.type,
-        single: value.single.map((piece) => (piece.kind === 'special' ? { SpecialToken: { id: piece.name, type_id: 0 } } : { Sequence: { id: piece.name, type_id: 0 } })),
+        single: value.single.map((piece) =>
+          piece.kind === 'special'
+            ? { SpecialToken: { id: piece.name, type_id: 0 } }
+            : { Sequence: { id: piece.name, type_id: 0 } },
+        ),
         pair: value.pairRaw,
         special_tokens: value.specialTokensRaw,
       };
@@ -129,6 +168,11 @@ function model(value: ModelSpec, merges: ReadonlyArray<readonly [string, string]
         vocab: Object.fromEntries([...value.options.vocab].sort((a, b) => a[1] - b[1])),
       };
     case 'Unigram':
-      return { type: 'Unigram', unk_id: value.options.unkId ?? null, vocab: value.options.vocab.map(([piece, score]) => [piece, score]), byte_fallback: value.options.byteFallback };
+      return {
+        type: 'Unigram',
+        unk_id: value.options.unkId ?? null,
+        vocab: value.options.vocab.map(([piece, score]) => [piece, score]),
+        byte_fallback: value.options.byteFallback,
+      };
   }
 }

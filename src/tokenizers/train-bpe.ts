@@ -47,7 +47,7 @@ export class WordCounter {
    */
   add(text: string): void {
     const regex = this.regex;
-    for (let start = 0; start < text.length; ) {
+    for (let start = 0; start < text.length;) {
       const newline = text.indexOf('\n', start);
       const end = newline < 0 ? text.length : newline + 1;
       const line = text.slice(start, end);
@@ -139,11 +139,22 @@ export function trainBpe(chunks: Iterable<string>, options: TrainBpeOptions): Pi
   return trainBpeFromWords(counter.words(), options);
 }
 
-export function trainBpeFromWords(wordCounts: ReadonlyMap<string, number>, options: TrainBpeOptions): PipelineTokenizer {
+export function trainBpeFromWords(
+  wordCounts: ReadonlyMap<string, number>,
+  options: TrainBpeOptions,
+): PipelineTokenizer {
   const specials = options.specialTokens ?? [];
   const minFrequency = options.minFrequency ?? 0;
-  if (!Number.isInteger(options.vocabSize) || options.vocabSize < specials.length + 1 || options.vocabSize >= PAIR) {
-    throw new ConfigError('vocabSize out of range', { where: 'trainBpe.vocabSize', expected: `an integer in [${specials.length + 1}, ${PAIR})`, actual: options.vocabSize });
+  if (
+    !Number.isInteger(options.vocabSize) ||
+    options.vocabSize < specials.length + 1 ||
+    options.vocabSize >= PAIR
+  ) {
+    throw new ConfigError('vocabSize out of range', {
+      where: 'trainBpe.vocabSize',
+      expected: `an integer in [${specials.length + 1}, ${PAIR})`,
+      actual: options.vocabSize,
+    });
   }
   const idOf = new Map<string, number>();
   const tokens: string[] = [];
@@ -159,7 +170,10 @@ export function trainBpeFromWords(wordCounts: ReadonlyMap<string, number>, optio
   for (const special of specials) add(special);
   const alphabet = new Set<string>(options.alphabet === 'observed' ? [] : BYTE_TO_CHAR);
   for (const word of wordCounts.keys()) for (const char of word) alphabet.add(char);
-  for (const char of [...alphabet].sort((a, b) => (a.codePointAt(0) as number) - (b.codePointAt(0) as number))) add(char);
+  for (const char of [...alphabet].sort(
+    (a, b) => (a.codePointAt(0) as number) - (b.codePointAt(0) as number),
+  ))
+    add(char);
 
   const words: number[][] = [];
   const counts: number[] = [];
@@ -180,7 +194,13 @@ export function trainBpeFromWords(wordCounts: ReadonlyMap<string, number>, optio
   });
   const queue = new MergeQueue();
   for (const [key, count] of pairCounts) {
-    if (count > 0) queue.push({ count, left: Math.floor(key / PAIR), right: key % PAIR, words: where.get(key) as Set<number> });
+    if (count > 0)
+      queue.push({
+        count,
+        left: Math.floor(key / PAIR),
+        right: key % PAIR,
+        words: where.get(key) as Set<number>,
+      });
   }
 
   const merges: Array<[string, string]> = [];
@@ -238,12 +258,27 @@ export function trainBpeFromWords(wordCounts: ReadonlyMap<string, number>, optio
   return new PipelineTokenizer(byteLevelSpec(tokens, merges, specials));
 }
 
-function byteLevelSpec(tokens: readonly string[], merges: Array<[string, string]>, specials: readonly string[]): TokenizerSpec {
-  const addedTokens: AddedToken[] = specials.map((content, id) => ({ id, content, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+function byteLevelSpec(
+  tokens: readonly string[],
+  merges: Array<[string, string]>,
+  specials: readonly string[],
+): TokenizerSpec {
+  const addedTokens: AddedToken[] = specials.map((content, id) => ({
+    id,
+    content,
+    singleWord: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
   return {
     normalizer: null,
     preTokenizer: { type: 'ByteLevel', addPrefixSpace: false, trimOffsets: true, useRegex: true },
-    model: { type: 'BPE', options: { vocab: new Map(tokens.map((token, id) => [token, id])), merges, symbols: 'bytes' } },
+    model: {
+      type: 'BPE',
+      options: { vocab: new Map(tokens.map((token, id) => [token, id])), merges, symbols: 'bytes' },
+    },
     postProcessor: null,
     decoder: { type: 'ByteLevel' },
     addedTokens,

@@ -31,7 +31,11 @@ export class UnigramModel {
       longest = Math.max(longest, piece.length);
     });
     if (options.unkId !== undefined && options.vocab[options.unkId] === undefined) {
-      throw new ConfigError('unk_id is outside the vocabulary', { where: 'model.unk_id', expected: `< ${options.vocab.length}`, actual: options.unkId });
+      throw new ConfigError('unk_id is outside the vocabulary', {
+        where: 'model.unk_id',
+        expected: `< ${options.vocab.length}`,
+        actual: options.unkId,
+      });
     }
     this.maxPieceLength = longest;
     this.unknownScore = minScore - UNKNOWN_PENALTY;
@@ -87,7 +91,7 @@ export class UnigramModel {
     }
     const pieces: Array<[string, number]> = [];
     let unknownRun = '';
-    for (let end = n; end > 0; ) {
+    for (let end = n; end > 0;) {
       const start = bestStart[end] as number;
       const id = bestId[end] as number;
       if (id === unkId && unkId >= 0) unknownRun = word.slice(start, end) + unknownRun;
@@ -106,13 +110,19 @@ export class UnigramModel {
         continue;
       }
       if (this.options.byteFallback) {
-        const bytes = Array.from(new TextEncoder().encode(piece), (b) => this.index.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
+        const bytes = Array.from(new TextEncoder().encode(piece), (b) =>
+          this.index.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+        );
         if (bytes.every((b) => b !== undefined)) {
           out.push(...(bytes as number[]));
           continue;
         }
       }
-      if (unkId < 0) throw new ConfigError('text has a character outside the vocabulary and there is no unk_id', { where: 'model.unk_id', actual: piece });
+      if (unkId < 0)
+        throw new ConfigError('text has a character outside the vocabulary and there is no unk_id', {
+          where: 'model.unk_id',
+          actual: piece,
+        });
       out.push(unkId);
     }
   }

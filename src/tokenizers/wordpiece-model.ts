@@ -22,7 +22,10 @@ export class WordPieceModel {
     this.options = options;
     const unk = options.vocab.get(options.unkToken);
     if (unk === undefined) {
-      throw new ConfigError('unk_token is not in the vocabulary', { where: 'model.unk_token', actual: options.unkToken });
+      throw new ConfigError('unk_token is not in the vocabulary', {
+        where: 'model.unk_token',
+        actual: options.unkToken,
+      });
     }
     this.unkId = unk;
     let longest = 1;

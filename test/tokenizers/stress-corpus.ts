@@ -24,7 +24,7 @@ export const STRESS_CASES: readonly string[] = [
   'nel\u0085here bom\uFEFFthere nbsp\u00A0ideographic\u3000space',
   'lone \uD800 high and \uDC00 low and \uDBFF\uDBFF pair-less',
   'Ελληνικά και Русский текст и ქართული',
-  'ſ long s: \'ſ and \'ſt and K Kelvin',
+  "ſ long s: 'ſ and 'ſt and K Kelvin",
   "don't won't can't shouldn't y'all '''' '' '",
   '/* comment */ // another\n#include <stdio.h>\nint main(void) { return 0; }',
   '$$$ %%% ^^^ &&& *** ((( ))) ___ +++ === {{{ }}} ||| ~~~ ``` ...',

@@ -28,9 +28,15 @@ for (const name of NAMES) {
       const tokenizer = await loadEncoding(name);
       const ids = tokenizer.encode(text);
       const reference = getEncoding(name).encode(text);
-      assert.ok(ids.length === reference.length && ids.every((id, i) => id === reference[i]), describeDifference(ids, reference));
+      assert.ok(
+        ids.length === reference.length && ids.every((id, i) => id === reference[i]),
+        describeDifference(ids, reference),
+      );
       const wasm = wasmEncode(name, text);
-      assert.ok(ids.every((id, i) => id === wasm[i]), describeDifference(ids, wasm));
+      assert.ok(
+        ids.every((id, i) => id === wasm[i]),
+        describeDifference(ids, wasm),
+      );
       assert.equal(tokenizer.decode(ids), text);
     });
 
@@ -40,10 +46,18 @@ for (const name of NAMES) {
       for (const text of [...STRESS_CASES, STRESS_TEXT]) {
         const ids = tokenizer.encode(text, { disallowedSpecial: new Set() });
         const wasm = wasmEncode(name, text);
-        assert.deepEqual(ids, wasm, `tiktoken WASM, ${JSON.stringify(text.slice(0, 40))}: ${describeDifference(ids, wasm)}`);
+        assert.deepEqual(
+          ids,
+          wasm,
+          `tiktoken WASM, ${JSON.stringify(text.slice(0, 40))}: ${describeDifference(ids, wasm)}`,
+        );
         const plain = text.replace(JS_REGEX_DIALECT, '|');
         const jsIds = js.encode(plain, [], []);
-        assert.deepEqual(tokenizer.encode(plain, { disallowedSpecial: new Set() }), jsIds, `js-tiktoken, ${JSON.stringify(plain.slice(0, 40))}`);
+        assert.deepEqual(
+          tokenizer.encode(plain, { disallowedSpecial: new Set() }),
+          jsIds,
+          `js-tiktoken, ${JSON.stringify(plain.slice(0, 40))}`,
+        );
       }
     });
   });
@@ -60,14 +74,26 @@ describe('regex dialect', () => {
 describe('special tokens (tiktoken semantics)', () => {
   it('a special token in text throws by default, naming it', async () => {
     const tokenizer = await loadEncoding('cl100k_base');
-    assert.throws(() => tokenizer.encode('hi <|endoftext|>'), (error: unknown) => error instanceof BaseTokenizerError && error.message.includes('<|endoftext|>'));
+    assert.throws(
+      () => tokenizer.encode('hi <|endoftext|>'),
+      (error: unknown) => error instanceof BaseTokenizerError && error.message.includes('<|endoftext|>'),
+    );
   });
   it('allowed: becomes the special id; disallowed empty: encodes as text', async () => {
     const tokenizer = await loadEncoding('cl100k_base');
     const js = getEncoding('cl100k_base');
-    assert.deepEqual(tokenizer.encode('hi <|endoftext|>', { allowedSpecial: 'all' }), js.encode('hi <|endoftext|>', 'all'));
-    assert.deepEqual(tokenizer.encode('hi <|endoftext|>', { allowedSpecial: new Set(['<|endoftext|>']) }).at(-1), 100257);
-    assert.deepEqual(tokenizer.encode('hi <|endoftext|>', { disallowedSpecial: new Set() }), js.encode('hi <|endoftext|>', [], []));
+    assert.deepEqual(
+      tokenizer.encode('hi <|endoftext|>', { allowedSpecial: 'all' }),
+      js.encode('hi <|endoftext|>', 'all'),
+    );
+    assert.deepEqual(
+      tokenizer.encode('hi <|endoftext|>', { allowedSpecial: new Set(['<|endoftext|>']) }).at(-1),
+      100257,
+    );
+    assert.deepEqual(
+      tokenizer.encode('hi <|endoftext|>', { disallowedSpecial: new Set() }),
+      js.encode('hi <|endoftext|>', [], []),
+    );
     assert.equal(tokenizer.eosId, 100257);
   });
   it('decode throws on an id outside the vocabulary, naming the index', async () => {

