@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import '../../src/index.js';
+import { availableBackends, useBackend } from '../../src/index.js';
 import {
   type Tensor,
   add,
@@ -122,43 +122,47 @@ test('the manifest covers every op runner and names no unknown op', () => {
   );
 });
 
-for (const c of manifest.cases) {
-  test(`${c.name} (${c.op}, ${c.dtype}) matches torch ${manifest.torch}: forward and gradients`, (t) => {
-    const fixture = loadFixture(c.file);
-    const inputs: Record<string, Tensor> = {};
-    for (const name of c.inputs) {
-      const tensor = need(fixture, name);
-      tensor.requiresGrad = name in c.grads;
-      inputs[name] = tensor;
-    }
-    const result = runners[c.op]!(inputs, c.args, c);
-    const outputs = Array.isArray(result) ? result : [result];
-    assert.equal(outputs.length, c.outputs.length, 'number of outputs');
-    const worst = { maxAbs: 0, maxRel: 0 };
-    const track = (r: { maxAbs: number; maxRel: number }): void => {
-      worst.maxAbs = Math.max(worst.maxAbs, r.maxAbs);
-      worst.maxRel = Math.max(worst.maxRel, r.maxRel);
-    };
-    outputs.forEach((out, i) =>
-      track(assertClose(`${c.name} ${c.outputs[i]}`, out, need(fixture, c.outputs[i]!), c.tolerance)),
-    );
+// Every available backend runs every case (the native one hands float64 to the JS kernels).
+for (const backendName of availableBackends()) {
+  for (const c of manifest.cases) {
+    test(`[${backendName}] ${c.name} (${c.op}, ${c.dtype}) matches torch ${manifest.torch}: forward and gradients`, (t) => {
+      useBackend(backendName);
+      const fixture = loadFixture(c.file);
+      const inputs: Record<string, Tensor> = {};
+      for (const name of c.inputs) {
+        const tensor = need(fixture, name);
+        tensor.requiresGrad = name in c.grads;
+        inputs[name] = tensor;
+      }
+      const result = runners[c.op]!(inputs, c.args, c);
+      const outputs = Array.isArray(result) ? result : [result];
+      assert.equal(outputs.length, c.outputs.length, 'number of outputs');
+      const worst = { maxAbs: 0, maxRel: 0 };
+      const track = (r: { maxAbs: number; maxRel: number }): void => {
+        worst.maxAbs = Math.max(worst.maxAbs, r.maxAbs);
+        worst.maxRel = Math.max(worst.maxRel, r.maxRel);
+      };
+      outputs.forEach((out, i) =>
+        track(assertClose(`${c.name} ${c.outputs[i]}`, out, need(fixture, c.outputs[i]!), c.tolerance)),
+      );
 
-    if (outputs.length === 1) {
-      backward(outputs[0]!, need(fixture, c.upstream[0]!));
-    } else {
-      // Several outputs: back-propagate L = sum_i <out_i, dout_i>, whose gradient w.r.t.
-      // out_i is exactly dout_i (what torch.autograd.grad was given).
-      const terms = outputs.map((out, i) => sum(mul(out, need(fixture, c.upstream[i]!))));
-      backward(terms.reduce((acc, term) => add(acc, term)));
-    }
-    for (const [name, gradName] of Object.entries(c.grads)) {
-      const grad = inputs[name]!.grad;
-      assert.ok(grad !== null, `${c.name}: no gradient reached input '${name}'`);
-      track(assertClose(`${c.name} d${name}`, grad, need(fixture, gradName), c.tolerance));
-    }
-    t.diagnostic(
-      `max abs diff ${worst.maxAbs.toExponential(2)}, max rel diff ${worst.maxRel.toExponential(2)} ` +
-        `(rtol ${c.tolerance.rtol}, atol ${c.tolerance.atol}; torch f32 vs f64 ${c.torchFloat32MaxAbsErrorVsFloat64.toExponential(2)})`,
-    );
-  });
+      if (outputs.length === 1) {
+        backward(outputs[0]!, need(fixture, c.upstream[0]!));
+      } else {
+        // Several outputs: back-propagate L = sum_i <out_i, dout_i>, whose gradient w.r.t.
+        // out_i is exactly dout_i (what torch.autograd.grad was given).
+        const terms = outputs.map((out, i) => sum(mul(out, need(fixture, c.upstream[i]!))));
+        backward(terms.reduce((acc, term) => add(acc, term)));
+      }
+      for (const [name, gradName] of Object.entries(c.grads)) {
+        const grad = inputs[name]!.grad;
+        assert.ok(grad !== null, `${c.name}: no gradient reached input '${name}'`);
+        track(assertClose(`${c.name} d${name}`, grad, need(fixture, gradName), c.tolerance));
+      }
+      t.diagnostic(
+        `max abs diff ${worst.maxAbs.toExponential(2)}, max rel diff ${worst.maxRel.toExponential(2)} ` +
+          `(rtol ${c.tolerance.rtol}, atol ${c.tolerance.atol}; torch f32 vs f64 ${c.torchFloat32MaxAbsErrorVsFloat64.toExponential(2)})`,
+      );
+    });
+  }
 }

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import '../../src/index.js';
+import { availableBackends, useBackend } from '../../src/index.js';
 import {
   type Tensor,
   add,
@@ -62,116 +62,119 @@ function forward(
   return { logits, loss: crossEntropy(logits, targets) };
 }
 
-test(
-  'tiny transformer: logits, loss, every gradient and 3 AdamW steps match PyTorch',
-  { skip: model === undefined ? 'no tiny_transformer in the manifest' : false },
-  (t) => {
-    const spec = model!;
-    const fixture = loadFixture(spec.file);
-    const params = new Map<string, Tensor>();
-    for (const name of spec.parameters) {
-      const param = need(fixture, `init.${name}`);
-      param.requiresGrad = true;
-      params.set(name, param);
-    }
-    const p = (name: string): Tensor => {
-      const param = params.get(name);
-      assert.ok(param !== undefined, `no parameter ${name}`);
-      return param;
-    };
-    const ids = need(fixture, 'ids');
-    const targets = need(fixture, 'targets');
-    const tol = spec.tolerance;
-    const noise = new Map(spec.noiseDriven.map((n) => [n.parameter, n]));
-    const inNoise = (name: string) => (i: number) => {
-      const n = noise.get(name);
-      return n !== undefined && i >= n.range[0] && i < n.range[1];
-    };
-
-    // ---- forward and backward ------------------------------------------------------
-    const { logits, loss } = forward(spec, p, ids, targets);
-    assertClose('logits', logits, need(fixture, 'logits'), tol.forward);
-    assertClose('loss', loss, need(fixture, 'loss'), tol.forward);
-    backward(loss);
-    let worstGrad = 0;
-    for (const [name, param] of params) {
-      assert.ok(param.grad !== null, `no gradient reached ${name}`);
-      const r = assertClose(`d ${name}`, param.grad, need(fixture, `grad.${name}`), tol.grad);
-      worstGrad = Math.max(worstGrad, r.maxAbs);
-    }
-
-    // ---- AdamW with global-norm clipping (torch.nn.utils.clip_grad_norm_ + torch.optim.AdamW) --
-    const o = spec.optimizer;
-    const be = backend();
-    const moments = new Map(
-      [...params].map(([name, param]) => [
-        name,
-        { m: new Float32Array(param.size), v: new Float32Array(param.size) },
-      ]),
-    );
-    const initial = new Map([...params].map(([name, param]) => [name, Float32Array.from(param.floats())]));
-    const losses = need(fixture, 'losses').toArray();
-    const norms = need(fixture, 'gradNorms').toArray();
-    let worstParam = 0;
-    for (let step = 1; step <= o.steps; step++) {
-      if (step > 1) {
-        zeroGrad(params.values());
-        const again = forward(spec, p, ids, targets);
-        assert.ok(
-          Math.abs(again.loss.item() - losses[step - 1]!) <=
-            tol.forward.atol + tol.forward.rtol * losses[step - 1]!,
-          `loss before step ${step}: got ${again.loss.item()}, want ${losses[step - 1]}`,
-        );
-        backward(again.loss);
+for (const backendName of availableBackends()) {
+  test(
+    `[${backendName}] tiny transformer: logits, loss, every gradient and 3 AdamW steps match PyTorch`,
+    { skip: model === undefined ? 'no tiny_transformer in the manifest' : false },
+    (t) => {
+      useBackend(backendName);
+      const spec = model!;
+      const fixture = loadFixture(spec.file);
+      const params = new Map<string, Tensor>();
+      for (const name of spec.parameters) {
+        const param = need(fixture, `init.${name}`);
+        param.requiresGrad = true;
+        params.set(name, param);
       }
-      let squares = 0;
-      for (const param of params.values()) squares += be.sumOfSquares(param.grad!.floats(), param.size);
-      const norm = Math.sqrt(squares);
-      assert.ok(
-        Math.abs(norm - norms[step - 1]!) <= tol.grad.rtol * norms[step - 1]!,
-        `grad norm at step ${step}: got ${norm}, want ${norms[step - 1]}`,
+      const p = (name: string): Tensor => {
+        const param = params.get(name);
+        assert.ok(param !== undefined, `no parameter ${name}`);
+        return param;
+      };
+      const ids = need(fixture, 'ids');
+      const targets = need(fixture, 'targets');
+      const tol = spec.tolerance;
+      const noise = new Map(spec.noiseDriven.map((n) => [n.parameter, n]));
+      const inNoise = (name: string) => (i: number) => {
+        const n = noise.get(name);
+        return n !== undefined && i >= n.range[0] && i < n.range[1];
+      };
+
+      // ---- forward and backward ------------------------------------------------------
+      const { logits, loss } = forward(spec, p, ids, targets);
+      assertClose('logits', logits, need(fixture, 'logits'), tol.forward);
+      assertClose('loss', loss, need(fixture, 'loss'), tol.forward);
+      backward(loss);
+      let worstGrad = 0;
+      for (const [name, param] of params) {
+        assert.ok(param.grad !== null, `no gradient reached ${name}`);
+        const r = assertClose(`d ${name}`, param.grad, need(fixture, `grad.${name}`), tol.grad);
+        worstGrad = Math.max(worstGrad, r.maxAbs);
+      }
+
+      // ---- AdamW with global-norm clipping (torch.nn.utils.clip_grad_norm_ + torch.optim.AdamW) --
+      const o = spec.optimizer;
+      const be = backend();
+      const moments = new Map(
+        [...params].map(([name, param]) => [
+          name,
+          { m: new Float32Array(param.size), v: new Float32Array(param.size) },
+        ]),
       );
-      // torch: grads *= min(1, max_norm / (norm + 1e-6))
-      const gradScale = Math.min(1, o.gradClip / (norm + 1e-6));
-      for (const [name, param] of params) {
-        const { m, v } = moments.get(name)!;
-        be.adamw(param.floats(), param.grad!.floats(), m, v, param.size, {
-          lr: o.lr,
-          beta1: o.beta1,
-          beta2: o.beta2,
-          eps: o.eps,
-          weightDecay: param.ndim >= 2 ? o.weightDecay : 0,
-          step,
-          gradScale,
-        });
-      }
-      for (const [name, param] of params) {
-        const r = assertClose(
-          `${name} after step ${step}`,
-          param,
-          need(fixture, `step${step}.${name}`),
-          tol.params,
-          {
-            skip: inNoise(name),
-          },
+      const initial = new Map([...params].map(([name, param]) => [name, Float32Array.from(param.floats())]));
+      const losses = need(fixture, 'losses').toArray();
+      const norms = need(fixture, 'gradNorms').toArray();
+      let worstParam = 0;
+      for (let step = 1; step <= o.steps; step++) {
+        if (step > 1) {
+          zeroGrad(params.values());
+          const again = forward(spec, p, ids, targets);
+          assert.ok(
+            Math.abs(again.loss.item() - losses[step - 1]!) <=
+              tol.forward.atol + tol.forward.rtol * losses[step - 1]!,
+            `loss before step ${step}: got ${again.loss.item()}, want ${losses[step - 1]}`,
+          );
+          backward(again.loss);
+        }
+        let squares = 0;
+        for (const param of params.values()) squares += be.sumOfSquares(param.grad!.floats(), param.size);
+        const norm = Math.sqrt(squares);
+        assert.ok(
+          Math.abs(norm - norms[step - 1]!) <= tol.grad.rtol * norms[step - 1]!,
+          `grad norm at step ${step}: got ${norm}, want ${norms[step - 1]}`,
         );
-        worstParam = Math.max(worstParam, r.maxAbs);
-        // Elements whose true gradient is 0: Adam moves them by rounding noise only, at most lr per step.
-        const slice = noise.get(name);
-        if (slice !== undefined) {
-          const now = param.floats();
-          const start = initial.get(name)!;
-          for (let i = slice.range[0]; i < slice.range[1]; i++) {
-            assert.ok(
-              Math.abs(now[i]! - start[i]!) <= slice.atol,
-              `${name}[${i}] (zero-gradient key bias) moved ${now[i]! - start[i]!} by step ${step}`,
-            );
+        // torch: grads *= min(1, max_norm / (norm + 1e-6))
+        const gradScale = Math.min(1, o.gradClip / (norm + 1e-6));
+        for (const [name, param] of params) {
+          const { m, v } = moments.get(name)!;
+          be.adamw(param.floats(), param.grad!.floats(), m, v, param.size, {
+            lr: o.lr,
+            beta1: o.beta1,
+            beta2: o.beta2,
+            eps: o.eps,
+            weightDecay: param.ndim >= 2 ? o.weightDecay : 0,
+            step,
+            gradScale,
+          });
+        }
+        for (const [name, param] of params) {
+          const r = assertClose(
+            `${name} after step ${step}`,
+            param,
+            need(fixture, `step${step}.${name}`),
+            tol.params,
+            {
+              skip: inNoise(name),
+            },
+          );
+          worstParam = Math.max(worstParam, r.maxAbs);
+          // Elements whose true gradient is 0: Adam moves them by rounding noise only, at most lr per step.
+          const slice = noise.get(name);
+          if (slice !== undefined) {
+            const now = param.floats();
+            const start = initial.get(name)!;
+            for (let i = slice.range[0]; i < slice.range[1]; i++) {
+              assert.ok(
+                Math.abs(now[i]! - start[i]!) <= slice.atol,
+                `${name}[${i}] (zero-gradient key bias) moved ${now[i]! - start[i]!} by step ${step}`,
+              );
+            }
           }
         }
       }
-    }
-    t.diagnostic(
-      `max abs grad diff ${worstGrad.toExponential(2)}, max abs param diff ${worstParam.toExponential(2)}`,
-    );
-  },
-);
+      t.diagnostic(
+        `max abs grad diff ${worstGrad.toExponential(2)}, max abs param diff ${worstParam.toExponential(2)}`,
+      );
+    },
+  );
+}
