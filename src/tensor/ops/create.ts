@@ -112,6 +112,12 @@ export function rand(shape: Shape, rng: Rng, dtype: DType = 'float32'): Tensor {
 
 /** Uniform int32 draws in [low, high). */
 export function randint(low: number, high: number, shape: Shape, rng: Rng): Tensor {
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
+    throw new ConfigError('randint needs integers low < high', {
+      where: 'randint',
+      actual: `low ${low}, high ${high}`,
+    });
+  }
   if (low < -2147483648 || high > 2147483648) {
     throw new ConfigError('randint bounds must fit int32', {
       where: 'randint',
