@@ -368,6 +368,7 @@ def run_case(index, spec):
         'upstream': up_names,
         'grads': {k: f'grad.{k}' for k in differentiable},
         'seed': seed,
+        'torch': torch.__version__,
         'dtype': spec['dtype'],
         'tolerance': spec['tol'],
         'torchFloat32MaxAbsErrorVsFloat64': error if spec['dtype'] == 'float32' else 0.0,
