@@ -26,6 +26,7 @@ import {
   gpt2Preset,
   llamaPreset,
   loadModelFolder,
+  parametersFromCheckpoint,
   resolveDecoderConfig,
   saveModelFolder,
   type DecoderConfig,
@@ -219,6 +220,23 @@ test('loadStateDict names missing and unexpected keys, and shape mismatches', ()
     (e: unknown) => e instanceof ShapeError && /lm_head\.weight/.test(e.message),
   );
   model.dispose();
+});
+
+test('checkpoints from the bare body (GPT2Model keys, attn.bias buffers) load like HF from_pretrained', async () => {
+  const config = configs[0]![1];
+  const model = new DecoderLM(config, { seed: 4 });
+  const bare = new Map<string, Tensor>();
+  for (const [path, tensor] of model.namedParameters()) bare.set(path.slice('transformer.'.length), tensor);
+  bare.set('h.0.attn.bias', zeros([1, 1, config.blockSize, config.blockSize]));
+  bare.set('h.1.attn.masked_bias', zeros([]));
+  bare.set('lm_head.weight', model.body.embed.weight);
+  const copy = new DecoderLM(config, { seed: 5 });
+  copy.loadStateDict(parametersFromCheckpoint(config, bare));
+  for (const [path, tensor] of model.namedParameters()) {
+    assertBitEqual(path, new Map(copy.namedParameters()).get(path)!, tensor);
+  }
+  model.dispose();
+  copy.dispose();
 });
 
 test('corrupt model folders fail with errors naming the file and field', async () => {

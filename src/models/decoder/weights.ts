@@ -18,17 +18,25 @@ const bufferKeys: readonly RegExp[] = [
   /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/,
 ];
 
+/** HF's base_model_prefix: the body module's name inside the *ForCausalLM model. */
+const basePrefix: Readonly<Record<DecoderConfig['arch'], string>> = { gpt2: 'transformer.', llama: 'model.' };
+
 /**
  * The checkpoint tensors to load as parameters: buffer keys dropped, and with tied
  * embeddings `lm_head.weight` dropped too (HF ties it to the token embedding, and some
- * checkpoints store the copy anyway).
+ * checkpoints store the copy anyway). A checkpoint saved from the bare body (GPT2Model,
+ * LlamaModel; the original `gpt2` checkpoint has `h.0.attn.c_attn.weight`, `wte.weight`)
+ * gets the base-model prefix that from_pretrained would add.
  */
 export function parametersFromCheckpoint(
   config: DecoderConfig,
   tensors: ReadonlyMap<string, Tensor>,
 ): Map<string, Tensor> {
+  const prefix = basePrefix[config.arch];
+  const bare = ![...tensors.keys()].some((key) => key.startsWith(prefix));
   const out = new Map<string, Tensor>();
-  for (const [key, tensor] of tensors) {
+  for (const [stored, tensor] of tensors) {
+    const key = bare && stored !== 'lm_head.weight' ? prefix + stored : stored;
     if (bufferKeys.some((pattern) => pattern.test(key))) continue;
     if (config.tiedEmbeddings && key === 'lm_head.weight') continue;
     out.set(key, tensor);
