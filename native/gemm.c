@@ -1,0 +1,417 @@
+/*
+ * SGEMM: C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b], row-major, any transposes, leading
+ * dimensions, offsets and batch strides (GemmParams in src/tensor/backend.ts).
+ *
+ * The BLIS scheme (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly Instantiating
+ * BLAS Functionality", 2015): B is packed in KC x NC blocks of NR-wide column panels, A in
+ * MC x KC blocks of MR-tall row panels, and a register-blocked MR x NR micro-kernel runs
+ * over the packed panels with the B micro-panel held in L1 and the A block in L2. Packing
+ * absorbs the transposes, so one micro-kernel serves all four combinations. Edge tiles run
+ * the same kernel into a small buffer. Matrix-vector shapes (m == 1 or n == 1) skip the
+ * packing and stream the matrix once (gemv_n / gemv_t), which is what a decode step needs.
+ *
+ * Threads: tasks are (batch, block of M or N); each task packs its own panels into the
+ * running thread's scratch buffers (allocated once and grown, never per call).
+ */
+#include "lmf.h"
+#include "simd.h"
+
+#include <stdlib.h>
+
+#if VW == 16
+/* 14 x 32: 28 zmm accumulators + 2 B vectors + 1 broadcast of Zen 4/5's 32 registers */
+#define MR 14
+#ifndef MCF
+#define MCF 24
+#endif
+#define MC (MR * MCF)
+#else
+/* 6 x 16 (AVX2) or 6 x 8 (SSE): 12 accumulators + 2 B + 1 broadcast of 16 registers */
+#define MR 6
+#ifndef MCF
+#define MCF 24
+#endif
+#define MC (MR * MCF)
+#endif
+#define NR (2 * VW)
+#ifndef KC
+#define KC 256
+#endif
+#ifndef NC
+#define NC 3072
+#endif
+
+/* ---- packing -------------------------------------------------------------------------- */
+
+/* op(A)(i, p) = a[i * rs + p * cs]; writes ceil(mc / MR) panels of (kc, MR), zero-padded. */
+static void pack_a(long mc, long kc, const float *a, long rs, long cs, float *dst) {
+  for (long ir = 0; ir < mc; ir += MR) {
+    long mr = mc - ir < MR ? mc - ir : MR;
+    if (rs == 1) {
+      /* A stored transposed: each p gives MR consecutive values */
+      for (long p = 0; p < kc; p++) {
+        const float *src = a + ir + p * cs;
+        float *d = dst + p * MR;
+        long i = 0;
+        for (; i < mr; i++) d[i] = src[i];
+        for (; i < MR; i++) d[i] = 0;
+      }
+    } else {
+      for (long i = 0; i < MR; i++) {
+        if (i < mr) {
+          const float *src = a + (ir + i) * rs;
+          for (long p = 0; p < kc; p++) dst[p * MR + i] = src[p * cs];
+        } else {
+          for (long p = 0; p < kc; p++) dst[p * MR + i] = 0;
+        }
+      }
+    }
+    dst += MR * kc;
+  }
+}
+
+/* op(B)(p, j) = b[p * rs + j * cs]; writes ceil(nc / NR) panels of (kc, NR), zero-padded. */
+static void pack_b(long kc, long nc, const float *b, long rs, long cs, float *dst) {
+  for (long jr = 0; jr < nc; jr += NR) {
+    long nr = nc - jr < NR ? nc - jr : NR;
+    if (cs == 1 && nr == NR) {
+      for (long p = 0; p < kc; p++) {
+        const float *src = b + p * rs + jr;
+        vstore(dst + p * NR, vload(src));
+        vstore(dst + p * NR + VW, vload(src + VW));
+      }
+    } else if (cs == 1) {
+      for (long p = 0; p < kc; p++) {
+        const float *src = b + p * rs + jr;
+        long j = 0;
+        for (; j < nr; j++) dst[p * NR + j] = src[j];
+        for (; j < NR; j++) dst[p * NR + j] = 0;
+      }
+    } else {
+      for (long j = 0; j < NR; j++) {
+        if (j < nr) {
+          const float *src = b + (jr + j) * cs;
+          for (long p = 0; p < kc; p++) dst[p * NR + j] = src[p * rs];
+        } else {
+          for (long p = 0; p < kc; p++) dst[p * NR + j] = 0;
+        }
+      }
+    }
+    dst += NR * kc;
+  }
+}
+
+/* ---- micro-kernel ------------------------------------------------------------------ */
+
+/*
+ * c (MR, NR) = alpha * a (MR, kc) b (kc, NR) + beta * c, a and b packed panels.
+ * beta == 0 never reads c. The accumulators live in registers for the whole k loop.
+ */
+static inline __attribute__((always_inline)) void micro_kernel(long kc, const float *restrict a,
+                                                               const float *restrict b, float *c, long ldc,
+                                                               float alpha, float beta) {
+  vf c0[MR], c1[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) c0[i] = c1[i] = (vf){0};
+  for (long p = 0; p < kc; p++) {
+    vf b0 = vload(b), b1 = vload(b + VW);
+    __builtin_prefetch(a + 8 * MR);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      vf ai = vsplat(a[i]);
+      c0[i] += ai * b0;
+      c1[i] += ai * b1;
+    }
+    a += MR;
+    b += NR;
+  }
+  if (beta == 0) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      vstore(c + i * ldc, alpha * c0[i]);
+      vstore(c + i * ldc + VW, alpha * c1[i]);
+    }
+  } else {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      vstore(c + i * ldc, beta * vload(c + i * ldc) + alpha * c0[i]);
+      vstore(c + i * ldc + VW, beta * vload(c + i * ldc + VW) + alpha * c1[i]);
+    }
+  }
+}
+
+/* ---- blocked product of one sub-matrix -------------------------------------------------- */
+
+typedef struct {
+  const float *a; /* op(A)(i, p) = a[i * ars + p * acs] */
+  long ars, acs;
+  const float *b; /* op(B)(p, j) = b[p * brs + j * bcs] */
+  long brs, bcs;
+  float *c;
+  long ldc, m, n, k;
+  float alpha, beta;
+} block_job;
+
+static void edge_tile(long kc, const float *pa, const float *pb, float *c, long ldc, long mr, long nr,
+                      float alpha, float beta) {
+  float tmp[MR * NR] __attribute__((aligned(64)));
+  micro_kernel(kc, pa, pb, tmp, NR, 1.0f, 0.0f);
+  for (long i = 0; i < mr; i++)
+    for (long j = 0; j < nr; j++) {
+      float v = alpha * tmp[i * NR + j];
+      c[i * ldc + j] = beta == 0 ? v : beta * c[i * ldc + j] + v;
+    }
+}
+
+static void gemm_block(const block_job *g, int tid) {
+  (void)tid;
+  long kcmax = g->k < KC ? g->k : KC;
+  long ncmax = g->n < NC ? g->n : NC;
+  long mcmax = g->m < MC ? g->m : MC;
+  float *pa = lmf_scratch(0, (size_t)((mcmax + MR - 1) / MR * MR * kcmax));
+  float *pb = lmf_scratch(1, (size_t)((ncmax + NR - 1) / NR * NR * kcmax));
+  if (pa == NULL || pb == NULL) abort(); /* out of memory while growing scratch: nothing sane to do */
+  for (long jc = 0; jc < g->n; jc += NC) {
+    long nc = g->n - jc < NC ? g->n - jc : NC;
+    for (long pc = 0; pc < g->k; pc += KC) {
+      long kc = g->k - pc < KC ? g->k - pc : KC;
+      float beta = pc == 0 ? g->beta : 1.0f;
+      pack_b(kc, nc, g->b + pc * g->brs + jc * g->bcs, g->brs, g->bcs, pb);
+      for (long ic = 0; ic < g->m; ic += MC) {
+        long mc = g->m - ic < MC ? g->m - ic : MC;
+        pack_a(mc, kc, g->a + ic * g->ars + pc * g->acs, g->ars, g->acs, pa);
+        for (long jr = 0; jr < nc; jr += NR) {
+          long nr = nc - jr < NR ? nc - jr : NR;
+          const float *pbj = pb + jr * kc;
+          for (long ir = 0; ir < mc; ir += MR) {
+            long mr = mc - ir < MR ? mc - ir : MR;
+            float *c = g->c + (ic + ir) * g->ldc + jc + jr;
+            if (mr == MR && nr == NR)
+              micro_kernel(kc, pa + ir * kc, pbj, c, g->ldc, g->alpha, beta);
+            else
+              edge_tile(kc, pa + ir * kc, pbj, c, g->ldc, mr, nr, g->alpha, beta);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* ---- matrix-vector ----------------------------------------------------------------- */
+
+/* y[r * incy] = alpha * dot(M[r, :cols], x) + beta * y[r * incy] for r in [r0, r1). */
+static void gemv_n_rows(long r0, long r1, long cols, const float *M, long ld, const float *x, float *y,
+                        long incy, float alpha, float beta) {
+  long r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const float *m0 = M + r * ld, *m1 = m0 + ld, *m2 = m1 + ld, *m3 = m2 + ld;
+    vf s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    long j = 0;
+    for (; j + VW <= cols; j += VW) {
+      vf xv = vload(x + j);
+      s0 += vload(m0 + j) * xv;
+      s1 += vload(m1 + j) * xv;
+      s2 += vload(m2 + j) * xv;
+      s3 += vload(m3 + j) * xv;
+    }
+    float t0 = vsum(s0), t1 = vsum(s1), t2 = vsum(s2), t3 = vsum(s3);
+    for (; j < cols; j++) {
+      t0 += m0[j] * x[j];
+      t1 += m1[j] * x[j];
+      t2 += m2[j] * x[j];
+      t3 += m3[j] * x[j];
+    }
+    float t[4] = {t0, t1, t2, t3};
+    for (int q = 0; q < 4; q++) {
+      float *yq = y + (r + q) * incy;
+      *yq = beta == 0 ? alpha * t[q] : alpha * t[q] + beta * *yq;
+    }
+  }
+  for (; r < r1; r++) {
+    const float *m0 = M + r * ld;
+    vf s0 = {0}, s1 = {0};
+    long j = 0;
+    for (; j + 2 * VW <= cols; j += 2 * VW) {
+      s0 += vload(m0 + j) * vload(x + j);
+      s1 += vload(m0 + j + VW) * vload(x + j + VW);
+    }
+    float t = vsum(s0 + s1);
+    for (; j < cols; j++) t += m0[j] * x[j];
+    float *yr = y + r * incy;
+    *yr = beta == 0 ? alpha * t : alpha * t + beta * *yr;
+  }
+}
+
+/* y[j * incy] = alpha * sum_r M[r, j] x[r] + beta * y[j * incy] for j in [j0, j1). */
+static void gemv_t_cols(long j0, long j1, long rows, const float *M, long ld, const float *x, float *y,
+                        long incy, float alpha, float beta) {
+  enum { W = 1024 };
+  float acc[W] __attribute__((aligned(64)));
+  for (long jb = j0; jb < j1; jb += W) {
+    long w = j1 - jb < W ? j1 - jb : W;
+    for (long j = 0; j < w; j++) acc[j] = 0;
+    long r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      const float *m0 = M + r * ld + jb, *m1 = m0 + ld, *m2 = m1 + ld, *m3 = m2 + ld;
+      float x0 = x[r], x1 = x[r + 1], x2 = x[r + 2], x3 = x[r + 3];
+      vf v0 = vsplat(x0), v1 = vsplat(x1), v2 = vsplat(x2), v3 = vsplat(x3);
+      long j = 0;
+      for (; j + VW <= w; j += VW)
+        vstore(acc + j, vload(acc + j) + v0 * vload(m0 + j) + v1 * vload(m1 + j) + v2 * vload(m2 + j) +
+                            v3 * vload(m3 + j));
+      for (; j < w; j++) acc[j] += x0 * m0[j] + x1 * m1[j] + x2 * m2[j] + x3 * m3[j];
+    }
+    for (; r < rows; r++) {
+      const float *m0 = M + r * ld + jb;
+      float x0 = x[r];
+      for (long j = 0; j < w; j++) acc[j] += x0 * m0[j];
+    }
+    for (long j = 0; j < w; j++) {
+      float *yj = y + (jb + j) * incy;
+      *yj = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * *yj;
+    }
+  }
+}
+
+typedef struct {
+  int trans; /* 0: y = M x (dots over rows of M); 1: y = M^T x (axpy over rows of M) */
+  long rows, cols, out, chunk;
+  const float *M;
+  long ld;
+  const float *x;
+  float *y;
+  long incy;
+  float alpha, beta;
+} gemv_job;
+
+static void gemv_task(void *ctx, long task, int tid) {
+  (void)tid;
+  const gemv_job *g = ctx;
+  long o0 = task * g->chunk, o1 = o0 + g->chunk < g->out ? o0 + g->chunk : g->out;
+  if (g->trans)
+    gemv_t_cols(o0, o1, g->rows, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
+  else
+    gemv_n_rows(o0, o1, g->cols, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
+}
+
+/* One matrix-vector product; x is copied to contiguous scratch when strided. */
+static void gemv(int trans, long rows, long cols, const float *M, long ld, const float *x, long incx, float *y,
+                 long incy, float alpha, float beta) {
+  long len = trans ? rows : cols;
+  if (incx != 1) {
+    float *xs = lmf_scratch(3, (size_t)len);
+    if (xs == NULL) abort();
+    for (long i = 0; i < len; i++) xs[i] = x[i * incx];
+    x = xs;
+  }
+  gemv_job g = {trans, rows, cols, trans ? cols : rows, 0, M, ld, x, y, incy, alpha, beta};
+  /* at least ~32K multiply-adds per task; column chunks a multiple of VW */
+  long per_out = trans ? rows : cols;
+  long grain = (32768 + per_out - 1) / (per_out > 0 ? per_out : 1);
+  long tasks = lmf_chunks(g.out, grain);
+  g.chunk = (g.out + tasks - 1) / tasks;
+  if (trans) g.chunk = (g.chunk + VW - 1) / VW * VW;
+  tasks = (g.out + g.chunk - 1) / g.chunk;
+  lmf_parallel(tasks, gemv_task, &g);
+}
+
+/* ---- entry point --------------------------------------------------------------------- */
+
+typedef struct {
+  const float *a, *b;
+  float *c;
+  const lmf_gemm_params *p;
+  long splits; /* sub-matrices per batch matrix */
+  int split_m; /* split along M (else N) */
+  long chunk;
+} gemm_job;
+
+static void gemm_task(void *ctx, long task, int tid) {
+  const gemm_job *j = ctx;
+  const lmf_gemm_params *p = j->p;
+  long bi = task / j->splits, part = task % j->splits;
+  block_job g;
+  g.a = j->a + p->offA + bi * p->strideA;
+  g.ars = p->transA ? 1 : p->lda;
+  g.acs = p->transA ? p->lda : 1;
+  g.b = j->b + p->offB + bi * p->strideB;
+  g.brs = p->transB ? 1 : p->ldb;
+  g.bcs = p->transB ? p->ldb : 1;
+  g.c = j->c + p->offC + bi * p->strideC;
+  g.ldc = p->ldc;
+  g.m = p->m;
+  g.n = p->n;
+  g.k = p->k;
+  g.alpha = p->alpha;
+  g.beta = p->beta;
+  long lo = part * j->chunk;
+  if (j->split_m) {
+    long hi = lo + j->chunk < p->m ? lo + j->chunk : p->m;
+    g.a += lo * g.ars;
+    g.c += lo * g.ldc;
+    g.m = hi - lo;
+  } else {
+    long hi = lo + j->chunk < p->n ? lo + j->chunk : p->n;
+    g.b += lo * g.bcs;
+    g.c += lo;
+    g.n = hi - lo;
+  }
+  if (g.m > 0 && g.n > 0) gemm_block(&g, tid);
+}
+
+static void scale_c(float *c, const lmf_gemm_params *p) {
+  for (long bi = 0; bi < p->batch; bi++)
+    for (long i = 0; i < p->m; i++) {
+      float *row = c + p->offC + bi * p->strideC + i * p->ldc;
+      for (long j = 0; j < p->n; j++) row[j] = p->beta == 0 ? 0.0f : p->beta * row[j];
+    }
+}
+
+void LMF_FN(lmf_gemm)(const float *a, const float *b, float *c, const lmf_gemm_params *p) {
+  if (p->batch <= 0 || p->m <= 0 || p->n <= 0) return;
+  if (p->k <= 0 || p->alpha == 0) {
+    scale_c(c, p);
+    return;
+  }
+  if (p->m == 1 || p->n == 1) {
+    for (long bi = 0; bi < p->batch; bi++) {
+      const float *A = a + p->offA + bi * p->strideA;
+      const float *B = b + p->offB + bi * p->strideB;
+      float *C = c + p->offC + bi * p->strideC;
+      if (p->m == 1) {
+        /* C[0, j] = sum_p op(A)[0, p] op(B)[p, j]: M = B */
+        long incx = p->transA ? p->lda : 1;
+        if (p->transB)
+          gemv(0, p->n, p->k, B, p->ldb, A, incx, C, 1, p->alpha, p->beta);
+        else
+          gemv(1, p->k, p->n, B, p->ldb, A, incx, C, 1, p->alpha, p->beta);
+      } else {
+        /* C[i, 0] = sum_p op(A)[i, p] op(B)[p, 0]: M = A */
+        long incx = p->transB ? 1 : p->ldb;
+        if (p->transA)
+          gemv(1, p->k, p->m, A, p->lda, B, incx, C, p->ldc, p->alpha, p->beta);
+        else
+          gemv(0, p->m, p->k, A, p->lda, B, incx, C, p->ldc, p->alpha, p->beta);
+      }
+    }
+    return;
+  }
+  gemm_job j = {a, b, c, p, 1, 1, p->m};
+  long threads = lmf_threads();
+  /* Split each matrix when there are fewer matrices than threads, along the larger of M and N
+   * (each part packs the whole of the other operand, so the smaller one is duplicated), and
+   * only while parts keep ~1 MFLOP of work. */
+  if (p->batch < threads) {
+    long want = (threads + p->batch - 1) / p->batch;
+    j.split_m = p->m >= p->n;
+    long dim = j.split_m ? p->m : p->n, unit = j.split_m ? MR : NR;
+    long units = (dim + unit - 1) / unit;
+    double flops = 2.0 * p->m * p->n * p->k;
+    while (want > 1 && flops / want < 1e6) want--;
+    if (want > units) want = units;
+    j.splits = want;
+    j.chunk = (units + want - 1) / want * unit;
+    j.splits = (dim + j.chunk - 1) / j.chunk;
+  }
+  lmf_parallel(p->batch * j.splits, gemm_task, &j);
+}

@@ -1,0 +1,169 @@
+/*
+ * A small pthread pool for the kernels' parallel loops.
+ *
+ * The calling thread runs tasks too (it would otherwise sit idle while the workers work),
+ * and idle workers sleep on a condition variable instead of spinning: on a 2-core machine
+ * a spinning worker beside Node's own thread takes the core that thread needs (llama.cpp
+ * in Node loses 2.5x that way). Tasks are handed out through an atomic counter, so uneven
+ * tasks balance themselves. One parallel loop runs at a time; a second caller (another
+ * Node worker thread) arriving meanwhile runs its loop on its own thread.
+ */
+#define _GNU_SOURCE
+#include "lmf.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define MAX_THREADS 256
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t done = PTHREAD_COND_INITIALIZER;
+static pthread_t workers[MAX_THREADS];
+static int nthreads = 1; /* including the caller */
+static int quit = 0;
+static unsigned long generation = 0;
+
+static lmf_task_fn job_fn;
+static void *job_ctx;
+static long job_tasks;
+static atomic_long next_task;
+static int running; /* workers that have not yet finished the current generation */
+static atomic_int busy;
+
+static void run_tasks(int tid) {
+  for (;;) {
+    long t = atomic_fetch_add_explicit(&next_task, 1, memory_order_relaxed);
+    if (t >= job_tasks) return;
+    job_fn(job_ctx, t, tid);
+  }
+}
+
+static void *worker_main(void *arg) {
+  int tid = (int)(intptr_t)arg;
+  unsigned long seen = 0;
+  pthread_mutex_lock(&mu);
+  seen = generation;
+  for (;;) {
+    while (generation == seen && !quit) pthread_cond_wait(&wake, &mu);
+    if (quit) break;
+    seen = generation;
+    pthread_mutex_unlock(&mu);
+    run_tasks(tid);
+    pthread_mutex_lock(&mu);
+    if (--running == 0) pthread_cond_signal(&done);
+  }
+  pthread_mutex_unlock(&mu);
+  return NULL;
+}
+
+int lmf_cpu_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+int lmf_threads(void) { return nthreads; }
+
+static void stop_workers(void) {
+  pthread_mutex_lock(&mu);
+  quit = 1;
+  pthread_cond_broadcast(&wake);
+  pthread_mutex_unlock(&mu);
+  for (int i = 1; i < nthreads; i++) pthread_join(workers[i], NULL);
+  quit = 0;
+  nthreads = 1;
+}
+
+int lmf_set_threads(int n) {
+  if (n < 1) n = 1;
+  if (n > MAX_THREADS) n = MAX_THREADS;
+  if (n == nthreads) return 0;
+  stop_workers();
+  for (int i = 1; i < n; i++) {
+    if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) {
+      nthreads = i;
+      return -1;
+    }
+    nthreads = i + 1;
+  }
+  return 0;
+}
+
+void lmf_parallel(long ntasks, lmf_task_fn fn, void *ctx) {
+  if (ntasks <= 0) return;
+  int expected = 0;
+  if (nthreads == 1 || ntasks == 1 || !atomic_compare_exchange_strong(&busy, &expected, 1)) {
+    for (long t = 0; t < ntasks; t++) fn(ctx, t, 0);
+    return;
+  }
+  pthread_mutex_lock(&mu);
+  job_fn = fn;
+  job_ctx = ctx;
+  job_tasks = ntasks;
+  atomic_store_explicit(&next_task, 0, memory_order_relaxed);
+  running = nthreads - 1;
+  generation++;
+  pthread_cond_broadcast(&wake);
+  pthread_mutex_unlock(&mu);
+  run_tasks(0);
+  pthread_mutex_lock(&mu);
+  while (running > 0) pthread_cond_wait(&done, &mu);
+  pthread_mutex_unlock(&mu);
+  atomic_store(&busy, 0);
+}
+
+long lmf_chunks(long n, long grain) {
+  if (grain < 1) grain = 1;
+  long chunks = n / grain;
+  if (chunks > nthreads) chunks = nthreads;
+  return chunks < 1 ? 1 : chunks;
+}
+
+typedef struct {
+  lmf_range_fn fn;
+  void *ctx;
+  long n, chunk;
+} range_job;
+
+static void range_task(void *ctx, long task, int tid) {
+  (void)tid;
+  const range_job *r = ctx;
+  long lo = task * r->chunk, hi = lo + r->chunk < r->n ? lo + r->chunk : r->n;
+  if (lo < hi) r->fn(r->ctx, lo, hi);
+}
+
+void lmf_parallel_range(long n, long grain, lmf_range_fn fn, void *ctx) {
+  if (n <= 0) return;
+  long tasks = lmf_chunks(n, grain);
+  if (tasks == 1) {
+    fn(ctx, 0, n);
+    return;
+  }
+  long chunk = (n + tasks - 1) / tasks;
+  if (chunk >= 64) chunk = (chunk + 15) / 16 * 16; /* keep big chunks vector-aligned */
+  range_job r = {fn, ctx, n, chunk};
+  lmf_parallel((n + chunk - 1) / chunk, range_task, &r);
+}
+
+typedef struct {
+  float *ptr;
+  size_t floats;
+} scratch_slot;
+
+static __thread scratch_slot scratch[4];
+
+float *lmf_scratch(int slot, size_t floats) {
+  scratch_slot *s = &scratch[slot];
+  if (s->floats < floats) {
+    free(s->ptr);
+    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+    s->ptr = aligned_alloc(64, bytes);
+    s->floats = s->ptr == NULL ? 0 : floats;
+  }
+  return s->ptr;
+}
