@@ -4,6 +4,7 @@ export {
   type DecoderArch,
   type NormKind,
   type RawDecoderConfig,
+  type DecoderOverrides,
   resolveDecoderConfig,
   gpt2Preset,
   llamaPreset,

@@ -97,7 +97,8 @@ for (const [name, config] of configs) {
         const chunks = [5, 3, 1, 1, 1, 1];
         let at = 0;
         for (const length of chunks) {
-          const step = model.forward(narrow(ids, 1, at, length), { cache });
+          const chunk = narrow(ids, 1, at, length);
+          const step = model.forward(chunk, { cache });
           assertClose(`positions ${at}..${at + length - 1}`, step, narrow(full, 1, at, length), f32);
           at += length;
         }

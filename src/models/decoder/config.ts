@@ -40,12 +40,17 @@ export interface DecoderConfig {
   readonly initStd: number;
 }
 
-/** Raw input: any subset of the fields; `positional` may be a kind name with `ropeTheta`. */
-export type RawDecoderConfig = {
-  readonly [K in keyof DecoderConfig]?: K extends 'positional'
-    ? PositionalEncoding | PositionalEncoding['kind']
-    : unknown;
-} & { readonly ropeTheta?: unknown; readonly [key: string]: unknown };
+/** Raw, unvalidated input (user options, converted config.json); resolveDecoderConfig checks it. */
+export type RawDecoderConfig = Readonly<Record<string, unknown>>;
+
+/**
+ * Typed preset overrides: any subset of the fields (headSize is derived); `positional`
+ * may also be a kind name, with `ropeTheta` for 'rope'.
+ */
+export type DecoderOverrides = Partial<Omit<DecoderConfig, 'arch' | 'headSize' | 'positional'>> & {
+  readonly positional?: PositionalEncoding | PositionalEncoding['kind'];
+  readonly ropeTheta?: number;
+};
 
 type Defaults = Omit<DecoderConfig, 'arch' | 'headSize' | 'intermediateSize' | 'nKvHead' | 'positional'> & {
   readonly positional: PositionalEncoding['kind'];
@@ -267,7 +272,7 @@ function configError(where: string, problems: readonly string[]): ConfigError {
  * @example
  * const config = gpt2Preset({ vocabSize: 65, nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: false });
  */
-export function gpt2Preset(overrides: RawDecoderConfig = {}): DecoderConfig {
+export function gpt2Preset(overrides: DecoderOverrides = {}): DecoderConfig {
   return resolveDecoderConfig({ ...overrides, arch: 'gpt2' });
 }
 
@@ -277,6 +282,6 @@ export function gpt2Preset(overrides: RawDecoderConfig = {}): DecoderConfig {
  * @example
  * const config = llamaPreset({ vocabSize: 512, nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 64 });
  */
-export function llamaPreset(overrides: RawDecoderConfig = {}): DecoderConfig {
+export function llamaPreset(overrides: DecoderOverrides = {}): DecoderConfig {
   return resolveDecoderConfig({ ...overrides, arch: 'llama' });
 }

@@ -16,6 +16,7 @@ import {
   dropout,
   isGradEnabled,
   matmul,
+  narrow,
   scope,
   transpose,
 } from '../../tensor/index.js';
@@ -196,6 +197,8 @@ export interface ForwardOptions {
   readonly cache?: KVCache;
   /** Dropout randomness; required when training with dropout > 0. */
   readonly rng?: Rng;
+  /** 'last' returns logits for the last position only, (B, 1, V) (default 'all'). */
+  readonly logits?: 'all' | 'last';
 }
 
 /**
@@ -236,7 +239,10 @@ export class DecoderLM extends Module {
         : null;
   }
 
-  /** ids (B, T) int32 -> logits (B, T, V). With a cache, ids continue the cached positions. */
+  /**
+   * ids (B, T) int32 -> logits (B, T, V), or (B, 1, V) with `logits: 'last'`. With a cache,
+   * ids continue the cached positions (T = 1 for one decoding step).
+   */
   forward(ids: Tensor, options: ForwardOptions = {}): Tensor {
     if (ids.dtype !== 'int32' || ids.ndim !== 2) {
       throw new DTypeError('ids must be a (B, T) int32 tensor', {
@@ -259,9 +265,8 @@ export class DecoderLM extends Module {
     const body = this.body;
 
     let x = body.embed.forward(ids); // (B, T, C)
-    if (body.positions !== null)
-      x = add(x, positionRows(body.positions.weight, offset, T, 'DecoderLM.forward')); // (B, T, C)
-    if (this.#sinusoidal !== null) x = add(x, positionRows(this.#sinusoidal, offset, T, 'DecoderLM.forward')); // (B, T, C)
+    const table = body.positions?.weight ?? this.#sinusoidal;
+    if (table !== null) x = add(x, positionRows(table, offset, T, 'DecoderLM.forward')); // (B, T, C)
     x = drop(x);
     // Without autograd nothing needs the intermediates: free each block's as it finishes.
     const freeEarly = !isGradEnabled();
@@ -271,8 +276,10 @@ export class DecoderLM extends Module {
       x = freeEarly ? scope(() => block.forward(input, context)) : block.forward(input, context); // (B, T, C)
     });
     x = body.finalNorm.forward(x); // (B, T, C)
+    // Sampling reads only the last position: skip the (T - 1) V C head work of a prompt.
+    if (options.logits === 'last') x = narrow(x, 1, T - 1, 1); // (B, 1, C)
     const head = this.lmHead?.weight ?? body.embed.weight; // (V, C)
-    const logits = matmul(x, transpose(head)); // (B, T, V)
+    const logits = matmul(x, transpose(head)); // (B, T or 1, V)
     cache?.advance(T);
     return logits;
   }
