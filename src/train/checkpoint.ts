@@ -25,6 +25,17 @@ import { FormatError } from '../util/errors.js';
 import { syncFolder, writeFileAtomic } from './atomic-file.js';
 import type { AdamWStateDict } from './optim/adamw.js';
 import type { TrainOptions } from './options.js';
+import type { DataSource } from './data/dataset.js';
+
+/** Where the training tokens came from, so that a resumed run re-reads the same data. */
+export interface DataState {
+  readonly source: DataSource;
+  readonly description: string;
+  /** SHA-256 (hex) of the text; a resumed run refuses text that changed. */
+  readonly textHash: string;
+  readonly trainTokens: number;
+  readonly valTokens: number;
+}
 
 export const trainerStateFile = 'trainer_state.json';
 export const optimizerFile = 'optimizer.safetensors';
@@ -38,13 +49,7 @@ export interface TrainerState {
   readonly options: TrainOptions;
   /** RNG states: the training-batch sampler and the model's dropout stream. */
   readonly rng: { readonly sampler: RngState; readonly dropout: RngState };
-  readonly data: {
-    readonly source: string;
-    readonly trainTokens: number;
-    readonly valTokens: number;
-    /** Token-cache key of the corpus (text + tokenizer hash). */
-    readonly cacheKey: string | null;
-  };
+  readonly data: DataState;
   readonly tokensSeen: number;
   readonly bestValLoss: number | null;
   readonly evalsWithoutImprovement: number;

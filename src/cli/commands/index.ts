@@ -2,5 +2,16 @@
 import type { Command } from 'commander';
 import { tokenizeCommand } from './tokenize.js';
 import { tokenizerCommand } from './tokenizer.js';
+import { trainCommand } from './train.js';
+import { generateCommand } from './generate.js';
+import { evalCommand } from './eval.js';
+import { demoCommand } from './demo.js';
 
-export const commands: ReadonlyArray<() => Command> = [tokenizeCommand, tokenizerCommand];
+export const commands: ReadonlyArray<() => Command> = [
+  tokenizeCommand,
+  tokenizerCommand,
+  trainCommand,
+  generateCommand,
+  evalCommand,
+  demoCommand,
+];

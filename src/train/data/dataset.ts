@@ -3,6 +3,7 @@
  * (through the token cache) -> a contiguous train/validation split, as nanoGPT's
  * prepare.py does (the first 90% of the ids train, the rest validate).
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Tokenizer } from '../../tokenizers/index.js';
 import { ConfigError, FormatError } from '../../util/errors.js';
@@ -90,4 +91,9 @@ export function splitTokens(ids: Int32Array, trainFraction = 0.9): Split {
   }
   const n = Math.floor(ids.length * trainFraction);
   return { train: ids.subarray(0, n), val: ids.subarray(n) };
+}
+
+/** SHA-256 (hex) of a text, recorded in checkpoints to detect changed data on resume. */
+export function textHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

@@ -1,0 +1,52 @@
+/** `lmforge eval DIR --data FILE`: loss and perplexity of a model folder on a text file. */
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { evaluateLoss } from '../../train/index.js';
+import { FormatError } from '../../util/errors.js';
+import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
+import { loadModelWithTokenizer } from '../load-model.js';
+import { integer } from '../parse-number.js';
+
+interface EvalFlags extends ComputeFlags {
+  data: string;
+  batchSize: number;
+  json?: boolean;
+}
+
+export function evalCommand(): Command {
+  const command = new Command('eval')
+    .description('Loss and perplexity of a model on a text file (every token predicted once)')
+    .argument('<dir>', 'model folder')
+    .requiredOption('--data <file>', 'text file to evaluate on')
+    .option('--batch-size <n>', 'blocks per forward pass', integer, 8)
+    .option('--json', 'print one JSON object {loss, perplexity, tokens}');
+  return addComputeOptions(command).action(async (dir: string, flags: EvalFlags) => {
+    applyComputeOptions(flags, flags.json === true);
+    let text: string;
+    try {
+      text = await readFile(flags.data, 'utf8');
+    } catch (error) {
+      throw new FormatError('cannot read the data file', { where: flags.data, cause: error });
+    }
+    const { model, tokenizer } = await loadModelWithTokenizer(dir);
+    try {
+      const ids = Int32Array.from(
+        tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set() }),
+      );
+      const started = performance.now();
+      const result = evaluateLoss(model, ids, { batchSize: flags.batchSize });
+      const seconds = (performance.now() - started) / 1000;
+      if (flags.json === true) {
+        process.stdout.write(
+          JSON.stringify({ loss: result.loss, perplexity: result.perplexity, tokens: result.tokens }) + '\n',
+        );
+      } else {
+        process.stdout.write(
+          `loss ${result.loss.toFixed(4)}, perplexity ${result.perplexity.toFixed(3)} over ${result.tokens.toLocaleString('en')} tokens (${seconds.toFixed(1)} s)\n`,
+        );
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * `lmforge generate DIR --prompt TEXT`: stream a continuation to stdout as tokens are
+ * produced, or with --top N show the next-token distribution instead. --temperature 0 is
+ * greedy. --json prints one JSON object: {"text", "tokens", "tokens_per_s"}, or with --top
+ * {"prompt_tokens", "top": [{"token", "id", "prob"}, ...]}.
+ */
+import { Command } from 'commander';
+import { generate, nextTokens, type Sampling } from '../../generate/index.js';
+import { ConfigError } from '../../util/errors.js';
+import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
+import { loadModelWithTokenizer } from '../load-model.js';
+import { integer, real } from '../parse-number.js';
+
+interface GenerateFlags extends ComputeFlags {
+  prompt: string;
+  maxTokens: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed: number;
+  stop?: string[];
+  eos: boolean;
+  top?: number;
+  cache: boolean;
+  json?: boolean;
+}
+
+/** Flags first, then the folder's generation_config.json, then nanoGPT's sample.py defaults (0.8, top-k 200). */
+export function samplingFrom(
+  flags: Pick<GenerateFlags, 'temperature' | 'topK' | 'topP'>,
+  saved: Record<string, unknown> | null,
+): Sampling {
+  const num = (key: string): number | undefined =>
+    typeof saved?.[key] === 'number' ? (saved[key] as number) : undefined;
+  const sampleByDefault = saved?.['do_sample'] !== false;
+  const temperature = flags.temperature ?? (sampleByDefault ? (num('temperature') ?? 0.8) : 0);
+  if (temperature < 0)
+    throw new ConfigError('--temperature must be >= 0', { where: '--temperature', actual: temperature });
+  if (temperature === 0) return { kind: 'greedy' };
+  const topK = flags.topK ?? num('top_k') ?? 200;
+  const topP = flags.topP ?? num('top_p');
+  return { kind: 'sample', temperature, topK, ...(topP === undefined ? {} : { topP }) };
+}
+
+export function generateCommand(): Command {
+  const command = new Command('generate')
+    .description('Generate text from a model folder (streams to stdout), or show next-token probabilities')
+    .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
+    .requiredOption('--prompt <text>', 'text to continue')
+    .option('--max-tokens <n>', 'tokens to generate at most', integer, 200)
+    .option('--temperature <x>', 'sampling temperature; 0 is greedy (default 0.8)', real)
+    .option('--top-k <n>', 'sample from the k most probable tokens (default 200)', integer)
+    .option('--top-p <x>', 'nucleus sampling mass in (0, 1]', real)
+    .option('--repetition-penalty <x>', 'CTRL repetition penalty (1 = none)', real)
+    .option('--seed <n>', 'sampling seed', integer, 0)
+    .option('--stop <text...>', 'stop when the output contains any of these strings')
+    .option('--no-eos', 'do not stop at the end-of-sequence token')
+    .option('--top <n>', 'print the N most probable next tokens instead of generating', integer)
+    .option('--no-cache', 'recompute the context every step (no KV cache; slow, for checking)')
+    .option('--json', 'print one JSON object instead of streaming text');
+  return addComputeOptions(command).action(async (dir: string, flags: GenerateFlags) => {
+    applyComputeOptions(flags, flags.json === true);
+    const { model, tokenizer, generationConfig } = await loadModelWithTokenizer(dir);
+    try {
+      if (flags.top !== undefined) {
+        const table = nextTokens(model, tokenizer, flags.prompt, flags.top);
+        if (flags.json === true) {
+          const top = table.top.map((t) => ({ token: t.token, id: t.id, prob: t.prob }));
+          process.stdout.write(JSON.stringify({ prompt_tokens: table.promptIds, top }) + '\n');
+        } else {
+          process.stdout.write(
+            `next token after ${JSON.stringify(flags.prompt)} (${table.promptIds.length} prompt tokens):\n`,
+          );
+          table.top.forEach((t, rank) => {
+            const bar = '#'.repeat(Math.round(t.prob * 40));
+            process.stdout.write(
+              `${String(rank + 1).padStart(3)}  ${(t.prob * 100).toFixed(2).padStart(6)}%  ${String(t.id).padStart(6)}  ` +
+                `${JSON.stringify(t.token).padEnd(14)} ${bar}\n`,
+            );
+          });
+        }
+        return;
+      }
+      const sampling = samplingFrom(flags, generationConfig);
+      const ids: number[] = [];
+      let text = '';
+      let finishReason = 'length';
+      if (flags.json !== true) process.stdout.write(flags.prompt);
+      const started = performance.now();
+      const stream = generate(model, tokenizer, flags.prompt, {
+        maxNewTokens: flags.maxTokens,
+        sampling,
+        seed: flags.seed,
+        stopAtEos: flags.eos,
+        useCache: flags.cache,
+        ...(flags.repetitionPenalty === undefined ? {} : { repetitionPenalty: flags.repetitionPenalty }),
+        ...(flags.stop === undefined ? {} : { stop: flags.stop }),
+      });
+      for await (const token of stream) {
+        ids.push(token.id);
+        text += token.text;
+        if (token.finishReason !== null) finishReason = token.finishReason;
+        if (flags.json !== true && token.text !== '') process.stdout.write(token.text);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const tokensPerS = ids.length / seconds;
+      if (flags.json === true) {
+        process.stdout.write(
+          JSON.stringify({ text, tokens: ids, tokens_per_s: tokensPerS, finish_reason: finishReason }) + '\n',
+        );
+      } else {
+        process.stdout.write('\n');
+        process.stderr.write(
+          `${ids.length} tokens in ${seconds.toFixed(2)} s (${tokensPerS.toFixed(1)} tokens/s), stop: ${finishReason}\n`,
+        );
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * `lmforge train`: train a GPT-2 or Llama style model from scratch on text files (or the
+ * built-in WordNet corpus), or resume a run. With --json the last stdout line is one JSON
+ * object: train_loss, val_loss, ms_per_iter_median, tokens_per_s, params (and more).
+ */
+import { Command, Option } from 'commander';
+import type { DecoderArch } from '../../models/index.js';
+import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
+import { integer, real } from '../parse-number.js';
+import { defaultCacheDir, runTraining, summaryJson } from '../train-run.js';
+
+interface TrainFlags extends ComputeFlags {
+  data?: string[];
+  arch?: DecoderArch;
+  tokenizer: string;
+  nLayer?: number;
+  nHead?: number;
+  nEmbd?: number;
+  blockSize?: number;
+  batchSize?: number;
+  gradAccum?: number;
+  iters?: number;
+  lr?: number;
+  minLr?: number;
+  warmup?: number;
+  beta2?: number;
+  weightDecay?: number;
+  gradClip?: number;
+  dropout?: number;
+  evalEvery?: number;
+  evalIters?: number;
+  earlyStop?: number;
+  seed?: number;
+  out: string;
+  resume?: boolean;
+  force?: boolean;
+  cacheDir?: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+export function trainCommand(): Command {
+  const command = new Command('train')
+    .description('Train a language model from scratch (defaults: nanoGPT shakespeare-char CPU run)')
+    .option('--data <file...>', 'text files to train on (default: the built-in WordNet corpus)')
+    .addOption(new Option('--arch <arch>', 'architecture (default gpt2)').choices(['gpt2', 'llama']))
+    .option(
+      '--tokenizer <char|bpe:N|path>',
+      'char, bpe:N (trained on the data now), or a tokenizer name/path',
+      'char',
+    )
+    .option('--n-layer <n>', 'transformer blocks (default 4)', integer)
+    .option('--n-head <n>', 'attention heads (default 4)', integer)
+    .option('--n-embd <n>', 'embedding width (default 128)', integer)
+    .option('--block-size <n>', 'context length (default 64)', integer)
+    .option('--batch-size <n>', 'sequences per micro-batch (default 12)', integer)
+    .option('--grad-accum <n>', 'micro-batches per optimiser step (default 1)', integer)
+    .option('--iters <n>', 'optimiser steps (default 2000)', integer)
+    .option('--lr <x>', 'peak learning rate (default 1e-3)', real)
+    .option('--min-lr <x>', 'final learning rate of the cosine decay (default 1e-4)', real)
+    .option('--warmup <n>', 'linear warm-up steps (default 100)', integer)
+    .option('--beta2 <x>', 'AdamW beta2 (default 0.99)', real)
+    .option('--weight-decay <x>', 'AdamW weight decay on matrices (default 0.1)', real)
+    .option('--grad-clip <x>', 'global gradient-norm limit, 0 for none (default 1.0)', real)
+    .option('--dropout <x>', 'dropout probability (default 0)', real)
+    .option('--eval-every <n>', 'evaluate and checkpoint every N steps (default 250)', integer)
+    .option('--eval-iters <n>', 'batches per evaluation (default 20)', integer)
+    .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer)
+    .option('--seed <n>', 'random seed (default 1337)', integer)
+    .option('--out <dir>', 'run folder (an HF model folder + optimizer and trainer state)', 'runs/train')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--force', 'overwrite a previous run in --out')
+    .option('--cache-dir <dir>', 'token cache folder (default ~/.cache/lmforge)')
+    .option('--no-progress', 'no progress bar / evaluation lines')
+    .option('--json', 'print a JSON summary as the last stdout line');
+  return addComputeOptions(command).action(async (flags: TrainFlags) => {
+    const backend = applyComputeOptions(flags);
+    const { summary } = await runTraining({
+      source: flags.data === undefined ? null : { kind: 'files', paths: flags.data },
+      tokenizer: flags.tokenizer,
+      model: {
+        arch: flags.arch,
+        nLayer: flags.nLayer,
+        nHead: flags.nHead,
+        nEmbd: flags.nEmbd,
+        dropout: flags.dropout,
+      },
+      options: {
+        iters: flags.iters,
+        batchSize: flags.batchSize,
+        blockSize: flags.blockSize,
+        gradAccum: flags.gradAccum,
+        lr: flags.lr,
+        minLr: flags.minLr,
+        warmup: flags.warmup,
+        beta2: flags.beta2,
+        weightDecay: flags.weightDecay,
+        gradClip: flags.gradClip === undefined ? undefined : flags.gradClip === 0 ? null : flags.gradClip,
+        evalEvery: flags.evalEvery,
+        evalIters: flags.evalIters,
+        earlyStopPatience: flags.earlyStop,
+        seed: flags.seed,
+      },
+      out: flags.out,
+      resume: flags.resume === true,
+      force: flags.force === true,
+      cacheDir: flags.cacheDir ?? defaultCacheDir(),
+      showProgress: flags.progress,
+    });
+    if (summary.stopReason === 'stop-requested') process.exitCode = 130;
+    if (flags.json === true) {
+      process.stdout.write(summaryJson(summary, flags.out, backend) + '\n');
+    } else {
+      const fmt = (x: number | null, digits = 4): string => (x === null ? '-' : x.toFixed(digits));
+      process.stdout.write(
+        `step ${summary.step}: train loss ${fmt(summary.trainLoss)}, val loss ${fmt(summary.valLoss)}, ` +
+          `${fmt(summary.msPerIterMedian, 1)} ms/iter, ${fmt(summary.tokensPerS, 0)} tokens/s, ` +
+          `${summary.params.toLocaleString('en')} parameters -> ${flags.out}\n`,
+      );
+    }
+  });
+}

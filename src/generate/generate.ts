@@ -1,0 +1,230 @@
+/**
+ * Autoregressive generation: ONE async generator shared by the CLI and the server.
+ *
+ *   prefill:  logits = model(prompt ids)          (1, Tp, V), keys/values into the KV cache
+ *   decode:   id = select(logits[-1]); yield it; logits = model([id]) with the cache (1, 1, V)
+ *
+ * With a KV cache each step feeds only the new token (llama2.c's run.c loop); without one
+ * (`useCache: false`) every step recomputes the whole context, which is the reference the
+ * cached path must equal. Context overflow follows nanoGPT: once prompt + output reach the
+ * model's blockSize, each step conditions on the last blockSize tokens only (recomputed,
+ * since positions shift). A prompt longer than blockSize is an error unless
+ * `promptOverflow: 'truncateLeft'` keeps its last blockSize - 1 tokens.
+ *
+ * Stops after maxNewTokens, at the tokenizer's EOS (when it has one; the EOS id is yielded
+ * with finishReason 'eos' and no text) or when the output contains a stop string (the text
+ * before it is yielded, never the stop string itself). Text deltas come from the tokenizer's
+ * stream decoder, so a multi-byte character split over tokens is never emitted in halves;
+ * text that might begin a stop string is held back until it is known not to.
+ */
+import { Rng, Tensor, noGrad, scope } from '../tensor/index.js';
+import type { DecoderLM, KVCache } from '../models/index.js';
+import type { Tokenizer } from '../tokenizers/index.js';
+import { ConfigError } from '../util/errors.js';
+import { selectToken, validateSampling, type Sampling } from './sampling.js';
+
+export type FinishReason = 'length' | 'eos' | 'stop';
+
+export interface GenerateOptions {
+  /** Tokens to generate at most (>= 1). */
+  readonly maxNewTokens: number;
+  /** Default greedy. */
+  readonly sampling?: Sampling;
+  /** CTRL repetition penalty over prompt and output ids (1 = none). */
+  readonly repetitionPenalty?: number;
+  /** Seed of the sampling Rng (default 0); ignored when `rng` is given. */
+  readonly seed?: number;
+  readonly rng?: Rng;
+  /** Strings that end generation; they are not part of the output text. */
+  readonly stop?: readonly string[];
+  /** Stop at the tokenizer's EOS id (default true). */
+  readonly stopAtEos?: boolean;
+  /** Use the KV cache (default true); false recomputes the context each step (the reference). */
+  readonly useCache?: boolean;
+  /** What to do with a prompt longer than the model context (default 'error'). */
+  readonly promptOverflow?: 'error' | 'truncateLeft';
+  /** Aborting ends the generator after the current token. */
+  readonly signal?: AbortSignal;
+}
+
+export interface GeneratedToken {
+  readonly id: number;
+  /** The text this token completes (UTF-8-safe; '' while a character or stop-string prefix is pending). */
+  readonly text: string;
+  /** 0-based index among the generated tokens. */
+  readonly index: number;
+  /** Set on the last token. */
+  readonly finishReason: FinishReason | null;
+}
+
+export interface GenerateResult {
+  /** Prompt ids as fed to the model (after truncation). */
+  readonly promptIds: readonly number[];
+  readonly finishReason: FinishReason | 'aborted';
+}
+
+/** The prompt ids the model sees: encoded, checked (or left-truncated) against the context. */
+export function encodePrompt(
+  model: DecoderLM,
+  tokenizer: Tokenizer,
+  prompt: string | readonly number[],
+  overflow: 'error' | 'truncateLeft' = 'error',
+): number[] {
+  const ids = typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
+  if (ids.length === 0) {
+    throw new ConfigError('the prompt is empty', {
+      where: 'generate',
+      hint: 'give at least one token of prompt (the models here have no BOS to start from)',
+    });
+  }
+  const blockSize = model.config.blockSize;
+  for (const id of ids) {
+    if (!(Number.isInteger(id) && id >= 0 && id < model.config.vocabSize)) {
+      throw new ConfigError('prompt id outside the model vocabulary', {
+        where: 'generate',
+        expected: `[0, ${model.config.vocabSize})`,
+        actual: id,
+      });
+    }
+  }
+  if (ids.length < blockSize) return ids;
+  if (overflow === 'error') {
+    throw new ConfigError('the prompt does not fit the model context', {
+      where: 'generate',
+      expected: `fewer than ${blockSize} tokens (blockSize), leaving room to generate`,
+      actual: `${ids.length} tokens`,
+      hint: 'shorten the prompt, or ask for promptOverflow: truncateLeft to keep its end',
+    });
+  }
+  return ids.slice(ids.length - (blockSize - 1));
+}
+
+/** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
+function pendingStopPrefix(text: string, stops: readonly string[]): number {
+  let longest = 0;
+  for (const stop of stops) {
+    for (let n = Math.min(stop.length - 1, text.length); n > longest; n--) {
+      if (text.endsWith(stop.slice(0, n))) {
+        longest = n;
+        break;
+      }
+    }
+  }
+  return longest;
+}
+
+/** Logits (V) of the last position for `ids`, as a fresh Float32Array. */
+function lastLogits(model: DecoderLM, ids: readonly number[], cache: KVCache | null): Float32Array {
+  return scope(() =>
+    noGrad(() => {
+      const input = Tensor.fromArray(Int32Array.from(ids), [1, ids.length]); // (1, T)
+      const logits = model.forward(input, cache === null ? {} : { cache }); // (1, T, V)
+      const V = logits.shape[2]!;
+      const values = logits.floats();
+      return Float32Array.from(values.subarray(values.length - V));
+    }),
+  );
+}
+
+/**
+ * Generates from `prompt`, yielding each token as soon as it is chosen.
+ *
+ * @example
+ * for await (const token of generate(model, tokenizer, 'ROMEO:', { maxNewTokens: 100 })) {
+ *   process.stdout.write(token.text);
+ * }
+ */
+export async function* generate(
+  model: DecoderLM,
+  tokenizer: Tokenizer,
+  prompt: string | readonly number[],
+  options: GenerateOptions,
+): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
+  const sampling = options.sampling ?? { kind: 'greedy' };
+  const penalty = options.repetitionPenalty ?? 1;
+  validateSampling(sampling, penalty);
+  if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens >= 1)) {
+    throw new ConfigError('maxNewTokens must be an integer >= 1', {
+      where: 'generate',
+      actual: options.maxNewTokens,
+    });
+  }
+  const stops = (options.stop ?? []).filter((s) => s !== '');
+  const eos = options.stopAtEos === false ? undefined : tokenizer.eosId;
+  const rng = options.rng ?? new Rng(options.seed ?? 0);
+  const promptIds = encodePrompt(model, tokenizer, prompt, options.promptOverflow);
+  const blockSize = model.config.blockSize;
+  const context = [...promptIds];
+  const decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+  const wasTraining = model.training;
+  model.eval();
+  const cache = options.useCache === false ? null : model.createCache(1, blockSize);
+  let output = ''; // decoded output text so far
+  let emitted = 0; // characters of `output` already yielded
+  try {
+    let logits = lastLogits(model, promptIds, cache);
+    for (let index = 0; index < options.maxNewTokens; index++) {
+      const id = selectToken(logits, sampling, rng, context, penalty);
+      context.push(id);
+      let finishReason: FinishReason | null = null;
+      if (id === eos) {
+        finishReason = 'eos';
+      } else {
+        output += decoder.push(id);
+      }
+      if (index === options.maxNewTokens - 1 || finishReason === 'eos') {
+        finishReason ??= 'length';
+        output += decoder.flush();
+      }
+      // Held-back text never contains a whole stop string, so searching from `emitted` suffices.
+      let stopAt = -1;
+      for (const stop of stops) {
+        const at = output.indexOf(stop, emitted);
+        if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+      }
+      let end = output.length;
+      if (stopAt >= 0) {
+        end = stopAt;
+        finishReason = 'stop';
+      } else if (finishReason === null) {
+        end = output.length - pendingStopPrefix(output, stops);
+      }
+      const text = end > emitted ? output.slice(emitted, end) : '';
+      emitted = Math.max(emitted, end);
+      yield { id, text, index, finishReason };
+      if (finishReason !== null) return { promptIds, finishReason };
+      if (options.signal?.aborted === true) return { promptIds, finishReason: 'aborted' };
+      // Let the event loop run (server requests, Ctrl-C) between tokens.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (cache === null || cache.length >= blockSize) {
+        // No cache, or the context is full: condition on the last blockSize tokens (nanoGPT).
+        cache?.reset();
+        logits = lastLogits(model, context.slice(-blockSize), cache);
+      } else {
+        logits = lastLogits(model, [id], cache);
+      }
+    }
+    return { promptIds, finishReason: 'length' };
+  } finally {
+    cache?.dispose();
+    if (wasTraining) model.train();
+  }
+}
+
+/** Collects a whole generation (for tests and non-streaming callers). */
+export async function generateText(
+  model: DecoderLM,
+  tokenizer: Tokenizer,
+  prompt: string | readonly number[],
+  options: GenerateOptions,
+): Promise<{ text: string; ids: number[]; result: GenerateResult }> {
+  const iterator = generate(model, tokenizer, prompt, options);
+  const ids: number[] = [];
+  let text = '';
+  for (;;) {
+    const step = await iterator.next();
+    if (step.done === true) return { text, ids, result: step.value };
+    ids.push(step.value.id);
+    text += step.value.text;
+  }
+}

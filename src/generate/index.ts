@@ -1,0 +1,21 @@
+/** lmforge/generate: sampling, the streaming generate() generator, the next-token view. */
+export {
+  type Sampling,
+  validateSampling,
+  argmax,
+  applyRepetitionPenalty,
+  softmaxWithTemperature,
+  rankByProbability,
+  filteredDistribution,
+  selectToken,
+} from './sampling.js';
+export {
+  generate,
+  generateText,
+  encodePrompt,
+  type GenerateOptions,
+  type GeneratedToken,
+  type GenerateResult,
+  type FinishReason,
+} from './generate.js';
+export { nextTokens, type NextTokenCandidate, type NextTokenTable } from './next-token.js';

@@ -1,0 +1,61 @@
+/**
+ * The next-token distribution view: for a prompt, the N most probable next tokens under the
+ * model's full softmax at temperature 1 (no top-k/top-p, no penalty), highest first.
+ */
+import type { DecoderLM } from '../models/index.js';
+import type { Tokenizer } from '../tokenizers/index.js';
+import { ConfigError } from '../util/errors.js';
+import { encodePrompt } from './generate.js';
+import { rankByProbability, softmaxWithTemperature } from './sampling.js';
+import { Tensor, noGrad, scope } from '../tensor/index.js';
+
+export interface NextTokenCandidate {
+  readonly id: number;
+  /** The token's text (decoded alone). */
+  readonly token: string;
+  readonly prob: number;
+}
+
+export interface NextTokenTable {
+  readonly promptIds: readonly number[];
+  readonly top: readonly NextTokenCandidate[];
+}
+
+/**
+ * @example
+ * const { top } = nextTokens(model, tokenizer, 'The king', 5); // [{ id, token: ' of', prob: 0.21 }, ...]
+ */
+export function nextTokens(
+  model: DecoderLM,
+  tokenizer: Tokenizer,
+  prompt: string | readonly number[],
+  n: number,
+  promptOverflow: 'error' | 'truncateLeft' = 'error',
+): NextTokenTable {
+  if (!(Number.isInteger(n) && n >= 1)) {
+    throw new ConfigError('the number of next tokens must be an integer >= 1', {
+      where: 'nextTokens',
+      actual: n,
+    });
+  }
+  const promptIds = encodePrompt(model, tokenizer, prompt, promptOverflow);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    const logits = scope(() =>
+      noGrad(() => {
+        const ids = Tensor.fromArray(Int32Array.from(promptIds), [1, promptIds.length]); // (1, T)
+        const all = model.forward(ids).floats(); // (1, T, V) flat
+        const V = model.config.vocabSize;
+        return Float32Array.from(all.subarray(all.length - V));
+      }),
+    );
+    const probs = softmaxWithTemperature(logits, 1);
+    const top = rankByProbability(probs)
+      .slice(0, n)
+      .map((id) => ({ id, token: tokenizer.decode([id]), prob: probs[id]! }));
+    return { promptIds, top };
+  } finally {
+    if (wasTraining) model.train();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Loss and perplexity of a model on a token stream, deterministically: the stream is cut
+ * into consecutive blocks of blockSize targets (the last block may be shorter), every token
+ * after the first is predicted exactly once, and the loss is the mean over all of them.
+ * (Each block starts with an empty context, as nanoGPT's evaluation does.)
+ */
+import { Tensor, crossEntropy, noGrad, scope } from '../tensor/index.js';
+import type { DecoderLM } from '../models/index.js';
+import { ConfigError } from '../util/errors.js';
+
+export interface EvaluateResult {
+  readonly loss: number;
+  readonly perplexity: number;
+  /** Predicted tokens (ids.length - 1). */
+  readonly tokens: number;
+}
+
+export interface EvaluateOptions {
+  /** Block length (default and maximum: the model's blockSize). */
+  readonly blockSize?: number;
+  /** Blocks per forward pass (default 8). */
+  readonly batchSize?: number;
+}
+
+export function evaluateLoss(
+  model: DecoderLM,
+  ids: Int32Array,
+  options: EvaluateOptions = {},
+): EvaluateResult {
+  const T = options.blockSize ?? model.config.blockSize;
+  const B = options.batchSize ?? 8;
+  if (!(Number.isInteger(T) && T >= 1 && T <= model.config.blockSize)) {
+    throw new ConfigError('blockSize out of range', {
+      where: 'evaluateLoss',
+      expected: `1..${model.config.blockSize}`,
+      actual: T,
+    });
+  }
+  if (ids.length < 2) {
+    throw new ConfigError('the text is too short to evaluate', {
+      where: 'evaluateLoss',
+      expected: 'at least 2 tokens',
+      actual: `${ids.length} tokens`,
+    });
+  }
+  const starts: number[] = [];
+  for (let s = 0; s + 1 < ids.length; s += T) starts.push(s);
+  const wasTraining = model.training;
+  model.eval();
+  let total = 0;
+  try {
+    for (let i = 0; i < starts.length;) {
+      // Full blocks are batched; a shorter last block runs alone.
+      const length = Math.min(T, ids.length - 1 - starts[i]!);
+      const group: number[] = [];
+      while (i < starts.length && group.length < B && Math.min(T, ids.length - 1 - starts[i]!) === length) {
+        group.push(starts[i]!);
+        i++;
+      }
+      const x = new Int32Array(group.length * length);
+      const y = new Int32Array(group.length * length);
+      group.forEach((s, b) => {
+        x.set(ids.subarray(s, s + length), b * length);
+        y.set(ids.subarray(s + 1, s + 1 + length), b * length);
+      });
+      total += scope(() =>
+        noGrad(() => {
+          const logits = model.forward(Tensor.fromArray(x, [group.length, length])); // (b, T, V)
+          return crossEntropy(logits, Tensor.fromArray(y, [group.length, length]), {
+            reduction: 'sum',
+          }).item();
+        }),
+      );
+    }
+  } finally {
+    if (wasTraining) model.train();
+  }
+  const tokens = ids.length - 1;
+  const loss = total / tokens;
+  return { loss, perplexity: Math.exp(loss), tokens };
+}
