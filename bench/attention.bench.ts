@@ -1,0 +1,106 @@
+/**
+ * Attention micro-benchmark: lmforge's fused scaled-dot-product attention (forward, and
+ * forward + backward) on each available backend, side by side with PyTorch's composed
+ * attention (bench/peers/torch_attention.py), at the nanoGPT shakespeare shape and a
+ * GPT-2-small-like shape. Prints one JSON object per (shape, threads) with the ratios.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableBackends, useBackend } from '../src/backend/index.js';
+import { Rng, backward, randn, scaledDotProductAttention, scope, noGrad } from '../src/tensor/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..', '..');
+const quick = process.argv.includes('--quick');
+const shapes: ReadonlyArray<readonly [number, number, number, number]> = [
+  [12, 4, 64, 32], // nanoGPT shakespeare_char: B 12, nH 4, T 64, hs 32
+  [4, 12, 256, 64], // GPT-2 small heads at T 256
+];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function time(fn: () => void, iters: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < iters + 3; i++) {
+    const start = performance.now();
+    fn();
+    if (i >= 3) times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+function lmforge(
+  shape: readonly number[],
+  iters: number,
+): { forward_ms: number; forward_backward_ms: number } {
+  const [B, nH, T, hs] = shape as [number, number, number, number];
+  const rng = new Rng(0);
+  const make = () => {
+    const t = randn([B, nH, T, hs], rng);
+    t.requiresGrad = true;
+    return t;
+  };
+  const [q, k, v] = [make(), make(), make()];
+  const dout = randn([B, nH, T, hs], rng);
+  const forward = time(
+    () => noGrad(() => scope(() => void scaledDotProductAttention(q, k, v, { causal: true }))),
+    iters,
+  );
+  const forwardBackward = time(
+    () =>
+      scope(() => {
+        backward(scaledDotProductAttention(q, k, v, { causal: true }), dout);
+      }),
+    iters,
+  );
+  return { forward_ms: forward, forward_backward_ms: forwardBackward };
+}
+
+function pytorch(shape: readonly number[], threads: number, iters: number): Record<string, unknown> {
+  const script = join(repoRoot, 'bench', 'peers', 'torch_attention.py');
+  if (!existsSync('/usr/bin/python3')) return { status: 'missing', reason: '/usr/bin/python3 not found' };
+  const run = spawnSync(
+    '/usr/bin/python3',
+    [script, '--shape', shape.join(','), '--threads', String(threads), '--causal', '--iters', String(iters)],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  if (run.status !== 0 || !line.startsWith('{')) {
+    return { status: 'missing', reason: (run.stderr || 'no output').trim().split('\n').pop() };
+  }
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+const iters = quick ? 5 : 20;
+for (const shape of shapes) {
+  for (const threads of [1, 2]) {
+    const peer = pytorch(shape, threads, iters);
+    const result: Record<string, unknown> = {
+      bench: 'attention',
+      shape: { B: shape[0], nH: shape[1], T: shape[2], hs: shape[3] },
+      causal: true,
+      threads,
+      pytorch: peer,
+    };
+    for (const name of availableBackends()) {
+      const b = useBackend(name);
+      b.setThreads(threads);
+      const ours = lmforge(shape, iters);
+      result[name] = ours;
+      if (typeof peer['forward_ms'] === 'number') {
+        result[`${name}_vs_pytorch_forward`] = ours.forward_ms / (peer['forward_ms'] as number);
+        result[`${name}_vs_pytorch_forward_backward`] =
+          ours.forward_backward_ms / (peer['forward_backward_ms'] as number);
+      }
+    }
+    process.stderr.write(`attention ${shape.join('x')} threads ${threads}: ${JSON.stringify(result)}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
+}
