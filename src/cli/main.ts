@@ -16,7 +16,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const make of commands) program.addCommand(make());
   try {
     await program.parseAsync([...argv]);
-    return 0;
+    // A command may set a non-zero status without throwing (train: 130 after Ctrl-C and a checkpoint).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (error instanceof LmforgeError) {

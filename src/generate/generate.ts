@@ -118,10 +118,8 @@ function lastLogits(model: DecoderLM, ids: readonly number[], cache: KVCache | n
   return scope(() =>
     noGrad(() => {
       const input = Tensor.fromArray(Int32Array.from(ids), [1, ids.length]); // (1, T)
-      const logits = model.forward(input, cache === null ? {} : { cache }); // (1, T, V)
-      const V = logits.shape[2]!;
-      const values = logits.floats();
-      return Float32Array.from(values.subarray(values.length - V));
+      const logits = model.forward(input, cache === null ? { logits: 'last' } : { cache, logits: 'last' }); // (1, 1, V)
+      return Float32Array.from(logits.floats());
     }),
   );
 }

@@ -45,9 +45,7 @@ export function nextTokens(
     const logits = scope(() =>
       noGrad(() => {
         const ids = Tensor.fromArray(Int32Array.from(promptIds), [1, promptIds.length]); // (1, T)
-        const all = model.forward(ids).floats(); // (1, T, V) flat
-        const V = model.config.vocabSize;
-        return Float32Array.from(all.subarray(all.length - V));
+        return Float32Array.from(model.forward(ids, { logits: 'last' }).floats()); // (1, 1, V)
       }),
     );
     const probs = softmaxWithTemperature(logits, 1);

@@ -1,0 +1,191 @@
+/**
+ * End-to-end: the compiled CLI (bin/lmforge.js -> dist) on a tiny config: train with --json,
+ * generate (--json, greedy determinism, --top N), eval, readable errors, and Ctrl-C during
+ * training (checkpoint, clean exit, resume).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+const root = repoRoot();
+const bin = join(root, 'bin', 'lmforge.js');
+const work = mkdtempSync(join(tmpdir(), 'lmforge-e2e-'));
+const data = join(work, 'tiny.txt');
+writeFileSync(data, 'the cat sat on the mat.\nthe dog ate the log.\na bird in the hand.\n'.repeat(60));
+const env = { ...process.env, LMFORGE_BACKEND: 'js', XDG_CACHE_HOME: join(work, 'cache') };
+
+function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+const tiny = [
+  '--data',
+  data,
+  '--n-layer',
+  '1',
+  '--n-head',
+  '2',
+  '--n-embd',
+  '16',
+  '--block-size',
+  '16',
+  '--batch-size',
+  '4',
+];
+
+describe('lmforge CLI', () => {
+  const out = join(work, 'run');
+
+  it('train --json prints the summary object last', () => {
+    const r = run([
+      'train',
+      ...tiny,
+      '--iters',
+      '30',
+      '--warmup',
+      '3',
+      '--eval-every',
+      '10',
+      '--eval-iters',
+      '2',
+      '--out',
+      out,
+      '--json',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const summary = lastJson(r.stdout);
+    for (const key of ['train_loss', 'val_loss', 'ms_per_iter_median', 'tokens_per_s', 'params']) {
+      assert.equal(typeof summary[key], 'number', `${key} in ${r.stdout}`);
+    }
+    assert.equal(summary['step'], 30);
+    assert.match(r.stderr, /step 10: train loss [\d.]+ \(ppl [\d.]+\), val loss/);
+    for (const f of [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'generation_config.json',
+      'optimizer.safetensors',
+      'trainer_state.json',
+      'log.jsonl',
+    ]) {
+      assert.ok(existsSync(join(out, f)), `missing ${f}`);
+    }
+  });
+
+  it('generate --json: text, tokens and tokens_per_s; greedy is deterministic', () => {
+    const args = ['generate', out, '--prompt', 'the ', '--max-tokens', '12', '--temperature', '0', '--json'];
+    const a = run(args);
+    assert.equal(a.status, 0, a.stderr);
+    const first = lastJson(a.stdout);
+    assert.equal(typeof first['text'], 'string');
+    assert.ok(Array.isArray(first['tokens']) && (first['tokens'] as number[]).length === 12);
+    assert.equal(typeof first['tokens_per_s'], 'number');
+    assert.deepEqual(lastJson(run(args).stdout)['tokens'], first['tokens']);
+    // Streaming mode prints the prompt and the same text.
+    const streamed = run(['generate', out, '--prompt', 'the ', '--max-tokens', '12', '--temperature', '0']);
+    assert.equal(streamed.stdout, `the ${first['text'] as string}\n`);
+  });
+
+  it('generate --top N --json: prompt ids and the N most probable next tokens', () => {
+    const r = run(['generate', out, '--prompt', 'the ca', '--top', '5', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const table = lastJson(r.stdout) as {
+      prompt_tokens: number[];
+      top: Array<{ token: string; id: number; prob: number }>;
+    };
+    assert.equal(table.prompt_tokens.length, 6);
+    assert.equal(table.top.length, 5);
+    for (let i = 0; i < 5; i++) {
+      const entry = table.top[i]!;
+      assert.deepEqual(Object.keys(entry).sort(), ['id', 'prob', 'token']);
+      if (i > 0) assert.ok(table.top[i - 1]!.prob >= entry.prob);
+    }
+  });
+
+  it('eval --json: loss and perplexity on a file', () => {
+    const r = run(['eval', out, '--data', data, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const result = lastJson(r.stdout) as { loss: number; perplexity: number; tokens: number };
+    assert.ok(Math.abs(result.perplexity - Math.exp(result.loss)) < 1e-9);
+    assert.equal(result.tokens, readFileSync(data, 'utf8').length - 1);
+  });
+
+  it('errors are one readable line and exit code 2', () => {
+    const missing = run(['generate', join(work, 'nope'), '--prompt', 'x']);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /^lmforge: .*config\.json/m);
+    const bad = run(['train', ...tiny, '--iters', '5', '--lr', '-1', '--out', join(work, 'bad')]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /lmforge: .*lr must be > 0/);
+    const again = run(['train', ...tiny, '--iters', '5', '--warmup', '1', '--out', out]);
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /already holds a training run.*--resume/);
+    for (const command of ['train', 'generate', 'eval', 'demo']) {
+      const help = run([command, '--help']);
+      assert.equal(help.status, 0);
+      assert.match(help.stdout, /Usage: lmforge/);
+    }
+  });
+
+  it('Ctrl-C saves a checkpoint and exits cleanly; --resume finishes the run', async () => {
+    const dir = join(work, 'interrupted');
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'train',
+        ...tiny,
+        '--iters',
+        '100000',
+        '--warmup',
+        '1',
+        '--eval-every',
+        '50000',
+        '--eval-iters',
+        '1',
+        '--out',
+        dir,
+      ],
+      { env },
+    );
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        // Step 0's evaluation line: training has started.
+        if (/step 0: train loss/.test(stderr)) resolve();
+      });
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /stopped at step \d+; checkpoint in/);
+    const state = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')) as {
+      step: number;
+      stopReason: string;
+    };
+    assert.equal(state.stopReason, 'stop-requested');
+    assert.ok(state.step > 0);
+    const resumed = run(['train', '--out', dir, '--resume', '--iters', String(state.step + 5), '--json']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(lastJson(resumed.stdout)['step'], state.step + 5);
+  });
+});

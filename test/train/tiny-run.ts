@@ -1,0 +1,70 @@
+/** A tiny model and corpus for trainer, checkpoint and resume tests (milliseconds per step). */
+import { createModel, gpt2Preset, llamaPreset, type DecoderLM } from '../../src/models/index.js';
+import { CharTokenizer } from '../../src/tokenizers/index.js';
+import {
+  resolveTrainOptions,
+  splitTokens,
+  Trainer,
+  type TrainerInit,
+  type TrainOptions,
+} from '../../src/train/index.js';
+
+export const tinyText = 'the cat sat on the mat. a dog ate the log. '.repeat(40);
+export const tinyTokenizer = CharTokenizer.fromText(tinyText);
+
+export function tinyModel(arch: 'gpt2' | 'llama' = 'gpt2', dropout = 0): DecoderLM {
+  const shape = {
+    vocabSize: tinyTokenizer.vocabSize,
+    nLayer: 2,
+    nHead: 2,
+    nEmbd: 16,
+    blockSize: 16,
+    dropout,
+  };
+  return createModel(arch === 'gpt2' ? gpt2Preset(shape) : llamaPreset(shape), { seed: 3 });
+}
+
+export function tinyOptions(overrides: Partial<TrainOptions> = {}): TrainOptions {
+  return resolveTrainOptions({
+    iters: 12,
+    batchSize: 3,
+    blockSize: 16,
+    gradAccum: 2,
+    warmup: 2,
+    evalEvery: 4,
+    evalIters: 2,
+    seed: 11,
+    ...overrides,
+  });
+}
+
+export function tinyTrainer(
+  model: DecoderLM,
+  options: TrainOptions,
+  runDir: string | null,
+  extra: Partial<TrainerInit> = {},
+): Trainer {
+  const ids = Int32Array.from(tinyTokenizer.encode(tinyText));
+  const { train, val } = splitTokens(ids);
+  return new Trainer({
+    model,
+    tokenizer: tinyTokenizer,
+    train,
+    val,
+    options,
+    runDir,
+    data: {
+      source: { kind: 'builtin' },
+      description: 'tiny',
+      textHash: 'x',
+      trainTokens: train.length,
+      valTokens: val.length,
+    },
+    ...extra,
+  });
+}
+
+/** Every parameter's values, by name. */
+export function weights(model: DecoderLM): Map<string, number[]> {
+  return new Map(model.namedParameters().map(([name, p]) => [name, [...p.floats()]]));
+}
