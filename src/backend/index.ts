@@ -7,6 +7,7 @@
 import { setBackend, backend, type Backend } from '../tensor/backend.js';
 import { jsBackend } from './js/index.js';
 import { BackendError } from '../util/errors.js';
+import { loadNative } from './native/load.js';
 
 export type BackendName = 'js' | 'native';
 
@@ -77,5 +78,7 @@ export function installDefaultBackend(requested: string | undefined): Backend {
   return useBackend(nativeBackend === null ? 'js' : 'native');
 }
 
+// Try the compiled addon once; a failure is remembered for backendNotice(), not thrown.
+registerNative(() => loadNative());
 // The one place library code reads the environment: the documented backend override.
 installDefaultBackend(process.env['LMFORGE_BACKEND']);
