@@ -6,6 +6,8 @@ import { trainCommand } from './train.js';
 import { generateCommand } from './generate.js';
 import { evalCommand } from './eval.js';
 import { demoCommand } from './demo.js';
+import { benchCommand } from './bench.js';
+import { infoCommand } from './info.js';
 
 export const commands: ReadonlyArray<() => Command> = [
   tokenizeCommand,
@@ -14,4 +16,6 @@ export const commands: ReadonlyArray<() => Command> = [
   generateCommand,
   evalCommand,
   demoCommand,
+  benchCommand,
+  infoCommand,
 ];
