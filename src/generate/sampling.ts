@@ -158,7 +158,9 @@ export function selectToken(
   context: Iterable<number> = [],
   repetitionPenalty = 1,
 ): number {
-  const penalised = applyRepetitionPenalty(logits, context, repetitionPenalty);
+  // No copy of the (V) row when there is no penalty: this runs once per generated token.
+  const penalised =
+    repetitionPenalty === 1 ? logits : applyRepetitionPenalty(logits, context, repetitionPenalty);
   switch (sampling.kind) {
     case 'greedy':
       return argmax(penalised);

@@ -1,0 +1,265 @@
+/**
+ * Training benchmarks, side by side with PyTorch (../shared/reference/torch_gpt.py) in the
+ * same run:
+ *   1. nanoGPT's shakespeare-char CPU run (char-level, 4 layers, 4 heads, 128 wide, block
+ *      64, batch 12, 2000 iters, lr 1e-3 -> 1e-4, warm-up 100, beta2 0.99, weight decay
+ *      0.1, clip 1.0, no dropout, no bias, tied head): final val loss (target <= 1.88) and
+ *      ms/iter ratio (target <= 1.0). --quick: 60 iters, ms/iter only.
+ *   2. 6 layers, 6 heads, 384 wide, block 256, batch 8: ms/iter ratio (a few iters).
+ *   3. A full training step (forward, backward, AdamW) on the native vs the JS backend.
+ * Human lines on stderr, one JSON object per result on stdout.
+ *
+ * Usage: node dist/bench/train.bench.js [--quick] [--threads N]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableBackends, useBackend } from '../src/backend/index.js';
+import { createModel, gpt2Preset } from '../src/models/index.js';
+import { CharTokenizer } from '../src/tokenizers/index.js';
+import { Trainer, resolveTrainOptions, splitTokens, type TrainOptions } from '../src/train/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+function repoRoot(): string {
+  let dir = here;
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+const root = repoRoot();
+const shared = join(root, '..', 'shared');
+const dataPath = join(shared, 'data', 'tinyshakespeare.txt');
+const quick = process.argv.includes('--quick');
+const threadsFlag = process.argv.indexOf('--threads');
+const threads = threadsFlag >= 0 ? Number(process.argv[threadsFlag + 1]) : 2;
+
+const say = (text: string): void => void process.stderr.write(text + '\n');
+const emit = (record: Record<string, unknown>): void =>
+  void process.stdout.write(JSON.stringify(record) + '\n');
+const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+interface Shape {
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly nEmbd: number;
+  readonly blockSize: number;
+  readonly batchSize: number;
+}
+
+const nanoGpt: Shape = { nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, batchSize: 12 };
+const wide: Shape = { nLayer: 6, nHead: 6, nEmbd: 384, blockSize: 256, batchSize: 8 };
+
+interface Measured {
+  readonly ms_per_iter_median: number;
+  readonly tokens_per_s: number;
+  readonly train_loss: number | null;
+  readonly val_loss: number | null;
+  readonly params: number;
+}
+
+/** lmforge training with torch_gpt.py's exact recipe; evaluates at the end when `evaluate`. */
+async function lmforgeRun(shape: Shape, iters: number, evaluate: boolean): Promise<Measured> {
+  const text = readFileSync(dataPath, 'utf8');
+  const tokenizer = CharTokenizer.fromText(text);
+  const { train, val } = splitTokens(Int32Array.from(tokenizer.encode(text)));
+  const model = createModel(
+    gpt2Preset({
+      vocabSize: tokenizer.vocabSize,
+      nLayer: shape.nLayer,
+      nHead: shape.nHead,
+      nEmbd: shape.nEmbd,
+      blockSize: shape.blockSize,
+      bias: false,
+      activation: 'gelu', // torch_gpt.py uses F.gelu (exact)
+      dropout: 0,
+    }),
+    { seed: 1337 },
+  );
+  const options: TrainOptions = resolveTrainOptions({
+    iters,
+    batchSize: shape.batchSize,
+    blockSize: shape.blockSize,
+    lr: 1e-3,
+    minLr: 1e-4,
+    warmup: Math.min(100, iters - 1),
+    beta2: 0.99,
+    weightDecay: 0.1,
+    gradClip: 1.0,
+    // Evaluate at the end only (an evaluation at step 0 is skipped by starting past it).
+    evalEvery: iters,
+    evalIters: 20,
+    seed: 1337,
+  });
+  const trainer = new Trainer({
+    model,
+    tokenizer,
+    train,
+    val,
+    options,
+    runDir: null,
+    data: {
+      source: { kind: 'files', paths: [dataPath] },
+      description: 'tinyshakespeare',
+      textHash: '',
+      trainTokens: train.length,
+      valTokens: val.length,
+    },
+    onEvent: (e) => {
+      if (e.kind === 'step' && (e.step % 250 === 0 || e.step === iters))
+        say(`  lmforge step ${e.step}: loss ${e.loss.toFixed(4)}, ${e.ms.toFixed(1)} ms`);
+    },
+  });
+  // Skip the step-0 evaluation (torch_gpt.py evaluates only at the end).
+  const times: number[] = [];
+  const losses: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const start = performance.now();
+    losses.push(trainer.trainStep().loss);
+    times.push(performance.now() - start);
+    if ((i + 1) % 250 === 0)
+      say(`  lmforge step ${i + 1}: loss ${losses[i]!.toFixed(4)}, ${times[i]!.toFixed(1)} ms`);
+  }
+  const steady = times.slice(Math.min(10, times.length - 1)).sort((a, b) => a - b);
+  const ms = steady[Math.floor(steady.length / 2)]!;
+  const trainLoss = evaluate ? trainer.estimateLoss('train') : null;
+  const valLoss = evaluate ? trainer.estimateLoss('val') : null;
+  const params = trainer.params;
+  trainer.dispose();
+  model.dispose();
+  return {
+    ms_per_iter_median: round(ms),
+    tokens_per_s: round((shape.batchSize * shape.blockSize) / (ms / 1000), 1),
+    train_loss: trainLoss === null ? null : round(trainLoss, 4),
+    val_loss: valLoss === null ? null : round(valLoss, 4),
+    params,
+  };
+}
+
+function torchRun(shape: Shape, iters: number): Record<string, unknown> {
+  const script = join(shared, 'reference', 'torch_gpt.py');
+  if (!existsSync('/usr/bin/python3') || !existsSync(script))
+    return { status: 'missing', reason: `${script} or /usr/bin/python3 not found` };
+  const args = [
+    script,
+    '--n-layer',
+    String(shape.nLayer),
+    '--n-head',
+    String(shape.nHead),
+    '--n-embd',
+    String(shape.nEmbd),
+    '--block-size',
+    String(shape.blockSize),
+    '--batch-size',
+    String(shape.batchSize),
+    '--iters',
+    String(iters),
+    '--warmup',
+    String(Math.min(100, iters - 1)),
+    '--threads',
+    String(threads),
+  ];
+  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  if (run.status !== 0 || !line.startsWith('{')) {
+    return { status: 'missing', reason: (run.stderr || 'no output').trim().split('\n').pop() ?? 'failed' };
+  }
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+function ratio(ours: number, theirs: unknown): number | null {
+  return typeof theirs === 'number' && theirs > 0 ? round(ours / theirs) : null;
+}
+
+async function main(): Promise<void> {
+  const backends = availableBackends();
+  const best = backends.includes('native') ? 'native' : 'js';
+  const backend = useBackend(best);
+  backend.setThreads(threads);
+  say(`backend ${backend.name} (${backend.isa}), ${backend.threads} threads; peers at --threads ${threads}`);
+
+  // 1. nanoGPT CPU configuration.
+  {
+    const fullRun = !quick && best === 'native';
+    const iters = fullRun ? 2000 : 60;
+    if (!quick && !fullRun)
+      say('the full 2000-iteration run needs the native backend (JS: hours); timing 60 iters instead');
+    say(`nanoGPT shakespeare-char config, ${iters} iters: lmforge...`);
+    const ours = await lmforgeRun(nanoGpt, iters, fullRun);
+    say(
+      `  lmforge ${ours.ms_per_iter_median} ms/iter${ours.val_loss === null ? '' : `, val loss ${ours.val_loss}`}`,
+    );
+    say('  PyTorch (torch_gpt.py)...');
+    const torch = torchRun(nanoGpt, iters);
+    const r = ratio(ours.ms_per_iter_median, torch['ms_per_iter_median']);
+    say(
+      `  PyTorch ${String(torch['ms_per_iter_median'] ?? torch['status'])} ms/iter${torch['val_loss'] === undefined ? '' : `, val loss ${String(torch['val_loss'])}`}; ms/iter ratio lmforge/PyTorch ${r ?? '-'} (target <= 1.0, aim 0.5)`,
+    );
+    emit({
+      name: 'train_nanogpt_shakespeare_char',
+      iters,
+      threads,
+      backend: backend.name,
+      lmforge: ours,
+      pytorch: torch,
+      ms_per_iter_ratio: r,
+      val_loss_target: 1.88,
+      val_loss_ok: ours.val_loss === null ? null : ours.val_loss <= 1.88,
+    });
+  }
+
+  // 2. 6-layer / 384-wide / block 256 / batch 8.
+  {
+    const iters = quick ? 6 : 15;
+    if (best !== 'native') {
+      say('6-layer/384/block-256 config: skipped (needs the native backend; JS takes minutes per step)');
+      emit({ name: 'train_6l_384_b256', status: 'skipped', reason: 'native backend unavailable' });
+    } else {
+      say(`6-layer/6-head/384/block 256/batch 8, ${iters} iters: lmforge...`);
+      const ours = await lmforgeRun(wide, iters, false);
+      say('  PyTorch...');
+      const torch = torchRun(wide, iters);
+      const r = ratio(ours.ms_per_iter_median, torch['ms_per_iter_median']);
+      say(
+        `  lmforge ${ours.ms_per_iter_median} ms/iter, PyTorch ${String(torch['ms_per_iter_median'] ?? torch['status'])} ms/iter: ratio ${r ?? '-'}`,
+      );
+      emit({
+        name: 'train_6l_384_b256',
+        iters,
+        threads,
+        backend: backend.name,
+        lmforge: ours,
+        pytorch: torch,
+        ms_per_iter_ratio: r,
+      });
+    }
+  }
+
+  // 3. Native vs JS: one full training step of the nanoGPT model.
+  {
+    if (!backends.includes('native')) {
+      emit({ name: 'train_step_native_vs_js', status: 'missing', reason: 'native backend unavailable' });
+    } else {
+      const iters = 12; // 10 warm-up steps are skipped by the median: 2 timed steps
+      useBackend('js');
+      say('training step, JS backend...');
+      const js = await lmforgeRun(nanoGpt, iters, false);
+      const native = useBackend('native');
+      native.setThreads(threads);
+      say('training step, native backend...');
+      const nat = await lmforgeRun(nanoGpt, iters, false);
+      const speedup = round(js.ms_per_iter_median / nat.ms_per_iter_median, 2);
+      say(
+        `  JS ${js.ms_per_iter_median} ms/step, native ${nat.ms_per_iter_median} ms/step: native is ${speedup}x faster`,
+      );
+      emit({
+        name: 'train_step_native_vs_js',
+        threads,
+        js_ms: js.ms_per_iter_median,
+        native_ms: nat.ms_per_iter_median,
+        speedup,
+      });
+    }
+  }
+}
+
+await main();
