@@ -242,24 +242,36 @@ static void gemv_n_rows(long r0, long r1, long cols, const float *M, long ld, co
   }
 }
 
-/* y[j * incy] = alpha * sum_r M[r, j] x[r] + beta * y[j * incy] for j in [j0, j1). */
+/*
+ * y[j * incy] = alpha * sum_r M[r, j] x[r] + beta * y[j * incy] for j in [j0, j1).
+ * Eight rows of M at a time are streamed over a wide column block (W floats, so each
+ * row segment is a long contiguous run the prefetcher follows) into an accumulator that
+ * stays in L2; eight rows per pass keep the accumulator's own traffic small.
+ */
 static void gemv_t_cols(long j0, long j1, long rows, const float *M, long ld, const float *x, float *y,
                         long incy, float alpha, float beta) {
-  enum { W = 1024 };
-  float acc[W] __attribute__((aligned(64)));
+  enum { W = 16384 };
+  float *acc = lmf_scratch(2, W);
+  if (acc == NULL) abort();
   for (long jb = j0; jb < j1; jb += W) {
     long w = j1 - jb < W ? j1 - jb : W;
-    for (long j = 0; j < w; j++) acc[j] = 0;
+    memset(acc, 0, (size_t)w * 4);
     long r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      const float *m0 = M + r * ld + jb, *m1 = m0 + ld, *m2 = m1 + ld, *m3 = m2 + ld;
-      float x0 = x[r], x1 = x[r + 1], x2 = x[r + 2], x3 = x[r + 3];
-      vf v0 = vsplat(x0), v1 = vsplat(x1), v2 = vsplat(x2), v3 = vsplat(x3);
+    for (; r + 8 <= rows; r += 8) {
+      const float *m0 = M + r * ld + jb;
+      vf v[8];
+      for (int q = 0; q < 8; q++) v[q] = vsplat(x[r + q]);
       long j = 0;
-      for (; j + VW <= w; j += VW)
-        vstore(acc + j, vload(acc + j) + v0 * vload(m0 + j) + v1 * vload(m1 + j) + v2 * vload(m2 + j) +
-                            v3 * vload(m3 + j));
-      for (; j < w; j++) acc[j] += x0 * m0[j] + x1 * m1[j] + x2 * m2[j] + x3 * m3[j];
+      for (; j + VW <= w; j += VW) {
+        vf s = vload(acc + j);
+        s += v[0] * vload(m0 + j) + v[1] * vload(m0 + ld + j);
+        s += v[2] * vload(m0 + 2 * ld + j) + v[3] * vload(m0 + 3 * ld + j);
+        s += v[4] * vload(m0 + 4 * ld + j) + v[5] * vload(m0 + 5 * ld + j);
+        s += v[6] * vload(m0 + 6 * ld + j) + v[7] * vload(m0 + 7 * ld + j);
+        vstore(acc + j, s);
+      }
+      for (; j < w; j++)
+        for (int q = 0; q < 8; q++) acc[j] += x[r + q] * m0[q * ld + j];
     }
     for (; r < rows; r++) {
       const float *m0 = M + r * ld + jb;
