@@ -51,6 +51,7 @@ const tiny = [
 
 describe('lmforge CLI', () => {
   const out = join(work, 'run');
+  let trainedParams = -1;
 
   it('train --json prints the summary object last', () => {
     const r = run([
@@ -74,6 +75,7 @@ describe('lmforge CLI', () => {
       assert.equal(typeof summary[key], 'number', `${key} in ${r.stdout}`);
     }
     assert.equal(summary['step'], 30);
+    trainedParams = summary['params'] as number;
     assert.match(r.stderr, /step 10: train loss [\d.]+ \(ppl [\d.]+\), val loss/);
     for (const f of [
       'config.json',
@@ -124,6 +126,17 @@ describe('lmforge CLI', () => {
     const result = lastJson(r.stdout) as { loss: number; perplexity: number; tokens: number };
     assert.ok(Math.abs(result.perplexity - Math.exp(result.loss)) < 1e-9);
     assert.equal(result.tokens, readFileSync(data, 'utf8').length - 1);
+  });
+
+  it('info DIR --json: architecture, parameters, tokenizer and training state', () => {
+    const r = run(['info', out, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const info = lastJson(r.stdout);
+    assert.equal(info['model_type'], 'gpt2');
+    assert.equal(info['layers'], 1);
+    assert.equal(info['parameters'], trainedParams);
+    assert.match(String(info['training']), /^step 30 of 30/);
+    assert.match(String(info['tokenizer']), /18 ids/);
   });
 
   it('errors are one readable line and exit code 2', () => {

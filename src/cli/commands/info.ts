@@ -1,25 +1,17 @@
 /**
  * `lmforge info [DIR]`: with no argument, the compute setup (backend in use, its
  * instruction set and threads, the backends available here and why native is not, if it
- * is not). With DIR, a model folder's details: describeModelFolder() is the extension
- * point for that (issue 6), and until it lands the command says so instead of guessing.
+ * is not). With DIR, a model folder's details (../model-info.ts): architecture, parameter
+ * count, tokenizer and training state.
  */
 import { Command } from 'commander';
 import { availableBackends, backendNotice } from '../../backend/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { ConfigError } from '../../util/errors.js';
+import { describeModelFolder } from '../model-info.js';
 import { cpus } from 'node:os';
 
 interface InfoFlags extends ComputeFlags {
   json?: boolean;
-}
-
-/** Details of a model folder, one "key: value" per line. Extension point for issue 6. */
-function describeModelFolder(dir: string): Record<string, unknown> {
-  throw new ConfigError('model folder details are not available yet', {
-    where: `lmforge info ${dir}`,
-    hint: 'run `lmforge info` without a folder for the compute backend',
-  });
 }
 
 export function infoCommand(): Command {
@@ -27,7 +19,7 @@ export function infoCommand(): Command {
     .description('Compute backend, instruction set and threads (or, with DIR, a model folder)')
     .argument('[dir]', 'model folder')
     .option('--json', 'print one JSON object');
-  return addComputeOptions(command).action((dir: string | undefined, flags: InfoFlags) => {
+  return addComputeOptions(command).action(async (dir: string | undefined, flags: InfoFlags) => {
     const details =
       dir === undefined
         ? (() => {
@@ -41,7 +33,7 @@ export function infoCommand(): Command {
               nativeProblem: backendNotice(),
             };
           })()
-        : describeModelFolder(dir);
+        : await describeModelFolder(dir);
     if (flags.json === true) {
       process.stdout.write(JSON.stringify(details) + '\n');
       return;
