@@ -6,6 +6,7 @@
  * 1 MB run of one character stays O(n log n) instead of tiktoken's O(n^2).
  */
 import { binaryToByteLevel, byteLevelToBinary } from './byte-level.js';
+import { PairTable } from './pair-table.js';
 import { toBinary, isAscii } from './utf8.js';
 
 export interface BpeModelOptions {
@@ -43,11 +44,10 @@ export class BpeModel {
   /** Lookup key -> id; for byte-level models the key is the token's binary string. */
   private readonly index = new Map<string, number>();
   private readonly tokens: string[] = [];
-  /** pairKey(left, right) -> merge number; mergeRank/mergeResult are indexed by it. */
-  private readonly mergeOf = new Map<number, number>();
-  private mergeRank: Int32Array = new Int32Array(0);
-  private mergeResult: Int32Array = new Int32Array(0);
-  private readonly idBits: number;
+  /** (left id, right id) -> (merge rank, merged id). */
+  private mergeTable: PairTable = new PairTable();
+  /** For list merges: 1 where the rule at that rank is in the table. */
+  private keptMerges: Uint8Array | undefined;
   private readonly byteIds = new Int32Array(256).fill(-1);
   private readonly byteFallbackIds = new Int32Array(256).fill(-1);
   private readonly unkId: number | undefined;
@@ -55,14 +55,11 @@ export class BpeModel {
 
   constructor(options: BpeModelOptions) {
     this.options = options;
-    let maxId = -1;
     for (const [token, id] of options.vocab) {
       const key = options.symbols === 'bytes' ? (byteLevelToBinary(token) ?? '\u0100' + token) : token;
       this.index.set(key, id);
       this.tokens[id] = token;
-      if (id > maxId) maxId = id;
     }
-    this.idBits = Math.max(1, Math.ceil(Math.log2(maxId + 2)));
     if (options.symbols === 'bytes') {
       for (let b = 0; b < 256; b++) this.byteIds[b] = this.index.get(String.fromCharCode(b)) ?? -1;
     }
@@ -95,64 +92,58 @@ export class BpeModel {
     return token === undefined ? undefined : byteLevelToBinary(token);
   }
 
-  private pairKey(left: number, right: number): number {
-    return left * 2 ** this.idBits + right;
-  }
-
   private buildListMerges(): void {
     const merges = this.options.merges;
-    this.mergeRank = new Int32Array(merges.length);
-    this.mergeResult = new Int32Array(merges.length);
-    let count = 0;
+    const vocab = this.options.vocab;
+    const prefix = this.options.continuingSubwordPrefix ?? '';
+    const table = new PairTable(merges.length);
+    const kept = new Uint8Array(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {
       const [a, b] = merges[rank] as readonly [string, string];
-      const left = this.options.vocab.get(a);
-      const right = this.options.vocab.get(b);
-      const prefix = this.options.continuingSubwordPrefix ?? '';
-      const merged = b.startsWith(prefix) ? a + b.slice(prefix.length) : a + b;
-      const result = this.options.vocab.get(merged);
-      // HF rejects such files; the loader validates, so here it only guards the maps.
+      const left = vocab.get(a);
+      const right = vocab.get(b);
+      const merged = prefix.length > 0 && b.startsWith(prefix) ? a + b.slice(prefix.length) : a + b;
+      const result = vocab.get(merged);
+      // HF rejects such files; the loader validates, so here it only guards the table.
       if (left === undefined || right === undefined || result === undefined) continue;
-      const key = this.pairKey(left, right);
-      if (this.mergeOf.has(key)) continue;
-      this.mergeOf.set(key, count);
-      this.mergeRank[count] = rank;
-      this.mergeResult[count] = result;
-      count++;
+      if (table.add(left, right, rank, result)) kept[rank] = 1;
     }
+    this.mergeTable = table;
+    this.keptMerges = kept;
   }
 
   /** tiktoken: any split of a token into two tokens merges, with the token's id as rank. */
   private buildRankMerges(): void {
-    const ranks: number[] = [];
-    const results: number[] = [];
+    const table = new PairTable(this.index.size * 2);
     for (const [key, id] of this.index) {
       for (let cut = 1; cut < key.length; cut++) {
         const left = this.index.get(key.slice(0, cut));
         if (left === undefined) continue;
         const right = this.index.get(key.slice(cut));
-        if (right === undefined) continue;
-        const pair = this.pairKey(left, right);
-        if (this.mergeOf.has(pair)) continue;
-        this.mergeOf.set(pair, ranks.length);
-        ranks.push(id);
-        results.push(id);
+        if (right !== undefined) table.add(left, right, id, id);
       }
     }
-    this.mergeRank = Int32Array.from(ranks);
-    this.mergeResult = Int32Array.from(results);
+    this.mergeTable = table;
   }
 
   /** Merge rules in rank order as [left, right] tokens (for tokenizer.json export). */
   mergeList(): Array<[string, string]> {
-    const entries: Array<[number, string, string]> = [];
-    const modulus = 2 ** this.idBits;
-    for (const [key, merge] of this.mergeOf) {
-      const left = this.tokens[Math.floor(key / modulus)] as string;
-      const right = this.tokens[key % modulus] as string;
-      entries.push([this.mergeRank[merge] as number, left, right]);
+    const kept = this.keptMerges;
+    if (kept !== undefined) {
+      // List merges: the file's order, less the rules that never apply (duplicates).
+      const out: Array<[string, string]> = [];
+      const merges = this.options.merges;
+      for (let rank = 0; rank < merges.length; rank++) {
+        const merge = merges[rank] as readonly [string, string];
+        if (kept[rank] === 1) out.push([merge[0], merge[1]]);
+      }
+      return out;
     }
-    entries.sort((x, y) => x[0] - y[0]);
+    const entries: Array<[number, string, string]> = [];
+    for (const [left, right, rank] of this.mergeTable.entries())
+      entries.push([rank, this.tokens[left] as string, this.tokens[right] as string]);
+    // Ties (tiktoken: several splits of one token share its rank) go shortest left part first.
+    entries.sort((x, y) => x[0] - y[0] || x[1].length - y[1].length);
     return entries.map(([, left, right]) => [left, right]);
   }
 
@@ -228,19 +219,19 @@ export class BpeModel {
   }
 
   private mergeByScan(symbols: number[]): number[] {
-    const modulus = 2 ** this.idBits;
+    const table = this.mergeTable;
     while (symbols.length > 1) {
       let bestRank = Infinity;
       let bestAt = -1;
       let bestResult = -1;
       for (let i = 0; i + 1 < symbols.length; i++) {
-        const merge = this.mergeOf.get((symbols[i] as number) * modulus + (symbols[i + 1] as number));
-        if (merge === undefined) continue;
-        const rank = this.mergeRank[merge] as number;
+        const slot = table.find(symbols[i] as number, symbols[i + 1] as number);
+        if (slot < 0) continue;
+        const rank = table.rankAt(slot);
         if (rank < bestRank) {
           bestRank = rank;
           bestAt = i;
-          bestResult = this.mergeResult[merge] as number;
+          bestResult = table.resultAt(slot);
         }
       }
       if (bestAt < 0) break;
@@ -251,7 +242,7 @@ export class BpeModel {
 
   private mergeWithHeap(symbols: number[]): number[] {
     const n = symbols.length;
-    const modulus = 2 ** this.idBits;
+    const table = this.mergeTable;
     const ids = Int32Array.from(symbols);
     const next = new Int32Array(n);
     const prev = new Int32Array(n);
@@ -264,8 +255,8 @@ export class BpeModel {
     const rankAt = (at: number): number => {
       const after = next[at] as number;
       if (after < 0) return -1;
-      const merge = this.mergeOf.get((ids[at] as number) * modulus + (ids[after] as number));
-      return merge === undefined ? -1 : (this.mergeRank[merge] as number);
+      const slot = table.find(ids[at] as number, ids[after] as number);
+      return slot < 0 ? -1 : table.rankAt(slot);
     };
     // Priority = rank * 2^32 + position: lowest rank first, leftmost on ties (exact in a double).
     const push = (at: number): void => {
@@ -279,8 +270,7 @@ export class BpeModel {
       const at = top - rank * 4294967296;
       if (alive[at] === 0 || rankAt(at) !== rank) continue;
       const right = next[at] as number;
-      const merge = this.mergeOf.get((ids[at] as number) * modulus + (ids[right] as number)) as number;
-      ids[at] = this.mergeResult[merge] as number;
+      ids[at] = table.resultAt(table.find(ids[at] as number, ids[right] as number));
       alive[right] = 0;
       const after = next[right] as number;
       next[at] = after;

@@ -236,9 +236,48 @@ function readPreTokenizer(value: unknown, where: string): PreTokenizer {
 function readVocabObject(value: unknown, where: string): Map<string, number> {
   const raw = object(value, where);
   const vocab = new Map<string, number>();
-  for (const [token, id] of Object.entries(raw))
-    vocab.set(token, integer(id, `${where}[${JSON.stringify(token)}]`));
+  // The error path is built only on error: a vocabulary has up to ~260k entries.
+  for (const token in raw) {
+    const id = raw[token];
+    if (typeof id === 'number' && Number.isInteger(id) && id >= 0) vocab.set(token, id);
+    else integer(id, `${where}[${JSON.stringify(token)}]`);
+  }
   return vocab;
+}
+
+/** One merge rule, "a b" or ["a", "b"], both tokens in the vocabulary. */
+function readMerge(
+  merge: unknown,
+  vocab: ReadonlyMap<string, number>,
+  where: string,
+  i: number,
+): [string, string] {
+  if (typeof merge === 'string') {
+    const cut = merge.indexOf(' ', 1);
+    if (cut >= 0) {
+      const left = merge.slice(0, cut);
+      const right = merge.slice(cut + 1);
+      if (vocab.has(left) && vocab.has(right)) return [left, right];
+    }
+  } else if (Array.isArray(merge) && merge.length === 2) {
+    const [left, right] = merge as unknown[];
+    if (typeof left === 'string' && typeof right === 'string' && vocab.has(left) && vocab.has(right))
+      return [left, right];
+  }
+  return readMergeSlowly(merge, vocab, `${where}.merges[${i}]`);
+}
+
+/** The checks of readMerge again, step by step, to throw the precise error. */
+function readMergeSlowly(merge: unknown, vocab: ReadonlyMap<string, number>, path: string): never {
+  let pair: unknown[];
+  if (typeof merge === 'string') {
+    const cut = merge.indexOf(' ', 1);
+    pair = cut < 0 ? [merge] : [merge.slice(0, cut), merge.slice(cut + 1)];
+  } else pair = array(merge, path);
+  if (pair.length !== 2) throw bad(path, 'two tokens ("a b" or ["a", "b"])', merge);
+  const [left, right] = [string(pair[0], `${path}[0]`), string(pair[1], `${path}[1]`)];
+  if (!vocab.has(left) || !vocab.has(right)) throw bad(path, 'tokens that are in model.vocab', merge);
+  throw bad(path, 'two tokens ("a b" or ["a", "b"])', merge);
 }
 
 function readModel(value: unknown, where: string, byteLevel: boolean): ModelSpec {
@@ -256,18 +295,9 @@ function readModel(value: unknown, where: string, byteLevel: boolean): ModelSpec
       if (raw.dropout != null && raw.dropout !== 0)
         throw bad(`${where}.dropout`, 'null (dropout is for training only)', raw.dropout);
       const vocab = readVocabObject(raw.vocab, `${where}.vocab`);
-      const merges = array(raw.merges, `${where}.merges`).map((merge, i): [string, string] => {
-        const path = `${where}.merges[${i}]`;
-        let pair: unknown[];
-        if (typeof merge === 'string') {
-          const cut = merge.indexOf(' ', 1);
-          pair = cut < 0 ? [merge] : [merge.slice(0, cut), merge.slice(cut + 1)];
-        } else pair = array(merge, path);
-        if (pair.length !== 2) throw bad(path, 'two tokens ("a b" or ["a", "b"])', merge);
-        const [left, right] = [string(pair[0], `${path}[0]`), string(pair[1], `${path}[1]`)];
-        if (!vocab.has(left) || !vocab.has(right)) throw bad(path, 'tokens that are in model.vocab', merge);
-        return [left, right];
-      });
+      const merges = array(raw.merges, `${where}.merges`).map((merge, i) =>
+        readMerge(merge, vocab, where, i),
+      );
       return {
         type,
         options: {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { getEncoding } from 'js-tiktoken';
-import { get_encoding } from 'tiktoken';
+import { get_encoding, type Tiktoken } from 'tiktoken';
 import { loadEncoding } from '../../src/tokenizers/index.js';
 import { TokenizerError as BaseTokenizerError } from '../../src/util/errors.js';
 import { describeDifference, shakespeare } from './corpus.js';
@@ -11,13 +11,19 @@ const NAMES = ['gpt2', 'r50k_base', 'cl100k_base', 'o200k_base'] as const;
 /** js-tiktoken uses JS `\s`, which differs from tiktoken's on these two (see split-patterns.ts). */
 const JS_REGEX_DIALECT = /[\u0085\uFEFF]/g;
 
+/** One WASM encoding per name for the whole file (building one parses its rank file). */
+const wasmEncodings = new Map<string, Tiktoken>();
+after(() => {
+  for (const encoding of wasmEncodings.values()) encoding.free();
+});
+
 function wasmEncode(name: (typeof NAMES)[number], text: string): number[] {
-  const encoding = get_encoding(name);
-  try {
-    return Array.from(encoding.encode(text, [], []));
-  } finally {
-    encoding.free();
+  let encoding = wasmEncodings.get(name);
+  if (encoding === undefined) {
+    encoding = get_encoding(name);
+    wasmEncodings.set(name, encoding);
   }
+  return Array.from(encoding.encode(text, [], []));
 }
 
 for (const name of NAMES) {
