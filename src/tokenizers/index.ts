@@ -15,7 +15,7 @@ export {
 } from './train-bpe.js';
 export { PipelineTokenizer, type TokenizerSpec, type ModelSpec } from './pipeline-tokenizer.js';
 export { parseTokenizerJson, readTokenizerJson } from './tokenizer-json-read.js';
-export { parseTiktokenRanks, parseGpt2Files, tiktokenSpec } from './tiktoken-files.js';
+export { parseTiktokenRanks, parseGpt2Files, tiktokenSpec, type Gpt2Files } from './tiktoken-files.js';
 export { GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN } from './split-patterns.js';
 export type { Normalizer } from './normalizers.js';
 export type { PreTokenizer } from './pre-tokenizers.js';

@@ -32,52 +32,110 @@ export function parseTiktokenRanks(text: string, source = 'ranks.tiktoken'): Map
   return ranks;
 }
 
-/** Parse GPT-2's encoder.json (printable token -> id) + vocab.bpe (merges) into ranks. */
+/** What GPT-2's two files hold: byte-level ranks, and the special tokens of encoder.json. */
+export interface Gpt2Files {
+  /** Binary string (one char per byte) -> rank, which is also the token's id. */
+  readonly ranks: Map<string, number>;
+  /** Tokens of encoder.json that no merge produces, such as `<|endoftext|>`. */
+  readonly specialTokens: Record<string, number>;
+}
+
+/**
+ * Parse GPT-2's encoder.json (printable token -> id) and vocab.bpe (merges in rank order),
+ * as tiktoken's `data_gym_to_mergeable_bpe_ranks` does: every token must be a byte or the
+ * result of a merge, except `<|...|>` special tokens; and merge results must have rising
+ * ids, so that "rank = line of vocab.bpe" (GPT-2) and "rank = id" (tiktoken) agree.
+ * Errors name the file and entry or line.
+ * @example
+ * const { ranks, specialTokens } = parseGpt2Files(encoderJson, vocabBpe);
+ * const gpt2 = new PipelineTokenizer(tiktokenSpec(ranks, GPT2_PATTERN, specialTokens));
+ */
 export function parseGpt2Files(
   encoderJson: string,
   vocabBpe: string,
-  source = 'encoder.json',
-): Map<string, number> {
+  encoderSource = 'encoder.json',
+  mergesSource = 'vocab.bpe',
+): Gpt2Files {
   let encoder: unknown;
   try {
     encoder = JSON.parse(encoderJson);
   } catch (error) {
     throw new FormatError('not valid JSON (truncated?)', {
-      where: source,
+      where: encoderSource,
       actual: (error as Error).message,
       cause: error,
     });
   }
   if (typeof encoder !== 'object' || encoder === null || Array.isArray(encoder))
-    throw new FormatError('expected an object of token -> id', { where: source });
-  const ranks = new Map<string, number>();
+    throw new FormatError('expected an object of token -> id', { where: encoderSource });
+  const ids = new Map<string, number>();
   for (const [token, id] of Object.entries(encoder)) {
-    const binary = byteLevelToBinary(token);
-    if (typeof id !== 'number' || !Number.isInteger(id) || binary === undefined) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw new FormatError('bad vocabulary entry', {
-        where: `${source}[${JSON.stringify(token)}]`,
-        expected: 'a GPT-2 byte-level token with an integer id',
+        where: `${encoderSource}[${JSON.stringify(token)}]`,
+        expected: 'a non-negative integer id',
         actual: String(id),
       });
     }
-    ranks.set(binary, id);
+    ids.set(token, id);
   }
-  // vocab.bpe must agree with encoder.json (each merge yields a token); check every line.
+  const produced = new Set<string>();
+  let previousId = -1;
   const lines = vocabBpe.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
+    const line = (lines[i] as string).replace(/\r$/, '');
     if (line.length === 0 || (i === 0 && line.startsWith('#version'))) continue;
+    const where = `${mergesSource}:${i + 1}`;
     const parts = line.split(' ');
-    const merged =
-      parts.length === 2 ? byteLevelToBinary((parts[0] as string) + (parts[1] as string)) : undefined;
-    if (merged === undefined || !ranks.has(merged)) {
-      throw new FormatError('merge does not produce a token of encoder.json', {
-        where: `vocab.bpe:${i + 1}`,
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '')
+      throw new FormatError('malformed merge line', {
+        where,
+        expected: '<left> <right>',
+        actual: line.slice(0, 60),
+      });
+    const [left, right] = parts as [string, string];
+    const merged = left + right;
+    const id = ids.get(merged);
+    if (!ids.has(left) || !ids.has(right) || id === undefined) {
+      throw new FormatError('merge of tokens that are not all in encoder.json', {
+        where,
+        expected: `${left}, ${right} and ${merged} in ${encoderSource}`,
         actual: line.slice(0, 60),
       });
     }
+    if (id <= previousId) {
+      throw new FormatError('merge order disagrees with the ids of encoder.json', {
+        where,
+        expected: `an id above ${previousId} (the previous merge's)`,
+        actual: `${merged} = ${id}`,
+      });
+    }
+    previousId = id;
+    produced.add(merged);
   }
-  return ranks;
+  const ranks = new Map<string, number>();
+  const specialTokens: Record<string, number> = {};
+  for (const [token, id] of ids) {
+    const binary = byteLevelToBinary(token);
+    if (binary !== undefined && (binary.length === 1 || produced.has(token))) ranks.set(binary, id);
+    else if (/^<\|[^|]+\|>$/.test(token)) specialTokens[token] = id;
+    else {
+      throw new FormatError('token is neither a byte nor the result of a merge', {
+        where: `${encoderSource}[${JSON.stringify(token)}]`,
+        expected: `a merge in ${mergesSource} that produces it, or a <|special|> token`,
+        actual: id,
+      });
+    }
+  }
+  for (let byte = 0; byte < 256; byte++) {
+    if (!ranks.has(String.fromCharCode(byte)))
+      throw new FormatError('a byte has no token', {
+        where: encoderSource,
+        expected: 'all 256 bytes',
+        actual: `byte ${byte}`,
+      });
+  }
+  return { ranks, specialTokens };
 }
 
 /** A tiktoken-style encoding as a TokenizerSpec. */
