@@ -20,5 +20,5 @@ export { GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN } from './split-patterns.js
 export type { Normalizer } from './normalizers.js';
 export type { PreTokenizer } from './pre-tokenizers.js';
 export type { Decoder } from './decoders.js';
-export type { PostProcessor } from './post-processors.js';
+export type { PostProcessor, TypedIds } from './post-processors.js';
 export type { AddedToken } from './added-tokens.js';

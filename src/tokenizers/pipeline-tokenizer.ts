@@ -8,7 +8,13 @@ import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
 import { BpeModel, type BpeModelOptions } from './bpe-model.js';
 import { compileDecoder, type Decoder } from './decoders.js';
 import { compileNormalizer, type NormalizeFn, type Normalizer } from './normalizers.js';
-import { addedPrefixAndSuffix, postProcess, type PostProcessor } from './post-processors.js';
+import {
+  addedPrefixAndSuffix,
+  postProcess,
+  postProcessPair,
+  type PostProcessor,
+  type TypedIds,
+} from './post-processors.js';
 import { compilePreTokenizer, type CompiledPreTokenizer, type PreTokenizer } from './pre-tokenizers.js';
 import { writeTokenizerJson } from './tokenizer-json-write.js';
 import { byteStreamDecoder, windowStreamDecoder } from './stream-decoder.js';
@@ -157,6 +163,24 @@ export class PipelineTokenizer implements Tokenizer {
       for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i] as string, ids);
     }
     return options.addSpecialTokens === false ? ids : postProcess(this.spec.postProcessor, ids);
+  }
+
+  /**
+   * Encode a pair of sequences (question/answer, premise/hypothesis), as HF's
+   * `encode(first, second)`: each is encoded alone, then the post-processor's pair template
+   * joins them (BERT: `[CLS] A [SEP] B [SEP]`) and sets the type ids (0 for A, 1 for B where
+   * the template says so).
+   * @example
+   * const { ids, typeIds } = bert.encodePair('Who wrote it?', 'Shakespeare wrote it.');
+   */
+  encodePair(first: string, second: string, options: EncodeOptions = {}): TypedIds {
+    const plain = { ...options, addSpecialTokens: false };
+    return postProcessPair(
+      this.spec.postProcessor,
+      this.encode(first, plain),
+      this.encode(second, plain),
+      options.addSpecialTokens !== false,
+    );
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {

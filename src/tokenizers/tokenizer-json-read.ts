@@ -404,6 +404,30 @@ function tokenAndId(value: unknown, where: string): readonly [string, number] {
   return [string(pair[0], `${where}[0]`), integer(pair[1], `${where}[1]`)];
 }
 
+function readTemplate(value: unknown, where: string): TemplatePiece[] {
+  return array(value, where).map((piece, i): TemplatePiece => {
+    const path = `${where}[${i}]`;
+    const entry = object(piece, path);
+    const typeId = (inner: Raw, at: string): number =>
+      inner.type_id === undefined ? 0 : integer(inner.type_id, `${at}.type_id`);
+    if (entry.SpecialToken !== undefined) {
+      const inner = object(entry.SpecialToken, `${path}.SpecialToken`);
+      return {
+        kind: 'special',
+        name: string(inner.id, `${path}.SpecialToken.id`),
+        typeId: typeId(inner, `${path}.SpecialToken`),
+      };
+    }
+    if (entry.Sequence !== undefined) {
+      const inner = object(entry.Sequence, `${path}.Sequence`);
+      const id = string(inner.id, `${path}.Sequence.id`);
+      if (id !== 'A' && id !== 'B') throw bad(`${path}.Sequence.id`, 'A or B', id);
+      return { kind: 'sequence', name: id, typeId: typeId(inner, `${path}.Sequence`) };
+    }
+    throw bad(path, '{"SpecialToken": ...} or {"Sequence": ...}', piece);
+  });
+}
+
 function readPostProcessor(value: unknown, where: string): PostProcessor {
   const raw = object(value, where);
   const type = string(raw.type, `${where}.type`);
@@ -411,21 +435,8 @@ function readPostProcessor(value: unknown, where: string): PostProcessor {
     case 'ByteLevel':
       return { type };
     case 'TemplateProcessing': {
-      const single = array(raw.single, `${where}.single`).map((piece, i): TemplatePiece => {
-        const path = `${where}.single[${i}]`;
-        const entry = object(piece, path);
-        if (entry.SpecialToken !== undefined)
-          return {
-            kind: 'special',
-            name: string(object(entry.SpecialToken, `${path}.SpecialToken`).id, `${path}.SpecialToken.id`),
-          };
-        if (entry.Sequence !== undefined) {
-          const id = string(object(entry.Sequence, `${path}.Sequence`).id, `${path}.Sequence.id`);
-          if (id !== 'A' && id !== 'B') throw bad(`${path}.Sequence.id`, 'A or B', id);
-          return { kind: 'sequence', name: id };
-        }
-        throw bad(path, '{"SpecialToken": ...} or {"Sequence": ...}', piece);
-      });
+      const single = readTemplate(raw.single, `${where}.single`);
+      const pair = raw.pair == null ? undefined : readTemplate(raw.pair, `${where}.pair`);
       const specials = new Map<string, number[]>();
       for (const [name, entry] of Object.entries(
         object(raw.special_tokens ?? {}, `${where}.special_tokens`),
@@ -439,7 +450,7 @@ function readPostProcessor(value: unknown, where: string): PostProcessor {
       return {
         type,
         single,
-        pairRaw: raw.pair ?? null,
+        pair,
         specialTokens: specials,
         specialTokensRaw: raw.special_tokens ?? {},
       };

@@ -5,7 +5,7 @@
 import type { Decoder } from './decoders.js';
 import type { Normalizer, Pattern } from './normalizers.js';
 import type { ModelSpec, TokenizerSpec } from './pipeline-tokenizer.js';
-import type { PostProcessor } from './post-processors.js';
+import type { PostProcessor, TemplatePiece } from './post-processors.js';
 import type { PreTokenizer } from './pre-tokenizers.js';
 
 function pattern(value: Pattern): object {
@@ -119,6 +119,12 @@ function decoder(value: Decoder): object {
   }
 }
 
+function templatePiece(piece: TemplatePiece): object {
+  return piece.kind === 'special'
+    ? { SpecialToken: { id: piece.name, type_id: piece.typeId } }
+    : { Sequence: { id: piece.name, type_id: piece.typeId } };
+}
+
 function postProcessor(value: PostProcessor): object {
   switch (value.type) {
     case 'ByteLevel':
@@ -126,12 +132,8 @@ function postProcessor(value: PostProcessor): object {
     case 'TemplateProcessing':
       return {
         type: value.type,
-        single: value.single.map((piece) =>
-          piece.kind === 'special'
-            ? { SpecialToken: { id: piece.name, type_id: 0 } }
-            : { Sequence: { id: piece.name, type_id: 0 } },
-        ),
-        pair: value.pairRaw,
+        single: value.single.map(templatePiece),
+        ...(value.pair === undefined ? {} : { pair: value.pair.map(templatePiece) }),
         special_tokens: value.specialTokensRaw,
       };
     case 'BertProcessing':

