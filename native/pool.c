@@ -42,11 +42,15 @@ static void run_tasks(int tid) {
   }
 }
 
+/* The generation each worker was created at: a worker must not read the live counter at
+ * start-up, or a job posted before it first takes the lock would be skipped (and its
+ * caller would wait for it forever). */
+static unsigned long start_generation[MAX_THREADS];
+
 static void *worker_main(void *arg) {
   int tid = (int)(intptr_t)arg;
-  unsigned long seen = 0;
   pthread_mutex_lock(&mu);
-  seen = generation;
+  unsigned long seen = start_generation[tid];
   for (;;) {
     while (generation == seen && !quit) pthread_cond_wait(&wake, &mu);
     if (quit) break;
@@ -85,6 +89,7 @@ int lmf_set_threads(int n) {
   if (n == nthreads) return 0;
   stop_workers();
   for (int i = 1; i < n; i++) {
+    start_generation[i] = generation;
     if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) {
       nthreads = i;
       return -1;
