@@ -4,7 +4,7 @@
  * a tiktoken rank file or GPT-2's encoder.json, and every trained one, is one of these.
  */
 import { TokenizerError } from '../util/errors.js';
-import { AddedTokenMatcher, type AddedToken } from './added-tokens.js';
+import { AddedTokenMatcher, type AddedToken, type Segment } from './added-tokens.js';
 import { BpeModel, type BpeModelOptions } from './bpe-model.js';
 import { compileDecoder, type Decoder } from './decoders.js';
 import { compileNormalizer, type NormalizeFn, type Normalizer } from './normalizers.js';
@@ -77,12 +77,22 @@ export class PipelineTokenizer implements Tokenizer {
     this.model = buildModel(spec.model);
     this.normalize = compileNormalizer(spec.normalizer);
     this.preTokenizer = compilePreTokenizer(spec.preTokenizer);
-    this.matcher = new AddedTokenMatcher(spec.addedTokens);
+    // HF (added_vocabulary.rs add_tokens): an added token whose content the model already
+    // has takes the model's id, whatever id tokenizer.json gives it.
+    const addedTokens = spec.addedTokens.map((token) => {
+      const modelId = modelTokenToId(spec.model, this.model, token.content);
+      return modelId === undefined || modelId === token.id ? token : { ...token, id: modelId };
+    });
+    this.matcher = new AddedTokenMatcher(addedTokens, this.normalize);
     this.decodeTokens = compileDecoder(spec.decoder);
     const specials = new Map<string, number>();
     let size = this.model.size;
-    for (const token of spec.addedTokens) {
-      this.addedById.set(token.id, token);
+    for (const token of addedTokens) {
+      // HF keeps a `normalized: true` token as its normalized text: that is what it decodes to.
+      this.addedById.set(
+        token.id,
+        token.normalized ? { ...token, content: this.normalize(token.content) } : token,
+      );
       this.addedByContent.set(token.content, token);
       if (token.special) specials.set(token.content, token.id);
       size = Math.max(size, token.id + 1);
@@ -128,41 +138,52 @@ export class PipelineTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    const segments = this.matcher.split(
-      text,
-      options.allowedSpecial ?? new Set(),
-      options.disallowedSpecial ?? 'all',
-    );
+    const allowed = options.allowedSpecial ?? new Set<string>();
+    const disallowed = options.disallowedSpecial ?? 'all';
     const ids: number[] = [];
-    for (const segment of segments) {
+    for (const segment of this.matcher.split(text, allowed, disallowed)) {
       if (segment.kind === 'token') {
         ids.push(segment.id);
         continue;
       }
       const normalized = this.normalize(segment.text);
-      const regex = this.preTokenizer.singleRegex;
-      if (regex !== undefined) {
-        // Hot path: matches and the gaps between them are the words (Isolated split).
-        const model = this.model;
-        let last = 0;
-        regex.lastIndex = 0;
-        for (let match = regex.exec(normalized); match !== null; match = regex.exec(normalized)) {
-          const word = match[0];
-          if (match.index > last) model.encodeWord(normalized.slice(last, match.index), ids);
-          if (word.length === 0) {
-            regex.lastIndex++;
-            continue;
-          }
-          model.encodeWord(word, ids);
-          last = match.index + word.length;
-        }
-        if (last < normalized.length) model.encodeWord(normalized.slice(last), ids);
+      if (!this.matcher.hasNormalized) {
+        this.encodeNormalized(normalized, segment.atStart, ids);
         continue;
       }
-      const words = this.preTokenizer.split(normalized, segment.atStart);
-      for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i] as string, ids);
+      const pieces: Segment[] = [];
+      this.matcher.splitNormalized(normalized, segment.atStart, allowed, disallowed, pieces);
+      for (const piece of pieces) {
+        if (piece.kind === 'token') ids.push(piece.id);
+        else this.encodeNormalized(piece.text, piece.atStart, ids);
+      }
     }
     return options.addSpecialTokens === false ? ids : postProcess(this.spec.postProcessor, ids);
+  }
+
+  /** Pre-tokenize normalized text and run the model on each word, appending ids. */
+  private encodeNormalized(normalized: string, atStart: boolean, ids: number[]): void {
+    const regex = this.preTokenizer.singleRegex;
+    if (regex !== undefined) {
+      // Hot path: matches and the gaps between them are the words (Isolated split).
+      const model = this.model;
+      let last = 0;
+      regex.lastIndex = 0;
+      for (let match = regex.exec(normalized); match !== null; match = regex.exec(normalized)) {
+        const word = match[0];
+        if (match.index > last) model.encodeWord(normalized.slice(last, match.index), ids);
+        if (word.length === 0) {
+          regex.lastIndex++;
+          continue;
+        }
+        model.encodeWord(word, ids);
+        last = match.index + word.length;
+      }
+      if (last < normalized.length) model.encodeWord(normalized.slice(last), ids);
+      return;
+    }
+    const words = this.preTokenizer.split(normalized, atStart);
+    for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i] as string, ids);
   }
 
   /**
@@ -245,13 +266,7 @@ export class PipelineTokenizer implements Tokenizer {
   tokenToId(token: string): number | undefined {
     const added = this.addedByContent.get(token);
     if (added !== undefined) return added.id;
-    switch (this.spec.model.type) {
-      case 'BPE':
-      case 'WordPiece':
-        return this.spec.model.options.vocab.get(token);
-      case 'Unigram':
-        return (this.model as UnigramModel).tokenToId(token);
-    }
+    return modelTokenToId(this.spec.model, this.model, token);
   }
 
   idToToken(id: number): string | undefined {
@@ -276,6 +291,16 @@ function buildModel(spec: ModelSpec): WordModel {
       return new WordPieceModel(spec.options);
     case 'Unigram':
       return new UnigramModel(spec.options);
+  }
+}
+
+function modelTokenToId(spec: ModelSpec, model: WordModel, token: string): number | undefined {
+  switch (spec.type) {
+    case 'BPE':
+    case 'WordPiece':
+      return spec.options.vocab.get(token);
+    case 'Unigram':
+      return (model as UnigramModel).tokenToId(token);
   }
 }
 
