@@ -11,6 +11,10 @@
  * stays flat. The loop yields to the event loop between steps, so a stop request (Ctrl-C
  * in the CLI) is seen within one step; the trainer then checkpoints and returns.
  *
+ * Early stopping (earlyStopPatience) ends the run after that many evaluations without a
+ * better validation loss; the final checkpoint holds the last weights (not the best ones),
+ * and the summary reports bestValLoss.
+ *
  * Determinism: the batch sampler and dropout have their own seeded Rngs, saved in each
  * checkpoint with the optimiser moments, so a resumed run continues bit-exactly: its loss
  * curve and weights equal those of an uninterrupted run with the same seed. Evaluation
