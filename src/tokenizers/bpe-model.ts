@@ -38,6 +38,7 @@ const HEAP_THRESHOLD = 48;
 /** Pieces longer than this are not cached (a 1 MB run would just pin memory). */
 const CACHE_MAX_PIECE = 256;
 const CACHE_MAX_ENTRIES = 200_000;
+const LAZY_MERGES_MAX = 8_000_000;
 
 export class BpeModel {
   readonly options: BpeModelOptions;
@@ -46,6 +47,15 @@ export class BpeModel {
   private readonly tokens: string[] = [];
   /** (left id, right id) -> (merge rank, merged id). */
   private mergeTable: PairTable = new PairTable();
+  /**
+   * tiktoken models (ranksAreIds) fill mergeTable lazily: a pair is looked up (is the
+   * concatenation of the two tokens a token?) the first time encoding meets it, and the
+   * answer, yes or no (rank -1), is kept. Building all ~450k merges of o200k up front took
+   * 0.5-1.5 s of every load; encoding meets a small fraction of them.
+   */
+  private readonly lazyMerges: boolean;
+  /** Lookup key of each id (binary string for byte-level models), for lazy merges. */
+  private readonly keys: string[] = [];
   /** For list merges: 1 where the rule at that rank is in the table. */
   private keptMerges: Uint8Array | undefined;
   private readonly byteIds = new Int32Array(256).fill(-1);
@@ -59,6 +69,7 @@ export class BpeModel {
       const key = options.symbols === 'bytes' ? (byteLevelToBinary(token) ?? '\u0100' + token) : token;
       this.index.set(key, id);
       this.tokens[id] = token;
+      this.keys[id] = key;
     }
     if (options.symbols === 'bytes') {
       for (let b = 0; b < 256; b++) this.byteIds[b] = this.index.get(String.fromCharCode(b)) ?? -1;
@@ -70,8 +81,8 @@ export class BpeModel {
       }
     }
     this.unkId = options.unkToken === undefined ? undefined : options.vocab.get(options.unkToken);
-    if (options.ranksAreIds === true) this.buildRankMerges();
-    else this.buildListMerges();
+    this.lazyMerges = options.ranksAreIds === true;
+    if (!this.lazyMerges) this.buildListMerges();
   }
 
   get size(): number {
@@ -112,8 +123,24 @@ export class BpeModel {
     this.keptMerges = kept;
   }
 
-  /** tiktoken: any split of a token into two tokens merges, with the token's id as rank. */
-  private buildRankMerges(): void {
+  /**
+   * The table slot of pair (left, right), or -1. Its rank is -1 when the pair does not merge
+   * (a remembered lazy miss). tiktoken semantics: a pair merges when the concatenation of the
+   * two tokens is a token, with that token's id as rank.
+   */
+  private pairSlot(left: number, right: number): number {
+    const table = this.mergeTable;
+    const slot = table.find(left, right);
+    if (slot >= 0 || !this.lazyMerges) return slot;
+    // Bounded memory in a long-running process: start over past ~8M remembered pairs.
+    if (table.size >= LAZY_MERGES_MAX) this.mergeTable = new PairTable();
+    const merged = this.index.get((this.keys[left] as string) + (this.keys[right] as string));
+    this.mergeTable.add(left, right, merged ?? -1, merged ?? -1);
+    return this.mergeTable.find(left, right);
+  }
+
+  /** Every tiktoken merge, for export: each split of a token into two tokens. */
+  private allRankMerges(): PairTable {
     const table = new PairTable(this.index.size * 2);
     for (const [key, id] of this.index) {
       for (let cut = 1; cut < key.length; cut++) {
@@ -123,7 +150,7 @@ export class BpeModel {
         if (right !== undefined) table.add(left, right, id, id);
       }
     }
-    this.mergeTable = table;
+    return table;
   }
 
   /** Merge rules in rank order as [left, right] tokens (for tokenizer.json export). */
@@ -140,7 +167,8 @@ export class BpeModel {
       return out;
     }
     const entries: Array<[number, string, string]> = [];
-    for (const [left, right, rank] of this.mergeTable.entries())
+    const table = this.lazyMerges ? this.allRankMerges() : this.mergeTable;
+    for (const [left, right, rank] of table.entries())
       entries.push([rank, this.tokens[left] as string, this.tokens[right] as string]);
     // Ties (tiktoken: several splits of one token share its rank) go shortest left part first.
     entries.sort((x, y) => x[0] - y[0] || x[1].length - y[1].length);
@@ -219,19 +247,18 @@ export class BpeModel {
   }
 
   private mergeByScan(symbols: number[]): number[] {
-    const table = this.mergeTable;
     while (symbols.length > 1) {
       let bestRank = Infinity;
       let bestAt = -1;
       let bestResult = -1;
       for (let i = 0; i + 1 < symbols.length; i++) {
-        const slot = table.find(symbols[i] as number, symbols[i + 1] as number);
+        const slot = this.pairSlot(symbols[i] as number, symbols[i + 1] as number);
         if (slot < 0) continue;
-        const rank = table.rankAt(slot);
-        if (rank < bestRank) {
+        const rank = this.mergeTable.rankAt(slot);
+        if (rank >= 0 && rank < bestRank) {
           bestRank = rank;
           bestAt = i;
-          bestResult = table.resultAt(slot);
+          bestResult = this.mergeTable.resultAt(slot);
         }
       }
       if (bestAt < 0) break;
@@ -242,7 +269,6 @@ export class BpeModel {
 
   private mergeWithHeap(symbols: number[]): number[] {
     const n = symbols.length;
-    const table = this.mergeTable;
     const ids = Int32Array.from(symbols);
     const next = new Int32Array(n);
     const prev = new Int32Array(n);
@@ -255,8 +281,8 @@ export class BpeModel {
     const rankAt = (at: number): number => {
       const after = next[at] as number;
       if (after < 0) return -1;
-      const slot = table.find(ids[at] as number, ids[after] as number);
-      return slot < 0 ? -1 : table.rankAt(slot);
+      const slot = this.pairSlot(ids[at] as number, ids[after] as number);
+      return slot < 0 ? -1 : this.mergeTable.rankAt(slot);
     };
     // Priority = rank * 2^32 + position: lowest rank first, leftmost on ties (exact in a double).
     const push = (at: number): void => {
@@ -270,7 +296,7 @@ export class BpeModel {
       const at = top - rank * 4294967296;
       if (alive[at] === 0 || rankAt(at) !== rank) continue;
       const right = next[at] as number;
-      ids[at] = table.resultAt(table.find(ids[at] as number, ids[right] as number));
+      ids[at] = this.mergeTable.resultAt(this.pairSlot(ids[at] as number, ids[right] as number));
       alive[right] = 0;
       const after = next[right] as number;
       next[at] = after;

@@ -23,16 +23,27 @@ function buildByteToChar(): string[] {
 /** byte -> printable char (GPT-2 `bytes_to_unicode`). */
 export const BYTE_TO_CHAR: readonly string[] = buildByteToChar();
 
-const CHAR_TO_BYTE = new Map<string, number>(BYTE_TO_CHAR.map((char, byte) => [char, byte]));
+/** Printable char code -> byte, -1 where the code is not in the table (codes end at U+0143). */
+const CODE_TO_BYTE: Int16Array = (() => {
+  const table = new Int16Array(0x144).fill(-1);
+  BYTE_TO_CHAR.forEach((char, byte) => (table[char.charCodeAt(0)] = byte));
+  return table;
+})();
 
 /** GPT-2 printable form -> binary string, or undefined if a char is not in the table. */
 export function byteLevelToBinary(token: string): string | undefined {
-  let out = '';
-  for (const char of token) {
-    const byte = CHAR_TO_BYTE.get(char);
-    if (byte === undefined) return undefined;
-    out += String.fromCharCode(byte);
+  let ascii = true;
+  for (let i = 0; i < token.length; i++) {
+    const code = token.charCodeAt(i);
+    const byte = code < CODE_TO_BYTE.length ? (CODE_TO_BYTE[code] as number) : -1;
+    if (byte < 0) return undefined;
+    if (byte !== code) ascii = false;
   }
+  // Printable ASCII maps to itself: most tokens need no new string.
+  if (ascii) return token;
+  let out = '';
+  for (let i = 0; i < token.length; i++)
+    out += String.fromCharCode(CODE_TO_BYTE[token.charCodeAt(i)] as number);
   return out;
 }
 

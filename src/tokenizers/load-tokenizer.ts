@@ -52,6 +52,8 @@ function isEncodingName(name: string): name is EncodingName {
 
 /** Load a tiktoken encoding by name (cached: loading o200k takes ~0.5 s). */
 export function loadEncoding(name: EncodingName): Promise<PipelineTokenizer> {
+  // gpt2 and r50k_base are one encoding (same ranks, pattern and special tokens): load it once.
+  if (name === 'gpt2') name = 'r50k_base';
   let promise = loaded.get(name);
   if (promise === undefined) {
     const definition = ENCODINGS[name];

@@ -12,21 +12,34 @@ import type { TokenizerSpec } from './pipeline-tokenizer.js';
 /** Parse a `.tiktoken` rank file into binary-string -> rank. Errors name the line. */
 export function parseTiktokenRanks(text: string, source = 'ranks.tiktoken'): Map<string, number> {
   const ranks = new Map<string, number>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
+  let lineNumber = 0;
+  for (let at = 0; at < text.length;) {
+    lineNumber++;
+    let end = text.indexOf('\n', at);
+    if (end < 0) end = text.length;
+    const line = text.slice(at, end);
+    at = end + 1;
     if (line.length === 0) continue;
     const space = line.indexOf(' ');
     const rankText = line.slice(space + 1);
     const encoded = line.slice(0, space);
-    if (space <= 0 || !/^\d+$/.test(rankText) || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
+    let bytes: string | undefined;
+    if (space > 0 && /^\d+$/.test(rankText) && /^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
+      try {
+        // atob gives the bytes as a binary string directly (no Buffer per line).
+        bytes = atob(encoded);
+      } catch {
+        bytes = undefined; // bad padding: reported below
+      }
+    }
+    if (bytes === undefined) {
       throw new FormatError('malformed rank line', {
-        where: `${source}:${i + 1}`,
+        where: `${source}:${lineNumber}`,
         expected: '<base64 token> <rank>',
         actual: line.slice(0, 60),
       });
     }
-    ranks.set(Buffer.from(encoded, 'base64').toString('latin1'), Number(rankText));
+    ranks.set(bytes, Number(rankText));
   }
   if (ranks.size === 0) throw new FormatError('rank file is empty', { where: source });
   return ranks;
