@@ -1,6 +1,6 @@
 /**
  * Memory stability: 1,000 training steps of a tiny transformer block (embedding,
- * layerNorm, causal attention, GELU MLP, cross-entropy, AdamW) inside scope() on the JS
+ * layerNorm, causal attention, GELU MLP, cross-entropy, AdamW) inside scope() on the default
  * backend must keep the buffer pool, the V8 heap and the RSS flat once warmed up.
  */
 import { test } from 'node:test';
@@ -83,11 +83,20 @@ test('1,000 training steps keep pool, heap and RSS flat', (t) => {
     const usage = process.memoryUsage();
     return { heap: usage.heapUsed, buffers: usage.arrayBuffers, rss: usage.rss, pool: T.poolStats() };
   };
+  // Collecting every 50 steps keeps dead JS objects from inflating the RSS, so that what
+  // the RSS shows is retained memory (tensor buffers live outside the V8 heap).
   let at200: ReturnType<typeof sample> | null = null;
+  let at500: ReturnType<typeof sample> | null = null;
+  const rssLate: number[] = [];
   for (let i = 1; i <= 1000; i++) {
     last = step(i);
     if (i === 1) first = last;
-    if (i === 200) at200 = sample();
+    if (i % 50 === 0) {
+      const s = sample();
+      if (i === 200) at200 = s;
+      if (i === 500) at500 = s;
+      if (i > 750) rssLate.push(s.rss);
+    }
   }
   const end = sample();
   const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
@@ -102,6 +111,14 @@ test('1,000 training steps keep pool, heap and RSS flat', (t) => {
   // V8's own warm-up (inline caches, compiled code) moves the heap by ~0.2 MiB.
   assert.ok(end.heap - at200!.heap < 1 * 2 ** 20, `heap grew: ${report}`);
   assert.ok(end.buffers - at200!.buffers < 0.25 * 2 ** 20, `array buffers grew: ${report}`);
-  assert.ok(end.rss - at200!.rss < 16 * 2 ** 20, `rss grew: ${report}`);
+  // A leak grows the RSS step after step; warm-up does not. Measured here: the RSS climbs
+  // for the first ~600 steps (JIT, malloc arenas of the native pool threads) and then stays
+  // within ~2 MiB up to 4,000 steps. So compare the median of steps 800-1000 with step 500:
+  // a leak outside V8's accounting (native memory) of 24 KiB/step or more fails here.
+  const lateMedian = [...rssLate].sort((a, b) => a - b)[Math.floor(rssLate.length / 2)]!;
+  assert.ok(
+    lateMedian - at500!.rss < 6 * 2 ** 20,
+    `rss grew (step 500 ${mb(at500!.rss)}, late median ${mb(lateMedian)}): ${report}`,
+  );
   assert.ok(last < first - 0.5, `training did not reduce the loss: ${first} -> ${last}`);
 });
