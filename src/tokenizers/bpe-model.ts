@@ -277,21 +277,44 @@ export class BpeModel {
       prev[i] = i - 1;
     }
     const alive = new Uint8Array(n).fill(1);
-    const heap = new MinHeap();
+    // A binary min-heap of priorities rank * 2^32 + position (lowest rank first, leftmost on
+    // ties; exact in a double), in a growable Float64Array: no closures or boxed numbers.
+    let heap = new Float64Array(n + 16);
+    let size = 0;
     const rankAt = (at: number): number => {
       const after = next[at] as number;
       if (after < 0) return -1;
       const slot = this.pairSlot(ids[at] as number, ids[after] as number);
       return slot < 0 ? -1 : this.mergeTable.rankAt(slot);
     };
-    // Priority = rank * 2^32 + position: lowest rank first, leftmost on ties (exact in a double).
     const push = (at: number): void => {
       const rank = rankAt(at);
-      if (rank >= 0) heap.push(rank * 4294967296 + at);
+      if (rank < 0) return;
+      const value = rank * 4294967296 + at;
+      if (size === heap.length) {
+        const grown = new Float64Array(heap.length * 2);
+        grown.set(heap);
+        heap = grown;
+      }
+      let i = size++;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if ((heap[parent] as number) <= value) break;
+        heap[i] = heap[parent] as number;
+        i = parent;
+      }
+      heap[i] = value;
     };
-    for (let i = 0; i + 1 < n; i++) push(i);
-    while (heap.size > 0) {
-      const top = heap.pop();
+    // The initial pairs come in position order; build the heap bottom-up in O(n).
+    for (let i = 0; i + 1 < n; i++) {
+      const rank = rankAt(i);
+      if (rank >= 0) heap[size++] = rank * 4294967296 + i;
+    }
+    for (let start = (size >> 1) - 1; start >= 0; start--) siftDown(heap, size, start);
+    while (size > 0) {
+      const top = heap[0] as number;
+      heap[0] = heap[--size] as number;
+      siftDown(heap, size, 0);
       const rank = Math.floor(top / 4294967296);
       const at = top - rank * 4294967296;
       if (alive[at] === 0 || rankAt(at) !== rank) continue;
@@ -316,44 +339,16 @@ export class BpeModel {
   }
 }
 
-/** Binary min-heap of doubles. */
-class MinHeap {
-  private readonly items: number[] = [];
-
-  get size(): number {
-    return this.items.length;
+/** Restore the heap property below `i` (min-heap of `size` doubles). */
+function siftDown(heap: Float64Array, size: number, i: number): void {
+  const value = heap[i] as number;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= size) break;
+    if (child + 1 < size && (heap[child + 1] as number) < (heap[child] as number)) child++;
+    if ((heap[child] as number) >= value) break;
+    heap[i] = heap[child] as number;
+    i = child;
   }
-
-  push(value: number): void {
-    const items = this.items;
-    let i = items.length;
-    items.push(value);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if ((items[parent] as number) <= value) break;
-      items[i] = items[parent] as number;
-      i = parent;
-    }
-    items[i] = value;
-  }
-
-  pop(): number {
-    const items = this.items;
-    const top = items[0] as number;
-    const last = items.pop() as number;
-    const n = items.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        let child = 2 * i + 1;
-        if (child >= n) break;
-        if (child + 1 < n && (items[child + 1] as number) < (items[child] as number)) child++;
-        if ((items[child] as number) >= last) break;
-        items[i] = items[child] as number;
-        i = child;
-      }
-      items[i] = last;
-    }
-    return top;
-  }
+  heap[i] = value;
 }

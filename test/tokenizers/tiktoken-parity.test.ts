@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { getEncoding } from 'js-tiktoken';
+import { getEncoding as buildJsEncoding, type Tiktoken as JsTiktoken } from 'js-tiktoken';
 import { get_encoding, type Tiktoken } from 'tiktoken';
 import { loadEncoding } from '../../src/tokenizers/index.js';
 import { TokenizerError as BaseTokenizerError } from '../../src/util/errors.js';
@@ -10,6 +10,17 @@ import { STRESS_CASES, STRESS_TEXT } from './stress-corpus.js';
 const NAMES = ['gpt2', 'r50k_base', 'cl100k_base', 'o200k_base'] as const;
 /** js-tiktoken uses JS `\s`, which differs from tiktoken's on these two (see split-patterns.ts). */
 const JS_REGEX_DIALECT = /[\u0085\uFEFF]/g;
+
+/** One js-tiktoken encoding per name for the whole file (building one takes ~0.5 s). */
+const jsEncodings = new Map<string, JsTiktoken>();
+function getEncoding(name: (typeof NAMES)[number]): JsTiktoken {
+  let encoding = jsEncodings.get(name);
+  if (encoding === undefined) {
+    encoding = buildJsEncoding(name);
+    jsEncodings.set(name, encoding);
+  }
+  return encoding;
+}
 
 /** One WASM encoding per name for the whole file (building one parses its rank file). */
 const wasmEncodings = new Map<string, Tiktoken>();
