@@ -20,7 +20,7 @@ import { writeTokenizerJson } from './tokenizer-json-write.js';
 import { byteStreamDecoder, windowStreamDecoder } from './stream-decoder.js';
 import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
 import { UnigramModel, type UnigramOptions } from './unigram-model.js';
-import { binaryToBytes, decodeUtf8 } from './utf8.js';
+import { binaryToBytes, decodeUtf8, wellFormed } from './utf8.js';
 import { WordPieceModel, type WordPieceOptions } from './wordpiece-model.js';
 
 export type ModelSpec =
@@ -141,7 +141,7 @@ export class PipelineTokenizer implements Tokenizer {
     const allowed = options.allowedSpecial ?? new Set<string>();
     const disallowed = options.disallowedSpecial ?? 'all';
     const ids: number[] = [];
-    for (const segment of this.matcher.split(text, allowed, disallowed)) {
+    for (const segment of this.matcher.split(wellFormed(text), allowed, disallowed)) {
       if (segment.kind === 'token') {
         ids.push(segment.id);
         continue;

@@ -43,7 +43,7 @@ export interface Tokenizer {
   /** The content of every special token, e.g. `<|endoftext|>`. */
   readonly specialTokens: ReadonlyMap<string, number>;
   /**
-   * Text to ids.
+   * Text to ids. Lone surrogates encode as U+FFFD does (the text any UTF-8 consumer sees).
    * @example
    * const tok = await loadTokenizer('cl100k_base');
    * tok.encode('hello world'); // [15339, 1917]

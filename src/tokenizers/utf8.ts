@@ -37,3 +37,15 @@ export function binaryToBytes(binary: string): Uint8Array {
 export function decodeUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Lone surrogates replaced by U+FFFD: the text every UTF-8 consumer sees (TextEncoder, so
+ * tiktoken's WASM and js-tiktoken; HF's Node binding). Encoding this first keeps the regex
+ * pre-tokenizers, which would otherwise treat a lone surrogate unlike U+FFFD, in line.
+ */
+export function wellFormed(text: string): string {
+  // Fast path: most text has no surrogate at all.
+  return /[\uD800-\uDFFF]/.test(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text;
+}
