@@ -406,33 +406,46 @@ double LMF_FN(sum_of_squares)(const float *x, long N) {
 typedef struct {
   float *param, *m, *v;
   const float *grad;
-  const lmf_adamw_params *p;
-  float bc1, bc2;
+  float lr, beta1, beta2, eps, decay, gradScale, inv_bc1, inv_bc2;
 } adamw_job;
 
 /*
  * AdamW (Loshchilov & Hutter 2019) as in PyTorch: g = grad * gradScale;
  * m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; param -= lr * wd * param (decoupled);
  * param -= lr * (m / bc1) / (sqrt(v / bc2) + eps), bc = 1 - beta^step.
+ * One pass over the four arrays (memory-bound: 16 bytes read, 12 written per element), the
+ * parameters copied to locals so that the stores cannot alias them and the loop stays in
+ * vectors; the divisions by bc1 and bc2 become multiplications by their reciprocals.
  */
 static void adamw_range(void *ctx, long lo, long hi) {
   const adamw_job *j = ctx;
-  const lmf_adamw_params *p = j->p;
   float *restrict param = j->param, *restrict m = j->m, *restrict v = j->v;
   const float *restrict grad = j->grad;
-  float b1 = p->beta1, b2 = p->beta2, decay = 1.0f - p->lr * p->weightDecay;
-  for (long i = lo; i < hi; i++) {
-    float g = grad[i] * p->gradScale;
-    float mi = b1 * m[i] + (1.0f - b1) * g;
-    float vi = b2 * v[i] + (1.0f - b2) * g * g;
+  const float b1 = j->beta1, b2 = j->beta2, c1 = 1.0f - b1, c2 = 1.0f - b2, lr = j->lr, eps = j->eps;
+  const float decay = j->decay, scale = j->gradScale, ib1 = j->inv_bc1, ib2 = j->inv_bc2;
+  long i = lo;
+  for (; i + VW <= hi; i += VW) {
+    vf g = vload(grad + i) * scale;
+    vf mi = b1 * vload(m + i) + c1 * g;
+    vf vi = b2 * vload(v + i) + c2 * g * g;
+    vstore(m + i, mi);
+    vstore(v + i, vi);
+    vstore(param + i, vload(param + i) * decay - lr * (mi * ib1) / (vsqrt(vi * ib2) + eps));
+  }
+  for (; i < hi; i++) {
+    float g = grad[i] * scale;
+    float mi = b1 * m[i] + c1 * g;
+    float vi = b2 * v[i] + c2 * g * g;
     m[i] = mi;
     v[i] = vi;
-    param[i] = param[i] * decay - p->lr * (mi / j->bc1) / (sqrtf(vi / j->bc2) + p->eps);
+    param[i] = param[i] * decay - lr * (mi * ib1) / (sqrtf(vi * ib2) + eps);
   }
 }
 
 void LMF_FN(adamw)(float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p) {
-  adamw_job j = {param, m, v, grad, p, (float)(1.0 - pow(p->beta1, p->step)),
-                 (float)(1.0 - pow(p->beta2, p->step))};
-  lmf_parallel_range(N, ELEMENT_GRAIN, adamw_range, &j);
+  adamw_job j = {param, m, v, grad, p->lr, p->beta1, p->beta2, p->eps, 1.0f - p->lr * p->weightDecay,
+                 p->gradScale, (float)(1.0 / (1.0 - pow(p->beta1, p->step))),
+                 (float)(1.0 / (1.0 - pow(p->beta2, p->step)))};
+  /* memory-bound: a second thread pays off only over a few hundred KB */
+  lmf_parallel_range(N, 4 * ELEMENT_GRAIN, adamw_range, &j);
 }

@@ -197,6 +197,21 @@ static inline vf vmax(vf a, vf b) {
 #endif
 }
 
+/* lane-wise square root (correctly rounded, as sqrtf) */
+static inline vf vsqrt(vf a) {
+#if defined(__AVX512F__)
+  return (vf)_mm512_sqrt_ps((__m512)a);
+#elif defined(__AVX__)
+  return (vf)_mm256_sqrt_ps((__m256)a);
+#elif defined(__SSE__)
+  return (vf)_mm_sqrt_ps((__m128)a);
+#else
+  vf r;
+  for (int i = 0; i < VW; i++) r[i] = sqrtf(a[i]);
+  return r;
+#endif
+}
+
 /* max of x[0..n) (n >= 1); NaN handling is unspecified (callers produce NaN anyway). */
 static inline float row_max(const float *x, long n) {
   long j = 0;
