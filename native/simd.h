@@ -68,6 +68,26 @@ static inline vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)
  * NaN propagates, large x gives inf, very negative x gives 0.
  */
 static inline vf vexp(vf x) {
+#if defined(__AVX512F__)
+  /* AVX-512: the same reduction and polynomial, with rounding by vrndscaleps and the 2^n
+   * scaling by vscalefps (which saturates to inf / 0 itself). The clamp only keeps r finite
+   * for infinite x; max(lo, x) and min(hi, .) return x when x is NaN (x86 returns the second
+   * operand), so NaN propagates. e^-104 is below the smallest denormal. */
+  __m512 xc = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x));
+  vf fn = (vf)_mm512_roundscale_ps((__m512)((vf)xc * 1.44269504088896341f),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  vf r = (vf)xc - fn * 0.693359375f;
+  r = r + fn * 2.12194440e-4f;
+  vf r2 = r * r;
+  vf p = vsplat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r2 + r + 1.0f;
+  return (vf)_mm512_scalef_ps((__m512)p, (__m512)fn);
+#else
   const vf hi = vsplat(88.72283935546875f), lo = vsplat(-87.33654022216796875f);
   vf xc = vsel(x > hi, hi, x);
   xc = vsel(xc < lo, lo, xc);
@@ -92,6 +112,7 @@ static inline vf vexp(vf x) {
   y = vsel(x > hi, vsplat(INFINITY), y);
   y = vsel(x < lo, vsplat(0.0f), y);
   return vsel(x != x, x, y);
+#endif
 }
 
 /* 1 / (1 + e^-x) */
