@@ -37,13 +37,26 @@ static int collapse(int nd, const long *shape, const long *const *strides, int o
   return r;
 }
 
-/* Element offsets (per operand) of row `row` of a layout whose last dim is the row. */
-static void row_offsets(int nd, const long *shape, long st[][LMF_MAX_DIMS], int ops, long row, long *off) {
+/* Element offsets (per operand) of row `row` of a layout whose last dim is the row, and the
+ * row's index in each outer dim (for row_next). */
+static void row_offsets(int nd, const long *shape, long st[][LMF_MAX_DIMS], int ops, long row, long *off,
+                        long *idx) {
   for (int o = 0; o < ops; o++) off[o] = 0;
   for (int d = nd - 2; d >= 0; d--) {
     long i = row % shape[d];
     row /= shape[d];
+    idx[d] = i;
     for (int o = 0; o < ops; o++) off[o] += i * st[o][d];
+  }
+}
+
+/* Steps idx / off to the next row (an odometer: no division per row). */
+static inline void row_next(int nd, const long *shape, long st[][LMF_MAX_DIMS], int ops, long *idx, long *off) {
+  for (int d = nd - 2; d >= 0; d--) {
+    for (int o = 0; o < ops; o++) off[o] += st[o][d];
+    if (++idx[d] < shape[d]) return;
+    for (int o = 0; o < ops; o++) off[o] -= st[o][d] * shape[d];
+    idx[d] = 0;
   }
 }
 
@@ -60,15 +73,20 @@ typedef struct {
 static void copy_rows(void *ctx, long lo, long hi) {
   const copy_job *j = ctx;
   long n = j->shape[j->nd - 1], ss = j->st[0][j->nd - 1], ds = j->st[1][j->nd - 1];
-  for (long row = lo; row < hi; row++) {
-    long off[2];
-    row_offsets(j->nd, j->shape, (long(*)[LMF_MAX_DIMS])j->st, 2, row, off);
+  long off[2], idx[LMF_MAX_DIMS];
+  long(*st)[LMF_MAX_DIMS] = (long(*)[LMF_MAX_DIMS])j->st;
+  row_offsets(j->nd, j->shape, st, 2, lo, off, idx);
+  for (long row = lo; row < hi; row++, row_next(j->nd, j->shape, st, 2, idx, off)) {
     const uint32_t *s = j->src + off[0];
     uint32_t *d = j->dst + off[1];
-    if (ss == 1 && ds == 1)
-      memcpy(d, s, (size_t)n * 4);
-    else
+    if (ss == 1 && ds == 1) {
+      /* the head-size rows of the attention transposes: whole vectors, no memcpy call */
+      long i = 0;
+      for (; i + VW <= n; i += VW) vstore((float *)(d + i), vload((const float *)(s + i)));
+      for (; i < n; i++) d[i] = s[i];
+    } else {
       for (long i = 0; i < n; i++) d[i * ds] = s[i * ss];
+    }
   }
 }
 
@@ -251,9 +269,10 @@ static void binary_rows(void *ctx, long lo, long hi) {
   const binary_job *j = ctx;
   int last = j->nd - 1;
   long n = j->shape[last];
-  for (long row = lo; row < hi; row++) {
-    long off[3];
-    row_offsets(j->nd, j->shape, (long(*)[LMF_MAX_DIMS])j->st, 3, row, off);
+  long off[3], idx[LMF_MAX_DIMS];
+  long(*st)[LMF_MAX_DIMS] = (long(*)[LMF_MAX_DIMS])j->st;
+  row_offsets(j->nd, j->shape, st, 3, lo, off, idx);
+  for (long row = lo; row < hi; row++, row_next(j->nd, j->shape, st, 3, idx, off)) {
     binary_row(j->op, j->a + off[0], j->st[0][last], j->b + off[1], j->st[1][last], j->out + off[2], n);
   }
 }
