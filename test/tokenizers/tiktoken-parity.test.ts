@@ -51,7 +51,7 @@ for (const name of NAMES) {
       );
       const wasm = wasmEncode(name, text);
       assert.ok(
-        ids.every((id, i) => id === wasm[i]),
+        ids.length === wasm.length && ids.every((id, i) => id === wasm[i]),
         describeDifference(ids, wasm),
       );
       assert.equal(tokenizer.decode(ids), text);
