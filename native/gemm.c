@@ -201,7 +201,7 @@ static void gemm_block(const block_job *g, int tid) {
 
 /* y[r * incy] = alpha * dot(M[r, :cols], x) + beta * y[r * incy] for r in [r0, r1). */
 static void gemv_n_rows(long r0, long r1, long cols, const float *M, long ld, const float *x, float *y,
-                        long incy, float alpha, float beta) {
+                        long incy, float alpha, float beta, int stream) {
   long r = r0;
   for (; r + 4 <= r1; r += 4) {
     const float *m0 = M + r * ld, *m1 = m0 + ld, *m2 = m1 + ld, *m3 = m2 + ld;
@@ -209,6 +209,21 @@ static void gemv_n_rows(long r0, long r1, long cols, const float *M, long ld, co
     long j = 0;
     for (; j + VW <= cols; j += VW) {
       vf xv = vload(x + j);
+      /* The next four rows: rows of a few hundred floats are streams too short for the
+       * hardware prefetcher to lock on to. Non-temporal for a matrix far larger than the
+       * caches (an LM head), so that it passes through without evicting the layer weights
+       * a decode step reads next from L3. */
+      if (stream) {
+        __builtin_prefetch(m0 + 4 * ld + j, 0, 0);
+        __builtin_prefetch(m1 + 4 * ld + j, 0, 0);
+        __builtin_prefetch(m2 + 4 * ld + j, 0, 0);
+        __builtin_prefetch(m3 + 4 * ld + j, 0, 0);
+      } else {
+        __builtin_prefetch(m0 + 4 * ld + j, 0, 3);
+        __builtin_prefetch(m1 + 4 * ld + j, 0, 3);
+        __builtin_prefetch(m2 + 4 * ld + j, 0, 3);
+        __builtin_prefetch(m3 + 4 * ld + j, 0, 3);
+      }
       s0 += vload(m0 + j) * xv;
       s1 += vload(m1 + j) * xv;
       s2 += vload(m2 + j) * xv;
@@ -294,6 +309,7 @@ typedef struct {
   float *y;
   long incy;
   float alpha, beta;
+  int stream; /* prefetch the matrix non-temporally (it is larger than the last-level cache) */
 } gemv_job;
 
 static void gemv_task(void *ctx, long task, int tid) {
@@ -303,8 +319,12 @@ static void gemv_task(void *ctx, long task, int tid) {
   if (g->trans)
     gemv_t_cols(o0, o1, g->rows, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
   else
-    gemv_n_rows(o0, o1, g->cols, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
+    gemv_n_rows(o0, o1, g->cols, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta, g->stream);
 }
+
+#ifndef GEMV_STREAM_BYTES
+#define GEMV_STREAM_BYTES (16.0 * 1024 * 1024)
+#endif
 
 /* One matrix-vector product; x is copied to contiguous scratch when strided. */
 static void gemv(int trans, long rows, long cols, const float *M, long ld, const float *x, long incx, float *y,
@@ -316,7 +336,8 @@ static void gemv(int trans, long rows, long cols, const float *M, long ld, const
     for (long i = 0; i < len; i++) xs[i] = x[i * incx];
     x = xs;
   }
-  gemv_job g = {trans, rows, cols, trans ? cols : rows, 0, M, ld, x, y, incy, alpha, beta};
+  gemv_job g = {trans, rows, cols, trans ? cols : rows, 0, M, ld, x, y, incy, alpha, beta,
+                (double)rows * (double)ld * 4.0 > GEMV_STREAM_BYTES};
   /* at least ~32K multiply-adds per task; column chunks a multiple of VW */
   long per_out = trans ? rows : cols;
   long grain = (32768 + per_out - 1) / (per_out > 0 ? per_out : 1);

@@ -106,13 +106,18 @@ export class CausalSelfAttention extends Module {
       q = context.rope.apply(q, context.offset); // (B, nH, T, hs)
       k = context.rope.apply(k, context.offset); // (B, nKV, T, hs)
     }
+    let causalOffset = 0;
     if (context.cache !== null) {
-      const all = context.cache.append(context.layer, k, v);
-      k = all.keys; // (B, nKV, offset + T, hs)
-      v = all.values; // (B, nKV, offset + T, hs)
+      context.cache.append(context.layer, k, v);
+      // The whole buffers, not the filled prefix: with causalOffset = offset the kernel
+      // reads keys 0..offset + T - 1 only, and no per-step copy of the prefix is made.
+      const all = context.cache.buffers(context.layer);
+      k = all.keys; // (B, nKV, maxT, hs)
+      v = all.values; // (B, nKV, maxT, hs)
+      causalOffset = context.offset;
     }
-    // Causal with offset Tk - Tq: query i (position offset + i) sees keys 0..offset + i.
-    const y = scaledDotProductAttention(q, k, v, { causal: true }); // (B, nH, T, hs)
+    // Query i (position offset + i) sees keys 0..offset + i.
+    const y = scaledDotProductAttention(q, k, v, { causal: true, causalOffset }); // (B, nH, T, hs)
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]); // (B, T, C)
     return this.out.forward(merged); // (B, T, C)
   }

@@ -84,6 +84,16 @@ export class KVCache {
     return { keys: narrow(keys, 2, 0, filled), values: narrow(values, 2, 0, filled) };
   }
 
+  /**
+   * The whole (B, nKV, maxT, hs) key and value buffers of `layer`, contiguous; positions
+   * from length + T on hold stale values. Causal attention with causalOffset = length reads
+   * only the filled prefix from them, where the prefix view append() returns is strided per
+   * head and would be copied out on every step.
+   */
+  buffers(layer: number): { keys: Tensor; values: Tensor } {
+    return { keys: this.#keys[layer]!, values: this.#values[layer]! };
+  }
+
   /** Marks T more positions as filled (after every layer appended them). */
   advance(T: number): void {
     this.#length += T;

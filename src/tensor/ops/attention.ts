@@ -18,8 +18,14 @@ import { contiguous } from './layout.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 
 export interface AttentionOptions {
-  /** Query i may attend key j only when j <= i + (Tk - Tq). */
+  /** Query i may attend key j only when j <= i + causalOffset. */
   readonly causal?: boolean;
+  /**
+   * The position of query 0 among the keys (causal only); default Tk - Tq, the queries being
+   * the last Tq positions. A smaller offset lets a KV cache pass its whole preallocated
+   * buffer: keys past i + causalOffset are never read, so the filled prefix needs no copy.
+   */
+  readonly causalOffset?: number;
   /**
    * Additive float mask broadcastable to (B, nH, Tq, Tk) whose last dimension is Tk
    * (-Infinity removes a key). It is treated as a constant: it receives no gradient.
@@ -124,6 +130,10 @@ export function scaledDotProductAttention(
   }
   const scale = options.scale ?? 1 / Math.sqrt(hs);
   if (!Number.isFinite(scale)) throw new ConfigError('scale must be finite', { where, actual: scale });
+  const causalOffset = options.causalOffset ?? Tk - Tq;
+  if (!Number.isInteger(causalOffset)) {
+    throw new ConfigError('causalOffset must be an integer', { where, actual: causalOffset });
+  }
   const q = contiguous(qIn);
   const k = contiguous(kIn);
   const v = contiguous(vIn);
@@ -137,7 +147,7 @@ export function scaledDotProductAttention(
     hs,
     scale,
     causal: options.causal ?? false,
-    causalOffset: Tk - Tq,
+    causalOffset,
     // The whole buffer: the kernel indexes it through maskOffset and the strides.
     mask: layout === null ? null : (layout.mask.data as F),
     maskStrideB: layout?.strides[0] ?? 0,
