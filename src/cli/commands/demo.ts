@@ -116,7 +116,7 @@ export function demoCommand(): Command {
       process.exitCode = 130;
       return;
     }
-    log(`\nsaved to ${flags.out} (try: lmforge generate ${flags.out} --prompt "garden:")\n`);
+    log(`\nsaved to ${flags.out} (try: node bin/lmforge.js generate ${flags.out} --prompt "garden:")\n`);
     for (const prompt of flags.prompt ?? []) {
       process.stdout.write(prompt);
       const stream = generate(model, tokenizer, prompt, {
