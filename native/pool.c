@@ -4,7 +4,12 @@
  * The calling thread runs tasks too (it would otherwise sit idle while the workers work),
  * and idle workers sleep on a condition variable instead of spinning: on a 2-core machine
  * a spinning worker beside Node's own thread takes the core that thread needs (llama.cpp
- * in Node loses 2.5x that way). Tasks are handed out through an atomic counter, so uneven
+ * in Node loses 2.5x that way). But waking a sleeping thread costs ~50 us on the VMs we
+ * run on, more than a whole decode-step GEMV; so after each job a worker spins for a short
+ * window (SPIN_NS) before it sleeps, and the caller spins the same window for the workers
+ * to finish: back-to-back kernel calls (a decode step, a training step) then hand work
+ * over in about a microsecond, and a process that stops calling idles within SPIN_NS.
+ * Tasks are handed out through an atomic counter, so uneven
  * tasks balance themselves. One parallel loop runs at a time; a second caller (another
  * Node worker thread) arriving meanwhile runs its loop on its own thread.
  */
@@ -15,23 +20,34 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 
 #define MAX_THREADS 256
+#ifndef SPIN_NS
+#define SPIN_NS 50000L /* 50 us */
+#endif
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t done = PTHREAD_COND_INITIALIZER;
 static pthread_t workers[MAX_THREADS];
 static int nthreads = 1; /* including the caller */
-static int quit = 0;
-static unsigned long generation = 0;
+/* Written under mu; also read without it by spinning threads, hence atomic. */
+static atomic_int quit;
+static atomic_ulong generation;
 
 static lmf_task_fn job_fn;
 static void *job_ctx;
 static long job_tasks;
 static atomic_long next_task;
-static int running; /* workers that have not yet finished the current generation */
+static atomic_int running; /* workers that have not yet finished the current generation (written under mu) */
 static atomic_int busy;
 
 static void run_tasks(int tid) {
@@ -47,11 +63,39 @@ static void run_tasks(int tid) {
  * caller would wait for it forever). */
 static unsigned long start_generation[MAX_THREADS];
 
+static long elapsed_ns(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
+/* Spins until done() holds or SPIN_NS pass; returns done(). */
+#define SPIN_WHILE(cond)                                                                                   \
+  do {                                                                                                     \
+    struct timespec t0_;                                                                                   \
+    clock_gettime(CLOCK_MONOTONIC, &t0_);                                                                  \
+    for (long i_ = 1; (cond); i_++) {                                                                      \
+      cpu_relax();                                                                                         \
+      /* yield too: when the machine is oversubscribed the thread we wait for may need */                \
+      /* this very core */                                                                                 \
+      if ((i_ & 15) == 0) {                                                                                \
+        sched_yield();                                                                                     \
+        if (elapsed_ns(&t0_) > SPIN_NS) break;                                                             \
+      }                                                                                                    \
+    }                                                                                                      \
+  } while (0)
+
 static void *worker_main(void *arg) {
   int tid = (int)(intptr_t)arg;
   pthread_mutex_lock(&mu);
   unsigned long seen = start_generation[tid];
   for (;;) {
+    if (generation == seen && !quit) {
+      /* spin outside the lock first; the job's fields are read only after re-locking */
+      pthread_mutex_unlock(&mu);
+      SPIN_WHILE(atomic_load_explicit(&generation, memory_order_relaxed) == seen && !atomic_load(&quit));
+      pthread_mutex_lock(&mu);
+    }
     while (generation == seen && !quit) pthread_cond_wait(&wake, &mu);
     if (quit) break;
     seen = generation;
@@ -116,6 +160,7 @@ void lmf_parallel(long ntasks, lmf_task_fn fn, void *ctx) {
   pthread_cond_broadcast(&wake);
   pthread_mutex_unlock(&mu);
   run_tasks(0);
+  SPIN_WHILE(atomic_load_explicit(&running, memory_order_relaxed) > 0);
   pthread_mutex_lock(&mu);
   while (running > 0) pthread_cond_wait(&done, &mu);
   pthread_mutex_unlock(&mu);
