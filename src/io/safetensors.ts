@@ -16,12 +16,11 @@
  * Float32/float64/int32 tensors are views on the file buffer when aligned (zero-copy);
  * F16/BF16 become float32, I64/U8/BOOL become int32 (I64 values outside int32 rejected).
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Tensor } from '../tensor/index.js';
 import type { DType, TypedArray } from '../tensor/index.js';
 import { FormatError, type ErrorDetails } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 /** Element types this reader understands (the format defines more: I8, I16, U16, U32, U64, F8_*). */
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'BOOL';
@@ -456,28 +455,5 @@ export async function writeSafetensorsFile(
   tensors: TensorCollection,
   metadata?: Readonly<Record<string, string>>,
 ): Promise<void> {
-  const bytes = serializeSafetensors(tensors, metadata);
-  const folder = dirname(path);
-  const temporary = join(folder, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const file = await open(temporary, 'wx');
-  try {
-    await file.writeFile(bytes);
-    await file.sync();
-    await file.close();
-    await rename(temporary, path);
-  } catch (error) {
-    await file.close().catch(() => undefined); // already closed when the rename failed
-    await rm(temporary, { force: true });
-    throw error;
-  }
-  // Persist the rename itself. Windows cannot open a folder for fsync; there the rename is
-  // durable once it returns (NTFS journals metadata).
-  if (process.platform !== 'win32') {
-    const dir = await open(folder, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
+  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }

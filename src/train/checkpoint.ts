@@ -22,7 +22,7 @@ import { readSafetensorsFile, writeSafetensorsFile } from '../io/index.js';
 import { loadModelFolder, saveModelFolder, type DecoderConfig, type DecoderLM } from '../models/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { FormatError } from '../util/errors.js';
-import { syncFolder, writeFileAtomic } from './atomic-file.js';
+import { syncFolder, writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamWStateDict } from './optim/adamw.js';
 import type { TrainOptions } from './options.js';
 import type { DataSource } from './data/dataset.js';

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../../util/errors.js';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
 
 const magic = 'LMFTOK1\0';
 const headerBytes = 16;
