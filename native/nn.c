@@ -153,6 +153,8 @@ typedef struct {
   long rows, C;
   float eps;
   int rms;
+  long chunk;     /* backward: rows per task */
+  float *partial; /* backward: (tasks, 2, C) dw and db partials */
 } norm_job;
 
 /* LayerNorm: y = (x - mean) * rstd * w + b, two passes (no E[x^2] - E[x]^2 cancellation).
@@ -191,53 +193,74 @@ static void norm_forward_rows(void *ctx, long lo, long hi) {
  * Forward: n = (x - mean) * rstd (mean = 0 for RMSNorm), y = n * w (+ b). With dn = dy * w:
  *   LayerNorm: dx = rstd * (dn - mean(dn) - n * mean(dn * n))
  *   RMSNorm:   dx = rstd * (dn - n * mean(dn * n))
- * (the first mean is the gradient through the mean, the second through rstd).
+ * (the first mean is the gradient through the mean, the second through rstd), and
+ *   dw[c] += sum_r dy[r, c] n[r, c],  db[c] += sum_r dy[r, c].
+ * One task per range of rows: the first sweep over a row gathers its two sums and adds the
+ * row into the task's own dw / db partials, the second writes dx. The partials are summed
+ * in task order afterwards (deterministic, and no two threads add into one element).
  */
-static void norm_backward_rows(void *ctx, long lo, long hi) {
+static void norm_backward_task(void *ctx, long task, int tid) {
+  (void)tid;
   const norm_job *j = ctx;
-  long C = j->C;
+  long C = j->C, lo = task * j->chunk, hi = lo + j->chunk < j->rows ? lo + j->chunk : j->rows;
   const float *w = j->w;
+  float *pw = j->partial + task * 2 * C, *pb = pw + C;
+  memset(pw, 0, (size_t)(2 * C) * 4);
+  const vf one = vsplat(1.0f);
   for (long r = lo; r < hi; r++) {
     const float *x = j->x + r * C, *dy = j->dy + r * C;
     float *dx = j->dx + r * C;
     float m = j->rms ? 0.0f : j->mean[r], s = j->rstd[r];
-    float dn_sum = 0, dn_dot_n = 0;
-    for (long c = 0; c < C; c++) {
-      float n = (x[c] - m) * s;
-      float dn = dy[c] * (w == NULL ? 1.0f : w[c]);
+    vf a_dn = {0}, a_dnn = {0};
+    long c = 0;
+    for (; c + VW <= C; c += VW) {
+      vf n = (vload(x + c) - m) * s, g = vload(dy + c);
+      vf dn = g * (w == NULL ? one : vload(w + c));
+      a_dn += dn;
+      a_dnn += dn * n;
+      vstore(pw + c, vload(pw + c) + g * n);
+      vstore(pb + c, vload(pb + c) + g);
+    }
+    float dn_sum = vsum(a_dn), dn_dot_n = vsum(a_dnn);
+    for (; c < C; c++) {
+      float n = (x[c] - m) * s, dn = dy[c] * (w == NULL ? 1.0f : w[c]);
       dn_sum += dn;
       dn_dot_n += dn * n;
+      pw[c] += dy[c] * n;
+      pb[c] += dy[c];
     }
     float dn_mean = j->rms ? 0.0f : dn_sum / (float)C;
     dn_dot_n /= (float)C;
-    for (long c = 0; c < C; c++) {
-      float n = (x[c] - m) * s;
-      float dn = dy[c] * (w == NULL ? 1.0f : w[c]);
+    c = 0;
+    for (; c + VW <= C; c += VW) {
+      vf n = (vload(x + c) - m) * s;
+      vf dn = vload(dy + c) * (w == NULL ? one : vload(w + c));
+      vstore(dx + c, s * (dn - dn_mean - n * dn_dot_n));
+    }
+    for (; c < C; c++) {
+      float n = (x[c] - m) * s, dn = dy[c] * (w == NULL ? 1.0f : w[c]);
       dx[c] = s * (dn - dn_mean - n * dn_dot_n);
     }
   }
 }
 
-/* dw[c] += sum_r dy[r, c] n[r, c];  db[c] += sum_r dy[r, c]  over the columns [lo, hi) */
-static void norm_param_cols(void *ctx, long lo, long hi) {
-  const norm_job *j = ctx;
-  long C = j->C, w = hi - lo;
-  float *acc = lmf_scratch(2, (size_t)(2 * w));
-  if (acc == NULL) abort();
-  float *aw = acc, *ab = acc + w;
-  for (long c = 0; c < 2 * w; c++) acc[c] = 0;
-  for (long r = 0; r < j->rows; r++) {
-    const float *x = j->x + r * C + lo, *dy = j->dy + r * C + lo;
-    float m = j->rms ? 0.0f : j->mean[r], s = j->rstd[r];
-    for (long c = 0; c < w; c++) {
-      aw[c] += dy[c] * ((x[c] - m) * s);
-      ab[c] += dy[c];
-    }
+/* dx for every row; dw / db (either may be NULL) += the per-task partials, in task order */
+static void norm_backward(norm_job *j) {
+  long tasks = lmf_chunks(j->rows, row_grain(j->C));
+  j->chunk = (j->rows + tasks - 1) / tasks;
+  tasks = j->rows > 0 ? (j->rows + j->chunk - 1) / j->chunk : 0;
+  if (tasks == 0) return;
+  j->partial = lmf_scratch(3, (size_t)(tasks * 2 * j->C));
+  if (j->partial == NULL) abort(); /* out of memory growing scratch: nothing sane to do */
+  lmf_parallel(tasks, norm_backward_task, j);
+  long C = j->C;
+  for (long t = 0; t < tasks; t++) {
+    const float *pw = j->partial + t * 2 * C, *pb = pw + C;
+    if (j->dw != NULL)
+      for (long c = 0; c < C; c++) j->dw[c] += pw[c];
+    if (j->db != NULL)
+      for (long c = 0; c < C; c++) j->db[c] += pb[c];
   }
-  if (j->dw != NULL)
-    for (long c = 0; c < w; c++) j->dw[lo + c] += aw[c];
-  if (j->db != NULL)
-    for (long c = 0; c < w; c++) j->db[lo + c] += ab[c];
 }
 
 void LMF_FN(layernorm_forward)(const float *x, const float *w, const float *b, float *y, float *mean,
@@ -251,8 +274,7 @@ void LMF_FN(layernorm_backward)(const float *dy, const float *x, const float *w,
                                 const float *rstd, float *dx, float *dw, float *db, long rows, long C) {
   norm_job j = {.x = x, .w = w, .dy = dy, .mean = mean, .rstd = rstd, .dx = dx, .dw = dw, .db = db,
                 .rows = rows, .C = C};
-  lmf_parallel_range(rows, row_grain(C), norm_backward_rows, &j);
-  if (dw != NULL || db != NULL) lmf_parallel_range(C, col_grain(rows), norm_param_cols, &j);
+  norm_backward(&j);
 }
 
 void LMF_FN(rmsnorm_forward)(const float *x, const float *w, float *y, float *rstd, long rows, long C,
@@ -264,8 +286,7 @@ void LMF_FN(rmsnorm_forward)(const float *x, const float *w, float *y, float *rs
 void LMF_FN(rmsnorm_backward)(const float *dy, const float *x, const float *w, const float *rstd, float *dx,
                               float *dw, long rows, long C) {
   norm_job j = {.x = x, .w = w, .dy = dy, .rstd = rstd, .dx = dx, .dw = dw, .rows = rows, .C = C, .rms = 1};
-  lmf_parallel_range(rows, row_grain(C), norm_backward_rows, &j);
-  if (dw != NULL) lmf_parallel_range(C, col_grain(rows), norm_param_cols, &j);
+  norm_backward(&j);
 }
 
 /* ---- embedding ------------------------------------------------------------------------------ */
