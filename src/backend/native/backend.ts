@@ -66,8 +66,25 @@ function needLayout(
   if (lo < 0 || hi >= array.length) throw outOfBounds(where, name, hi + 1, array.length);
 }
 
-function isF32(...arrays: (TypedArray | null)[]): boolean {
-  return arrays.every((a) => a === null || a instanceof Float32Array);
+function ok(x: TypedArray | null): boolean {
+  return x === null || x instanceof Float32Array;
+}
+
+/** True when every given array is a Float32Array (null and absent ones pass). Fixed arity, no
+ * rest array: this runs on every kernel call. */
+function isF32(
+  a: TypedArray | null,
+  b: TypedArray | null = null,
+  c: TypedArray | null = null,
+  d: TypedArray | null = null,
+  e: TypedArray | null = null,
+  f: TypedArray | null = null,
+  g: TypedArray | null = null,
+  h: TypedArray | null = null,
+  i: TypedArray | null = null,
+  j: TypedArray | null = null,
+): boolean {
+  return ok(a) && ok(b) && ok(c) && ok(d) && ok(e) && ok(f) && ok(g) && ok(h) && ok(i) && ok(j);
 }
 
 export function createNativeBackend(addon: NativeAddon): NativeBackend {
@@ -120,7 +137,15 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
         [p.maskStrideB, p.maskStrideH, p.maskStrideQ, 1],
       );
     }
-    attention.set([B, nH, nKV, Tq, Tk, hs, p.scale, p.causal ? 1 : 0, p.causalOffset]);
+    attention[0] = B;
+    attention[1] = nH;
+    attention[2] = nKV;
+    attention[3] = Tq;
+    attention[4] = Tk;
+    attention[5] = hs;
+    attention[6] = p.scale;
+    attention[7] = p.causal ? 1 : 0;
+    attention[8] = p.causalOffset;
     attention[9] = p.maskStrideB;
     attention[10] = p.maskStrideH;
     attention[11] = p.maskStrideQ;
@@ -194,8 +219,10 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
       if (batch > 0 && m > 0 && n > 0) {
         // Stored shapes: A is (m, k) or (k, m) when transposed; B (k, n) or (n, k); C (m, n).
         if (k > 0) {
-          const [aRows, aCols] = p.transA ? [k, m] : [m, k];
-          const [bRows, bCols] = p.transB ? [n, k] : [k, n];
+          const aRows = p.transA ? k : m;
+          const aCols = p.transA ? m : k;
+          const bRows = p.transB ? n : k;
+          const bCols = p.transB ? k : n;
           need('gemm', 'a', a, p.offsetA + (batch - 1) * p.strideA + (aRows - 1) * p.lda + aCols);
           need('gemm', 'b', b, p.offsetB + (batch - 1) * p.strideB + (bRows - 1) * p.ldb + bCols);
         }
@@ -241,13 +268,10 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
       )) {
         return jsBackend.unaryBackward(op, x, y, dy, dx, N);
       }
-      for (const [name, arr] of [
-        ['x', x],
-        ['y', y],
-        ['dy', dy],
-        ['dx', dx],
-      ] as const)
-        need('unaryBackward', name, arr, N);
+      need('unaryBackward', 'x', x, N);
+      need('unaryBackward', 'y', y, N);
+      need('unaryBackward', 'dy', dy, N);
+      need('unaryBackward', 'dx', dx, N);
       addon.unaryBackward(unaryCode[op], x, y, dy, dx, N);
     },
 
@@ -303,12 +327,9 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
 
     softmaxBackward(y, dy, dx, rows, C, log): void {
       if (!isF32(y, dy, dx)) return jsBackend.softmaxBackward(y, dy, dx, rows, C, log);
-      for (const [name, arr] of [
-        ['y', y],
-        ['dy', dy],
-        ['dx', dx],
-      ] as const)
-        need('softmaxBackward', name, arr, rows * C);
+      need('softmaxBackward', 'y', y, rows * C);
+      need('softmaxBackward', 'dy', dy, rows * C);
+      need('softmaxBackward', 'dx', dx, rows * C);
       addon.softmaxBackward(y as Float32Array, dy as Float32Array, dx as Float32Array, rows, C, log);
     },
 
@@ -377,21 +398,12 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
       if (!isF32(x, weight, bias, y, mean, rstd)) {
         return jsBackend.layerNormForward(x, weight, bias, y, mean, rstd, rows, C, eps);
       }
-      for (const [name, arr] of [
-        ['x', x],
-        ['y', y],
-      ] as const)
-        need('layerNormForward', name, arr, rows * C);
-      for (const [name, arr] of [
-        ['weight', weight],
-        ['bias', bias],
-      ] as const)
-        need('layerNormForward', name, arr, C);
-      for (const [name, arr] of [
-        ['mean', mean],
-        ['rstd', rstd],
-      ] as const)
-        need('layerNormForward', name, arr, rows);
+      need('layerNormForward', 'x', x, rows * C);
+      need('layerNormForward', 'y', y, rows * C);
+      need('layerNormForward', 'weight', weight, C);
+      need('layerNormForward', 'bias', bias, C);
+      need('layerNormForward', 'mean', mean, rows);
+      need('layerNormForward', 'rstd', rstd, rows);
       addon.layerNormForward(
         x as Float32Array,
         weight as Float32Array | null,
@@ -409,23 +421,14 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
       if (!isF32(dy, x, weight, mean, rstd, dx, dweight, dbias)) {
         return jsBackend.layerNormBackward(dy, x, weight, mean, rstd, dx, dweight, dbias, rows, C);
       }
-      for (const [name, arr] of [
-        ['dy', dy],
-        ['x', x],
-        ['dx', dx],
-      ] as const)
-        need('layerNormBackward', name, arr, rows * C);
-      for (const [name, arr] of [
-        ['weight', weight],
-        ['dweight', dweight],
-        ['dbias', dbias],
-      ] as const)
-        need('layerNormBackward', name, arr, C);
-      for (const [name, arr] of [
-        ['mean', mean],
-        ['rstd', rstd],
-      ] as const)
-        need('layerNormBackward', name, arr, rows);
+      need('layerNormBackward', 'dy', dy, rows * C);
+      need('layerNormBackward', 'x', x, rows * C);
+      need('layerNormBackward', 'dx', dx, rows * C);
+      need('layerNormBackward', 'weight', weight, C);
+      need('layerNormBackward', 'dweight', dweight, C);
+      need('layerNormBackward', 'dbias', dbias, C);
+      need('layerNormBackward', 'mean', mean, rows);
+      need('layerNormBackward', 'rstd', rstd, rows);
       addon.layerNormBackward(
         dy as Float32Array,
         x as Float32Array,
@@ -442,11 +445,8 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
 
     rmsNormForward(x, weight, y, rstd, rows, C, eps): void {
       if (!isF32(x, weight, y, rstd)) return jsBackend.rmsNormForward(x, weight, y, rstd, rows, C, eps);
-      for (const [name, arr] of [
-        ['x', x],
-        ['y', y],
-      ] as const)
-        need('rmsNormForward', name, arr, rows * C);
+      need('rmsNormForward', 'x', x, rows * C);
+      need('rmsNormForward', 'y', y, rows * C);
       need('rmsNormForward', 'weight', weight, C);
       need('rmsNormForward', 'rstd', rstd, rows);
       addon.rmsNormForward(
@@ -464,17 +464,11 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
       if (!isF32(dy, x, weight, rstd, dx, dweight)) {
         return jsBackend.rmsNormBackward(dy, x, weight, rstd, dx, dweight, rows, C);
       }
-      for (const [name, arr] of [
-        ['dy', dy],
-        ['x', x],
-        ['dx', dx],
-      ] as const)
-        need('rmsNormBackward', name, arr, rows * C);
-      for (const [name, arr] of [
-        ['weight', weight],
-        ['dweight', dweight],
-      ] as const)
-        need('rmsNormBackward', name, arr, C);
+      need('rmsNormBackward', 'dy', dy, rows * C);
+      need('rmsNormBackward', 'x', x, rows * C);
+      need('rmsNormBackward', 'dx', dx, rows * C);
+      need('rmsNormBackward', 'weight', weight, C);
+      need('rmsNormBackward', 'dweight', dweight, C);
       need('rmsNormBackward', 'rstd', rstd, rows);
       addon.rmsNormBackward(
         dy as Float32Array,
@@ -525,12 +519,9 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
       const params = packAttention('attentionBackward', q, k, v, p);
       const qSize = p.B * p.nH * p.Tq * p.hs;
       const kvSize = p.B * p.nKV * p.Tk * p.hs;
-      for (const [name, arr] of [
-        ['out', out],
-        ['dout', dout],
-        ['dq', dq],
-      ] as const)
-        need('attentionBackward', name, arr, qSize);
+      need('attentionBackward', 'out', out, qSize);
+      need('attentionBackward', 'dout', dout, qSize);
+      need('attentionBackward', 'dq', dq, qSize);
       need('attentionBackward', 'dk', dk, kvSize);
       need('attentionBackward', 'dv', dv, kvSize);
       need('attentionBackward', 'lse', lse, p.B * p.nH * p.Tq);
@@ -557,13 +548,10 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
 
     adamw(param, grad, m, v, N, p: AdamWParams): void {
       if (!isF32(param, grad, m, v)) return jsBackend.adamw(param, grad, m, v, N, p);
-      for (const [name, arr] of [
-        ['param', param],
-        ['grad', grad],
-        ['m', m],
-        ['v', v],
-      ] as const)
-        need('adamw', name, arr, N);
+      need('adamw', 'param', param, N);
+      need('adamw', 'grad', grad, N);
+      need('adamw', 'm', m, N);
+      need('adamw', 'v', v, N);
       addon.adamw(
         param as Float32Array,
         grad as Float32Array,
