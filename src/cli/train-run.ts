@@ -153,23 +153,40 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
       await rm(out, { recursive: true, force: true });
     }
     source = request.source ?? { kind: 'builtin' };
-    options = resolveTrainOptions(request.options, 'lmforge train');
+    const rawModel = (vocabSize: number, blockSize: number) => ({
+      arch: request.model.arch ?? 'gpt2',
+      vocabSize,
+      nLayer: request.model.nLayer ?? 4,
+      nHead: request.model.nHead ?? 4,
+      nEmbd: request.model.nEmbd ?? 128,
+      blockSize,
+      dropout: request.model.dropout ?? 0,
+      // nanoGPT's recommendation for small models: no biases (faster, as good).
+      bias: false,
+    });
+    // Every bad flag in one message, before the (possibly long) tokenization: the model
+    // shape is checked now with a stand-in vocabulary size, and again once it is known.
+    const problems: string[] = [];
+    let resolved: TrainOptions | null = null;
+    try {
+      resolved = resolveTrainOptions(request.options, 'lmforge train');
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(typeof error.actual === 'string' ? error.actual : error.message);
+    }
+    try {
+      resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags');
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(typeof error.actual === 'string' ? error.actual : error.message);
+    }
+    if (resolved === null || problems.length > 0) {
+      throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'lmforge train' });
+    }
+    options = resolved;
     const choice = parseTokenizerChoice(request.tokenizer);
     data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
-    const config = resolveDecoderConfig(
-      {
-        arch: request.model.arch ?? 'gpt2',
-        vocabSize: data.tokenizer.vocabSize,
-        nLayer: request.model.nLayer ?? 4,
-        nHead: request.model.nHead ?? 4,
-        nEmbd: request.model.nEmbd ?? 128,
-        blockSize: options.blockSize,
-        dropout: request.model.dropout ?? 0,
-        // nanoGPT's recommendation for small models: no biases (faster, as good).
-        bias: false,
-      },
-      'model flags',
-    );
+    const config = resolveDecoderConfig(rawModel(data.tokenizer.vocabSize, options.blockSize), 'model flags');
     model = createModel(config, { seed: options.seed });
   }
   const c = model.config;

@@ -146,6 +146,21 @@ describe('lmforge CLI', () => {
     const bad = run(['train', ...tiny, '--iters', '5', '--lr', '-1', '--out', join(work, 'bad')]);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /lmforge: .*lr must be > 0/);
+    // Training and model flags are checked together, before any data is read.
+    const many = run([
+      'train',
+      ...tiny,
+      '--iters',
+      '5',
+      '--lr',
+      '-1',
+      '--n-layer',
+      '0',
+      '--out',
+      join(work, 'bad'),
+    ]);
+    assert.equal(many.status, 2);
+    assert.match(many.stderr, /lr must be > 0.*nLayer: expected an integer >= 1, got 0/);
     const again = run(['train', ...tiny, '--iters', '5', '--warmup', '1', '--out', out]);
     assert.equal(again.status, 2);
     assert.match(again.stderr, /already holds a training run.*--resume/);
