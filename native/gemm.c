@@ -113,6 +113,13 @@ static inline __attribute__((always_inline)) void micro_kernel(long kc, const fl
   vf c0[MR], c1[MR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) c0[i] = c1[i] = (vf){0};
+  /* The C tile is read (beta != 0, and every k block after the first) and written only
+   * after the k loop: fetching it now hides its misses behind the loop (+10% at 4096^3). */
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    __builtin_prefetch(c + i * ldc, 1, 3);
+    __builtin_prefetch(c + i * ldc + VW, 1, 3);
+  }
   for (long p = 0; p < kc; p++) {
     vf b0 = vload(b), b1 = vload(b + VW);
     __builtin_prefetch(a + 8 * MR);
