@@ -208,6 +208,13 @@ static void pack_rows(const float *src, long n, long hs, long hsp, float scale, 
   }
 }
 
+/* Prefetches [p, p + floats) into L2. A task's head is a few KB of each of q, k, v (and out,
+ * dout): streams too short for the hardware prefetcher, so each task asks for the next
+ * task's head while it computes its own (cold-cache backward 0.50 -> 0.33 ms at 12x4x64x32). */
+static void prefetch_range(const float *p, long floats) {
+  for (long i = 0; i < floats; i += 16) __builtin_prefetch(p + i, 0, 2);
+}
+
 /* Carves 64-byte aligned pieces out of one scratch buffer. */
 typedef struct {
   float *base;
@@ -318,6 +325,16 @@ static void forward_task(void *ctx, long task, int tid) {
   long kvoff = (b * p->nKV + h / group) * p->Tk * hs;
   long kend = key_limit(p, i1 - 1), hsp = round_up(hs, VW), ldkt = round_up(kend, VW) + VW;
   int padv = hsp != hs;
+  if (task + 1 < p->B * p->nH * J->qblocks) {
+    long nbh = (task + 1) / J->qblocks, ni0 = (task + 1) % J->qblocks * QB;
+    long nb = nbh / p->nH, nh = nbh % p->nH, ni1 = ni0 + QB < Tq ? ni0 + QB : Tq;
+    long nkv = (nb * p->nKV + nh / group) * p->Tk * hs, nkend = key_limit(p, ni1 - 1);
+    prefetch_range(J->q + (nbh * Tq + ni0) * hs, (ni1 - ni0) * hs);
+    if (nkv != kvoff) {
+      prefetch_range(J->k + nkv, nkend * hs);
+      prefetch_range(J->v + nkv, nkend * hs);
+    }
+  }
   size_t floats = need(hs * ldkt) + (padv ? need(kend * hsp) : 0) + 2 * need(RQ * hsp) + need(RQ * KT);
   arena a = {lmf_scratch(0, floats), 0};
   if (a.base == NULL) abort(); /* out of memory growing scratch: nothing sane to do */
@@ -444,6 +461,14 @@ static void backward_task(void *ctx, long task, int tid) {
   long kvoff = pair * Tk * hs;
   long kend = r1 > r0 ? key_limit(p, r1 - 1) : 0, hsp = round_up(hs, VW), ldkt = round_up(kend, VW) + VW;
   int padk = hsp != hs;
+  if (J->parts == 1 && pair + 1 < pairs) {
+    long nkv = (pair + 1) * Tk * hs, nq = ((pair + 1) / p->nKV * p->nH + (pair + 1) % p->nKV * group) * p->Tq * hs;
+    prefetch_range(J->k + nkv, Tk * hs);
+    prefetch_range(J->v + nkv, Tk * hs);
+    prefetch_range(J->q + nq, group * p->Tq * hs);
+    prefetch_range(J->out + nq, group * p->Tq * hs);
+    prefetch_range(J->dout + nq, group * p->Tq * hs);
+  }
   size_t floats = 2 * need(hs * ldkt) + (padk ? need(kend * hsp) : 0) + 2 * need(kend * hsp) +
                   3 * need(RQ * hsp) + 2 * need(RQ * KT);
   arena a = {lmf_scratch(0, floats), 0};
