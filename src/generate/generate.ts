@@ -113,15 +113,24 @@ function pendingStopPrefix(text: string, stops: readonly string[]): number {
   return longest;
 }
 
-/** Logits (V) of the last position for `ids`, as a fresh Float32Array. */
-function lastLogits(model: DecoderLM, ids: readonly number[], cache: KVCache | null): Float32Array {
-  return scope(() =>
+/**
+ * Logits (V) of the last position for `ids`, copied into `into` (one buffer reused for the
+ * whole generation: a fresh V-sized array per token would be garbage at every step).
+ */
+function lastLogits(
+  model: DecoderLM,
+  ids: readonly number[],
+  cache: KVCache | null,
+  into: Float32Array,
+): Float32Array {
+  scope(() =>
     noGrad(() => {
       const input = Tensor.fromArray(Int32Array.from(ids), [1, ids.length]); // (1, T)
       const logits = model.forward(input, cache === null ? { logits: 'last' } : { cache, logits: 'last' }); // (1, 1, V)
-      return Float32Array.from(logits.floats());
+      into.set(logits.floats());
     }),
   );
+  return into;
 }
 
 /**
@@ -160,7 +169,8 @@ export async function* generate(
   let output = ''; // decoded output text so far
   let emitted = 0; // characters of `output` already yielded
   try {
-    let logits = lastLogits(model, promptIds, cache);
+    const buffer = new Float32Array(model.config.vocabSize);
+    let logits = lastLogits(model, promptIds, cache, buffer);
     for (let index = 0; index < options.maxNewTokens; index++) {
       const id = selectToken(logits, sampling, rng, context, penalty);
       context.push(id);
@@ -197,9 +207,9 @@ export async function* generate(
       if (cache === null || cache.length >= blockSize) {
         // No cache, or the context is full: condition on the last blockSize tokens (nanoGPT).
         cache?.reset();
-        logits = lastLogits(model, context.slice(-blockSize), cache);
+        logits = lastLogits(model, context.slice(-blockSize), cache, buffer);
       } else {
-        logits = lastLogits(model, [id], cache);
+        logits = lastLogits(model, [id], cache, buffer);
       }
     }
     return { promptIds, finishReason: 'length' };

@@ -45,7 +45,7 @@ export function nextTokens(
     const logits = scope(() =>
       noGrad(() => {
         const ids = Tensor.fromArray(Int32Array.from(promptIds), [1, promptIds.length]); // (1, T)
-        return Float32Array.from(model.forward(ids, { logits: 'last' }).floats()); // (1, 1, V)
+        return model.forward(ids, { logits: 'last' }).floats().slice(); // (1, 1, V)
       }),
     );
     const probs = softmaxWithTemperature(logits, 1);
