@@ -6,9 +6,10 @@
  * a spinning worker beside Node's own thread takes the core that thread needs (llama.cpp
  * in Node loses 2.5x that way). But waking a sleeping thread costs ~50 us on the VMs we
  * run on, more than a whole decode-step GEMV; so after each job a worker spins for a short
- * window (SPIN_NS) before it sleeps, and the caller spins the same window for the workers
- * to finish: back-to-back kernel calls (a decode step, a training step) then hand work
- * over in about a microsecond, and a process that stops calling idles within SPIN_NS.
+ * window (SPIN_NS) before it sleeps: back-to-back kernel calls (a decode step, a training
+ * step) then hand work over in about a microsecond, and a process that stops calling idles
+ * within SPIN_NS. The caller waits for the job's tasks to be done, not for every worker to
+ * check in: a worker that is slow to wake does not hold up a job the others finished.
  * Tasks are handed out through an atomic counter, so uneven
  * tasks balance themselves. One parallel loop runs at a time; a second caller (another
  * Node worker thread) arriving meanwhile runs its loop on its own thread.
@@ -36,7 +37,6 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t done = PTHREAD_COND_INITIALIZER;
 static pthread_t workers[MAX_THREADS];
 static int nthreads = 1; /* including the caller */
 /* Written under mu; also read without it by spinning threads, hence atomic. */
@@ -47,20 +47,17 @@ static lmf_task_fn job_fn;
 static void *job_ctx;
 static long job_tasks;
 static atomic_long next_task;
-static atomic_int running; /* workers that have not yet finished the current generation (written under mu) */
+/* Tasks finished in the current job: the caller returns when this reaches job_tasks, without
+ * waiting for every worker to check in. A worker that wakes late (descheduled on a busy
+ * machine, or still asleep) would otherwise hold up a job the caller already did by itself. */
+static atomic_long done_tasks;
+/* Workers between their check of `generation` and the end of their task loop: they may be
+ * reading the job's fields, so the next job's fields are written only once this is 0. */
+static atomic_int active;
 static atomic_int busy;
 
-static void run_tasks(int tid) {
-  for (;;) {
-    long t = atomic_fetch_add_explicit(&next_task, 1, memory_order_relaxed);
-    if (t >= job_tasks) return;
-    job_fn(job_ctx, t, tid);
-  }
-}
-
 /* The generation each worker was created at: a worker must not read the live counter at
- * start-up, or a job posted before it first takes the lock would be skipped (and its
- * caller would wait for it forever). */
+ * start-up, or a job posted before it first takes the lock would be skipped. */
 static unsigned long start_generation[MAX_THREADS];
 
 static long elapsed_ns(const struct timespec *t0) {
@@ -69,7 +66,7 @@ static long elapsed_ns(const struct timespec *t0) {
   return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
 }
 
-/* Spins until done() holds or SPIN_NS pass; returns done(). */
+/* Spins while cond holds, up to SPIN_NS. */
 #define SPIN_WHILE(cond)                                                                                   \
   do {                                                                                                     \
     struct timespec t0_;                                                                                   \
@@ -85,26 +82,48 @@ static long elapsed_ns(const struct timespec *t0) {
     }                                                                                                      \
   } while (0)
 
+/* Spins (yielding) while cond holds, however long: used only to wait for tasks that a running
+ * thread has already claimed, which end without anyone's help. */
+#define WAIT_WHILE(cond)                                                                                   \
+  do {                                                                                                     \
+    for (long i_ = 1; (cond); i_++) {                                                                      \
+      cpu_relax();                                                                                         \
+      if ((i_ & 15) == 0) sched_yield();                                                                   \
+    }                                                                                                      \
+  } while (0)
+
+/* An odd generation means "a job is being posted": workers keep out until it turns even. */
+static int job_open(unsigned long g, unsigned long seen) { return g != seen && (g & 1) == 0; }
+
+static void run_tasks(int tid) {
+  long n = job_tasks;
+  for (;;) {
+    long t = atomic_fetch_add(&next_task, 1);
+    if (t >= n) return;
+    job_fn(job_ctx, t, tid);
+    atomic_fetch_add(&done_tasks, 1);
+  }
+}
+
 static void *worker_main(void *arg) {
   int tid = (int)(intptr_t)arg;
-  pthread_mutex_lock(&mu);
   unsigned long seen = start_generation[tid];
   for (;;) {
-    if (generation == seen && !quit) {
-      /* spin outside the lock first; the job's fields are read only after re-locking */
-      pthread_mutex_unlock(&mu);
-      SPIN_WHILE(atomic_load_explicit(&generation, memory_order_relaxed) == seen && !atomic_load(&quit));
-      pthread_mutex_lock(&mu);
-    }
-    while (generation == seen && !quit) pthread_cond_wait(&wake, &mu);
-    if (quit) break;
-    seen = generation;
-    pthread_mutex_unlock(&mu);
-    run_tasks(tid);
+    SPIN_WHILE(!job_open(atomic_load_explicit(&generation, memory_order_relaxed), seen) && !atomic_load(&quit));
     pthread_mutex_lock(&mu);
-    if (--running == 0) pthread_cond_signal(&done);
+    while (!job_open(generation, seen) && !quit) pthread_cond_wait(&wake, &mu);
+    pthread_mutex_unlock(&mu);
+    if (quit) break;
+    /* Register, then re-read the generation: a poster that bumped it to odd before seeing
+     * active == 0 makes this read odd (seq_cst orders the two pairs of accesses). */
+    atomic_fetch_add(&active, 1);
+    unsigned long g = atomic_load(&generation);
+    if (job_open(g, seen)) {
+      run_tasks(tid);
+      seen = g;
+    }
+    atomic_fetch_sub(&active, 1);
   }
-  pthread_mutex_unlock(&mu);
   return NULL;
 }
 
@@ -150,20 +169,19 @@ void lmf_parallel(long ntasks, lmf_task_fn fn, void *ctx) {
     for (long t = 0; t < ntasks; t++) fn(ctx, t, 0);
     return;
   }
-  pthread_mutex_lock(&mu);
+  atomic_fetch_add(&generation, 1); /* odd: closed */
+  WAIT_WHILE(atomic_load(&active) > 0); /* late workers of the last job are leaving */
   job_fn = fn;
   job_ctx = ctx;
   job_tasks = ntasks;
-  atomic_store_explicit(&next_task, 0, memory_order_relaxed);
-  running = nthreads - 1;
-  generation++;
+  atomic_store(&next_task, 0);
+  atomic_store(&done_tasks, 0);
+  pthread_mutex_lock(&mu);
+  atomic_fetch_add(&generation, 1); /* even: open */
   pthread_cond_broadcast(&wake);
   pthread_mutex_unlock(&mu);
   run_tasks(0);
-  SPIN_WHILE(atomic_load_explicit(&running, memory_order_relaxed) > 0);
-  pthread_mutex_lock(&mu);
-  while (running > 0) pthread_cond_wait(&done, &mu);
-  pthread_mutex_unlock(&mu);
+  WAIT_WHILE(atomic_load(&done_tasks) < ntasks);
   atomic_store(&busy, 0);
 }
 
