@@ -163,6 +163,8 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
       dropout: request.model.dropout ?? 0,
       // nanoGPT's recommendation for small models: no biases (faster, as good).
       bias: false,
+      // nanoGPT's MLP uses exact GELU (nn.GELU()), not GPT-2's tanh approximation.
+      ...((request.model.arch ?? 'gpt2') === 'gpt2' ? { activation: 'gelu' as const } : {}),
     });
     // Every bad flag in one message, before the (possibly long) tokenization: the model
     // shape is checked now with a stand-in vocabulary size, and again once it is known.
