@@ -4,6 +4,7 @@
  * tokenizer.json `normalizer` object parses straight into a `Normalizer`.
  */
 import { ConfigError } from '../util/errors.js';
+import { precompiledNormalizer, type PrecompiledCharsmap } from './precompiled-charsmap.js';
 
 export type Pattern =
   { readonly kind: 'string'; readonly value: string } | { readonly kind: 'regex'; readonly value: string };
@@ -23,6 +24,8 @@ export type Normalizer =
     }
   /** Collapse runs of whitespace to one space and trim (a common clean-up step). */
   | { readonly type: 'Whitespace' }
+  /** SentencePiece's compiled rules (T5, ALBERT, XLNet...), checked at parse time. */
+  | { readonly type: 'Precompiled'; readonly charsmap: PrecompiledCharsmap }
   | { readonly type: 'Sequence'; readonly normalizers: readonly Normalizer[] };
 
 export type NormalizeFn = (text: string) => string;
@@ -61,6 +64,8 @@ export function compileNormalizer(normalizer: Normalizer | null): NormalizeFn {
       return bertNormalizer(normalizer);
     case 'Whitespace':
       return (text) => text.replace(/\s+/gu, ' ').trim();
+    case 'Precompiled':
+      return precompiledNormalizer(normalizer.charsmap);
     case 'Sequence': {
       const steps = normalizer.normalizers.map(compileNormalizer);
       return (text) => steps.reduce((current, step) => step(current), text);

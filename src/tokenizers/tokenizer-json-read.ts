@@ -7,6 +7,7 @@ import { FormatError } from '../util/errors.js';
 import type { AddedToken } from './added-tokens.js';
 import type { Decoder } from './decoders.js';
 import type { Normalizer, Pattern } from './normalizers.js';
+import { parsePrecompiledCharsmap } from './precompiled-charsmap.js';
 import type { ModelSpec, TokenizerSpec } from './pipeline-tokenizer.js';
 import type { TemplatePiece, PostProcessor } from './post-processors.js';
 import type { PreTokenizer, PrependScheme, SplitBehavior } from './pre-tokenizers.js';
@@ -148,13 +149,13 @@ function readNormalizer(value: unknown, where: string): Normalizer {
         ),
       };
     case 'Precompiled':
-      // The SentencePiece charsmap is a compiled trie of NFKC-like rules; without it we would
-      // silently produce different ids, so refuse instead.
-      throw new FormatError('the Precompiled (SentencePiece charsmap) normalizer is not supported', {
-        where: `${where}.type`,
-        actual: type,
-        hint: 'replace it with an equivalent NFKC normalizer if the model allows',
-      });
+      return {
+        type,
+        charsmap: parsePrecompiledCharsmap(
+          string(raw.precompiled_charsmap, `${where}.precompiled_charsmap`),
+          `${where}.precompiled_charsmap`,
+        ),
+      };
     default:
       throw bad(`${where}.type`, 'a known normalizer type', type);
   }

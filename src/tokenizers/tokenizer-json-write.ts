@@ -51,6 +51,9 @@ function normalizer(value: Normalizer): object {
         strip_accents: value.stripAccents ?? null,
         lowercase: value.lowercase,
       };
+    case 'Precompiled':
+      // The blob as it was read, byte for byte.
+      return { type: value.type, precompiled_charsmap: value.charsmap.base64 };
     case 'Whitespace':
       // Not an HF type: the same effect written with HF steps.
       return {
