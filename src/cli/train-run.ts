@@ -5,7 +5,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createModel, resolveDecoderConfig, type DecoderArch, type DecoderLM } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import {
@@ -28,6 +28,7 @@ import {
 } from '../train/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
 import { createTrainProgress } from './progress.js';
+import { pathExists } from '../util/path-exists.js';
 
 /** Model shape flags (absent: the defaults below). */
 export interface ModelFlags {
@@ -71,15 +72,6 @@ const log = (text: string): void => {
 
 /** Options that may change when resuming; every other flag must come from the checkpoint. */
 const resumable = new Set<keyof TrainOptions>(['iters', 'evalEvery', 'evalIters', 'earlyStopPatience']);
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function loadData(
   source: DataSource,
@@ -143,7 +135,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     log(`resuming ${out} at step ${state.step} of ${options.iters}`);
   } else {
     await recoverRunFolder(out);
-    if (await exists(join(out, trainerStateFile))) {
+    if (await pathExists(join(out, trainerStateFile))) {
       if (!request.force) {
         throw new ConfigError('the output folder already holds a training run', {
           where: out,

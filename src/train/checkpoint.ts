@@ -15,7 +15,7 @@
  * every load and save) moves back into place. The previous checkpoint is deleted only
  * once the new one is in place.
  */
-import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { RngState } from '../tensor/index.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../io/index.js';
@@ -26,6 +26,7 @@ import { syncFolder, writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamWStateDict } from './optim/adamw.js';
 import type { TrainOptions } from './options.js';
 import type { DataSource } from './data/dataset.js';
+import { pathExists } from '../util/path-exists.js';
 
 /** Where the training tokens came from, so that a resumed run re-reads the same data. */
 export interface DataState {
@@ -80,16 +81,7 @@ const siblings = (dir: string): { next: string; prev: string } => ({
   prev: join(dirname(dir), `.${basename(dir)}.prev`),
 });
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const isComplete = (folder: string): Promise<boolean> => exists(join(folder, trainerStateFile));
+const isComplete = (folder: string): Promise<boolean> => pathExists(join(folder, trainerStateFile));
 
 /**
  * Finishes or rolls back a checkpoint swap interrupted by a crash, so that `dir` holds the
@@ -97,12 +89,12 @@ const isComplete = (folder: string): Promise<boolean> => exists(join(folder, tra
  */
 export async function recoverRunFolder(dir: string): Promise<void> {
   const { next, prev } = siblings(dir);
-  if (!(await exists(dir))) {
+  if (!(await pathExists(dir))) {
     if (await isComplete(next)) await rename(next, dir);
-    else if (await exists(prev)) await rename(prev, dir);
+    else if (await pathExists(prev)) await rename(prev, dir);
   }
   await rm(next, { recursive: true, force: true });
-  if (await exists(dir)) await rm(prev, { recursive: true, force: true });
+  if (await pathExists(dir)) await rm(prev, { recursive: true, force: true });
 }
 
 /** Writes a complete checkpoint into `dir` atomically (see the file header). */
@@ -124,12 +116,12 @@ export async function saveCheckpoint(
     format: 'lmforge-adamw',
     step: String(contents.optimizer.step),
   });
-  if (await exists(join(dir, logFile))) await cp(join(dir, logFile), join(next, logFile));
+  if (await pathExists(join(dir, logFile))) await cp(join(dir, logFile), join(next, logFile));
   // Written last: its presence marks the folder complete (recoverRunFolder relies on it).
   await writeFileAtomic(join(next, trainerStateFile), JSON.stringify(contents.state, null, 2) + '\n');
   await syncFolder(next);
   options.onStage?.('files-written');
-  if (await exists(dir)) {
+  if (await pathExists(dir)) {
     await rename(dir, prev);
     options.onStage?.('old-moved-aside');
   }
