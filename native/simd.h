@@ -62,6 +62,24 @@ static inline float vmaxh(vf v) {
 static inline vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
 
 /*
+ * e^(x - n ln2) for n = fn = round(x / ln2): Cody-Waite reduction (ln2 split in two so that
+ * r keeps full precision) and the degree-6 Cephes expf polynomial. Shared by both vexp paths.
+ */
+static inline vf vexp_reduced(vf x, vf fn) {
+  vf r = x - fn * 0.693359375f;
+  r = r + fn * 2.12194440e-4f;
+  vf r2 = r * r;
+  vf p = vsplat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r2 + r + 1.0f;
+  return p;
+}
+
+/*
  * exp with ~1 ulp error: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 polynomial
  * (Cephes expf coefficients), times 2^n built in the exponent bits. Written on whole
  * vectors with masks (GCC does not if-convert the scalar form into a vector loop).
@@ -76,16 +94,7 @@ static inline vf vexp(vf x) {
   __m512 xc = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x));
   vf fn = (vf)_mm512_roundscale_ps((__m512)((vf)xc * 1.44269504088896341f),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  vf r = (vf)xc - fn * 0.693359375f;
-  r = r + fn * 2.12194440e-4f;
-  vf r2 = r * r;
-  vf p = vsplat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r2 + r + 1.0f;
+  vf p = vexp_reduced((vf)xc, fn);
   return (vf)_mm512_scalef_ps((__m512)p, (__m512)fn);
 #else
   const vf hi = vsplat(88.72283935546875f), lo = vsplat(-87.33654022216796875f);
@@ -95,17 +104,7 @@ static inline vf vexp(vf x) {
   /* round to nearest: truncate t +- 0.5 (vectorises without SSE4.1's roundps) */
   vi n = __builtin_convertvector(t + vsel(t >= 0, vsplat(0.5f), vsplat(-0.5f)), vi);
   vf fn = __builtin_convertvector(n, vf);
-  /* Cody-Waite: ln2 split in two so that r keeps full precision */
-  vf r = xc - fn * 0.693359375f;
-  r = r + fn * 2.12194440e-4f;
-  vf r2 = r * r;
-  vf p = vsplat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r2 + r + 1.0f;
+  vf p = vexp_reduced(xc, fn);
   /* 2^n in two halves so that n = 128 (x near hi) does not overflow the exponent field */
   vi n1 = n >> 1, n2 = n - n1;
   vf y = p * (vf)((n1 + 127) << 23) * (vf)((n2 + 127) << 23);
