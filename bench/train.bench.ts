@@ -9,7 +9,10 @@
  *   3. A full training step (forward, backward, AdamW) on the native vs the JS backend.
  * Human lines on stderr, one JSON object per result on stdout.
  *
- * Usage: node dist/bench/train.bench.js [--quick] [--threads N]
+ * With --seeds N, only run 1, for N seeds on both sides: the mean and spread of the final
+ * val loss, since one run's figure moves by about +-0.01 with the seed.
+ *
+ * Usage: node dist/bench/train.bench.js [--quick] [--threads N] [--seeds N]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,6 +35,9 @@ const dataPath = join(shared, 'data', 'tinyshakespeare.txt');
 const quick = process.argv.includes('--quick');
 const threadsFlag = process.argv.indexOf('--threads');
 const threads = threadsFlag >= 0 ? Number(process.argv[threadsFlag + 1]) : 2;
+const seedsFlag = process.argv.indexOf('--seeds');
+/** --seeds N: only the nanoGPT run, for seeds 1337 .. 1337+N-1 on both sides (val loss spread). */
+const seedCount = seedsFlag >= 0 ? Number(process.argv[seedsFlag + 1]) : 0;
 /**
  * Batches per split in the final evaluation, for both sides. torch_gpt.py's default is 20
  * (nanoGPT's CPU command line); 200 (nanoGPT's config default) brings the estimate's noise
@@ -141,7 +147,7 @@ async function lmforgeRun(shape: Shape, iters: number, evaluate: boolean, seed =
   };
 }
 
-function torchRun(shape: Shape, iters: number): Record<string, unknown> {
+function torchRun(shape: Shape, iters: number, seed = 1337): Record<string, unknown> {
   const script = join(shared, 'reference', 'torch_gpt.py');
   if (!existsSync('/usr/bin/python3') || !existsSync(script))
     return { status: 'missing', reason: `${script} or /usr/bin/python3 not found` };
@@ -163,6 +169,10 @@ function torchRun(shape: Shape, iters: number): Record<string, unknown> {
     String(Math.min(100, iters - 1)),
     '--threads',
     String(threads),
+    '--eval-iters',
+    String(evalIters),
+    '--seed',
+    String(seed),
   ];
   const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   const line = run.stdout.trim().split('\n').pop() ?? '';
@@ -176,12 +186,59 @@ function ratio(ours: number, theirs: unknown): number | null {
   return typeof theirs === 'number' && theirs > 0 ? round(ours / theirs) : null;
 }
 
+function meanAndSd(xs: readonly number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+  return { mean, sd };
+}
+
+/** Final val loss of the nanoGPT run over several seeds, lmforge and PyTorch alternately. */
+async function seedSweep(count: number): Promise<void> {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const seed = 1337 + i;
+    const a = await lmforgeRun(nanoGpt, 2000, true, seed);
+    const b = torchRun(nanoGpt, 2000, seed);
+    ours.push(a.val_loss!);
+    if (typeof b['val_loss'] === 'number') theirs.push(b['val_loss']);
+    say(`seed ${seed}: val loss lmforge ${a.val_loss}, PyTorch ${String(b['val_loss'] ?? b['status'])}`);
+    emit({
+      name: 'train_nanogpt_seed',
+      seed,
+      lmforge_val_loss: a.val_loss,
+      pytorch_val_loss: b['val_loss'] ?? null,
+    });
+  }
+  const a = meanAndSd(ours);
+  const b = theirs.length > 0 ? meanAndSd(theirs) : null;
+  say(
+    `val loss over ${count} seeds: lmforge ${a.mean.toFixed(4)} +- ${a.sd.toFixed(4)}` +
+      (b === null
+        ? ', PyTorch missing'
+        : `, PyTorch ${b.mean.toFixed(4)} +- ${b.sd.toFixed(4)} (${theirs.length} seeds)`),
+  );
+  emit({
+    name: 'train_nanogpt_val_loss_over_seeds',
+    seeds: count,
+    eval_iters: evalIters,
+    lmforge: { mean: round(a.mean, 4), sd: round(a.sd, 4), values: ours },
+    pytorch:
+      b === null ? { status: 'missing' } : { mean: round(b.mean, 4), sd: round(b.sd, 4), values: theirs },
+  });
+}
+
 async function main(): Promise<void> {
   const backends = availableBackends();
   const best = backends.includes('native') ? 'native' : 'js';
   const backend = useBackend(best);
   backend.setThreads(threads);
   say(`backend ${backend.name} (${backend.isa}), ${backend.threads} threads; peers at --threads ${threads}`);
+  if (seedCount > 0) {
+    if (best !== 'native') throw new Error('--seeds needs the native backend (2000 iters per seed)');
+    await seedSweep(seedCount);
+    return;
+  }
 
   // 1. nanoGPT CPU configuration.
   {

@@ -3,7 +3,8 @@
  * al., 2022; FlashAttention-2's recomputation for the backward): scores are computed one
  * (row group x key tile) block at a time with an online softmax, so no (Tq, Tk) matrix
  * exists beyond an (RQ, KT) tile. Causal masking with an offset (KV cache), an additive
- * mask read through strides, and grouped-query heads. Same semantics as
+ * mask read through strides, grouped-query heads, and dropout on the probabilities from a
+ * counter-based mask that the backward regenerates. Same semantics as
  * src/backend/js/attention.ts: a fully masked row gives out 0 and lse -inf.
  *
  * Legend: B batch, nH query heads, nKV key/value heads (query head h reads kv head
@@ -248,6 +249,45 @@ static float mask_scores(float *s, long valid, long wv, const float *mrow) {
   return valid > 0 ? row_max(s, valid) : -INFINITY;
 }
 
+/* ---- attention dropout --------------------------------------------------------------------
+ * The counter-based mask of src/tensor/ops/attention-dropout.ts, bit for bit: key j of query
+ * row `row` is dropped when fmix32(row_key + (j + 1) * golden) >> 8 < threshold, with
+ * row_key = fmix32(seed + (row + 1) * golden). The backward draws the forward's mask again. */
+
+typedef uint32_t vu __attribute__((vector_size(VW * 4)));
+
+#define DROP_GOLDEN 0x9e3779b9u
+
+static inline uint32_t fmix32(uint32_t z) {
+  z = (z ^ (z >> 16)) * 0x85ebca6bu;
+  z = (z ^ (z >> 13)) * 0xc2b2ae35u;
+  return z ^ (z >> 16);
+}
+
+static inline vu vfmix32(vu z) {
+  z = (z ^ (z >> 16)) * 0x85ebca6bu;
+  z = (z ^ (z >> 13)) * 0xc2b2ae35u;
+  return z ^ (z >> 16);
+}
+
+static inline uint32_t drop_row_key(const lmf_attn_params *p, long row) {
+  return fmix32(p->drop_seed + (uint32_t)(row + 1) * DROP_GOLDEN);
+}
+
+/* The dropout factors Z of key columns [j0, j0 + VW): 0 where dropped, keep elsewhere. */
+static inline vf drop_factors(const lmf_attn_params *p, uint32_t row_key, long j0) {
+  vu j = (vu){0} + (uint32_t)(j0 + 1);
+  for (int l = 0; l < VW; l++) j[l] += (uint32_t)l;
+  vu bits = vfmix32(row_key + j * DROP_GOLDEN);
+  vi kept = (vi)((bits >> 8) >= ((vu){0} + p->drop_threshold));
+  return vsel(kept, vsplat(p->drop_keep), vsplat(0.0f));
+}
+
+/* s[j] *= Z_(j0 + j) for j < wv (a multiple of VW) */
+static void drop_tile(const lmf_attn_params *p, uint32_t row_key, long j0, float *s, long wv) {
+  for (long j = 0; j < wv; j += VW) vstore(s + j, vload(s + j) * drop_factors(p, row_key, j0 + j));
+}
+
 /* ---- forward ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -301,6 +341,8 @@ static inline __attribute__((always_inline)) void forward_rows(int R, const attn
       VMAP1(wv, s, s, vexp(X - mn)); /* exp(-inf - mn) = 0 for masked keys */
       l[r] = l[r] * corr + (float)row_sum(s, wv);
       m[r] = mn;
+      /* dropout acts on the probabilities after the normaliser has counted every key */
+      if (p->dropout) drop_tile(p, drop_row_key(p, row0 + r), j0, s, wv);
       if (corr != 1.0f) {
         float *a = t->acc + r * hsp;
         VMAP1(hsp, a, a, X * corr);
@@ -403,9 +445,10 @@ typedef struct {
 } back_tiles;
 
 /*
- * Forward per row i: s_j = scale q_i.k_j + mask_ij, P_j = exp(s_j - lse_i), O_i = sum_j P_j v_j.
- *   dV_j += P_j dO_i                                   (tile_ptd of P and dO)
- *   dP_j  = dO_i . v_j                                 (tile_abt of dO and V^T)
+ * Forward per row i: s_j = scale q_i.k_j + mask_ij, P_j = exp(s_j - lse_i),
+ * O_i = sum_j Z_j P_j v_j (Z_j the dropout factor; 1 without dropout).
+ *   dV_j += Z_j P_j dO_i                               (tile_ptd of Z P and dO)
+ *   dP_j  = Z_j (dO_i . v_j)                           (tile_abt of dO and V^T, times Z)
  *   dS_j  = P_j (dP_j - D_i),  D_i = sum_j P_j dP_j = dO_i . O_i   (softmax backward)
  *   dq_i += scale dS_j k_j                             (tile_pv of dS and K, scaled at the end)
  *   dk_j += scale dS_j q_i = dS_j (scale q_i)          (tile_ptd of dS and the scaled q rows)
@@ -436,10 +479,19 @@ static inline __attribute__((always_inline)) void backward_rows(int R, const att
       const float *mrow = mask_row(p, b, h, i + r);
       mask_scores(s, lim[r] - j0 < w ? lim[r] - j0 : w, wv, mrow == NULL ? NULL : mrow + j0);
       float shift = lse[r], Dr = D[r];
-      for (long j = 0; j < wv; j += VW) {
-        vf P = vexp(vload(s + j) - shift);
-        vstore(s + j, P);
-        vstore(dp + j, P * (vload(dp + j) - Dr));
+      if (p->dropout) {
+        uint32_t key = drop_row_key(p, row0 + r);
+        for (long j = 0; j < wv; j += VW) {
+          vf P = vexp(vload(s + j) - shift), Z = drop_factors(p, key, j0 + j);
+          vstore(s + j, P * Z);
+          vstore(dp + j, P * (vload(dp + j) * Z - Dr));
+        }
+      } else {
+        for (long j = 0; j < wv; j += VW) {
+          vf P = vexp(vload(s + j) - shift);
+          vstore(s + j, P);
+          vstore(dp + j, P * (vload(dp + j) - Dr));
+        }
       }
     }
     tile_ptd(R, t->s, KT, t->dos, hsp, w, hsp, t->dvp + j0 * hsp, hsp);

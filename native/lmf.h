@@ -65,6 +65,12 @@ typedef struct {
   long causalOffset;
   const float *mask; /* NULL for none; read at maskOffset + b*maskStrideB + h*maskStrideH + i*maskStrideQ + j */
   long maskStrideB, maskStrideH, maskStrideQ, maskOffset;
+  /* attention dropout (src/tensor/ops/attention-dropout.ts): when `dropout` is set, key j of
+   * query row (b*nH + h)*Tq + i is dropped when its hash's top 24 bits are below
+   * drop_threshold; survivors are scaled by drop_keep = 1 / (1 - p) */
+  int dropout;
+  uint32_t drop_seed, drop_threshold;
+  float drop_keep;
 } lmf_attn_params;
 
 typedef struct {

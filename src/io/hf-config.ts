@@ -82,10 +82,10 @@ export function decoderToHfConfig(settings: DecoderSettings): Record<string, unk
       n_head: s.nHead,
       n_inner: s.intermediateSize,
       activation_function: activationToHf[s.activation],
-      // lmforge applies dropout to embeddings and residual branches, not attention weights.
+      // One rate for embeddings, residual branches and attention probabilities, as nanoGPT.
       resid_pdrop: s.dropout,
       embd_pdrop: s.dropout,
-      attn_pdrop: 0,
+      attn_pdrop: s.dropout,
       layer_norm_epsilon: s.normEps,
       initializer_range: s.initStd,
       tie_word_embeddings: s.tiedEmbeddings,
@@ -96,7 +96,8 @@ export function decoderToHfConfig(settings: DecoderSettings): Record<string, unk
   if (positionalKind !== 'rope') extras['lmforge_positional'] = positionalKind;
   if (s.norm !== 'rmsNorm') extras['lmforge_norm'] = s.norm;
   if (s.mlp !== 'swiglu') extras['lmforge_mlp'] = s.mlp;
-  // Llama has no residual dropout in HF; attention_dropout would be a different thing.
+  // HF's Llama drops attention probabilities only (attention_dropout); lmforge's one rate
+  // also drops embeddings and residual branches, which lmforge_dropout records.
   if (s.dropout !== 0) extras['lmforge_dropout'] = s.dropout;
   return {
     architectures: ['LlamaForCausalLM'],
@@ -113,7 +114,7 @@ export function decoderToHfConfig(settings: DecoderSettings): Record<string, unk
     rope_theta: s.positional.kind === 'rope' ? s.positional.theta : 10000,
     attention_bias: s.bias,
     mlp_bias: s.bias,
-    attention_dropout: 0,
+    attention_dropout: s.dropout,
     initializer_range: s.initStd,
     tie_word_embeddings: s.tiedEmbeddings,
     torch_dtype: 'float32',
@@ -156,10 +157,12 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
       }
       const nEmbd = c['n_embd'];
       const pdrop = c['resid_pdrop'] ?? 0.1;
-      if (c['embd_pdrop'] !== undefined && c['embd_pdrop'] !== pdrop) {
-        problems.push(
-          `embd_pdrop: lmforge has one dropout rate; expected ${JSON.stringify(pdrop)} (resid_pdrop), got ${JSON.stringify(c['embd_pdrop'])}`,
-        );
+      for (const field of ['embd_pdrop', 'attn_pdrop']) {
+        if (c[field] !== undefined && c[field] !== pdrop) {
+          problems.push(
+            `${field}: lmforge has one dropout rate; expected ${JSON.stringify(pdrop)} (resid_pdrop), got ${JSON.stringify(c[field])}`,
+          );
+        }
       }
       raw = {
         arch: 'gpt2',
@@ -190,6 +193,15 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
       if (attentionBias !== mlpBias) {
         problems.push(
           `mlp_bias: lmforge has one bias flag; expected ${JSON.stringify(attentionBias)} (attention_bias), got ${JSON.stringify(mlpBias)}`,
+        );
+      }
+      if (
+        c['lmforge_dropout'] !== undefined &&
+        c['attention_dropout'] !== undefined &&
+        c['attention_dropout'] !== c['lmforge_dropout']
+      ) {
+        problems.push(
+          `attention_dropout: lmforge has one dropout rate; expected ${JSON.stringify(c['lmforge_dropout'])} (lmforge_dropout), got ${JSON.stringify(c['attention_dropout'])}`,
         );
       }
       if (c['rope_scaling'] !== undefined && c['rope_scaling'] !== null) {
@@ -223,7 +235,7 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
         tiedEmbeddings: c['tie_word_embeddings'] ?? false,
         norm: c['lmforge_norm'] ?? 'rmsNorm',
         mlp: c['lmforge_mlp'] ?? 'swiglu',
-        dropout: c['lmforge_dropout'] ?? 0,
+        dropout: c['lmforge_dropout'] ?? c['attention_dropout'] ?? 0,
       };
       break;
     }

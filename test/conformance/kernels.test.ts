@@ -470,7 +470,7 @@ for (const entry of backendsUnderTest()) {
     }
   });
 
-  // B, nH, nKV, Tq, Tk, hs, causal, offset, mask kind
+  // B, nH, nKV, Tq, Tk, hs, causal, offset, mask kind, dropout
   const attentionCases: [
     number,
     number,
@@ -481,26 +481,30 @@ for (const entry of backendsUnderTest()) {
     boolean,
     number,
     'none' | 'full' | 'broadcast',
+    number,
   ][] = [
-    [1, 1, 1, 1, 1, 1, false, 0, 'none'],
-    [2, 4, 2, 7, 7, 8, true, 0, 'none'],
-    [1, 4, 1, 33, 33, 7, true, 0, 'broadcast'],
-    [2, 2, 2, 5, 129, 16, true, 124, 'none'],
-    [1, 2, 2, 1, 129, 64, true, 128, 'none'],
-    [1, 6, 3, 40, 70, 33, false, 0, 'full'],
-    [1, 2, 1, 20, 20, 16, true, -3, 'full'],
+    [1, 1, 1, 1, 1, 1, false, 0, 'none', 0],
+    [2, 4, 2, 7, 7, 8, true, 0, 'none', 0],
+    [2, 4, 2, 7, 7, 8, true, 0, 'none', 0.5],
+    [1, 4, 1, 33, 33, 7, true, 0, 'broadcast', 0.1],
+    [2, 2, 2, 5, 129, 16, true, 124, 'none', 0],
+    [1, 2, 2, 1, 129, 64, true, 128, 'none', 0.2],
+    [1, 6, 3, 40, 70, 33, false, 0, 'full', 0],
+    [1, 6, 3, 40, 70, 33, false, 0, 'full', 0.3],
+    [1, 2, 1, 20, 20, 16, true, -3, 'full', 0],
     // several register blocks and key tiles, rows split across threads (one kv head)
-    [1, 2, 1, 150, 150, 32, true, 0, 'broadcast'],
-    [2, 4, 2, 70, 70, 24, true, 0, 'full'],
+    [1, 2, 1, 150, 150, 32, true, 0, 'broadcast', 0],
+    [1, 2, 1, 150, 150, 32, true, 0, 'broadcast', 0.1],
+    [2, 4, 2, 70, 70, 24, true, 0, 'full', 0.25],
   ];
 
-  test(`${entry.label}: attention forward and backward (causal, offset, GQA, masks, fully masked rows)`, () => {
+  test(`${entry.label}: attention forward and backward (causal, offset, GQA, masks, fully masked rows, dropout)`, () => {
     entry.select();
     const threadsBefore = b.threads;
     // 1 thread: one task per head; 3: query rows split, dk / dv summed over parts
     for (const threads of [1, 3]) {
       b.setThreads(threads);
-      for (const [B, nH, nKV, Tq, Tk, hs, causal, causalOffset, maskKind] of attentionCases) {
+      for (const [B, nH, nKV, Tq, Tk, hs, causal, causalOffset, maskKind, dropout] of attentionCases) {
         const q = rand(B * nH * Tq * hs, -2, 2);
         const k = rand(B * nKV * Tk * hs, -2, 2);
         const v = rand(B * nKV * Tk * hs);
@@ -528,9 +532,12 @@ for (const entry of backendsUnderTest()) {
           causalOffset,
           mask,
           ...strides,
+          dropout,
+          // a seed with the top bit set: the kernels must treat it as unsigned
+          dropoutSeed: 0x9abcdef0 + Tq,
         };
         const p64: AttentionParams = { ...p, mask: mask && f64(mask) };
-        const label = `attention B=${B} nH=${nH} nKV=${nKV} Tq=${Tq} Tk=${Tk} hs=${hs} causal=${causal}+${causalOffset} mask=${maskKind}`;
+        const label = `attention B=${B} nH=${nH} nKV=${nKV} Tq=${Tq} Tk=${Tk} hs=${hs} causal=${causal}+${causalOffset} mask=${maskKind} dropout=${dropout}`;
         const out = new Float32Array(q.length);
         const lse = new Float32Array(B * nH * Tq);
         const wantOut = new Float64Array(q.length);

@@ -16,6 +16,7 @@ import {
   narrow,
   noGrad,
   randint,
+  randn,
   scope,
   zeros,
   type Tensor,
@@ -166,6 +167,9 @@ test('HF-style presets write HF-clean config.json (no lmforge_ keys)', async () 
         [],
       );
       assert.equal(json['model_type'], config.arch);
+      // the one dropout rate covers the attention probabilities too
+      const attentionRate = config.arch === 'gpt2' ? json['attn_pdrop'] : json['attention_dropout'];
+      assert.equal(attentionRate, config.dropout);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -264,6 +268,13 @@ test('corrupt model folders fail with errors naming the file and field', async (
         /vocabSize/.test(e.message),
     );
 
+    // one dropout rate: attention dropout differing from the residual one cannot be represented
+    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(good), resid_pdrop: 0.1, attn_pdrop: 0.2 }));
+    await assert.rejects(
+      loadModelFolder(dir),
+      (e: unknown) => e instanceof ConfigError && /attn_pdrop/.test(e.message),
+    );
+
     writeFileSync(configPath, JSON.stringify({ ...JSON.parse(good), model_type: 'bert' }));
     await assert.rejects(
       loadModelFolder(dir),
@@ -303,6 +314,14 @@ test('dropout: training needs an rng; eval ignores dropout', () => {
     const a = model.forward(ids, { rng: new Rng(1) });
     const b = model.forward(ids, { rng: new Rng(2) });
     assert.notDeepEqual(a.toArray(), b.toArray(), 'different dropout masks');
+    assertBitEqual('same rng, same masks', model.forward(ids, { rng: new Rng(1) }), a);
+    // The attention layer drops probabilities too (nanoGPT's attn_dropout).
+    const block = model.body.blocks.items[0]!;
+    const x = randn([1, 6, small.nEmbd], new Rng(3));
+    const context = { offset: 0, rope: null, cache: null, layer: 0 };
+    const plain = block.attention.forward(x, { ...context, attentionDropout: null });
+    const dropped = block.attention.forward(x, { ...context, attentionDropout: { p: 0.5, rng: new Rng(4) } });
+    assert.notDeepEqual(dropped.toArray(), plain.toArray(), 'attention dropout changes the output');
     model.eval();
     assertBitEqual('eval is deterministic', model.forward(ids), model.forward(ids));
   });

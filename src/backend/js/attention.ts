@@ -7,8 +7,13 @@
  * Legend: B batch, nH query heads, nKV key/value heads (query head h reads kv head
  * h / (nH / nKV)), Tq query length, Tk key length, hs head size.
  * Layouts: q, out, dout, dq (B, nH, Tq, hs); k, v, dk, dv (B, nKV, Tk, hs); lse (B, nH, Tq).
+ *
+ * Attention dropout multiplies each probability by Z_ij (0 or 1 / (1 - p), from the
+ * counter-based mask in src/tensor/ops/attention-dropout.ts) after the softmax: the
+ * normaliser and lse use every key, the output sums Z_ij P_ij v_j.
  */
 import type { AttentionParams, F } from '../../tensor/backend.js';
+import { dropRowKey, dropThreshold, isDropped } from '../../tensor/ops/attention-dropout.js';
 
 /** Number of keys query i may see (keys j < limit), from the causal rule. */
 function keyLimit(p: AttentionParams, i: number): number {
@@ -35,11 +40,18 @@ function maskRowOffset(p: AttentionParams, b: number, h: number, i: number): num
   return p.maskOffset + b * p.maskStrideB + h * p.maskStrideH + i * p.maskStrideQ;
 }
 
-/** out (B, nH, Tq, hs) = softmax(scores) @ V per row; lse (B, nH, Tq). A fully masked row gives out 0, lse -Infinity. */
+/** Z_ij for key j of a row: 0 when dropped, keep = 1 / (1 - p) otherwise (1 without dropout). */
+function dropFactor(p: AttentionParams, rowKey: number, j: number, threshold: number, keep: number): number {
+  return p.dropout === 0 ? 1 : isDropped(rowKey, j, threshold) ? 0 : keep;
+}
+
+/** out (B, nH, Tq, hs) = dropout(softmax(scores)) @ V per row; lse (B, nH, Tq). A fully masked row gives out 0, lse -Infinity. */
 export function attentionForward(q: F, k: F, v: F, out: F, lse: F, p: AttentionParams): void {
   const { B, nH, nKV, Tq, Tk, hs } = p;
   const group = nH / nKV;
   const acc = new Float64Array(hs);
+  const threshold = dropThreshold(p.dropout);
+  const keep = 1 / (1 - p.dropout);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nH; h++) {
       const kvBase = (b * nKV + Math.floor(h / group)) * Tk * hs;
@@ -47,6 +59,7 @@ export function attentionForward(q: F, k: F, v: F, out: F, lse: F, p: AttentionP
         const row = (b * nH + h) * Tq + i;
         const qBase = row * hs;
         const maskRow = maskRowOffset(p, b, h, i);
+        const rowKey = dropRowKey(p.dropoutSeed, row);
         let max = -Infinity;
         let total = 0;
         acc.fill(0);
@@ -55,16 +68,18 @@ export function attentionForward(q: F, k: F, v: F, out: F, lse: F, p: AttentionP
           const s = score(q, k, qBase, kvBase + j * hs, hs, p, maskRow, j);
           if (s === -Infinity) continue;
           const vBase = kvBase + j * hs;
+          const z = dropFactor(p, rowKey, j, threshold, keep);
           if (s > max) {
             // New running max: rescale what was accumulated under the old one.
             const correction = Math.exp(max - s);
             total = total * correction + 1;
-            for (let d = 0; d < hs; d++) acc[d] = acc[d]! * correction + v[vBase + d]!;
+            for (let d = 0; d < hs; d++) acc[d] = acc[d]! * correction + z * v[vBase + d]!;
             max = s;
           } else {
             const weight = Math.exp(s - max);
             total += weight;
-            for (let d = 0; d < hs; d++) acc[d] += weight * v[vBase + d]!;
+            const zw = z * weight;
+            for (let d = 0; d < hs; d++) acc[d] += zw * v[vBase + d]!;
           }
         }
         if (total === 0) {
@@ -81,9 +96,10 @@ export function attentionForward(q: F, k: F, v: F, out: F, lse: F, p: AttentionP
 }
 
 /**
- * Forward per row i: s_j = scale q_i.k_j + mask_ij, P_j = exp(s_j - lse_i), O_i = sum_j P_j v_j.
- *   dv_j += P_j dO_i
- *   dP_j  = dO_i . v_j
+ * Forward per row i: s_j = scale q_i.k_j + mask_ij, P_j = exp(s_j - lse_i), O_i = sum_j Z_j P_j v_j
+ * (Z_j the dropout factor, 1 without dropout).
+ *   dv_j += Z_j P_j dO_i
+ *   dP_j  = Z_j (dO_i . v_j)                               (gradient wrt P_j)
  *   dS_j  = P_j (dP_j - D_i),  D_i = sum_j P_j dP_j = dO_i . O_i   (softmax backward)
  *   dq_i += scale dS_j k_j;   dk_j += scale dS_j q_i
  * dk and dv sum over the query heads of a group and over rows, so they are zeroed first.
@@ -105,6 +121,8 @@ export function attentionBackward(
   dq.fill(0, 0, B * nH * Tq * hs);
   dk.fill(0, 0, B * nKV * Tk * hs);
   dv.fill(0, 0, B * nKV * Tk * hs);
+  const threshold = dropThreshold(p.dropout);
+  const keep = 1 / (1 - p.dropout);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nH; h++) {
       const kvBase = (b * nKV + Math.floor(h / group)) * Tk * hs;
@@ -116,18 +134,21 @@ export function attentionBackward(
         let D = 0;
         for (let d = 0; d < hs; d++) D += dout[qBase + d]! * out[qBase + d]!;
         const maskRow = maskRowOffset(p, b, h, i);
+        const rowKey = dropRowKey(p.dropoutSeed, row);
         const limit = keyLimit(p, i);
         for (let j = 0; j < limit; j++) {
           const jBase = kvBase + j * hs;
           const s = score(q, k, qBase, jBase, hs, p, maskRow, j);
           if (s === -Infinity) continue;
           const P = Math.exp(s - rowLse);
+          const z = dropFactor(p, rowKey, j, threshold, keep);
+          const zP = z * P;
           let dP = 0;
           for (let d = 0; d < hs; d++) {
             dP += dout[qBase + d]! * v[jBase + d]!;
-            dv[jBase + d] += P * dout[qBase + d]!;
+            dv[jBase + d] += zP * dout[qBase + d]!;
           }
-          const dS = P * (dP - D) * p.scale;
+          const dS = P * (z * dP - D) * p.scale;
           for (let d = 0; d < hs; d++) {
             dq[qBase + d] += dS * k[jBase + d]!;
             dk[jBase + d] += dS * q[qBase + d]!;

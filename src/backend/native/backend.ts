@@ -90,7 +90,7 @@ function isF32(
 export function createNativeBackend(addon: NativeAddon): NativeBackend {
   // Reused argument blocks: no allocation per call.
   const layout = new Float64Array(1 + 3 * MAX_DIMS);
-  const attention = new Float64Array(13);
+  const attention = new Float64Array(15);
 
   function packLayout(
     where: string,
@@ -127,6 +127,15 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
     need(where, 'q', q, B * nH * Tq * hs);
     need(where, 'k', k, B * nKV * Tk * hs);
     need(where, 'v', v, B * nKV * Tk * hs);
+    const seedOk = Number.isInteger(p.dropoutSeed) && p.dropoutSeed >= 0 && p.dropoutSeed <= 0xffffffff;
+    if (!(p.dropout >= 0 && p.dropout < 1) || !seedOk) {
+      // the C side converts both with plain casts: out-of-range values would be undefined behaviour
+      throw new BackendError('attention dropout out of range', {
+        where: `native.${where}`,
+        expected: 'dropout in [0, 1), dropoutSeed an unsigned 32-bit integer',
+        actual: `dropout ${p.dropout}, dropoutSeed ${p.dropoutSeed}`,
+      });
+    }
     if (p.mask !== null && B * nH * Tq * Tk > 0) {
       needLayout(
         where,
@@ -150,6 +159,8 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
     attention[10] = p.maskStrideH;
     attention[11] = p.maskStrideQ;
     attention[12] = p.maskOffset;
+    attention[13] = p.dropout;
+    attention[14] = p.dropoutSeed;
     return attention;
   }
 

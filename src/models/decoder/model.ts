@@ -262,6 +262,9 @@ export class DecoderLM extends Module {
     }
     const offset = cache?.length ?? 0;
     const drop = this.#dropper(options.rng);
+    const p = this.config.dropout;
+    // #dropper has checked that training with dropout comes with an rng.
+    const attentionDropout = this.training && p > 0 ? { p, rng: options.rng! } : null;
     const body = this.body;
 
     let x = body.embed.forward(ids); // (B, T, C)
@@ -271,7 +274,7 @@ export class DecoderLM extends Module {
     // Without autograd nothing needs the intermediates: free each block's as it finishes.
     const freeEarly = !isGradEnabled();
     body.blocks.items.forEach((block, layer) => {
-      const context: BlockContext = { offset, rope: this.#rope, cache, layer, drop };
+      const context: BlockContext = { offset, rope: this.#rope, cache, layer, drop, attentionDropout };
       const input = x;
       x = freeEarly ? scope(() => block.forward(input, context)) : block.forward(input, context); // (B, T, C)
     });

@@ -51,6 +51,8 @@ export interface AttentionContext {
   readonly rope: RotaryEmbedding | null;
   readonly cache: KVCache | null;
   readonly layer: number;
+  /** Dropout on the attention probabilities while training (nanoGPT's attn_dropout); null for none. */
+  readonly attentionDropout: { readonly p: number; readonly rng: Rng } | null;
 }
 
 export class CausalSelfAttention extends Module {
@@ -117,7 +119,11 @@ export class CausalSelfAttention extends Module {
       causalOffset = context.offset;
     }
     // Query i (position offset + i) sees keys 0..offset + i.
-    const y = scaledDotProductAttention(q, k, v, { causal: true, causalOffset }); // (B, nH, T, hs)
+    const y = scaledDotProductAttention(q, k, v, {
+      causal: true,
+      causalOffset,
+      ...(context.attentionDropout === null ? {} : { dropout: context.attentionDropout }),
+    }); // (B, nH, T, hs)
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]); // (B, T, C)
     return this.out.forward(merged); // (B, T, C)
   }

@@ -5,7 +5,9 @@
  *
  * Supports grouped-query attention (nH a multiple of nKV), cross-attention (Tk != Tq),
  * a causal rule aligned to the END of the keys (query i sees keys j <= i + Tk - Tq, so
- * decoding with a KV cache needs no special case) and an additive float mask.
+ * decoding with a KV cache needs no special case), an additive float mask and dropout on
+ * the attention probabilities (a counter-based mask the backward regenerates:
+ * attention-dropout.ts).
  *
  * Legend: B batch, nH query heads, nKV key/value heads, Tq/Tk query/key lengths, hs head size.
  */
@@ -15,6 +17,8 @@ import { isGradEnabled, record } from '../autograd/tape.js';
 import { formatShape } from '../shape.js';
 import { isFloat } from '../dtype.js';
 import { contiguous } from './layout.js';
+import { checkDropout } from './attention-dropout.js';
+import type { Rng } from '../random.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 
 export interface AttentionOptions {
@@ -33,6 +37,12 @@ export interface AttentionOptions {
   readonly mask?: Tensor;
   /** Multiplies Q K^T; default 1 / sqrt(hs). */
   readonly scale?: number;
+  /**
+   * Dropout on the attention probabilities (nanoGPT's attn_dropout, HF's attn_pdrop): each
+   * is zeroed with probability p, survivors scaled by 1 / (1 - p). One 32-bit seed is drawn
+   * from `rng` per call, so a seeded rng fixes the mask. Omit it (or p = 0) in evaluation.
+   */
+  readonly dropout?: { readonly p: number; readonly rng: Rng };
 }
 
 export interface AttentionSaved {
@@ -134,6 +144,9 @@ export function scaledDotProductAttention(
   if (!Number.isInteger(causalOffset)) {
     throw new ConfigError('causalOffset must be an integer', { where, actual: causalOffset });
   }
+  const dropout = options.dropout?.p ?? 0;
+  checkDropout(dropout, where);
+  const dropoutSeed = dropout > 0 ? options.dropout!.rng.nextUint32() : 0;
   const q = contiguous(qIn);
   const k = contiguous(kIn);
   const v = contiguous(vIn);
@@ -154,6 +167,8 @@ export function scaledDotProductAttention(
     maskStrideH: layout?.strides[1] ?? 0,
     maskStrideQ: layout?.strides[2] ?? 0,
     maskOffset: layout?.offset ?? 0,
+    dropout,
+    dropoutSeed,
   };
   const out = Tensor.empty([B, nH, Tq, hs], q.dtype, false); // (B, nH, Tq, hs)
   const lse = Tensor.empty([B, nH, Tq], q.dtype, false); // (B, nH, Tq)
