@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsBackend } from '../../src/backend/index.js';
 import type { AttentionParams, BinaryOp, GemmParams, UnaryOp } from '../../src/tensor/backend.js';
-import { assertClose } from '../tensor/assert-close.js';
+import { assertClose } from '../util/close.js';
 import { backendsUnderTest, missingNative, type BackendUnderTest } from './backends.js';
 
 /** mulberry32: a small seeded generator, so failures reproduce. */
@@ -46,13 +46,6 @@ test('native backend is present wherever it was built', () => {
 
 for (const entry of backendsUnderTest()) {
   const b = entry.backend;
-  const close = (
-    what: string,
-    got: ArrayLike<number>,
-    want: ArrayLike<number>,
-    atol = 1e-5,
-    rtol = 1e-5,
-  ): void => assertClose(`${entry.label} ${what}`, got, want, { atol, rtol });
 
   test(`${entry.label}: gemm, every transpose, batch strides, offsets, alpha/beta, gemv shapes`, () => {
     entry.select();
@@ -107,12 +100,11 @@ for (const entry of backendsUnderTest()) {
             jsBackend.gemm(f64(a), f64(bb), want, p);
             ran(entry, 'gemm', () => b.gemm(a, bb, c, p));
             const tol = 2e-6 * Math.sqrt(k) + 1e-6;
-            close(
-              `gemm m=${m} k=${k} n=${n} tA=${transA} tB=${transB} batch=${batch} beta=${beta}`,
+            assertClose(
+              `${entry.label} gemm m=${m} k=${k} n=${n} tA=${transA} tB=${transB} batch=${batch} beta=${beta}`,
               c,
               want,
-              tol,
-              1e-4,
+              { atol: tol, rtol: 1e-4 },
             );
           }
         }
@@ -134,7 +126,7 @@ for (const entry of backendsUnderTest()) {
       const want = f64(c);
       jsBackend.gemm(f64(rand(12)), f64(rand(20)), want, p);
       ran(entry, 'gemm', () => b.gemm(rand(12), rand(20), c, p));
-      close(`gemm k=${k} alpha=${alpha}`, c, want);
+      assertClose(`${entry.label} gemm k=${k} alpha=${alpha}`, c, want, { atol: 1e-5, rtol: 1e-5 });
     }
   });
 
@@ -147,7 +139,7 @@ for (const entry of backendsUnderTest()) {
     jsBackend.copyStrided(f64(src), from, want, to);
     const got = new Float32Array(120);
     ran(entry, 'copyStrided', () => b.copyStrided(src, from, got, to));
-    close('copyStrided transposed', got, want, 0, 0);
+    assertClose(`${entry.label} copyStrided transposed`, got, want, { atol: 0, rtol: 0 });
     const ids = ints(40, 1000);
     const outIds = new Int32Array(33);
     const fromIds = { shape: [33], strides: [1], offset: 7 };
@@ -194,14 +186,14 @@ for (const entry of backendsUnderTest()) {
         const want = new Float64Array(N);
         jsBackend.unary(op, f64(x), want, N);
         ran(entry, 'unary', () => b.unary(op, x, y, N));
-        close(`unary ${op} N=${N}`, y, want, 1e-6, 4e-6);
+        assertClose(`${entry.label} unary ${op} N=${N}`, y, want, { atol: 1e-6, rtol: 4e-6 });
         const dy = rand(N);
         const dx = new Float32Array(N);
         const wantDx = new Float64Array(N);
         // The derivative may use y = op(x): give both the same (float32) forward output.
         jsBackend.unaryBackward(op, f64(x), f64(y), f64(dy), wantDx, N);
         ran(entry, 'unaryBackward', () => b.unaryBackward(op, x, y, dy, dx, N));
-        close(`unaryBackward ${op} N=${N}`, dx, wantDx, 1e-6, 1e-5);
+        assertClose(`${entry.label} unaryBackward ${op} N=${N}`, dx, wantDx, { atol: 1e-6, rtol: 1e-5 });
       }
     }
   });
@@ -214,7 +206,10 @@ for (const entry of backendsUnderTest()) {
       const want = new Float64Array(x.length);
       jsBackend.unary(op, f64(x), want, x.length);
       ran(entry, 'unary', () => b.unary(op, x, y, x.length));
-      close(`unary ${op} special`, y, Float32Array.from(want), 1e-30, 4e-6);
+      assertClose(`${entry.label} unary ${op} special`, y, Float32Array.from(want), {
+        atol: 1e-30,
+        rtol: 4e-6,
+      });
     }
   });
 
@@ -281,7 +276,10 @@ for (const entry of backendsUnderTest()) {
         jsBackend.binary(op, f64(a), f64(bb), want, layout);
         const out = new Float32Array(total);
         ran(entry, 'binary', () => b.binary(op, a, bb, out, layout));
-        close(`binary ${op} ${l.name}`, out, Float32Array.from(want), 1e-6, 4e-6);
+        assertClose(`${entry.label} binary ${op} ${l.name}`, out, Float32Array.from(want), {
+          atol: 1e-6,
+          rtol: 4e-6,
+        });
       }
     }
   });
@@ -293,7 +291,7 @@ for (const entry of backendsUnderTest()) {
     const want = new Float64Array(1029);
     jsBackend.affine(f64(x), want, 1029, 1.5, -0.25);
     ran(entry, 'affine', () => b.affine(x, y, 1029, 1.5, -0.25));
-    close('affine', y, want);
+    assertClose(`${entry.label} affine`, y, want, { atol: 1e-5, rtol: 1e-5 });
     for (const [outer, R, inner] of [
       [1, 1, 1],
       [7, 33, 1],
@@ -306,7 +304,10 @@ for (const entry of backendsUnderTest()) {
       const wantSum = new Float64Array(outer * inner);
       jsBackend.reduceSum(f64(xs), wantSum, outer, R, inner);
       ran(entry, 'reduceSum', () => b.reduceSum(xs, sum, outer, R, inner));
-      close(`reduceSum ${outer}x${R}x${inner}`, sum, wantSum, 1e-5 * Math.sqrt(R), 1e-5);
+      assertClose(`${entry.label} reduceSum ${outer}x${R}x${inner}`, sum, wantSum, {
+        atol: 1e-5 * Math.sqrt(R),
+        rtol: 1e-5,
+      });
       if (R > 5) xs[2 * inner] = NaN;
       const mx = new Float32Array(outer * inner);
       const arg = new Int32Array(outer * inner);
@@ -314,7 +315,7 @@ for (const entry of backendsUnderTest()) {
       const wantArg = new Int32Array(outer * inner);
       jsBackend.reduceMax(f64(xs), wantMax, wantArg, outer, R, inner);
       ran(entry, 'reduceMax', () => b.reduceMax(xs, mx, arg, outer, R, inner));
-      close(`reduceMax ${outer}x${R}x${inner}`, mx, wantMax, 0, 0);
+      assertClose(`${entry.label} reduceMax ${outer}x${R}x${inner}`, mx, wantMax, { atol: 0, rtol: 0 });
       assert.deepEqual(Array.from(arg), Array.from(wantArg), `${entry.label} argmax ${outer}x${R}x${inner}`);
     }
   });
@@ -333,13 +334,16 @@ for (const entry of backendsUnderTest()) {
         const want = new Float64Array(rows * C);
         jsBackend.softmax(f64(x), want, rows, C, log);
         ran(entry, 'softmax', () => b.softmax(x, y, rows, C, log));
-        close(`softmax log=${log} ${rows}x${C}`, y, want, 1e-6, 1e-5);
+        assertClose(`${entry.label} softmax log=${log} ${rows}x${C}`, y, want, { atol: 1e-6, rtol: 1e-5 });
         const dy = rand(rows * C);
         const dx = new Float32Array(rows * C);
         const wantDx = new Float64Array(rows * C);
         jsBackend.softmaxBackward(f64(y), f64(dy), wantDx, rows, C, log);
         ran(entry, 'softmaxBackward', () => b.softmaxBackward(y, dy, dx, rows, C, log));
-        close(`softmaxBackward log=${log} ${rows}x${C}`, dx, wantDx, 1e-5, 1e-4);
+        assertClose(`${entry.label} softmaxBackward log=${log} ${rows}x${C}`, dx, wantDx, {
+          atol: 1e-5,
+          rtol: 1e-4,
+        });
       }
     }
   });
@@ -364,8 +368,11 @@ for (const entry of backendsUnderTest()) {
         ran(entry, 'crossEntropyForward', () =>
           b.crossEntropyForward(logits, targets, losses, lse, rows, V, -100, smoothing),
         );
-        close(`crossEntropy loss ${rows}x${V} eps=${smoothing}`, losses, wantLoss, 1e-5, 1e-5);
-        close(`crossEntropy lse ${rows}x${V}`, lse, wantLse, 1e-5, 1e-6);
+        assertClose(`${entry.label} crossEntropy loss ${rows}x${V} eps=${smoothing}`, losses, wantLoss, {
+          atol: 1e-5,
+          rtol: 1e-5,
+        });
+        assertClose(`${entry.label} crossEntropy lse ${rows}x${V}`, lse, wantLse, { atol: 1e-5, rtol: 1e-6 });
         const dlosses = rand(rows);
         const dlogits = new Float32Array(rows * V).fill(NaN);
         const want = new Float64Array(rows * V);
@@ -383,7 +390,10 @@ for (const entry of backendsUnderTest()) {
         ran(entry, 'crossEntropyBackward', () =>
           b.crossEntropyBackward(logits, targets, lse, dlosses, dlogits, rows, V, -100, smoothing),
         );
-        close(`crossEntropyBackward ${rows}x${V} eps=${smoothing}`, dlogits, want, 1e-6, 1e-4);
+        assertClose(`${entry.label} crossEntropyBackward ${rows}x${V} eps=${smoothing}`, dlogits, want, {
+          atol: 1e-6,
+          rtol: 1e-4,
+        });
       }
     }
   });
@@ -410,9 +420,9 @@ for (const entry of backendsUnderTest()) {
         const w64 = w && f64(w);
         jsBackend.layerNormForward(f64(x), w64, bias && f64(bias), wy, wm, wr, rows, C, 1e-5);
         ran(entry, 'layerNormForward', () => b.layerNormForward(x, w, bias, y, mean, rstd, rows, C, 1e-5));
-        close(`layerNorm y ${rows}x${C}`, y, wy, 2e-5, 1e-4);
-        close(`layerNorm mean`, mean, wm, 1e-6, 1e-5);
-        close(`layerNorm rstd`, rstd, wr, 1e-6, 2e-5);
+        assertClose(`${entry.label} layerNorm y ${rows}x${C}`, y, wy, { atol: 2e-5, rtol: 1e-4 });
+        assertClose(`${entry.label} layerNorm mean`, mean, wm, { atol: 1e-6, rtol: 1e-5 });
+        assertClose(`${entry.label} layerNorm rstd`, rstd, wr, { atol: 1e-6, rtol: 2e-5 });
         const dy = rand(rows * C);
         const dx = new Float32Array(rows * C);
         const dw = affine ? rand(C) : null;
@@ -422,9 +432,17 @@ for (const entry of backendsUnderTest()) {
         const wdb = db && f64(db);
         jsBackend.layerNormBackward(f64(dy), f64(x), w64, f64(mean), f64(rstd), wdx, wdw, wdb, rows, C);
         ran(entry, 'layerNormBackward', () => b.layerNormBackward(dy, x, w, mean, rstd, dx, dw, db, rows, C));
-        close(`layerNorm dx ${rows}x${C}`, dx, wdx, 5e-5, 1e-4);
-        if (dw && wdw) close(`layerNorm dweight`, dw, wdw, 1e-4 * Math.sqrt(rows), 1e-4);
-        if (db && wdb) close(`layerNorm dbias`, db, wdb, 1e-4 * Math.sqrt(rows), 1e-4);
+        assertClose(`${entry.label} layerNorm dx ${rows}x${C}`, dx, wdx, { atol: 5e-5, rtol: 1e-4 });
+        if (dw && wdw)
+          assertClose(`${entry.label} layerNorm dweight`, dw, wdw, {
+            atol: 1e-4 * Math.sqrt(rows),
+            rtol: 1e-4,
+          });
+        if (db && wdb)
+          assertClose(`${entry.label} layerNorm dbias`, db, wdb, {
+            atol: 1e-4 * Math.sqrt(rows),
+            rtol: 1e-4,
+          });
 
         const ry = new Float32Array(rows * C);
         const rr = new Float32Array(rows);
@@ -432,16 +450,20 @@ for (const entry of backendsUnderTest()) {
         const wrr = new Float64Array(rows);
         jsBackend.rmsNormForward(f64(x), w64, wry, wrr, rows, C, 1e-6);
         ran(entry, 'rmsNormForward', () => b.rmsNormForward(x, w, ry, rr, rows, C, 1e-6));
-        close(`rmsNorm y ${rows}x${C}`, ry, wry, 2e-5, 1e-4);
-        close(`rmsNorm rstd`, rr, wrr, 1e-6, 2e-5);
+        assertClose(`${entry.label} rmsNorm y ${rows}x${C}`, ry, wry, { atol: 2e-5, rtol: 1e-4 });
+        assertClose(`${entry.label} rmsNorm rstd`, rr, wrr, { atol: 1e-6, rtol: 2e-5 });
         const rdx = new Float32Array(rows * C);
         const rdw = affine ? rand(C) : null;
         const wrdx = new Float64Array(rows * C);
         const wrdw = rdw && f64(rdw);
         jsBackend.rmsNormBackward(f64(dy), f64(x), w64, f64(rr), wrdx, wrdw, rows, C);
         ran(entry, 'rmsNormBackward', () => b.rmsNormBackward(dy, x, w, rr, rdx, rdw, rows, C));
-        close(`rmsNorm dx ${rows}x${C}`, rdx, wrdx, 5e-5, 1e-4);
-        if (rdw && wrdw) close(`rmsNorm dweight`, rdw, wrdw, 1e-4 * Math.sqrt(rows), 1e-4);
+        assertClose(`${entry.label} rmsNorm dx ${rows}x${C}`, rdx, wrdx, { atol: 5e-5, rtol: 1e-4 });
+        if (rdw && wrdw)
+          assertClose(`${entry.label} rmsNorm dweight`, rdw, wrdw, {
+            atol: 1e-4 * Math.sqrt(rows),
+            rtol: 1e-4,
+          });
       }
     }
   });
@@ -460,13 +482,16 @@ for (const entry of backendsUnderTest()) {
       const want = new Float64Array(N * C);
       jsBackend.embeddingForward(f64(weight), ids, want, N, C);
       ran(entry, 'embeddingForward', () => b.embeddingForward(weight, ids, out, N, C));
-      close(`embedding ${N}x${C}`, out, want, 0, 0);
+      assertClose(`${entry.label} embedding ${N}x${C}`, out, want, { atol: 0, rtol: 0 });
       const dout = rand(N * C);
       const dw = rand(rows * C);
       const wdw = f64(dw);
       jsBackend.embeddingBackward(f64(dout), ids, wdw, N, C);
       ran(entry, 'embeddingBackward', () => b.embeddingBackward(dout, ids, dw, N, C));
-      close(`embeddingBackward ${N}x${C}`, dw, wdw, 1e-5 * Math.sqrt(N), 1e-5);
+      assertClose(`${entry.label} embeddingBackward ${N}x${C}`, dw, wdw, {
+        atol: 1e-5 * Math.sqrt(N),
+        rtol: 1e-5,
+      });
     }
   });
 
@@ -544,8 +569,8 @@ for (const entry of backendsUnderTest()) {
         const wantLse = new Float64Array(lse.length);
         jsBackend.attentionForward(f64(q), f64(k), f64(v), wantOut, wantLse, p64);
         ran(entry, 'attentionForward', () => b.attentionForward(q, k, v, out, lse, p));
-        close(`${label} out`, out, wantOut, 2e-5, 1e-4);
-        close(`${label} lse`, lse, wantLse, 2e-5, 1e-5);
+        assertClose(`${entry.label} ${label} out`, out, wantOut, { atol: 2e-5, rtol: 1e-4 });
+        assertClose(`${entry.label} ${label} lse`, lse, wantLse, { atol: 2e-5, rtol: 1e-5 });
         const dout = rand(q.length);
         const dq = new Float32Array(q.length).fill(NaN);
         const dk = new Float32Array(k.length).fill(NaN);
@@ -568,9 +593,9 @@ for (const entry of backendsUnderTest()) {
           p64,
         );
         ran(entry, 'attentionBackward', () => b.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, p));
-        close(`${label} dq`, dq, wdq, 1e-4, 1e-3);
-        close(`${label} dk`, dk, wdk, 1e-4, 1e-3);
-        close(`${label} dv threads=${threads}`, dv, wdv, 1e-4, 1e-3);
+        assertClose(`${entry.label} ${label} dq`, dq, wdq, { atol: 1e-4, rtol: 1e-3 });
+        assertClose(`${entry.label} ${label} dk`, dk, wdk, { atol: 1e-4, rtol: 1e-3 });
+        assertClose(`${entry.label} ${label} dv threads=${threads}`, dv, wdv, { atol: 1e-4, rtol: 1e-3 });
       }
     }
     b.setThreads(threadsBefore);
@@ -585,10 +610,7 @@ for (const entry of backendsUnderTest()) {
         got = b.sumOfSquares(x, N);
       });
       const want = jsBackend.sumOfSquares(f64(x), N);
-      assert.ok(
-        Math.abs(got - want) <= 1e-6 * want + 1e-12,
-        `${entry.label} sumOfSquares N=${N}: ${got} vs ${want}`,
-      );
+      assertClose(`${entry.label} sumOfSquares N=${N}`, [got], [want], { atol: 1e-12, rtol: 1e-6 });
       const param = rand(N);
       const grad = rand(N);
       const m = rand(N, -0.1, 0.1);
@@ -597,9 +619,9 @@ for (const entry of backendsUnderTest()) {
       const [wp, wm, wv] = [f64(param), f64(m), f64(v)];
       jsBackend.adamw(wp, f64(grad), wm, wv, N, p);
       ran(entry, 'adamw', () => b.adamw(param, grad, m, v, N, p));
-      close(`adamw param N=${N}`, param, wp, 1e-6, 1e-5);
-      close(`adamw m N=${N}`, m, wm, 1e-7, 1e-5);
-      close(`adamw v N=${N}`, v, wv, 1e-9, 1e-5);
+      assertClose(`${entry.label} adamw param N=${N}`, param, wp, { atol: 1e-6, rtol: 1e-5 });
+      assertClose(`${entry.label} adamw m N=${N}`, m, wm, { atol: 1e-7, rtol: 1e-5 });
+      assertClose(`${entry.label} adamw v N=${N}`, v, wv, { atol: 1e-9, rtol: 1e-5 });
     }
   });
 }

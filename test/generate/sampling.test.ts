@@ -10,17 +10,11 @@ import {
   validateSampling,
 } from '../../src/generate/index.js';
 import { ConfigError } from '../../src/util/errors.js';
+import { assertClose } from '../util/close.js';
 
 const logits = [1.0, 3.0, 2.0, 0.5, 3.0, -1.0];
-
-function close(actual: ArrayLike<number>, expected: number[], tolerance = 1e-12): void {
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(
-      Math.abs(actual[i]! - expected[i]!) <= tolerance,
-      `index ${i}: ${actual[i]} vs ${expected[i]} (all: ${[...(actual as number[])]})`,
-    );
-  }
-}
+// Probabilities computed in float64 by the same formula: equal up to rounding.
+const roundoff = { atol: 1e-12, rtol: 0 };
 
 describe('sampling', () => {
   it('greedy takes the first of equal maxima', () => {
@@ -32,7 +26,7 @@ describe('sampling', () => {
     const p = softmaxWithTemperature(logits);
     const d = filteredDistribution(logits, { kind: 'sample', temperature: 1, topK: 2 });
     const z = p[1]! + p[4]!;
-    close(d, [0, p[1]! / z, 0, 0, p[4]! / z, 0]);
+    assertClose('top-2', d, [0, p[1]! / z, 0, 0, p[4]! / z, 0], roundoff);
     const d3 = filteredDistribution(logits, { kind: 'sample', temperature: 1, topK: 3 });
     assert.deepEqual(
       [...d3].map((x) => x > 0),
@@ -53,10 +47,11 @@ describe('sampling', () => {
     assert.deepEqual(keep(0.9), [true, true, true, false]);
     assert.deepEqual(keep(1), [true, true, true, true]);
     assert.deepEqual(keep(0.01), [true, false, false, false]); // the top id always stays
-    close(
+    assertClose(
+      'top-p 0.9',
       filteredDistribution(l, { kind: 'sample', temperature: 1, topP: 0.9 }),
       [0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0],
-      1e-12,
+      roundoff,
     );
   });
 
@@ -64,14 +59,19 @@ describe('sampling', () => {
     const l = [0.4, 0.3, 0.2, 0.1].map(Math.log);
     // top-2: 0.4/0.7 = 0.571, 0.3/0.7; top-p 0.5 keeps only the first.
     const d = filteredDistribution(l, { kind: 'sample', temperature: 1, topK: 2, topP: 0.5 });
-    close(d, [1, 0, 0, 0]);
+    assertClose('top-2 then top-p 0.5', d, [1, 0, 0, 0], roundoff);
   });
 
   it('temperature sharpens and flattens', () => {
     const cold = softmaxWithTemperature([0, 1], 0.5);
     const hot = softmaxWithTemperature([0, 1], 2);
-    close(cold, [1 / (1 + Math.exp(2)), Math.exp(2) / (1 + Math.exp(2))]);
-    close(hot, [1 / (1 + Math.exp(0.5)), Math.exp(0.5) / (1 + Math.exp(0.5))]);
+    assertClose('temperature 0.5', cold, [1 / (1 + Math.exp(2)), Math.exp(2) / (1 + Math.exp(2))], roundoff);
+    assertClose(
+      'temperature 2',
+      hot,
+      [1 / (1 + Math.exp(0.5)), Math.exp(0.5) / (1 + Math.exp(0.5))],
+      roundoff,
+    );
   });
 
   it('draws match the filtered distribution (fixed seed, 20000 draws)', () => {

@@ -1,7 +1,6 @@
 /**
- * Shared by the golden tests: the manifest written by tools/reference/make_goldens.py, the
- * fixture loader (through lmforge's own safetensors reader), and a tolerance check that
- * reports max abs diff, max rel diff and the first bad index.
+ * Shared by the golden tests: the manifest written by tools/reference/make_goldens.py and the
+ * fixture loader (through lmforge's own safetensors reader). Comparisons use test/util/close.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -92,71 +91,4 @@ export function need(tensors: Map<string, Tensor>, name: string): Tensor {
   const t = tensors.get(name);
   assert.ok(t !== undefined, `fixture has no tensor '${name}'`);
   return t;
-}
-
-export interface CloseReport {
-  readonly maxAbs: number;
-  readonly maxRel: number;
-}
-
-export interface CloseOptions {
-  /** Flat indices left out of the comparison (checked separately by the caller). */
-  readonly skip?: (index: number) => boolean;
-}
-
-function unravel(index: number, shape: readonly number[]): number[] {
-  const out = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    out[d] = index % shape[d]!;
-    index = Math.floor(index / shape[d]!);
-  }
-  return out;
-}
-
-/**
- * Asserts |actual - expected| <= atol + rtol * |expected| elementwise (non-finite values
- * must match exactly), and returns the largest differences seen.
- */
-export function assertClose(
-  label: string,
-  actual: Tensor,
-  expected: Tensor,
-  tol: Pick<Tolerance, 'rtol' | 'atol'>,
-  options: CloseOptions = {},
-): CloseReport {
-  assert.deepEqual(actual.shape, expected.shape, `${label}: shape`);
-  const got = actual.toArray();
-  const want = expected.toArray();
-  let maxAbs = 0;
-  let maxRel = 0;
-  let bad = 0;
-  let firstBad = -1;
-  for (let i = 0; i < want.length; i++) {
-    if (options.skip?.(i)) continue;
-    const a = got[i]!;
-    const e = want[i]!;
-    let ok: boolean;
-    if (!Number.isFinite(e) || !Number.isFinite(a)) {
-      ok = Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e));
-      if (!ok) maxAbs = Infinity;
-    } else {
-      const diff = Math.abs(a - e);
-      maxAbs = Math.max(maxAbs, diff);
-      if (e !== 0) maxRel = Math.max(maxRel, diff / Math.abs(e));
-      ok = diff <= tol.atol + tol.rtol * Math.abs(e);
-    }
-    if (!ok) {
-      bad++;
-      if (firstBad < 0) firstBad = i;
-    }
-  }
-  if (bad > 0) {
-    assert.fail(
-      `${label}: ${bad} of ${want.length} elements outside rtol ${tol.rtol}, atol ${tol.atol}; ` +
-        `max abs diff ${maxAbs.toExponential(3)}, max rel diff ${maxRel.toExponential(3)}; ` +
-        `first bad index [${unravel(firstBad, expected.shape).join(', ')}] (flat ${firstBad}): ` +
-        `got ${got[firstBad]}, want ${want[firstBad]}`,
-    );
-  }
-  return { maxAbs, maxRel };
 }

@@ -45,7 +45,8 @@ import {
   where,
   type Reduction,
 } from '../../src/tensor/index.js';
-import { assertClose, loadFixture, loadManifest, need, type OpCase } from './golden.js';
+import { assertClose } from '../util/close.js';
+import { loadFixture, loadManifest, need, type OpCase } from './golden.js';
 
 type Inputs = Readonly<Record<string, Tensor>>;
 type Args = Readonly<Record<string, unknown>>;

@@ -22,7 +22,7 @@ import {
 } from '../../src/index.js';
 import { readSafetensorsFile } from '../../src/io/safetensors.js';
 import { loadModelFolder } from '../../src/models/index.js';
-import { assertClose, assertBitEqual, type Tolerance } from './compare.js';
+import { assertClose, assertBitEqual, type Tolerance } from '../util/close.js';
 
 // Compiled tests run from dist/test/models: the fixtures stay in the source tree.
 const here = fileURLToPath(new URL('.', import.meta.url));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as T from '../../src/index.js';
 import { Rng, type Tensor } from '../../src/index.js';
 import { availableBackends, useBackend, currentBackend } from '../../src/backend/index.js';
-import { assertClose } from './assert-close.js';
+import { assertClose } from '../util/close.js';
 import { gradcheck, leaf } from './gradcheck.js';
 
 const dims = (x: Tensor): [number, number, number, number] => x.shape as [number, number, number, number];

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/index.js';
 import { Rng, type Tensor } from '../../src/index.js';
-import { assertClose } from './assert-close.js';
+import { assertClose } from '../util/close.js';
 
 function param(shape: number[], seed: number): Tensor {
   const p = T.randn(shape, new Rng(seed), { dtype: 'float64' });
