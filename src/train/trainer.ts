@@ -135,9 +135,12 @@ export class Trainer {
       weightDecay: options.weightDecay,
     });
     this.params = this.optimizer.parameters.reduce((total, p) => total + p.size, 0);
-    // Independent streams (seeds 2^33 apart; the Rng mixes every seed bit): how many
-    // batches are drawn never shifts the dropout masks.
-    const samplerRng = new Rng(options.seed);
+    // Three independent streams from one seed (the Rng mixes every seed bit): the model's
+    // initialisation draws from Rng(seed) (createModel), batches from seed + 2^32, dropout
+    // from seed + 2^33. Batches on the init's stream would tie which text positions are
+    // sampled to the initial embedding values, draw for draw; and how many batches are
+    // drawn never shifts the dropout masks.
+    const samplerRng = new Rng(options.seed + 2 ** 32);
     this.#sampler = new BlockSampler(
       init.train,
       options.blockSize,
