@@ -15,13 +15,23 @@
  * Usage: node dist/bench/train.bench.js [--quick] [--threads N] [--seeds N]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableBackends, useBackend } from '../src/backend/index.js';
+import { writeSafetensorsFile } from '../src/io/index.js';
 import { createModel, gpt2Preset } from '../src/models/index.js';
+import { Rng } from '../src/tensor/index.js';
 import { CharTokenizer } from '../src/tokenizers/index.js';
-import { Trainer, resolveTrainOptions, splitTokens, type TrainOptions } from '../src/train/index.js';
+import {
+  BlockSampler,
+  Trainer,
+  evaluateLoss,
+  resolveTrainOptions,
+  splitTokens,
+  type TrainOptions,
+} from '../src/train/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 function repoRoot(): string {
@@ -66,11 +76,25 @@ interface Measured {
   readonly tokens_per_s: number;
   readonly train_loss: number | null;
   readonly val_loss: number | null;
+  /** Loss on the whole validation split (evaluateLoss: deterministic, no sampling noise). */
+  readonly val_loss_full: number | null;
   readonly params: number;
 }
 
-/** lmforge training with torch_gpt.py's exact recipe; evaluates at the end when `evaluate`. */
-async function lmforgeRun(shape: Shape, iters: number, evaluate: boolean, seed = 1337): Promise<Measured> {
+interface RunOptions {
+  /** Evaluate at the end: 200 random batches per split, and the whole validation split. */
+  readonly evaluate: boolean;
+  readonly seed?: number;
+  /**
+   * A folder to write the run's initial weights (init.safetensors) and every batch it
+   * trains on (batches.bin), for bench/peers/torch_gpt_replay.py.
+   */
+  readonly replayDir?: string;
+}
+
+/** lmforge training with torch_gpt.py's exact recipe. */
+async function lmforgeRun(shape: Shape, iters: number, run: RunOptions): Promise<Measured> {
+  const { evaluate, seed = 1337 } = run;
   const text = readFileSync(dataPath, 'utf8');
   const tokenizer = CharTokenizer.fromText(text);
   const { train, val } = splitTokens(Int32Array.from(tokenizer.encode(text)));
@@ -121,6 +145,29 @@ async function lmforgeRun(shape: Shape, iters: number, evaluate: boolean, seed =
         say(`  lmforge step ${e.step}: loss ${e.loss.toFixed(4)}, ${e.ms.toFixed(1)} ms`);
     },
   });
+  if (run.replayDir !== undefined) {
+    await writeSafetensorsFile(
+      join(run.replayDir, 'init.safetensors'),
+      Object.fromEntries(model.namedParameters()),
+    );
+    // The trainer's own sampler state, replayed: exactly the batches it is about to draw.
+    const replay = new BlockSampler(
+      train,
+      shape.blockSize,
+      shape.batchSize,
+      Rng.fromState(trainer.state(null).rng.sampler),
+    );
+    const n = shape.batchSize * shape.blockSize;
+    const batches = new Int32Array(iters * 2 * n); // (iters, 2, B, T)
+    for (let i = 0; i < iters; i++) {
+      const { x, y } = replay.next();
+      batches.set(x.values() as Int32Array, i * 2 * n);
+      batches.set(y.values() as Int32Array, (i * 2 + 1) * n);
+      x.dispose();
+      y.dispose();
+    }
+    writeFileSync(join(run.replayDir, 'batches.bin'), batches);
+  }
   // Skip the step-0 evaluation (torch_gpt.py evaluates only at the end).
   const times: number[] = [];
   const losses: number[] = [];
@@ -135,6 +182,7 @@ async function lmforgeRun(shape: Shape, iters: number, evaluate: boolean, seed =
   const ms = steady[Math.floor(steady.length / 2)]!;
   const trainLoss = evaluate ? trainer.estimateLoss('train') : null;
   const valLoss = evaluate ? trainer.estimateLoss('val') : null;
+  const valLossFull = evaluate ? evaluateLoss(model, val).loss : null;
   const params = trainer.params;
   trainer.dispose();
   model.dispose();
@@ -143,11 +191,13 @@ async function lmforgeRun(shape: Shape, iters: number, evaluate: boolean, seed =
     tokens_per_s: round((shape.batchSize * shape.blockSize) / (ms / 1000), 1),
     train_loss: trainLoss === null ? null : round(trainLoss, 4),
     val_loss: valLoss === null ? null : round(valLoss, 4),
+    val_loss_full: valLossFull === null ? null : round(valLossFull, 5),
     params,
   };
 }
 
-function torchRun(shape: Shape, iters: number, seed = 1337): Record<string, unknown> {
+/** torch_gpt.py; `evaluate` false skips most of its final evaluation (1 batch per split). */
+function torchRun(shape: Shape, iters: number, evaluate: boolean, seed = 1337): Record<string, unknown> {
   const script = join(shared, 'reference', 'torch_gpt.py');
   if (!existsSync('/usr/bin/python3') || !existsSync(script))
     return { status: 'missing', reason: `${script} or /usr/bin/python3 not found` };
@@ -170,9 +220,33 @@ function torchRun(shape: Shape, iters: number, seed = 1337): Record<string, unkn
     '--threads',
     String(threads),
     '--eval-iters',
-    String(evalIters),
+    String(evaluate ? evalIters : 1),
     '--seed',
     String(seed),
+  ];
+  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  if (run.status !== 0 || !line.startsWith('{')) {
+    return { status: 'missing', reason: (run.stderr || 'no output').trim().split('\n').pop() ?? 'failed' };
+  }
+  const result = JSON.parse(line) as Record<string, unknown>;
+  if (!evaluate) {
+    // one batch per split: not an estimate worth reporting
+    delete result['train_loss'];
+    delete result['val_loss'];
+  }
+  return result;
+}
+
+/** bench/peers/torch_gpt_replay.py over the init and batches an lmforge run wrote to `dir`. */
+function torchReplay(shape: Shape, iters: number, dir: string): Record<string, unknown> {
+  const script = join(root, 'bench', 'peers', 'torch_gpt_replay.py');
+  if (!existsSync('/usr/bin/python3')) return { status: 'missing', reason: '/usr/bin/python3 not found' };
+  const args = [
+    script,
+    ...['--init', join(dir, 'init.safetensors'), '--batches', join(dir, 'batches.bin')],
+    ...['--data', dataPath, '--n-head', String(shape.nHead), '--block-size', String(shape.blockSize)],
+    ...['--iters', String(iters), '--warmup', String(Math.min(100, iters - 1)), '--threads', String(threads)],
   ];
   const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   const line = run.stdout.trim().split('\n').pop() ?? '';
@@ -198,15 +272,18 @@ async function seedSweep(count: number): Promise<void> {
   const theirs: number[] = [];
   for (let i = 0; i < count; i++) {
     const seed = 1337 + i;
-    const a = await lmforgeRun(nanoGpt, 2000, true, seed);
-    const b = torchRun(nanoGpt, 2000, seed);
+    const a = await lmforgeRun(nanoGpt, 2000, { evaluate: true, seed });
+    const b = torchRun(nanoGpt, 2000, true, seed);
     ours.push(a.val_loss!);
     if (typeof b['val_loss'] === 'number') theirs.push(b['val_loss']);
-    say(`seed ${seed}: val loss lmforge ${a.val_loss}, PyTorch ${String(b['val_loss'] ?? b['status'])}`);
+    say(
+      `seed ${seed}: val loss (${evalIters} batches) lmforge ${a.val_loss}, PyTorch ${String(b['val_loss'] ?? b['status'])}; lmforge whole split ${a.val_loss_full}`,
+    );
     emit({
       name: 'train_nanogpt_seed',
       seed,
       lmforge_val_loss: a.val_loss,
+      lmforge_val_loss_full: a.val_loss_full,
       pytorch_val_loss: b['val_loss'] ?? null,
     });
   }
@@ -247,27 +324,54 @@ async function main(): Promise<void> {
     if (!quick && !fullRun)
       say('the full 2000-iteration run needs the native backend (JS: hours); timing 60 iters instead');
     say(`nanoGPT shakespeare-char config, ${iters} iters: lmforge...`);
-    const ours = await lmforgeRun(nanoGpt, iters, fullRun);
-    say(
-      `  lmforge ${ours.ms_per_iter_median} ms/iter${ours.val_loss === null ? '' : `, val loss ${ours.val_loss}`}`,
-    );
-    say('  PyTorch (torch_gpt.py)...');
-    const torch = torchRun(nanoGpt, iters);
-    const r = ratio(ours.ms_per_iter_median, torch['ms_per_iter_median']);
-    say(
-      `  PyTorch ${String(torch['ms_per_iter_median'] ?? torch['status'])} ms/iter${torch['val_loss'] === undefined ? '' : `, val loss ${String(torch['val_loss'])}`}; ms/iter ratio lmforge/PyTorch ${r ?? '-'} (target <= 1.0, aim 0.5)`,
-    );
-    emit({
-      name: 'train_nanogpt_shakespeare_char',
-      iters,
-      threads,
-      backend: backend.name,
-      lmforge: ours,
-      pytorch: torch,
-      ms_per_iter_ratio: r,
-      val_loss_target: 1.88,
-      val_loss_ok: ours.val_loss === null ? null : ours.val_loss <= 1.88,
-    });
+    const replayDir = fullRun ? mkdtempSync(join(tmpdir(), 'lmforge-replay-')) : undefined;
+    try {
+      const ours = await lmforgeRun(nanoGpt, iters, {
+        evaluate: fullRun,
+        ...(replayDir === undefined ? {} : { replayDir }),
+      });
+      say(
+        `  lmforge ${ours.ms_per_iter_median} ms/iter` +
+          (ours.val_loss === null
+            ? ''
+            : `, val loss ${ours.val_loss} (${evalIters} batches), ${ours.val_loss_full} (whole split)`),
+      );
+      say('  PyTorch (torch_gpt.py, its own init and batches)...');
+      const torch = torchRun(nanoGpt, iters, fullRun);
+      const r = ratio(ours.ms_per_iter_median, torch['ms_per_iter_median']);
+      say(
+        `  PyTorch ${String(torch['ms_per_iter_median'] ?? torch['status'])} ms/iter${torch['val_loss'] === undefined ? '' : `, val loss ${String(torch['val_loss'])} (${evalIters} batches)`}; ms/iter ratio lmforge/PyTorch ${r ?? '-'} (target <= 1.0, aim 0.5)`,
+      );
+      // The same draws: PyTorch trained from lmforge's init on lmforge's batches.
+      let replay: Record<string, unknown> | null = null;
+      let replayDiff: number | null = null;
+      if (replayDir !== undefined) {
+        say("  PyTorch replaying lmforge's init and batches (torch_gpt_replay.py)...");
+        replay = torchReplay(nanoGpt, iters, replayDir);
+        const theirs = replay['val_loss_full'];
+        replayDiff = typeof theirs === 'number' ? round(Math.abs(ours.val_loss_full! - theirs), 5) : null;
+        say(
+          `  PyTorch on the same draws: val loss ${String(theirs ?? replay['status'])} (whole split), ` +
+            `lmforge ${ours.val_loss_full}: |difference| ${replayDiff ?? '-'}`,
+        );
+      }
+      emit({
+        name: 'train_nanogpt_shakespeare_char',
+        iters,
+        threads,
+        backend: backend.name,
+        eval_iters: evalIters,
+        lmforge: ours,
+        pytorch: torch,
+        pytorch_replay: replay,
+        val_loss_full_replay_abs_diff: replayDiff,
+        ms_per_iter_ratio: r,
+        val_loss_target: 1.88,
+        val_loss_ok: ours.val_loss === null ? null : ours.val_loss <= 1.88,
+      });
+    } finally {
+      if (replayDir !== undefined) rmSync(replayDir, { recursive: true, force: true });
+    }
   }
 
   // 2. 6-layer / 384-wide / block 256 / batch 8.
@@ -278,9 +382,9 @@ async function main(): Promise<void> {
       emit({ name: 'train_6l_384_b256', status: 'skipped', reason: 'native backend unavailable' });
     } else {
       say(`6-layer/6-head/384/block 256/batch 8, ${iters} iters: lmforge...`);
-      const ours = await lmforgeRun(wide, iters, false);
+      const ours = await lmforgeRun(wide, iters, { evaluate: false });
       say('  PyTorch...');
-      const torch = torchRun(wide, iters);
+      const torch = torchRun(wide, iters, false);
       const r = ratio(ours.ms_per_iter_median, torch['ms_per_iter_median']);
       say(
         `  lmforge ${ours.ms_per_iter_median} ms/iter, PyTorch ${String(torch['ms_per_iter_median'] ?? torch['status'])} ms/iter: ratio ${r ?? '-'}`,
@@ -305,11 +409,11 @@ async function main(): Promise<void> {
       const iters = 12; // 10 warm-up steps are skipped by the median: 2 timed steps
       useBackend('js');
       say('training step, JS backend...');
-      const js = await lmforgeRun(nanoGpt, iters, false);
+      const js = await lmforgeRun(nanoGpt, iters, { evaluate: false });
       const native = useBackend('native');
       native.setThreads(threads);
       say('training step, native backend...');
-      const nat = await lmforgeRun(nanoGpt, iters, false);
+      const nat = await lmforgeRun(nanoGpt, iters, { evaluate: false });
       const speedup = round(js.ms_per_iter_median / nat.ms_per_iter_median, 2);
       say(
         `  JS ${js.ms_per_iter_median} ms/step, native ${nat.ms_per_iter_median} ms/step: native is ${speedup}x faster`,
