@@ -7,7 +7,8 @@ import { Tensor } from '../tensor.js';
 import type { Rng } from '../random.js';
 import { isFloat } from '../dtype.js';
 import { mul } from './elementwise.js';
-import { ConfigError, DTypeError } from '../../util/errors.js';
+import { checkDropout } from './attention-dropout.js';
+import { DTypeError } from '../../util/errors.js';
 
 /**
  * x * mask / (1 - p) with mask ~ Bernoulli(1 - p) when training; x itself otherwise (or when p is 0).
@@ -17,13 +18,7 @@ import { ConfigError, DTypeError } from '../../util/errors.js';
  * const h = dropout(x, 0.1, rng, model.training);
  */
 export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
-  if (!(p >= 0 && p < 1)) {
-    throw new ConfigError('dropout probability out of range', {
-      where: 'dropout',
-      expected: 'p in [0, 1)',
-      actual: p,
-    });
-  }
+  checkDropout(p, 'dropout');
   if (!isFloat(x.dtype)) {
     throw new DTypeError('expected a float tensor', {
       where: 'dropout',
