@@ -2,7 +2,9 @@
  * Attention micro-benchmark: lmforge's fused scaled-dot-product attention (forward, and
  * forward + backward) on each available backend, side by side with PyTorch's composed
  * attention (bench/peers/torch_attention.py), at the nanoGPT shakespeare shape and a
- * GPT-2-small-like shape. Prints one JSON object per (shape, threads) with the ratios.
+ * GPT-2-small-like shape, without and with dropout on the probabilities (p = 0.1; native
+ * only, the JS kernel being the reference). Prints one JSON object per (shape, threads,
+ * dropout) with the ratios.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -37,6 +39,7 @@ function time(fn: () => void, iters: number): number {
 function lmforge(
   shape: readonly number[],
   iters: number,
+  p: number,
 ): { forward_ms: number; forward_backward_ms: number } {
   const [B, nH, T, hs] = shape as [number, number, number, number];
   const rng = new Rng(0);
@@ -47,26 +50,35 @@ function lmforge(
   };
   const [q, k, v] = [make(), make(), make()];
   const dout = randn([B, nH, T, hs], rng);
+  const options = { causal: true, ...(p > 0 ? { dropout: { p, rng: new Rng(1) } } : {}) };
   const forward = time(
-    () => noGrad(() => scope(() => void scaledDotProductAttention(q, k, v, { causal: true }))),
+    () => noGrad(() => scope(() => void scaledDotProductAttention(q, k, v, options))),
     iters,
   );
   const forwardBackward = time(
     () =>
       scope(() => {
-        backward(scaledDotProductAttention(q, k, v, { causal: true }), dout);
+        backward(scaledDotProductAttention(q, k, v, options), dout);
       }),
     iters,
   );
   return { forward_ms: forward, forward_backward_ms: forwardBackward };
 }
 
-function pytorch(shape: readonly number[], threads: number, iters: number): Record<string, unknown> {
+function pytorch(
+  shape: readonly number[],
+  threads: number,
+  iters: number,
+  dropout: number,
+): Record<string, unknown> {
   const script = join(repoRoot, 'bench', 'peers', 'torch_attention.py');
   if (!existsSync('/usr/bin/python3')) return { status: 'missing', reason: '/usr/bin/python3 not found' };
   const run = spawnSync(
     '/usr/bin/python3',
-    [script, '--shape', shape.join(','), '--threads', String(threads), '--causal', '--iters', String(iters)],
+    [
+      ...[script, '--shape', shape.join(','), '--threads', String(threads), '--causal'],
+      ...['--dropout', String(dropout), '--iters', String(iters)],
+    ],
     {
       encoding: 'utf8',
     },
@@ -80,19 +92,26 @@ function pytorch(shape: readonly number[], threads: number, iters: number): Reco
 
 const iters = quick ? 5 : 20;
 for (const shape of shapes) {
-  for (const threads of [1, 2]) {
-    const peer = pytorch(shape, threads, iters);
+  for (const [threads, dropout] of [
+    [1, 0],
+    [2, 0],
+    [1, 0.1],
+    [2, 0.1],
+  ] as const) {
+    const peer = pytorch(shape, threads, iters, dropout);
     const result: Record<string, unknown> = {
       bench: 'attention',
       shape: { B: shape[0], nH: shape[1], T: shape[2], hs: shape[3] },
       causal: true,
+      dropout,
       threads,
       pytorch: peer,
     };
     for (const name of availableBackends()) {
+      if (dropout > 0 && name === 'js') continue;
       const b = useBackend(name);
       b.setThreads(threads);
-      const ours = lmforge(shape, iters);
+      const ours = lmforge(shape, iters, dropout);
       result[name] = ours;
       if (typeof peer['forward_ms'] === 'number') {
         result[`${name}_vs_pytorch_forward`] = ours.forward_ms / (peer['forward_ms'] as number);
@@ -100,7 +119,9 @@ for (const shape of shapes) {
           ours.forward_backward_ms / (peer['forward_backward_ms'] as number);
       }
     }
-    process.stderr.write(`attention ${shape.join('x')} threads ${threads}: ${JSON.stringify(result)}\n`);
+    process.stderr.write(
+      `attention ${shape.join('x')} threads ${threads} dropout ${dropout}: ${JSON.stringify(result)}\n`,
+    );
     process.stdout.write(`${JSON.stringify(result)}\n`);
   }
 }

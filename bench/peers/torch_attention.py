@@ -3,7 +3,9 @@
 matmul + masked softmax + matmul (torch 1.13 has no fused SDPA), forward and
 forward+backward, float32. Prints one JSON line with median milliseconds.
 
-Usage: torch_attention.py --shape B,nH,T,hs --threads N [--causal] [--iters N]
+With --dropout P the probabilities go through F.dropout (training mode) before @ v.
+
+Usage: torch_attention.py --shape B,nH,T,hs --threads N [--causal] [--dropout P] [--iters N]
 """
 import argparse, json, os, statistics, sys, time
 
@@ -18,6 +20,7 @@ p.add_argument("--shape", required=True)
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--iters", type=int, default=20)
 p.add_argument("--causal", action="store_true")
+p.add_argument("--dropout", type=float, default=0.0)
 args = p.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
@@ -31,7 +34,10 @@ def attention():
     s = q @ k.transpose(-1, -2) * (hs ** -0.5)
     if mask is not None:
         s = s + mask
-    return torch.softmax(s, -1) @ v
+    probs = torch.softmax(s, -1)
+    if args.dropout > 0:
+        probs = torch.nn.functional.dropout(probs, args.dropout, training=True)
+    return probs @ v
 
 
 def timed(fn):
@@ -54,4 +60,4 @@ def fwd_bwd():
 
 
 print(json.dumps({"peer": "pytorch", "torch": torch.__version__, "blas_core": blas_env.blas_core(),
-                  "threads": args.threads, "forward_ms": timed(fwd), "forward_backward_ms": timed(fwd_bwd)}))
+                  "threads": args.threads, "dropout": args.dropout, "forward_ms": timed(fwd), "forward_backward_ms": timed(fwd_bwd)}))
