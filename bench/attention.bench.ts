@@ -6,15 +6,11 @@
  * only, the JS kernel being the reference). Prints one JSON object per (shape, threads,
  * dropout) with the ratios.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { availableBackends, useBackend } from '../src/backend/index.js';
 import { Rng, backward, randn, scaledDotProductAttention, scope, noGrad } from '../src/tensor/index.js';
+import { repoRoot, runPythonPeer } from './peer.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, '..', '..');
 const quick = process.argv.includes('--quick');
 const shapes: ReadonlyArray<readonly [number, number, number, number]> = [
   [12, 4, 64, 32], // nanoGPT shakespeare_char: B 12, nH 4, T 64, hs 32
@@ -71,23 +67,10 @@ function pytorch(
   iters: number,
   dropout: number,
 ): Record<string, unknown> {
-  const script = join(repoRoot, 'bench', 'peers', 'torch_attention.py');
-  if (!existsSync('/usr/bin/python3')) return { status: 'missing', reason: '/usr/bin/python3 not found' };
-  const run = spawnSync(
-    '/usr/bin/python3',
-    [
-      ...[script, '--shape', shape.join(','), '--threads', String(threads), '--causal'],
-      ...['--dropout', String(dropout), '--iters', String(iters)],
-    ],
-    {
-      encoding: 'utf8',
-    },
-  );
-  const line = run.stdout.trim().split('\n').pop() ?? '';
-  if (run.status !== 0 || !line.startsWith('{')) {
-    return { status: 'missing', reason: (run.stderr || 'no output').trim().split('\n').pop() };
-  }
-  return JSON.parse(line) as Record<string, unknown>;
+  return runPythonPeer(join(repoRoot, 'bench', 'peers', 'torch_attention.py'), [
+    ...['--shape', shape.join(','), '--threads', String(threads), '--causal'],
+    ...['--dropout', String(dropout), '--iters', String(iters)],
+  ]);
 }
 
 const iters = quick ? 5 : 20;

@@ -13,19 +13,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { availableBackends, useBackend } from '../src/backend/index.js';
 import { createModel, llamaPreset } from '../src/models/index.js';
 import { CharTokenizer } from '../src/tokenizers/index.js';
 import { generate } from '../src/generate/index.js';
+import { python, runPythonPeer, sharedDir } from './peer.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-function repoRoot(): string {
-  let dir = here;
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-const shared = join(repoRoot(), '..', 'shared');
 const quick = process.argv.includes('--quick');
 const tokens = quick ? 96 : 256;
 
@@ -80,32 +73,21 @@ async function lmforgeTokensPerS(): Promise<{
 }
 
 function torchRun(threads: number): Record<string, unknown> {
-  const script = join(shared, 'reference', 'torch_llama_generate.py');
-  if (!existsSync('/usr/bin/python3') || !existsSync(script))
-    return { status: 'missing', reason: `${script} or /usr/bin/python3 not found` };
-  const run = spawnSync(
-    '/usr/bin/python3',
-    [script, '--tokens', String(tokens), '--threads', String(threads)],
-    { encoding: 'utf8' },
-  );
-  const line = run.stdout.trim().split('\n').pop() ?? '';
-  if (run.status !== 0 || !line.startsWith('{'))
-    return { status: 'missing', reason: (run.stderr || 'no output').trim().split('\n').pop() };
-  return JSON.parse(line) as Record<string, unknown>;
+  return runPythonPeer(join(sharedDir, 'reference', 'torch_llama_generate.py'), [
+    ...['--tokens', String(tokens), '--threads', String(threads)],
+  ]);
 }
 
 function llama2cRun(threads: number): Record<string, unknown> {
-  const binary = process.env['LLAMA2C_RUN'] ?? join(shared, 'llama2c', 'run');
+  const binary = process.env['LLAMA2C_RUN'] ?? join(sharedDir, 'llama2c', 'run');
   const tokenizerBin = join(dirname(binary), 'tokenizer.bin');
   if (!existsSync(binary))
     return { status: 'missing', reason: `no llama2.c run binary at ${binary} (set LLAMA2C_RUN)` };
   if (!existsSync(tokenizerBin)) return { status: 'missing', reason: `no tokenizer.bin beside ${binary}` };
   const checkpoint = join(mkdtempSync(join(tmpdir(), 'lmforge-llama2c-')), 'stories15m-random.bin');
-  const write = spawnSync(
-    '/usr/bin/python3',
-    [join(shared, 'reference', 'llama2c_checkpoint.py'), checkpoint],
-    { encoding: 'utf8' },
-  );
+  const write = spawnSync(python, [join(sharedDir, 'reference', 'llama2c_checkpoint.py'), checkpoint], {
+    encoding: 'utf8',
+  });
   if (write.status !== 0)
     return {
       status: 'missing',

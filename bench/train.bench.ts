@@ -14,13 +14,12 @@
  *
  * Usage: node dist/bench/train.bench.js [--quick] [--threads N] [--seeds N]
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { availableBackends, useBackend } from '../src/backend/index.js';
 import { writeSafetensorsFile } from '../src/io/index.js';
+import { repoRoot, runPythonPeer, sharedDir } from './peer.js';
 import { createModel, gpt2Preset } from '../src/models/index.js';
 import { Rng } from '../src/tensor/index.js';
 import { CharTokenizer } from '../src/tokenizers/index.js';
@@ -33,15 +32,7 @@ import {
   type TrainOptions,
 } from '../src/train/index.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-function repoRoot(): string {
-  let dir = here;
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-const root = repoRoot();
-const shared = join(root, '..', 'shared');
-const dataPath = join(shared, 'data', 'tinyshakespeare.txt');
+const dataPath = join(sharedDir, 'data', 'tinyshakespeare.txt');
 const quick = process.argv.includes('--quick');
 const threadsFlag = process.argv.indexOf('--threads');
 const threads = threadsFlag >= 0 ? Number(process.argv[threadsFlag + 1]) : 2;
@@ -198,38 +189,12 @@ async function lmforgeRun(shape: Shape, iters: number, run: RunOptions): Promise
 
 /** torch_gpt.py; `evaluate` false skips most of its final evaluation (1 batch per split). */
 function torchRun(shape: Shape, iters: number, evaluate: boolean, seed = 1337): Record<string, unknown> {
-  const script = join(shared, 'reference', 'torch_gpt.py');
-  if (!existsSync('/usr/bin/python3') || !existsSync(script))
-    return { status: 'missing', reason: `${script} or /usr/bin/python3 not found` };
-  const args = [
-    script,
-    '--n-layer',
-    String(shape.nLayer),
-    '--n-head',
-    String(shape.nHead),
-    '--n-embd',
-    String(shape.nEmbd),
-    '--block-size',
-    String(shape.blockSize),
-    '--batch-size',
-    String(shape.batchSize),
-    '--iters',
-    String(iters),
-    '--warmup',
-    String(Math.min(100, iters - 1)),
-    '--threads',
-    String(threads),
-    '--eval-iters',
-    String(evaluate ? evalIters : 1),
-    '--seed',
-    String(seed),
-  ];
-  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
-  const line = run.stdout.trim().split('\n').pop() ?? '';
-  if (run.status !== 0 || !line.startsWith('{')) {
-    return { status: 'missing', reason: (run.stderr || 'no output').trim().split('\n').pop() ?? 'failed' };
-  }
-  const result = JSON.parse(line) as Record<string, unknown>;
+  const result = runPythonPeer(join(sharedDir, 'reference', 'torch_gpt.py'), [
+    ...['--n-layer', String(shape.nLayer), '--n-head', String(shape.nHead), '--n-embd', String(shape.nEmbd)],
+    ...['--block-size', String(shape.blockSize), '--batch-size', String(shape.batchSize)],
+    ...['--iters', String(iters), '--warmup', String(Math.min(100, iters - 1)), '--threads', String(threads)],
+    ...['--eval-iters', String(evaluate ? evalIters : 1), '--seed', String(seed)],
+  ]);
   if (!evaluate) {
     // one batch per split: not an estimate worth reporting
     delete result['train_loss'];
@@ -240,20 +205,11 @@ function torchRun(shape: Shape, iters: number, evaluate: boolean, seed = 1337): 
 
 /** bench/peers/torch_gpt_replay.py over the init and batches an lmforge run wrote to `dir`. */
 function torchReplay(shape: Shape, iters: number, dir: string): Record<string, unknown> {
-  const script = join(root, 'bench', 'peers', 'torch_gpt_replay.py');
-  if (!existsSync('/usr/bin/python3')) return { status: 'missing', reason: '/usr/bin/python3 not found' };
-  const args = [
-    script,
+  return runPythonPeer(join(repoRoot, 'bench', 'peers', 'torch_gpt_replay.py'), [
     ...['--init', join(dir, 'init.safetensors'), '--batches', join(dir, 'batches.bin')],
     ...['--data', dataPath, '--n-head', String(shape.nHead), '--block-size', String(shape.blockSize)],
     ...['--iters', String(iters), '--warmup', String(Math.min(100, iters - 1)), '--threads', String(threads)],
-  ];
-  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', maxBuffer: 16 << 20 });
-  const line = run.stdout.trim().split('\n').pop() ?? '';
-  if (run.status !== 0 || !line.startsWith('{')) {
-    return { status: 'missing', reason: (run.stderr || 'no output').trim().split('\n').pop() ?? 'failed' };
-  }
-  return JSON.parse(line) as Record<string, unknown>;
+  ]);
 }
 
 function ratio(ours: number, theirs: unknown): number | null {
