@@ -122,7 +122,7 @@ export class CausalSelfAttention extends Module {
     const y = scaledDotProductAttention(q, k, v, {
       causal: true,
       causalOffset,
-      ...(context.attentionDropout === null ? {} : { dropout: context.attentionDropout }),
+      dropout: context.attentionDropout,
     }); // (B, nH, T, hs)
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]); // (B, T, C)
     return this.out.forward(merged); // (B, T, C)

@@ -9,7 +9,7 @@
  *
  * Legend: B batch, nKV key/value heads, T new positions, maxT capacity, hs head size.
  */
-import { type Tensor, Tensor as TensorClass, backend, keep, layoutOf, narrow } from '../../tensor/index.js';
+import { type Tensor, Tensor as TensorClass, backend, keep, layoutOf } from '../../tensor/index.js';
 import { ShapeError } from '../../util/errors.js';
 
 export interface KVCacheShape {
@@ -40,10 +40,10 @@ export class KVCache {
   }
 
   /**
-   * Writes k, v (B, nKV, T, hs) at positions [length, length + T) of `layer` and returns
-   * views of the keys and values for positions [0, length + T): (B, nKV, length + T, hs).
+   * Writes k, v (B, nKV, T, hs) at positions [length, length + T) of `layer`; read them
+   * back through buffers(); advance(T) moves `length` once every layer has appended.
    */
-  append(layer: number, k: Tensor, v: Tensor): { keys: Tensor; values: Tensor } {
+  append(layer: number, k: Tensor, v: Tensor): void {
     const { batch, nKvHead, maxT, headSize } = this.shape;
     const T = k.shape[2]!;
     const expected = [batch, nKvHead, T, headSize];
@@ -80,15 +80,13 @@ export class KVCache {
       strides: values.strides,
       offset: at,
     });
-    const filled = this.#length + T;
-    return { keys: narrow(keys, 2, 0, filled), values: narrow(values, 2, 0, filled) };
   }
 
   /**
    * The whole (B, nKV, maxT, hs) key and value buffers of `layer`, contiguous; positions
    * from length + T on hold stale values. Causal attention with causalOffset = length reads
-   * only the filled prefix from them, where the prefix view append() returns is strided per
-   * head and would be copied out on every step.
+   * only the filled prefix from them, where a view of the prefix would be strided per head
+   * and copied out on every step.
    */
   buffers(layer: number): { keys: Tensor; values: Tensor } {
     return { keys: this.#keys[layer]!, values: this.#values[layer]! };

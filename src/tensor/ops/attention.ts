@@ -17,7 +17,7 @@ import { isGradEnabled, record } from '../autograd/tape.js';
 import { formatShape } from '../shape.js';
 import { isFloat } from '../dtype.js';
 import { contiguous } from './layout.js';
-import { checkDropout } from './attention-dropout.js';
+import { checkDropout } from './dropout.js';
 import type { Rng } from '../random.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 
@@ -40,9 +40,9 @@ export interface AttentionOptions {
   /**
    * Dropout on the attention probabilities (nanoGPT's attn_dropout, HF's attn_pdrop): each
    * is zeroed with probability p, survivors scaled by 1 / (1 - p). One 32-bit seed is drawn
-   * from `rng` per call, so a seeded rng fixes the mask. Omit it (or p = 0) in evaluation.
+   * from `rng` per call, so a seeded rng fixes the mask. Omit it (null, or p = 0) in evaluation.
    */
-  readonly dropout?: { readonly p: number; readonly rng: Rng };
+  readonly dropout?: { readonly p: number; readonly rng: Rng } | null;
 }
 
 export interface AttentionSaved {
