@@ -111,7 +111,7 @@ export interface AttentionParams {
    * Attention dropout: each probability P[b, h, i, j] is zeroed with probability `dropout`
    * and the survivors scaled by 1 / (1 - dropout), after the softmax (the normaliser uses
    * every key). 0 for none. Which ones are zeroed is a pure function of (dropoutSeed, row,
-   * j) — see attentionDropKeep in src/tensor/ops/attention-dropout.ts — so the backward
+   * j) — dropRowKey and isDropped in src/tensor/ops/attention-dropout.ts — so the backward
    * regenerates the forward's mask instead of storing a (Tq, Tk) matrix per head.
    */
   readonly dropout: number;

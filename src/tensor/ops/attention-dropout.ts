@@ -16,7 +16,7 @@
  * word; rows differ through their own key. 24 bits put the drop rate within 3e-8 of p.
  * Survivors are scaled by 1 / (1 - p) (inverted dropout: evaluation needs no rescaling).
  */
-import { ConfigError } from '../../util/errors.js';
+import { checkDropout } from './dropout.js';
 
 const GOLDEN = 0x9e3779b9;
 
@@ -41,17 +41,6 @@ export function isDropped(rowKey: number, j: number, threshold: number): boolean
 /** The 24-bit threshold for drop probability p. */
 export function dropThreshold(p: number): number {
   return Math.round(p * 16777216);
-}
-
-/** Checks a dropout probability: a finite number in [0, 1). */
-export function checkDropout(p: number, where: string): void {
-  if (!(p >= 0 && p < 1)) {
-    throw new ConfigError('dropout probability out of range', {
-      where,
-      expected: 'p in [0, 1)',
-      actual: p,
-    });
-  }
 }
 
 /**

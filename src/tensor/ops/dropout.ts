@@ -7,8 +7,18 @@ import { Tensor } from '../tensor.js';
 import type { Rng } from '../random.js';
 import { isFloat } from '../dtype.js';
 import { mul } from './elementwise.js';
-import { checkDropout } from './attention-dropout.js';
-import { DTypeError } from '../../util/errors.js';
+import { ConfigError, DTypeError } from '../../util/errors.js';
+
+/** Checks a dropout probability: a finite number in [0, 1). */
+export function checkDropout(p: number, where: string): void {
+  if (!(p >= 0 && p < 1)) {
+    throw new ConfigError('dropout probability out of range', {
+      where,
+      expected: 'p in [0, 1)',
+      actual: p,
+    });
+  }
+}
 
 /**
  * x * mask / (1 - p) with mask ~ Bernoulli(1 - p) when training; x itself otherwise (or when p is 0).
