@@ -9,7 +9,6 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -343,14 +342,14 @@ ENTRY(embedding_backward) {
 
 /* attention params from a Float64Array
  * [B, nH, nKV, Tq, Tk, hs, scale, causal, causalOffset, maskStrideB, maskStrideH, maskStrideQ, maskOffset,
- *  dropout, dropoutSeed]; the dropout threshold and scale are computed in double, as the JS kernel does */
+ *  dropout, dropoutSeed, dropThreshold, dropKeep]; the last two come from the TS side
+ *  (src/tensor/ops/attention-dropout.ts), so the rule that derives them lives in one place */
 static void attn_params(args *a, size_t i, size_t mask_arg, lmf_attn_params *p) {
   double *P = f64(a, i);
   if (P == NULL) return;
   *p = (lmf_attn_params){(long)P[0], (long)P[1], (long)P[2], (long)P[3], (long)P[4], (long)P[5], (float)P[6],
                          P[7] != 0, (long)P[8], f32_or_null(a, mask_arg), (long)P[9], (long)P[10], (long)P[11],
-                         (long)P[12], P[13] > 0, (uint32_t)P[14], (uint32_t)llround(P[13] * 16777216.0),
-                         (float)(1.0 / (1.0 - P[13]))};
+                         (long)P[12], P[13] > 0, (uint32_t)P[14], (uint32_t)P[15], (float)P[16]};
 }
 
 /* attentionForward(q, k, v, out, lse, mask | null, params) */

@@ -314,6 +314,7 @@ static inline __attribute__((always_inline)) void forward_rows(int R, const attn
   long hs = p->hs, hsp = t->hsp, row0 = (b * p->nH + h) * p->Tq + i;
   float m[RQ], l[RQ];
   long lim[RQ], gend = 0;
+  uint32_t key[RQ]; /* dropout row keys */
   pack_rows(J->q + row0 * hs, R, hs, hsp, p->scale, t->qs);
   memset(t->acc, 0, (size_t)(R * hsp) * 4);
   for (int r = 0; r < R; r++) {
@@ -321,6 +322,7 @@ static inline __attribute__((always_inline)) void forward_rows(int R, const attn
     l[r] = 0;
     lim[r] = key_limit(p, i + r);
     gend = lim[r] > gend ? lim[r] : gend;
+    key[r] = p->dropout ? drop_row_key(p, row0 + r) : 0;
   }
   for (long j0 = 0; j0 < gend; j0 += KT) {
     long w = gend - j0 < KT ? gend - j0 : KT, wv = round_up(w, VW);
@@ -342,7 +344,7 @@ static inline __attribute__((always_inline)) void forward_rows(int R, const attn
       l[r] = l[r] * corr + (float)row_sum(s, wv);
       m[r] = mn;
       /* dropout acts on the probabilities after the normaliser has counted every key */
-      if (p->dropout) drop_tile(p, drop_row_key(p, row0 + r), j0, s, wv);
+      if (p->dropout) drop_tile(p, key[r], j0, s, wv);
       if (corr != 1.0f) {
         float *a = t->acc + r * hsp;
         VMAP1(hsp, a, a, X * corr);
@@ -461,6 +463,7 @@ static inline __attribute__((always_inline)) void backward_rows(int R, const att
   long hs = p->hs, hsp = t->hsp, row0 = (b * p->nH + h) * p->Tq + i;
   float lse[RQ], D[RQ];
   long lim[RQ], gend = 0;
+  uint32_t key[RQ]; /* dropout row keys */
   pack_rows(J->q + row0 * hs, R, hs, hsp, p->scale, t->qs);
   pack_rows(J->dout + row0 * hs, R, hs, hsp, 1.0f, t->dos);
   memset(t->dqa, 0, (size_t)(R * hsp) * 4);
@@ -469,6 +472,7 @@ static inline __attribute__((always_inline)) void backward_rows(int R, const att
     D[r] = dotf(J->dout + (row0 + r) * hs, J->out + (row0 + r) * hs, hs);
     lim[r] = key_limit(p, i + r);
     gend = lim[r] > gend ? lim[r] : gend;
+    key[r] = p->dropout ? drop_row_key(p, row0 + r) : 0;
   }
   for (long j0 = 0; j0 < gend; j0 += KT) {
     long w = gend - j0 < KT ? gend - j0 : KT, wv = round_up(w, VW);
@@ -480,9 +484,8 @@ static inline __attribute__((always_inline)) void backward_rows(int R, const att
       mask_scores(s, lim[r] - j0 < w ? lim[r] - j0 : w, wv, mrow == NULL ? NULL : mrow + j0);
       float shift = lse[r], Dr = D[r];
       if (p->dropout) {
-        uint32_t key = drop_row_key(p, row0 + r);
         for (long j = 0; j < wv; j += VW) {
-          vf P = vexp(vload(s + j) - shift), Z = drop_factors(p, key, j0 + j);
+          vf P = vexp(vload(s + j) - shift), Z = drop_factors(p, key[r], j0 + j);
           vstore(s + j, P * Z);
           vstore(dp + j, P * (vload(dp + j) * Z - Dr));
         }

@@ -13,7 +13,7 @@
  * normaliser and lse use every key, the output sums Z_ij P_ij v_j.
  */
 import type { AttentionParams, F } from '../../tensor/backend.js';
-import { dropRowKey, dropThreshold, isDropped } from '../../tensor/ops/attention-dropout.js';
+import { dropKeepScale, dropRowKey, dropThreshold, isDropped } from '../../tensor/ops/attention-dropout.js';
 
 /** Number of keys query i may see (keys j < limit), from the causal rule. */
 function keyLimit(p: AttentionParams, i: number): number {
@@ -51,7 +51,7 @@ export function attentionForward(q: F, k: F, v: F, out: F, lse: F, p: AttentionP
   const group = nH / nKV;
   const acc = new Float64Array(hs);
   const threshold = dropThreshold(p.dropout);
-  const keep = 1 / (1 - p.dropout);
+  const keep = dropKeepScale(p.dropout);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nH; h++) {
       const kvBase = (b * nKV + Math.floor(h / group)) * Tk * hs;
@@ -122,7 +122,7 @@ export function attentionBackward(
   dk.fill(0, 0, B * nKV * Tk * hs);
   dv.fill(0, 0, B * nKV * Tk * hs);
   const threshold = dropThreshold(p.dropout);
-  const keep = 1 / (1 - p.dropout);
+  const keep = dropKeepScale(p.dropout);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < nH; h++) {
       const kvBase = (b * nKV + Math.floor(h / group)) * Tk * hs;

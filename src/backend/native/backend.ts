@@ -14,6 +14,7 @@ import type {
 } from '../../tensor/backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import { jsBackend } from '../js/index.js';
+import { dropKeepScale, dropThreshold } from '../../tensor/ops/attention-dropout.js';
 import { BackendError, ConfigError } from '../../util/errors.js';
 import type { NativeAddon } from './addon.js';
 import { binaryCode, unaryCode } from './codes.js';
@@ -90,7 +91,7 @@ function isF32(
 export function createNativeBackend(addon: NativeAddon): NativeBackend {
   // Reused argument blocks: no allocation per call.
   const layout = new Float64Array(1 + 3 * MAX_DIMS);
-  const attention = new Float64Array(15);
+  const attention = new Float64Array(17);
 
   function packLayout(
     where: string,
@@ -161,6 +162,8 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
     attention[12] = p.maskOffset;
     attention[13] = p.dropout;
     attention[14] = p.dropoutSeed;
+    attention[15] = dropThreshold(p.dropout);
+    attention[16] = dropKeepScale(p.dropout);
     return attention;
   }
 

@@ -1,6 +1,6 @@
 /**
  * The attention-dropout mask as a pure function of (seed, row, key), shared bit for bit by
- * the JS kernel, the native kernel (native/attention.c, drop_bits) and the tests.
+ * the JS kernel, the native kernel (native/attention.c, drop_factors) and the tests.
  *
  * A fused attention kernel never holds a (Tq, Tk) probability matrix, so it cannot store
  * which probabilities it dropped; the backward must draw the same mask again. Like
@@ -43,6 +43,11 @@ export function dropThreshold(p: number): number {
   return Math.round(p * 16777216);
 }
 
+/** What a kept probability is multiplied by: 1 / (1 - p). */
+export function dropKeepScale(p: number): number {
+  return 1 / (1 - p);
+}
+
 /**
  * The factor each attention probability is multiplied by, as a dense (B, nH, Tq, Tk)
  * array: 0 where dropped, 1 / (1 - p) where kept. For tests and for showing the mask; the
@@ -56,7 +61,7 @@ export function attentionDropoutFactors(
   checkDropout(p, 'attentionDropoutFactors');
   const [B, nH, Tq, Tk] = shape;
   const threshold = dropThreshold(p);
-  const keep = 1 / (1 - p);
+  const keep = dropKeepScale(p);
   const out = new Float64Array(B * nH * Tq * Tk);
   for (let row = 0; row < B * nH * Tq; row++) {
     const key = dropRowKey(seed, row);
