@@ -160,6 +160,11 @@ export function precompiledNormalizer(charsmap: PrecompiledCharsmap): (text: str
           out += replacement(value);
           return;
         }
+        // A one-code-point cluster: the per-character pass below would repeat this miss.
+        if (end - start === ((text.codePointAt(start) as number) > 0xffff ? 2 : 1)) {
+          out += text.slice(start, end);
+          return;
+        }
       }
       for (let i = start; i < end;) {
         const step = (text.codePointAt(i) as number) > 0xffff ? 2 : 1;
