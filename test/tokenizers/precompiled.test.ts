@@ -12,6 +12,7 @@ import { parseTokenizerJson, PipelineTokenizer } from '../../src/tokenizers/inde
 import { compileNormalizer } from '../../src/tokenizers/normalizers.js';
 import { parsePrecompiledCharsmap } from '../../src/tokenizers/precompiled-charsmap.js';
 import { FormatError } from '../../src/util/errors.js';
+import { addedToken } from './bert-json.js';
 import { buildCharsmap, type CharsmapRule } from './charsmap-builder.js';
 import { describeDifference } from './corpus.js';
 
@@ -79,20 +80,11 @@ function t5Json(charsmap: string): string {
   for (let code = 0x21; code < 0x7f; code++) words.push(String.fromCharCode(code));
   words.forEach((word, i) => pieces.push([word, -1 - i * 0.01 - word.length * 0.1]));
   for (let b = 0; b < 256; b++) pieces.push([`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, -50]);
-  const special = (id: number, content: string): object => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
   return JSON.stringify({
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [special(0, '<pad>'), special(1, '</s>'), special(2, '<unk>')],
+    added_tokens: [addedToken(0, '<pad>'), addedToken(1, '</s>'), addedToken(2, '<unk>')],
     normalizer: {
       type: 'Sequence',
       normalizers: [
