@@ -1,7 +1,9 @@
 /**
  * The native loader's contract: a missing or broken addon becomes one clear notice and the
  * JS backend keeps running; asking for native then is an error, never a silent fallback.
- * Also: the thread count is settable and validated, and results do not depend on it.
+ * Also: the thread count is settable and validated, and GEMM results do not depend on it
+ * (GEMM splits M and N across threads, never K). Reductions that split rows across threads
+ * (norm and attention backward) are deterministic for a given thread count only.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ import {
   useBackend,
 } from '../../src/backend/index.js';
 import { loadNative } from '../../src/backend/native/load.js';
-import { BackendError } from '../../src/util/errors.js';
+import { BackendError, ConfigError } from '../../src/util/errors.js';
 import type { GemmParams } from '../../src/tensor/backend.js';
 
 const built = availableBackends().includes('native');
@@ -67,24 +69,27 @@ test(
   () => {
     const native = useBackend('native');
     const start = native.threads;
-    assert.throws(() => native.setThreads(0));
-    assert.throws(() => native.setThreads(1.5));
-    const [m, k, n] = [97, 300, 131];
-    const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
-    const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
-    const p: GemmParams = {
-      ...{ batch: 1, m, n, k, transA: false, transB: false, lda: k, ldb: n, ldc: n },
-      ...{ offsetA: 0, offsetB: 0, offsetC: 0, strideA: 0, strideB: 0, strideC: 0, alpha: 1, beta: 0 },
-    };
-    const results = [1, 2].map((threads) => {
-      native.setThreads(threads);
-      assert.equal(native.threads, threads);
-      const c = new Float32Array(m * n);
-      native.gemm(a, b, c, p);
-      return c;
-    });
-    assert.deepEqual(results[0], results[1]);
-    native.setThreads(start);
-    useBackend('js');
+    try {
+      assert.throws(() => native.setThreads(0), ConfigError);
+      assert.throws(() => native.setThreads(1.5), ConfigError);
+      const [m, k, n] = [97, 300, 131];
+      const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
+      const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
+      const p: GemmParams = {
+        ...{ batch: 1, m, n, k, transA: false, transB: false, lda: k, ldb: n, ldc: n },
+        ...{ offsetA: 0, offsetB: 0, offsetC: 0, strideA: 0, strideB: 0, strideC: 0, alpha: 1, beta: 0 },
+      };
+      const results = [1, 2].map((threads) => {
+        native.setThreads(threads);
+        assert.equal(native.threads, threads);
+        const c = new Float32Array(m * n);
+        native.gemm(a, b, c, p);
+        return c;
+      });
+      assert.deepEqual(results[0], results[1]);
+    } finally {
+      native.setThreads(start);
+      useBackend('js');
+    }
   },
 );

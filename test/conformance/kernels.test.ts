@@ -526,79 +526,82 @@ for (const entry of backendsUnderTest()) {
   test(`${entry.label}: attention forward and backward (causal, offset, GQA, masks, fully masked rows, dropout)`, () => {
     entry.select();
     const threadsBefore = b.threads;
-    // 1 thread: one task per head; 3: query rows split, dk / dv summed over parts
-    for (const threads of [1, 3]) {
-      b.setThreads(threads);
-      for (const [B, nH, nKV, Tq, Tk, hs, causal, causalOffset, maskKind, dropout] of attentionCases) {
-        const q = rand(B * nH * Tq * hs, -2, 2);
-        const k = rand(B * nKV * Tk * hs, -2, 2);
-        const v = rand(B * nKV * Tk * hs);
-        let mask: Float32Array | null = null;
-        let strides = { maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskOffset: 0 };
-        if (maskKind === 'full') {
-          mask = rand(2 + B * nH * Tq * Tk, -1, 1);
-          for (let i = 0; i < mask.length; i += 3) mask[i] = -Infinity;
-          // a fully masked row: output 0, lse -inf, no gradient
-          mask.fill(-Infinity, 2, 2 + Tk);
-          strides = { maskStrideB: nH * Tq * Tk, maskStrideH: Tq * Tk, maskStrideQ: Tk, maskOffset: 2 };
-        } else if (maskKind === 'broadcast') {
-          mask = rand(Tk, -1, 1);
-          mask[3] = -Infinity;
+    try {
+      // 1 thread: one task per head; 3: query rows split, dk / dv summed over parts
+      for (const threads of [1, 3]) {
+        b.setThreads(threads);
+        for (const [B, nH, nKV, Tq, Tk, hs, causal, causalOffset, maskKind, dropout] of attentionCases) {
+          const q = rand(B * nH * Tq * hs, -2, 2);
+          const k = rand(B * nKV * Tk * hs, -2, 2);
+          const v = rand(B * nKV * Tk * hs);
+          let mask: Float32Array | null = null;
+          let strides = { maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskOffset: 0 };
+          if (maskKind === 'full') {
+            mask = rand(2 + B * nH * Tq * Tk, -1, 1);
+            for (let i = 0; i < mask.length; i += 3) mask[i] = -Infinity;
+            // a fully masked row: output 0, lse -inf, no gradient
+            mask.fill(-Infinity, 2, 2 + Tk);
+            strides = { maskStrideB: nH * Tq * Tk, maskStrideH: Tq * Tk, maskStrideQ: Tk, maskOffset: 2 };
+          } else if (maskKind === 'broadcast') {
+            mask = rand(Tk, -1, 1);
+            mask[3] = -Infinity;
+          }
+          const p: AttentionParams = {
+            B,
+            nH,
+            nKV,
+            Tq,
+            Tk,
+            hs,
+            scale: 1 / Math.sqrt(hs),
+            causal,
+            causalOffset,
+            mask,
+            ...strides,
+            dropout,
+            // a seed with the top bit set: the kernels must treat it as unsigned
+            dropoutSeed: 0x9abcdef0 + Tq,
+          };
+          const p64: AttentionParams = { ...p, mask: mask && f64(mask) };
+          const label = `attention B=${B} nH=${nH} nKV=${nKV} Tq=${Tq} Tk=${Tk} hs=${hs} causal=${causal}+${causalOffset} mask=${maskKind} dropout=${dropout} threads=${threads}`;
+          const out = new Float32Array(q.length);
+          const lse = new Float32Array(B * nH * Tq);
+          const wantOut = new Float64Array(q.length);
+          const wantLse = new Float64Array(lse.length);
+          jsBackend.attentionForward(f64(q), f64(k), f64(v), wantOut, wantLse, p64);
+          ran(entry, 'attentionForward', () => b.attentionForward(q, k, v, out, lse, p));
+          assertClose(`${entry.label} ${label} out`, out, wantOut, { atol: 2e-5, rtol: 1e-4 });
+          assertClose(`${entry.label} ${label} lse`, lse, wantLse, { atol: 2e-5, rtol: 1e-5 });
+          const dout = rand(q.length);
+          const dq = new Float32Array(q.length).fill(NaN);
+          const dk = new Float32Array(k.length).fill(NaN);
+          const dv = new Float32Array(v.length).fill(NaN);
+          const [wdq, wdk, wdv] = [
+            new Float64Array(q.length),
+            new Float64Array(k.length),
+            new Float64Array(v.length),
+          ];
+          jsBackend.attentionBackward(
+            f64(q),
+            f64(k),
+            f64(v),
+            f64(out),
+            f64(lse),
+            f64(dout),
+            wdq,
+            wdk,
+            wdv,
+            p64,
+          );
+          ran(entry, 'attentionBackward', () => b.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, p));
+          assertClose(`${entry.label} ${label} dq`, dq, wdq, { atol: 1e-4, rtol: 1e-3 });
+          assertClose(`${entry.label} ${label} dk`, dk, wdk, { atol: 1e-4, rtol: 1e-3 });
+          assertClose(`${entry.label} ${label} dv`, dv, wdv, { atol: 1e-4, rtol: 1e-3 });
         }
-        const p: AttentionParams = {
-          B,
-          nH,
-          nKV,
-          Tq,
-          Tk,
-          hs,
-          scale: 1 / Math.sqrt(hs),
-          causal,
-          causalOffset,
-          mask,
-          ...strides,
-          dropout,
-          // a seed with the top bit set: the kernels must treat it as unsigned
-          dropoutSeed: 0x9abcdef0 + Tq,
-        };
-        const p64: AttentionParams = { ...p, mask: mask && f64(mask) };
-        const label = `attention B=${B} nH=${nH} nKV=${nKV} Tq=${Tq} Tk=${Tk} hs=${hs} causal=${causal}+${causalOffset} mask=${maskKind} dropout=${dropout}`;
-        const out = new Float32Array(q.length);
-        const lse = new Float32Array(B * nH * Tq);
-        const wantOut = new Float64Array(q.length);
-        const wantLse = new Float64Array(lse.length);
-        jsBackend.attentionForward(f64(q), f64(k), f64(v), wantOut, wantLse, p64);
-        ran(entry, 'attentionForward', () => b.attentionForward(q, k, v, out, lse, p));
-        assertClose(`${entry.label} ${label} out`, out, wantOut, { atol: 2e-5, rtol: 1e-4 });
-        assertClose(`${entry.label} ${label} lse`, lse, wantLse, { atol: 2e-5, rtol: 1e-5 });
-        const dout = rand(q.length);
-        const dq = new Float32Array(q.length).fill(NaN);
-        const dk = new Float32Array(k.length).fill(NaN);
-        const dv = new Float32Array(v.length).fill(NaN);
-        const [wdq, wdk, wdv] = [
-          new Float64Array(q.length),
-          new Float64Array(k.length),
-          new Float64Array(v.length),
-        ];
-        jsBackend.attentionBackward(
-          f64(q),
-          f64(k),
-          f64(v),
-          f64(out),
-          f64(lse),
-          f64(dout),
-          wdq,
-          wdk,
-          wdv,
-          p64,
-        );
-        ran(entry, 'attentionBackward', () => b.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, p));
-        assertClose(`${entry.label} ${label} dq`, dq, wdq, { atol: 1e-4, rtol: 1e-3 });
-        assertClose(`${entry.label} ${label} dk`, dk, wdk, { atol: 1e-4, rtol: 1e-3 });
-        assertClose(`${entry.label} ${label} dv threads=${threads}`, dv, wdv, { atol: 1e-4, rtol: 1e-3 });
       }
+    } finally {
+      b.setThreads(threadsBefore);
     }
-    b.setThreads(threadsBefore);
   });
 
   test(`${entry.label}: sumOfSquares and adamw`, () => {
