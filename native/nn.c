@@ -197,7 +197,9 @@ static void norm_forward_rows(void *ctx, long lo, long hi) {
  *   dw[c] += sum_r dy[r, c] n[r, c],  db[c] += sum_r dy[r, c].
  * One task per range of rows: the first sweep over a row gathers its two sums and adds the
  * row into the task's own dw / db partials, the second writes dx. The partials are summed
- * in task order afterwards (deterministic, and no two threads add into one element).
+ * in task order afterwards (deterministic for a given thread count, which sets the row
+ * ranges; no two threads add into one element). A NULL dw or db (RMSNorm has no bias) skips
+ * its partial: the flags are loop-invariant, so the compiler unswitches the loop.
  */
 static void norm_backward_task(void *ctx, long task, int tid) {
   (void)tid;
@@ -205,6 +207,7 @@ static void norm_backward_task(void *ctx, long task, int tid) {
   long C = j->C, lo = task * j->chunk, hi = lo + j->chunk < j->rows ? lo + j->chunk : j->rows;
   const float *w = j->w;
   float *pw = j->partial + task * 2 * C, *pb = pw + C;
+  const int gw = j->dw != NULL, gb = j->db != NULL;
   memset(pw, 0, (size_t)(2 * C) * 4);
   const vf one = vsplat(1.0f);
   for (long r = lo; r < hi; r++) {
@@ -218,16 +221,16 @@ static void norm_backward_task(void *ctx, long task, int tid) {
       vf dn = g * (w == NULL ? one : vload(w + c));
       a_dn += dn;
       a_dnn += dn * n;
-      vstore(pw + c, vload(pw + c) + g * n);
-      vstore(pb + c, vload(pb + c) + g);
+      if (gw) vstore(pw + c, vload(pw + c) + g * n);
+      if (gb) vstore(pb + c, vload(pb + c) + g);
     }
     float dn_sum = vsum(a_dn), dn_dot_n = vsum(a_dnn);
     for (; c < C; c++) {
       float n = (x[c] - m) * s, dn = dy[c] * (w == NULL ? 1.0f : w[c]);
       dn_sum += dn;
       dn_dot_n += dn * n;
-      pw[c] += dy[c] * n;
-      pb[c] += dy[c];
+      if (gw) pw[c] += dy[c] * n;
+      if (gb) pb[c] += dy[c];
     }
     float dn_mean = j->rms ? 0.0f : dn_sum / (float)C;
     dn_dot_n /= (float)C;
