@@ -145,8 +145,9 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
       await rm(out, { recursive: true, force: true });
     }
     source = request.source ?? { kind: 'builtin' };
+    const arch = request.model.arch ?? 'gpt2';
     const rawModel = (vocabSize: number, blockSize: number) => ({
-      arch: request.model.arch ?? 'gpt2',
+      arch,
       vocabSize,
       nLayer: request.model.nLayer ?? 4,
       nHead: request.model.nHead ?? 4,
@@ -156,24 +157,22 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
       // nanoGPT's recommendation for small models: no biases (faster, as good).
       bias: false,
       // nanoGPT's MLP uses exact GELU (nn.GELU()), not GPT-2's tanh approximation.
-      ...((request.model.arch ?? 'gpt2') === 'gpt2' ? { activation: 'gelu' as const } : {}),
+      ...(arch === 'gpt2' ? { activation: 'gelu' as const } : {}),
     });
     // Every bad flag in one message, before the (possibly long) tokenization: the model
     // shape is checked now with a stand-in vocabulary size, and again once it is known.
     const problems: string[] = [];
-    let resolved: TrainOptions | null = null;
-    try {
-      resolved = resolveTrainOptions(request.options, 'lmforge train');
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      problems.push(typeof error.actual === 'string' ? error.actual : error.message);
-    }
-    try {
-      resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags');
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      problems.push(typeof error.actual === 'string' ? error.actual : error.message);
-    }
+    const collect = <T>(check: () => T): T | null => {
+      try {
+        return check();
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        problems.push(typeof error.actual === 'string' ? error.actual : error.message);
+        return null;
+      }
+    };
+    const resolved = collect(() => resolveTrainOptions(request.options, 'lmforge train'));
+    collect(() => resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags'));
     if (resolved === null || problems.length > 0) {
       throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'lmforge train' });
     }

@@ -122,7 +122,7 @@ function lastLogits(
   ids: readonly number[],
   cache: KVCache | null,
   into: Float32Array,
-): Float32Array {
+): void {
   scope(() =>
     noGrad(() => {
       const input = Tensor.fromArray(Int32Array.from(ids), [1, ids.length]); // (1, T)
@@ -130,7 +130,6 @@ function lastLogits(
       into.set(logits.floats());
     }),
   );
-  return into;
 }
 
 /**
@@ -169,8 +168,8 @@ export async function* generate(
   let output = ''; // decoded output text so far
   let emitted = 0; // characters of `output` already yielded
   try {
-    const buffer = new Float32Array(model.config.vocabSize);
-    let logits = lastLogits(model, promptIds, cache, buffer);
+    const logits = new Float32Array(model.config.vocabSize); // reused for every step
+    lastLogits(model, promptIds, cache, logits);
     for (let index = 0; index < options.maxNewTokens; index++) {
       const id = selectToken(logits, sampling, rng, context, penalty);
       context.push(id);
@@ -207,9 +206,9 @@ export async function* generate(
       if (cache === null || cache.length >= blockSize) {
         // No cache, or the context is full: condition on the last blockSize tokens (nanoGPT).
         cache?.reset();
-        logits = lastLogits(model, context.slice(-blockSize), cache, buffer);
+        lastLogits(model, context.slice(-blockSize), cache, logits);
       } else {
-        logits = lastLogits(model, [id], cache, buffer);
+        lastLogits(model, [id], cache, logits);
       }
     }
     return { promptIds, finishReason: 'length' };
