@@ -37,11 +37,13 @@ export interface TypedIds {
   readonly typeIds: number[];
 }
 
-function typed(ids: readonly number[], typeId: number): TypedIds {
-  return { ids: [...ids], typeIds: new Array<number>(ids.length).fill(typeId) };
+/** `ids` with one type id each; takes `ids` as it is (no step here mutates an array it was given). */
+function typed(ids: number[], typeId: number): TypedIds {
+  return { ids, typeIds: new Array<number>(ids.length).fill(typeId) };
 }
 
 function concat(parts: readonly TypedIds[]): TypedIds {
+  if (parts.length === 1) return parts[0]!; // a single sequence: nothing to join
   return { ids: parts.flatMap((p) => p.ids), typeIds: parts.flatMap((p) => p.typeIds) };
 }
 
@@ -131,7 +133,7 @@ export function postProcessPair(
   second: readonly number[],
   addSpecial: boolean,
 ): TypedIds {
-  const parts = [typed(first, 0), typed(second, 1)];
+  const parts = [typed([...first], 0), typed([...second], 1)];
   return concat(processor === null ? parts : processParts(processor, parts, addSpecial));
 }
 
