@@ -55,6 +55,64 @@ const activationFromHf: Readonly<Record<string, Activation>> = {
   swish: 'silu',
 };
 
+/** The config.json key each setting comes from, per model_type (for naming fields in errors). */
+export const hfFieldNames: Readonly<Record<DecoderSettings['arch'], Readonly<Record<string, string>>>> = {
+  gpt2: {
+    vocabSize: 'vocab_size',
+    blockSize: 'n_positions',
+    nEmbd: 'n_embd',
+    nLayer: 'n_layer',
+    nHead: 'n_head',
+    nKvHead: 'lmforge_n_kv_head',
+    intermediateSize: 'n_inner',
+    activation: 'activation_function',
+    dropout: 'resid_pdrop',
+    normEps: 'layer_norm_epsilon',
+    initStd: 'initializer_range',
+    tiedEmbeddings: 'tie_word_embeddings',
+    positional: 'lmforge_positional',
+    ropeTheta: 'lmforge_rope_theta',
+    norm: 'lmforge_norm',
+    mlp: 'lmforge_mlp',
+    bias: 'lmforge_bias',
+  },
+  llama: {
+    vocabSize: 'vocab_size',
+    nEmbd: 'hidden_size',
+    intermediateSize: 'intermediate_size',
+    nLayer: 'num_hidden_layers',
+    nHead: 'num_attention_heads',
+    nKvHead: 'num_key_value_heads',
+    blockSize: 'max_position_embeddings',
+    activation: 'hidden_act',
+    normEps: 'rms_norm_eps',
+    positional: 'lmforge_positional',
+    ropeTheta: 'rope_theta',
+    bias: 'attention_bias',
+    initStd: 'initializer_range',
+    tiedEmbeddings: 'tie_word_embeddings',
+    norm: 'lmforge_norm',
+    mlp: 'lmforge_mlp',
+    dropout: 'attention_dropout',
+  },
+};
+
+/**
+ * The fields that size the weights: HF's own defaults for them describe GPT-2 small and
+ * Llama-7B, which a config.json that leaves them out almost never means (and which would
+ * be allocated before the weights could disagree), so they must be given. Every other
+ * field has HF's default. With learned positions the context length sizes a weight too.
+ */
+function requiredFields(modelType: 'gpt2' | 'llama', c: Record<string, unknown>): string[] {
+  const required =
+    modelType === 'gpt2'
+      ? ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head']
+      : ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads'];
+  if (modelType === 'llama' && c['lmforge_positional'] === 'learned')
+    required.push('max_position_embeddings');
+  return required;
+}
+
 /**
  * The HF config.json object for `settings`.
  *
@@ -147,8 +205,25 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
     const kind = c['lmforge_positional'] ?? fallback;
     return kind === 'rope' ? { kind, theta } : kind;
   };
+  const modelType = c['model_type'];
+  if (modelType !== 'gpt2' && modelType !== 'llama') {
+    throw new ConfigError('unsupported model_type', {
+      where: `${where}: model_type`,
+      expected: 'gpt2 | llama',
+      actual: JSON.stringify(modelType),
+    });
+  }
+  const missing = requiredFields(modelType, c).filter((field) => c[field] === undefined || c[field] === null);
+  if (missing.length > 0) {
+    throw new ConfigError(`${missing.length} required field${missing.length === 1 ? '' : 's'} missing`, {
+      where,
+      expected: requiredFields(modelType, c).join(', '),
+      actual: `no ${missing.join(', ')}`,
+      hint: `a ${modelType} config.json names the model's dimensions; they have no safe default`,
+    });
+  }
   let raw: Record<string, unknown>;
-  switch (c['model_type']) {
+  switch (modelType) {
     case 'gpt2': {
       if (c['scale_attn_by_inverse_layer_idx'] === true || c['reorder_and_upcast_attn'] === true) {
         problems.push(
@@ -166,15 +241,14 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
       }
       raw = {
         arch: 'gpt2',
-        vocabSize: c['vocab_size'] ?? 50257,
-        blockSize: c['n_positions'] ?? 1024,
-        nEmbd: nEmbd ?? 768,
-        nLayer: c['n_layer'] ?? 12,
-        nHead: c['n_head'] ?? 12,
-        nKvHead: c['lmforge_n_kv_head'] ?? c['n_head'] ?? 12,
+        vocabSize: c['vocab_size'],
+        blockSize: c['n_positions'],
+        nEmbd,
+        nLayer: c['n_layer'],
+        nHead: c['n_head'],
+        nKvHead: c['lmforge_n_kv_head'] ?? c['n_head'],
         // n_inner null means 4 * n_embd in GPT2MLP.
-        intermediateSize:
-          c['n_inner'] ?? (typeof (nEmbd ?? 768) === 'number' ? 4 * ((nEmbd ?? 768) as number) : nEmbd),
+        intermediateSize: c['n_inner'] ?? (typeof nEmbd === 'number' ? 4 * nEmbd : nEmbd),
         activation: activation('activation_function', 'gelu_new'),
         dropout: pdrop,
         normEps: c['layer_norm_epsilon'] ?? 1e-5,
@@ -207,7 +281,7 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
       if (c['rope_scaling'] !== undefined && c['rope_scaling'] !== null) {
         problems.push(`rope_scaling: not supported, got ${JSON.stringify(c['rope_scaling'])}`);
       }
-      const heads = c['num_attention_heads'] ?? 32;
+      const heads = c['num_attention_heads'];
       if (
         c['head_dim'] !== undefined &&
         typeof c['hidden_size'] === 'number' &&
@@ -220,11 +294,12 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
       }
       raw = {
         arch: 'llama',
-        vocabSize: c['vocab_size'] ?? 32000,
-        nEmbd: c['hidden_size'] ?? 4096,
-        intermediateSize: c['intermediate_size'] ?? 11008,
-        nLayer: c['num_hidden_layers'] ?? 32,
+        vocabSize: c['vocab_size'],
+        nEmbd: c['hidden_size'],
+        intermediateSize: c['intermediate_size'],
+        nLayer: c['num_hidden_layers'],
         nHead: heads,
+        // HF: num_key_value_heads None means multi-head attention.
         nKvHead: c['num_key_value_heads'] ?? heads,
         blockSize: c['max_position_embeddings'] ?? 2048,
         activation: activation('hidden_act', 'silu'),
@@ -239,12 +314,6 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
       };
       break;
     }
-    default:
-      throw new ConfigError('unsupported model_type', {
-        where: `${where}: model_type`,
-        expected: 'gpt2 | llama',
-        actual: JSON.stringify(c['model_type']),
-      });
   }
   if (problems.length > 0) {
     throw new ConfigError(`${problems.length} unsupported field${problems.length === 1 ? '' : 's'}`, {

@@ -2,10 +2,17 @@
 export {
   parseSafetensors,
   serializeSafetensors,
-  readSafetensorsFile,
-  writeSafetensorsFile,
   type SafetensorsDType,
   type SafetensorsFile,
   type TensorCollection,
 } from './safetensors.js';
-export { decoderToHfConfig, hfConfigToDecoder, type DecoderSettings } from './hf-config.js';
+export { type SafetensorsEntry, type SafetensorsHeader, floatDTypes } from './safetensors-header.js';
+export {
+  openSafetensorsFile,
+  readSafetensorsFile,
+  writeSafetensorsFile,
+  defaultPieceBytes,
+  type ReadSafetensorsOptions,
+  type SafetensorsReader,
+} from './safetensors-file.js';
+export { decoderToHfConfig, hfConfigToDecoder, hfFieldNames, type DecoderSettings } from './hf-config.js';

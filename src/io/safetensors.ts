@@ -1,40 +1,27 @@
 /**
- * The safetensors format (https://github.com/huggingface/safetensors): an 8-byte
- * little-endian header length N, N bytes of JSON header, then the raw tensor bytes.
+ * The safetensors format (https://github.com/huggingface/safetensors) in memory: an 8-byte
+ * little-endian header length N, N bytes of JSON header (validated in
+ * ./safetensors-header.ts before anything is allocated), then the raw tensor bytes. Files
+ * on disk are read in pieces by ./safetensors-file.ts. Writing follows the reference byte
+ * for byte: compact JSON, header padded with spaces to a multiple of 8, tensors ordered by
+ * dtype alignment (widest first) then name, so every tensor starts aligned to its element
+ * size.
  *
- *   header = { "__metadata__"?: { string: string },
- *              name: { "dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end] }, ... }
- *
- * Offsets are relative to the first byte after the header. Reading validates the file as
- * the reference implementation does (offsets contiguous and covering the data exactly),
- * checking every length before allocating, so a malformed or hostile file gives a
- * FormatError naming the tensor and field, never a crash or a huge allocation. Writing
- * follows the reference byte for byte: compact JSON, header padded with spaces to a
- * multiple of 8, tensors ordered by dtype alignment (widest first) then name, so every
- * tensor starts aligned to its element size.
- *
- * Float32/float64/int32 tensors are views on the file buffer when aligned (zero-copy);
+ * Float32/float64/int32 tensors are views on the buffer when aligned (zero-copy);
  * F16/BF16 become float32, I64/U8/BOOL become int32 (I64 values outside int32 rejected).
  */
-import { readFile } from 'node:fs/promises';
 import { Tensor } from '../tensor/index.js';
 import type { DType, TypedArray } from '../tensor/index.js';
 import { FormatError, type ErrorDetails } from '../util/errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import {
+  headerLength,
+  itemBytes,
+  parseHeader,
+  type SafetensorsDType,
+  type SafetensorsEntry,
+} from './safetensors-header.js';
 
-/** Element types this reader understands (the format defines more: I8, I16, U16, U32, U64, F8_*). */
-export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'BOOL';
-
-const itemBytes: Readonly<Record<SafetensorsDType, number>> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  U8: 1,
-  BOOL: 1,
-};
+export type { SafetensorsDType } from './safetensors-header.js';
 
 /** The dtype written for each tensor dtype. */
 const writtenAs: Readonly<Record<DType, SafetensorsDType>> = { float64: 'F64', float32: 'F32', int32: 'I32' };
@@ -54,10 +41,7 @@ const writeRank: Readonly<Record<SafetensorsDType, number>> = {
   BOOL: 0,
 };
 
-/** The reference implementation's limit; also bounds what a hostile length can make us decode. */
-const maxHeaderBytes = 100_000_000;
-
-const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export interface SafetensorsFile {
   /** Tensors by name, in file (data offset) order. */
@@ -68,183 +52,8 @@ export interface SafetensorsFile {
   readonly dtypes: Map<string, SafetensorsDType>;
 }
 
-interface Entry {
-  readonly name: string;
-  readonly dtype: SafetensorsDType;
-  readonly shape: number[];
-  readonly begin: number;
-  readonly end: number;
-}
-
 function fail(message: string, details: ErrorDetails): never {
   throw new FormatError(message, details);
-}
-
-function isDType(value: unknown): value is SafetensorsDType {
-  return typeof value === 'string' && Object.hasOwn(itemBytes, value);
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-/** Validates one header entry (dtype, shape, data_offsets) against the data length. */
-function parseEntry(name: string, raw: unknown, dataBytes: number): Entry {
-  const where = `safetensors tensor '${name}'`;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    fail('header entry is not an object', {
-      where: where,
-      expected: '{ dtype, shape, data_offsets }',
-      actual: JSON.stringify(raw),
-    });
-  }
-  const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-  if (!isDType(dtype)) {
-    fail('unsupported dtype', {
-      where: `${where}.dtype`,
-      expected: Object.keys(itemBytes).join('|'),
-      actual: JSON.stringify(dtype),
-    });
-  }
-  if (!Array.isArray(shape) || !shape.every(isCount)) {
-    fail('shape must be a list of non-negative integers', {
-      where: `${where}.shape`,
-      expected: 'e.g. [2, 3]',
-      actual: JSON.stringify(shape),
-    });
-  }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    fail('data_offsets must be [begin, end]', {
-      where: `${where}.data_offsets`,
-      expected: '[begin, end]',
-      actual: JSON.stringify(offsets),
-    });
-  }
-  const [begin, end] = offsets as [number, number];
-  if (begin > end || end > dataBytes) {
-    fail('data_offsets out of range', {
-      where: `${where}.data_offsets`,
-      expected: `0 <= begin <= end <= ${dataBytes}`,
-      actual: `[${begin}, ${end}]`,
-    });
-  }
-  // The byte count the shape implies, stopping once it passes the real one. Every dim is a
-  // safe integer and JS numbers do not wrap, so a huge shape cannot alias a small size.
-  let bytes = itemBytes[dtype];
-  for (const d of shape) {
-    bytes *= d;
-    if (bytes > end - begin) break;
-  }
-  if (bytes !== end - begin) {
-    fail('shape and data_offsets disagree', {
-      where: where,
-      expected: `${end - begin} bytes (data_offsets [${begin}, ${end}])`,
-      actual: `${dtype} shape [${shape.join(', ')}]`,
-    });
-  }
-  return { name, dtype, shape, begin, end };
-}
-
-/** Reads the JSON header and checks every entry; nothing is allocated per tensor yet. */
-function parseHeader(bytes: Uint8Array): {
-  entries: Entry[];
-  metadata: Record<string, string>;
-  dataStart: number;
-} {
-  if (bytes.length < 8)
-    fail('file is shorter than the 8-byte header length', {
-      where: 'safetensors',
-      expected: '>= 8 bytes',
-      actual: bytes.length,
-    });
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const low = view.getUint32(0, true);
-  const high = view.getUint32(4, true);
-  const headerBytes = high * 2 ** 32 + low;
-  if (headerBytes > bytes.length - 8 || headerBytes > maxHeaderBytes) {
-    fail('header length is larger than the file', {
-      where: 'safetensors header length',
-      expected: `at most ${Math.min(bytes.length - 8, maxHeaderBytes)}`,
-      actual: headerBytes,
-      hint: 'the file is truncated or not a safetensors file',
-    });
-  }
-  if (headerBytes < 2 || bytes[8] !== 0x7b /* '{' */) {
-    fail('header does not start with a JSON object', {
-      where: 'safetensors header',
-      expected: "'{'",
-      actual: `${headerBytes}-byte header`,
-    });
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerBytes)));
-  } catch (cause) {
-    throw new FormatError('header is not valid UTF-8 JSON', {
-      where: 'safetensors header',
-      actual: cause instanceof Error ? cause.message : String(cause),
-      cause,
-    });
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    fail('header is not a JSON object', {
-      where: 'safetensors header',
-      expected: 'an object',
-      actual: JSON.stringify(header).slice(0, 80),
-    });
-  }
-  const dataStart = 8 + headerBytes;
-  const dataBytes = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
-  const entries: Entry[] = [];
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-        fail('__metadata__ is not an object', {
-          where: 'safetensors __metadata__',
-          expected: 'a string-to-string map',
-          actual: JSON.stringify(raw),
-        });
-      }
-      for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof value !== 'string') {
-          fail('metadata values must be strings', {
-            where: `safetensors __metadata__.${key}`,
-            expected: 'a string',
-            actual: JSON.stringify(value),
-          });
-        }
-        metadata[key] = value;
-      }
-      continue;
-    }
-    entries.push(parseEntry(name, raw, dataBytes));
-  }
-  // As the reference: sorted by offset, each tensor starts where the previous one ended,
-  // and the last ends at the end of the file. This rules out overlaps, gaps and trailing bytes.
-  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let expectedBegin = 0;
-  for (const entry of entries) {
-    if (entry.begin !== expectedBegin) {
-      fail(
-        entry.begin < expectedBegin ? 'tensor data overlaps the previous tensor' : 'gap before tensor data',
-        {
-          where: `safetensors tensor '${entry.name}'.data_offsets`,
-          expected: `begin ${expectedBegin}`,
-          actual: entry.begin,
-        },
-      );
-    }
-    expectedBegin = entry.end;
-  }
-  if (expectedBegin !== dataBytes) {
-    fail('tensor data does not cover the file', {
-      where: 'safetensors data',
-      expected: `${expectedBegin} data bytes`,
-      actual: `${dataBytes} (file truncated or has trailing bytes)`,
-    });
-  }
-  return { entries, metadata, dataStart };
 }
 
 /** IEEE half-precision bits to a number (exact: every half is a float32). */
@@ -257,8 +66,12 @@ function halfToNumber(h: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-/** The elements of one entry in its in-memory dtype; a view on `bytes` when possible. */
-function decode(bytes: Uint8Array, at: number, entry: Entry): TypedArray {
+/**
+ * The elements of one entry in its in-memory dtype (F32/F64/I32 as stored, F16/BF16 to
+ * float32, I64/U8/BOOL to int32), from its bytes at `bytes[at]`; a view on `bytes` when
+ * the dtype is stored as is and aligned.
+ */
+export function decodeEntry(bytes: Uint8Array, at: number, entry: SafetensorsEntry): TypedArray {
   const count = (entry.end - entry.begin) / itemBytes[entry.dtype];
   const absolute = bytes.byteOffset + at;
   const view = new DataView(bytes.buffer, absolute, entry.end - entry.begin);
@@ -327,11 +140,15 @@ function decode(bytes: Uint8Array, at: number, entry: Entry): TypedArray {
  * const wte = tensors.get('wte.weight'); // Tensor (V, C) float32
  */
 export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
-  const { entries, metadata, dataStart } = parseHeader(bytes);
+  const length = headerLength(bytes, bytes.length);
+  const { entries, metadata, dataStart } = parseHeader(
+    bytes.subarray(8, 8 + length),
+    bytes.length - 8 - length,
+  );
   const tensors = new Map<string, Tensor>();
   const dtypes = new Map<string, SafetensorsDType>();
   for (const entry of entries) {
-    const data = decode(bytes, dataStart + entry.begin, entry);
+    const data = decodeEntry(bytes, dataStart + entry.begin, entry);
     const tensor = Tensor.fromArray(data, entry.shape);
     tensor.name = entry.name;
     tensors.set(entry.name, tensor);
@@ -430,30 +247,4 @@ export function serializeSafetensors(
     at += data.length;
   }
   return out;
-}
-
-/** Reads and parses a safetensors file (tensors are views on the file's buffer where aligned). */
-export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
-  const bytes = await readFile(path);
-  try {
-    return parseSafetensors(bytes);
-  } catch (error) {
-    if (error instanceof FormatError) {
-      throw new FormatError(error.message, { where: path, cause: error });
-    }
-    throw error;
-  }
-}
-
-/**
- * Writes a safetensors file atomically: the bytes go to a temporary file in the same
- * folder, are flushed to disk, and the file is renamed over `path`, so a crash leaves
- * either the old file or the complete new one, never a torn one.
- */
-export async function writeSafetensorsFile(
-  path: string,
-  tensors: TensorCollection,
-  metadata?: Readonly<Record<string, string>>,
-): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }

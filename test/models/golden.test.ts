@@ -20,7 +20,7 @@ import {
   useBackend,
   type Tensor,
 } from '../../src/index.js';
-import { readSafetensorsFile } from '../../src/io/safetensors.js';
+import { readSafetensorsFile } from '../../src/io/index.js';
 import { loadModelFolder } from '../../src/models/index.js';
 import { assertClose, assertBitEqual, type Tolerance } from '../util/close.js';
 

@@ -21,7 +21,7 @@ import {
   zeros,
   type Tensor,
 } from '../../src/index.js';
-import { readSafetensorsFile } from '../../src/io/safetensors.js';
+import { readSafetensorsFile } from '../../src/io/index.js';
 import {
   DecoderLM,
   gpt2Preset,
@@ -265,8 +265,8 @@ test('corrupt model folders fail with errors naming the file and field', async (
       (e: unknown) =>
         e instanceof ConfigError &&
         e.message.includes(configPath) &&
-        /nHead|nEmbd/.test(e.message) &&
-        /vocabSize/.test(e.message),
+        /n_head|n_embd/.test(e.message) &&
+        /vocab_size/.test(e.message),
     );
 
     // one dropout rate: attention dropout differing from the residual one cannot be represented

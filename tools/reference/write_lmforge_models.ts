@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../../src/backend/index.js';
 import { Rng, noGrad, randint } from '../../src/tensor/index.js';
-import { writeSafetensorsFile } from '../../src/io/safetensors.js';
+import { writeSafetensorsFile } from '../../src/io/index.js';
 import {
   DecoderLM,
   gpt2Preset,

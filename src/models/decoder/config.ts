@@ -108,6 +108,25 @@ function defaultIntermediate(mlp: MlpKind, nEmbd: number): number {
   return 32 * Math.ceil(hidden / 32);
 }
 
+/**
+ * Upper bounds of the integer dimensions: far above any published model (vocabularies
+ * reach ~260k, widths 16k, MLPs 64k, contexts 1M), low enough that no product of them
+ * overflows what the shape checks and the memory estimate compute exactly. A model
+ * inside these bounds can still be too large for the machine: the registry checks that.
+ */
+export const dimensionLimits = {
+  vocabSize: 2 ** 24,
+  nLayer: 2 ** 12,
+  nHead: 2 ** 12,
+  nKvHead: 2 ** 12,
+  nEmbd: 2 ** 17,
+  intermediateSize: 2 ** 20,
+  blockSize: 2 ** 24,
+} as const;
+
+/** How to name each field in errors (e.g. the config.json key it came from); default the field itself. */
+export type FieldNames = Readonly<Partial<Record<string, string>>>;
+
 const knownKeys = new Set<string>([
   'arch',
   'vocabSize',
@@ -132,13 +151,19 @@ const knownKeys = new Set<string>([
 
 /**
  * Resolves raw settings into a DecoderConfig: `arch` picks the defaults for every field
- * not given; every invalid field is listed in one ConfigError.
+ * not given; every invalid field is listed in one ConfigError, under its name in
+ * `fieldNames` when given (config.json keys for a converted HF config).
  *
  * @example
  * const config = resolveDecoderConfig({ arch: 'gpt2', nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, vocabSize: 65 });
  */
-export function resolveDecoderConfig(raw: RawDecoderConfig, where = 'DecoderConfig'): DecoderConfig {
+export function resolveDecoderConfig(
+  raw: RawDecoderConfig,
+  where = 'DecoderConfig',
+  fieldNames: FieldNames = {},
+): DecoderConfig {
   const problems: string[] = [];
+  const label = (key: string): string => fieldNames[key] ?? key;
   for (const key of Object.keys(raw)) {
     if (!knownKeys.has(key)) problems.push(`${key}: unknown field`);
   }
@@ -150,10 +175,11 @@ export function resolveDecoderConfig(raw: RawDecoderConfig, where = 'DecoderConf
   const d = defaultsOf[arch];
   const pick = <T>(key: string, fallback: T): unknown => (raw[key] === undefined ? fallback : raw[key]);
 
-  const int = (key: string, fallback: number | undefined, min = 1): number => {
+  const int = (key: keyof typeof dimensionLimits, fallback: number | undefined): number => {
     const value = pick(key, fallback);
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-      problems.push(`${key}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+    const max = dimensionLimits[key];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+      problems.push(`${label(key)}: expected an integer in [1, ${max}], got ${JSON.stringify(value)}`);
       return NaN;
     }
     return value;
@@ -161,7 +187,7 @@ export function resolveDecoderConfig(raw: RawDecoderConfig, where = 'DecoderConf
   const real = (key: string, fallback: number, ok: (v: number) => boolean, range: string): number => {
     const value = pick(key, fallback);
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
-      problems.push(`${key}: expected a number ${range}, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected a number ${range}, got ${JSON.stringify(value)}`);
       return NaN;
     }
     return value;
@@ -169,7 +195,7 @@ export function resolveDecoderConfig(raw: RawDecoderConfig, where = 'DecoderConf
   const oneOf = <T extends string>(key: string, fallback: T, allowed: readonly T[]): T => {
     const value = pick(key, fallback);
     if (typeof value !== 'string' || !allowed.includes(value as T)) {
-      problems.push(`${key}: expected one of ${allowed.join(' | ')}, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected one of ${allowed.join(' | ')}, got ${JSON.stringify(value)}`);
       return fallback;
     }
     return value as T;
@@ -177,7 +203,7 @@ export function resolveDecoderConfig(raw: RawDecoderConfig, where = 'DecoderConf
   const flag = (key: string, fallback: boolean): boolean => {
     const value = pick(key, fallback);
     if (typeof value !== 'boolean') {
-      problems.push(`${key}: expected true or false, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected true or false, got ${JSON.stringify(value)}`);
       return fallback;
     }
     return value;
@@ -212,26 +238,30 @@ export function resolveDecoderConfig(raw: RawDecoderConfig, where = 'DecoderConf
       typeof rawPositional === 'object' ? (rawPositional as { theta?: unknown }).theta : undefined;
     const theta = objectTheta ?? pick('ropeTheta', d.ropeTheta);
     if (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 0) {
-      problems.push(`ropeTheta: expected a number > 0, got ${JSON.stringify(theta)}`);
+      problems.push(`${label('ropeTheta')}: expected a number > 0, got ${JSON.stringify(theta)}`);
     } else {
       positional = { kind: 'rope', theta };
     }
   } else {
-    problems.push(`positional: expected learned | sinusoidal | rope, got ${JSON.stringify(rawPositional)}`);
+    problems.push(
+      `${label('positional')}: expected learned | sinusoidal | rope, got ${JSON.stringify(rawPositional)}`,
+    );
   }
 
   const headSize = nEmbd / nHead;
   if (Number.isFinite(headSize) && !Number.isInteger(headSize)) {
-    problems.push(`nEmbd: ${nEmbd} is not divisible by nHead ${nHead}`);
+    problems.push(`${label('nEmbd')}: ${nEmbd} is not divisible by ${label('nHead')} ${nHead}`);
   }
   if (Number.isFinite(nKvHead) && Number.isFinite(nHead) && (nKvHead > nHead || nHead % nKvHead !== 0)) {
-    problems.push(`nKvHead: ${nKvHead} must divide nHead ${nHead}`);
+    problems.push(`${label('nKvHead')}: ${nKvHead} must divide ${label('nHead')} ${nHead}`);
   }
   if (positional.kind === 'rope' && Number.isInteger(headSize) && headSize % 2 !== 0) {
-    problems.push(`nEmbd: RoPE needs an even head size, got nEmbd / nHead = ${headSize}`);
+    problems.push(
+      `${label('nEmbd')}: RoPE needs an even head size, got ${label('nEmbd')} / ${label('nHead')} = ${headSize}`,
+    );
   }
   if (positional.kind === 'sinusoidal' && Number.isInteger(nEmbd) && nEmbd % 2 !== 0) {
-    problems.push(`nEmbd: sinusoidal positions need an even width, got ${nEmbd}`);
+    problems.push(`${label('nEmbd')}: sinusoidal positions need an even width, got ${nEmbd}`);
   }
   if (raw.headSize !== undefined && raw.headSize !== headSize) {
     problems.push(`headSize: derived as nEmbd / nHead = ${headSize}, got ${JSON.stringify(raw.headSize)}`);
