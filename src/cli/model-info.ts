@@ -1,108 +1,233 @@
 /**
- * `lmforge info DIR`: what a model folder holds: architecture, parameter count (from the
- * safetensors header, without reading the weights), tokenizer, and the training state
- * when the folder is an lmforge run.
+ * `lmforge info DIR`: what a model folder holds: architecture, parameter count, tokenizer,
+ * and the training state when the folder is an lmforge run. Everything reported is
+ * validated first, as loading would (config.json, model.safetensors against it, every
+ * weight finite), so a folder that cannot be loaded is an error, not a page of numbers.
+ * describeModelFolder returns numbers and enums (for --json); formatModelInfo renders them.
  */
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { configFromHf } from '../models/index.js';
+import { checkModelFolder, tokenizerFileName } from '../models/index.js';
 import { loadTokenizer } from '../tokenizers/index.js';
 import { readTrainerState, recoverRunFolder, trainerStateFile } from '../train/index.js';
-import { FormatError } from '../util/errors.js';
 
-/** Parameter count of a safetensors file, from its JSON header only. */
-async function countParameters(path: string): Promise<number> {
-  const file = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(8);
-    await file.read(head, 0, 8, 0);
-    const length = Number(head.readBigUInt64LE(0));
-    const { size } = await file.stat();
-    if (length <= 0 || length > size - 8) {
-      throw new FormatError('safetensors header length is out of range', { where: path, actual: length });
+/** How a tokenizer splits text, from its tokenizer.json. */
+export type TokenizerKind =
+  'char' | 'byte-level-bpe' | 'bpe' | 'wordpiece' | 'unigram' | 'wordlevel' | 'unknown';
+
+interface TokenizerJson {
+  readonly model?: { readonly type?: string; readonly merges?: unknown[]; readonly vocab?: unknown };
+  readonly pre_tokenizer?: unknown;
+  readonly decoder?: unknown;
+}
+
+/** Whether a tokenizer.json component (or a Sequence of them) includes ByteLevel. */
+function hasByteLevel(component: unknown): boolean {
+  if (typeof component !== 'object' || component === null) return false;
+  const { type, pretokenizers, decoders } = component as Record<string, unknown>;
+  if (type === 'ByteLevel') return true;
+  const parts = pretokenizers ?? decoders;
+  return Array.isArray(parts) && parts.some(hasByteLevel);
+}
+
+/**
+ * A BPE with no merges whose every token is one code point is a character-level
+ * tokenizer (that is how CharTokenizer saves itself); byte-level BPE has a ByteLevel
+ * pre-tokenizer or decoder.
+ */
+export function tokenizerKind(json: TokenizerJson): TokenizerKind {
+  const model = json.model ?? {};
+  switch (model.type) {
+    case 'BPE': {
+      const vocab = typeof model.vocab === 'object' && model.vocab !== null ? Object.keys(model.vocab) : [];
+      if ((model.merges ?? []).length === 0 && vocab.every((token) => [...token].length === 1)) return 'char';
+      return hasByteLevel(json.pre_tokenizer) || hasByteLevel(json.decoder) ? 'byte-level-bpe' : 'bpe';
     }
-    const header = Buffer.alloc(length);
-    await file.read(header, 0, length, 8);
-    let entries: Record<string, { shape?: number[] }>;
-    try {
-      entries = JSON.parse(header.toString('utf8')) as Record<string, { shape?: number[] }>;
-    } catch (error) {
-      throw new FormatError('safetensors header is not valid JSON', { where: path, cause: error });
-    }
-    let total = 0;
-    for (const [name, entry] of Object.entries(entries)) {
-      if (name === '__metadata__') continue;
-      total += (entry.shape ?? []).reduce((a, b) => a * b, 1);
-    }
-    return total;
-  } finally {
-    await file.close();
+    case 'WordPiece':
+      return 'wordpiece';
+    case 'Unigram':
+      return 'unigram';
+    case 'WordLevel':
+      return 'wordlevel';
+    default:
+      return 'unknown';
   }
 }
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new FormatError('cannot read file', { where: path, hint: 'is this a model folder?', cause: error });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new FormatError('not valid JSON', { where: path, cause: error });
-  }
+export interface ModelInfo {
+  readonly folder: string;
+  readonly model_type: 'gpt2' | 'llama';
+  readonly parameters: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly kv_heads: number;
+  readonly width: number;
+  readonly mlp: { readonly kind: 'gelu' | 'swiglu'; readonly intermediate_size: number };
+  readonly context: number;
+  readonly vocab_size: number;
+  readonly positions: 'learned' | 'sinusoidal' | 'rope';
+  readonly norm: 'layerNorm' | 'rmsNorm';
+  readonly tied_embeddings: boolean;
+  readonly tokenizer: {
+    readonly kind: TokenizerKind;
+    readonly vocab_size: number;
+    readonly eos_id: number | null;
+  } | null;
+  /** Run folders only: the optimiser steps completed. */
+  readonly step?: number;
+  readonly training?: {
+    readonly step: number;
+    readonly iters: number;
+    /** 'completed', 'early-stopped', 'stop-requested', ... or 'in-progress' (the run was cut off). */
+    readonly status: string;
+    readonly tokens_seen: number;
+    readonly last_eval: {
+      readonly step: number;
+      readonly train_loss: number;
+      readonly val_loss: number;
+      readonly val_perplexity: number;
+    } | null;
+    readonly data: {
+      readonly description: string;
+      readonly train_tokens: number;
+      readonly val_tokens: number;
+    };
+    readonly recipe: {
+      readonly batch_size: number;
+      readonly block_size: number;
+      readonly grad_accum: number;
+      readonly lr: number;
+      readonly min_lr: number;
+      readonly warmup: number;
+      readonly beta2: number;
+      readonly weight_decay: number;
+      readonly grad_clip: number | null;
+      readonly seed: number;
+    };
+  };
+  readonly files: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
 }
 
-export async function describeModelFolder(dir: string): Promise<Record<string, unknown>> {
+export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   await recoverRunFolder(dir);
-  const configPath = join(dir, 'config.json');
-  const raw = (await readJson(configPath)) as { model_type?: string };
-  const c = configFromHf(raw, configPath);
-  const details: Record<string, unknown> = {
+  const { config: c, parameters } = await checkModelFolder(dir);
+  const names = (await readdir(dir)).sort();
+  let tokenizer: ModelInfo['tokenizer'] = null;
+  if (names.includes(tokenizerFileName)) {
+    // A tokenizer.json that does not load is an error here as it is for generate and eval.
+    const loaded = await loadTokenizer(dir);
+    tokenizer = {
+      kind: tokenizerKind(loaded.toJSON() as TokenizerJson),
+      vocab_size: loaded.vocabSize,
+      eos_id: loaded.eosId ?? null,
+    };
+  }
+  const files = await Promise.all(
+    names.map(async (name) => ({ name, bytes: (await stat(join(dir, name))).size })),
+  );
+  const info: ModelInfo = {
     folder: dir,
-    model_type: raw.model_type ?? c.arch,
+    model_type: c.arch,
+    parameters,
     layers: c.nLayer,
     heads: c.nHead,
     kv_heads: c.nKvHead,
     width: c.nEmbd,
-    mlp: `${c.mlp} ${c.intermediateSize}`,
+    mlp: { kind: c.mlp, intermediate_size: c.intermediateSize },
     context: c.blockSize,
-    vocabulary: c.vocabSize,
+    vocab_size: c.vocabSize,
     positions: c.positional.kind,
     norm: c.norm,
     tied_embeddings: c.tiedEmbeddings,
-    parameters: await countParameters(join(dir, 'model.safetensors')),
+    tokenizer,
+    files,
   };
-  try {
-    const tokenizer = await loadTokenizer(dir);
-    const json = tokenizer.toJSON() as { model?: { type?: string } };
-    details['tokenizer'] = `${json.model?.type ?? 'unknown'}, ${tokenizer.vocabSize} ids`;
-    if (tokenizer.eosId !== undefined) details['eos_id'] = tokenizer.eosId;
-  } catch (error) {
-    details['tokenizer'] = error instanceof Error ? `unreadable (${error.message})` : 'unreadable';
-  }
-  const files = (await readdir(dir)).sort();
-  if (!files.includes('tokenizer.json')) details['tokenizer'] = 'none';
-  if (files.includes(trainerStateFile)) {
-    const state = await readTrainerState(dir);
-    details['training'] =
-      `step ${state.step} of ${state.options.iters}${state.stopReason === null ? '' : ` (${state.stopReason})`}`;
-    if (state.lastEval !== null) {
-      details['last_eval'] =
-        `step ${state.lastEvalStep}: train loss ${state.lastEval.trainLoss.toFixed(4)}, val loss ${state.lastEval.valLoss.toFixed(4)} ` +
-        `(ppl ${Math.exp(state.lastEval.valLoss).toFixed(2)})`;
+  if (!names.includes(trainerStateFile)) return info;
+  const state = await readTrainerState(dir);
+  const o = state.options;
+  return {
+    ...info,
+    step: state.step,
+    training: {
+      step: state.step,
+      iters: o.iters,
+      status: state.stopReason ?? 'in-progress',
+      tokens_seen: state.tokensSeen,
+      last_eval:
+        state.lastEval === null || state.lastEvalStep === null
+          ? null
+          : {
+              step: state.lastEvalStep,
+              train_loss: state.lastEval.trainLoss,
+              val_loss: state.lastEval.valLoss,
+              val_perplexity: Math.exp(state.lastEval.valLoss),
+            },
+      data: {
+        description: state.data.description,
+        train_tokens: state.data.trainTokens,
+        val_tokens: state.data.valTokens,
+      },
+      recipe: {
+        batch_size: o.batchSize,
+        block_size: o.blockSize,
+        grad_accum: o.gradAccum,
+        lr: o.lr,
+        min_lr: o.minLr,
+        warmup: o.warmup,
+        beta2: o.beta2,
+        weight_decay: o.weightDecay,
+        grad_clip: o.gradClip ?? null,
+        seed: o.seed,
+      },
+    },
+  };
+}
+
+const tokenizerNames: Readonly<Record<TokenizerKind, string>> = {
+  char: 'character-level',
+  'byte-level-bpe': 'byte-level BPE',
+  bpe: 'BPE',
+  wordpiece: 'WordPiece',
+  unigram: 'Unigram',
+  wordlevel: 'word-level',
+  unknown: 'unknown kind',
+};
+
+/** The human-readable lines of `info`. */
+export function formatModelInfo(info: ModelInfo): string[] {
+  const lines = [
+    `folder: ${info.folder}`,
+    `model_type: ${info.model_type}`,
+    `parameters: ${info.parameters.toLocaleString('en-US')}`,
+    `layers: ${info.layers}, heads: ${info.heads} (kv ${info.kv_heads}), width: ${info.width}`,
+    `mlp: ${info.mlp.kind} ${info.mlp.intermediate_size}`,
+    `context: ${info.context}, vocabulary: ${info.vocab_size}`,
+    `positions: ${info.positions}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
+  ];
+  const t = info.tokenizer;
+  lines.push(
+    t === null
+      ? 'tokenizer: none'
+      : `tokenizer: ${tokenizerNames[t.kind]}, ${t.vocab_size} ids${t.eos_id === null ? '' : `, eos ${t.eos_id}`}`,
+  );
+  const training = info.training;
+  if (training !== undefined) {
+    lines.push(`training: step ${training.step} of ${training.iters} (${training.status})`);
+    const e = training.last_eval;
+    if (e !== null) {
+      lines.push(
+        `last eval: step ${e.step}: train loss ${e.train_loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)} (ppl ${e.val_perplexity.toFixed(2)})`,
+      );
     }
-    details['tokens_seen'] = state.tokensSeen;
-    details['data'] =
-      `${state.data.description} (${state.data.trainTokens} train / ${state.data.valTokens} val tokens)`;
-    const o = state.options;
-    details['recipe'] =
-      `batch ${o.batchSize}x${o.blockSize}${o.gradAccum > 1 ? ` x${o.gradAccum} accum` : ''}, lr ${o.lr} -> ${o.minLr} ` +
-      `(warm-up ${o.warmup}), beta2 ${o.beta2}, weight decay ${o.weightDecay}, clip ${o.gradClip ?? 'none'}, seed ${o.seed}`;
+    lines.push(`tokens seen: ${training.tokens_seen}`);
+    const d = training.data;
+    lines.push(`data: ${d.description} (${d.train_tokens} train / ${d.val_tokens} val tokens)`);
+    const r = training.recipe;
+    lines.push(
+      `recipe: batch ${r.batch_size}x${r.block_size}${r.grad_accum > 1 ? ` x${r.grad_accum} accum` : ''}, lr ${r.lr} -> ${r.min_lr} ` +
+        `(warm-up ${r.warmup}), beta2 ${r.beta2}, weight decay ${r.weight_decay}, clip ${r.grad_clip ?? 'none'}, seed ${r.seed}`,
+    );
   }
-  const sizes: string[] = [];
-  for (const f of files) sizes.push(`${f} (${((await stat(join(dir, f))).size / 1024).toFixed(0)} KiB)`);
-  details['files'] = sizes;
-  return details;
+  lines.push(`files: ${info.files.map((f) => `${f.name} (${(f.bytes / 1024).toFixed(0)} KiB)`).join(', ')}`);
+  return lines;
 }

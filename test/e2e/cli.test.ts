@@ -135,8 +135,12 @@ describe('lmforge CLI', () => {
     assert.equal(info['model_type'], 'gpt2');
     assert.equal(info['layers'], 1);
     assert.equal(info['parameters'], trainedParams);
-    assert.match(String(info['training']), /^step 30 of 30/);
-    assert.match(String(info['tokenizer']), /18 ids/);
+    assert.equal(info['step'], 30);
+    assert.deepEqual(
+      { ...(info['training'] as object), last_eval: null, data: null, recipe: null, tokens_seen: null },
+      { step: 30, iters: 30, status: 'completed', last_eval: null, data: null, recipe: null, tokens_seen: null },
+    );
+    assert.deepEqual(info['tokenizer'], { kind: 'char', vocab_size: 18, eos_id: null });
   });
 
   it('errors are one readable line and exit code 2', () => {

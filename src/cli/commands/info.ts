@@ -7,7 +7,7 @@
 import { Command } from 'commander';
 import { availableBackends, backendNotice } from '../../backend/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { describeModelFolder } from '../model-info.js';
+import { describeModelFolder, formatModelInfo } from '../model-info.js';
 import { cpus } from 'node:os';
 
 interface InfoFlags extends ComputeFlags {
@@ -20,20 +20,22 @@ export function infoCommand(): Command {
     .argument('[dir]', 'model folder')
     .option('--json', 'print one JSON object');
   return addComputeOptions(command).action(async (dir: string | undefined, flags: InfoFlags) => {
-    const details =
-      dir === undefined
-        ? (() => {
-            const backend = applyComputeOptions(flags, true);
-            return {
-              backend: backend.name,
-              isa: backend.isa,
-              threads: backend.threads,
-              cpus: cpus().length,
-              available: availableBackends(),
-              nativeProblem: backendNotice(),
-            };
-          })()
-        : await describeModelFolder(dir);
+    if (dir !== undefined) {
+      const info = await describeModelFolder(dir);
+      process.stdout.write(
+        flags.json === true ? JSON.stringify(info) + '\n' : formatModelInfo(info).join('\n') + '\n',
+      );
+      return;
+    }
+    const backend = applyComputeOptions(flags, true);
+    const details = {
+      backend: backend.name,
+      isa: backend.isa,
+      threads: backend.threads,
+      cpus: cpus().length,
+      available: availableBackends(),
+      nativeProblem: backendNotice(),
+    };
     if (flags.json === true) {
       process.stdout.write(JSON.stringify(details) + '\n');
       return;
