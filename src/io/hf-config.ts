@@ -215,11 +215,9 @@ export function hfConfigToDecoder(json: unknown, where = 'config.json'): Record<
   }
   const missing = requiredFields(modelType, c).filter((field) => c[field] === undefined || c[field] === null);
   if (missing.length > 0) {
-    throw new ConfigError(`${missing.length} required field${missing.length === 1 ? '' : 's'} missing`, {
+    throw new ConfigError(`required field${missing.length === 1 ? '' : 's'} missing: ${missing.join(', ')}`, {
       where,
-      expected: requiredFields(modelType, c).join(', '),
-      actual: `no ${missing.join(', ')}`,
-      hint: `a ${modelType} config.json names the model's dimensions; they have no safe default`,
+      hint: `a ${modelType} config.json must give the model's dimensions (${requiredFields(modelType, c).join(', ')})`,
     });
   }
   let raw: Record<string, unknown>;

@@ -138,7 +138,15 @@ describe('lmforge CLI', () => {
     assert.equal(info['step'], 30);
     assert.deepEqual(
       { ...(info['training'] as object), last_eval: null, data: null, recipe: null, tokens_seen: null },
-      { step: 30, iters: 30, status: 'completed', last_eval: null, data: null, recipe: null, tokens_seen: null },
+      {
+        step: 30,
+        iters: 30,
+        status: 'completed',
+        last_eval: null,
+        data: null,
+        recipe: null,
+        tokens_seen: null,
+      },
     );
     assert.deepEqual(info['tokenizer'], { kind: 'char', vocab_size: 18, eos_id: null });
   });
