@@ -5,7 +5,9 @@
  * Settings HF has no field for (sinusoidal positions, bias on/off for GPT-2, RMSNorm in a
  * GPT-2, ...) are stored under `lmforge_*` keys, written only when they differ from what
  * the architecture implies, so an HF-compatible model writes an HF-clean config and every
- * config round-trips exactly. The result of hfConfigToDecoder is raw: the models layer
+ * config round-trips exactly. The fields that size the weights are required (HF's defaults
+ * for them describe GPT-2 small and Llama-7B); the rest take HF's defaults. The result of
+ * hfConfigToDecoder is raw: the models layer
  * validates it (resolveDecoderConfig), so a bad field is reported there with all others.
  *
  * io may not import models; DecoderSettings mirrors models' DecoderConfig structurally.
