@@ -172,7 +172,7 @@ describe('lmforge CLI', () => {
       join(work, 'bad'),
     ]);
     assert.equal(many.status, 2);
-    assert.match(many.stderr, /lr must be > 0.*nLayer: expected an integer >= 1, got 0/);
+    assert.match(many.stderr, /lr must be > 0.*nLayer: expected an integer in \[1, 4096\], got 0/);
     const again = run(['train', ...tiny, '--iters', '5', '--warmup', '1', '--out', out]);
     assert.equal(again.status, 2);
     assert.match(again.stderr, /already holds a training run.*--resume/);
