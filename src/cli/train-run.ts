@@ -278,19 +278,20 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   // Every bad flag in one message, before the (possibly long) tokenization: the model
   // shape is checked now with a stand-in vocabulary size, and again once it is known.
   const problems: string[] = [];
-  const collect = <T>(check: () => T): T | null => {
+  const collect = <T>(check: () => T, whole = false): T | null => {
     try {
       return check();
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      problems.push(typeof error.actual === 'string' ? error.actual : error.message);
+      // The options' and config's errors list their problems in `actual`.
+      problems.push(!whole && typeof error.actual === 'string' ? error.actual : error.message);
       return null;
     }
   };
   const tokenizer = request.tokenizer ?? 'char';
   const resolved = collect(() => resolveTrainOptions(request.options, 'train'));
   collect(() => resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags'));
-  const choice = collect(() => parseTokenizerChoice(tokenizer));
+  const choice = collect(() => parseTokenizerChoice(tokenizer), true);
   if (resolved === null || choice === null || problems.length > 0) {
     throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'train' });
   }
@@ -364,27 +365,12 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     `model: ${c.arch}, ${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} wide, context ${c.blockSize}, ` +
       `vocabulary ${c.vocabSize}: ${trainer.params.toLocaleString('en')} parameters`,
   );
-  // Ctrl-C and SIGTERM (what `kill`, systemd and container runtimes send) alike: the first
-  // checkpoints after the current step, a second quits at once.
-  let signal: StopSignal | null = null;
-  const onSignal = (received: StopSignal): void => {
-    if (signal === null) {
-      signal = received;
-      log(`\n${received}: saving a checkpoint after this step (again to quit without saving)`);
-      trainer.requestStop();
-    } else {
-      // The previous checkpoint stays intact: saves are atomic.
-      process.exit(signalExitCode[received]);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = watchStopSignals(trainer, (code) => process.exit(code));
   let summary: TrainSummary;
   try {
     summary = await trainer.run();
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.dispose();
     progress?.stop();
     trainer.dispose();
   }
@@ -395,7 +381,37 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
         : `stopped at step ${summary.step}, before the new run's first checkpoint: nothing saved, the previous run in ${out} is unchanged`,
     );
   }
-  return { summary, model, tokenizer: data.tokenizer, options, signal };
+  return { summary, model, tokenizer: data.tokenizer, options, signal: signals.received() };
+}
+
+/**
+ * Ctrl-C and SIGTERM (what `kill`, systemd and container runtimes send) alike: the first asks
+ * the trainer to checkpoint after the current step, a second calls `quit` with 128 + the
+ * signal number at once, without saving (the last checkpoint stays intact: saves are atomic).
+ */
+export function watchStopSignals(
+  trainer: { requestStop(): void },
+  quit: (code: number) => void,
+): { received(): StopSignal | null; dispose(): void } {
+  let first: StopSignal | null = null;
+  const onSignal = (signal: StopSignal): void => {
+    if (first === null) {
+      first = signal;
+      log(`\n${signal}: saving a checkpoint after this step (again to quit without saving)`);
+      trainer.requestStop();
+    } else {
+      quit(signalExitCode[signal]);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    received: () => first,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 /** The JSON object `lmforge train --json` prints last. */
