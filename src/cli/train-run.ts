@@ -249,7 +249,7 @@ async function prepareResume(request: TrainRequest): Promise<Prepared> {
       options,
       data,
       source,
-      tokenizer: request.tokenizer ?? state.data.tokenizer,
+      tokenizer: state.data.tokenizer,
       resume,
       replacesRun: false,
     };

@@ -28,12 +28,13 @@
  * curve and weights equal those of an uninterrupted run with the same seed. Evaluation
  * batches come from an Rng seeded by (seed, step), so evaluating never shifts training.
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, backward, crossEntropy, noGrad, scope, zeroGrad } from '../tensor/index.js';
 import type { DecoderLM } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError, DivergenceError, IoError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { AdamW } from './optim/adamw.js';
 import { clipScale } from './optim/clip.js';
 import { learningRate } from './schedule.js';
@@ -112,6 +113,15 @@ function median(values: readonly number[]): number {
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Runs a file operation on the run folder; a failure (disk full, permissions) is an IoError naming it. */
+async function runFolderIo(dir: string, what: string, operation: () => Promise<unknown>): Promise<void> {
+  try {
+    await operation();
+  } catch (error) {
+    throw new IoError(`cannot ${what} (${(error as Error).message})`, { where: dir, cause: error });
+  }
+}
 
 export class Trainer {
   readonly model: DecoderLM;
@@ -344,28 +354,14 @@ export class Trainer {
       this.#pendingLog.push(line);
       return;
     }
-    try {
-      await appendFile(join(dir, logFile), line);
-    } catch (error) {
-      throw new IoError(`cannot append to ${logFile} (${(error as Error).message})`, {
-        where: dir,
-        cause: error,
-      });
-    }
+    await runFolderIo(dir, `append to ${logFile}`, () => appendFile(join(dir, logFile), line));
   }
 
   /** Drops log lines past the checkpoint's step (written after it, before a crash). */
   async #trimLog(): Promise<void> {
     const dir = this.#init.runDir;
     if (dir === null || this.#pendingLog !== null) return;
-    try {
-      await mkdir(dir, { recursive: true });
-    } catch (error) {
-      throw new IoError(`cannot create the run folder (${(error as Error).message})`, {
-        where: dir,
-        cause: error,
-      });
-    }
+    await runFolderIo(dir, 'create the run folder', () => mkdir(dir, { recursive: true }));
     let text: string;
     try {
       text = await readFile(join(dir, logFile), 'utf8');
@@ -383,7 +379,9 @@ export class Trainer {
           return false; // a torn last line
         }
       });
-    await writeFile(join(dir, logFile), kept.map((line) => line + '\n').join(''));
+    await runFolderIo(dir, `rewrite ${logFile}`, () =>
+      writeFileAtomic(join(dir, logFile), kept.map((line) => line + '\n').join('')),
+    );
   }
 
   /** Evaluates both splits, logs, updates early stopping; true when training should stop. */

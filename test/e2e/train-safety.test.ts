@@ -289,7 +289,7 @@ describe('train --resume', () => {
         '--arch gpt2 in the checkpoint, got llama; --n-layer 1 in the checkpoint, got 2 (hint: only --iters, --eval-every, --eval-iters ' +
         'and --early-stop may change on resume; start a new run (--force) to change the others)',
     );
-    // It used to be ignored.
+    // It used to be ignored. The same tokenizer by another name (its file) is accepted below.
     assertUserError(
       run(['train', '--out', out, '--resume', '--iters', '30', '--tokenizer', 'bpe:300']),
       "--tokenizer: differs from the checkpoint's tokenizer; expected char, got bpe:300 (hint: drop --tokenizer when resuming, or start a new run (--force))",
@@ -298,7 +298,17 @@ describe('train --resume', () => {
       run(['train', '--out', out, '--resume', '--force']),
       '--resume: --resume continues the run in --out and --force replaces it: pass one',
     );
-    const r = run(['train', '--out', out, '--resume', '--iters', '23', '--tokenizer', 'char', '--json']);
+    const r = run([
+      'train',
+      '--out',
+      out,
+      '--resume',
+      '--iters',
+      '23',
+      '--tokenizer',
+      join(out, 'tokenizer.json'),
+      '--json',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(lastJson(r.stdout)['step'], 23);
     assert.equal(state(out).step, 23);
