@@ -1,20 +1,31 @@
 /**
  * The training driver shared by `lmforge train` and `lmforge demo`: reads and tokenizes the
  * data (through the token cache), builds or resumes the model, runs the Trainer with a
- * progress display, and turns Ctrl-C into "checkpoint, then exit".
+ * progress display, and turns Ctrl-C and SIGTERM into "checkpoint, then exit".
+ *
+ * Nothing in --out is touched until every flag, the data files and the tokenizer have been
+ * checked and the model built. --out must be missing, empty or a training run: any other
+ * folder (an exported HF model, unrelated files) is refused, with or without --force. A run
+ * given --force is replaced only by the new run's first checkpoint (Trainer.replacesRun), so
+ * a failure, divergence or interrupt before then leaves it bit-identical.
+ *
+ * Resuming accepts every flag equal to the checkpoint's (the same command line with --resume
+ * added); only --iters, --eval-every, --eval-iters and --early-stop may change. Data paths are
+ * stored absolute; runs written before that hold paths relative to the directory they ran in,
+ * and those are still read relative to the current directory.
  */
+import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import { createModel, resolveDecoderConfig, type DecoderArch, type DecoderLM } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import {
   Trainer,
   describeSource,
+  inspectRunFolder,
   loadCheckpoint,
   parseTokenizerChoice,
   readSourceText,
-  recoverRunFolder,
   resolveTokenizer,
   resolveTrainOptions,
   splitTokens,
@@ -23,12 +34,13 @@ import {
   trainerStateFile,
   type DataSource,
   type LoadedCheckpoint,
+  type TokenizerChoice,
   type TrainOptions,
   type TrainSummary,
 } from '../train/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
-import { createTrainProgress } from './progress.js';
 import { pathExists } from '../util/path-exists.js';
+import { createTrainProgress } from './progress.js';
 
 /** Model shape flags (absent: the defaults below). */
 export interface ModelFlags {
@@ -40,9 +52,10 @@ export interface ModelFlags {
 }
 
 export interface TrainRequest {
-  /** null: resume from the checkpoint's own data source. */
+  /** null: the built-in corpus, or on resume the checkpoint's own data source. */
   readonly source: DataSource | null;
-  readonly tokenizer: string;
+  /** The --tokenizer value; undefined when not given (char for a new run, the checkpoint's on resume). */
+  readonly tokenizer: string | undefined;
   readonly model: ModelFlags;
   /** Training options as given (undefined fields take defaults, or the checkpoint's on resume). */
   readonly options: { readonly [K in keyof TrainOptions]?: TrainOptions[K] | undefined };
@@ -53,12 +66,19 @@ export interface TrainRequest {
   readonly showProgress: boolean;
 }
 
+/** The signal that stopped the run, if any. */
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
 export interface TrainOutcome {
   readonly summary: TrainSummary;
   readonly model: DecoderLM;
   readonly tokenizer: Tokenizer;
   readonly options: TrainOptions;
+  readonly signal: StopSignal | null;
 }
+
+/** The exit status after a signal stopped the run: 128 + the signal number, as a shell reports it. */
+export const signalExitCode: Readonly<Record<StopSignal, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 /** The default token-cache folder: $XDG_CACHE_HOME/lmforge or ~/.cache/lmforge. */
 export function defaultCacheDir(): string {
@@ -70,8 +90,26 @@ const log = (text: string): void => {
   process.stderr.write(text + '\n');
 };
 
-/** Options that may change when resuming; every other flag must come from the checkpoint. */
-const resumable = new Set<keyof TrainOptions>(['iters', 'evalEvery', 'evalIters', 'earlyStopPatience']);
+/** Options that may change when resuming; every other flag must equal the checkpoint's. */
+const resumable = new Set<string>(['iters', 'evalEvery', 'evalIters', 'earlyStopPatience']);
+
+/** The command-line flag of an option or model field (`batchSize` -> `--batch-size`). */
+const flagOf = (key: string): string =>
+  key === 'earlyStopPatience' ? '--early-stop' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** A value as the flag would be written (no clipping is --grad-clip 0). */
+const flagValue = (key: string, value: unknown): string =>
+  value === null && key === 'gradClip' ? '0' : String(value);
+
+/** Data files as absolute paths, so that a resume from another directory finds them. */
+function absoluteSource(source: DataSource): DataSource {
+  return source.kind === 'files' ? { kind: 'files', paths: source.paths.map((p) => resolve(p)) } : source;
+}
+
+/** The --tokenizer value as recorded in the run: a tokenizer file or folder given by its absolute path. */
+async function tokenizerSpec(value: string, choice: TokenizerChoice): Promise<string> {
+  return choice.kind === 'load' && (await pathExists(value)) ? resolve(value) : value;
+}
 
 async function loadData(
   source: DataSource,
@@ -92,38 +130,111 @@ async function loadData(
   return { text, tokenizer, train, val };
 }
 
-function checkResumeFlags(request: TrainRequest): void {
-  const problems: string[] = [];
-  for (const [key, value] of Object.entries(request.options)) {
-    if (value !== undefined && !resumable.has(key as keyof TrainOptions)) problems.push(key);
-  }
-  for (const [key, value] of Object.entries(request.model)) if (value !== undefined) problems.push(key);
-  if (problems.length > 0) {
-    throw new ConfigError('these settings come from the checkpoint when resuming', {
+/** Every given flag whose value differs from the checkpoint's, except the resumable ones. */
+function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): void {
+  const saved: Record<string, unknown> = { ...checkpoint.state.options };
+  const config = checkpoint.config;
+  const savedModel: Record<string, unknown> = {
+    arch: config.arch,
+    nLayer: config.nLayer,
+    nHead: config.nHead,
+    nEmbd: config.nEmbd,
+    dropout: config.dropout,
+  };
+  const changes: string[] = [];
+  const compare = (given: object, checkpointValues: Record<string, unknown>): void => {
+    for (const [key, value] of Object.entries(given)) {
+      if (value === undefined || resumable.has(key) || Object.is(value, checkpointValues[key])) continue;
+      changes.push(
+        `${flagOf(key)} ${flagValue(key, checkpointValues[key])} in the checkpoint, got ${flagValue(key, value)}`,
+      );
+    }
+  };
+  compare(request.options, saved);
+  compare(request.model, savedModel);
+  if (changes.length > 0) {
+    throw new ConfigError(`these flags differ from the checkpoint's: ${changes.join('; ')}`, {
       where: '--resume',
-      actual: problems.join(', '),
-      hint: 'only --iters, --eval-every, --eval-iters and --early-stop may change on resume',
+      hint: 'only --iters, --eval-every, --eval-iters and --early-stop may change on resume; start a new run (--force) to change the others',
     });
   }
 }
 
-/** Trains (or resumes) as asked; prints progress on stderr; returns the summary. */
-export async function runTraining(request: TrainRequest): Promise<TrainOutcome> {
+/** Rejects a --tokenizer that is not the checkpoint's (same recorded value, or the same tokenizer). */
+async function checkResumeTokenizer(
+  value: string,
+  checkpoint: LoadedCheckpoint,
+  text: string,
+): Promise<void> {
+  const choice = parseTokenizerChoice(value);
+  const recorded = checkpoint.state.data.tokenizer;
+  if (recorded !== undefined && recorded === (await tokenizerSpec(value, choice))) return;
+  // Another spelling of the same tokenizer (a copy of the file; a run that recorded none) is the same.
+  if (recorded === undefined || choice.kind === 'load') {
+    const given = await resolveTokenizer(choice, text);
+    if (JSON.stringify(given.toJSON()) === JSON.stringify(checkpoint.tokenizer.toJSON())) return;
+  }
+  throw new ConfigError("differs from the checkpoint's tokenizer", {
+    where: '--tokenizer',
+    expected: recorded ?? 'the tokenizer.json of the run',
+    actual: value,
+    hint: 'drop --tokenizer when resuming, or start a new run (--force)',
+  });
+}
+
+/** The checkpoint's data source; a relative path is from a run written before paths were stored absolute. */
+async function storedSource(checkpoint: LoadedCheckpoint, out: string): Promise<DataSource> {
+  const source = checkpoint.state.data.source;
+  if (source.kind !== 'files') return source;
+  for (const path of source.paths) {
+    if (!isAbsolute(path) && !(await pathExists(path))) {
+      throw new FormatError('the data file of this run is not found from the current directory', {
+        where: path,
+        hint: `${out} was written by an older lmforge, which stored data paths relative to the directory it ran in: run from there, or pass --data`,
+      });
+    }
+  }
+  return source;
+}
+
+interface Prepared {
+  readonly model: DecoderLM;
+  readonly options: TrainOptions;
+  readonly data: Awaited<ReturnType<typeof loadData>>;
+  readonly source: DataSource;
+  readonly tokenizer: string | undefined;
+  readonly resume?: LoadedCheckpoint;
+  readonly replacesRun: boolean;
+}
+
+async function prepareResume(request: TrainRequest): Promise<Prepared> {
   const out = request.out;
-  let resume: LoadedCheckpoint | undefined;
-  let model: DecoderLM;
-  let options: TrainOptions;
-  let data: Awaited<ReturnType<typeof loadData>>;
-  let source: DataSource;
-  if (request.resume) {
-    checkResumeFlags(request);
-    resume = await loadCheckpoint(out);
+  if (request.force) {
+    throw new ConfigError('--resume continues the run in --out and --force replaces it: pass one', {
+      where: '--resume',
+    });
+  }
+  if ((await inspectRunFolder(out)) !== 'run') {
+    throw new ConfigError('no training run to resume in this folder', {
+      where: out,
+      hint: 'start one without --resume',
+    });
+  }
+  const resume = await loadCheckpoint(out);
+  try {
+    checkResumeFlags(request, resume);
     const state = resume.state;
-    source = request.source ?? state.data.source;
+    const source = request.source === null ? await storedSource(resume, out) : absoluteSource(request.source);
     const overrides = Object.fromEntries(Object.entries(request.options).filter(([, v]) => v !== undefined));
-    options = resolveTrainOptions({ ...state.options, ...overrides }, '--resume');
-    const tokenizer = resume.tokenizer;
-    data = await loadData(source, async () => tokenizer, request.cacheDir);
+    const options = resolveTrainOptions({ ...state.options, ...overrides }, '--resume');
+    if (options.iters < state.step) {
+      throw new ConfigError('the run is already past --iters', {
+        where: '--iters',
+        expected: `at least the checkpoint's step ${state.step}`,
+        actual: options.iters,
+      });
+    }
+    const data = await loadData(source, async () => resume.tokenizer, request.cacheDir);
     if (textHash(data.text) !== state.data.textHash || data.train.length !== state.data.trainTokens) {
       throw new FormatError('the training data changed since the checkpoint', {
         where: describeSource(source),
@@ -131,104 +242,176 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
         actual: `text hash ${textHash(data.text).slice(0, 12)}…, ${data.train.length} training tokens`,
       });
     }
-    model = resume.model;
+    if (request.tokenizer !== undefined) await checkResumeTokenizer(request.tokenizer, resume, data.text);
     log(`resuming ${out} at step ${state.step} of ${options.iters}`);
-  } else {
-    await recoverRunFolder(out);
-    if (await pathExists(join(out, trainerStateFile))) {
-      if (!request.force) {
-        throw new ConfigError('the output folder already holds a training run', {
-          where: out,
-          hint: 'pass --resume to continue it, --force to start over, or another --out',
-        });
-      }
-      await rm(out, { recursive: true, force: true });
-    }
-    source = request.source ?? { kind: 'builtin' };
-    const arch = request.model.arch ?? 'gpt2';
-    const rawModel = (vocabSize: number, blockSize: number) => ({
-      arch,
-      vocabSize,
-      nLayer: request.model.nLayer ?? 4,
-      nHead: request.model.nHead ?? 4,
-      nEmbd: request.model.nEmbd ?? 128,
-      blockSize,
-      dropout: request.model.dropout ?? 0,
-      // nanoGPT's recommendation for small models: no biases (faster, as good).
-      bias: false,
-      // nanoGPT's MLP uses exact GELU (nn.GELU()), not GPT-2's tanh approximation.
-      ...(arch === 'gpt2' ? { activation: 'gelu' as const } : {}),
-    });
-    // Every bad flag in one message, before the (possibly long) tokenization: the model
-    // shape is checked now with a stand-in vocabulary size, and again once it is known.
-    const problems: string[] = [];
-    const collect = <T>(check: () => T): T | null => {
-      try {
-        return check();
-      } catch (error) {
-        if (!(error instanceof ConfigError)) throw error;
-        problems.push(typeof error.actual === 'string' ? error.actual : error.message);
-        return null;
-      }
+    return {
+      model: resume.model,
+      options,
+      data,
+      source,
+      tokenizer: state.data.tokenizer,
+      resume,
+      replacesRun: false,
     };
-    const resolved = collect(() => resolveTrainOptions(request.options, 'lmforge train'));
-    collect(() => resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags'));
-    if (resolved === null || problems.length > 0) {
-      throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'lmforge train' });
-    }
-    options = resolved;
-    const choice = parseTokenizerChoice(request.tokenizer);
-    data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
-    const config = resolveDecoderConfig(rawModel(data.tokenizer.vocabSize, options.blockSize), 'model flags');
-    model = createModel(config, { seed: options.seed });
+  } catch (error) {
+    resume.model.dispose();
+    throw error;
   }
+}
+
+async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
+  const out = request.out;
+  const arch = request.model.arch ?? 'gpt2';
+  const rawModel = (vocabSize: number, blockSize: number) => ({
+    arch,
+    vocabSize,
+    nLayer: request.model.nLayer ?? 4,
+    nHead: request.model.nHead ?? 4,
+    nEmbd: request.model.nEmbd ?? 128,
+    blockSize,
+    dropout: request.model.dropout ?? 0,
+    // nanoGPT's recommendation for small models: no biases (faster, as good).
+    bias: false,
+    // nanoGPT's MLP uses exact GELU (nn.GELU()), not GPT-2's tanh approximation.
+    ...(arch === 'gpt2' ? { activation: 'gelu' as const } : {}),
+  });
+  // Every bad flag in one message, before the (possibly long) tokenization: the model
+  // shape is checked now with a stand-in vocabulary size, and again once it is known.
+  const problems: string[] = [];
+  const collect = <T>(check: () => T, whole = false): T | null => {
+    try {
+      return check();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      // The options' and config's errors list their problems in `actual`.
+      problems.push(!whole && typeof error.actual === 'string' ? error.actual : error.message);
+      return null;
+    }
+  };
+  const tokenizer = request.tokenizer ?? 'char';
+  const resolved = collect(() => resolveTrainOptions(request.options, 'train'));
+  collect(() => resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags'));
+  const choice = collect(() => parseTokenizerChoice(tokenizer), true);
+  if (resolved === null || choice === null || problems.length > 0) {
+    throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'train' });
+  }
+  const kind = await inspectRunFolder(out);
+  if (kind === 'run' && !request.force) {
+    throw new ConfigError('the output folder already holds a training run', {
+      where: out,
+      hint: 'pass --resume to continue it, --force to start over, or another --out',
+    });
+  }
+  if (kind === 'other') {
+    const entries = (await readdir(out)).sort();
+    throw new ConfigError('the output folder is not empty and holds no training run', {
+      where: out,
+      expected: `an empty folder or a run folder (with ${trainerStateFile})`,
+      actual:
+        entries.length > 4
+          ? `${entries.slice(0, 4).join(', ')} and ${entries.length - 4} more`
+          : entries.join(', '),
+      hint: 'lmforge writes a run only into a new or empty folder, or over a run with --force: pass another --out',
+    });
+  }
+  const source = absoluteSource(request.source ?? { kind: 'builtin' });
+  const data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
+  const config = resolveDecoderConfig(rawModel(data.tokenizer.vocabSize, resolved.blockSize), 'model flags');
+  return {
+    model: createModel(config, { seed: resolved.seed }),
+    options: resolved,
+    data,
+    source,
+    tokenizer: await tokenizerSpec(tokenizer, choice),
+    replacesRun: kind === 'run',
+  };
+}
+
+/** Trains (or resumes) as asked; prints progress on stderr; returns the summary. */
+export async function runTraining(request: TrainRequest): Promise<TrainOutcome> {
+  const out = request.out;
+  const { model, options, data, source, tokenizer, resume, replacesRun } = request.resume
+    ? await prepareResume(request)
+    : await prepareNewRun(request);
   const c = model.config;
   const progress = request.showProgress ? createTrainProgress(options.iters, resume?.state.step ?? 0) : null;
-  const trainer = new Trainer({
-    model,
-    tokenizer: data.tokenizer,
-    train: data.train,
-    val: data.val,
-    options,
-    runDir: out,
-    data: {
-      source,
-      description: describeSource(source),
-      textHash: textHash(data.text),
-      trainTokens: data.train.length,
-      valTokens: data.val.length,
-    },
-    ...(resume === undefined ? {} : { resume }),
-    onEvent: (event) => progress?.onEvent(event),
-  });
+  let trainer: Trainer;
+  try {
+    trainer = new Trainer({
+      model,
+      tokenizer: data.tokenizer,
+      train: data.train,
+      val: data.val,
+      options,
+      runDir: out,
+      data: {
+        source,
+        description: describeSource(source),
+        textHash: textHash(data.text),
+        trainTokens: data.train.length,
+        valTokens: data.val.length,
+        ...(tokenizer === undefined ? {} : { tokenizer }),
+      },
+      ...(resume === undefined ? {} : { resume }),
+      replacesRun,
+      onEvent: (event) => progress?.onEvent(event),
+    });
+  } catch (error) {
+    progress?.stop();
+    model.dispose();
+    throw error;
+  }
   log(
     `model: ${c.arch}, ${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} wide, context ${c.blockSize}, ` +
       `vocabulary ${c.vocabSize}: ${trainer.params.toLocaleString('en')} parameters`,
   );
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
-      log('\ninterrupt: saving a checkpoint after this step (Ctrl-C again to quit without saving)');
-      trainer.requestStop();
-    } else {
-      // The previous checkpoint stays intact: saves are atomic.
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSigint);
+  const signals = watchStopSignals(trainer, (code) => process.exit(code));
   let summary: TrainSummary;
   try {
     summary = await trainer.run();
   } finally {
-    process.off('SIGINT', onSigint);
+    signals.dispose();
     progress?.stop();
     trainer.dispose();
   }
   if (summary.stopReason === 'stop-requested') {
-    log(`stopped at step ${summary.step}; checkpoint in ${out} (continue with --resume --out ${out})`);
+    log(
+      summary.checkpointStep === summary.step
+        ? `stopped at step ${summary.step}; checkpoint in ${out} (continue with --resume --out ${out})`
+        : `stopped at step ${summary.step}, before the new run's first checkpoint: nothing saved, the previous run in ${out} is unchanged`,
+    );
   }
-  return { summary, model, tokenizer: data.tokenizer, options };
+  return { summary, model, tokenizer: data.tokenizer, options, signal: signals.received() };
+}
+
+/**
+ * Ctrl-C and SIGTERM (what `kill`, systemd and container runtimes send) alike: the first asks
+ * the trainer to checkpoint after the current step, a second calls `quit` with 128 + the
+ * signal number at once, without saving (the last checkpoint stays intact: saves are atomic).
+ */
+export function watchStopSignals(
+  trainer: { requestStop(): void },
+  quit: (code: number) => void,
+): { received(): StopSignal | null; dispose(): void } {
+  let first: StopSignal | null = null;
+  const onSignal = (signal: StopSignal): void => {
+    if (first === null) {
+      first = signal;
+      log(`\n${signal}: saving a checkpoint after this step (again to quit without saving)`);
+      trainer.requestStop();
+    } else {
+      quit(signalExitCode[signal]);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    received: () => first,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 /** The JSON object `lmforge train --json` prints last. */

@@ -13,15 +13,20 @@
  * is removed. A crash (or Ctrl-C) at any point leaves a complete checkpoint on disk: the
  * old `NAME`, or a complete `.NAME.next` / `.NAME.prev` that `recoverRunFolder` (run before
  * every load and save) moves back into place. The previous checkpoint is deleted only
- * once the new one is in place.
+ * once the new one is in place. A write error (a full disk) while the new checkpoint is
+ * written removes the partial `.NAME.next` and is an IoError saying the old one is intact.
+ *
+ * Replacing a run (`train --force`): the new run leaves the old folder untouched, its log
+ * held in memory, until its first checkpoint, which is swapped in as above with that log
+ * instead of the old one; a failure or interrupt before then leaves the old run as it was.
  */
-import { cp, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { RngState } from '../tensor/index.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../io/index.js';
 import { loadModelFolder, saveModelFolder, type DecoderConfig, type DecoderLM } from '../models/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
-import { FormatError } from '../util/errors.js';
+import { ConfigError, FormatError, IoError } from '../util/errors.js';
 import { syncFolder, writeFileAtomic } from '../util/atomic-file.js';
 import type { AdamWStateDict } from './optim/adamw.js';
 import type { TrainOptions } from './options.js';
@@ -36,6 +41,11 @@ export interface DataState {
   readonly textHash: string;
   readonly trainTokens: number;
   readonly valTokens: number;
+  /**
+   * The tokenizer as asked for (`char`, `bpe:N`, an encoding name or an absolute path), so
+   * that a resume can tell a different --tokenizer; absent in runs written before it was kept.
+   */
+  readonly tokenizer?: string;
 }
 
 export const trainerStateFile = 'trainer_state.json';
@@ -69,11 +79,16 @@ export interface CheckpointContents {
 }
 
 /** Stages a test can fail at, to prove that a crash never leaves a torn checkpoint. */
-export type CheckpointStage = 'files-written' | 'old-moved-aside' | 'new-in-place';
+export type CheckpointStage = 'model-written' | 'files-written' | 'old-moved-aside' | 'new-in-place';
 
 export interface SaveCheckpointOptions {
-  /** Called at each stage; throwing simulates a crash there (tests only). */
+  /**
+   * Called at each stage (tests only): throwing an Error simulates a crash there; throwing
+   * one with a Node `code` (say 'ENOSPC') simulates a failed write, which is cleaned up.
+   */
   readonly onStage?: (stage: CheckpointStage) => void;
+  /** The log.jsonl to write; absent: the one in `dir` (if any) is copied along. */
+  readonly log?: string;
 }
 
 const siblings = (dir: string): { next: string; prev: string } => ({
@@ -103,32 +118,132 @@ export async function saveCheckpoint(
   contents: CheckpointContents,
   options: SaveCheckpointOptions = {},
 ): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true });
-  await recoverRunFolder(dir);
   const { next, prev } = siblings(dir);
-  await mkdir(next, { recursive: true });
-  await saveModelFolder(next, contents.model, {
-    tokenizerJson: contents.tokenizer.toJSON(),
-    generationConfig: contents.generationConfig,
-  });
-  const moments = new Map(contents.optimizer.tensors);
-  await writeSafetensorsFile(join(next, optimizerFile), moments, {
-    format: 'lmforge-adamw',
-    step: String(contents.optimizer.step),
-  });
-  if (await pathExists(join(dir, logFile))) await cp(join(dir, logFile), join(next, logFile));
-  // Written last: its presence marks the folder complete (recoverRunFolder relies on it).
-  await writeFileAtomic(join(next, trainerStateFile), JSON.stringify(contents.state, null, 2) + '\n');
-  await syncFolder(next);
-  options.onStage?.('files-written');
-  if (await pathExists(dir)) {
-    await rename(dir, prev);
-    options.onStage?.('old-moved-aside');
+  try {
+    await mkdir(dirname(dir), { recursive: true });
+    await recoverRunFolder(dir);
+    await mkdir(next, { recursive: true });
+    await saveModelFolder(next, contents.model, {
+      tokenizerJson: contents.tokenizer.toJSON(),
+      generationConfig: contents.generationConfig,
+    });
+    options.onStage?.('model-written');
+    const moments = new Map(contents.optimizer.tensors);
+    await writeSafetensorsFile(join(next, optimizerFile), moments, {
+      format: 'lmforge-adamw',
+      step: String(contents.optimizer.step),
+    });
+    if (options.log !== undefined) await writeFileAtomic(join(next, logFile), options.log);
+    else if (await pathExists(join(dir, logFile))) await cp(join(dir, logFile), join(next, logFile));
+    // Written last: its presence marks the folder complete (recoverRunFolder relies on it).
+    await writeFileAtomic(join(next, trainerStateFile), JSON.stringify(contents.state, null, 2) + '\n');
+    await syncFolder(next);
+    options.onStage?.('files-written');
+  } catch (error) {
+    if (!isSystemError(error)) throw error; // a crash: recoverRunFolder deals with what is left
+    await rm(next, { recursive: true, force: true }).catch(() => undefined);
+    throw await saveError(dir, contents.state.step, error);
   }
-  await rename(next, dir);
-  await syncFolder(dirname(dir));
-  options.onStage?.('new-in-place');
-  await rm(prev, { recursive: true, force: true });
+  try {
+    if (await pathExists(dir)) {
+      await rename(dir, prev);
+      options.onStage?.('old-moved-aside');
+    }
+    await rename(next, dir);
+    await syncFolder(dirname(dir));
+    options.onStage?.('new-in-place');
+    await rm(prev, { recursive: true, force: true });
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    await recoverRunFolder(dir).catch(() => undefined);
+    throw await saveError(dir, contents.state.step, error);
+  }
+}
+
+/** A Node system error (ENOSPC, EACCES, EIO ...), as opposed to a bug or a simulated crash. */
+function isSystemError(error: unknown): error is Error & { code: string } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+}
+
+/** The IoError for a failed save, saying which checkpoint `dir` holds now. */
+async function saveError(dir: string, step: number, cause: Error & { code: string }): Promise<IoError> {
+  const onDisk = await readTrainerState(dir).then(
+    (state) => state.step,
+    () => null,
+  );
+  const now =
+    onDisk === null
+      ? 'no earlier checkpoint exists'
+      : onDisk === step
+        ? `the new checkpoint (step ${step}) is in place`
+        : `the previous checkpoint (step ${onDisk}) is intact`;
+  return new IoError(`could not save the checkpoint of step ${step} (${cause.message}); ${now}`, {
+    where: dir,
+    cause,
+  });
+}
+
+/** What an output folder holds, for `train` deciding whether it may write there. */
+export type RunFolderKind =
+  /** Nothing there (the folder is created). */
+  | 'missing'
+  | 'empty'
+  /** A checkpointed training run. */
+  | 'run'
+  /** Only the log of a run stopped before its first checkpoint. */
+  | 'unfinished'
+  /** Anything else: a model folder that is not a run, unrelated files. */
+  | 'other';
+
+/**
+ * Classifies `dir` (after finishing an interrupted checkpoint swap). A path that is a file,
+ * or below a file, is a ConfigError naming it.
+ */
+export async function inspectRunFolder(dir: string): Promise<RunFolderKind> {
+  let info;
+  try {
+    info = await stat(dir);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ENOTDIR') await refuseFileAncestor(dir);
+    if (code !== 'ENOENT') {
+      throw new IoError(`cannot open the output folder (${(error as Error).message})`, {
+        where: dir,
+        cause: error,
+      });
+    }
+    await refuseFileAncestor(dir);
+    await recoverRunFolder(dir);
+    return (await pathExists(dir)) ? inspectRunFolder(dir) : 'missing';
+  }
+  if (!info.isDirectory()) {
+    throw new ConfigError('the output path is a file, not a folder', {
+      where: dir,
+      hint: 'pass another --out',
+    });
+  }
+  await recoverRunFolder(dir);
+  const entries = await readdir(dir);
+  if (entries.length === 0) return 'empty';
+  if (entries.includes(trainerStateFile)) return 'run';
+  if (entries.every((name) => name === logFile)) return 'unfinished';
+  return 'other';
+}
+
+/** A missing folder whose nearest existing ancestor is a file cannot be created: say which file. */
+async function refuseFileAncestor(dir: string): Promise<void> {
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    const info = await stat(parent).catch(() => null);
+    if (info !== null) {
+      if (info.isDirectory()) return;
+      throw new ConfigError('a parent of the output folder is a file', {
+        where: parent,
+        expected: `a folder to create ${dir} in`,
+        hint: 'pass another --out',
+      });
+    }
+    if (dirname(parent) === parent) return;
+  }
 }
 
 export interface LoadedCheckpoint {

@@ -2,7 +2,13 @@
 export { type LrSchedule, learningRate, validateSchedule } from './schedule.js';
 export { AdamW, type AdamWOptions, type AdamWStateDict } from './optim/adamw.js';
 export { clipScale, globalGradNorm, type ClipResult } from './optim/clip.js';
-export { type TrainOptions, defaultTrainOptions, resolveTrainOptions, scheduleOf } from './options.js';
+export {
+  type TrainOptions,
+  defaultTrainOptions,
+  defaultWarmup,
+  resolveTrainOptions,
+  scheduleOf,
+} from './options.js';
 export { builtinCorpus, builtinCorpusId, synsetLines, wordnetDictPath } from './data/builtin-corpus.js';
 export {
   type DataSource,
@@ -16,17 +22,21 @@ export {
 } from './data/dataset.js';
 export { tokenCacheKey, tokenCachePath, readTokenCache, writeTokenCache } from './data/token-cache.js';
 export { BlockSampler, type Batch } from './data/block-sampler.js';
+export { readTextFile, firstInvalidUtf8 } from './data/text-file.js';
 export { type TokenizerChoice, parseTokenizerChoice, resolveTokenizer } from './data/tokenizer-choice.js';
 export {
   type TrainerState,
   type DataState,
   type CheckpointContents,
   type CheckpointStage,
+  type RunFolderKind,
+  type SaveCheckpointOptions,
   type LoadedCheckpoint,
   saveCheckpoint,
   loadCheckpoint,
   readTrainerState,
   recoverRunFolder,
+  inspectRunFolder,
   trainerStateFile,
   optimizerFile,
   logFile,

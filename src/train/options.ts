@@ -32,6 +32,15 @@ export interface TrainOptions {
   readonly earlyStopPatience: number | null;
 }
 
+/**
+ * The warm-up a run gets when none is asked for: nanoGPT's 100 steps, but at most a tenth
+ * of the run, so that a short run (--iters <= 100) still has most of its steps at full rate.
+ */
+export function defaultWarmup(iters: number): number {
+  return Math.min(100, Math.floor(iters / 10));
+}
+
+/** Defaults of every option; `warmup` is defaultWarmup(iters) when not given (100 at the default iters). */
 export const defaultTrainOptions: TrainOptions = {
   iters: 2000,
   batchSize: 12,
@@ -57,6 +66,13 @@ export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOpti
   const merged: Record<string, unknown> = { ...defaultTrainOptions };
   for (const [key, value] of Object.entries(raw)) {
     if (value !== undefined) merged[key] = value;
+  }
+  if (
+    raw.warmup === undefined &&
+    typeof merged['iters'] === 'number' &&
+    Number.isSafeInteger(merged['iters'])
+  ) {
+    merged['warmup'] = defaultWarmup(merged['iters']);
   }
   const o = merged as unknown as TrainOptions;
   const problems: string[] = [];

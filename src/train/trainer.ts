@@ -15,23 +15,38 @@
  * better validation loss; the final checkpoint holds the last weights (not the best ones),
  * and the summary reports bestValLoss.
  *
+ * Divergence: a non-finite loss or gradient norm stops the step before the update, a
+ * non-finite evaluation loss or weight stops before the checkpoint, with a DivergenceError
+ * naming the step; the last (finite) checkpoint is never saved over.
+ *
+ * Replacing a run (replacesRun): runDir holds an older run, which stays untouched until this
+ * run's first checkpoint replaces it whole (log.jsonl is kept in memory until then); a stop
+ * request before that checkpoint ends the run without saving, leaving the old run as it was.
+ *
  * Determinism: the batch sampler and dropout have their own seeded Rngs, saved in each
  * checkpoint with the optimiser moments, so a resumed run continues bit-exactly: its loss
  * curve and weights equal those of an uninterrupted run with the same seed. Evaluation
  * batches come from an Rng seeded by (seed, step), so evaluating never shifts training.
  */
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, backward, crossEntropy, noGrad, scope, zeroGrad } from '../tensor/index.js';
 import type { DecoderLM } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, DivergenceError, IoError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { AdamW } from './optim/adamw.js';
 import { clipScale } from './optim/clip.js';
 import { learningRate } from './schedule.js';
 import { scheduleOf, type TrainOptions } from './options.js';
 import { BlockSampler } from './data/block-sampler.js';
-import { logFile, saveCheckpoint, type LoadedCheckpoint, type TrainerState } from './checkpoint.js';
+import {
+  logFile,
+  saveCheckpoint,
+  type LoadedCheckpoint,
+  type SaveCheckpointOptions,
+  type TrainerState,
+} from './checkpoint.js';
 
 export type StopReason = 'completed' | 'early-stopped' | 'stop-requested';
 
@@ -69,6 +84,8 @@ export interface TrainSummary {
   readonly bestValLoss: number | null;
   /** Training loss of every step taken in this run, in order (for tests and plots). */
   readonly losses: readonly number[];
+  /** The step of the newest checkpoint in runDir (null: none, e.g. a replacing run stopped before its first). */
+  readonly checkpointStep: number | null;
 }
 
 export interface TrainerInit {
@@ -83,6 +100,10 @@ export interface TrainerInit {
   /** A loaded checkpoint to continue from (optimiser, RNG and data state). */
   readonly resume?: LoadedCheckpoint;
   readonly onEvent?: (event: TrainEvent) => void;
+  /** runDir holds another run, replaced at this run's first checkpoint (see the file header). */
+  readonly replacesRun?: boolean;
+  /** Passed to every saveCheckpoint (tests inject write failures here). */
+  readonly checkpointHooks?: Pick<SaveCheckpointOptions, 'onStage'>;
 }
 
 function median(values: readonly number[]): number {
@@ -92,6 +113,15 @@ function median(values: readonly number[]): number {
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Runs a file operation on the run folder; a failure (disk full, permissions) is an IoError naming it. */
+async function runFolderIo(dir: string, what: string, operation: () => Promise<unknown>): Promise<void> {
+  try {
+    await operation();
+  } catch (error) {
+    throw new IoError(`cannot ${what} (${(error as Error).message})`, { where: dir, cause: error });
+  }
+}
 
 export class Trainer {
   readonly model: DecoderLM;
@@ -108,6 +138,9 @@ export class Trainer {
   #lastEvalStep: number | null = null;
   #lastEval: { trainLoss: number; valLoss: number } | null = null;
   #stopRequested = false;
+  /** Log lines not yet on disk: non-null only while replacing a run, before the first checkpoint. */
+  #pendingLog: string[] | null;
+  #checkpointStep: number | null;
 
   constructor(init: TrainerInit) {
     const { model, options } = init;
@@ -126,6 +159,8 @@ export class Trainer {
       });
     }
     this.#init = init;
+    this.#pendingLog = init.replacesRun === true && init.runDir !== null ? [] : null;
+    this.#checkpointStep = init.resume?.state.step ?? null;
     this.model = model;
     this.options = options;
     this.optimizer = new AdamW(model.namedParameters(), {
@@ -171,7 +206,10 @@ export class Trainer {
     return this.#step;
   }
 
-  /** Asks the loop to checkpoint and return after the current step (Ctrl-C). */
+  /**
+   * Asks the loop to checkpoint and return after the current step (Ctrl-C); a replacing run
+   * before its first checkpoint returns without saving (see the file header).
+   */
   requestStop(): void {
     this.#stopRequested = true;
   }
@@ -216,13 +254,45 @@ export class Trainer {
         return loss.item();
       });
     }
+    const loss = lossSum / gradAccum;
+    if (!Number.isFinite(loss)) throw this.#diverged(this.#step + 1, `the training loss is ${loss}`);
     // The gradients hold a sum over micro-batches; 1/gradAccum makes it their mean.
     const { norm, gradScale } = clipScale(parameters, gradClip, 1 / gradAccum);
+    if (!Number.isFinite(norm)) throw this.#diverged(this.#step + 1, `the gradient norm is ${norm}`);
     this.optimizer.update(lr, gradScale);
     zeroGrad(parameters);
     this.#step++;
     this.#tokensSeen += gradAccum * this.options.batchSize * this.options.blockSize;
-    return { loss: lossSum / gradAccum, gradNorm: norm, lr };
+    return { loss, gradNorm: norm, lr };
+  }
+
+  /** The DivergenceError for `step`, saying what is on disk. */
+  #diverged(step: number, what: string): DivergenceError {
+    const dir = this.#init.runDir;
+    const kept =
+      dir === null
+        ? ''
+        : this.#checkpointStep !== null
+          ? `; nothing was saved over the checkpoint of step ${this.#checkpointStep}`
+          : this.#pendingLog !== null
+            ? '; the previous run in the folder is unchanged'
+            : '; no checkpoint was written';
+    return new DivergenceError(`training diverged at step ${step}: ${what}${kept}`, {
+      where: dir ?? 'Trainer',
+      hint: 'lower the learning rate (--lr) or clip gradients (--grad-clip)',
+    });
+  }
+
+  /** Throws the DivergenceError when any weight is NaN or infinite. */
+  #checkWeights(): void {
+    for (const [name, parameter] of this.model.namedParameters()) {
+      const values = parameter.floats();
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isFinite(values[i]!)) {
+          throw this.#diverged(this.#step, `weight ${name}[${i}] is ${values[i]}`);
+        }
+      }
+    }
   }
 
   state(stopReason: string | null): TrainerState {
@@ -258,27 +328,40 @@ export class Trainer {
   async checkpoint(stopReason: string | null): Promise<void> {
     const dir = this.#init.runDir;
     if (dir === null) return;
-    await saveCheckpoint(dir, {
-      model: this.model,
-      tokenizer: this.#init.tokenizer,
-      generationConfig: this.generationConfig(),
-      optimizer: this.optimizer.stateDict(),
-      state: this.state(stopReason),
-    });
+    this.#checkWeights();
+    const pending = this.#pendingLog;
+    await saveCheckpoint(
+      dir,
+      {
+        model: this.model,
+        tokenizer: this.#init.tokenizer,
+        generationConfig: this.generationConfig(),
+        optimizer: this.optimizer.stateDict(),
+        state: this.state(stopReason),
+      },
+      { ...this.#init.checkpointHooks, ...(pending === null ? {} : { log: pending.join('') }) },
+    );
+    this.#pendingLog = null;
+    this.#checkpointStep = this.#step;
     this.#init.onEvent?.({ kind: 'checkpoint', step: this.#step, dir });
   }
 
   async #log(record: Record<string, unknown>): Promise<void> {
     const dir = this.#init.runDir;
     if (dir === null) return;
-    await appendFile(join(dir, logFile), JSON.stringify(record) + '\n');
+    const line = JSON.stringify(record) + '\n';
+    if (this.#pendingLog !== null) {
+      this.#pendingLog.push(line);
+      return;
+    }
+    await runFolderIo(dir, `append to ${logFile}`, () => appendFile(join(dir, logFile), line));
   }
 
   /** Drops log lines past the checkpoint's step (written after it, before a crash). */
   async #trimLog(): Promise<void> {
     const dir = this.#init.runDir;
-    if (dir === null) return;
-    await mkdir(dir, { recursive: true });
+    if (dir === null || this.#pendingLog !== null) return;
+    await runFolderIo(dir, 'create the run folder', () => mkdir(dir, { recursive: true }));
     let text: string;
     try {
       text = await readFile(join(dir, logFile), 'utf8');
@@ -296,13 +379,18 @@ export class Trainer {
           return false; // a torn last line
         }
       });
-    await writeFile(join(dir, logFile), kept.map((line) => line + '\n').join(''));
+    await runFolderIo(dir, `rewrite ${logFile}`, () =>
+      writeFileAtomic(join(dir, logFile), kept.map((line) => line + '\n').join('')),
+    );
   }
 
   /** Evaluates both splits, logs, updates early stopping; true when training should stop. */
   async #evaluate(): Promise<boolean> {
     const trainLoss = this.estimateLoss('train');
     const valLoss = this.estimateLoss('val');
+    if (!Number.isFinite(trainLoss) || !Number.isFinite(valLoss)) {
+      throw this.#diverged(this.#step, `the evaluation loss is ${trainLoss} (train), ${valLoss} (val)`);
+    }
     this.#lastEvalStep = this.#step;
     this.#lastEval = { trainLoss, valLoss };
     const event = {
@@ -383,7 +471,8 @@ export class Trainer {
       await yieldToEventLoop();
     }
     if (stopReason === 'completed' && this.#lastEvalStep !== this.#step) await this.#evaluate();
-    await this.checkpoint(stopReason);
+    // A replacing run stopped before its first checkpoint leaves the old run in place.
+    if (!(stopReason === 'stop-requested' && this.#pendingLog !== null)) await this.checkpoint(stopReason);
     // The first steps warm caches and pools; skip them as torch_gpt.py does.
     const steady = times.slice(Math.min(10, Math.max(0, times.length - 1)));
     const msMedian = steady.length === 0 ? null : median(steady);
@@ -397,6 +486,7 @@ export class Trainer {
       stopReason,
       bestValLoss: this.#bestValLoss,
       losses,
+      checkpointStep: this.#checkpointStep,
     };
   }
 

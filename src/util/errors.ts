@@ -58,3 +58,7 @@ export class TokenizerError extends LmforgeError {}
 export class DisposedError extends LmforgeError {}
 /** A backend was requested that cannot be loaded here. */
 export class BackendError extends LmforgeError {}
+/** A file or folder could not be read or written (disk full, permissions, a file where a folder belongs). */
+export class IoError extends LmforgeError {}
+/** Training produced a non-finite loss, gradient or weight. */
+export class DivergenceError extends LmforgeError {}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -13,8 +13,10 @@ import {
   synsetLines,
   tokenizeWithCache,
   parseTokenizerChoice,
+  firstInvalidUtf8,
+  readSourceText,
 } from '../../src/train/index.js';
-import { ConfigError } from '../../src/util/errors.js';
+import { ConfigError, FormatError } from '../../src/util/errors.js';
 
 describe('built-in WordNet corpus', () => {
   it('turns a data line into "word: definition" plus example lines', () => {
@@ -114,5 +116,83 @@ describe('train/val split and block sampling', () => {
     assert.deepEqual(parseTokenizerChoice('bpe:512'), { kind: 'bpe', vocabSize: 512 });
     assert.deepEqual(parseTokenizerChoice('gpt2'), { kind: 'load', pathOrName: 'gpt2' });
     assert.throws(() => parseTokenizerChoice('bpe:100'), ConfigError);
+  });
+});
+
+describe('data files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lmforge-data-'));
+  const file = (name: string, bytes: Uint8Array | string): string => {
+    writeFileSync(join(dir, name), bytes);
+    return join(dir, name);
+  };
+  const read = (...paths: string[]) => readSourceText({ kind: 'files', paths });
+
+  it('joins UTF-8 files, each ending in a newline', async () => {
+    assert.equal(await read(file('a.txt', 'héllo'), file('b.txt', 'wörld\n')), 'héllo\nwörld\n');
+  });
+
+  const cases: Array<[string, Uint8Array | string | null, string]> = [
+    ['empty.txt', '', 'the data file is empty; expected UTF-8 text'],
+    [
+      'nul.bin',
+      new Uint8Array([0x61, 0x62, 0x00, 0x63]),
+      'the data file is binary, not text; expected UTF-8 text, got a NUL byte at offset 2',
+    ],
+    [
+      'latin1.txt',
+      new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x0a]),
+      'the data file is not valid UTF-8; expected UTF-8 text, got an invalid byte sequence at offset 3',
+    ],
+    ['missing.txt', null, 'no such data file'],
+  ];
+  for (const [name, bytes, message] of cases) {
+    it(`${name}: a FormatError naming the file`, async () => {
+      const path = bytes === null ? join(dir, name) : file(name, bytes);
+      // The bad file second: the error names it, not the good one.
+      await assert.rejects(read(file('good.txt', 'fine\n'), path), (e: unknown) => {
+        assert.ok(e instanceof FormatError, String(e));
+        assert.equal(e.message, `${path}: ${message}`);
+        return true;
+      });
+    });
+  }
+
+  it('a folder: a FormatError naming it', async () => {
+    const folder = join(dir, 'folder');
+    mkdirSync(folder);
+    await assert.rejects(
+      read(folder),
+      (e: unknown) =>
+        e instanceof FormatError && e.message === `${folder}: the data path is a folder, not a text file`,
+    );
+  });
+
+  it('finds the first invalid UTF-8 sequence (RFC 3629)', () => {
+    const table: Array<[number[], number]> = [
+      [[0x61, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80], -1], // a é € 😀
+      [[0x61, 0x80], 1], // lone continuation byte
+      [[0xc0, 0xaf], 0], // overlong "/"
+      [[0xe0, 0x80, 0xaf], 0], // overlong
+      [[0xed, 0xa0, 0x80], 0], // UTF-16 surrogate D800
+      [[0xf4, 0x90, 0x80, 0x80], 0], // above U+10FFFF
+      [[0x61, 0x62, 0xe2, 0x82], 2], // truncated at the end
+      [[0xe2, 0x28, 0xa1], 0], // bad continuation
+      [[0xf5, 0x80, 0x80, 0x80], 0], // invalid lead byte
+    ];
+    for (const [bytes, offset] of table) {
+      assert.equal(
+        firstInvalidUtf8(Uint8Array.from(bytes)),
+        offset,
+        bytes.map((b) => b.toString(16)).join(' '),
+      );
+      // The fatal decoder agrees on valid / invalid.
+      let valid = true;
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+      } catch {
+        valid = false;
+      }
+      assert.equal(valid, offset === -1);
+    }
   });
 });

@@ -11,7 +11,7 @@ import { generate } from '../../generate/index.js';
 import { Trainer, resolveTrainOptions } from '../../train/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { integer, real } from '../parse-number.js';
-import { defaultCacheDir, runTraining } from '../train-run.js';
+import { defaultCacheDir, runTraining, signalExitCode } from '../train-run.js';
 
 interface DemoFlags extends ComputeFlags {
   minutes: number;
@@ -89,7 +89,7 @@ export function demoCommand(): Command {
         log('(the native backend trains this model far faster: npm install with a C compiler)');
     }
     const evalEvery = Math.max(1, Math.round(iters / 8));
-    const { model, tokenizer, summary } = await runTraining({
+    const { model, tokenizer, signal } = await runTraining({
       source: { kind: 'builtin' },
       tokenizer: 'char',
       model: { arch: 'gpt2', ...shape, dropout: 0 },
@@ -99,7 +99,6 @@ export function demoCommand(): Command {
         batchSize,
         lr: 1e-3,
         minLr: 1e-4,
-        warmup: Math.min(100, Math.floor(iters / 10)),
         beta2: 0.99,
         weightDecay: 0.1,
         evalEvery,
@@ -112,8 +111,9 @@ export function demoCommand(): Command {
       cacheDir: flags.cacheDir ?? defaultCacheDir(),
       showProgress: true,
     });
-    if (summary.stopReason === 'stop-requested') {
-      process.exitCode = 130;
+    if (signal !== null) {
+      process.exitCode = signalExitCode[signal];
+      model.dispose();
       return;
     }
     log(`\nsaved to ${flags.out} (try: node bin/lmforge.js generate ${flags.out} --prompt "garden:")\n`);

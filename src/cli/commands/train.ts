@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import type { DecoderArch } from '../../models/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { integer, real } from '../parse-number.js';
-import { defaultCacheDir, runTraining, summaryJson } from '../train-run.js';
+import { defaultCacheDir, runTraining, signalExitCode, summaryJson } from '../train-run.js';
 
 interface TrainFlags extends ComputeFlags {
   data?: string[];
@@ -73,11 +73,12 @@ export function trainCommand(): Command {
     .option('--cache-dir <dir>', 'token cache folder (default ~/.cache/lmforge)')
     .option('--no-progress', 'no progress bar / evaluation lines')
     .option('--json', 'print a JSON summary as the last stdout line');
-  return addComputeOptions(command).action(async (flags: TrainFlags) => {
+  return addComputeOptions(command).action(async (flags: TrainFlags, self: Command) => {
     const backend = applyComputeOptions(flags);
-    const { summary } = await runTraining({
+    const { summary, signal } = await runTraining({
       source: flags.data === undefined ? null : { kind: 'files', paths: flags.data },
-      tokenizer: flags.tokenizer,
+      // Given or not matters on resume (a different one is refused), so the default is not passed.
+      tokenizer: self.getOptionValueSource('tokenizer') === 'default' ? undefined : flags.tokenizer,
       model: {
         arch: flags.arch,
         nLayer: flags.nLayer,
@@ -107,7 +108,9 @@ export function trainCommand(): Command {
       cacheDir: flags.cacheDir ?? defaultCacheDir(),
       showProgress: flags.progress,
     });
-    if (summary.stopReason === 'stop-requested') process.exitCode = 130;
+    if (signal !== null) process.exitCode = signalExitCode[signal];
+    // A replacing run stopped before its first checkpoint saved nothing: no summary to print.
+    if (summary.checkpointStep !== summary.step) return;
     if (flags.json === true) {
       process.stdout.write(summaryJson(summary, flags.out, backend) + '\n');
     } else {

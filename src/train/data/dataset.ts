@@ -4,10 +4,10 @@
  * prepare.py does (the first 90% of the ids train, the rest validate).
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Tokenizer } from '../../tokenizers/index.js';
-import { ConfigError, FormatError } from '../../util/errors.js';
+import { ConfigError } from '../../util/errors.js';
 import { builtinCorpus } from './builtin-corpus.js';
+import { readTextFile } from './text-file.js';
 import { readTokenCache, tokenCacheKey, tokenCachePath, writeTokenCache } from './token-cache.js';
 
 export type DataSource =
@@ -23,7 +23,10 @@ export function describeSource(source: DataSource): string {
   }
 }
 
-/** The text of a source: files are joined in the order given, each ending in a newline. */
+/**
+ * The text of a source: files are joined in the order given, each ending in a newline.
+ * An empty, binary or non-UTF-8 file, a folder or a missing file is a FormatError naming it.
+ */
 export async function readSourceText(source: DataSource): Promise<string> {
   switch (source.kind) {
     case 'builtin':
@@ -37,12 +40,7 @@ export async function readSourceText(source: DataSource): Promise<string> {
       }
       const parts: string[] = [];
       for (const path of source.paths) {
-        let text: string;
-        try {
-          text = await readFile(path, 'utf8');
-        } catch (error) {
-          throw new FormatError('cannot read the data file', { where: path, cause: error });
-        }
+        const text = await readTextFile(path);
         parts.push(text.endsWith('\n') || parts.length === source.paths.length - 1 ? text : `${text}\n`);
       }
       return parts.join('');
