@@ -7,7 +7,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkModelFolder, tokenizerFileName } from '../models/index.js';
+import { checkModelFolder, familyOf, tokenizerFileName } from '../models/index.js';
 import { loadTokenizer } from '../tokenizers/index.js';
 import { readTrainerState, recoverRunFolder, trainerStateFile } from '../train/index.js';
 
@@ -56,17 +56,18 @@ export function tokenizerKind(json: TokenizerJson): TokenizerKind {
 
 export interface ModelInfo {
   readonly folder: string;
-  readonly model_type: 'gpt2' | 'llama';
+  /** The family (HF model_type). */
+  readonly model_type: string;
   readonly parameters: number;
   readonly layers: number;
   readonly heads: number;
   readonly kv_heads: number;
   readonly width: number;
-  readonly mlp: { readonly kind: 'gelu' | 'swiglu'; readonly intermediate_size: number };
+  readonly mlp: { readonly kind: string; readonly intermediate_size: number };
   readonly context: number;
   readonly vocab_size: number;
-  readonly positions: 'learned' | 'sinusoidal' | 'rope';
-  readonly norm: 'layerNorm' | 'rmsNorm';
+  readonly positions: string;
+  readonly norm: string;
   readonly tied_embeddings: boolean;
   readonly tokenizer: {
     readonly kind: TokenizerKind;
@@ -110,7 +111,8 @@ export interface ModelInfo {
 
 export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   await recoverRunFolder(dir);
-  const { config: c, parameters } = await checkModelFolder(dir);
+  const { config, parameters } = await checkModelFolder(dir);
+  const a = familyOf(config.arch).describe(config);
   const names = (await readdir(dir)).sort();
   let tokenizer: ModelInfo['tokenizer'] = null;
   if (names.includes(tokenizerFileName)) {
@@ -127,18 +129,18 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   );
   const info: ModelInfo = {
     folder: dir,
-    model_type: c.arch,
+    model_type: config.arch,
     parameters,
-    layers: c.nLayer,
-    heads: c.nHead,
-    kv_heads: c.nKvHead,
-    width: c.nEmbd,
-    mlp: { kind: c.mlp, intermediate_size: c.intermediateSize },
-    context: c.blockSize,
-    vocab_size: c.vocabSize,
-    positions: c.positional.kind,
-    norm: c.norm,
-    tied_embeddings: c.tiedEmbeddings,
+    layers: a.layers,
+    heads: a.heads,
+    kv_heads: a.kvHeads,
+    width: a.width,
+    mlp: { kind: a.mlp.kind, intermediate_size: a.mlp.intermediateSize },
+    context: a.context,
+    vocab_size: a.vocabSize,
+    positions: a.positions,
+    norm: a.norm,
+    tied_embeddings: a.tiedEmbeddings,
     tokenizer,
     files,
   };

@@ -17,7 +17,13 @@
 import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { createModel, resolveDecoderConfig, type DecoderArch, type DecoderLM } from '../models/index.js';
+import {
+  createModel,
+  familyOf,
+  resolveDecoderConfig,
+  type AnyLanguageModel,
+  type DecoderArch,
+} from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import {
   Trainer,
@@ -71,7 +77,7 @@ export type StopSignal = 'SIGINT' | 'SIGTERM';
 
 export interface TrainOutcome {
   readonly summary: TrainSummary;
-  readonly model: DecoderLM;
+  readonly model: AnyLanguageModel;
   readonly tokenizer: Tokenizer;
   readonly options: TrainOptions;
   readonly signal: StopSignal | null;
@@ -198,7 +204,7 @@ async function storedSource(checkpoint: LoadedCheckpoint, out: string): Promise<
 }
 
 interface Prepared {
-  readonly model: DecoderLM;
+  readonly model: AnyLanguageModel;
   readonly options: TrainOptions;
   readonly data: Awaited<ReturnType<typeof loadData>>;
   readonly source: DataSource;
@@ -333,7 +339,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
   const { model, options, data, source, tokenizer, resume, replacesRun } = request.resume
     ? await prepareResume(request)
     : await prepareNewRun(request);
-  const c = model.config;
+  const shape = familyOf(model.family).describe(model.config);
   const progress = request.showProgress ? createTrainProgress(options.iters, resume?.state.step ?? 0) : null;
   let trainer: Trainer;
   try {
@@ -362,8 +368,8 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     throw error;
   }
   log(
-    `model: ${c.arch}, ${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} wide, context ${c.blockSize}, ` +
-      `vocabulary ${c.vocabSize}: ${trainer.params.toLocaleString('en')} parameters`,
+    `model: ${model.family}, ${shape.layers} layers, ${shape.heads} heads, ${shape.width} wide, context ${shape.context}, ` +
+      `vocabulary ${shape.vocabSize}: ${trainer.params.toLocaleString('en')} parameters`,
   );
   const signals = watchStopSignals(trainer, (code) => process.exit(code));
   let summary: TrainSummary;

@@ -11,14 +11,18 @@
  * since positions shift). A prompt longer than blockSize is an error unless
  * `promptOverflow: 'truncateLeft'` keeps its last blockSize - 1 tokens.
  *
- * Stops after maxNewTokens, at the tokenizer's EOS (when it has one; the EOS id is yielded
- * with finishReason 'eos' and no text) or when the output contains a stop string (the text
+ * Stops after maxNewTokens, at an EOS id (options.eosTokenIds, else the tokenizer's EOS when
+ * it has one; see generation-config.ts; the EOS id is yielded with finishReason 'eos' and no text) or when the output contains a stop string (the text
  * before it is yielded, never the stop string itself). Text deltas come from the tokenizer's
  * stream decoder, so a multi-byte character split over tokens is never emitted in halves;
  * text that might begin a stop string is held back until it is known not to.
+ *
+ * Generation never changes the model: every forward runs with mode 'eval' (no dropout)
+ * whatever model.training says, so several generations (and a training loop) can share
+ * one model; each generation owns its cache and Rng.
  */
 import { Rng, Tensor, noGrad, scope } from '../tensor/index.js';
-import type { DecoderLM, KVCache } from '../models/index.js';
+import type { LanguageModel, ModelCache } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
 import { selectToken, validateSampling, type Sampling } from './sampling.js';
@@ -37,8 +41,10 @@ export interface GenerateOptions {
   readonly rng?: Rng;
   /** Strings that end generation; they are not part of the output text. */
   readonly stop?: readonly string[];
-  /** Stop at the tokenizer's EOS id (default true). */
+  /** Stop at an EOS id (default true). */
   readonly stopAtEos?: boolean;
+  /** The ids that end generation (default: the tokenizer's EOS; see eosIdsFor). */
+  readonly eosTokenIds?: readonly number[];
   /** Use the KV cache (default true); false recomputes the context each step (the reference). */
   readonly useCache?: boolean;
   /** What to do with a prompt longer than the model context (default 'error'). */
@@ -65,7 +71,7 @@ export interface GenerateResult {
 
 /** The prompt ids the model sees: encoded, checked (or left-truncated) against the context. */
 export function encodePrompt(
-  model: DecoderLM,
+  model: LanguageModel,
   tokenizer: Tokenizer,
   prompt: string | readonly number[],
   overflow: 'error' | 'truncateLeft' = 'error',
@@ -77,12 +83,12 @@ export function encodePrompt(
       hint: 'give at least one token of prompt (the models here have no BOS to start from)',
     });
   }
-  const blockSize = model.config.blockSize;
+  const blockSize = model.maxPositions;
   for (const id of ids) {
-    if (!(Number.isInteger(id) && id >= 0 && id < model.config.vocabSize)) {
+    if (!(Number.isInteger(id) && id >= 0 && id < model.vocabSize)) {
       throw new ConfigError('prompt id outside the model vocabulary', {
         where: 'generate',
-        expected: `[0, ${model.config.vocabSize})`,
+        expected: `[0, ${model.vocabSize})`,
         actual: id,
       });
     }
@@ -91,7 +97,7 @@ export function encodePrompt(
   if (overflow === 'error') {
     throw new ConfigError('the prompt does not fit the model context', {
       where: 'generate',
-      expected: `fewer than ${blockSize} tokens (blockSize), leaving room to generate`,
+      expected: `fewer than ${blockSize} tokens (the model's context), leaving room to generate`,
       actual: `${ids.length} tokens`,
       hint: 'shorten the prompt, or ask for promptOverflow: truncateLeft to keep its end',
     });
@@ -118,16 +124,17 @@ function pendingStopPrefix(text: string, stops: readonly string[]): number {
  * whole generation: a fresh V-sized array per token would be garbage at every step).
  */
 function lastLogits(
-  model: DecoderLM,
+  model: LanguageModel,
   ids: readonly number[],
-  cache: KVCache | null,
+  cache: ModelCache | null,
   into: Float32Array,
 ): void {
   scope(() =>
     noGrad(() => {
       const input = Tensor.fromArray(Int32Array.from(ids), [1, ids.length]); // (1, T)
-      const logits = model.forward(input, cache === null ? { logits: 'last' } : { cache, logits: 'last' }); // (1, 1, V)
-      into.set(logits.floats());
+      const inputs = cache === null ? { ids: input } : { ids: input, cache };
+      const { logits } = model.forward(inputs, { logits: 'last', mode: 'eval' }); // (1, 1, V)
+      into.set(logits!.floats());
     }),
   );
 }
@@ -141,7 +148,7 @@ function lastLogits(
  * }
  */
 export async function* generate(
-  model: DecoderLM,
+  model: LanguageModel,
   tokenizer: Tokenizer,
   prompt: string | readonly number[],
   options: GenerateOptions,
@@ -156,25 +163,27 @@ export async function* generate(
     });
   }
   const stops = (options.stop ?? []).filter((s) => s !== '');
-  const eos = options.stopAtEos === false ? undefined : tokenizer.eosId;
+  const eos = new Set(
+    options.stopAtEos === false
+      ? []
+      : (options.eosTokenIds ?? (tokenizer.eosId === undefined ? [] : [tokenizer.eosId])),
+  );
   const rng = options.rng ?? new Rng(options.seed ?? 0);
   const promptIds = encodePrompt(model, tokenizer, prompt, options.promptOverflow);
-  const blockSize = model.config.blockSize;
+  const blockSize = model.maxPositions;
   const context = [...promptIds];
   const decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: true });
-  const wasTraining = model.training;
-  model.eval();
   const cache = options.useCache === false ? null : model.createCache(1, blockSize);
   let output = ''; // decoded output text so far
   let emitted = 0; // characters of `output` already yielded
   try {
-    const logits = new Float32Array(model.config.vocabSize); // reused for every step
+    const logits = new Float32Array(model.vocabSize); // reused for every step
     lastLogits(model, promptIds, cache, logits);
     for (let index = 0; index < options.maxNewTokens; index++) {
       const id = selectToken(logits, sampling, rng, context, penalty);
       context.push(id);
       let finishReason: FinishReason | null = null;
-      if (id === eos) {
+      if (eos.has(id)) {
         finishReason = 'eos';
       } else {
         output += decoder.push(id);
@@ -214,13 +223,12 @@ export async function* generate(
     return { promptIds, finishReason: 'length' };
   } finally {
     cache?.dispose();
-    if (wasTraining) model.train();
   }
 }
 
 /** Collects a whole generation (for tests and non-streaming callers). */
 export async function generateText(
-  model: DecoderLM,
+  model: LanguageModel,
   tokenizer: Tokenizer,
   prompt: string | readonly number[],
   options: GenerateOptions,

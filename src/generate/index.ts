@@ -1,4 +1,4 @@
-/** lmforge/generate: sampling, the streaming generate() generator, the next-token view. */
+/** lmforge/generate: sampling, GenerationConfig, the streaming generate() generator, the next-token view. */
 export {
   type Sampling,
   validateSampling,
@@ -19,3 +19,12 @@ export {
   type FinishReason,
 } from './generate.js';
 export { nextTokens, type NextTokenCandidate, type NextTokenTable } from './next-token.js';
+export {
+  type GenerationConfig,
+  defaultGenerationConfig,
+  resolveGenerationConfig,
+  generationConfigFromHf,
+  generationConfigToHf,
+  eosIdFromTokenizerConfig,
+  eosIdsFor,
+} from './generation-config.js';

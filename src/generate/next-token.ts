@@ -1,8 +1,9 @@
 /**
  * The next-token distribution view: for a prompt, the N most probable next tokens under the
- * model's full softmax at temperature 1 (no top-k/top-p, no penalty), highest first.
+ * model's full softmax at temperature 1 (no top-k/top-p, no penalty), highest first. The
+ * model runs in eval mode for this call only; its state is not touched.
  */
-import type { DecoderLM } from '../models/index.js';
+import type { LanguageModel } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
 import { encodePrompt } from './generate.js';
@@ -26,7 +27,7 @@ export interface NextTokenTable {
  * const { top } = nextTokens(model, tokenizer, 'The king', 5); // [{ id, token: ' of', prob: 0.21 }, ...]
  */
 export function nextTokens(
-  model: DecoderLM,
+  model: LanguageModel,
   tokenizer: Tokenizer,
   prompt: string | readonly number[],
   n: number,
@@ -39,21 +40,15 @@ export function nextTokens(
     });
   }
   const promptIds = encodePrompt(model, tokenizer, prompt, promptOverflow);
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    const logits = scope(() =>
-      noGrad(() => {
-        const ids = Tensor.fromArray(Int32Array.from(promptIds), [1, promptIds.length]); // (1, T)
-        return model.forward(ids, { logits: 'last' }).floats().slice(); // (1, 1, V)
-      }),
-    );
-    const probs = softmaxWithTemperature(logits, 1);
-    const top = rankByProbability(probs)
-      .slice(0, n)
-      .map((id) => ({ id, token: tokenizer.decode([id]), prob: probs[id]! }));
-    return { promptIds, top };
-  } finally {
-    if (wasTraining) model.train();
-  }
+  const logits = scope(() =>
+    noGrad(() => {
+      const ids = Tensor.fromArray(Int32Array.from(promptIds), [1, promptIds.length]); // (1, T)
+      return model.forward({ ids }, { logits: 'last', mode: 'eval' }).logits!.floats().slice(); // (1, 1, V)
+    }),
+  );
+  const probs = softmaxWithTemperature(logits, 1);
+  const top = rankByProbability(probs)
+    .slice(0, n)
+    .map((id) => ({ id, token: tokenizer.decode([id]), prob: probs[id]! }));
+  return { promptIds, top };
 }

@@ -15,4 +15,3 @@ export {
   type ReadSafetensorsOptions,
   type SafetensorsReader,
 } from './safetensors-file.js';
-export { decoderToHfConfig, hfConfigToDecoder, hfFieldNames, type DecoderSettings } from './hf-config.js';

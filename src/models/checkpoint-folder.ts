@@ -1,7 +1,8 @@
 /**
  * Model folders in the Hugging Face layout: `config.json` + `model.safetensors` (+ the
- * optional `tokenizer.json` and `generation_config.json`), loadable by transformers'
- * GPT2LMHeadModel / LlamaForCausalLM because parameter paths are the HF keys.
+ * optional `tokenizer.json` and `generation_config.json`), for any registered family
+ * (registry.ts): config.json's model_type picks the family, which maps the config and
+ * names the parameters by their HF keys, so transformers loads the folder as is.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -12,19 +13,25 @@ import {
   type SafetensorsEntry,
   type SafetensorsReader,
 } from '../io/index.js';
-import { Rng, type TypedArray } from '../tensor/index.js';
+import type { TypedArray } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { FormatError } from '../util/errors.js';
-import type { DecoderConfig } from './decoder/config.js';
-import type { DecoderLM } from './decoder/model.js';
-import { modelSize } from './decoder/shapes.js';
-import { checkpointFromParameters, matchCheckpoint } from './decoder/weights.js';
-import { configFromHf, configToHf, createModel } from './registry.js';
+import { checkpointFromParameters, matchCheckpoint } from './checkpoint-match.js';
+import type { LanguageModel } from './model.js';
+import {
+  configFromHf,
+  configToHf,
+  createModel,
+  modelSize,
+  type AnyLanguageModel,
+  type AnyModelConfig,
+} from './registry.js';
 
 export const configFileName = 'config.json';
 export const weightsFileName = 'model.safetensors';
 export const tokenizerFileName = 'tokenizer.json';
 export const generationConfigFileName = 'generation_config.json';
+export const tokenizerConfigFileName = 'tokenizer_config.json';
 
 export interface SaveModelFolderOptions {
   /** tokenizer.json contents (a JSON string or object), written as is. */
@@ -34,12 +41,14 @@ export interface SaveModelFolderOptions {
 }
 
 export interface LoadedModelFolder {
-  readonly model: DecoderLM;
-  readonly config: DecoderConfig;
+  readonly model: AnyLanguageModel;
+  readonly config: AnyModelConfig;
   /** Path of tokenizer.json when the folder has one, else null (the caller loads it). */
   readonly tokenizerPath: string | null;
-  /** Parsed generation_config.json, or null. */
+  /** Parsed generation_config.json (HF field names; lmforge/generate resolves it), or null. */
   readonly generationConfig: Record<string, unknown> | null;
+  /** Parsed tokenizer_config.json (HF's; its eos_token says which token ends generation), or null. */
+  readonly tokenizerConfig: Record<string, unknown> | null;
 }
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
@@ -52,7 +61,7 @@ const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
  */
 export async function saveModelFolder(
   dir: string,
-  model: DecoderLM,
+  model: LanguageModel,
   options: SaveModelFolderOptions = {},
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -97,7 +106,7 @@ export interface LoadModelFolderOptions {
 
 /** A folder's config and its weights file, opened and checked against each other. */
 interface CheckedWeights {
-  readonly config: DecoderConfig;
+  readonly config: AnyModelConfig;
   readonly configPath: string;
   readonly weightsPath: string;
   readonly file: SafetensorsReader;
@@ -155,22 +164,7 @@ async function readFinite(
 }
 
 /**
- * An Rng whose normals are all zero: a model whose every parameter the load overwrites
- * need not draw its random initialisation (1.2 s for stories15M's 24M parameters, more
- * than reading them). Until the load, weights are 0 and norm scales 1.
- */
-class NoInitialisation extends Rng {
-  constructor() {
-    super(0);
-  }
-
-  override normal(): number {
-    return 0;
-  }
-}
-
-/**
- * Loads an HF model folder of model_type gpt2 or llama. Before anything is allocated,
+ * Loads an HF model folder of a registered model_type (gpt2, llama). Before anything is allocated,
  * config.json is validated (required dimensions present and in range), the
  * model.safetensors header is checked against it (every tensor present with the shape
  * the config implies, no unexpected ones) and the model's size against the machine's
@@ -186,13 +180,15 @@ export async function loadModelFolder(
 ): Promise<LoadedModelFolder> {
   const weights = await openCheckedWeights(dir, options);
   const { config, configPath } = weights;
-  let model: DecoderLM;
+  let model: AnyLanguageModel;
   try {
+    // Every parameter is overwritten below: no random initialisation to pay for first.
+    // The model of the family config.json names (typed as a built-in one; see BuiltinFamilies).
     model = createModel(config, {
-      rng: new NoInitialisation(),
+      init: 'empty',
       where: configPath,
       ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
-    });
+    }) as AnyLanguageModel;
     try {
       for (const [path, parameter] of model.namedParameters()) {
         await readFinite(weights, weights.entries.get(path)!, parameter.values());
@@ -205,16 +201,16 @@ export async function loadModelFolder(
     await weights.file.close();
   }
   const tokenizerPath = existsSync(join(dir, tokenizerFileName)) ? join(dir, tokenizerFileName) : null;
-  const generationPath = join(dir, generationConfigFileName);
-  const generationConfig = existsSync(generationPath)
-    ? ((await readJson(generationPath)) as Record<string, unknown>)
-    : null;
+  const optionalJson = async (name: string): Promise<Record<string, unknown> | null> =>
+    existsSync(join(dir, name)) ? ((await readJson(join(dir, name))) as Record<string, unknown>) : null;
+  const generationConfig = await optionalJson(generationConfigFileName);
+  const tokenizerConfig = await optionalJson(tokenizerConfigFileName);
   model.eval();
-  return { model, config, tokenizerPath, generationConfig };
+  return { model, config, tokenizerPath, generationConfig, tokenizerConfig };
 }
 
 export interface CheckedModelFolder {
-  readonly config: DecoderConfig;
+  readonly config: AnyModelConfig;
   /** Scalar parameters of the model (a tied head counted once). */
   readonly parameters: number;
 }

@@ -1,38 +1,57 @@
-/** lmforge/models: the decoder-only family (GPT-2, Llama presets), registry and model folders. */
+/**
+ * lmforge/models: the model contract (model.ts), the family registry, the decoder-only
+ * presets (GPT-2, Llama) and model folders.
+ */
+export type {
+  LanguageModel,
+  LogitsOptions,
+  ModelConfig,
+  ModelKind,
+  ModelInputs,
+  OutputOptions,
+  ModelOutputs,
+  ModelCache,
+  ModuleLike,
+  ForwardMode,
+  AttentionMaskInput,
+  EncoderOutput,
+} from './model.js';
+export type { ModelFamily, ModelInit, ArchitectureSummary } from './family.js';
+export {
+  type CreateModelOptions,
+  type BuiltinFamilies,
+  type AnyModelConfig,
+  type AnyLanguageModel,
+  registerFamily,
+  familyOf,
+  modelTypes,
+  configFromHf,
+  configToHf,
+  createModel,
+  modelSize,
+} from './registry.js';
+export { type ModelSize, memoryLimitBytes, checkSizeFits, sizeOfPlan } from './size.js';
 export {
   type DecoderConfig,
   type DecoderArch,
   type NormKind,
   type RawDecoderConfig,
   type DecoderOverrides,
+  type DecoderDefaults,
   resolveDecoderConfig,
   dimensionLimits,
   type FieldNames,
-  gpt2Preset,
-  llamaPreset,
 } from './decoder/config.js';
+export { gpt2Preset, gpt2Family } from './gpt2/family.js';
+export { llamaPreset, llamaFamily } from './llama/family.js';
 export { DecoderLM, type DecoderOptions, type ForwardOptions } from './decoder/model.js';
+export { parameterShapes } from './decoder/shapes.js';
 export {
   parametersFromCheckpoint,
   checkpointFromParameters,
   parameterKeys,
   matchCheckpoint,
-} from './decoder/weights.js';
-export {
-  parameterShapes,
-  modelSize,
-  checkModelFits,
-  memoryLimitBytes,
-  type ModelSize,
-} from './decoder/shapes.js';
-export {
-  type ModelType,
-  type CreateModelOptions,
-  modelTypes,
-  configFromHf,
-  configToHf,
-  createModel,
-} from './registry.js';
+} from './checkpoint-match.js';
 export {
   saveModelFolder,
   loadModelFolder,
@@ -45,5 +64,6 @@ export {
   weightsFileName,
   tokenizerFileName,
   generationConfigFileName,
+  tokenizerConfigFileName,
 } from './checkpoint-folder.js';
 export { KVCache, type KVCacheShape } from '../nn/index.js';

@@ -4,6 +4,7 @@
  * which Hugging Face `tokenizers` loads and encodes identically.
  */
 import { TokenizerError } from '../util/errors.js';
+import type { TypedIds } from './post-processors.js';
 import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
 
 export class CharTokenizer implements Tokenizer {
@@ -48,6 +49,13 @@ export class CharTokenizer implements Tokenizer {
       offset += char.length;
     }
     return ids;
+  }
+
+  /** The two texts' ids one after the other (no special tokens to add), type ids 0 then 1, as HF without a post-processor. */
+  encodePair(first: string, second: string, _options?: EncodeOptions): TypedIds {
+    const a = this.encode(first);
+    const b = this.encode(second);
+    return { ids: [...a, ...b], typeIds: [...a.map(() => 0), ...b.map(() => 1)] };
   }
 
   decode(ids: readonly number[], _options?: DecodeOptions): string {

@@ -2,6 +2,7 @@
  * The one interface every tokenizer in lmforge implements (BPE, WordPiece, Unigram, char).
  * Models, training and the CLI code against this, never against a concrete class.
  */
+import type { TypedIds } from './post-processors.js';
 
 /** Which special tokens written literally in the text may become their special id. */
 export type SpecialTokenSet = 'all' | ReadonlySet<string>;
@@ -49,6 +50,14 @@ export interface Tokenizer {
    * tok.encode('hello world'); // [15339, 1917]
    */
   encode(text: string, options?: EncodeOptions): number[];
+  /**
+   * A pair of texts (question/answer, premise/hypothesis) as one sequence, as HF's
+   * `encode(first, second)`: the post-processor's pair template joins them and sets type
+   * ids (0 for the first, 1 for the second where the template says so).
+   * @example
+   * const { ids, typeIds } = bert.encodePair('Who wrote it?', 'Shakespeare wrote it.');
+   */
+  encodePair(first: string, second: string, options?: EncodeOptions): TypedIds;
   /** Ids to text. Throws TokenizerError for an id outside the vocabulary, never otherwise. */
   decode(ids: readonly number[], options?: DecodeOptions): string;
   createStreamDecoder(options?: DecodeOptions): StreamDecoder;

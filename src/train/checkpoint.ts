@@ -24,7 +24,13 @@ import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises
 import { basename, dirname, join } from 'node:path';
 import type { RngState } from '../tensor/index.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../io/index.js';
-import { loadModelFolder, saveModelFolder, type DecoderConfig, type DecoderLM } from '../models/index.js';
+import {
+  loadModelFolder,
+  saveModelFolder,
+  type AnyLanguageModel,
+  type AnyModelConfig,
+  type LanguageModel,
+} from '../models/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { ConfigError, FormatError, IoError } from '../util/errors.js';
 import { syncFolder, writeFileAtomic } from '../util/atomic-file.js';
@@ -67,11 +73,14 @@ export interface TrainerState {
   /** The step of the last evaluation (so a resumed run does not repeat it). */
   readonly lastEvalStep: number | null;
   readonly lastEval: { readonly trainLoss: number; readonly valLoss: number } | null;
-  readonly stopReason: string | null;
+  /** Why the run ended; null while it runs (a checkpoint at an evaluation). */
+  readonly stopReason: StopReason | null;
 }
 
+export type StopReason = 'completed' | 'early-stopped' | 'stop-requested';
+
 export interface CheckpointContents {
-  readonly model: DecoderLM;
+  readonly model: LanguageModel;
   readonly tokenizer: Tokenizer;
   readonly generationConfig: Readonly<Record<string, unknown>>;
   readonly optimizer: AdamWStateDict;
@@ -247,8 +256,8 @@ async function refuseFileAncestor(dir: string): Promise<void> {
 }
 
 export interface LoadedCheckpoint {
-  readonly model: DecoderLM;
-  readonly config: DecoderConfig;
+  readonly model: AnyLanguageModel;
+  readonly config: AnyModelConfig;
   readonly tokenizer: Tokenizer;
   readonly optimizer: AdamWStateDict;
   readonly state: TrainerState;

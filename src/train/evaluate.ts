@@ -2,10 +2,11 @@
  * Loss and perplexity of a model on a token stream, deterministically: the stream is cut
  * into consecutive blocks of blockSize targets (the last block may be shorter), every token
  * after the first is predicted exactly once, and the loss is the mean over all of them.
- * (Each block starts with an empty context, as nanoGPT's evaluation does.)
+ * (Each block starts with an empty context, as nanoGPT's evaluation does.) The model runs in
+ * eval mode for these calls only; model.training is not touched.
  */
 import { Tensor, crossEntropy, noGrad, scope } from '../tensor/index.js';
-import type { DecoderLM } from '../models/index.js';
+import type { LanguageModel } from '../models/index.js';
 import { ConfigError } from '../util/errors.js';
 
 export interface EvaluateResult {
@@ -23,16 +24,16 @@ export interface EvaluateOptions {
 }
 
 export function evaluateLoss(
-  model: DecoderLM,
+  model: LanguageModel,
   ids: Int32Array,
   options: EvaluateOptions = {},
 ): EvaluateResult {
-  const T = options.blockSize ?? model.config.blockSize;
+  const T = options.blockSize ?? model.maxPositions;
   const B = options.batchSize ?? 8;
-  if (!(Number.isInteger(T) && T >= 1 && T <= model.config.blockSize)) {
+  if (!(Number.isInteger(T) && T >= 1 && T <= model.maxPositions)) {
     throw new ConfigError('blockSize out of range', {
       where: 'evaluateLoss',
-      expected: `1..${model.config.blockSize}`,
+      expected: `1..${model.maxPositions}`,
       actual: T,
     });
   }
@@ -45,35 +46,29 @@ export function evaluateLoss(
   }
   const starts: number[] = [];
   for (let s = 0; s + 1 < ids.length; s += T) starts.push(s);
-  const wasTraining = model.training;
-  model.eval();
   let total = 0;
-  try {
-    for (let i = 0; i < starts.length;) {
-      // Full blocks are batched; a shorter last block runs alone.
-      const length = Math.min(T, ids.length - 1 - starts[i]!);
-      const group: number[] = [];
-      while (i < starts.length && group.length < B && Math.min(T, ids.length - 1 - starts[i]!) === length) {
-        group.push(starts[i]!);
-        i++;
-      }
-      const x = new Int32Array(group.length * length);
-      const y = new Int32Array(group.length * length);
-      group.forEach((s, b) => {
-        x.set(ids.subarray(s, s + length), b * length);
-        y.set(ids.subarray(s + 1, s + 1 + length), b * length);
-      });
-      total += scope(() =>
-        noGrad(() => {
-          const logits = model.forward(Tensor.fromArray(x, [group.length, length])); // (b, T, V)
-          return crossEntropy(logits, Tensor.fromArray(y, [group.length, length]), {
-            reduction: 'sum',
-          }).item();
-        }),
-      );
+  for (let i = 0; i < starts.length;) {
+    // Full blocks are batched; a shorter last block runs alone.
+    const length = Math.min(T, ids.length - 1 - starts[i]!);
+    const group: number[] = [];
+    while (i < starts.length && group.length < B && Math.min(T, ids.length - 1 - starts[i]!) === length) {
+      group.push(starts[i]!);
+      i++;
     }
-  } finally {
-    if (wasTraining) model.train();
+    const x = new Int32Array(group.length * length);
+    const y = new Int32Array(group.length * length);
+    group.forEach((s, b) => {
+      x.set(ids.subarray(s, s + length), b * length);
+      y.set(ids.subarray(s + 1, s + 1 + length), b * length);
+    });
+    total += scope(() =>
+      noGrad(() => {
+        const logits = model.forward(Tensor.fromArray(x, [group.length, length]), { mode: 'eval' }); // (b, T, V)
+        return crossEntropy(logits, Tensor.fromArray(y, [group.length, length]), {
+          reduction: 'sum',
+        }).item();
+      }),
+    );
   }
   const tokens = ids.length - 1;
   const loss = total / tokens;

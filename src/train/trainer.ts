@@ -7,6 +7,9 @@
  *               accumulate), global-norm clipping folded into the AdamW gradient scale,
  *               one AdamW update at the scheduled learning rate, gradients zeroed
  *
+ * The trainer never flips model.training: each forward says its mode (train steps 'train',
+ * evaluations 'eval').
+ *
  * Each micro-step runs inside scope(), so every activation is freed when it ends and memory
  * stays flat. The loop yields to the event loop between steps, so a stop request (Ctrl-C
  * in the CLI) is seen within one step; the trainer then checkpoints and returns.
@@ -31,7 +34,8 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, backward, crossEntropy, noGrad, scope, zeroGrad } from '../tensor/index.js';
-import type { DecoderLM } from '../models/index.js';
+import { defaultGenerationConfig, generationConfigToHf, resolveGenerationConfig } from '../generate/index.js';
+import type { AnyLanguageModel, LanguageModel } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError, DivergenceError, IoError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -45,10 +49,11 @@ import {
   saveCheckpoint,
   type LoadedCheckpoint,
   type SaveCheckpointOptions,
+  type StopReason,
   type TrainerState,
 } from './checkpoint.js';
 
-export type StopReason = 'completed' | 'early-stopped' | 'stop-requested';
+export type { StopReason } from './checkpoint.js';
 
 export type TrainEvent =
   | {
@@ -88,8 +93,9 @@ export interface TrainSummary {
   readonly checkpointStep: number | null;
 }
 
-export interface TrainerInit {
-  readonly model: DecoderLM;
+/** `Model`: any model of the contract (default: a built-in family's, so `trainer.model` keeps its class). */
+export interface TrainerInit<Model extends LanguageModel = AnyLanguageModel> {
+  readonly model: Model;
   readonly tokenizer: Tokenizer;
   readonly train: Int32Array;
   readonly val: Int32Array;
@@ -123,12 +129,12 @@ async function runFolderIo(dir: string, what: string, operation: () => Promise<u
   }
 }
 
-export class Trainer {
-  readonly model: DecoderLM;
+export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
+  readonly model: Model;
   readonly options: TrainOptions;
   readonly optimizer: AdamW;
   readonly params: number;
-  readonly #init: TrainerInit;
+  readonly #init: TrainerInit<Model>;
   readonly #sampler: BlockSampler;
   readonly #dropoutRng: Rng;
   #step = 0;
@@ -142,20 +148,20 @@ export class Trainer {
   #pendingLog: string[] | null;
   #checkpointStep: number | null;
 
-  constructor(init: TrainerInit) {
+  constructor(init: TrainerInit<Model>) {
     const { model, options } = init;
-    if (options.blockSize > model.config.blockSize) {
+    if (options.blockSize > model.maxPositions) {
       throw new ConfigError('training block is longer than the model context', {
         where: 'Trainer',
-        expected: `blockSize <= ${model.config.blockSize}`,
+        expected: `blockSize <= ${model.maxPositions}`,
         actual: options.blockSize,
       });
     }
-    if (init.tokenizer.vocabSize > model.config.vocabSize) {
+    if (init.tokenizer.vocabSize > model.vocabSize) {
       throw new ConfigError('the tokenizer has more ids than the model vocabulary', {
         where: 'Trainer',
         expected: `vocabSize >= ${init.tokenizer.vocabSize}`,
-        actual: model.config.vocabSize,
+        actual: model.vocabSize,
       });
     }
     this.#init = init;
@@ -221,19 +227,14 @@ export class Trainer {
     // Seeded by (seed, step, split): the same batches for the same step in any run.
     const rng = new Rng(seed * 2 ** 20 + this.#step * 2 + (split === 'train' ? 0 : 1));
     const sampler = new BlockSampler(ids, blockSize, batchSize, rng, split);
-    this.model.eval();
     let total = 0;
-    try {
-      for (let i = 0; i < evalIters; i++) {
-        total += scope(() =>
-          noGrad(() => {
-            const { x, y } = sampler.next();
-            return crossEntropy(this.model.forward(x), y).item();
-          }),
-        );
-      }
-    } finally {
-      this.model.train();
+    for (let i = 0; i < evalIters; i++) {
+      total += scope(() =>
+        noGrad(() => {
+          const { x, y } = sampler.next();
+          return crossEntropy(this.model.forward(x, { mode: 'eval' }), y).item();
+        }),
+      );
     }
     return total / evalIters;
   }
@@ -243,12 +244,11 @@ export class Trainer {
     const { gradAccum, gradClip } = this.options;
     const lr = learningRate(scheduleOf(this.options), this.#step);
     const parameters = this.optimizer.parameters;
-    this.model.train();
     let lossSum = 0;
     for (let micro = 0; micro < gradAccum; micro++) {
       lossSum += scope(() => {
         const { x, y } = this.#sampler.next(); // (B, T) each
-        const logits = this.model.forward(x, { rng: this.#dropoutRng }); // (B, T, V)
+        const logits = this.model.forward(x, { mode: 'train', rng: this.#dropoutRng }); // (B, T, V)
         const loss = crossEntropy(logits, y); // () mean over B*T
         backward(loss);
         return loss.item();
@@ -295,7 +295,7 @@ export class Trainer {
     }
   }
 
-  state(stopReason: string | null): TrainerState {
+  state(stopReason: StopReason | null): TrainerState {
     return {
       format: 'lmforge-trainer-state',
       version: 1,
@@ -312,20 +312,18 @@ export class Trainer {
     };
   }
 
-  /** The generation_config.json written with each checkpoint. */
+  /** The generation_config.json written with each checkpoint: the defaults with the tokenizer's BOS/EOS. */
   generationConfig(): Record<string, unknown> {
-    const tokenizer = this.#init.tokenizer;
-    return {
-      ...(tokenizer.bosId === undefined ? {} : { bos_token_id: tokenizer.bosId }),
-      ...(tokenizer.eosId === undefined ? {} : { eos_token_id: tokenizer.eosId }),
-      max_length: this.model.config.blockSize,
-      do_sample: true,
-      temperature: 0.8,
-      top_k: 200,
-    };
+    const { bosId, eosId } = this.#init.tokenizer;
+    const config = resolveGenerationConfig(
+      { bosTokenId: bosId ?? null, eosTokenIds: eosId === undefined ? null : [eosId] },
+      'Trainer.generationConfig',
+      defaultGenerationConfig,
+    );
+    return generationConfigToHf(config);
   }
 
-  async checkpoint(stopReason: string | null): Promise<void> {
+  async checkpoint(stopReason: StopReason | null): Promise<void> {
     const dir = this.#init.runDir;
     if (dir === null) return;
     this.#checkWeights();

@@ -24,7 +24,8 @@ function randomModel(arch: 'gpt2' | 'llama'): DecoderLM {
 function scriptedModel(script: readonly number[], vocabSize: number, blockSize = 1024): DecoderLM {
   let promptLength = -1;
   const fake = {
-    config: { blockSize, vocabSize },
+    vocabSize,
+    maxPositions: blockSize,
     training: false,
     eval() {
       fake.training = false;
@@ -41,15 +42,14 @@ function scriptedModel(script: readonly number[], vocabSize: number, blockSize =
         dispose() {},
       };
     },
-    forward(ids: Tensor, options: { cache?: { length: number } }) {
+    forward({ ids, cache }: { ids: Tensor; cache?: { length: number } }) {
       const T = ids.shape[1]!;
-      const cache = options.cache;
       if (promptLength < 0) promptLength = T;
       const position = (cache?.length ?? 0) + T; // tokens seen so far
       if (cache !== undefined) cache.length += T;
       const logits = new Float32Array(vocabSize);
       logits[script[position - promptLength] ?? 0] = 100;
-      return Tensor.fromArray(logits, [1, 1, vocabSize]);
+      return { logits: Tensor.fromArray(logits, [1, 1, vocabSize]) };
     },
   };
   return fake as unknown as DecoderLM;

@@ -5,7 +5,18 @@
  * {"prompt_tokens", "top": [{"token", "id", "prob"}, ...]}.
  */
 import { Command } from 'commander';
-import { generate, nextTokens, type Sampling } from '../../generate/index.js';
+import {
+  defaultGenerationConfig,
+  eosIdsFor,
+  generate,
+  generationConfigFromHf,
+  nextTokens,
+  resolveGenerationConfig,
+  type GenerationConfig,
+  type Sampling,
+} from '../../generate/index.js';
+import { join } from 'node:path';
+import { generationConfigFileName } from '../../models/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
@@ -26,21 +37,53 @@ interface GenerateFlags extends ComputeFlags {
   json?: boolean;
 }
 
-/** Flags first, then the folder's generation_config.json, then nanoGPT's sample.py defaults (0.8, top-k 200). */
-export function samplingFrom(
-  flags: Pick<GenerateFlags, 'temperature' | 'topK' | 'topP'>,
-  saved: Record<string, unknown> | null,
-): Sampling {
-  const num = (key: string): number | undefined =>
-    typeof saved?.[key] === 'number' ? (saved[key] as number) : undefined;
-  const sampleByDefault = saved?.['do_sample'] !== false;
-  const temperature = flags.temperature ?? (sampleByDefault ? (num('temperature') ?? 0.8) : 0);
-  if (temperature < 0)
-    throw new ConfigError('--temperature must be >= 0', { where: '--temperature', actual: temperature });
-  if (temperature === 0) return { kind: 'greedy' };
-  const topK = flags.topK ?? num('top_k') ?? 200;
-  const topP = flags.topP ?? num('top_p');
-  return { kind: 'sample', temperature, topK, ...(topP === undefined ? {} : { topP }) };
+/**
+ * The GenerationConfig of a run: flags first, then the folder's generation_config.json
+ * (`saved`, HF names, validated field by field), then defaultGenerationConfig.
+ * --temperature 0 is greedy.
+ */
+const defaultSampler = defaultGenerationConfig.sampling as Extract<Sampling, { kind: 'sample' }>;
+
+export function generationConfigFrom(
+  flags: Pick<
+    GenerateFlags,
+    'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'maxTokens' | 'seed' | 'stop'
+  >,
+  saved: Readonly<Record<string, unknown>> | null,
+  where: string,
+): GenerationConfig {
+  const file = saved === null ? defaultGenerationConfig : generationConfigFromHf(saved, where);
+  if (flags.temperature !== undefined && flags.temperature < 0)
+    throw new ConfigError('--temperature must be >= 0', {
+      where: '--temperature',
+      actual: flags.temperature,
+    });
+  let sampling: Sampling = file.sampling;
+  if (flags.temperature === 0) {
+    sampling = { kind: 'greedy' };
+  } else if (flags.temperature !== undefined || file.sampling.kind === 'sample') {
+    // A greedy file asked to sample (--temperature) starts from the default sampler.
+    const base = file.sampling.kind === 'sample' ? file.sampling : defaultSampler;
+    const topK = flags.topK ?? base.topK;
+    const topP = flags.topP ?? base.topP;
+    sampling = {
+      kind: 'sample',
+      temperature: flags.temperature ?? base.temperature,
+      ...(topK === undefined ? {} : { topK }),
+      ...(topP === undefined ? {} : { topP }),
+    };
+  }
+  return resolveGenerationConfig(
+    {
+      sampling,
+      maxNewTokens: flags.maxTokens,
+      seed: flags.seed,
+      ...(flags.repetitionPenalty === undefined ? {} : { repetitionPenalty: flags.repetitionPenalty }),
+      ...(flags.stop === undefined ? {} : { stop: flags.stop }),
+    },
+    'generate',
+    file,
+  );
 }
 
 export function generateCommand(): Command {
@@ -61,7 +104,7 @@ export function generateCommand(): Command {
     .option('--json', 'print one JSON object instead of streaming text');
   return addComputeOptions(command).action(async (dir: string, flags: GenerateFlags) => {
     applyComputeOptions(flags, flags.json === true);
-    const { model, tokenizer, generationConfig } = await loadModelWithTokenizer(dir);
+    const { model, tokenizer, generationConfig, tokenizerConfigEos } = await loadModelWithTokenizer(dir);
     try {
       if (flags.top !== undefined) {
         const table = nextTokens(model, tokenizer, flags.prompt, flags.top);
@@ -82,20 +125,21 @@ export function generateCommand(): Command {
         }
         return;
       }
-      const sampling = samplingFrom(flags, generationConfig);
+      const config = generationConfigFrom(flags, generationConfig, join(dir, generationConfigFileName));
       const ids: number[] = [];
       let text = '';
       let finishReason = 'length';
       if (flags.json !== true) process.stdout.write(flags.prompt);
       const started = performance.now();
       const stream = generate(model, tokenizer, flags.prompt, {
-        maxNewTokens: flags.maxTokens,
-        sampling,
-        seed: flags.seed,
+        maxNewTokens: config.maxNewTokens,
+        sampling: config.sampling,
+        seed: config.seed,
+        repetitionPenalty: config.repetitionPenalty,
+        stop: config.stop,
+        eosTokenIds: eosIdsFor(config, tokenizer, tokenizerConfigEos),
         stopAtEos: flags.eos,
         useCache: flags.cache,
-        ...(flags.repetitionPenalty === undefined ? {} : { repetitionPenalty: flags.repetitionPenalty }),
-        ...(flags.stop === undefined ? {} : { stop: flags.stop }),
       });
       for await (const token of stream) {
         ids.push(token.id);

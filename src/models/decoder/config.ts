@@ -1,11 +1,13 @@
 /**
- * DecoderConfig: the one configuration of the decoder-only family. GPT-2 and Llama are two
- * presets of it (gpt2Preset, llamaPreset) that differ only in values. Raw input (user
+ * DecoderConfig: the one configuration of the decoder-only models. GPT-2 and Llama are two
+ * presets of it (gpt2/, llama/: gpt2Preset, llamaPreset) that differ only in values. Raw input (user
  * options, a parsed config.json) is resolved once into a readonly, fully specified object;
  * every bad field is reported in one ConfigError.
  */
 import type { PositionalEncoding, Activation, MlpKind } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
+import { gpt2Defaults } from '../gpt2/config.js';
+import { llamaDefaults } from '../llama/config.js';
 
 /** Which checkpoint naming and projection layout the model uses (GPT2LMHeadModel or LlamaForCausalLM). */
 export type DecoderArch = 'gpt2' | 'llama';
@@ -52,50 +54,19 @@ export type DecoderOverrides = Partial<Omit<DecoderConfig, 'arch' | 'headSize' |
   readonly ropeTheta?: number;
 };
 
-type Defaults = Omit<DecoderConfig, 'arch' | 'headSize' | 'intermediateSize' | 'nKvHead' | 'positional'> & {
+/** The values a preset gives every field not set (gpt2/config.ts, llama/config.ts). */
+export type DecoderDefaults = Omit<
+  DecoderConfig,
+  'arch' | 'headSize' | 'intermediateSize' | 'nKvHead' | 'positional'
+> & {
   readonly positional: PositionalEncoding['kind'];
   readonly ropeTheta: number;
 };
 
-/** GPT-2 small (124M), as Hugging Face's GPT2Config defaults. */
-const gpt2Defaults: Defaults = {
-  vocabSize: 50257,
-  nLayer: 12,
-  nHead: 12,
-  nEmbd: 768,
-  blockSize: 1024,
-  positional: 'learned',
-  ropeTheta: 10000,
-  norm: 'layerNorm',
-  normEps: 1e-5,
-  mlp: 'gelu',
-  activation: 'geluTanh',
-  bias: true,
-  tiedEmbeddings: true,
-  dropout: 0,
-  initStd: 0.02,
+const defaultsOf: Readonly<Record<DecoderArch, DecoderDefaults>> = {
+  gpt2: gpt2Defaults,
+  llama: llamaDefaults,
 };
-
-/** llama2.c's stories15M shape (a Llama small enough to train and run on a CPU). */
-const llamaDefaults: Defaults = {
-  vocabSize: 32000,
-  nLayer: 6,
-  nHead: 6,
-  nEmbd: 288,
-  blockSize: 256,
-  positional: 'rope',
-  ropeTheta: 10000,
-  norm: 'rmsNorm',
-  normEps: 1e-5,
-  mlp: 'swiglu',
-  activation: 'silu',
-  bias: false,
-  tiedEmbeddings: false,
-  dropout: 0,
-  initStd: 0.02,
-};
-
-const defaultsOf: Readonly<Record<DecoderArch, Defaults>> = { gpt2: gpt2Defaults, llama: llamaDefaults };
 
 /**
  * The MLP width when none is given: 4C for a GELU MLP; for SwiGLU, 2/3 of 4C (equal
@@ -127,27 +98,31 @@ export const dimensionLimits = {
 /** How to name each field in errors (e.g. the config.json key it came from); default the field itself. */
 export type FieldNames = Readonly<Partial<Record<string, string>>>;
 
-const knownKeys = new Set<string>([
-  'arch',
-  'vocabSize',
-  'nLayer',
-  'nHead',
-  'nKvHead',
-  'nEmbd',
-  'headSize',
-  'intermediateSize',
-  'blockSize',
-  'positional',
-  'ropeTheta',
-  'norm',
-  'normEps',
-  'mlp',
-  'activation',
-  'bias',
-  'tiedEmbeddings',
-  'dropout',
-  'initStd',
-]);
+/**
+ * Every field a raw config may give: the DecoderConfig fields plus ropeTheta (the theta
+ * of `positional: 'rope'` given flat). The type makes it list each field exactly once.
+ */
+const knownFields: Readonly<Record<keyof DecoderConfig | 'ropeTheta', true>> = {
+  arch: true,
+  vocabSize: true,
+  nLayer: true,
+  nHead: true,
+  nKvHead: true,
+  nEmbd: true,
+  headSize: true,
+  intermediateSize: true,
+  blockSize: true,
+  positional: true,
+  ropeTheta: true,
+  norm: true,
+  normEps: true,
+  mlp: true,
+  activation: true,
+  bias: true,
+  tiedEmbeddings: true,
+  dropout: true,
+  initStd: true,
+};
 
 /**
  * Resolves raw settings into a DecoderConfig: `arch` picks the defaults for every field
@@ -165,7 +140,7 @@ export function resolveDecoderConfig(
   const problems: string[] = [];
   const label = (key: string): string => fieldNames[key] ?? key;
   for (const key of Object.keys(raw)) {
-    if (!knownKeys.has(key)) problems.push(`${key}: unknown field`);
+    if (!Object.hasOwn(knownFields, key)) problems.push(`${key}: unknown field`);
   }
   const arch = raw.arch;
   if (arch !== 'gpt2' && arch !== 'llama') {
@@ -294,24 +269,4 @@ function configError(where: string, problems: readonly string[]): ConfigError {
     where,
     actual: problems.join('; '),
   });
-}
-
-/**
- * GPT-2 style: learned positions, LayerNorm, GELU (tanh) MLP, biases, tied embeddings.
- *
- * @example
- * const config = gpt2Preset({ vocabSize: 65, nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: false });
- */
-export function gpt2Preset(overrides: DecoderOverrides = {}): DecoderConfig {
-  return resolveDecoderConfig({ ...overrides, arch: 'gpt2' });
-}
-
-/**
- * Llama style: RoPE, RMSNorm, SwiGLU MLP, grouped-query attention, untied head.
- *
- * @example
- * const config = llamaPreset({ vocabSize: 512, nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 64 });
- */
-export function llamaPreset(overrides: DecoderOverrides = {}): DecoderConfig {
-  return resolveDecoderConfig({ ...overrides, arch: 'llama' });
 }

@@ -5,8 +5,7 @@
  * machine, before a single parameter is allocated. A test checks the plan against the
  * modules' own namedParameters() for every variant (tests/models/model-files.test.ts).
  */
-import { totalmem } from 'node:os';
-import { ConfigError } from '../../util/errors.js';
+import { sizeOfPlan, type ModelSize } from '../size.js';
 import type { DecoderConfig } from './config.js';
 import { archNames } from './names.js';
 
@@ -53,23 +52,8 @@ export function parameterShapes(config: DecoderConfig): Map<string, readonly num
   return shapes;
 }
 
-export interface ModelSize {
-  /** Scalar parameters (a tied head counted once). */
-  readonly parameters: number;
-  /** Bytes the model holds once built: float32 parameters plus the RoPE / sinusoidal tables. */
-  readonly bytes: number;
-  /** The parameter with the most elements. */
-  readonly largest: { readonly path: string; readonly shape: readonly number[]; readonly elements: number };
-}
-
-export function modelSize(config: DecoderConfig): ModelSize {
-  let parameters = 0;
-  let largest = { path: '', shape: [] as readonly number[], elements: 0 };
-  for (const [path, shape] of parameterShapes(config)) {
-    const elements = shape.reduce((a, b) => a * b, 1);
-    parameters += elements;
-    if (elements > largest.elements) largest = { path, shape, elements };
-  }
+/** Parameters and bytes of a decoder: its plan plus the RoPE / sinusoidal tables it builds. */
+export function decoderSize(config: DecoderConfig): ModelSize {
   const positional = config.positional.kind;
   const tables =
     positional === 'rope'
@@ -77,45 +61,5 @@ export function modelSize(config: DecoderConfig): ModelSize {
       : positional === 'sinusoidal'
         ? config.blockSize * config.nEmbd
         : 0;
-  return { parameters, bytes: 4 * (parameters + tables), largest };
-}
-
-/** V8's limit on one typed array's length (Node 20, 64-bit). */
-const maxArrayElements = 2 ** 32;
-
-/** The memory a model may take: the machine's RAM, or the cgroup limit when lower. */
-export function memoryLimitBytes(): number {
-  const constrained = process.constrainedMemory?.() ?? 0;
-  return constrained > 0 ? Math.min(totalmem(), constrained) : totalmem();
-}
-
-const gib = (bytes: number): string => (bytes / 2 ** 30).toPrecision(3);
-
-/**
- * Refuses, before anything is allocated, a model whose parameters would not fit in
- * `limitBytes` (default: this machine's memory) or whose largest tensor exceeds one
- * array; the error says how big the model would be and how much memory there is.
- */
-export function checkModelFits(
-  config: DecoderConfig,
-  where: string,
-  limitBytes = memoryLimitBytes(),
-): ModelSize {
-  const size = modelSize(config);
-  if (size.bytes > limitBytes) {
-    throw new ConfigError('the model does not fit in memory', {
-      where,
-      expected: `at most ${gib(limitBytes)} GiB (the memory of this machine)`,
-      actual: `${size.parameters.toLocaleString('en-US')} parameters, ${gib(size.bytes)} GiB as float32`,
-      hint: 'check the dimensions (hidden size, layers, vocabulary, context length)',
-    });
-  }
-  if (size.largest.elements > maxArrayElements) {
-    throw new ConfigError('a tensor is larger than one array can hold', {
-      where,
-      expected: `at most 2^32 elements per tensor`,
-      actual: `${size.largest.path} (${size.largest.shape.join(', ')}) = ${size.largest.elements} elements`,
-    });
-  }
-  return size;
+  return sizeOfPlan(parameterShapes(config), tables);
 }

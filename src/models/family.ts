@@ -1,0 +1,43 @@
+/**
+ * What a model family provides to the registry (registry.ts): its HF config mapping, how
+ * to build a model, and its parameter plan (for checking a checkpoint's header and the
+ * model's size before anything is allocated). Each family implements this in its folder.
+ */
+import type { LanguageModel, ModelConfig } from './model.js';
+import type { ModelSize } from './size.js';
+
+/** How a new model fills its parameters: 'random' (the family's init) or 'empty' (zeros, about to be loaded). */
+export type ModelInit = 'random' | 'empty';
+
+/** The shape of a model for `lmforge info`: what every transformer family can state. */
+export interface ArchitectureSummary {
+  readonly layers: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly width: number;
+  readonly mlp: { readonly kind: string; readonly intermediateSize: number };
+  readonly context: number;
+  readonly vocabSize: number;
+  readonly positions: string;
+  readonly norm: string;
+  readonly tiedEmbeddings: boolean;
+}
+
+/**
+ * One model family. `fromHf` validates a config.json object (every bad field named by its
+ * config.json key, in one ConfigError); `toHf` is its inverse (fromHf(toHf(c)) equals c).
+ */
+export interface ModelFamily<Config extends ModelConfig = ModelConfig> {
+  /** HF `model_type`, and `config.arch` of every config this family resolves. */
+  readonly modelType: string;
+  fromHf(json: Readonly<Record<string, unknown>>, where: string): Config;
+  toHf(config: Config): Record<string, unknown>;
+  /** A model for `config`; `createModel` has checked that it fits in memory. */
+  create(config: Config, options: { readonly init: ModelInit; readonly seed: number }): LanguageModel<Config>;
+  /** Every parameter path (= checkpoint key) with its shape, in namedParameters() order. */
+  parameterShapes(config: Config): Map<string, readonly number[]>;
+  /** Parameter path -> key in a checkpoint holding `stored` keys (buffers and tied copies dropped). */
+  checkpointKeys(config: Config, stored: readonly string[]): Map<string, string>;
+  size(config: Config): ModelSize;
+  describe(config: Config): ArchitectureSummary;
+}

@@ -1,0 +1,111 @@
+/**
+ * GPT2Config (config.json of GPT2LMHeadModel) <-> DecoderConfig. snake_case lives only in
+ * the HF mappings; lmforge_* keys hold what GPT2Config cannot say (decoder/hf-common.ts).
+ * The fields that size the weights are required; the rest take HF's defaults.
+ */
+import { resolveDecoderConfig, type DecoderConfig } from '../decoder/config.js';
+import {
+  activationOf,
+  activationToHf,
+  positionalOf,
+  rejectUnsupported,
+  requireFields,
+  type HfConfigJson,
+} from '../decoder/hf-common.js';
+
+/** The config.json key of each DecoderConfig field (for naming fields in errors). */
+export const gpt2FieldNames: Readonly<Record<string, string>> = {
+  vocabSize: 'vocab_size',
+  blockSize: 'n_positions',
+  nEmbd: 'n_embd',
+  nLayer: 'n_layer',
+  nHead: 'n_head',
+  nKvHead: 'lmforge_n_kv_head',
+  intermediateSize: 'n_inner',
+  activation: 'activation_function',
+  dropout: 'resid_pdrop',
+  normEps: 'layer_norm_epsilon',
+  initStd: 'initializer_range',
+  tiedEmbeddings: 'tie_word_embeddings',
+  positional: 'lmforge_positional',
+  ropeTheta: 'lmforge_rope_theta',
+  norm: 'lmforge_norm',
+  mlp: 'lmforge_mlp',
+  bias: 'lmforge_bias',
+};
+
+const required = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'];
+
+/**
+ * @example
+ * writeFileSync('config.json', JSON.stringify(gpt2ToHf(model.config), null, 2));
+ */
+export function gpt2ToHf(s: DecoderConfig): Record<string, unknown> {
+  const extras: Record<string, unknown> = {};
+  if (s.positional.kind !== 'learned') extras['lmforge_positional'] = s.positional.kind;
+  if (s.positional.kind === 'rope') extras['lmforge_rope_theta'] = s.positional.theta;
+  if (s.norm !== 'layerNorm') extras['lmforge_norm'] = s.norm;
+  if (s.mlp !== 'gelu') extras['lmforge_mlp'] = s.mlp;
+  if (!s.bias) extras['lmforge_bias'] = false;
+  if (s.nKvHead !== s.nHead) extras['lmforge_n_kv_head'] = s.nKvHead;
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: s.vocabSize,
+    n_positions: s.blockSize,
+    n_embd: s.nEmbd,
+    n_layer: s.nLayer,
+    n_head: s.nHead,
+    n_inner: s.intermediateSize,
+    activation_function: activationToHf[s.activation],
+    // One rate for embeddings, residual branches and attention probabilities, as nanoGPT.
+    resid_pdrop: s.dropout,
+    embd_pdrop: s.dropout,
+    attn_pdrop: s.dropout,
+    layer_norm_epsilon: s.normEps,
+    initializer_range: s.initStd,
+    tie_word_embeddings: s.tiedEmbeddings,
+    torch_dtype: 'float32',
+    ...extras,
+  };
+}
+
+/** A resolved DecoderConfig from a GPT-2 config.json object; every bad field named by its key. */
+export function gpt2FromHf(c: HfConfigJson, where: string): DecoderConfig {
+  requireFields(c, required, 'gpt2', where);
+  const problems: string[] = [];
+  if (c['scale_attn_by_inverse_layer_idx'] === true || c['reorder_and_upcast_attn'] === true) {
+    problems.push('scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn: not supported (must be false)');
+  }
+  const nEmbd = c['n_embd'];
+  const pdrop = c['resid_pdrop'] ?? 0.1;
+  for (const field of ['embd_pdrop', 'attn_pdrop']) {
+    if (c[field] !== undefined && c[field] !== pdrop) {
+      problems.push(
+        `${field}: lmforge has one dropout rate; expected ${JSON.stringify(pdrop)} (resid_pdrop), got ${JSON.stringify(c[field])}`,
+      );
+    }
+  }
+  const raw = {
+    arch: 'gpt2',
+    vocabSize: c['vocab_size'],
+    blockSize: c['n_positions'],
+    nEmbd,
+    nLayer: c['n_layer'],
+    nHead: c['n_head'],
+    nKvHead: c['lmforge_n_kv_head'] ?? c['n_head'],
+    // n_inner null means 4 * n_embd in GPT2MLP.
+    intermediateSize: c['n_inner'] ?? (typeof nEmbd === 'number' ? 4 * nEmbd : nEmbd),
+    activation: activationOf(c, 'activation_function', 'gelu_new', problems),
+    dropout: pdrop,
+    normEps: c['layer_norm_epsilon'] ?? 1e-5,
+    initStd: c['initializer_range'] ?? 0.02,
+    tiedEmbeddings: c['tie_word_embeddings'] ?? true,
+    positional: positionalOf(c, 'learned', c['lmforge_rope_theta'] ?? 10000),
+    norm: c['lmforge_norm'] ?? 'layerNorm',
+    mlp: c['lmforge_mlp'] ?? 'gelu',
+    bias: c['lmforge_bias'] ?? true,
+  };
+  rejectUnsupported(problems, where);
+  return resolveDecoderConfig(raw, where, gpt2FieldNames);
+}

@@ -1,0 +1,162 @@
+/**
+ * The model contract: what generate, train, checkpoint folders (and later the server and
+ * the studio) code against, whatever the family. A family (decoder-only GPT-2 / Llama
+ * today; encoders, encoder-decoders, MoE later) implements LanguageModel and registers a
+ * ModelFamily (registry.ts); no caller reads a family's config fields.
+ *
+ * One call is `forward(inputs, outputs)`: the inputs say what the model sees (ids, which
+ * keys each query may attend, positions, a cache to continue, an encoder's output), the
+ * output options say what to compute and return (logits of every position, of the last
+ * one or none; hidden states; attention probabilities) and in which mode (dropout on or
+ * off for this call only, so concurrent generations never flip shared model state).
+ *
+ * Legend: B batch, T time (new positions), Tk keys (cached + new), C channels, V vocab,
+ * L layers, nH heads.
+ */
+import type { Rng, Tensor } from '../tensor/index.js';
+
+/** The structural kind: what inputs forward() needs and what a cache holds. */
+export type ModelKind = 'decoder' | 'encoder' | 'encoder-decoder';
+
+/** Dropout on ('train') or off ('eval') for one call; absent: the model's `training` flag. */
+export type ForwardMode = 'train' | 'eval';
+
+/**
+ * Which keys each query may attend beyond the family's own rule (causal for a decoder):
+ * - padding: HF's `attention_mask`, (B, Tk) int32 of 1 for a token and 0 for padding over
+ *   every key the call sees (cached positions + new ones); left padding is how batched
+ *   generation lines prompts up;
+ * - additive: a float mask broadcastable to (B, nH, T, Tk) added to the scores
+ *   (-Infinity removes a key), for custom patterns (prefix LM, document boundaries).
+ */
+export type AttentionMaskInput =
+  { readonly kind: 'padding'; readonly keys: Tensor } | { readonly kind: 'additive'; readonly mask: Tensor };
+
+/** The output of an encoder, for cross-attention (encoder-decoder families). */
+export interface EncoderOutput {
+  /** (B, Tk, C) */
+  readonly hiddenStates: Tensor;
+  /** (B, Tk) 1/0 validity of the encoder positions; absent: every position is valid. */
+  readonly keys?: Tensor;
+}
+
+export interface ModelInputs {
+  /** (B, T) int32 token ids. */
+  readonly ids: Tensor;
+  /** Absent: the family's own rule only (causal for decoders, every key for encoders). */
+  readonly attentionMask?: AttentionMaskInput;
+  /**
+   * (B, T) int32 position of each new token; absent: cache length + 0..T-1 for every row.
+   * Left-padded batches give each row its own positions.
+   */
+  readonly positions?: Tensor;
+  /** Incremental decoding: keys/values of earlier positions; the new ones are appended. */
+  readonly cache?: ModelCache;
+  /** Encoder-decoder families: what the decoder cross-attends. */
+  readonly encoderOutput?: EncoderOutput;
+}
+
+export interface OutputOptions {
+  /** 'all' (B, T, V), 'last' (B, 1, V) or 'none' (no head work at all). Default 'all'. */
+  readonly logits?: 'all' | 'last' | 'none';
+  /** Return the input of every block and the final normed state: L + 1 tensors (B, T, C). */
+  readonly hiddenStates?: boolean;
+  /**
+   * Return every layer's attention probabilities (B, nH, T, Tk), for inspection. They come
+   * from the composed attention path; without this option the fused kernel runs.
+   */
+  readonly attentions?: boolean;
+  /** Dropout for this call only; absent: the model's `training` flag. */
+  readonly mode?: ForwardMode;
+  /** Dropout randomness; required in 'train' mode when the model has dropout > 0. */
+  readonly rng?: Rng;
+}
+
+/** The options of the shorthand `forward(ids, options)`, which returns the logits alone. */
+export interface LogitsOptions {
+  readonly cache?: ModelCache;
+  /** Default 'all'. */
+  readonly logits?: 'all' | 'last';
+  readonly mode?: ForwardMode;
+  readonly rng?: Rng;
+}
+
+export interface ModelOutputs {
+  /** (B, T, V), (B, 1, V) with logits 'last', null with 'none'. */
+  readonly logits: Tensor | null;
+  /** With `hiddenStates`: L + 1 tensors (B, T, C) (block inputs, then the final normed state). */
+  readonly hiddenStates?: readonly Tensor[];
+  /** With `attentions`: one (B, nH, T, Tk) per layer. */
+  readonly attentions?: readonly Tensor[];
+  /** A loss term the family adds to the objective (MoE load balancing); absent when none. */
+  readonly auxLoss?: Tensor;
+}
+
+/**
+ * Keys and values of earlier positions, per layer: self-attention state that grows by
+ * append, and (encoder-decoder families) cross-attention state computed once from the
+ * encoder output. The model appends during forward(); callers use length, truncate,
+ * reorder and reset between calls.
+ */
+export interface ModelCache {
+  /** Positions filled so far (the position of the next token). */
+  readonly length: number;
+  /** Writes k, v (B, nKV, T, hs) of `layer` at [length, length + T); the model calls advance(T) after every layer did. */
+  append(layer: number, k: Tensor, v: Tensor): void;
+  advance(T: number): void;
+  /** Forgets positions from `length` on (speculative decoding rejects draft tokens). */
+  truncate(length: number): void;
+  /** Row b becomes old row batchIndices[b], repeats allowed (beam search picks parents). */
+  reorder(batchIndices: readonly number[]): void;
+  /** Cross-attention keys/values of `layer`, (B, nKV, Tk, hs) each, set once per encoder output. */
+  setCross(layer: number, k: Tensor, v: Tensor): void;
+  cross(layer: number): { readonly keys: Tensor; readonly values: Tensor } | null;
+  /** Forgets every position (the buffers are reused). */
+  reset(): void;
+  dispose(): void;
+}
+
+/** The part of Module the callers use (parameters for the optimizer and checkpoints, modes, dispose). */
+export interface ModuleLike {
+  training: boolean;
+  train(mode?: boolean): this;
+  eval(): this;
+  namedParameters(): Array<[string, Tensor]>;
+  parameters(): Tensor[];
+  dispose(): void;
+}
+
+/**
+ * A model any caller can drive. `config` is the family's resolved config (registry.ts
+ * turns it into config.json and back); callers read only the fields below.
+ *
+ * @example
+ * const model: LanguageModel = createModel(gpt2Preset({ vocabSize: 65, nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 64 }));
+ * const { logits } = noGrad(() => model.forward({ ids }, { logits: 'last', mode: 'eval' })); // (B, 1, V)
+ *
+ * // incremental decoding
+ * const cache = model.createCache(1);
+ * model.forward({ ids: prompt, cache }, { logits: 'last', mode: 'eval' }); // fills [0, T)
+ * model.forward({ ids: next, cache }, { logits: 'last', mode: 'eval' });   // (1, 1) -> (1, 1, V)
+ */
+export interface LanguageModel<Config extends ModelConfig = ModelConfig> extends ModuleLike {
+  /** The registry key of the family (HF `model_type`: 'gpt2', 'llama'). */
+  readonly family: string;
+  readonly kind: ModelKind;
+  readonly config: Config;
+  /** Ids the embedding and the head cover. */
+  readonly vocabSize: number;
+  /** The longest sequence (positions) the model takes; a cache holds at most this many. */
+  readonly maxPositions: number;
+  forward(inputs: ModelInputs, outputs?: OutputOptions): ModelOutputs;
+  /** Shorthand for `forward({ ids, cache }, options).logits`: the nn-style call of training loops and tests. */
+  forward(ids: Tensor, options?: LogitsOptions): Tensor;
+  /** A cache for `batch` sequences of up to `maxT` positions (default maxPositions). */
+  createCache(batch: number, maxT?: number): ModelCache;
+}
+
+/** What every family's resolved config has: the registry key it is saved and loaded under. */
+export interface ModelConfig {
+  /** The family's HF `model_type` ('gpt2', 'llama'). */
+  readonly arch: string;
+}
