@@ -25,26 +25,24 @@ import { Rng, Tensor, noGrad, scope } from '../tensor/index.js';
 import type { LanguageModel, ModelCache } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
-import { selectToken, validateSampling, type Sampling } from './sampling.js';
+import { eosIdsFor, type GenerationConfig } from './generation-config.js';
+import { selectToken, validateSampling } from './sampling.js';
 
 export type FinishReason = 'length' | 'eos' | 'stop';
 
-export interface GenerateOptions {
+/**
+ * A GenerationConfig's fields (any subset; a whole GenerationConfig may be passed) plus what
+ * belongs to one call. Absent fields: greedy, no penalty, seed 0, no stop strings, the
+ * tokenizer's EOS: the deterministic call; defaultGenerationConfig is the sampling recipe
+ * the CLI and saved model folders start from.
+ */
+export interface GenerateOptions extends Partial<Omit<GenerationConfig, 'maxNewTokens'>> {
   /** Tokens to generate at most (>= 1). */
   readonly maxNewTokens: number;
-  /** Default greedy. */
-  readonly sampling?: Sampling;
-  /** CTRL repetition penalty over prompt and output ids (1 = none). */
-  readonly repetitionPenalty?: number;
-  /** Seed of the sampling Rng (default 0); ignored when `rng` is given. */
-  readonly seed?: number;
+  /** The sampling Rng; `seed` is ignored when it is given. */
   readonly rng?: Rng;
-  /** Strings that end generation; they are not part of the output text. */
-  readonly stop?: readonly string[];
   /** Stop at an EOS id (default true). */
   readonly stopAtEos?: boolean;
-  /** The ids that end generation (default: the tokenizer's EOS; see eosIdsFor). */
-  readonly eosTokenIds?: readonly number[];
   /** Use the KV cache (default true); false recomputes the context each step (the reference). */
   readonly useCache?: boolean;
   /** What to do with a prompt longer than the model context (default 'error'). */
@@ -164,9 +162,7 @@ export async function* generate(
   }
   const stops = (options.stop ?? []).filter((s) => s !== '');
   const eos = new Set(
-    options.stopAtEos === false
-      ? []
-      : (options.eosTokenIds ?? (tokenizer.eosId === undefined ? [] : [tokenizer.eosId])),
+    options.stopAtEos === false ? [] : eosIdsFor({ eosTokenIds: options.eosTokenIds ?? null }, tokenizer),
   );
   const rng = options.rng ?? new Rng(options.seed ?? 0);
   const promptIds = encodePrompt(model, tokenizer, prompt, options.promptOverflow);

@@ -132,11 +132,7 @@ export function generateCommand(): Command {
       if (flags.json !== true) process.stdout.write(flags.prompt);
       const started = performance.now();
       const stream = generate(model, tokenizer, flags.prompt, {
-        maxNewTokens: config.maxNewTokens,
-        sampling: config.sampling,
-        seed: config.seed,
-        repetitionPenalty: config.repetitionPenalty,
-        stop: config.stop,
+        ...config,
         eosTokenIds: eosIdsFor(config, tokenizer, tokenizerConfigEos),
         stopAtEos: flags.eos,
         useCache: flags.cache,

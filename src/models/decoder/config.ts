@@ -96,13 +96,13 @@ export const dimensionLimits = {
 } as const;
 
 /** How to name each field in errors (e.g. the config.json key it came from); default the field itself. */
-export type FieldNames = Readonly<Partial<Record<string, string>>>;
+/** A raw config's field: a DecoderConfig field, or ropeTheta (the theta of `positional: 'rope'` given flat). */
+export type DecoderField = keyof DecoderConfig | 'ropeTheta';
 
-/**
- * Every field a raw config may give: the DecoderConfig fields plus ropeTheta (the theta
- * of `positional: 'rope'` given flat). The type makes it list each field exactly once.
- */
-const knownFields: Readonly<Record<keyof DecoderConfig | 'ropeTheta', true>> = {
+export type FieldNames = Readonly<Partial<Record<DecoderField, string>>>;
+
+/** Every field a raw config may give; its type makes it list each field exactly once. */
+const knownFields: Readonly<Record<DecoderField, true>> = {
   arch: true,
   vocabSize: true,
   nLayer: true,
@@ -138,7 +138,7 @@ export function resolveDecoderConfig(
   fieldNames: FieldNames = {},
 ): DecoderConfig {
   const problems: string[] = [];
-  const label = (key: string): string => fieldNames[key] ?? key;
+  const label = (key: DecoderField): string => fieldNames[key] ?? key;
   for (const key of Object.keys(raw)) {
     if (!Object.hasOwn(knownFields, key)) problems.push(`${key}: unknown field`);
   }
@@ -148,7 +148,7 @@ export function resolveDecoderConfig(
     throw configError(where, problems);
   }
   const d = defaultsOf[arch];
-  const pick = <T>(key: string, fallback: T): unknown => (raw[key] === undefined ? fallback : raw[key]);
+  const pick = <T>(key: DecoderField, fallback: T): unknown => (raw[key] === undefined ? fallback : raw[key]);
 
   const int = (key: keyof typeof dimensionLimits, fallback: number | undefined): number => {
     const value = pick(key, fallback);
@@ -159,7 +159,7 @@ export function resolveDecoderConfig(
     }
     return value;
   };
-  const real = (key: string, fallback: number, ok: (v: number) => boolean, range: string): number => {
+  const real = (key: DecoderField, fallback: number, ok: (v: number) => boolean, range: string): number => {
     const value = pick(key, fallback);
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
       problems.push(`${label(key)}: expected a number ${range}, got ${JSON.stringify(value)}`);
@@ -167,7 +167,7 @@ export function resolveDecoderConfig(
     }
     return value;
   };
-  const oneOf = <T extends string>(key: string, fallback: T, allowed: readonly T[]): T => {
+  const oneOf = <T extends string>(key: DecoderField, fallback: T, allowed: readonly T[]): T => {
     const value = pick(key, fallback);
     if (typeof value !== 'string' || !allowed.includes(value as T)) {
       problems.push(`${label(key)}: expected one of ${allowed.join(' | ')}, got ${JSON.stringify(value)}`);
@@ -175,7 +175,7 @@ export function resolveDecoderConfig(
     }
     return value as T;
   };
-  const flag = (key: string, fallback: boolean): boolean => {
+  const flag = (key: DecoderField, fallback: boolean): boolean => {
     const value = pick(key, fallback);
     if (typeof value !== 'boolean') {
       problems.push(`${label(key)}: expected true or false, got ${JSON.stringify(value)}`);

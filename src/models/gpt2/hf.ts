@@ -3,7 +3,7 @@
  * the HF mappings; lmforge_* keys hold what GPT2Config cannot say (decoder/hf-common.ts).
  * The fields that size the weights are required; the rest take HF's defaults.
  */
-import { resolveDecoderConfig, type DecoderConfig } from '../decoder/config.js';
+import { resolveDecoderConfig, type DecoderConfig, type FieldNames } from '../decoder/config.js';
 import {
   activationOf,
   activationToHf,
@@ -14,7 +14,7 @@ import {
 } from '../decoder/hf-common.js';
 
 /** The config.json key of each DecoderConfig field (for naming fields in errors). */
-export const gpt2FieldNames: Readonly<Record<string, string>> = {
+export const gpt2FieldNames: FieldNames = {
   vocabSize: 'vocab_size',
   blockSize: 'n_positions',
   nEmbd: 'n_embd',

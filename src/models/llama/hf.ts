@@ -4,7 +4,7 @@
  * (decoder/hf-common.ts). The fields that size the weights are required; the rest take
  * HF's defaults.
  */
-import { resolveDecoderConfig, type DecoderConfig } from '../decoder/config.js';
+import { resolveDecoderConfig, type DecoderConfig, type FieldNames } from '../decoder/config.js';
 import {
   activationOf,
   activationToHf,
@@ -15,7 +15,7 @@ import {
 } from '../decoder/hf-common.js';
 
 /** The config.json key of each DecoderConfig field (for naming fields in errors). */
-export const llamaFieldNames: Readonly<Record<string, string>> = {
+export const llamaFieldNames: FieldNames = {
   vocabSize: 'vocab_size',
   nEmbd: 'hidden_size',
   intermediateSize: 'intermediate_size',
