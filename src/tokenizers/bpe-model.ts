@@ -33,6 +33,13 @@ export interface BpeModelOptions {
   readonly ranksAreIds?: boolean;
 }
 
+/** The token a merge of `left` and `right` makes (a continuing-subword prefix on the right is dropped). */
+export function mergedToken(left: string, right: string, prefix: string | undefined): string {
+  return prefix !== undefined && prefix.length > 0 && right.startsWith(prefix)
+    ? left + right.slice(prefix.length)
+    : left + right;
+}
+
 /** Above this many symbols a word is merged with a heap instead of repeated scans. */
 const HEAP_THRESHOLD = 48;
 /** Pieces longer than this are not cached (a 1 MB run would just pin memory). */
@@ -106,15 +113,14 @@ export class BpeModel {
   private buildListMerges(): void {
     const merges = this.options.merges;
     const vocab = this.options.vocab;
-    const prefix = this.options.continuingSubwordPrefix ?? '';
+    const prefix = this.options.continuingSubwordPrefix;
     const table = new PairTable(merges.length);
     const kept = new Uint8Array(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {
       const [a, b] = merges[rank] as readonly [string, string];
       const left = vocab.get(a);
       const right = vocab.get(b);
-      const merged = prefix.length > 0 && b.startsWith(prefix) ? a + b.slice(prefix.length) : a + b;
-      const result = vocab.get(merged);
+      const result = vocab.get(mergedToken(a, b, prefix));
       // HF rejects such files; the loader validates, so here it only guards the table.
       if (left === undefined || right === undefined || result === undefined) continue;
       if (table.add(left, right, rank, result)) kept[rank] = 1;
