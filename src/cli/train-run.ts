@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { createModel, resolveDecoderConfig, type DecoderArch, type DecoderLM } from '../models/index.js';
-import type { Tokenizer } from '../tokenizers/index.js';
+import { UnknownCharacters, type Tokenizer } from '../tokenizers/index.js';
 import {
   Trainer,
   describeSource,
@@ -28,6 +28,7 @@ import {
 } from '../train/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
 import { createTrainProgress } from './progress.js';
+import { warnUnknownCharacters } from './unknown-characters.js';
 import { pathExists } from '../util/path-exists.js';
 
 /** Model shape flags (absent: the defaults below). */
@@ -81,7 +82,9 @@ async function loadData(
   const started = performance.now();
   const text = await readSourceText(source);
   const tokenizer = await tokenizerFor(text);
-  const tokenized = await tokenizeWithCache(text, tokenizer, cacheDir);
+  const unknown = new UnknownCharacters();
+  const tokenized = await tokenizeWithCache(text, tokenizer, cacheDir, unknown);
+  warnUnknownCharacters(unknown, 'the training data');
   const { train, val } = splitTokens(tokenized.ids);
   log(
     `data: ${describeSource(source)}: ${text.length.toLocaleString('en')} characters -> ` +
