@@ -99,10 +99,10 @@ export function checkTokenIds(model: ModelSpec, addedTokens: readonly AddedToken
       if (owner !== undefined || other !== undefined) {
         const holder =
           owner !== undefined
-            ? `model.vocab's ${quote(owner)}`
-            : `added_tokens[${other}] ${quote((addedTokens[other as number] as AddedToken).content)}`;
+            ? `${quote(owner)} in model.vocab`
+            : `added_tokens[${other}] (${quote((addedTokens[other as number] as AddedToken).content)})`;
         throw new FormatError(
-          `id ${token.id} of the added token ${quote(token.content)} is already ${holder}'s`,
+          `id ${token.id} of the added token ${quote(token.content)} is taken by ${holder}`,
           {
             where: `${where}.id`,
             expected: `the next free id, ${id} (as Hugging Face assigns it)`,

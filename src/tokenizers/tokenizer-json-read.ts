@@ -64,7 +64,7 @@ function checkDepth(root: Raw, source: string): void {
       const shown = path.length > 160 ? `${path.slice(0, 100)}…${path.slice(-50)}` : path;
       throw new FormatError(`nested more than ${MAX_DEPTH} levels deep`, {
         where: `${source}: ${shown}`,
-        hint: 'a real tokenizer.json nests a few levels; this file is corrupt or hostile',
+        hint: 'real tokenizer.json files nest a few levels; this one is corrupt',
       });
     }
     const { value, depth } = entry;
@@ -316,6 +316,7 @@ function readMerge(
   vocab: ReadonlyMap<string, number>,
   prefix: string | undefined,
   where: string,
+  i: number,
 ): [string, string] {
   let left: unknown;
   let right: unknown;
@@ -334,7 +335,8 @@ function readMerge(
     vocab.has(mergedToken(left, right, prefix))
   )
     return [left, right];
-  return readMergeSlowly(merge, vocab, prefix, where);
+  // The error path is built only on error: a model has up to ~500k merges.
+  return readMergeSlowly(merge, vocab, prefix, `${where}.merges[${i}]`);
 }
 
 /** The checks of readMerge again, step by step, to throw the precise error. */
@@ -381,7 +383,7 @@ function readModel(value: unknown, where: string, byteLevel: boolean): ModelSpec
       const continuingSubwordPrefix =
         optionalString(raw.continuing_subword_prefix, `${where}.continuing_subword_prefix`) || undefined;
       const merges = array(raw.merges, `${where}.merges`).map((merge, i) =>
-        readMerge(merge, vocab, continuingSubwordPrefix, `${where}.merges[${i}]`),
+        readMerge(merge, vocab, continuingSubwordPrefix, where, i),
       );
       return {
         type,

@@ -231,12 +231,12 @@ describe('token ids, merges and the vocabulary', () => {
       [
         'duplicate id',
         [addedToken(4, '<x>'), addedToken(4, '<y>')],
-        'added_tokens[1].id: id 4 of the added token "<y>" is already added_tokens[0] "<x>"\'s; expected the next free id, 5',
+        'added_tokens[1].id: id 4 of the added token "<y>" is taken by added_tokens[0] ("<x>"); expected the next free id, 5',
       ],
       [
         'id of a model token',
         [addedToken(1, '<x>')],
-        'added_tokens[0].id: id 1 of the added token "<x>" is already model.vocab\'s "b"\'s',
+        'added_tokens[0].id: id 1 of the added token "<x>" is taken by "b" in model.vocab',
       ],
       [
         'past a gap',
