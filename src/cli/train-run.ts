@@ -18,7 +18,7 @@ import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createModel, resolveDecoderConfig, type DecoderArch, type DecoderLM } from '../models/index.js';
-import type { Tokenizer } from '../tokenizers/index.js';
+import { UnknownCharacters, type Tokenizer } from '../tokenizers/index.js';
 import {
   Trainer,
   describeSource,
@@ -39,6 +39,7 @@ import {
   type TrainSummary,
 } from '../train/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
+import { warnUnknownCharacters } from './unknown-characters.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
 
@@ -119,7 +120,9 @@ async function loadData(
   const started = performance.now();
   const text = await readSourceText(source);
   const tokenizer = await tokenizerFor(text);
-  const tokenized = await tokenizeWithCache(text, tokenizer, cacheDir);
+  const unknown = new UnknownCharacters();
+  const tokenized = await tokenizeWithCache(text, tokenizer, cacheDir, unknown);
+  warnUnknownCharacters(unknown, 'the training data');
   const { train, val } = splitTokens(tokenized.ids);
   log(
     `data: ${describeSource(source)}: ${text.length.toLocaleString('en')} characters -> ` +

@@ -20,6 +20,7 @@ import { writeTokenizerJson } from './tokenizer-json-write.js';
 import { byteStreamDecoder, windowStreamDecoder } from './stream-decoder.js';
 import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
 import { UnigramModel, type UnigramOptions } from './unigram-model.js';
+import type { UnknownCharacters } from './unknown-characters.js';
 import { binaryToBytes, decodeUtf8, wellFormed } from './utf8.js';
 import { WordPieceModel, type WordPieceOptions } from './wordpiece-model.js';
 
@@ -40,7 +41,8 @@ export interface TokenizerSpec {
 
 interface WordModel {
   readonly size: number;
-  encodeWord(word: string, out: number[]): void;
+  /** Appends the ids of one word; what the model cannot represent and drops goes to `unknown`. */
+  encodeWord(word: string, out: number[], unknown?: UnknownCharacters): void;
   idToToken(id: number): string | undefined;
 }
 
@@ -148,21 +150,26 @@ export class PipelineTokenizer implements Tokenizer {
       }
       const normalized = this.normalize(segment.text);
       if (!this.matcher.hasNormalized) {
-        this.encodeNormalized(normalized, segment.atStart, ids);
+        this.encodeNormalized(normalized, segment.atStart, ids, options.unknown);
         continue;
       }
       const pieces: Segment[] = [];
       this.matcher.splitNormalized(normalized, segment.atStart, allowed, disallowed, pieces);
       for (const piece of pieces) {
         if (piece.kind === 'token') ids.push(piece.id);
-        else this.encodeNormalized(piece.text, piece.atStart, ids);
+        else this.encodeNormalized(piece.text, piece.atStart, ids, options.unknown);
       }
     }
     return options.addSpecialTokens === false ? ids : postProcess(this.spec.postProcessor, ids);
   }
 
   /** Pre-tokenize normalized text and run the model on each word, appending ids. */
-  private encodeNormalized(normalized: string, atStart: boolean, ids: number[]): void {
+  private encodeNormalized(
+    normalized: string,
+    atStart: boolean,
+    ids: number[],
+    unknown: UnknownCharacters | undefined,
+  ): void {
     const regex = this.preTokenizer.singleRegex;
     if (regex !== undefined) {
       // Hot path: matches and the gaps between them are the words (Isolated split).
@@ -171,19 +178,19 @@ export class PipelineTokenizer implements Tokenizer {
       regex.lastIndex = 0;
       for (let match = regex.exec(normalized); match !== null; match = regex.exec(normalized)) {
         const word = match[0];
-        if (match.index > last) model.encodeWord(normalized.slice(last, match.index), ids);
+        if (match.index > last) model.encodeWord(normalized.slice(last, match.index), ids, unknown);
         if (word.length === 0) {
           regex.lastIndex++;
           continue;
         }
-        model.encodeWord(word, ids);
+        model.encodeWord(word, ids, unknown);
         last = match.index + word.length;
       }
-      if (last < normalized.length) model.encodeWord(normalized.slice(last), ids);
+      if (last < normalized.length) model.encodeWord(normalized.slice(last), ids, unknown);
       return;
     }
     const words = this.preTokenizer.split(normalized, atStart);
-    for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i] as string, ids);
+    for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i] as string, ids, unknown);
   }
 
   /**

@@ -3,6 +3,8 @@
  * Models, training and the CLI code against this, never against a concrete class.
  */
 
+import type { UnknownCharacters } from './unknown-characters.js';
+
 /** Which special tokens written literally in the text may become their special id. */
 export type SpecialTokenSet = 'all' | ReadonlySet<string>;
 
@@ -19,6 +21,11 @@ export interface EncodeOptions {
    * (tiktoken semantics). Default 'all'; pass an empty set to encode them as plain text.
    */
   readonly disallowedSpecial?: SpecialTokenSet;
+  /**
+   * Collects the characters the vocabulary cannot represent, which are dropped (as Hugging
+   * Face drops them). CharTokenizer, which otherwise throws on them, drops and counts them too.
+   */
+  readonly unknown?: UnknownCharacters | undefined;
 }
 
 export interface DecodeOptions {

@@ -1,11 +1,13 @@
 /** `lmforge eval DIR --data FILE`: loss and perplexity of a model folder on a text file. */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { UnknownCharacters } from '../../tokenizers/index.js';
 import { evaluateLoss } from '../../train/index.js';
 import { FormatError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
 import { integer } from '../parse-number.js';
+import { warnUnknownCharacters } from '../unknown-characters.js';
 
 interface EvalFlags extends ComputeFlags {
   data: string;
@@ -30,9 +32,11 @@ export function evalCommand(): Command {
     }
     const { model, tokenizer } = await loadModelWithTokenizer(dir);
     try {
+      const unknown = new UnknownCharacters();
       const ids = Int32Array.from(
-        tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set() }),
+        tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set(), unknown }),
       );
+      warnUnknownCharacters(unknown, flags.data);
       const started = performance.now();
       const result = evaluateLoss(model, ids, { batchSize: flags.batchSize });
       const seconds = (performance.now() - started) / 1000;

@@ -10,6 +10,7 @@ import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
 import { integer, real } from '../parse-number.js';
+import { warnUnknownIn } from '../unknown-characters.js';
 
 interface GenerateFlags extends ComputeFlags {
   prompt: string;
@@ -63,6 +64,7 @@ export function generateCommand(): Command {
     applyComputeOptions(flags, flags.json === true);
     const { model, tokenizer, generationConfig } = await loadModelWithTokenizer(dir);
     try {
+      warnUnknownIn(tokenizer, flags.prompt, 'the prompt');
       if (flags.top !== undefined) {
         const table = nextTokens(model, tokenizer, flags.prompt, flags.top);
         if (flags.json === true) {

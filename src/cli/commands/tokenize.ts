@@ -1,8 +1,14 @@
 /** `lmforge tokenize [FILE|-] --tokenizer NAME|PATH`: show pieces and ids, or `--json` ids only. */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { loadTokenizer, type EncodeOptions, type Tokenizer } from '../../tokenizers/index.js';
+import {
+  loadTokenizer,
+  UnknownCharacters,
+  type EncodeOptions,
+  type Tokenizer,
+} from '../../tokenizers/index.js';
 import { TokenizerError } from '../../util/errors.js';
+import { warnUnknownCharacters } from '../unknown-characters.js';
 
 async function readInput(file: string): Promise<string> {
   if (file !== '-') return readFile(file, 'utf8');
@@ -59,11 +65,14 @@ export function tokenizeCommand(): Command {
       ) => {
         const tokenizer = await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
+        const unknown = new UnknownCharacters();
         const ids = encodeForCli(tokenizer, text, {
+          unknown,
           addSpecialTokens: options.special,
           ...(options.allowSpecial === true ? { allowedSpecial: 'all' as const } : {}),
           ...(options.specialAsText === true ? { disallowedSpecial: new Set<string>() } : {}),
         });
+        warnUnknownCharacters(unknown, file === '-' ? 'the input' : file);
         if (options.json === true) {
           process.stdout.write(JSON.stringify(ids) + '\n');
           return;
