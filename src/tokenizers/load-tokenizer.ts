@@ -85,10 +85,11 @@ export function loadEncoding(name: EncodingName): Promise<PipelineTokenizer> {
       const table = await readRankFile(path);
       const sha256 = createHash('sha256').update(table).digest('hex');
       if (sha256 !== definition.sha256)
-        throw new FormatError('rank table is damaged (reinstall lmforge)', {
+        throw new FormatError('rank table is damaged', {
           where: path,
           expected: `SHA-256 ${definition.sha256}`,
           actual: sha256,
+          hint: 'reinstall lmforge',
         });
       const ranks = parseRankTable(table, path);
       return new PipelineTokenizer(tiktokenSpec(ranks, definition.pattern, definition.specialTokens));
@@ -104,9 +105,10 @@ async function readRankFile(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (error) {
-    throw new FormatError('cannot read the rank table of a built-in encoding (reinstall lmforge)', {
+    throw new FormatError('cannot read the rank table of a built-in encoding', {
       where: path,
       actual: (error as NodeJS.ErrnoException).code ?? String(error),
+      hint: 'reinstall lmforge',
       cause: error,
     });
   }
