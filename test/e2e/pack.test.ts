@@ -86,6 +86,36 @@ function assertOk(result: { status: number | null; stdout: string; stderr: strin
   assert.equal(result.status, 0, `${what}: exit ${result.status}\n${result.stderr}`);
 }
 
+/** Every .js file under `dir`, recursively. */
+function jsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return jsFiles(path);
+    return entry.name.endsWith('.js') ? [path] : [];
+  });
+}
+
+/** Module specifiers a compiled file names: imports, dynamic imports, import.meta.resolve, require. */
+const SPECIFIER =
+  /\bfrom\s*['"]([^'"]+)['"]|\bimport\s*['"]([^'"]+)['"]|\bimport\s*\(\s*[`'"]([^`'"$]+)|import\.meta\.resolve\(\s*[`'"]([^`'"$]+)|\brequire(?:\.resolve)?\(\s*[`'"]([^`'"$]+)/g;
+
+describe('what the published code imports', () => {
+  it('is node built-ins, the package itself and its dependencies: never a devDependency', () => {
+    const allowed = new Set([...Object.keys(manifest.dependencies), 'lmforge']);
+    const bad: string[] = [];
+    for (const file of [...jsFiles(join(REPO_ROOT, 'dist', 'src')), join(REPO_ROOT, 'bin', 'lmforge.js')]) {
+      for (const match of readFileSync(file, 'utf8').matchAll(SPECIFIER)) {
+        const specifier = match.slice(1).find((group) => group !== undefined)!;
+        if (/^(\.|\/|node:)/.test(specifier)) continue;
+        const parts = specifier.split('/');
+        const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+        if (!allowed.has(name)) bad.push(`${file.slice(REPO_ROOT.length + 1)}: ${specifier}`);
+      }
+    }
+    assert.deepEqual(bad, [], 'runtime imports of packages that are not dependencies');
+  });
+});
+
 describe('the packed package installed into an empty project', { timeout: 300_000 }, () => {
   let packedFiles: string[] = [];
 
