@@ -69,7 +69,7 @@ function isEncodingName(name: string): name is EncodingName {
   return (ENCODING_NAMES as readonly string[]).includes(name);
 }
 
-/** Load a tiktoken encoding by name (cached: loading o200k takes ~0.5 s). */
+/** Load a tiktoken encoding by name (cached: loading o200k takes ~0.1 s). */
 export function loadEncoding(name: EncodingName): Promise<PipelineTokenizer> {
   // gpt2 and r50k_base are one encoding (same ranks, pattern and special tokens): load it once.
   if (name === 'gpt2') name = 'r50k_base';

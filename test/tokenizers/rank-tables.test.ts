@@ -139,6 +139,12 @@ describe('ByteLevelVocab', () => {
 
   it('a built-in encoding saved as tokenizer.json reloads to the same tokens and ids', async () => {
     const gpt2 = await loadEncoding('gpt2');
+    // The fast load really ran: the vocabulary is the table's binary-keyed Map, not a converted copy.
+    const model = gpt2.spec.model;
+    assert.ok(
+      model.type === 'BPE' && model.options.vocab instanceof ByteLevelVocab,
+      'vocab is not a ByteLevelVocab',
+    );
     const reloaded = new PipelineTokenizer(parseTokenizerJson(JSON.stringify(gpt2.toJSON()), 'gpt2 (saved)'));
     for (let id = 0; id < gpt2.vocabSize; id++) assert.equal(reloaded.idToToken(id), gpt2.idToToken(id));
     const text = 'Hello wörld — 12345 tokens\n\n  indented <|endoftext|>';
