@@ -9,7 +9,7 @@ import { commands } from './commands/index.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('lmforge')
-    .description('Train, fine-tune, run and inspect transformer language models')
+    .description('Train, run and inspect transformer language models')
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError();

@@ -6,6 +6,7 @@
  * 1 MB run of one character stays O(n log n) instead of tiktoken's O(n^2).
  */
 import { binaryToByteLevel, byteLevelToBinary } from './byte-level.js';
+import { ByteLevelVocab } from './byte-level-vocab.js';
 import { PairTable } from './pair-table.js';
 import type { UnknownCharacters } from './unknown-characters.js';
 import { toBinary, isAscii } from './utf8.js';
@@ -51,8 +52,11 @@ const LAZY_MERGES_MAX = 8_000_000;
 export class BpeModel {
   readonly options: BpeModelOptions;
   /** Lookup key -> id; for byte-level models the key is the token's binary string. */
-  private readonly index = new Map<string, number>();
+  private readonly index: ReadonlyMap<string, number>;
+  /** Token of each id, as in the vocab; left empty when tokensFromKeys. */
   private readonly tokens: string[] = [];
+  /** The vocab is a ByteLevelVocab: a token is its key's printable form, made on demand. */
+  private readonly tokensFromKeys: boolean;
   /** (left id, right id) -> (merge rank, merged id). */
   private mergeTable: PairTable = new PairTable();
   /**
@@ -73,11 +77,20 @@ export class BpeModel {
 
   constructor(options: BpeModelOptions) {
     this.options = options;
-    for (const [token, id] of options.vocab) {
-      const key = options.symbols === 'bytes' ? (byteLevelToBinary(token) ?? '\u0100' + token) : token;
-      this.index.set(key, id);
-      this.tokens[id] = token;
-      this.keys[id] = key;
+    this.tokensFromKeys = options.symbols === 'bytes' && options.vocab instanceof ByteLevelVocab;
+    if (this.tokensFromKeys) {
+      // Already keyed by binary strings (tiktoken encodings): index it as is.
+      this.index = (options.vocab as ByteLevelVocab).binary;
+      for (const [key, id] of this.index) this.keys[id] = key;
+    } else {
+      const index = new Map<string, number>();
+      for (const [token, id] of options.vocab) {
+        const key = options.symbols === 'bytes' ? (byteLevelToBinary(token) ?? '\u0100' + token) : token;
+        index.set(key, id);
+        this.tokens[id] = token;
+        this.keys[id] = key;
+      }
+      this.index = index;
     }
     if (options.symbols === 'bytes') {
       for (let b = 0; b < 256; b++) this.byteIds[b] = this.index.get(String.fromCharCode(b)) ?? -1;
@@ -94,7 +107,7 @@ export class BpeModel {
   }
 
   get size(): number {
-    return this.tokens.length;
+    return this.keys.length;
   }
 
   tokenToId(token: string): number | undefined {
@@ -102,11 +115,14 @@ export class BpeModel {
   }
 
   idToToken(id: number): string | undefined {
-    return this.tokens[id];
+    if (!this.tokensFromKeys) return this.tokens[id];
+    const key = this.keys[id];
+    return key === undefined ? undefined : binaryToByteLevel(key);
   }
 
   /** The raw bytes of a byte-level token as a binary string. */
   tokenBinary(id: number): string | undefined {
+    if (this.tokensFromKeys) return this.keys[id];
     const token = this.tokens[id];
     return token === undefined ? undefined : byteLevelToBinary(token);
   }
@@ -176,7 +192,7 @@ export class BpeModel {
     const entries: Array<[number, string, string]> = [];
     const table = this.lazyMerges ? this.allRankMerges() : this.mergeTable;
     for (const [left, right, rank] of table.entries())
-      entries.push([rank, this.tokens[left] as string, this.tokens[right] as string]);
+      entries.push([rank, this.idToToken(left) as string, this.idToToken(right) as string]);
     // Ties (tiktoken: several splits of one token share its rank) go shortest left part first.
     entries.sort((x, y) => x[0] - y[0] || x[1].length - y[1].length);
     return entries.map(([, left, right]) => [left, right]);
