@@ -4,30 +4,16 @@
  * training (checkpoint, clean exit, resume).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { bin, cliEnv, run } from './cli-util.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const root = repoRoot();
-const bin = join(root, 'bin', 'lmforge.js');
 const work = mkdtempSync(join(tmpdir(), 'lmforge-e2e-'));
 const data = join(work, 'tiny.txt');
 writeFileSync(data, 'the cat sat on the mat.\nthe dog ate the log.\na bird in the hand.\n'.repeat(60));
-const env = { ...process.env, LMFORGE_BACKEND: 'js', XDG_CACHE_HOME: join(work, 'cache') };
-
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
@@ -190,7 +176,7 @@ describe('lmforge CLI', () => {
         '--out',
         dir,
       ],
-      { env },
+      { env: cliEnv() },
     );
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
