@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bin, cliEnv, run } from './cli-util.js';
+import { assertUserError, bin, cliEnv, run } from './cli-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-e2e-'));
 const data = join(work, 'tiny.txt');
@@ -130,9 +130,8 @@ describe('lmforge CLI', () => {
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /^lmforge: .*config\.json/m);
     const bad = run(['train', ...tiny, '--iters', '5', '--lr', '-1', '--out', join(work, 'bad')]);
-    assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /lmforge: .*lr must be > 0/);
-    // Training and model flags are checked together, before any data is read.
+    assertUserError(bad, `option '--lr <x>': expected a number > 0, got "-1"`);
+    // Every bad flag value is named in the one line, before any data is read.
     const many = run([
       'train',
       ...tiny,
@@ -145,8 +144,10 @@ describe('lmforge CLI', () => {
       '--out',
       join(work, 'bad'),
     ]);
-    assert.equal(many.status, 2);
-    assert.match(many.stderr, /lr must be > 0.*nLayer: expected an integer >= 1, got 0/);
+    assertUserError(
+      many,
+      `option '--lr <x>': expected a number > 0, got "-1"; option '--n-layer <n>': expected an integer >= 1, got "0"`,
+    );
     const again = run(['train', ...tiny, '--iters', '5', '--warmup', '1', '--out', out]);
     assert.equal(again.status, 2);
     assert.match(again.stderr, /already holds a training run.*--resume/);

@@ -4,14 +4,7 @@ import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { trainBpe } from '../../tokenizers/index.js';
-import { ConfigError } from '../../util/errors.js';
-
-function positiveInteger(value: string, name: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0)
-    throw new ConfigError('not a non-negative integer', { where: name, actual: value });
-  return number;
-}
+import { integer } from '../parse-number.js';
 
 export function tokenizerCommand(): Command {
   const command = new Command('tokenizer').description('Tokenizer tools');
@@ -19,14 +12,19 @@ export function tokenizerCommand(): Command {
     .command('train')
     .description('Train a byte-level BPE tokenizer and write OUT/tokenizer.json')
     .argument('<files...>', 'text files to train on')
-    .requiredOption('--vocab-size <n>', 'target vocabulary size (special tokens and 256 bytes included)')
+    .requiredOption(
+      '--vocab-size <n>',
+      'target vocabulary size (special tokens and 256 bytes included)',
+      // trainBpe's own limit: ids must fit the 21 bits of its pair keys.
+      integer({ min: 1, below: 2 ** 21 }),
+    )
     .requiredOption('--out <dir>', 'output folder')
-    .option('--min-frequency <n>', 'never merge a pair seen fewer times', '0')
+    .option('--min-frequency <n>', 'never merge a pair seen fewer times', integer({ min: 0 }), 0)
     .option('--special-tokens <tokens...>', 'special tokens, given ids 0..', [])
     .action(
       async (
         files: string[],
-        options: { vocabSize: string; out: string; minFrequency: string; specialTokens: string[] },
+        options: { vocabSize: number; out: string; minFrequency: number; specialTokens: string[] },
       ) => {
         const texts = await Promise.all(files.map((file) => readFile(file, 'utf8')));
         const bar = new SingleBar({
@@ -35,8 +33,8 @@ export function tokenizerCommand(): Command {
         });
         let started = false;
         const tokenizer = trainBpe(texts, {
-          vocabSize: positiveInteger(options.vocabSize, '--vocab-size'),
-          minFrequency: positiveInteger(options.minFrequency, '--min-frequency'),
+          vocabSize: options.vocabSize,
+          minFrequency: options.minFrequency,
           specialTokens: options.specialTokens,
           onProgress: ({ done, total }) => {
             if (!started) bar.start(total, 0);
