@@ -59,8 +59,11 @@ export function integer(range: NumberRange = {}): (value: string) => number {
     const n = Number(value);
     if (!INTEGER.test(value)) reject('an integer', range, value);
     if (!Number.isSafeInteger(n)) {
-      const safe = { min: range.min ?? -Number.MAX_SAFE_INTEGER, max: range.max ?? Number.MAX_SAFE_INTEGER };
-      reject('an integer', { ...range, ...safe }, value);
+      // Past 2^53 the range is the safe one, where the flag has no tighter bound of its own.
+      const safe = Number.MAX_SAFE_INTEGER;
+      const low = range.min === undefined && range.above === undefined ? { min: -safe } : {};
+      const high = range.max === undefined && range.below === undefined ? { max: safe } : {};
+      reject('an integer', { ...range, ...low, ...high }, value);
     }
     if (!inRange(n, range)) reject('an integer', range, value);
     return n;

@@ -9,7 +9,7 @@
  * assertUserError(r, `option '--batch-size <n>': expected an integer >= 1, got "0"`);
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -40,6 +40,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Text piped to stdin (default: none, stdin is closed). */
   readonly input?: string;
+  /** A file descriptor for the CLI's stdout instead of a pipe (`stdout` is then ''). */
+  readonly stdout?: number;
 }
 
 /** One cache folder per test process, so runs never read or fill ~/.cache. */
@@ -70,10 +72,54 @@ export function run(args: readonly string[], opts: RunOptions = {}): CliResult {
     timeout: opts.timeout ?? 60_000,
     cwd: opts.cwd ?? root,
     input: opts.input ?? '',
+    stdio: ['pipe', opts.stdout ?? 'pipe', 'pipe'],
   });
   if (result.error !== undefined && (result.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT')
     throw result.error;
-  return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+  return {
+    status: result.status,
+    signal: result.signal,
+    stdout: result.stdout ?? '',
+    stderr: result.stderr ?? '',
+  };
+}
+
+/**
+ * `run` for many command lines at once, a few processes at a time (most of a short CLI
+ * run is Node's start-up, which overlaps well); results in the order of `argsList`.
+ */
+export async function runAll(
+  argsList: ReadonlyArray<readonly string[]>,
+  opts: Omit<RunOptions, 'stdout'> = {},
+  concurrency = 4,
+): Promise<CliResult[]> {
+  const results: CliResult[] = new Array<CliResult>(argsList.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < argsList.length) {
+      const index = next++;
+      results[index] = await runAsync(argsList[index]!, opts);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, argsList.length) }, worker));
+  return results;
+}
+
+function runAsync(args: readonly string[], opts: Omit<RunOptions, 'stdout'>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: cliEnv(opts.env),
+      cwd: opts.cwd ?? root,
+      timeout: opts.timeout ?? 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
 }
 
 /** The last non-empty line of a text ('' when there is none). */
