@@ -80,7 +80,7 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   'tokenizer train': {
-    '--vocab-size': { kind: 'integer', range: 'in [1, 2097152)', outside: ['0', '2097152'] },
+    '--vocab-size': { kind: 'integer', range: 'in [256, 2097152)', outside: ['255', '2097152'] },
     '--min-frequency': { kind: 'integer', range: '>= 0', outside: ['-1'] },
   },
   info: { '--threads': threads },
@@ -291,7 +291,7 @@ describe('lmforge file errors: one line naming the path, never a stack', () => {
   const textFile = join(work, 'not-a-folder');
   writeFileSync(textFile, 'x');
 
-  it('missing inputs, a file where a folder belongs, a folder where a file belongs', async () => {
+  it('missing inputs, a file where a folder belongs and the reverse, tokenizer train vocabulary checks', async () => {
     const cases: Array<[string[], string | RegExp]> = [
       [['eval', missing, '--data', data], new RegExp(`^${missing}/config\\.json: `)],
       [['generate', `${missing}/`, '--prompt', 'x'], new RegExp(`^${missing}/+config\\.json: `)],
@@ -306,6 +306,38 @@ describe('lmforge file errors: one line naming the path, never a stack', () => {
         `${textFile}: exists and is not a folder`,
       ],
       [['tokenize', folder, '-t', 'gpt2'], `tokenize ${folder}: is a folder, expected a file (read)`],
+      // Checked before any file is read: the bytes and the specials must fit, each special once.
+      [
+        [
+          'tokenizer',
+          'train',
+          `${missing}.txt`,
+          '--vocab-size',
+          '257',
+          '--special-tokens',
+          'a',
+          'b',
+          '--out',
+          folder,
+        ],
+        '--vocab-size: too small for a byte-level BPE; expected at least 258 (256 bytes + 2 special tokens), got 257',
+      ],
+      [
+        [
+          'tokenizer',
+          'train',
+          `${missing}.txt`,
+          '--vocab-size',
+          '300',
+          '--special-tokens',
+          'a',
+          'b',
+          'a',
+          '--out',
+          folder,
+        ],
+        '--special-tokens: a special token is given more than once, got "a"',
+      ],
     ];
     const results = await runAll(
       cases.map(([args]) => args),

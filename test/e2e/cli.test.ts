@@ -148,6 +148,11 @@ describe('lmforge CLI', () => {
       many,
       `option '--lr <x>': expected a number > 0, got "-1"; option '--n-layer <n>': expected an integer >= 1, got "0"`,
     );
+    // --top past the vocabulary is refused, not cut silently to the vocabulary.
+    assertUserError(
+      run(['generate', out, '--prompt', 'the', '--top', '19']),
+      '--top: more next tokens asked for than the model has; expected at most 18 (the vocabulary size), got 19',
+    );
     const again = run(['train', ...tiny, '--iters', '5', '--warmup', '1', '--out', out]);
     assert.equal(again.status, 2);
     assert.match(again.stderr, /already holds a training run.*--resume/);

@@ -68,6 +68,13 @@ export function generateCommand(): Command {
     const { model, tokenizer, generationConfig } = await loadModelWithTokenizer(dir);
     try {
       if (flags.top !== undefined) {
+        if (flags.top > model.config.vocabSize) {
+          throw new ConfigError('more next tokens asked for than the model has', {
+            where: '--top',
+            expected: `at most ${model.config.vocabSize} (the vocabulary size)`,
+            actual: flags.top,
+          });
+        }
         const table = nextTokens(model, tokenizer, flags.prompt, flags.top);
         if (flags.json === true) {
           const top = table.top.map((t) => ({ token: t.token, id: t.id, prob: t.prob }));
