@@ -346,6 +346,13 @@ describe('lmforge file errors: one line naming the path, never a stack', () => {
     cases.forEach(([, message], i) => assertUserError(results[i]!, message));
   });
 
+  it('LMFORGE_DEBUG=1 shows the whole error before the same last line', () => {
+    const r = run(['tokenize', `${missing}.txt`, '-t', 'gpt2'], { ...quick, env: { LMFORGE_DEBUG: '1' } });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /ENOENT[\s\S]*^\s+at /m);
+    assert.equal(lastLine(r.stderr), `lmforge: ${missing}.txt: no such file or directory`);
+  });
+
   it('a full disk behind stdout', { skip: !existsSync('/dev/full') }, () => {
     const full = openSync('/dev/full', 'w');
     try {

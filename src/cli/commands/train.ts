@@ -58,7 +58,7 @@ export function trainCommand(): Command {
     .option('--iters <n>', 'optimiser steps (default 2000)', integer({ min: 1 }))
     .option('--lr <x>', 'peak learning rate (default 1e-3)', real({ above: 0 }))
     .option('--min-lr <x>', 'final learning rate of the cosine decay (default 1e-4)', real({ min: 0 }))
-    .option('--warmup <n>', 'linear warm-up steps (default 100)', integer({ min: 0 }))
+    .option('--warmup <n>', 'linear warm-up steps (default iters/10, at most 100)', integer({ min: 0 }))
     .option('--beta2 <x>', 'AdamW beta2 (default 0.99)', real({ min: 0, below: 1 }))
     .option('--weight-decay <x>', 'AdamW weight decay on matrices (default 0.1)', real({ min: 0 }))
     .option('--grad-clip <x>', 'global gradient-norm limit, 0 for none (default 1.0)', real({ min: 0 }))
