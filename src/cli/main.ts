@@ -4,8 +4,8 @@
  * factory returning a commander Command.
  *
  * Exit codes: 0 done (and for --help, --version), 1 a bug in lmforge, 2 a user error
- * (a bad command line, flag value, file or folder), 130 stopped by Ctrl-C or SIGTERM
- * after saving. Every failure ends stderr with one line `lmforge: <where>: <what>`;
+ * (a bad command line, flag value, file or folder), 130 after Ctrl-C and 143 after
+ * SIGTERM (training saves first). Every failure ends stderr with one line `lmforge: <where>: <what>`;
  * LMFORGE_DEBUG=1 prints the whole error, stack and causes, before it.
  */
 import { inspect } from 'node:util';

@@ -69,7 +69,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed (default 1337)', integer({ min: 0, max: 2 ** 32 }))
     .option('--out <dir>', 'run folder (an HF model folder + optimizer and trainer state)', 'runs/train')
     .option('--resume', 'continue the run in --out from its last checkpoint')
-    .option('--force', 'overwrite a previous run in --out')
+    .option('--force', 'replace a previous run in --out (once the new run has saved its first checkpoint)')
     .option('--cache-dir <dir>', 'token cache folder (default ~/.cache/lmforge)')
     .option('--no-progress', 'no progress bar / evaluation lines')
     .option('--json', 'print a JSON summary as the last stdout line');
