@@ -5,8 +5,9 @@
  *
  * Exit codes: 0 done (and for --help, --version), 1 a bug in lmforge, 2 a user error
  * (a bad command line, flag value, file or folder), 130 after Ctrl-C and 143 after
- * SIGTERM (training saves first). Every failure ends stderr with one line `lmforge: <where>: <what>`;
- * LMFORGE_DEBUG=1 prints the whole error, stack and causes, before it.
+ * SIGTERM (training saves first). Every failure ends stderr with one line
+ * `lmforge: <where>: <what>`; LMFORGE_DEBUG=1 prints the whole error, stack and causes,
+ * before it.
  */
 import { inspect } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';

@@ -4,10 +4,10 @@
  * B (K, N) row-major, in GFLOP/s (2 M N K flops per product). bench/matmul.bench.ts uses
  * measureMatmul() too, against OpenBLAS.
  */
+import { freemem } from 'node:os';
 import { Command } from 'commander';
 import type { Backend, GemmParams } from '../../tensor/backend.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { freemem } from 'node:os';
 import { integer, real } from '../parse-number.js';
 import { ConfigError } from '../../util/errors.js';
 
