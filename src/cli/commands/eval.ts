@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { UnknownCharacters } from '../../tokenizers/index.js';
 import { evaluateLoss } from '../../train/index.js';
-import { FormatError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
 import { integer } from '../parse-number.js';
@@ -20,16 +19,12 @@ export function evalCommand(): Command {
     .description('Loss and perplexity of a model on a text file (every token predicted once)')
     .argument('<dir>', 'model folder')
     .requiredOption('--data <file>', 'text file to evaluate on')
-    .option('--batch-size <n>', 'blocks per forward pass', integer, 8)
+    .option('--batch-size <n>', 'blocks per forward pass', integer({ min: 1 }), 8)
     .option('--json', 'print one JSON object {loss, perplexity, tokens}');
   return addComputeOptions(command).action(async (dir: string, flags: EvalFlags) => {
     applyComputeOptions(flags, flags.json === true);
-    let text: string;
-    try {
-      text = await readFile(flags.data, 'utf8');
-    } catch (error) {
-      throw new FormatError('cannot read the data file', { where: flags.data, cause: error });
-    }
+    // A file that cannot be read is named with the reason by main's last-resort report.
+    const text = await readFile(flags.data, 'utf8');
     const { model, tokenizer } = await loadModelWithTokenizer(dir);
     try {
       const unknown = new UnknownCharacters();

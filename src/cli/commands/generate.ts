@@ -36,8 +36,12 @@ export function samplingFrom(
     typeof saved?.[key] === 'number' ? (saved[key] as number) : undefined;
   const sampleByDefault = saved?.['do_sample'] !== false;
   const temperature = flags.temperature ?? (sampleByDefault ? (num('temperature') ?? 0.8) : 0);
-  if (temperature < 0)
-    throw new ConfigError('--temperature must be >= 0', { where: '--temperature', actual: temperature });
+  // A flag was range-checked when parsed; this catches a bad value in the saved file.
+  if (!(temperature >= 0))
+    throw new ConfigError('temperature must be >= 0', {
+      where: 'generation_config.json',
+      actual: temperature,
+    });
   if (temperature === 0) return { kind: 'greedy' };
   const topK = flags.topK ?? num('top_k') ?? 200;
   const topP = flags.topP ?? num('top_p');
@@ -49,15 +53,15 @@ export function generateCommand(): Command {
     .description('Generate text from a model folder (streams to stdout), or show next-token probabilities')
     .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
     .requiredOption('--prompt <text>', 'text to continue')
-    .option('--max-tokens <n>', 'tokens to generate at most', integer, 200)
-    .option('--temperature <x>', 'sampling temperature; 0 is greedy (default 0.8)', real)
-    .option('--top-k <n>', 'sample from the k most probable tokens (default 200)', integer)
-    .option('--top-p <x>', 'nucleus sampling mass in (0, 1]', real)
-    .option('--repetition-penalty <x>', 'CTRL repetition penalty (1 = none)', real)
-    .option('--seed <n>', 'sampling seed', integer, 0)
+    .option('--max-tokens <n>', 'tokens to generate at most', integer({ min: 1 }), 200)
+    .option('--temperature <x>', 'sampling temperature; 0 is greedy (default 0.8)', real({ min: 0 }))
+    .option('--top-k <n>', 'sample from the k most probable tokens (default 200)', integer({ min: 1 }))
+    .option('--top-p <x>', 'nucleus sampling mass in (0, 1]', real({ above: 0, max: 1 }))
+    .option('--repetition-penalty <x>', 'CTRL repetition penalty (1 = none)', real({ above: 0 }))
+    .option('--seed <n>', 'sampling seed', integer(), 0)
     .option('--stop <text...>', 'stop when the output contains any of these strings')
     .option('--no-eos', 'do not stop at the end-of-sequence token')
-    .option('--top <n>', 'print the N most probable next tokens instead of generating', integer)
+    .option('--top <n>', 'print the N most probable next tokens instead of generating', integer({ min: 1 }))
     .option('--no-cache', 'recompute the context every step (no KV cache; slow, for checking)')
     .option('--json', 'print one JSON object instead of streaming text');
   return addComputeOptions(command).action(async (dir: string, flags: GenerateFlags) => {
@@ -66,6 +70,13 @@ export function generateCommand(): Command {
     try {
       warnUnknownIn(tokenizer, flags.prompt, 'the prompt');
       if (flags.top !== undefined) {
+        if (flags.top > model.config.vocabSize) {
+          throw new ConfigError('more next tokens asked for than the model has', {
+            where: '--top',
+            expected: `at most ${model.config.vocabSize} (the vocabulary size)`,
+            actual: flags.top,
+          });
+        }
         const table = nextTokens(model, tokenizer, flags.prompt, flags.top);
         if (flags.json === true) {
           const top = table.top.map((t) => ({ token: t.token, id: t.id, prob: t.prob }));
