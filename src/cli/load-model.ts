@@ -17,6 +17,23 @@ export async function loadModelWithTokenizer(
       hint: 'generation and evaluation need the tokenizer the model was trained with',
     });
   }
-  const tokenizer = await loadTokenizer(folder.tokenizerPath);
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = await loadTokenizer(folder.tokenizerPath);
+  } catch (error) {
+    folder.model.dispose();
+    throw error;
+  }
+  // A tokenizer may use fewer ids than the model embeds (HF pads vocab_size), never more:
+  // ids past the embedding would fail mid-generation or evaluate the wrong rows.
+  if (tokenizer.vocabSize > folder.config.vocabSize) {
+    folder.model.dispose();
+    throw new FormatError('the tokenizer has more ids than the model embeds', {
+      where: folder.tokenizerPath,
+      expected: `at most ${folder.config.vocabSize} ids (vocab_size in config.json)`,
+      actual: `${tokenizer.vocabSize} ids`,
+      hint: 'the tokenizer.json and the weights come from different models',
+    });
+  }
   return { ...folder, tokenizer };
 }

@@ -1,8 +1,7 @@
 /** `lmforge eval DIR --data FILE`: loss and perplexity of a model folder on a text file. */
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { UnknownCharacters } from '../../tokenizers/index.js';
-import { evaluateLoss } from '../../train/index.js';
+import { evaluateLoss, readTextFile } from '../../train/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
 import { integer } from '../parse-number.js';
@@ -23,8 +22,8 @@ export function evalCommand(): Command {
     .option('--json', 'print one JSON object {loss, perplexity, tokens}');
   return addComputeOptions(command).action(async (dir: string, flags: EvalFlags) => {
     applyComputeOptions(flags, flags.json === true);
-    // A file that cannot be read is named with the reason by main's last-resort report.
-    const text = await readFile(flags.data, 'utf8');
+    // Missing, empty, binary or invalid UTF-8: a FormatError naming the file, as for training data.
+    const text = await readTextFile(flags.data);
     const { model, tokenizer } = await loadModelWithTokenizer(dir);
     try {
       const unknown = new UnknownCharacters();
