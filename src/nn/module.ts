@@ -157,7 +157,7 @@ export abstract class Module {
     const cut = path.lastIndexOf('.');
     const parent = this.getSubmodule(cut < 0 ? '' : path.slice(0, cut));
     const name = path.slice(cut + 1);
-    const current = parent.getSubmodule(name);
+    const current = this.getSubmodule(path);
     const replacement = factory(current);
     if (!(replacement instanceof Module)) {
       throw new ConfigError('the replacement must be a Module', {
