@@ -154,6 +154,13 @@ export abstract class Module {
    * model.replaceChild('transformer.h.0.attn.c_attn', (base) => new LoraLinear(base as Linear, { rank: 8 }));
    */
   replaceChild<M extends Module>(path: string, factory: (current: Module) => M): M {
+    if (path === '') {
+      throw new ConfigError('replaceChild needs the path of a descendant', {
+        where: 'replaceChild',
+        expected: "a dotted path such as 'transformer.h.0.attn.c_attn'",
+        actual: "'' (the module itself)",
+      });
+    }
     const cut = path.lastIndexOf('.');
     const parent = this.getSubmodule(cut < 0 ? '' : path.slice(0, cut));
     const name = path.slice(cut + 1);

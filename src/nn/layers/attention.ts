@@ -64,7 +64,10 @@ export interface AttentionContext {
   readonly cache: KVCache | null;
   readonly layer: number;
   readonly attentionDropout: AttentionDropout;
-  /** Which keys each query sees (default causal). A padding mask covers every key so far: (B, offset + T). */
+  /**
+   * Which keys each query sees (default causal). With a cache, a padding mask covers every
+   * key so far, (B, offset + T), and an additive mask's last dimension is offset + T.
+   */
   readonly mask?: AttentionMask;
   /** Run the composed op and return the attention probabilities (default false: the fused kernel). */
   readonly returnProbabilities?: boolean;

@@ -56,21 +56,8 @@ export class KVCache {
    * back through buffers(); advance(T) moves `length` once every layer has appended.
    */
   append(layer: number, k: Tensor, v: Tensor): void {
-    const { batch, nKvHead, maxT, headSize } = this.shape;
-    const T = k.shape[2]!;
-    const expected = [batch, nKvHead, T, headSize];
-    for (const [name, t] of [
-      ['k', k],
-      ['v', v],
-    ] as const) {
-      if (t.ndim !== 4 || t.shape.some((d, i) => d !== expected[i])) {
-        throw new ShapeError(`${name} does not fit the cache`, {
-          where: `KVCache.append layer ${layer}`,
-          expected: `(${expected.join(', ')})`,
-          actual: `(${t.shape.join(', ')})`,
-        });
-      }
-    }
+    const { maxT, headSize } = this.shape;
+    const T = this.#checkFits(`KVCache.append layer ${layer}`, k, v);
     if (this.#length + T > maxT) {
       throw new ShapeError('KV cache is full', {
         where: 'KVCache.append',
@@ -92,6 +79,26 @@ export class KVCache {
       strides: values.strides,
       offset: at,
     });
+  }
+
+  /** Checks that k and v are (B, nKV, T, hs) for this cache's B, nKV, hs; returns T. */
+  #checkFits(where: string, k: Tensor, v: Tensor): number {
+    const { batch, nKvHead, headSize } = this.shape;
+    const T = k.shape[2]!;
+    const expected = [batch, nKvHead, T, headSize];
+    for (const [name, t] of [
+      ['k', k],
+      ['v', v],
+    ] as const) {
+      if (t.ndim !== 4 || t.shape.some((d, i) => d !== expected[i])) {
+        throw new ShapeError(`${name} does not fit the cache`, {
+          where,
+          expected: `(${expected.join(', ')})`,
+          actual: `(${t.shape.join(', ')})`,
+        });
+      }
+    }
+    return T;
   }
 
   /**
@@ -178,20 +185,7 @@ export class KVCache {
    */
   setCross(layer: number, k: Tensor, v: Tensor): void {
     const { batch, nKvHead, headSize } = this.shape;
-    const S = k.shape[2]!;
-    const expected = [batch, nKvHead, S, headSize];
-    for (const [name, t] of [
-      ['k', k],
-      ['v', v],
-    ] as const) {
-      if (t.ndim !== 4 || t.shape.some((d, i) => d !== expected[i])) {
-        throw new ShapeError(`cross-attention ${name} does not fit the cache`, {
-          where: `KVCache.setCross layer ${layer}`,
-          expected: `(${expected.join(', ')})`,
-          actual: `(${t.shape.join(', ')})`,
-        });
-      }
-    }
+    const expected = [batch, nKvHead, this.#checkFits(`KVCache.setCross layer ${layer}`, k, v), headSize];
     this.#disposeCross(layer);
     // Own contiguous copies: k and v may be views of a projection freed with its scope.
     const copy = (t: Tensor): Tensor => {
