@@ -120,6 +120,23 @@ export abstract class Module {
   }
 
   /**
+   * This module ('') and every descendant with its dotted path, depth first in registration
+   * order: what an adapter walks to pick the layers it replaces.
+   *
+   * @example
+   * for (const [path, m] of model.namedModules()) if (m instanceof Linear && path.endsWith('.c_attn')) model.replaceChild(path, wrap);
+   */
+  namedModules(): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [];
+    const visit = (module: Module, path: string): void => {
+      out.push([path, module]);
+      for (const [name, child] of module.#children) visit(child, path === '' ? name : `${path}.${name}`);
+    };
+    visit(this, '');
+    return out;
+  }
+
+  /**
    * The descendant at a dotted path ('' is this module), as PyTorch's get_submodule.
    *
    * @example

@@ -214,11 +214,22 @@ test('replaceChild on a model path: the wrapper runs in forward, its parameter t
 test('replaceChild keeps registration order, carries the training mode, and ModuleList.items sees the replacement', () => {
   const rng = new Rng(7);
   const list = new ModuleList([new Pair(rng), new Pair(rng)]);
+  assert.deepEqual(
+    list.namedModules().map(([path]) => path),
+    ['', '0', '0.a', '0.b', '1', '1.a', '1.b'],
+  );
   list.eval();
   const wrapper = list.replaceChild('0.a', (current) => new Scaled(current as Projection, 3));
   assert.equal(wrapper.training, false);
   assert.equal(list.items[0]!.a, wrapper);
   assert.equal(list.at(0).a, wrapper);
+  assert.deepEqual(
+    list
+      .namedModules()
+      .map(([path]) => path)
+      .slice(0, 4),
+    ['', '0', '0.a', '0.a.inner'],
+  );
   assert.deepEqual(
     list
       .namedParameters()
