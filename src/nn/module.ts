@@ -15,7 +15,8 @@
  * LoRA or quantized wrapper) in exactly one place, and every reader — the parent's forward,
  * namedParameters(), train() — sees the wrapper at once. The alternative, a typed field
  * plus the map updated together by replaceChild, would need every parent to expose a setter
- * for every child, and a missed one would silently keep running the old layer.
+ * for every child, and a missed one would silently keep running the old layer;
+ * replaceChild() refuses to replace a child that its parent holds in a field.
  */
 import { type Tensor, keep, noGrad, contiguous } from '../tensor/index.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
@@ -187,6 +188,15 @@ export abstract class Module {
       throw new ConfigError('the replacement must be a Module', {
         where: `replaceChild ${path}`,
         actual: typeof replacement,
+      });
+    }
+    // A parent that kept the child in a field of its own would go on running the old one.
+    const field = Object.entries(parent).find(([, value]) => value === current)?.[0];
+    if (field !== undefined) {
+      throw new ConfigError('the parent keeps this child in a field, so it would not see the replacement', {
+        where: `replaceChild ${path}`,
+        actual: `${parent.constructor.name}.${field}`,
+        hint: 'read children through getters over this.child(name) (src/nn/module.ts)',
       });
     }
     replacement.train(current.training);

@@ -241,6 +241,20 @@ test('replaceChild keeps registration order, carries the training mode, and Modu
     () => list.replaceChild('0.c', (current) => current),
     (e: unknown) => e instanceof ConfigError && /a child of 0: a, b/.test(e.message),
   );
+  class Fields extends Module {
+    readonly held: Linear;
+    constructor() {
+      super();
+      this.held = this.addChild('held', new Linear(2, 2, { bias: false, init: 'empty' }));
+    }
+  }
+  assert.throws(
+    () => new Fields().replaceChild('held', (current) => new Scaled(current as Projection, 2)),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /keeps this child in a field/.test(e.message) &&
+      /Fields\.held/.test(e.message),
+  );
   assert.throws(
     () => list.replaceChild('0.a', () => ({}) as Module),
     (e: unknown) => e instanceof ConfigError && /must be a Module/.test(e.message),
