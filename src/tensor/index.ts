@@ -20,6 +20,7 @@ export * from './ops/loss.js';
 export * from './ops/norm.js';
 export * from './ops/embedding.js';
 export * from './ops/attention.js';
+export { composedAttention, type AttentionWithProbabilities } from './ops/attention-composed.js';
 export { attentionDropoutFactors } from './ops/attention-dropout.js';
 export * from './ops/dropout.js';
 export * from './ops/join.js';
