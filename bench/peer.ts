@@ -5,7 +5,7 @@
  * replaced by a remembered figure.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,6 +19,19 @@ function findRepoRoot(): string {
 export const repoRoot = findRepoRoot();
 /** ../shared beside the repository: the corpus and the reference peers. */
 export const sharedDir = join(repoRoot, '..', 'shared');
+/** tinyshakespeare, the text the tokenizer benchmarks repeat. */
+export const shakespearePath = join(sharedDir, 'data', 'tinyshakespeare.txt');
+
+/**
+ * The tokenizer benchmarks' text: tinyshakespeare repeated to ~10 MB (`base` is one copy,
+ * for warm-ups), or undefined when ../shared has no corpus.
+ */
+export function tokenizerBenchText(): { base: string; text: string } | undefined {
+  if (!existsSync(shakespearePath)) return undefined;
+  const base = readFileSync(shakespearePath, 'utf8');
+  return { base, text: base.repeat(Math.ceil(10e6 / base.length)) };
+}
+
 /** The Debian python with torch and numpy (see ../shared/reference/README.md). */
 export const python = '/usr/bin/python3';
 

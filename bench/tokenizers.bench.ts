@@ -4,16 +4,18 @@
  * with ratios; then BPE training (16k, 30k) on the same text vs HF's BpeTrainer. Human
  * lines on stderr, one JSON object per result on stdout (nothing else: HF's training
  * progress bar is kept out, see below). Peers that are not installed report "missing".
+ * The same encodings as whole processes (the CLI against a script): tokenizers-process.bench.ts.
  * Run: npm run build && node dist/bench/tokenizers.bench.js
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadEncoding, trainBpe } from '../src/tokenizers/index.js';
 import { builtinCorpus } from '../src/train/data/builtin-corpus.js';
+import { repoRoot, shakespearePath, tokenizerBenchText } from './peer.js';
 
 type Encoding = 'cl100k_base' | 'o200k_base';
 interface Runner {
@@ -21,10 +23,7 @@ interface Runner {
   decode(ids: number[]): string;
 }
 
-let root = dirname(fileURLToPath(import.meta.url));
-while (!existsSync(join(root, 'package.json'))) root = dirname(root);
-const require = createRequire(join(root, 'package.json'));
-const corpusPath = join(root, '..', 'shared', 'data', 'tinyshakespeare.txt');
+const require = createRequire(join(repoRoot, 'package.json'));
 
 function emit(result: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(result) + '\n');
@@ -46,12 +45,12 @@ function seconds(run: () => unknown): number {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(corpusPath)) {
-    emit({ bench: 'tokenizers', status: 'skipped', reason: `corpus not found at ${corpusPath}` });
+  const corpus = tokenizerBenchText();
+  if (corpus === undefined) {
+    emit({ bench: 'tokenizers', status: 'skipped', reason: `corpus not found at ${shakespearePath}` });
     return;
   }
-  const base = readFileSync(corpusPath, 'utf8');
-  const text = base.repeat(Math.ceil(10e6 / base.length));
+  const { base, text } = corpus;
   const megabytes = Buffer.byteLength(text) / 1e6;
   process.stderr.write(`corpus: ${megabytes.toFixed(1)} MB\n`);
 

@@ -23,6 +23,16 @@ export async function loadModelWithTokenizer(
       });
     }
     const tokenizer = await loadTokenizer(folder.tokenizerPath);
+    // A tokenizer may use fewer ids than the model embeds (HF pads vocab_size), never more:
+    // ids past the embedding would fail mid-generation or evaluate the wrong rows.
+    if (tokenizer.vocabSize > folder.model.vocabSize) {
+      throw new FormatError('the tokenizer has more ids than the model embeds', {
+        where: folder.tokenizerPath,
+        expected: `at most ${folder.model.vocabSize} ids (vocab_size in config.json)`,
+        actual: `${tokenizer.vocabSize} ids`,
+        hint: 'the tokenizer.json and the weights come from different models',
+      });
+    }
     const tokenizerConfigEos = eosIdFromTokenizerConfig(
       folder.tokenizerConfig,
       tokenizer,

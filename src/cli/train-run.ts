@@ -24,7 +24,7 @@ import {
   type AnyLanguageModel,
   type DecoderArch,
 } from '../models/index.js';
-import type { Tokenizer } from '../tokenizers/index.js';
+import { UnknownCharacters, type Tokenizer } from '../tokenizers/index.js';
 import {
   Trainer,
   describeSource,
@@ -45,6 +45,7 @@ import {
   type TrainSummary,
 } from '../train/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
+import { warnUnknownCharacters } from './unknown-characters.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
 
@@ -125,7 +126,9 @@ async function loadData(
   const started = performance.now();
   const text = await readSourceText(source);
   const tokenizer = await tokenizerFor(text);
-  const tokenized = await tokenizeWithCache(text, tokenizer, cacheDir);
+  const unknown = new UnknownCharacters();
+  const tokenized = await tokenizeWithCache(text, tokenizer, cacheDir, unknown);
+  warnUnknownCharacters(unknown, 'the training data');
   const { train, val } = splitTokens(tokenized.ids);
   log(
     `data: ${describeSource(source)}: ${text.length.toLocaleString('en')} characters -> ` +

@@ -47,7 +47,8 @@ export interface ModelInputs {
   readonly attentionMask?: AttentionMaskInput;
   /**
    * (B, T) int32 position of each new token; absent: cache length + 0..T-1 for every row.
-   * Left-padded batches give each row its own positions.
+   * Left-padded batches give each row its own (HF's cumsum(attention_mask) - 1), and keep
+   * each row's shift the same across the calls of one cache.
    */
   readonly positions?: Tensor;
   /** Incremental decoding: keys/values of earlier positions; the new ones are appended. */

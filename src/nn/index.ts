@@ -1,6 +1,14 @@
 /** lmforge/nn: Module and the layers the model families are built from. */
-export { Module, ModuleList, type StateDict, type LoadStateDictOptions, type LoadReport } from './module.js';
-export { Linear, type LinearLayout, type LinearOptions } from './layers/linear.js';
+export {
+  Module,
+  ModuleList,
+  type StateDict,
+  type LoadStateDictOptions,
+  type LoadReport,
+  type BufferOptions,
+} from './module.js';
+export { type Init, type InitOptions, type LayerInitOptions } from './init.js';
+export { Linear, type LinearLayout, type LinearOptions, type Projection } from './layers/linear.js';
 export { Embedding, type EmbeddingOptions } from './layers/embedding.js';
 export { LayerNorm } from './layers/layer-norm.js';
 export { RMSNorm } from './layers/rms-norm.js';
@@ -11,11 +19,27 @@ export {
   positionRows,
 } from './layers/positional.js';
 export {
-  CausalSelfAttention,
+  SelfAttention,
+  /** The name before mask kinds: SelfAttention with its default causal mask. */
+  SelfAttention as CausalSelfAttention,
   type AttentionOptions,
   type AttentionProjections,
   type AttentionContext,
+  type AttentionResult,
 } from './layers/attention.js';
+export {
+  CrossAttention,
+  type CrossAttentionContext,
+  type CrossAttentionNames,
+  type CrossAttentionOptions,
+} from './layers/cross-attention.js';
+export {
+  type AttentionMask,
+  type AttentionDropout,
+  causalMask,
+  bidirectionalMask,
+  paddingKeys,
+} from './layers/attention-mask.js';
 export {
   Mlp,
   activate,

@@ -58,6 +58,7 @@ export { type Reduction, type CrossEntropyOptions, crossEntropy } from './ops/lo
 export { layerNorm, rmsNorm } from './ops/norm.js';
 export { embedding } from './ops/embedding.js';
 export { type AttentionOptions, scaledDotProductAttention } from './ops/attention.js';
+export { composedAttention, type AttentionWithProbabilities } from './ops/attention-composed.js';
 export { attentionDropoutFactors } from './ops/attention-dropout.js';
 export { dropout } from './ops/dropout.js';
 export { concat, split, stack } from './ops/join.js';

@@ -6,7 +6,9 @@
  * 1 MB run of one character stays O(n log n) instead of tiktoken's O(n^2).
  */
 import { binaryToByteLevel, byteLevelToBinary } from './byte-level.js';
+import { ByteLevelVocab } from './byte-level-vocab.js';
 import { PairTable } from './pair-table.js';
+import type { UnknownCharacters } from './unknown-characters.js';
 import { toBinary, isAscii } from './utf8.js';
 
 export interface BpeModelOptions {
@@ -33,6 +35,13 @@ export interface BpeModelOptions {
   readonly ranksAreIds?: boolean;
 }
 
+/** The token a merge of `left` and `right` makes (a continuing-subword prefix on the right is dropped). */
+export function mergedToken(left: string, right: string, prefix: string | undefined): string {
+  return prefix !== undefined && prefix.length > 0 && right.startsWith(prefix)
+    ? left + right.slice(prefix.length)
+    : left + right;
+}
+
 /** Above this many symbols a word is merged with a heap instead of repeated scans. */
 const HEAP_THRESHOLD = 48;
 /** Pieces longer than this are not cached (a 1 MB run would just pin memory). */
@@ -43,8 +52,11 @@ const LAZY_MERGES_MAX = 8_000_000;
 export class BpeModel {
   readonly options: BpeModelOptions;
   /** Lookup key -> id; for byte-level models the key is the token's binary string. */
-  private readonly index = new Map<string, number>();
+  private readonly index: ReadonlyMap<string, number>;
+  /** Token of each id, as in the vocab; left empty when tokensFromKeys. */
   private readonly tokens: string[] = [];
+  /** The vocab is a ByteLevelVocab: a token is its key's printable form, made on demand. */
+  private readonly tokensFromKeys: boolean;
   /** (left id, right id) -> (merge rank, merged id). */
   private mergeTable: PairTable = new PairTable();
   /**
@@ -65,11 +77,20 @@ export class BpeModel {
 
   constructor(options: BpeModelOptions) {
     this.options = options;
-    for (const [token, id] of options.vocab) {
-      const key = options.symbols === 'bytes' ? (byteLevelToBinary(token) ?? '\u0100' + token) : token;
-      this.index.set(key, id);
-      this.tokens[id] = token;
-      this.keys[id] = key;
+    this.tokensFromKeys = options.symbols === 'bytes' && options.vocab instanceof ByteLevelVocab;
+    if (this.tokensFromKeys) {
+      // Already keyed by binary strings (tiktoken encodings): index it as is.
+      this.index = (options.vocab as ByteLevelVocab).binary;
+      for (const [key, id] of this.index) this.keys[id] = key;
+    } else {
+      const index = new Map<string, number>();
+      for (const [token, id] of options.vocab) {
+        const key = options.symbols === 'bytes' ? (byteLevelToBinary(token) ?? '\u0100' + token) : token;
+        index.set(key, id);
+        this.tokens[id] = token;
+        this.keys[id] = key;
+      }
+      this.index = index;
     }
     if (options.symbols === 'bytes') {
       for (let b = 0; b < 256; b++) this.byteIds[b] = this.index.get(String.fromCharCode(b)) ?? -1;
@@ -86,7 +107,7 @@ export class BpeModel {
   }
 
   get size(): number {
-    return this.tokens.length;
+    return this.keys.length;
   }
 
   tokenToId(token: string): number | undefined {
@@ -94,11 +115,14 @@ export class BpeModel {
   }
 
   idToToken(id: number): string | undefined {
-    return this.tokens[id];
+    if (!this.tokensFromKeys) return this.tokens[id];
+    const key = this.keys[id];
+    return key === undefined ? undefined : binaryToByteLevel(key);
   }
 
   /** The raw bytes of a byte-level token as a binary string. */
   tokenBinary(id: number): string | undefined {
+    if (this.tokensFromKeys) return this.keys[id];
     const token = this.tokens[id];
     return token === undefined ? undefined : byteLevelToBinary(token);
   }
@@ -106,15 +130,14 @@ export class BpeModel {
   private buildListMerges(): void {
     const merges = this.options.merges;
     const vocab = this.options.vocab;
-    const prefix = this.options.continuingSubwordPrefix ?? '';
+    const prefix = this.options.continuingSubwordPrefix;
     const table = new PairTable(merges.length);
     const kept = new Uint8Array(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {
       const [a, b] = merges[rank] as readonly [string, string];
       const left = vocab.get(a);
       const right = vocab.get(b);
-      const merged = prefix.length > 0 && b.startsWith(prefix) ? a + b.slice(prefix.length) : a + b;
-      const result = vocab.get(merged);
+      const result = vocab.get(mergedToken(a, b, prefix));
       // HF rejects such files; the loader validates, so here it only guards the table.
       if (left === undefined || right === undefined || result === undefined) continue;
       if (table.add(left, right, rank, result)) kept[rank] = 1;
@@ -169,50 +192,59 @@ export class BpeModel {
     const entries: Array<[number, string, string]> = [];
     const table = this.lazyMerges ? this.allRankMerges() : this.mergeTable;
     for (const [left, right, rank] of table.entries())
-      entries.push([rank, this.tokens[left] as string, this.tokens[right] as string]);
+      entries.push([rank, this.idToToken(left) as string, this.idToToken(right) as string]);
     // Ties (tiktoken: several splits of one token share its rank) go shortest left part first.
     entries.sort((x, y) => x[0] - y[0] || x[1].length - y[1].length);
     return entries.map(([, left, right]) => [left, right]);
   }
 
-  /** Encode one pre-tokenized word, appending ids to `out`. */
-  encodeWord(word: string, out: number[]): void {
+  /**
+   * Encode one pre-tokenized word, appending ids to `out`. Symbols the vocabulary lacks (with
+   * no unk token or byte fallback) are dropped, as HF drops them, and counted in `unknown`.
+   */
+  encodeWord(word: string, out: number[], unknown?: UnknownCharacters): void {
     const cached = this.cache.get(word);
     if (cached !== undefined) {
       for (let i = 0; i < cached.length; i++) out.push(cached[i] as number);
       return;
     }
-    const ids = this.encodeUncached(word);
-    if (word.length <= CACHE_MAX_PIECE) {
+    const dropped: string[] = [];
+    const ids = this.encodeUncached(word, dropped);
+    if (dropped.length > 0) {
+      // Not cached: every occurrence of the word must be counted again.
+      if (unknown !== undefined) for (const char of dropped) unknown.add(char);
+    } else if (word.length <= CACHE_MAX_PIECE) {
       if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
       this.cache.set(word, ids);
     }
     for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
   }
 
-  private encodeUncached(word: string): number[] {
+  private encodeUncached(word: string, dropped: string[]): number[] {
     const bytes = this.options.symbols === 'bytes';
     const key = bytes ? (isAscii(word) ? word : toBinary(word)) : word;
     if (this.options.ignoreMerges === true) {
       const whole = this.index.get(key);
       if (whole !== undefined) return [whole];
     }
-    const symbols = bytes ? this.byteSymbols(key) : this.charSymbols(word);
+    const symbols = bytes ? this.byteSymbols(key, dropped) : this.charSymbols(word, dropped);
     return symbols.length > HEAP_THRESHOLD ? this.mergeWithHeap(symbols) : this.mergeByScan(symbols);
   }
 
-  private byteSymbols(binary: string): number[] {
+  private byteSymbols(binary: string, dropped: string[]): number[] {
     const symbols: number[] = [];
     for (let i = 0; i < binary.length; i++) {
-      const id = this.byteIds[binary.charCodeAt(i)] as number;
+      const byte = binary.charCodeAt(i);
+      const id = this.byteIds[byte] as number;
       // A byte missing from a (trained, partial) vocabulary is dropped, as HF does with no unk.
       if (id >= 0) symbols.push(id);
       else if (this.unkId !== undefined) symbols.push(this.unkId);
+      else dropped.push(`<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`);
     }
     return symbols;
   }
 
-  private charSymbols(word: string): number[] {
+  private charSymbols(word: string, dropped: string[]): number[] {
     const symbols: number[] = [];
     const prefix = this.options.continuingSubwordPrefix;
     const suffix = this.options.endOfWordSuffix;
@@ -239,7 +271,10 @@ export class BpeModel {
           continue;
         }
       }
-      if (this.unkId === undefined) continue;
+      if (this.unkId === undefined) {
+        dropped.push(chars[i] as string);
+        continue;
+      }
       if (!(lastWasUnk && this.options.fuseUnk === true)) symbols.push(this.unkId);
       lastWasUnk = true;
     }

@@ -33,11 +33,21 @@ export class CharTokenizer implements Tokenizer {
     return new CharTokenizer(chars);
   }
 
-  encode(text: string, _options?: EncodeOptions): number[] {
+  /**
+   * One id per character. A character outside the vocabulary throws a TokenizerError, unless
+   * `options.unknown` is given: then it is dropped and counted there.
+   */
+  encode(text: string, options?: EncodeOptions): number[] {
     const ids: number[] = [];
+    const unknown = options?.unknown;
     let offset = 0;
     for (const char of text) {
       const id = this.index.get(char);
+      if (id === undefined && unknown !== undefined) {
+        unknown.add(char);
+        offset += char.length;
+        continue;
+      }
       if (id === undefined) {
         throw new TokenizerError('character is not in the vocabulary', {
           where: `encode: text[${offset}]`,

@@ -7,6 +7,7 @@ import { byteLevelToBinary } from './byte-level.js';
 import type { Pattern } from './normalizers.js';
 import type { PrependScheme } from './pre-tokenizers.js';
 import { binaryToBytes, decodeUtf8 } from './utf8.js';
+import { compileSplitRegex } from './split-patterns.js';
 
 export type Decoder =
   | { readonly type: 'ByteLevel' }
@@ -75,7 +76,8 @@ function compileChain(decoder: Decoder): DecodeChain {
     }
     case 'Replace': {
       const { pattern, content } = decoder;
-      const regex = pattern.kind === 'regex' ? new RegExp(pattern.value, 'gu') : undefined;
+      const regex =
+        pattern.kind === 'regex' ? compileSplitRegex(pattern.value, 'decoder.pattern.Regex') : undefined;
       return (tokens) =>
         tokens.map((token) =>
           regex === undefined

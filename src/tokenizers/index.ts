@@ -6,6 +6,7 @@
 export type { Tokenizer, EncodeOptions, DecodeOptions, StreamDecoder, SpecialTokenSet } from './tokenizer.js';
 export { loadTokenizer, loadEncoding, ENCODING_NAMES, type EncodingName } from './load-tokenizer.js';
 export { CharTokenizer } from './char-tokenizer.js';
+export { UnknownCharacters } from './unknown-characters.js';
 export {
   trainBpe,
   trainBpeFromWords,

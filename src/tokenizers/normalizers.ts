@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../util/errors.js';
 import { precompiledNormalizer, type PrecompiledCharsmap } from './precompiled-charsmap.js';
+import { compileSplitRegex } from './split-patterns.js';
 
 export type Pattern =
   { readonly kind: 'string'; readonly value: string } | { readonly kind: 'regex'; readonly value: string };
@@ -53,7 +54,7 @@ export function compileNormalizer(normalizer: Normalizer | null): NormalizeFn {
     case 'Replace': {
       const { pattern, content } = normalizer;
       if (pattern.kind === 'string') return (text) => text.split(pattern.value).join(content);
-      const regex = new RegExp(pattern.value, 'gu');
+      const regex = compileSplitRegex(pattern.value, 'normalizer.pattern.Regex');
       return (text) => text.replace(regex, () => content);
     }
     case 'Prepend': {

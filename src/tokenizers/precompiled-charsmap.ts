@@ -177,7 +177,8 @@ export function precompiledNormalizer(charsmap: PrecompiledCharsmap): (text: str
   };
 }
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+/** Made on first use: creating one costs ~10 ms, paid by every CLI start when it was eager. */
+let segmenter: Intl.Segmenter | undefined;
 /** Code units per Intl.Segmenter call; see forEachGrapheme. */
 const WINDOW = 256;
 
@@ -209,6 +210,7 @@ function forEachGrapheme(text: string, visit: (start: number, end: number) => vo
     if (end < text.length && (text.charCodeAt(end) & 0xfc00) === 0xdc00) end++;
     const final = end === text.length;
     let pending = -1;
+    segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
     for (const { index } of segmenter.segment(text.slice(start, end))) {
       if (pending >= 0) visit(start + pending, start + index);
       pending = index;

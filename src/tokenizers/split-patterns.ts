@@ -9,9 +9,11 @@
  * - `(?i:...)` is not supported by Node 20; letters inside it become classes with their
  *   Unicode simple case folds (s also matches U+017F LONG S, as in Rust and Oniguruma).
  * V8's backtracking engine runs these patterns in linear time on long runs (tested on 1 MB
- * runs of spaces, letters, digits, punctuation and newlines).
+ * runs of spaces, letters, digits, punctuation and newlines); a user pattern that could
+ * backtrack catastrophically is refused before it is compiled (regex-safety.ts).
  */
-import { ConfigError } from '../util/errors.js';
+import { FormatError } from '../util/errors.js';
+import { checkBacktracking } from './regex-safety.js';
 
 export const GPT2_PATTERN =
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -37,23 +39,33 @@ const EXTRA_FOLDS: Readonly<Record<string, string>> = { s: '\u017f', k: '\u212a'
 
 const compiled = new Map<string, RegExp>();
 
-/** Translate a tiktoken/HF regex to a global, unicode JS RegExp (cached). */
-export function compileSplitRegex(pattern: string): RegExp {
+/**
+ * Translate a tiktoken/HF regex to a global, unicode JS RegExp (cached), after checking that
+ * it cannot backtrack catastrophically (regex-safety.ts). `where` names the field in errors.
+ * @throws FormatError when the pattern is not a regex lmforge can run, or is unsafe to run.
+ */
+export function compileSplitRegex(pattern: string, where = 'pre_tokenizer.pattern.Regex'): RegExp {
   const hit = compiled.get(pattern);
   if (hit !== undefined) return new RegExp(hit.source, hit.flags);
   let regex: RegExp;
   try {
     regex = new RegExp(translate(pattern), 'gu');
   } catch (error) {
-    throw new ConfigError('split pattern is not a regex lmforge can run', {
-      where: 'pre_tokenizer.pattern.Regex',
-      actual: pattern,
+    throw new FormatError('not a regex lmforge can run', {
+      where,
+      actual: JSON.stringify(pattern),
       hint: 'only the Oniguruma features used by common tokenizers are translated',
       cause: error,
     });
   }
+  checkBacktracking(pattern, where, positionMatcher);
   compiled.set(pattern, regex);
   return new RegExp(regex.source, regex.flags);
+}
+
+/** One character position of a pattern (`\s`, `[^\p{L}]`, `a`...) as an anchored JS RegExp. */
+function positionMatcher(source: string, caseless: boolean): RegExp {
+  return new RegExp(`^(?:${translate(source)})$`, caseless ? 'iu' : 'u');
 }
 
 function translate(pattern: string): string {

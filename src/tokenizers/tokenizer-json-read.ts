@@ -5,18 +5,72 @@
  */
 import { FormatError } from '../util/errors.js';
 import type { AddedToken } from './added-tokens.js';
+import { mergedToken } from './bpe-model.js';
 import type { Decoder } from './decoders.js';
 import type { Normalizer, Pattern } from './normalizers.js';
 import { parsePrecompiledCharsmap } from './precompiled-charsmap.js';
 import type { ModelSpec, TokenizerSpec } from './pipeline-tokenizer.js';
 import type { TemplatePiece, PostProcessor } from './post-processors.js';
 import type { PreTokenizer, PrependScheme, SplitBehavior } from './pre-tokenizers.js';
+import { compileSplitRegex } from './split-patterns.js';
+import { checkTokenIds } from './token-ids.js';
 
 type Raw = Record<string, unknown>;
 
 function bad(where: string, expected: string, actual: unknown): FormatError {
-  const shown = actual === undefined ? 'nothing' : JSON.stringify(actual)?.slice(0, 80);
-  return new FormatError('malformed tokenizer.json', { where, expected, actual: shown });
+  return new FormatError('malformed tokenizer.json', { where, expected, actual: preview(actual) });
+}
+
+/** At most 80 characters of a JSON value (a value nested too deeply to print says so). */
+function preview(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  try {
+    return JSON.stringify(value)?.slice(0, 80) ?? String(value);
+  } catch {
+    return 'a value nested too deeply to print';
+  }
+}
+
+/**
+ * Deeper JSON than this is refused before it is read: the readers recurse per Sequence level
+ * (real files nest about 7 levels deep). The vocabulary and merges are flat lists whose
+ * entries the readers check one by one, so the walk skips them (300k+ entries).
+ */
+const MAX_DEPTH = 64;
+
+function checkDepth(root: Raw, source: string): void {
+  interface Entry {
+    readonly value: unknown;
+    readonly depth: number;
+    readonly parent: Entry | undefined;
+    readonly key: string;
+  }
+  const stack: Entry[] = [];
+  const push = (value: unknown, depth: number, parent: Entry | undefined, key: string): void => {
+    if (typeof value === 'object' && value !== null) stack.push({ value, depth, parent, key });
+  };
+  for (const [key, value] of Object.entries(root)) {
+    if (key !== 'model') push(value, 1, undefined, key);
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const [field, inner] of Object.entries(value))
+        if (field !== 'vocab' && field !== 'merges')
+          push(inner, 2, { value, depth: 1, parent: undefined, key }, `.${field}`);
+    }
+  }
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    if (entry.depth > MAX_DEPTH) {
+      let path = '';
+      for (let at: Entry | undefined = entry; at !== undefined; at = at.parent) path = at.key + path;
+      const shown = path.length > 160 ? `${path.slice(0, 100)}…${path.slice(-50)}` : path;
+      throw new FormatError(`nested more than ${MAX_DEPTH} levels deep`, {
+        where: `${source}: ${shown}`,
+        hint: 'real tokenizer.json files nest a few levels; this one is corrupt',
+      });
+    }
+    const { value, depth } = entry;
+    if (Array.isArray(value)) value.forEach((item, i) => push(item, depth + 1, entry, `[${i}]`));
+    else for (const [key, item] of Object.entries(value as Raw)) push(item, depth + 1, entry, `.${key}`);
+  }
 }
 
 function object(value: unknown, where: string): Raw {
@@ -49,7 +103,11 @@ function optionalString(value: unknown, where: string): string | undefined {
 function pattern(value: unknown, where: string): Pattern {
   const raw = object(value, where);
   if (typeof raw.String === 'string') return { kind: 'string', value: raw.String };
-  if (typeof raw.Regex === 'string') return { kind: 'regex', value: raw.Regex };
+  if (typeof raw.Regex === 'string') {
+    // Compiled (and checked for catastrophic backtracking) now, so errors name this field.
+    compileSplitRegex(raw.Regex, `${where}.Regex`);
+    return { kind: 'regex', value: raw.Regex };
+  }
   throw bad(where, '{"String": ...} or {"Regex": ...}', value);
 }
 
@@ -59,7 +117,9 @@ export function parseTokenizerJson(text: string, source = 'tokenizer.json'): Tok
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new FormatError('not valid JSON (truncated?)', {
+    // V8 parses any depth today; a RangeError (stack or memory) would mean absurd nesting.
+    const tooDeep = error instanceof RangeError;
+    throw new FormatError(tooDeep ? 'nested too deeply to parse' : 'not valid JSON (truncated?)', {
       where: source,
       actual: (error as Error).message,
       cause: error,
@@ -70,20 +130,24 @@ export function parseTokenizerJson(text: string, source = 'tokenizer.json'): Tok
 
 export function readTokenizerJson(json: unknown, source = 'tokenizer.json'): TokenizerSpec {
   const root = object(json, source);
+  checkDepth(root, source);
   const at = (path: string): string => `${source}: ${path}`;
   const preTokenizer =
     root.pre_tokenizer == null ? null : readPreTokenizer(root.pre_tokenizer, at('pre_tokenizer'));
   const byteLevel = preTokenizer !== null && hasByteLevel(preTokenizer);
+  const model = readModel(root.model, at('model'), byteLevel);
+  const addedTokens = array(root.added_tokens ?? [], at('added_tokens')).map((token, i) =>
+    readAddedToken(token, at(`added_tokens[${i}]`)),
+  );
+  checkTokenIds(model, addedTokens, source);
   return {
     normalizer: root.normalizer == null ? null : readNormalizer(root.normalizer, at('normalizer')),
     preTokenizer,
-    model: readModel(root.model, at('model'), byteLevel),
+    model,
     postProcessor:
       root.post_processor == null ? null : readPostProcessor(root.post_processor, at('post_processor')),
     decoder: root.decoder == null ? null : readDecoder(root.decoder, at('decoder')),
-    addedTokens: array(root.added_tokens ?? [], at('added_tokens')).map((token, i) =>
-      readAddedToken(token, at(`added_tokens[${i}]`)),
-    ),
+    addedTokens,
   };
 }
 
@@ -246,30 +310,42 @@ function readVocabObject(value: unknown, where: string): Map<string, number> {
   return vocab;
 }
 
-/** One merge rule, "a b" or ["a", "b"], both tokens in the vocabulary. */
+/** One merge rule, "a b" or ["a", "b"]: both tokens and the token they make in the vocabulary. */
 function readMerge(
   merge: unknown,
   vocab: ReadonlyMap<string, number>,
+  prefix: string | undefined,
   where: string,
   i: number,
 ): [string, string] {
+  let left: unknown;
+  let right: unknown;
   if (typeof merge === 'string') {
     const cut = merge.indexOf(' ', 1);
     if (cut >= 0) {
-      const left = merge.slice(0, cut);
-      const right = merge.slice(cut + 1);
-      if (vocab.has(left) && vocab.has(right)) return [left, right];
+      left = merge.slice(0, cut);
+      right = merge.slice(cut + 1);
     }
-  } else if (Array.isArray(merge) && merge.length === 2) {
-    const [left, right] = merge as unknown[];
-    if (typeof left === 'string' && typeof right === 'string' && vocab.has(left) && vocab.has(right))
-      return [left, right];
-  }
-  return readMergeSlowly(merge, vocab, `${where}.merges[${i}]`);
+  } else if (Array.isArray(merge) && merge.length === 2) [left, right] = merge as unknown[];
+  if (
+    typeof left === 'string' &&
+    typeof right === 'string' &&
+    vocab.has(left) &&
+    vocab.has(right) &&
+    vocab.has(mergedToken(left, right, prefix))
+  )
+    return [left, right];
+  // The error path is built only on error: a model has up to ~500k merges.
+  return readMergeSlowly(merge, vocab, prefix, `${where}.merges[${i}]`);
 }
 
 /** The checks of readMerge again, step by step, to throw the precise error. */
-function readMergeSlowly(merge: unknown, vocab: ReadonlyMap<string, number>, path: string): never {
+function readMergeSlowly(
+  merge: unknown,
+  vocab: ReadonlyMap<string, number>,
+  prefix: string | undefined,
+  path: string,
+): never {
   let pair: unknown[];
   if (typeof merge === 'string') {
     const cut = merge.indexOf(' ', 1);
@@ -277,7 +353,15 @@ function readMergeSlowly(merge: unknown, vocab: ReadonlyMap<string, number>, pat
   } else pair = array(merge, path);
   if (pair.length !== 2) throw bad(path, 'two tokens ("a b" or ["a", "b"])', merge);
   const [left, right] = [string(pair[0], `${path}[0]`), string(pair[1], `${path}[1]`)];
-  if (!vocab.has(left) || !vocab.has(right)) throw bad(path, 'tokens that are in model.vocab', merge);
+  // As HF (models/bpe/model.rs) refuses the file: MergeTokenOutOfVocabulary.
+  for (const token of [left, right, mergedToken(left, right, prefix)]) {
+    if (!vocab.has(token))
+      throw new FormatError(`the merge makes or uses ${JSON.stringify(token)}, which is not in model.vocab`, {
+        where: path,
+        expected: 'a merge of two tokens of model.vocab into a token of model.vocab',
+        actual: preview(merge),
+      });
+  }
   throw bad(path, 'two tokens ("a b" or ["a", "b"])', merge);
 }
 
@@ -296,8 +380,10 @@ function readModel(value: unknown, where: string, byteLevel: boolean): ModelSpec
       if (raw.dropout != null && raw.dropout !== 0)
         throw bad(`${where}.dropout`, 'null (dropout is for training only)', raw.dropout);
       const vocab = readVocabObject(raw.vocab, `${where}.vocab`);
+      const continuingSubwordPrefix =
+        optionalString(raw.continuing_subword_prefix, `${where}.continuing_subword_prefix`) || undefined;
       const merges = array(raw.merges, `${where}.merges`).map((merge, i) =>
-        readMerge(merge, vocab, where, i),
+        readMerge(merge, vocab, continuingSubwordPrefix, where, i),
       );
       return {
         type,
@@ -308,8 +394,7 @@ function readModel(value: unknown, where: string, byteLevel: boolean): ModelSpec
           unkToken: optionalString(raw.unk_token, `${where}.unk_token`),
           fuseUnk: bool(raw.fuse_unk, `${where}.fuse_unk`, false),
           byteFallback: bool(raw.byte_fallback, `${where}.byte_fallback`, false),
-          continuingSubwordPrefix:
-            optionalString(raw.continuing_subword_prefix, `${where}.continuing_subword_prefix`) || undefined,
+          continuingSubwordPrefix,
           endOfWordSuffix: optionalString(raw.end_of_word_suffix, `${where}.end_of_word_suffix`) || undefined,
           ignoreMerges: bool(raw.ignore_merges, `${where}.ignore_merges`, false),
         },

@@ -2,11 +2,13 @@
  * Write a TokenizerSpec as a Hugging Face `tokenizer.json` object (the inverse of
  * tokenizer-json-read.ts); the result loads in the `tokenizers` library.
  */
+import type { AddedToken } from './added-tokens.js';
 import type { Decoder } from './decoders.js';
 import type { Normalizer, Pattern } from './normalizers.js';
 import type { ModelSpec, TokenizerSpec } from './pipeline-tokenizer.js';
 import type { PostProcessor, TemplatePiece } from './post-processors.js';
 import type { PreTokenizer } from './pre-tokenizers.js';
+import { huggingFaceRenumbers } from './token-ids.js';
 
 function pattern(value: Pattern): object {
   return value.kind === 'string' ? { String: value.value } : { Regex: value.value };
@@ -33,7 +35,7 @@ export function writeTokenizerJson(
     pre_tokenizer: spec.preTokenizer === null ? null : preTokenizer(spec.preTokenizer),
     post_processor: spec.postProcessor === null ? null : postProcessor(spec.postProcessor),
     decoder: spec.decoder === null ? null : decoder(spec.decoder),
-    model: model(spec.model, merges),
+    model: model(spec.model, merges, spec.addedTokens),
   };
 }
 
@@ -147,7 +149,23 @@ function postProcessor(value: PostProcessor): object {
   }
 }
 
-function model(value: ModelSpec, merges: ReadonlyArray<readonly [string, string]>): object {
+/** The vocabulary by id, with the added tokens HF would renumber (token-ids.ts). */
+function writtenVocab(vocab: ReadonlyMap<string, number>, addedTokens: readonly AddedToken[]): object {
+  const entries = [...vocab];
+  if (huggingFaceRenumbers(vocab, addedTokens)) {
+    const extra = new Map<string, number>();
+    for (const token of addedTokens)
+      if (!vocab.has(token.content) && !extra.has(token.content)) extra.set(token.content, token.id);
+    entries.push(...extra);
+  }
+  return Object.fromEntries(entries.sort((a, b) => a[1] - b[1]));
+}
+
+function model(
+  value: ModelSpec,
+  merges: ReadonlyArray<readonly [string, string]>,
+  addedTokens: readonly AddedToken[],
+): object {
   switch (value.type) {
     case 'BPE': {
       const options = value.options;
@@ -160,7 +178,7 @@ function model(value: ModelSpec, merges: ReadonlyArray<readonly [string, string]
         fuse_unk: options.fuseUnk ?? false,
         byte_fallback: options.byteFallback ?? false,
         ignore_merges: options.ignoreMerges ?? false,
-        vocab: Object.fromEntries([...options.vocab].sort((a, b) => a[1] - b[1])),
+        vocab: writtenVocab(options.vocab, addedTokens),
         merges: merges.map(([left, right]) => [left, right]),
       };
     }
@@ -170,7 +188,7 @@ function model(value: ModelSpec, merges: ReadonlyArray<readonly [string, string]
         unk_token: value.options.unkToken,
         continuing_subword_prefix: value.options.continuingSubwordPrefix,
         max_input_chars_per_word: value.options.maxInputCharsPerWord,
-        vocab: Object.fromEntries([...value.options.vocab].sort((a, b) => a[1] - b[1])),
+        vocab: writtenVocab(value.options.vocab, addedTokens),
       };
     case 'Unigram':
       return {

@@ -4,6 +4,8 @@
  */
 import type { TypedIds } from './post-processors.js';
 
+import type { UnknownCharacters } from './unknown-characters.js';
+
 /** Which special tokens written literally in the text may become their special id. */
 export type SpecialTokenSet = 'all' | ReadonlySet<string>;
 
@@ -20,6 +22,11 @@ export interface EncodeOptions {
    * (tiktoken semantics). Default 'all'; pass an empty set to encode them as plain text.
    */
   readonly disallowedSpecial?: SpecialTokenSet;
+  /**
+   * Collects the characters the vocabulary cannot represent, which are dropped (as Hugging
+   * Face drops them). CharTokenizer, which otherwise throws on them, drops and counts them too.
+   */
+  readonly unknown?: UnknownCharacters | undefined;
 }
 
 export interface DecodeOptions {

@@ -37,6 +37,14 @@ export function evaluateLoss(
       actual: T,
     });
   }
+  // B = 0 would never advance through the blocks (an endless loop), so it is rejected here too.
+  if (!(Number.isSafeInteger(B) && B >= 1)) {
+    throw new ConfigError('batchSize out of range', {
+      where: 'evaluateLoss',
+      expected: 'an integer >= 1',
+      actual: B,
+    });
+  }
   if (ids.length < 2) {
     throw new ConfigError('the text is too short to evaluate', {
       where: 'evaluateLoss',

@@ -66,6 +66,14 @@ describe('lmforge tokenize', () => {
     assert.deepEqual(ids, [15339, 1917]);
   });
 
+  it('--json of more ids than one write holds is still one array, equal to the library result', async () => {
+    const text = 'hello world, again: 12345 '.repeat(30_000); // 240k ids: four writes
+    const ids = jsonIds(await lmforge(['tokenize', '-', '-t', 'cl100k_base', '--json'], text));
+    assert.ok(ids.length > 3 * 65536, `only ${ids.length} ids`);
+    assert.deepEqual(ids, (await loadTokenizer('cl100k_base')).encode(text));
+    assert.deepEqual(jsonIds(await lmforge(['tokenize', '-', '-t', 'cl100k_base', '--json'], '')), []);
+  });
+
   it('reads stdin with -, and --no-special leaves out the BOS of a tokenizer.json post-processor', async () => {
     const text = 'Hello world';
     const withBos = jsonIds(await lmforge(['tokenize', '-', '-t', LLAMA2, '--json'], text));

@@ -505,7 +505,7 @@ for (const entry of backendsUnderTest()) {
     number,
     boolean,
     number,
-    'none' | 'full' | 'broadcast',
+    'none' | 'full' | 'broadcast' | 'padding',
     number,
   ][] = [
     [1, 1, 1, 1, 1, 1, false, 0, 'none', 0],
@@ -521,6 +521,13 @@ for (const entry of backendsUnderTest()) {
     [1, 2, 1, 150, 150, 32, true, 0, 'broadcast', 0],
     [1, 2, 1, 150, 150, 32, true, 0, 'broadcast', 0.1],
     [2, 4, 2, 70, 70, 24, true, 0, 'full', 0.25],
+    // padding (a (B, 1, 1, Tk) mask: stride over B only): left padding with the causal rule
+    // (pad queries fully masked), cross-attention over a padded encoder, a decode step on a
+    // cache buffer whose keys past the filled prefix are masked too
+    [2, 4, 2, 9, 9, 8, true, 0, 'padding', 0],
+    [2, 4, 2, 9, 9, 8, true, 0, 'padding', 0.2],
+    [3, 4, 1, 3, 40, 16, false, 0, 'padding', 0],
+    [2, 2, 2, 1, 20, 16, true, 15, 'padding', 0],
   ];
 
   test(`${entry.label}: attention forward and backward (causal, offset, GQA, masks, fully masked rows, dropout)`, () => {
@@ -545,6 +552,14 @@ for (const entry of backendsUnderTest()) {
           } else if (maskKind === 'broadcast') {
             mask = rand(Tk, -1, 1);
             mask[3] = -Infinity;
+          } else if (maskKind === 'padding') {
+            // batch b: the first 2b keys are padding (left), and every third of the last ones (right)
+            mask = new Float32Array(B * Tk);
+            for (let b = 0; b < B; b++) {
+              mask.fill(-Infinity, b * Tk, b * Tk + 2 * b);
+              for (let j = Tk - 4; j < Tk; j += 3) mask[b * Tk + j] = -Infinity;
+            }
+            strides = { maskStrideB: Tk, maskStrideH: 0, maskStrideQ: 0, maskOffset: 0 };
           }
           const p: AttentionParams = {
             B,

@@ -4,30 +4,16 @@
  * training (checkpoint, clean exit, resume).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { assertUserError, bin, cliEnv, run } from './cli-util.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const root = repoRoot();
-const bin = join(root, 'bin', 'lmforge.js');
 const work = mkdtempSync(join(tmpdir(), 'lmforge-e2e-'));
 const data = join(work, 'tiny.txt');
 writeFileSync(data, 'the cat sat on the mat.\nthe dog ate the log.\na bird in the hand.\n'.repeat(60));
-const env = { ...process.env, LMFORGE_BACKEND: 'js', XDG_CACHE_HOME: join(work, 'cache') };
-
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
@@ -156,9 +142,8 @@ describe('lmforge CLI', () => {
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /^lmforge: .*config\.json/m);
     const bad = run(['train', ...tiny, '--iters', '5', '--lr', '-1', '--out', join(work, 'bad')]);
-    assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /lmforge: .*lr must be > 0/);
-    // Training and model flags are checked together, before any data is read.
+    assertUserError(bad, `option '--lr <x>': expected a number > 0, got "-1"`);
+    // Every bad flag value is named in the one line, before any data is read.
     const many = run([
       'train',
       ...tiny,
@@ -171,8 +156,15 @@ describe('lmforge CLI', () => {
       '--out',
       join(work, 'bad'),
     ]);
-    assert.equal(many.status, 2);
-    assert.match(many.stderr, /lr must be > 0.*nLayer: expected an integer in \[1, 4096\], got 0/);
+    assertUserError(
+      many,
+      `option '--lr <x>': expected a number > 0, got "-1"; option '--n-layer <n>': expected an integer >= 1, got "0"`,
+    );
+    // --top past the vocabulary is refused, not cut silently to the vocabulary.
+    assertUserError(
+      run(['generate', out, '--prompt', 'the', '--top', '19']),
+      '--top: more next tokens asked for than the model has; expected at most 18 (the vocabulary size), got 19',
+    );
     const again = run(['train', ...tiny, '--iters', '5', '--warmup', '1', '--out', out]);
     assert.equal(again.status, 2);
     assert.match(again.stderr, /already holds a training run.*--resume/);
@@ -202,7 +194,7 @@ describe('lmforge CLI', () => {
         '--out',
         dir,
       ],
-      { env },
+      { env: cliEnv() },
     );
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -114,7 +114,7 @@ describe('train --force', () => {
     const bad = join(work, 'latin1.txt');
     writeFileSync(bad, Uint8Array.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
     const attempts: Array<[string[], string]> = [
-      [[...tiny, '--lr', '-1'], 'train: invalid flags: lr must be > 0 (got -1)'],
+      [[...tiny, '--lr', '-1'], `option '--lr <x>': expected a number > 0, got "-1"`],
       [
         [...tiny, '--tokenizer', 'bpe:12'],
         'train: invalid flags: --tokenizer: bpe vocabulary size must be an integer > 256',

@@ -4,10 +4,11 @@
  * B (K, N) row-major, in GFLOP/s (2 M N K flops per product). bench/matmul.bench.ts uses
  * measureMatmul() too, against OpenBLAS.
  */
+import { freemem } from 'node:os';
 import { Command } from 'commander';
 import type { Backend, GemmParams } from '../../tensor/backend.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { integer } from '../parse-number.js';
+import { integer, real } from '../parse-number.js';
 import { ConfigError } from '../../util/errors.js';
 
 export interface MatmulResult {
@@ -68,28 +69,32 @@ interface MatmulFlags extends ComputeFlags {
   json?: boolean;
 }
 
-function positive(name: string, value: number): number {
-  if (value < 1) throw new ConfigError('must be >= 1', { where: name, expected: '>= 1', actual: value });
-  return value;
+/** A, B and C must fit in free memory: refuse before allocating rather than swap or abort. */
+function checkFits(m: number, k: number, n: number): void {
+  const bytes = 4 * (m * k + k * n + m * n);
+  const free = freemem();
+  if (bytes > free) {
+    const gib = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    throw new ConfigError('the matrices do not fit in free memory', {
+      where: '--m/--k/--n',
+      expected: `at most ${gib(free)} for A, B and C`,
+      actual: `${gib(bytes)} for ${m}x${k}x${n}`,
+    });
+  }
 }
 
 export function benchCommand(): Command {
   const matmul = new Command('matmul')
     .description('SGEMM throughput (GFLOP/s) of the compute backend for C (M, N) = A (M, K) B (K, N)')
-    .requiredOption('--m <M>', 'rows of A and C', integer)
-    .requiredOption('--k <K>', 'columns of A, rows of B', integer)
-    .requiredOption('--n <N>', 'columns of B and C', integer)
-    .option('--seconds <s>', 'time to spend measuring', Number, 1)
+    .requiredOption('--m <M>', 'rows of A and C', integer({ min: 1 }))
+    .requiredOption('--k <K>', 'columns of A, rows of B', integer({ min: 1 }))
+    .requiredOption('--n <N>', 'columns of B and C', integer({ min: 1 }))
+    .option('--seconds <s>', 'time to spend measuring', real({ above: 0 }), 1)
     .option('--json', 'print one JSON object {gflops, ms, backend, isa, threads, m, k, n}');
   addComputeOptions(matmul).action((flags: MatmulFlags) => {
+    checkFits(flags.m, flags.k, flags.n);
     const backend = applyComputeOptions(flags, flags.json === true);
-    const r = measureMatmul(
-      backend,
-      positive('--m', flags.m),
-      positive('--k', flags.k),
-      positive('--n', flags.n),
-      flags.seconds,
-    );
+    const r = measureMatmul(backend, flags.m, flags.k, flags.n, flags.seconds);
     if (flags.json === true) process.stdout.write(JSON.stringify(r) + '\n');
     else
       process.stdout.write(

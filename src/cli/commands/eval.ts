@@ -1,11 +1,11 @@
 /** `lmforge eval DIR --data FILE`: loss and perplexity of a model folder on a text file. */
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { evaluateLoss } from '../../train/index.js';
-import { FormatError } from '../../util/errors.js';
+import { UnknownCharacters } from '../../tokenizers/index.js';
+import { evaluateLoss, readTextFile } from '../../train/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
 import { integer } from '../parse-number.js';
+import { warnUnknownCharacters } from '../unknown-characters.js';
 
 interface EvalFlags extends ComputeFlags {
   data: string;
@@ -18,21 +18,19 @@ export function evalCommand(): Command {
     .description('Loss and perplexity of a model on a text file (every token predicted once)')
     .argument('<dir>', 'model folder')
     .requiredOption('--data <file>', 'text file to evaluate on')
-    .option('--batch-size <n>', 'blocks per forward pass', integer, 8)
+    .option('--batch-size <n>', 'blocks per forward pass', integer({ min: 1 }), 8)
     .option('--json', 'print one JSON object {loss, perplexity, tokens}');
   return addComputeOptions(command).action(async (dir: string, flags: EvalFlags) => {
     applyComputeOptions(flags, flags.json === true);
-    let text: string;
-    try {
-      text = await readFile(flags.data, 'utf8');
-    } catch (error) {
-      throw new FormatError('cannot read the data file', { where: flags.data, cause: error });
-    }
+    // Missing, empty, binary or invalid UTF-8: a FormatError naming the file, as for training data.
+    const text = await readTextFile(flags.data);
     const { model, tokenizer } = await loadModelWithTokenizer(dir);
     try {
+      const unknown = new UnknownCharacters();
       const ids = Int32Array.from(
-        tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set() }),
+        tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set(), unknown }),
       );
+      warnUnknownCharacters(unknown, flags.data);
       const started = performance.now();
       const result = evaluateLoss(model, ids, { batchSize: flags.batchSize });
       const seconds = (performance.now() - started) / 1000;

@@ -21,6 +21,7 @@ import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
 import { integer, real } from '../parse-number.js';
+import { warnUnknownIn } from '../unknown-characters.js';
 
 interface GenerateFlags extends ComputeFlags {
   prompt: string;
@@ -53,11 +54,6 @@ export function generationConfigFrom(
   where: string,
 ): GenerationConfig {
   const file = saved === null ? defaultGenerationConfig : generationConfigFromHf(saved, where);
-  if (flags.temperature !== undefined && flags.temperature < 0)
-    throw new ConfigError('--temperature must be >= 0', {
-      where: '--temperature',
-      actual: flags.temperature,
-    });
   let sampling: Sampling = file.sampling;
   if (flags.temperature === 0) {
     sampling = { kind: 'greedy' };
@@ -91,22 +87,30 @@ export function generateCommand(): Command {
     .description('Generate text from a model folder (streams to stdout), or show next-token probabilities')
     .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
     .requiredOption('--prompt <text>', 'text to continue')
-    .option('--max-tokens <n>', 'tokens to generate at most', integer, 200)
-    .option('--temperature <x>', 'sampling temperature; 0 is greedy (default 0.8)', real)
-    .option('--top-k <n>', 'sample from the k most probable tokens (default 200)', integer)
-    .option('--top-p <x>', 'nucleus sampling mass in (0, 1]', real)
-    .option('--repetition-penalty <x>', 'CTRL repetition penalty (1 = none)', real)
-    .option('--seed <n>', 'sampling seed', integer, 0)
+    .option('--max-tokens <n>', 'tokens to generate at most', integer({ min: 1 }), 200)
+    .option('--temperature <x>', 'sampling temperature; 0 is greedy (default 0.8)', real({ min: 0 }))
+    .option('--top-k <n>', 'sample from the k most probable tokens (default 200)', integer({ min: 1 }))
+    .option('--top-p <x>', 'nucleus sampling mass in (0, 1]', real({ above: 0, max: 1 }))
+    .option('--repetition-penalty <x>', 'CTRL repetition penalty (1 = none)', real({ above: 0 }))
+    .option('--seed <n>', 'sampling seed', integer(), 0)
     .option('--stop <text...>', 'stop when the output contains any of these strings')
     .option('--no-eos', 'do not stop at the end-of-sequence token')
-    .option('--top <n>', 'print the N most probable next tokens instead of generating', integer)
+    .option('--top <n>', 'print the N most probable next tokens instead of generating', integer({ min: 1 }))
     .option('--no-cache', 'recompute the context every step (no KV cache; slow, for checking)')
     .option('--json', 'print one JSON object instead of streaming text');
   return addComputeOptions(command).action(async (dir: string, flags: GenerateFlags) => {
     applyComputeOptions(flags, flags.json === true);
     const { model, tokenizer, generationConfig, tokenizerConfigEos } = await loadModelWithTokenizer(dir);
     try {
+      warnUnknownIn(tokenizer, flags.prompt, 'the prompt');
       if (flags.top !== undefined) {
+        if (flags.top > model.vocabSize) {
+          throw new ConfigError('more next tokens asked for than the model has', {
+            where: '--top',
+            expected: `at most ${model.vocabSize} (the vocabulary size)`,
+            actual: flags.top,
+          });
+        }
         const table = nextTokens(model, tokenizer, flags.prompt, flags.top);
         if (flags.json === true) {
           const top = table.top.map((t) => ({ token: t.token, id: t.id, prob: t.prob }));

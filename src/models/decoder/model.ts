@@ -14,6 +14,7 @@ import {
   Rng,
   add,
   dropout,
+  embedding,
   isGradEnabled,
   isTensor,
   matmul,
@@ -21,10 +22,19 @@ import {
   scope,
   transpose,
 } from '../../tensor/index.js';
-import { Module, Linear, KVCache, RotaryEmbedding, sinusoidalTable, positionRows } from '../../nn/index.js';
+import {
+  Module,
+  Linear,
+  KVCache,
+  RotaryEmbedding,
+  sinusoidalTable,
+  positionRows,
+  type AttentionMask,
+  type Projection,
+} from '../../nn/index.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 import { DecoderBody } from '../blocks/decoder-body.js';
-import type { BlockContext } from '../blocks/decoder-block.js';
+import { weightInit, type BlockContext, type BuildInit } from '../blocks/decoder-block.js';
 import type {
   LanguageModel,
   LogitsOptions,
@@ -48,52 +58,6 @@ export interface DecoderOptions {
 export type ForwardOptions = LogitsOptions;
 
 /**
- * An Rng whose normals are all zero: init 'empty' builds the modules without drawing
- * their random initialisation (1.2 s for stories15M's 24M parameters, more than reading
- * them). Weights are 0 and norm scales 1 until loaded.
- */
-class NoInitialisation extends Rng {
-  constructor() {
-    super(0);
-  }
-
-  override normal(): number {
-    return 0;
-  }
-}
-
-/**
- * The decoder's KV cache as the contract's ModelCache. truncate keeps the buffers and
- * moves the length back; reorder and cross-attention state need the nn cache's
- * row copies, which are not merged yet.
- */
-class DecoderCache extends KVCache implements ModelCache {
-  truncate(length: number): void {
-    if (!(Number.isInteger(length) && length >= 0 && length <= this.length)) {
-      throw new ConfigError('truncate length out of range', {
-        where: 'ModelCache.truncate',
-        expected: `an integer in [0, ${this.length}]`,
-        actual: length,
-      });
-    }
-    this.reset();
-    this.advance(length);
-  }
-
-  reorder(_batchIndices: readonly number[]): void {
-    throw new ConfigError('not supported yet', { where: 'ModelCache.reorder' });
-  }
-
-  setCross(_layer: number, _k: Tensor, _v: Tensor): void {
-    throw new ConfigError('a decoder-only model has no cross-attention', { where: 'ModelCache.setCross' });
-  }
-
-  cross(_layer: number): null {
-    return null;
-  }
-}
-
-/**
  * The decoder-only causal LM of the GPT-2 and Llama presets, implementing the model
  * contract (model.ts). `forward(ids)` is the nn-style shorthand for
  * `forward({ ids }).logits` that training loops and tests use.
@@ -110,24 +74,23 @@ class DecoderCache extends KVCache implements ModelCache {
 export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
   readonly kind = 'decoder';
   readonly config: DecoderConfig;
-  readonly body: DecoderBody;
-  /** Untied output head (V, C); null when tied to the token embedding. */
-  readonly lmHead: Linear | null;
   readonly #sinusoidal: Tensor | null;
   readonly #rope: RotaryEmbedding | null;
 
   constructor(config: DecoderConfig, options: DecoderOptions = {}) {
     super();
     this.config = config;
-    const rng =
-      options.init === 'empty' ? new NoInitialisation() : (options.rng ?? new Rng(options.seed ?? 0));
-    this.body = this.addChild(archNames[config.arch].body, new DecoderBody(config, rng));
-    this.lmHead = config.tiedEmbeddings
-      ? null
-      : this.addChild(
-          'lm_head',
-          new Linear(config.nEmbd, config.vocabSize, { bias: false, std: config.initStd, rng }),
-        );
+    const build: BuildInit =
+      options.init === 'empty'
+        ? { init: 'empty' }
+        : { init: 'random', rng: options.rng ?? new Rng(options.seed ?? 0) };
+    this.addChild(archNames[config.arch].body, new DecoderBody(config, build));
+    if (!config.tiedEmbeddings) {
+      this.addChild(
+        'lm_head',
+        new Linear(config.nEmbd, config.vocabSize, { bias: false, ...weightInit(build, config.initStd) }),
+      );
+    }
     const positional = config.positional;
     this.#sinusoidal =
       positional.kind === 'sinusoidal' ? sinusoidalTable(config.blockSize, config.nEmbd) : null;
@@ -135,6 +98,15 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       positional.kind === 'rope'
         ? new RotaryEmbedding(config.headSize, config.blockSize, positional.theta)
         : null;
+  }
+
+  get body(): DecoderBody {
+    return this.child<DecoderBody>(archNames[this.config.arch].body);
+  }
+
+  /** The untied output head (C -> V); null when the head is the token embedding. */
+  get lmHead(): Projection | null {
+    return this.config.tiedEmbeddings ? null : this.child<Projection>('lm_head');
   }
 
   get family(): string {
@@ -175,7 +147,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     const [B, T] = ids.shape as [number, number];
     const cache = this.#cacheOf(inputs.cache, B);
     const offset = cache?.length ?? 0;
-    this.#checkUnsupported(inputs, outputs, offset);
+    this.#checkInputs(inputs);
     const training = outputs.mode === undefined ? this.training : outputs.mode === 'train';
     const drop = this.#dropper(training, outputs.rng);
     const p = this.config.dropout;
@@ -185,16 +157,35 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
 
     let x = body.embed.forward(ids); // (B, T, C)
     const table = body.positions?.weight ?? this.#sinusoidal;
-    if (table !== null) x = add(x, positionRows(table, offset, T, where)); // (B, T, C)
+    if (table !== null) {
+      const rows =
+        inputs.positions === undefined
+          ? positionRows(table, offset, T, where)
+          : embedding(table, inputs.positions);
+      x = add(x, rows); // (B, T, C) + (T, C) or (B, T, C)
+    }
     x = drop(x);
     const hiddenStates: Tensor[] | null = outputs.hiddenStates === true ? [] : null;
+    const attentions: Tensor[] | null = outputs.attentions === true ? [] : null;
+    const mask = maskOf(inputs.attentionMask);
     // Without autograd nothing needs the intermediates: free each block's as it finishes.
     const freeEarly = !isGradEnabled();
     body.blocks.items.forEach((block, layer) => {
       hiddenStates?.push(x);
-      const context: BlockContext = { offset, rope: this.#rope, cache, layer, drop, attentionDropout };
+      const context: BlockContext = {
+        offset,
+        rope: this.#rope,
+        cache,
+        layer,
+        drop,
+        attentionDropout,
+        ...(mask === null ? {} : { mask }),
+        ...(attentions === null ? {} : { returnProbabilities: true }),
+      };
       const input = x;
-      x = freeEarly ? scope(() => block.forward(input, context)) : block.forward(input, context); // (B, T, C)
+      const result = freeEarly ? scope(() => block.run(input, context)) : block.run(input, context);
+      x = result.output; // (B, T, C)
+      if (result.probabilities !== null) attentions?.push(result.probabilities); // (B, nH, T, Tk)
     });
     x = body.finalNorm.forward(x); // (B, T, C)
     hiddenStates?.push(x);
@@ -203,13 +194,14 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     return {
       logits: logits === 'none' ? null : this.#head(logits === 'last' ? narrow(x, 1, T - 1, 1) : x),
       ...(hiddenStates === null ? {} : { hiddenStates }),
+      ...(attentions === null ? {} : { attentions }),
     };
   }
 
-  /** x (B, T', C) -> logits (B, T', V) through the head (the token embedding when tied). */
+  /** x (B, T', C) -> logits (B, T', V): the lm_head layer, or the token embedding when tied. */
   #head(x: Tensor): Tensor {
-    const head = this.lmHead?.weight ?? this.body.embed.weight; // (V, C)
-    return matmul(x, transpose(head)); // (B, T', V)
+    const head = this.lmHead;
+    return head === null ? matmul(x, transpose(this.body.embed.weight)) : head.forward(x); // (B, T', V)
   }
 
   /** The cache as this model's KV cache, checked against the input. */
@@ -232,8 +224,8 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     return cache;
   }
 
-  /** Rejects inputs and outputs this model cannot honour yet, before any work. */
-  #checkUnsupported(inputs: ModelInputs, outputs: OutputOptions, offset: number): void {
+  /** Rejects inputs this model cannot take, before any work. */
+  #checkInputs(inputs: ModelInputs): void {
     const where = 'DecoderLM.forward';
     if (inputs.encoderOutput !== undefined) {
       throw new ConfigError('a decoder-only model has no cross-attention', {
@@ -241,17 +233,13 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
         hint: 'encoderOutput is for encoder-decoder families',
       });
     }
-    if (inputs.attentionMask !== undefined) {
-      throw new ConfigError('not supported yet', { where: `${where}: attentionMask` });
+    if (inputs.positions !== undefined) {
+      checkPositions(inputs.positions, inputs.ids, this.#rope !== null, this.config.blockSize, where);
     }
-    if (outputs.attentions === true) {
-      throw new ConfigError('not supported yet', { where: `${where}: attentions` });
-    }
-    if (inputs.positions !== undefined) checkDefaultPositions(inputs.positions, inputs.ids, offset, where);
   }
 
   /** A KV cache for `batch` sequences of up to `maxT` positions (default blockSize). */
-  createCache(batch: number, maxT: number = this.config.blockSize): DecoderCache {
+  createCache(batch: number, maxT: number = this.config.blockSize): KVCache {
     if (
       !Number.isInteger(batch) ||
       batch < 1 ||
@@ -266,7 +254,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       });
     }
     const { nLayer, nKvHead, headSize } = this.config;
-    return new DecoderCache({ nLayer, batch, nKvHead, maxT, headSize });
+    return new KVCache({ nLayer, batch, nKvHead, maxT, headSize });
   }
 
   #dropper(training: boolean, rng: Rng | undefined): (x: Tensor) => Tensor {
@@ -290,11 +278,30 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
   }
 }
 
+/** The contract's attention mask as the attention layers' mask kind, with the causal rule kept. */
+function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
+  if (input === undefined) return null;
+  switch (input.kind) {
+    case 'padding':
+      return { kind: 'padding', keys: input.keys, causal: true };
+    case 'additive':
+      return { kind: 'additive', mask: input.mask, causal: true };
+  }
+}
+
 /**
- * Positions other than the default (offset + 0..T-1 in every row) need per-row rotary and
- * position-table lookups, which the layers do not have yet: rejected, naming the first row.
+ * Checks `positions` (B, T) int32 against ids and the context: each in [0, blockSize), and
+ * with RoPE each row consecutive (p, p + 1, ...), for rotary attention depends on position
+ * differences only, so a row shifted by its left padding attends exactly as the default.
+ * (Across calls a row's shift must stay the same; that is the caller's part.)
  */
-function checkDefaultPositions(positions: Tensor, ids: Tensor, offset: number, where: string): void {
+function checkPositions(
+  positions: Tensor,
+  ids: Tensor,
+  rope: boolean,
+  blockSize: number,
+  where: string,
+): void {
   const [B, T] = ids.shape as [number, number];
   if (
     positions.dtype !== 'int32' ||
@@ -311,12 +318,22 @@ function checkDefaultPositions(positions: Tensor, ids: Tensor, offset: number, w
   const values = positions.values();
   const [strideB, strideT] = positions.strides as [number, number];
   for (let b = 0; b < B; b++) {
+    const first = values[positions.offset + b * strideB]!;
     for (let t = 0; t < T; t++) {
-      if (values[positions.offset + b * strideB + t * strideT] !== offset + t) {
-        throw new ConfigError('per-row positions are not supported yet', {
-          where: `${where}: positions[${b}]`,
-          expected: `${offset}..${offset + T - 1} (the cache length onwards)`,
-          actual: `${values[positions.offset + b * strideB + t * strideT]} at index ${t}`,
+      const p = values[positions.offset + b * strideB + t * strideT]!;
+      if (!(p >= 0 && p < blockSize)) {
+        throw new ConfigError('position out of range', {
+          where: `${where}: positions[${b}, ${t}]`,
+          expected: `0 <= position < ${blockSize} (blockSize)`,
+          actual: p,
+        });
+      }
+      if (rope && p !== first + t) {
+        throw new ConfigError('with rotary positions, each row of positions must be consecutive', {
+          where: `${where}: positions[${b}, ${t}]`,
+          expected: first + t,
+          actual: p,
+          hint: 'RoPE depends on position differences; per-row shifts (left padding) are supported, gaps are not',
         });
       }
     }

@@ -1,26 +1,41 @@
 /**
- * Causal multi-head self-attention with grouped-query heads (nKV key/value heads shared by
- * nH / nKV query heads each), optional RoPE and an optional KV cache, on the fused
- * scaled-dot-product attention op.
+ * Multi-head self-attention with grouped-query heads (nKV key/value heads shared by
+ * nH / nKV query heads each), optional RoPE, an optional KV cache and a mask kind
+ * (attention-mask.ts: causal by default, bidirectional, padding, additive), on the fused
+ * scaled-dot-product attention op; with `returnProbabilities` it runs the composed op
+ * instead and returns the (B, nH, T, Tk) attention probabilities too (for inspection; the
+ * fused kernel stays the training path). Cross-attention is cross-attention.ts.
  *
  * Projections are either one fused qkv matrix (GPT-2's c_attn, one GEMM) or three separate
  * ones (Llama's q_proj/k_proj/v_proj); the names come from the model so that parameter
- * paths equal the checkpoint keys.
+ * paths equal the checkpoint keys. They are read through the child map (module.ts), so
+ * replaceChild() can wrap any of them (LoRA on q_proj, a quantized c_attn).
  *
- * Legend: B batch, T time, C channels, nH query heads, nKV key/value heads, hs head size.
+ * Legend: B batch, T time, C channels, nH query heads, nKV key/value heads, hs head size,
+ * Tk keys attended.
  */
 import {
   type Tensor,
-  type Rng,
+  type FloatDType,
+  type AttentionOptions as OpOptions,
+  composedAttention,
   narrow,
   permute,
   reshape,
   scaledDotProductAttention,
 } from '../../tensor/index.js';
 import { Module } from '../module.js';
-import { Linear, type LinearLayout } from './linear.js';
+import { type LayerInitOptions, projectionInit } from '../init.js';
+import { Linear, type LinearLayout, type Projection } from './linear.js';
 import type { RotaryEmbedding } from './positional.js';
 import type { KVCache } from './kv-cache.js';
+import {
+  type AttentionDropout,
+  type AttentionMask,
+  causalMask,
+  isCausal,
+  maskOptions,
+} from './attention-mask.js';
 
 export type AttentionProjections =
   | { readonly kind: 'fused'; readonly qkv: string; readonly out: string }
@@ -32,18 +47,15 @@ export type AttentionProjections =
       readonly out: string;
     };
 
-export interface AttentionOptions {
+/** `outStd` is the std of the output projection (GPT-2 scales residual projections by 1/sqrt(2L)). */
+export type AttentionOptions = {
   readonly nEmbd: number;
   readonly nHead: number;
   readonly nKvHead: number;
   readonly bias: boolean;
   readonly layout: LinearLayout;
   readonly projections: AttentionProjections;
-  readonly std: number;
-  /** Std of the output projection (GPT-2 scales residual projections by 1/sqrt(2L)). */
-  readonly outStd: number;
-  readonly rng: Rng;
-}
+} & LayerInitOptions;
 
 export interface AttentionContext {
   /** Position of the first query (the cache length; 0 without a cache). */
@@ -51,80 +63,154 @@ export interface AttentionContext {
   readonly rope: RotaryEmbedding | null;
   readonly cache: KVCache | null;
   readonly layer: number;
-  /** Dropout on the attention probabilities while training (nanoGPT's attn_dropout); null for none. */
-  readonly attentionDropout: { readonly p: number; readonly rng: Rng } | null;
+  readonly attentionDropout: AttentionDropout;
+  /**
+   * Which keys each query sees (default causal). With a cache, a padding mask covers every
+   * key so far, (B, offset + T), and an additive mask's last dimension is offset + T.
+   */
+  readonly mask?: AttentionMask;
+  /** Run the composed op and return the attention probabilities (default false: the fused kernel). */
+  readonly returnProbabilities?: boolean;
 }
 
-export class CausalSelfAttention extends Module {
+export interface AttentionResult {
+  /** (B, T, C) */
+  readonly output: Tensor;
+  /** (B, nH, T, Tk), with returnProbabilities only; null otherwise. */
+  readonly probabilities: Tensor | null;
+}
+
+/** x (B, T, n * hs) -> (B, n, T, hs), a view. */
+export function splitHeads(x: Tensor, n: number, hs: number): Tensor {
+  const [B, T] = x.shape as [number, number];
+  return permute(reshape(x, [B, T, n, hs]), [0, 2, 1, 3]); // (B, n, T, hs)
+}
+
+/** y (B, nH, T, hs) -> (B, T, nH * hs). */
+export function mergeHeads(y: Tensor): Tensor {
+  const [B, nH, T, hs] = y.shape as [number, number, number, number];
+  return reshape(permute(y, [0, 2, 1, 3]), [B, T, nH * hs]); // (B, T, C)
+}
+
+/** The fused op, or the composed one when the probabilities are wanted. */
+export function attendHeads(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: OpOptions,
+  returnProbabilities: boolean,
+): { readonly y: Tensor; readonly probabilities: Tensor | null } {
+  if (returnProbabilities) {
+    const { output, probabilities } = composedAttention(q, k, v, options);
+    return { y: output, probabilities };
+  }
+  return { y: scaledDotProductAttention(q, k, v, options), probabilities: null };
+}
+
+export class SelfAttention extends Module {
   readonly nHead: number;
   readonly nKvHead: number;
   readonly headSize: number;
-  readonly qkv: Linear | null;
-  readonly q: Linear | null;
-  readonly k: Linear | null;
-  readonly v: Linear | null;
-  readonly out: Linear;
+  readonly #names: AttentionProjections;
 
   constructor(options: AttentionOptions) {
     super();
-    const { nEmbd, nHead, nKvHead, bias, layout, rng, std, projections } = options;
+    const { nEmbd, nHead, nKvHead, bias, layout, projections } = options;
     this.nHead = nHead;
     this.nKvHead = nKvHead;
     this.headSize = nEmbd / nHead;
+    this.#names = projections;
     const kvWidth = nKvHead * this.headSize;
-    const linear = (name: string, out: number, s: number): Linear =>
-      this.addChild(name, new Linear(nEmbd, out, { bias, layout, std: s, rng }));
+    const std = projectionInit(options, 'std');
+    const linear = (name: string, out: number, init = std): void => {
+      this.addChild(name, new Linear(nEmbd, out, { bias, layout, ...init }));
+    };
     if (projections.kind === 'fused') {
-      this.qkv = linear(projections.qkv, nEmbd + 2 * kvWidth, std);
-      this.q = this.k = this.v = null;
+      linear(projections.qkv, nEmbd + 2 * kvWidth);
     } else {
-      this.qkv = null;
-      this.q = linear(projections.q, nEmbd, std);
-      this.k = linear(projections.k, kvWidth, std);
-      this.v = linear(projections.v, kvWidth, std);
+      linear(projections.q, nEmbd);
+      linear(projections.k, kvWidth);
+      linear(projections.v, kvWidth);
     }
-    this.out = linear(projections.out, nEmbd, options.outStd);
+    linear(projections.out, nEmbd, projectionInit(options, 'outStd'));
+  }
+
+  /** The fused (C -> C + 2 nKV hs) projection; null with separate projections. */
+  get qkv(): Projection | null {
+    return this.#names.kind === 'fused' ? this.child<Projection>(this.#names.qkv) : null;
+  }
+
+  get q(): Projection | null {
+    return this.#names.kind === 'separate' ? this.child<Projection>(this.#names.q) : null;
+  }
+
+  get k(): Projection | null {
+    return this.#names.kind === 'separate' ? this.child<Projection>(this.#names.k) : null;
+  }
+
+  get v(): Projection | null {
+    return this.#names.kind === 'separate' ? this.child<Projection>(this.#names.v) : null;
+  }
+
+  get out(): Projection {
+    return this.child<Projection>(this.#names.out);
   }
 
   /** x (B, T, C) -> (B, T, C). */
   forward(x: Tensor, context: AttentionContext): Tensor {
-    const [B, T, C] = x.shape as [number, number, number];
+    return this.attend(x, context).output;
+  }
+
+  /** x (B, T, C) -> the output (B, T, C) and, with returnProbabilities, the probabilities (B, nH, T, Tk). */
+  attend(x: Tensor, context: AttentionContext): AttentionResult {
+    const [B, T] = x.shape as [number, number];
     const { nHead: nH, nKvHead: nKV, headSize: hs } = this;
     let q: Tensor;
     let k: Tensor;
     let v: Tensor;
-    if (this.qkv !== null) {
+    const qkv = this.qkv;
+    if (qkv !== null) {
       // One GEMM; the heads are then views (narrow + permute), never copies.
-      const qkv = reshape(this.qkv.forward(x), [B, T, nH + 2 * nKV, hs]); // (B, T, nH + 2nKV, hs)
-      q = permute(narrow(qkv, 2, 0, nH), [0, 2, 1, 3]); // (B, nH, T, hs)
-      k = permute(narrow(qkv, 2, nH, nKV), [0, 2, 1, 3]); // (B, nKV, T, hs)
-      v = permute(narrow(qkv, 2, nH + nKV, nKV), [0, 2, 1, 3]); // (B, nKV, T, hs)
+      const heads = reshape(qkv.forward(x), [B, T, nH + 2 * nKV, hs]); // (B, T, nH + 2nKV, hs)
+      q = permute(narrow(heads, 2, 0, nH), [0, 2, 1, 3]); // (B, nH, T, hs)
+      k = permute(narrow(heads, 2, nH, nKV), [0, 2, 1, 3]); // (B, nKV, T, hs)
+      v = permute(narrow(heads, 2, nH + nKV, nKV), [0, 2, 1, 3]); // (B, nKV, T, hs)
     } else {
-      q = permute(reshape(this.q!.forward(x), [B, T, nH, hs]), [0, 2, 1, 3]); // (B, nH, T, hs)
-      k = permute(reshape(this.k!.forward(x), [B, T, nKV, hs]), [0, 2, 1, 3]); // (B, nKV, T, hs)
-      v = permute(reshape(this.v!.forward(x), [B, T, nKV, hs]), [0, 2, 1, 3]); // (B, nKV, T, hs)
+      q = splitHeads(this.q!.forward(x), nH, hs); // (B, nH, T, hs)
+      k = splitHeads(this.k!.forward(x), nKV, hs); // (B, nKV, T, hs)
+      v = splitHeads(this.v!.forward(x), nKV, hs); // (B, nKV, T, hs)
     }
     if (context.rope !== null) {
       q = context.rope.apply(q, context.offset); // (B, nH, T, hs)
       k = context.rope.apply(k, context.offset); // (B, nKV, T, hs)
     }
+    const mask = context.mask ?? causalMask;
+    const returnProbabilities = context.returnProbabilities ?? false;
     let causalOffset = 0;
+    let filled = T;
     if (context.cache !== null) {
+      filled = context.offset + T;
       context.cache.append(context.layer, k, v);
-      // The whole buffers, not the filled prefix: with causalOffset = offset the kernel
-      // reads keys 0..offset + T - 1 only, and no per-step copy of the prefix is made.
       const all = context.cache.buffers(context.layer);
-      k = all.keys; // (B, nKV, maxT, hs)
-      v = all.values; // (B, nKV, maxT, hs)
+      // The whole buffers, not the filled prefix: with causalOffset = offset the kernel
+      // reads keys 0..offset + T - 1 only, and no per-step copy of the prefix is made. A
+      // rule that reads every key, a custom mask over the keys so far, or probabilities to
+      // return need the filled prefix itself.
+      const whole = isCausal(mask) && mask.kind !== 'additive' && !returnProbabilities;
+      k = whole ? all.keys : narrow(all.keys, 2, 0, filled); // (B, nKV, maxT or offset + T, hs)
+      v = whole ? all.values : narrow(all.values, 2, 0, filled); // (B, nKV, maxT or offset + T, hs)
       causalOffset = context.offset;
     }
-    // Query i (position offset + i) sees keys 0..offset + i.
-    const y = scaledDotProductAttention(q, k, v, {
-      causal: true,
-      causalOffset,
-      dropout: context.attentionDropout,
-    }); // (B, nH, T, hs)
-    const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]); // (B, T, C)
-    return this.out.forward(merged); // (B, T, C)
+    // Query i (position offset + i) sees keys 0..offset + i under the causal rule.
+    const shape = { B, Tk: k.shape[2]!, filled, causalOffset };
+    const options = maskOptions(
+      mask,
+      shape,
+      q.dtype as FloatDType,
+      context.attentionDropout,
+      'SelfAttention',
+    );
+    const { y, probabilities } = attendHeads(q, k, v, options, returnProbabilities); // (B, nH, T, hs)
+    return { output: this.out.forward(mergeHeads(y)), probabilities }; // (B, T, C)
   }
 }

@@ -6,19 +6,32 @@
  *
  * Legend: N leading (batch) elements, in/out feature counts.
  */
-import { type Tensor, type Rng, add, matmul, transpose, randn, zeros } from '../../tensor/index.js';
+import { type Tensor, add, matmul, transpose } from '../../tensor/index.js';
 import { Module } from '../module.js';
+import { type InitOptions, initConstant, initWeight } from '../init.js';
 
 /** 'outIn': nn.Linear (out, in). 'inOut': GPT-2 Conv1D (in, out). */
 export type LinearLayout = 'outIn' | 'inOut';
 
-export interface LinearOptions {
+/**
+ * Weights are drawn from N(0, std^2) and the bias starts at zero; with `init: 'empty'`
+ * both are zeros, to be loaded.
+ */
+export type LinearOptions = {
   readonly bias: boolean;
   readonly layout?: LinearLayout;
-  /** Weights are drawn from N(0, std^2); the bias starts at zero. */
-  readonly std: number;
-  readonly rng: Rng;
-}
+} & InitOptions;
+
+/**
+ * What a parent needs from a linear layer: Linear itself, and the wrappers replaceChild()
+ * puts in its place (LoRA, quantized linears), which keep the feature counts.
+ */
+export type Projection = Module & {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** x (..., in) -> (..., out). */
+  forward(x: Tensor): Tensor;
+};
 
 export class Linear extends Module {
   readonly inFeatures: number;
@@ -33,8 +46,8 @@ export class Linear extends Module {
     this.outFeatures = outFeatures;
     this.layout = options.layout ?? 'outIn';
     const shape = this.layout === 'outIn' ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
-    this.weight = this.addParameter('weight', randn(shape, options.rng, { std: options.std }));
-    this.bias = options.bias ? this.addParameter('bias', zeros([outFeatures])) : null;
+    this.weight = this.addParameter('weight', initWeight(shape, options));
+    this.bias = options.bias ? this.addParameter('bias', initConstant([outFeatures], 0)) : null;
   }
 
   /** x (..., in) -> (..., out). */

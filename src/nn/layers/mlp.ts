@@ -6,9 +6,10 @@
  *
  * Legend: B batch, T time, C channels, H hidden (intermediate) size.
  */
-import { type Tensor, type Rng, gelu, geluTanh, relu, silu, mul } from '../../tensor/index.js';
+import { type Tensor, gelu, geluTanh, relu, silu, mul } from '../../tensor/index.js';
 import { Module } from '../module.js';
-import { Linear, type LinearLayout } from './linear.js';
+import { type LayerInitOptions, projectionInit } from '../init.js';
+import { Linear, type LinearLayout, type Projection } from './linear.js';
 
 export type Activation = 'gelu' | 'geluTanh' | 'relu' | 'silu';
 export type MlpKind = 'gelu' | 'swiglu';
@@ -17,18 +18,15 @@ export type MlpNames =
   | { readonly kind: 'gelu'; readonly up: string; readonly down: string }
   | { readonly kind: 'swiglu'; readonly gate: string; readonly up: string; readonly down: string };
 
-export interface MlpOptions {
+/** `outStd` is the std of the down projection (a residual projection: GPT-2 scales it by 1/sqrt(2L)). */
+export type MlpOptions = {
   readonly nEmbd: number;
   readonly hidden: number;
   readonly activation: Activation;
   readonly bias: boolean;
   readonly layout: LinearLayout;
   readonly names: MlpNames;
-  readonly std: number;
-  /** Std of the down projection (a residual projection: GPT-2 scales it by 1/sqrt(2L)). */
-  readonly outStd: number;
-  readonly rng: Rng;
-}
+} & LayerInitOptions;
 
 export function activate(activation: Activation, x: Tensor): Tensor {
   switch (activation) {
@@ -43,34 +41,46 @@ export function activate(activation: Activation, x: Tensor): Tensor {
   }
 }
 
+/** The projections are read through the child map (see module.ts), so replaceChild() can wrap them. */
 export class Mlp extends Module {
   readonly activation: Activation;
-  readonly gate: Linear | null;
-  readonly up: Linear;
-  readonly down: Linear;
+  readonly #names: MlpNames;
 
   constructor(options: MlpOptions) {
     super();
-    const { nEmbd, hidden, bias, layout, rng, names } = options;
+    const { nEmbd, hidden, bias, layout, names } = options;
     this.activation = options.activation;
+    this.#names = names;
+    const std = projectionInit(options, 'std');
     // Registration order = HF's attribute order (gate, up, down / c_fc, c_proj).
-    this.gate =
-      names.kind === 'swiglu'
-        ? this.addChild(names.gate, new Linear(nEmbd, hidden, { bias, layout, std: options.std, rng }))
-        : null;
-    this.up = this.addChild(names.up, new Linear(nEmbd, hidden, { bias, layout, std: options.std, rng }));
-    this.down = this.addChild(
+    if (names.kind === 'swiglu')
+      this.addChild(names.gate, new Linear(nEmbd, hidden, { bias, layout, ...std }));
+    this.addChild(names.up, new Linear(nEmbd, hidden, { bias, layout, ...std }));
+    this.addChild(
       names.down,
-      new Linear(hidden, nEmbd, { bias, layout, std: options.outStd, rng }),
+      new Linear(hidden, nEmbd, { bias, layout, ...projectionInit(options, 'outStd') }),
     );
+  }
+
+  get gate(): Projection | null {
+    return this.#names.kind === 'swiglu' ? this.child<Projection>(this.#names.gate) : null;
+  }
+
+  get up(): Projection {
+    return this.child<Projection>(this.#names.up);
+  }
+
+  get down(): Projection {
+    return this.child<Projection>(this.#names.down);
   }
 
   /** x (B, T, C) -> (B, T, C). */
   forward(x: Tensor): Tensor {
+    const gate = this.gate;
     const hidden =
-      this.gate === null
+      gate === null
         ? activate(this.activation, this.up.forward(x)) // (B, T, H)
-        : mul(activate(this.activation, this.gate.forward(x)), this.up.forward(x)); // (B, T, H)
+        : mul(activate(this.activation, gate.forward(x)), this.up.forward(x)); // (B, T, H)
     return this.down.forward(hidden); // (B, T, C)
   }
 }

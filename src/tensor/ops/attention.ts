@@ -7,43 +7,18 @@
  * a causal rule aligned to the END of the keys (query i sees keys j <= i + Tk - Tq, so
  * decoding with a KV cache needs no special case), an additive float mask and dropout on
  * the attention probabilities (a counter-based mask the backward regenerates:
- * attention-dropout.ts).
+ * attention-dropout.ts). attention-composed.ts computes the same from matmul and softmax
+ * and can return the probabilities.
  *
  * Legend: B batch, nH query heads, nKV key/value heads, Tq/Tk query/key lengths, hs head size.
  */
 import { Tensor } from '../tensor.js';
 import { backend, type AttentionParams, type F } from '../backend.js';
-import { isGradEnabled, record } from '../autograd/tape.js';
-import { formatShape } from '../shape.js';
-import { isFloat } from '../dtype.js';
+import { record } from '../autograd/tape.js';
 import { contiguous } from './layout.js';
-import { checkDropout } from './dropout.js';
-import type { Rng } from '../random.js';
-import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
+import { attentionArgs, type AttentionOptions } from './attention-args.js';
 
-export interface AttentionOptions {
-  /** Query i may attend key j only when j <= i + causalOffset. */
-  readonly causal?: boolean;
-  /**
-   * The position of query 0 among the keys (causal only); default Tk - Tq, the queries being
-   * the last Tq positions. A smaller offset lets a KV cache pass its whole preallocated
-   * buffer: keys past i + causalOffset are never read, so the filled prefix needs no copy.
-   */
-  readonly causalOffset?: number;
-  /**
-   * Additive float mask broadcastable to (B, nH, Tq, Tk) whose last dimension is Tk
-   * (-Infinity removes a key). It is treated as a constant: it receives no gradient.
-   */
-  readonly mask?: Tensor;
-  /** Multiplies Q K^T; default 1 / sqrt(hs). */
-  readonly scale?: number;
-  /**
-   * Dropout on the attention probabilities (nanoGPT's attn_dropout, HF's attn_pdrop): each
-   * is zeroed with probability p, survivors scaled by 1 / (1 - p). One 32-bit seed is drawn
-   * from `rng` per call, so a seeded rng fixes the mask. Omit it (null, or p = 0) in evaluation.
-   */
-  readonly dropout?: { readonly p: number; readonly rng: Rng } | null;
-}
+export type { AttentionOptions } from './attention-args.js';
 
 export interface AttentionSaved {
   readonly out: Tensor;
@@ -55,52 +30,6 @@ export interface AttentionSaved {
 }
 
 const where = 'scaledDotProductAttention';
-
-function describe(q: Tensor, k: Tensor, v: Tensor): string {
-  return `q ${formatShape(q.shape)}, k ${formatShape(k.shape)}, v ${formatShape(v.shape)}`;
-}
-
-/** The mask as the kernel reads it: contiguous over Tk, stride 0 on broadcast dimensions. */
-function maskLayout(
-  maskIn: Tensor,
-  q: Tensor,
-  target: readonly [number, number, number, number],
-): { mask: Tensor; strides: [number, number, number]; offset: number } {
-  if (maskIn.dtype !== q.dtype) {
-    throw new DTypeError('mask must be a float tensor of the dtype of q', {
-      where,
-      expected: q.dtype,
-      actual: maskIn.dtype,
-    });
-  }
-  if (maskIn.requiresGrad && isGradEnabled()) {
-    throw new ConfigError('the attention mask receives no gradient', {
-      where,
-      actual: 'a mask with requiresGrad',
-      hint: 'pass a mask that does not require grad, or add a learned bias to the scores with explicit matmul/softmax ops',
-    });
-  }
-  const Tk = target[3];
-  const lead = 4 - maskIn.ndim;
-  const fits =
-    maskIn.ndim >= 1 &&
-    maskIn.ndim <= 4 &&
-    maskIn.shape[maskIn.ndim - 1] === Tk &&
-    maskIn.shape.every((d, i) => d === 1 || d === target[lead + i]);
-  if (!fits) {
-    throw new ShapeError('mask must broadcast to (B, nH, Tq, Tk) with last dimension Tk', {
-      where,
-      expected: `broadcastable to ${formatShape(target)}`,
-      actual: formatShape(maskIn.shape),
-    });
-  }
-  const mask = maskIn.strides[maskIn.ndim - 1] === 1 || Tk === 1 ? maskIn : contiguous(maskIn);
-  const stride = (axis: number): number => {
-    const i = axis - lead;
-    return i < 0 || mask.shape[i] === 1 ? 0 : mask.strides[i]!;
-  };
-  return { mask, strides: [stride(0), stride(1), stride(2)], offset: mask.offset };
-}
 
 /**
  * softmax(q k^T * scale + mask) v per head.
@@ -114,61 +43,29 @@ export function scaledDotProductAttention(
   vIn: Tensor,
   options: AttentionOptions = {},
 ): Tensor {
-  if (!isFloat(qIn.dtype) || kIn.dtype !== qIn.dtype || vIn.dtype !== qIn.dtype) {
-    throw new DTypeError('q, k, v must be float tensors of one dtype', {
-      where,
-      expected: 'float32 or float64',
-      actual: `q ${qIn.dtype}, k ${kIn.dtype}, v ${vIn.dtype}`,
-    });
-  }
-  if (qIn.ndim !== 4 || kIn.ndim !== 4 || vIn.ndim !== 4) {
-    throw new ShapeError('q, k, v must be 4-D', {
-      where,
-      expected: 'q (B, nH, Tq, hs), k and v (B, nKV, Tk, hs)',
-      actual: describe(qIn, kIn, vIn),
-    });
-  }
-  const [B, nH, Tq, hs] = qIn.shape as [number, number, number, number];
-  const [Bk, nKV, Tk, hsK] = kIn.shape as [number, number, number, number];
-  const kvMatch = kIn.shape.every((d, i) => d === vIn.shape[i]);
-  if (Bk !== B || hsK !== hs || !kvMatch || nKV === 0 || nH % nKV !== 0) {
-    throw new ShapeError('incompatible attention shapes', {
-      where,
-      expected: 'q (B, nH, Tq, hs), k = v (B, nKV, Tk, hs) with nH a multiple of nKV',
-      actual: describe(qIn, kIn, vIn),
-    });
-  }
-  const scale = options.scale ?? 1 / Math.sqrt(hs);
-  if (!Number.isFinite(scale)) throw new ConfigError('scale must be finite', { where, actual: scale });
-  const causalOffset = options.causalOffset ?? Tk - Tq;
-  if (!Number.isInteger(causalOffset)) {
-    throw new ConfigError('causalOffset must be an integer', { where, actual: causalOffset });
-  }
-  const dropout = options.dropout?.p ?? 0;
-  checkDropout(dropout, where);
-  const dropoutSeed = dropout > 0 ? options.dropout!.rng.nextUint32() : 0;
+  const args = attentionArgs(where, qIn, kIn, vIn, options);
   const q = contiguous(qIn);
   const k = contiguous(kIn);
   const v = contiguous(vIn);
-  const layout = options.mask === undefined ? null : maskLayout(options.mask, q, [B, nH, Tq, Tk]);
+  const { B, nH, Tq, hs, mask: layout } = args;
   const params: AttentionParams = {
     B,
     nH,
-    nKV,
+    nKV: args.nKV,
     Tq,
-    Tk,
+    Tk: args.Tk,
     hs,
-    scale,
-    causal: options.causal ?? false,
-    causalOffset,
+    scale: args.scale,
+    causal: args.causal,
+    causalOffset: args.causalOffset,
     // The whole buffer: the kernel indexes it through maskOffset and the strides.
     mask: layout === null ? null : (layout.mask.data as F),
     maskStrideB: layout?.strides[0] ?? 0,
     maskStrideH: layout?.strides[1] ?? 0,
     maskStrideQ: layout?.strides[2] ?? 0,
     maskOffset: layout?.offset ?? 0,
-    dropout,
-    dropoutSeed,
+    dropout: args.dropout,
+    dropoutSeed: args.dropoutSeed,
   };
   const out = Tensor.empty([B, nH, Tq, hs], q.dtype, false); // (B, nH, Tq, hs)
   const lse = Tensor.empty([B, nH, Tq], q.dtype, false); // (B, nH, Tq)

@@ -4,7 +4,7 @@
  * prepare.py does (the first 90% of the ids train, the rest validate).
  */
 import { createHash } from 'node:crypto';
-import type { Tokenizer } from '../../tokenizers/index.js';
+import type { Tokenizer, UnknownCharacters } from '../../tokenizers/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { builtinCorpus } from './builtin-corpus.js';
 import { readTextFile } from './text-file.js';
@@ -58,12 +58,14 @@ export interface TokenizedText {
 
 /**
  * Token ids of `text`, from `cacheDir` when a cache file for this text and tokenizer exists,
- * else tokenized now (without special tokens) and written there.
+ * else tokenized now (without special tokens; characters the tokenizer drops are counted in
+ * `unknown`) and written there.
  */
 export async function tokenizeWithCache(
   text: string,
   tokenizer: Tokenizer,
   cacheDir: string | null,
+  unknown?: UnknownCharacters,
 ): Promise<TokenizedText> {
   const key = cacheDir === null ? null : tokenCacheKey(text, tokenizer.toJSON());
   if (cacheDir !== null && key !== null) {
@@ -71,7 +73,7 @@ export async function tokenizeWithCache(
     if (cached !== null) return { ids: cached, cachePath: tokenCachePath(cacheDir, key), cacheHit: true };
   }
   const ids = Int32Array.from(
-    tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set() }),
+    tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set(), unknown }),
   );
   const cachePath = cacheDir !== null && key !== null ? await writeTokenCache(cacheDir, key, ids) : null;
   return { ids, cachePath, cacheHit: false };

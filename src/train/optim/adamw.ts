@@ -9,6 +9,8 @@
  * The arithmetic is the backend's `adamw` kernel; this class owns the state (m, v per
  * parameter, the step count) and the decay policy: weight decay only on matrices
  * (ndim >= 2: linear and embedding weights), never on norms' gains or biases (as nanoGPT).
+ * It trains only the parameters that require grad: a frozen one (Module.freeze) gets no
+ * state and is never touched, so freeze before building the optimiser.
  */
 import { Tensor, backend, keep } from '../../tensor/index.js';
 import { ConfigError, FormatError } from '../../util/errors.js';
@@ -46,7 +48,7 @@ export class AdamW {
 
   /**
    * @example
-   * const opt = new AdamW(model.namedParameters(), { beta2: 0.99, weightDecay: 0.1 });
+   * const opt = new AdamW(model.namedTrainableParameters(), { beta2: 0.99, weightDecay: 0.1 });
    * opt.update(1e-3); // after backward()
    */
   constructor(namedParameters: ReadonlyArray<readonly [string, Tensor]>, options: AdamWOptions = {}) {
@@ -65,7 +67,7 @@ export class AdamW {
     const seen = new Set<Tensor>();
     for (const [name, param] of namedParameters) {
       // A tied weight is listed under two names but is one parameter with one state.
-      if (seen.has(param)) continue;
+      if (seen.has(param) || !param.requiresGrad) continue;
       seen.add(param);
       this.#states.push({
         name,
@@ -77,7 +79,7 @@ export class AdamW {
     }
   }
 
-  /** The distinct parameters, in order. */
+  /** The distinct trainable parameters, in order (what clipping and zeroGrad walk). */
   get parameters(): Tensor[] {
     return this.#states.map((s) => s.param);
   }

@@ -1,0 +1,135 @@
+/**
+ * Which keys a query may attend, as a discriminated union, and its translation into what
+ * the attention ops take (a causal rule plus an additive float mask, attention-args.ts):
+ * - causal: query i, at position offset + i, sees keys 0..offset + i (decoders; the
+ *   offset is the KV cache length, as before masks existed);
+ * - bidirectional: every key (encoders, cross-attention);
+ * - padding: per-sequence key validity, HF's `attention_mask` (B, Tk) of 1 for a token
+ *   and 0 for padding, optionally together with the causal rule (left-padded batched
+ *   generation: pad keys are never seen, and a pad query that sees no key gives 0);
+ * - additive: a custom float mask broadcastable to (B, nH, Tq, Tk), added to the scores
+ *   (-Infinity removes a key), optionally with the causal rule.
+ *
+ * Legend: B batch, nH heads, Tq queries, Tk keys.
+ */
+import {
+  type AttentionOptions,
+  type FloatDType,
+  type Rng,
+  type Tensor,
+  Tensor as TensorClass,
+} from '../../tensor/index.js';
+import { ConfigError, ShapeError } from '../../util/errors.js';
+
+export type AttentionMask =
+  | { readonly kind: 'causal' }
+  | { readonly kind: 'bidirectional' }
+  | { readonly kind: 'padding'; readonly keys: Tensor; readonly causal: boolean }
+  | { readonly kind: 'additive'; readonly mask: Tensor; readonly causal: boolean };
+
+export const causalMask: AttentionMask = { kind: 'causal' };
+export const bidirectionalMask: AttentionMask = { kind: 'bidirectional' };
+
+/** Dropout on the attention probabilities while training (nanoGPT's attn_dropout); null for none. */
+export type AttentionDropout = { readonly p: number; readonly rng: Rng } | null;
+
+/** True when the mask applies the causal rule. */
+export function isCausal(mask: AttentionMask): boolean {
+  switch (mask.kind) {
+    case 'causal':
+      return true;
+    case 'bidirectional':
+      return false;
+    case 'padding':
+    case 'additive':
+      return mask.causal;
+  }
+}
+
+/**
+ * HF's attention_mask for sequences of `lengths` tokens padded to T: (B, T) int32, 1 for a
+ * token, 0 for padding, the padding on the left (batched generation) or the right.
+ *
+ * @example
+ * paddingKeys([2, 4], 4, 'left'); // [[0, 0, 1, 1], [1, 1, 1, 1]]
+ */
+export function paddingKeys(lengths: readonly number[], T: number, side: 'left' | 'right'): Tensor {
+  const bad = lengths.findIndex((n) => !Number.isInteger(n) || n < 0 || n > T);
+  if (bad >= 0) {
+    throw new ConfigError('a sequence length is out of range', {
+      where: `paddingKeys lengths[${bad}]`,
+      expected: `an integer in [0, ${T}]`,
+      actual: lengths[bad],
+    });
+  }
+  const keys = TensorClass.empty([lengths.length, T], 'int32');
+  const data = keys.values();
+  lengths.forEach((n, b) =>
+    data.fill(1, b * T + (side === 'left' ? T - n : 0), b * T + (side === 'left' ? T : n)),
+  );
+  return keys;
+}
+
+/**
+ * The attention ops' options for `mask` over `Tk` keys of which the first `filled` exist
+ * (a KV cache's whole buffer has Tk = maxT > filled: keys from `filled` on are removed).
+ * `causalOffset` is the position of query 0 among the keys. One object per call: this runs
+ * once per layer and decoding step.
+ */
+export function maskOptions(
+  mask: AttentionMask,
+  shape: { readonly B: number; readonly Tk: number; readonly filled: number; readonly causalOffset: number },
+  dtype: FloatDType,
+  dropout: AttentionDropout,
+  where: string,
+): AttentionOptions {
+  const { causalOffset } = shape;
+  switch (mask.kind) {
+    case 'causal':
+      return { causal: true, causalOffset, dropout };
+    case 'bidirectional':
+      return { causal: false, dropout };
+    case 'padding': {
+      const additive = paddingToAdditive(mask.keys, shape, dtype, `${where} padding mask`);
+      return { causal: mask.causal, causalOffset, mask: additive, dropout };
+    }
+    case 'additive':
+      return { causal: mask.causal, causalOffset, mask: mask.mask, dropout };
+  }
+}
+
+/** keys (B, filled) 0/1 -> (B, 1, 1, Tk) of 0 for a token and -Infinity for padding and unfilled keys. */
+function paddingToAdditive(
+  keys: Tensor,
+  shape: { readonly B: number; readonly Tk: number; readonly filled: number },
+  dtype: FloatDType,
+  where: string,
+): Tensor {
+  const { B, Tk, filled } = shape;
+  if (keys.ndim !== 2 || keys.shape[0] !== B || keys.shape[1] !== filled) {
+    throw new ShapeError('padding mask must have one 0/1 entry per sequence and key', {
+      where,
+      expected: `(${B}, ${filled}) (batch, keys so far)`,
+      actual: `(${keys.shape.join(', ')})`,
+    });
+  }
+  const source = keys.values();
+  const additive = TensorClass.empty([B, 1, 1, Tk], dtype, false);
+  const out = additive.floats();
+  out.fill(-Infinity);
+  const [strideB, strideT] = keys.strides as [number, number];
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < filled; j++) {
+      const value = source[keys.offset + b * strideB + j * strideT]!;
+      if (value !== 0 && value !== 1) {
+        throw new ConfigError('padding mask entries must be 0 or 1', {
+          where: `${where} keys[${b}, ${j}]`,
+          expected: '1 for a token, 0 for padding',
+          actual: value,
+        });
+      }
+      if (value === 1) out[b * Tk + j] = 0;
+    }
+  }
+  return additive;
+}
