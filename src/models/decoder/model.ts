@@ -147,7 +147,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     const [B, T] = ids.shape as [number, number];
     const cache = this.#cacheOf(inputs.cache, B);
     const offset = cache?.length ?? 0;
-    this.#checkInputs(inputs);
+    this.#checkInputs(inputs, offset);
     const training = outputs.mode === undefined ? this.training : outputs.mode === 'train';
     const drop = this.#dropper(training, outputs.rng);
     const p = this.config.dropout;
@@ -225,7 +225,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
   }
 
   /** Rejects inputs this model cannot take, before any work. */
-  #checkInputs(inputs: ModelInputs): void {
+  #checkInputs(inputs: ModelInputs, offset: number): void {
     const where = 'DecoderLM.forward';
     if (inputs.encoderOutput !== undefined) {
       throw new ConfigError('a decoder-only model has no cross-attention', {
@@ -233,9 +233,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
         hint: 'encoderOutput is for encoder-decoder families',
       });
     }
-    if (inputs.positions !== undefined) {
-      checkPositions(inputs.positions, inputs.ids, this.#rope !== null, this.config.blockSize, where);
-    }
+    checkPositions(inputs, offset, this.#rope !== null, this.config.blockSize, where);
   }
 
   /** A KV cache for `batch` sequences of up to `maxT` positions (default blockSize). */
@@ -291,17 +289,20 @@ function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
 
 /**
  * Checks `positions` (B, T) int32 against ids and the context: each in [0, blockSize), and
- * with RoPE each row consecutive (p, p + 1, ...), for rotary attention depends on position
- * differences only, so a row shifted by its left padding attends exactly as the default.
- * (Across calls a row's shift must stay the same; that is the caller's part.)
+ * with RoPE each row's tokens consecutive (p, p + 1, ...; padding, where a padding mask says
+ * so, may hold anything in range), for rotary attention depends on position differences
+ * only, so a row shifted by its left padding attends exactly as the default. (Across the
+ * calls of one cache a row's shift must stay the same; that is the caller's part.)
  */
 function checkPositions(
-  positions: Tensor,
-  ids: Tensor,
+  inputs: ModelInputs,
+  offset: number,
   rope: boolean,
   blockSize: number,
   where: string,
 ): void {
+  const { ids, positions } = inputs;
+  if (positions === undefined) return;
   const [B, T] = ids.shape as [number, number];
   if (
     positions.dtype !== 'int32' ||
@@ -315,12 +316,16 @@ function checkPositions(
       actual: `(${positions.shape.join(', ')}) ${positions.dtype}`,
     });
   }
-  const values = positions.values();
-  const [strideB, strideT] = positions.strides as [number, number];
+  const at = (t: Tensor, b: number, j: number): number =>
+    t.values()[t.offset + b * t.strides[0]! + j * t.strides[1]!]!;
+  const mask = inputs.attentionMask;
+  // The padding mask covers every key so far (cached + new): new token t is key offset + t.
+  const isToken = (b: number, t: number): boolean =>
+    mask?.kind !== 'padding' || mask.keys.shape[1] !== offset + T || at(mask.keys, b, offset + t) !== 0;
   for (let b = 0; b < B; b++) {
-    const first = values[positions.offset + b * strideB]!;
+    let shift: number | null = null;
     for (let t = 0; t < T; t++) {
-      const p = values[positions.offset + b * strideB + t * strideT]!;
+      const p = at(positions, b, t);
       if (!(p >= 0 && p < blockSize)) {
         throw new ConfigError('position out of range', {
           where: `${where}: positions[${b}, ${t}]`,
@@ -328,10 +333,12 @@ function checkPositions(
           actual: p,
         });
       }
-      if (rope && p !== first + t) {
+      if (!rope || !isToken(b, t)) continue;
+      shift ??= p - t;
+      if (p !== shift + t) {
         throw new ConfigError('with rotary positions, each row of positions must be consecutive', {
           where: `${where}: positions[${b}, ${t}]`,
-          expected: first + t,
+          expected: shift + t,
           actual: p,
           hint: 'RoPE depends on position differences; per-row shifts (left padding) are supported, gaps are not',
         });
