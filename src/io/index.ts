@@ -1,4 +1,4 @@
-/** lmforge/io: reading and writing model files. */
+/** lmforge/io: file formats (safetensors); no model-family knowledge (each family maps its own config.json). */
 export {
   parseSafetensors,
   serializeSafetensors,

@@ -34,7 +34,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, backward, crossEntropy, noGrad, scope, zeroGrad } from '../tensor/index.js';
-import { defaultGenerationConfig, generationConfigToHf, resolveGenerationConfig } from '../generate/index.js';
+import { generationConfigToHf, resolveGenerationConfig } from '../generate/index.js';
 import type { AnyLanguageModel, LanguageModel } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError, DivergenceError, IoError } from '../util/errors.js';
@@ -312,13 +312,12 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     };
   }
 
-  /** The generation_config.json written with each checkpoint: the defaults with the tokenizer's BOS/EOS. */
+  /** The generation_config.json written with each checkpoint: defaultGenerationConfig with the tokenizer's BOS/EOS. */
   generationConfig(): Record<string, unknown> {
     const { bosId, eosId } = this.#init.tokenizer;
     const config = resolveGenerationConfig(
       { bosTokenId: bosId ?? null, eosTokenIds: eosId === undefined ? null : [eosId] },
       'Trainer.generationConfig',
-      defaultGenerationConfig,
     );
     return generationConfigToHf(config);
   }

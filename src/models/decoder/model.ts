@@ -1,7 +1,9 @@
 /**
- * DecoderLM: the decoder-only transformer family (GPT-2, Llama) driven by DecoderConfig.
- * Pre-norm blocks x += attn(norm1(x)); x += mlp(norm2(x)), a final norm and a linear
- * head (tied to the token embedding or not), read top to bottom as in nanoGPT's model.py.
+ * DecoderLM: the decoder-only causal LM of the GPT-2 and Llama presets, driven by
+ * DecoderConfig and implementing the model contract (../model.ts). It reads top to bottom
+ * as nanoGPT's model.py: token (+ position) embeddings, the pre-norm blocks of
+ * ../blocks/decoder-block.ts, a final norm and a head (the lm_head Linear, or the token
+ * embedding when tied).
  *
  * Parameter paths equal the Hugging Face checkpoint keys of the config's `arch`
  * (GPT2LMHeadModel: transformer.h.3.attn.c_attn.weight; LlamaForCausalLM:
@@ -43,12 +45,13 @@ import type {
   ModelOutputs,
   OutputOptions,
 } from '../model.js';
+import type { ModelInit } from '../family.js';
 import type { DecoderConfig } from './config.js';
 import { archNames } from './names.js';
 
 export interface DecoderOptions {
   /** 'empty' builds zero weights without drawing them, for a model about to be loaded (default 'random'). */
-  readonly init?: 'random' | 'empty';
+  readonly init?: ModelInit;
   /** Seed of the initialisation (default 0); ignored when `rng` is given. */
   readonly seed?: number;
   readonly rng?: Rng;
