@@ -402,6 +402,13 @@ static int gemv_strategy(const gemv_job *g, long tasks) {
   return s;
 }
 
+#ifndef GEMV_TASK_MACS
+#define GEMV_TASK_MACS 8192
+#endif
+#ifndef GEMV_TASKS_PER_THREAD
+#define GEMV_TASKS_PER_THREAD 4
+#endif
+
 /* One matrix-vector product; x is copied to contiguous scratch when strided. */
 static void gemv(int trans, long rows, long cols, const float *M, long ld, const float *x, long incx, float *y,
                  long incy, float alpha, float beta) {
@@ -413,12 +420,17 @@ static void gemv(int trans, long rows, long cols, const float *M, long ld, const
     x = xs;
   }
   gemv_job g = {trans, rows, cols, trans ? cols : rows, 0, M, ld, x, y, incy, alpha, beta, LMF_GEMV_KEEP};
-  /* at least ~32K multiply-adds per task; column chunks a multiple of VW */
-  long per_out = trans ? rows : cols;
-  long grain = (32768 + per_out - 1) / (per_out > 0 ? per_out : 1);
-  long tasks = lmf_chunks(g.out, grain);
-  g.chunk = (g.out + tasks - 1) / tasks;
-  if (trans) g.chunk = (g.chunk + VW - 1) / VW * VW;
+  /* Several tasks per thread of at least GEMV_TASK_MACS multiply-adds each: a thread that
+   * starts late (woken, or descheduled on a busy machine) then holds up at most one small
+   * task instead of half the product. Row chunks are a multiple of the 4-row block (so
+   * which rows take the 1-row tail loop does not depend on the thread count), column
+   * chunks a multiple of VW. */
+  long per_out = trans ? rows : cols, unit = trans ? VW : 4;
+  long grain = (GEMV_TASK_MACS + per_out - 1) / (per_out > 0 ? per_out : 1);
+  long threads = lmf_threads(), tasks = threads == 1 ? 1 : g.out / grain;
+  if (tasks > threads * GEMV_TASKS_PER_THREAD) tasks = threads * GEMV_TASKS_PER_THREAD;
+  if (tasks < 1) tasks = 1;
+  g.chunk = ((g.out + tasks - 1) / tasks + unit - 1) / unit * unit;
   tasks = (g.out + g.chunk - 1) / g.chunk;
   if (!trans) g.strategy = gemv_strategy(&g, tasks);
   lmf_parallel(tasks, gemv_task, &g);
