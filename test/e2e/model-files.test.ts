@@ -6,43 +6,21 @@
  * the library (no training), so the whole file runs in a few seconds.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
 import '../../src/index.js';
 import { readSafetensorsFile, serializeSafetensors } from '../../src/io/index.js';
 import { DecoderLM, gpt2Preset, saveModelFolder } from '../../src/models/index.js';
 import { CharTokenizer, loadEncoding } from '../../src/tokenizers/index.js';
 import { tokenizerKind } from '../../src/cli/model-info.js';
+import { assertUserError, run } from './cli-util.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const bin = join(repoRoot(), 'bin', 'lmforge.js');
 const work = mkdtempSync(join(tmpdir(), 'lmforge-model-files-'));
-const env = { ...process.env, LMFORGE_BACKEND: 'js' };
 const text = 'the cat sat on the mat.\n'.repeat(20);
 const data = join(work, 'data.txt');
 writeFileSync(data, text);
-
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Asserts exit code 2 and that the last stderr line is exactly `lmforge: <expected>` (a string) or matches it. */
-function assertUserError(r: ReturnType<typeof run>, expected: string | RegExp): void {
-  assert.equal(r.status, 2, r.stderr);
-  const last = r.stderr.trimEnd().split('\n').at(-1)!;
-  if (typeof expected === 'string') assert.equal(last, `lmforge: ${expected}`);
-  else assert.match(last, expected);
-}
 
 /** A copy of the good folder, with config.json edited. */
 function variant(name: string, edit?: (c: Record<string, unknown>) => Record<string, unknown>): string {
@@ -120,7 +98,7 @@ describe('model files through the CLI', () => {
     assertUserError(
       r,
       new RegExp(
-        `^lmforge: ${dir}/model\\.safetensors: \\d+ tensors disagree with config\\.json, got ` +
+        `^${dir}/model\\.safetensors: \\d+ tensors disagree with config\\.json, got ` +
           `transformer\\.wte\\.weight: \\(12, 16\\) in the file, config\\.json implies \\(12, 32\\);`,
       ),
     );
