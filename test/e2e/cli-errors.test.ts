@@ -300,7 +300,7 @@ describe('lmforge file errors: one line naming the path, never a stack', () => {
         ['tokenizer', 'train', `${missing}.txt`, '--vocab-size', '300', '--out', join(work, 'tok')],
         `${missing}.txt: no such file or directory`,
       ],
-      [['eval', missing, '--data', `${missing}.txt`], `${missing}.txt: no such file or directory`],
+      [['eval', missing, '--data', `${missing}.txt`], `${missing}.txt: no such data file`],
       [
         ['tokenizer', 'train', data, '--vocab-size', '300', '--out', textFile],
         `${textFile}: exists and is not a folder`,
