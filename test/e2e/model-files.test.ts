@@ -1,7 +1,8 @@
 /**
  * End-to-end: what `lmforge info`, `eval` and `generate` say about model folders a user
  * got wrong (config.json without dimensions or with absurd ones, weights that disagree
- * with it, NaN weights): exit code 2 and one last stderr line `lmforge: <where>: <what>`.
+ * with it, NaN weights, a tokenizer.json with more ids than the model embeds) and about
+ * eval's data file (empty, binary, not UTF-8): exit code 2 and one last stderr line `lmforge: <where>: <what>`.
  * Also `info`'s tokenizer kind and its --json numbers. The folders are written through
  * the library (no training), so the whole file runs in a few seconds.
  */
@@ -103,6 +104,38 @@ describe('model files through the CLI', () => {
       ),
     );
     assert.equal(r.stdout, '', 'nothing reported about a folder that cannot load');
+  });
+
+  it('eval --data that is empty, binary or not UTF-8: one line naming the file, before the model loads', () => {
+    const files: Array<[string, Uint8Array, string]> = [
+      ['empty.txt', new Uint8Array(0), 'the data file is empty; expected UTF-8 text'],
+      [
+        'binary.txt',
+        Uint8Array.from([0x74, 0x68, 0x65, 0x00, 0x01, 0x0a]),
+        'the data file is binary, not text; expected UTF-8 text, got a NUL byte at offset 3',
+      ],
+      [
+        'latin1.txt',
+        Uint8Array.from([0x63, 0x61, 0x66, 0xe9, 0x0a]),
+        'the data file is not valid UTF-8; expected UTF-8 text, got an invalid byte sequence at offset 3',
+      ],
+    ];
+    for (const [name, bytes, message] of files) {
+      const path = join(work, name);
+      writeFileSync(path, bytes);
+      assertUserError(run(['eval', good, '--data', path]), `${path}: ${message}`);
+    }
+  });
+
+  it('a tokenizer.json with more ids than the model embeds: eval and generate refuse, naming it', () => {
+    const dir = variant('big-tokenizer');
+    const tokenizer = CharTokenizer.fromText(text + 'xyzq');
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()));
+    const expected =
+      `${dir}/tokenizer.json: the tokenizer has more ids than the model embeds; expected at most 12 ids ` +
+      `(vocab_size in config.json), got 16 ids (hint: the tokenizer.json and the weights come from different models)`;
+    assertUserError(run(['eval', dir, '--data', data]), expected);
+    assertUserError(run(['generate', dir, '--prompt', 'the']), expected);
   });
 
   it('NaN weights: eval, generate and info refuse the model instead of printing loss NaN', async () => {
