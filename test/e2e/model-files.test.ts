@@ -2,9 +2,10 @@
  * End-to-end: what `lmforge info`, `eval` and `generate` say about model folders a user
  * got wrong (config.json without dimensions or with absurd ones, weights that disagree
  * with it, NaN weights, a tokenizer.json with more ids than the model embeds) and about
- * eval's data file (empty, binary, not UTF-8): exit code 2 and one last stderr line `lmforge: <where>: <what>`.
- * Also `info`'s tokenizer kind and its --json numbers. The folders are written through
- * the library (no training), so the whole file runs in a few seconds.
+ * eval's data file (empty, binary, not UTF-8): exit code 2 and one last stderr line
+ * `lmforge: <where>: <what>`. Also `info`'s tokenizer kind and its --json numbers. The
+ * folders are written through the library (no training), so the whole file runs in a few
+ * seconds.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
