@@ -1,7 +1,7 @@
 /**
  * Shared helpers for end-to-end tests of the compiled CLI (bin/lmforge.js -> dist):
- * `run` spawns it with a private cache folder and a timeout (`runAll` many at once, `start`
- * a long one that a test signals), `assertUserError` checks the README's promise for a
+ * `run` spawns it with a private cache folder and a timeout (`runAll` many at once,
+ * `startTraining` a run that a test signals), `assertUserError` checks the README's promise for a
  * rejected input: exit code 2, no stack trace, and stderr ending in exactly one line
  * `lmforge: <where>: <what>`. `tinyShape` is the smallest model a CLI run trains.
  *
@@ -174,7 +174,7 @@ export interface Started {
  * signals it) and watches its stderr for `ready`, e.g. `/step 0: train loss/` for a training
  * run that has started.
  */
-export function start(
+function start(
   args: readonly string[],
   ready: RegExp,
   opts: Omit<RunOptions, 'stdout' | 'input'> = {},
@@ -191,6 +191,18 @@ export function start(
     child.on('exit', () => reject(new Error(`exited before ${String(ready)}: ${stderr}`)));
   });
   return { child, exited, started, stderr: () => stderr };
+}
+
+/**
+ * Starts `lmforge train ...args` for a run that goes on until the test signals it (100,000
+ * steps, evaluated at step 0 only); `started` resolves at step 0's evaluation line.
+ */
+export function startTraining(
+  args: readonly string[],
+  opts: Omit<RunOptions, 'stdout' | 'input'> = {},
+): Started {
+  const endless = ['--iters', '100000', '--warmup', '1', '--eval-every', '50000', '--eval-iters', '1'];
+  return start(['train', ...args, ...endless], /step 0: train loss/, opts);
 }
 
 /** The last non-empty line of a text ('' when there is none). */

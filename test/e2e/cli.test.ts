@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { assertUserError, lastJson, run, start, tinyShape } from './cli-util.js';
+import { assertUserError, lastJson, run, startTraining, tinyShape } from './cli-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-e2e-'));
 const data = join(work, 'tiny.txt');
@@ -158,24 +158,7 @@ describe('lmforge CLI', () => {
 
   it('Ctrl-C saves a checkpoint and exits cleanly; --resume finishes the run', async () => {
     const dir = join(work, 'interrupted');
-    // Step 0's evaluation line: training has started.
-    const training = start(
-      [
-        'train',
-        ...tiny,
-        '--iters',
-        '100000',
-        '--warmup',
-        '1',
-        '--eval-every',
-        '50000',
-        '--eval-iters',
-        '1',
-        '--out',
-        dir,
-      ],
-      /step 0: train loss/,
-    );
+    const training = startTraining([...tiny, '--out', dir]);
     await training.started;
     await new Promise((resolve) => setTimeout(resolve, 300));
     training.child.kill('SIGINT');

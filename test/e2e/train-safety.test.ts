@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { watchStopSignals } from '../../src/cli/train-run.js';
-import { assertUserError, lastJson, run, start, startingWith, tinyShape as shape } from './cli-util.js';
+import {
+  assertUserError,
+  lastJson,
+  run,
+  startTraining,
+  startingWith,
+  tinyShape as shape,
+} from './cli-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-safety-e2e-'));
 const data = join(work, 'tiny.txt');
@@ -47,9 +54,6 @@ const state = (dir: string) =>
     stopReason: string | null;
     data: { source: { paths: string[] } };
   };
-
-/** Starts a training run that has begun once stderr matches `ready`. */
-const spawnTraining = (args: string[], ready: RegExp) => start(['train', ...args], ready, { cwd: work });
 
 describe('train --force', () => {
   // One old run; every failing --force below must leave it bit-identical, the last replaces it.
@@ -91,10 +95,7 @@ describe('train --force', () => {
   });
 
   it('SIGTERM before the new run first checkpoints: exit 143, nothing saved, the previous run bit-identical', async () => {
-    const training = spawnTraining(
-      [...tiny, '--iters', '100000', '--eval-every', '50000', '--eval-iters', '1', '--out', out, '--force'],
-      /step 0: train loss/,
-    );
+    const training = startTraining([...tiny, '--out', out, '--force'], { cwd: work });
     await training.started;
     await new Promise((resolve) => setTimeout(resolve, 200));
     training.child.kill('SIGTERM');
@@ -324,22 +325,7 @@ describe('train defaults and signals', () => {
 
   it('SIGTERM saves a checkpoint after the current step and exits 143', async () => {
     const out = join(work, 'sigterm');
-    const training = spawnTraining(
-      [
-        ...tiny,
-        '--iters',
-        '100000',
-        '--warmup',
-        '1',
-        '--eval-every',
-        '50000',
-        '--eval-iters',
-        '1',
-        '--out',
-        out,
-      ],
-      /step 0: train loss/,
-    );
+    const training = startTraining([...tiny, '--out', out], { cwd: work });
     await training.started;
     await new Promise((resolve) => setTimeout(resolve, 200));
     training.child.kill('SIGTERM');
