@@ -133,7 +133,6 @@ function expectedProblem(flags: string, flag: NumericFlag, value: string): strin
 const found = await numericOptionsByCommand();
 
 describe('lmforge numeric flags', () => {
-
   it('the table lists exactly the numeric flags the commands declare', () => {
     const declared = [...found].flatMap(([path, options]) => [...options.keys()].map((f) => `${path} ${f}`));
     const listed = Object.entries(numericFlags).flatMap(([path, flags]) =>
