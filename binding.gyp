@@ -37,7 +37,7 @@
     },
     {
       'target_name': 'lmforge_native',
-      'sources': ['native/addon.c', 'native/pool.c', 'native/dispatch.c', 'native/probe.c'],
+      'sources': ['native/addon.c', 'native/pool.c', 'native/dispatch.c', 'native/probe.c', 'native/tune.c'],
       'dependencies': ['lmf_portable', 'lmf_avx2', 'lmf_avx512'],
       'cflags': ['-O2', '-std=gnu11', '-fvisibility=hidden', '-Wall', '-Wextra'],
       'libraries': ['-lpthread', '-lm'],

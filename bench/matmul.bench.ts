@@ -5,7 +5,8 @@
  *   GEMM (M, K, N): 768^3, 3072x768x768, 4096^3, 256x288x768 in GFLOP/s (target >= 0.8x).
  *   GEMV 1xKxN (one decode step's projections) in GB/s of matrix streamed, against the
  *   machine's memcpy bandwidth measured here (target >= 0.8x) and OpenBLAS's sgemv; both
- *   weight layouts: W (K, N) as stored (x @ W) and W (N, K) transposed (x @ W^T, nn.Linear).
+ *   weight layouts: W (K, N) as stored (x @ W) and W (N, K) transposed (x @ W^T, nn.Linear),
+ *   the latter with the prefetch strategy native/tune.c measured for its shape.
  * Human lines on stderr, one JSON object per result on stdout. `--quick` shortens timing.
  */
 import { spawnSync } from 'node:child_process';
@@ -190,8 +191,11 @@ if (!availableBackends().includes('native')) {
         const gbps = Math.max(first, measureGemv(native, k, n, layout));
         const theirs = typeof peer === 'string' ? undefined : peer.gbps;
         const vsCopy = gbps / copyBandwidth[threads]!;
+        // x W^T is y = W x over W's rows: its prefetch strategy is measured per shape (native/tune.c).
+        const strategy = layout === 'nk' ? native.gemvChoice(n, k) : null;
         log(
-          `gemv 1x${k}x${n} W(${layout === 'kn' ? 'K,N' : 'N,K'}) threads ${threads}: lmforge ${fmt(gbps)} GB/s, ` +
+          `gemv 1x${k}x${n} W(${layout === 'kn' ? 'K,N' : 'N,K'}) threads ${threads}: lmforge ${fmt(gbps)} GB/s` +
+            (strategy === null ? ', ' : ` (prefetch ${strategy}), `) +
             `memcpy ${fmt(copyBandwidth[threads])} GB/s (ratio ${fmt(vsCopy, 2)}), OpenBLAS ${fmt(theirs)} GB/s` +
             (theirs === undefined ? '' : ` (ratio ${fmt(gbps / theirs, 2)})`),
         );
@@ -204,6 +208,7 @@ if (!availableBackends().includes('native')) {
           threads,
           isa: native.isa,
           gbps,
+          gemv_strategy: strategy,
           copy_gbps: copyBandwidth[threads],
           ratio_vs_copy: vsCopy,
           openblas_gbps: theirs ?? null,

@@ -472,6 +472,57 @@ ENTRY(copy_bandwidth) {
   return number(env, lmf_copy_bandwidth((size_t)bytes, (int)reps));
 }
 
+/* forceGemvStrategy(name | null) -> boolean: one strategy for every GEMV (tests and
+ * benchmarks), or null for the default (measured per shape); false for an unknown name */
+ENTRY(force_gemv_strategy) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype vt = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &vt);
+  int strategy = -1, known = vt == napi_null;
+  if (vt == napi_string) {
+    char name[32] = {0};
+    size_t len;
+    napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len);
+    for (int s = 0; s < LMF_GEMV_STRATEGIES; s++)
+      if (strcmp(name, lmf_gemv_strategy_name(s)) == 0) strategy = s, known = 1;
+  } else if (vt != napi_null) {
+    napi_throw_type_error(env, NULL, "lmforge native: forceGemvStrategy(name) needs a string or null");
+    return NULL;
+  }
+  if (known) lmf_gemv_force(strategy);
+  napi_value r;
+  napi_get_boolean(env, known, &r);
+  return r;
+}
+
+/* gemvChoice(rows, cols, ld) -> name | null: the strategy measured for y = M x with M (rows,
+ * cols) of row stride ld, on the kernel table and thread count in use; null when none yet */
+ENTRY(gemv_choice) {
+  size_t argc = 3;
+  napi_value argv[3];
+  double d[3] = {0, 0, 0};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  for (size_t i = 0; i < 3; i++)
+    if (argc < 3 || napi_get_value_double(env, argv[i], &d[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "lmforge native: gemvChoice(rows, cols, ld) needs three numbers");
+      return NULL;
+    }
+  lmf_gemv_key key = {K->isa, (long)d[0], (long)d[1], (long)d[2], lmf_threads()};
+  const char *name = lmf_gemv_strategy_name(lmf_gemv_lookup(&key));
+  if (name != NULL) return string(env, name);
+  napi_value r;
+  napi_get_null(env, &r);
+  return r;
+}
+
+ENTRY(forget_gemv_choices) {
+  (void)info;
+  lmf_gemv_forget();
+  return undefined(env);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   K = lmf_kernels();
   lmf_set_threads(lmf_cpu_count());
@@ -506,6 +557,9 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("cpuCount", cpu_count),
       FN("calls", calls),
       FN("copyBandwidth", copy_bandwidth),
+      FN("forceGemvStrategy", force_gemv_strategy),
+      FN("gemvChoice", gemv_choice),
+      FN("forgetGemvChoices", forget_gemv_choices),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

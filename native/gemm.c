@@ -8,7 +8,9 @@
  * over the packed panels with the B micro-panel held in L1 and the A block in L2. Packing
  * absorbs the transposes, so one micro-kernel serves all four combinations. Edge tiles run
  * the same kernel into a small buffer. Matrix-vector shapes (m == 1 or n == 1) skip the
- * packing and stream the matrix once (gemv_n / gemv_t), which is what a decode step needs.
+ * packing and stream the matrix once (gemv_n / gemv_t), which is what a decode step needs;
+ * the dot form (y = M x, nn.Linear's x W^T) reads large matrices with the prefetch strategy
+ * measured fastest for their shape on this host (tune.c).
  *
  * Threads: tasks are (batch, block of M or N); each task packs its own panels into the
  * running thread's scratch buffers (allocated once and grown, never per call).
@@ -17,6 +19,7 @@
 #include "simd.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #if VW == 16
 /* 14 x 32: 28 zmm accumulators + 2 B vectors + 1 broadcast of Zen 4/5's 32 registers */
@@ -206,9 +209,14 @@ static void gemm_block(const block_job *g, int tid) {
 
 /* ---- matrix-vector ----------------------------------------------------------------- */
 
-/* y[r * incy] = alpha * dot(M[r, :cols], x) + beta * y[r * incy] for r in [r0, r1). */
-static void gemv_n_rows(long r0, long r1, long cols, const float *M, long ld, const float *x, float *y,
-                        long incy, float alpha, float beta, int stream) {
+/*
+ * y[r * incy] = alpha * dot(M[r, :cols], x) + beta * y[r * incy] for r in [r0, r1), the
+ * matrix prefetched as `strategy` says (a constant once inlined: one loop per strategy).
+ * The strategies differ only in prefetch hints, so they give bit-identical results.
+ */
+static inline __attribute__((always_inline)) void gemv_n_rows_as(int strategy, long r0, long r1, long cols,
+                                                                 const float *M, long ld, const float *x,
+                                                                 float *y, long incy, float alpha, float beta) {
   long r = r0;
   for (; r + 4 <= r1; r += 4) {
     const float *m0 = M + r * ld, *m1 = m0 + ld, *m2 = m1 + ld, *m3 = m2 + ld;
@@ -217,10 +225,8 @@ static void gemv_n_rows(long r0, long r1, long cols, const float *M, long ld, co
     for (; j + VW <= cols; j += VW) {
       vf xv = vload(x + j);
       /* The next four rows: rows of a few hundred floats are streams too short for the
-       * hardware prefetcher to lock on to. Non-temporal for a matrix far larger than the
-       * caches (an LM head), so that it passes through without evicting the layer weights
-       * a decode step reads next from L3. */
-      if (stream) {
+       * hardware prefetcher to lock on to. */
+      if (strategy == LMF_GEMV_STREAM) {
         __builtin_prefetch(m0 + 4 * ld + j, 0, 0);
         __builtin_prefetch(m1 + 4 * ld + j, 0, 0);
         __builtin_prefetch(m2 + 4 * ld + j, 0, 0);
@@ -262,6 +268,14 @@ static void gemv_n_rows(long r0, long r1, long cols, const float *M, long ld, co
     float *yr = y + r * incy;
     *yr = beta == 0 ? alpha * t : alpha * t + beta * *yr;
   }
+}
+
+static void gemv_n_rows(int strategy, long r0, long r1, long cols, const float *M, long ld, const float *x,
+                        float *y, long incy, float alpha, float beta) {
+  if (strategy == LMF_GEMV_STREAM)
+    gemv_n_rows_as(LMF_GEMV_STREAM, r0, r1, cols, M, ld, x, y, incy, alpha, beta);
+  else
+    gemv_n_rows_as(LMF_GEMV_KEEP, r0, r1, cols, M, ld, x, y, incy, alpha, beta);
 }
 
 /*
@@ -316,7 +330,7 @@ typedef struct {
   float *y;
   long incy;
   float alpha, beta;
-  int stream; /* prefetch the matrix non-temporally (it is larger than the last-level cache) */
+  int strategy; /* LMF_GEMV_*, for trans == 0 */
 } gemv_job;
 
 static void gemv_task(void *ctx, long task, int tid) {
@@ -326,11 +340,73 @@ static void gemv_task(void *ctx, long task, int tid) {
   if (g->trans)
     gemv_t_cols(o0, o1, g->rows, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
   else
-    gemv_n_rows(o0, o1, g->cols, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta, g->stream);
+    gemv_n_rows(g->strategy, o0, o1, g->cols, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
 }
 
-#ifndef GEMV_STREAM_BYTES
-#define GEMV_STREAM_BYTES (16.0 * 1024 * 1024)
+/* Matrices smaller than this are not timed: they sit in L2 or L3, where the prefetch hint
+ * hardly matters and a run of a few microseconds measures noise. */
+#ifndef GEMV_MEASURE_BYTES
+#define GEMV_MEASURE_BYTES (1.0 * 1024 * 1024)
+#endif
+#define GEMV_MEASURE_ROUNDS 4
+
+/* CPU time of the calling thread: unlike wall time it does not count the time this thread
+ * spends descheduled, which on a machine shared with other work would decide the choice. */
+static double thread_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Times every strategy on g's own matrix (into a scratch y, so the caller's is untouched),
+ * interleaved over a few rounds so that a burst of load from elsewhere on the machine hits
+ * all strategies alike; each strategy's best time counts, ties go to the lower number. The
+ * calling thread runs its share of the tasks and then waits for the others' (spinning, so
+ * that wait is CPU time too). */
+static int gemv_measure(const gemv_job *g0, long tasks) {
+  float *y = malloc((size_t)g0->out * sizeof(float));
+  if (y == NULL) return LMF_GEMV_KEEP;
+  gemv_job g = *g0;
+  g.y = y;
+  g.incy = 1;
+  g.beta = 0;
+  double best[LMF_GEMV_STRATEGIES];
+  for (int s = 0; s < LMF_GEMV_STRATEGIES; s++) best[s] = 1e30;
+  for (int round = 0; round < GEMV_MEASURE_ROUNDS; round++)
+    for (int s = 0; s < LMF_GEMV_STRATEGIES; s++) {
+      g.strategy = s;
+      double t0 = thread_seconds();
+      lmf_parallel(tasks, gemv_task, &g);
+      double t = thread_seconds() - t0;
+      if (t < best[s]) best[s] = t;
+    }
+  free(y);
+  int pick = 0;
+  for (int s = 1; s < LMF_GEMV_STRATEGIES; s++)
+    if (best[s] < best[pick]) pick = s;
+  return pick;
+}
+
+/* The strategy for y = M x of g's shape: the forced one, else the one measured for this
+ * shape, ISA and thread count (measured now, on first use). */
+static int gemv_strategy(const gemv_job *g, long tasks) {
+  int forced = lmf_gemv_forced();
+  if (forced >= 0) return forced;
+  if ((double)g->rows * (double)g->ld * 4.0 < GEMV_MEASURE_BYTES) return LMF_GEMV_KEEP;
+  lmf_gemv_key key = {LMF_ISA_NAME, g->rows, g->cols, g->ld, lmf_threads()};
+  int s = lmf_gemv_lookup(&key);
+  if (s < 0) {
+    s = gemv_measure(g, tasks);
+    lmf_gemv_store(&key, s);
+  }
+  return s;
+}
+
+#ifndef GEMV_TASK_MACS
+#define GEMV_TASK_MACS 8192
+#endif
+#ifndef GEMV_TASKS_PER_THREAD
+#define GEMV_TASKS_PER_THREAD 4
 #endif
 
 /* One matrix-vector product; x is copied to contiguous scratch when strided. */
@@ -343,15 +419,20 @@ static void gemv(int trans, long rows, long cols, const float *M, long ld, const
     for (long i = 0; i < len; i++) xs[i] = x[i * incx];
     x = xs;
   }
-  gemv_job g = {trans, rows, cols, trans ? cols : rows, 0, M, ld, x, y, incy, alpha, beta,
-                (double)rows * (double)ld * 4.0 > GEMV_STREAM_BYTES};
-  /* at least ~32K multiply-adds per task; column chunks a multiple of VW */
-  long per_out = trans ? rows : cols;
-  long grain = (32768 + per_out - 1) / (per_out > 0 ? per_out : 1);
-  long tasks = lmf_chunks(g.out, grain);
-  g.chunk = (g.out + tasks - 1) / tasks;
-  if (trans) g.chunk = (g.chunk + VW - 1) / VW * VW;
+  gemv_job g = {trans, rows, cols, trans ? cols : rows, 0, M, ld, x, y, incy, alpha, beta, LMF_GEMV_KEEP};
+  /* Several tasks per thread of at least GEMV_TASK_MACS multiply-adds each: a thread that
+   * starts late (woken, or descheduled on a busy machine) then holds up at most one small
+   * task instead of half the product. Row chunks are a multiple of the 4-row block (so
+   * which rows take the 1-row tail loop does not depend on the thread count), column
+   * chunks a multiple of VW. */
+  long per_out = trans ? rows : cols, unit = trans ? VW : 4;
+  long grain = (GEMV_TASK_MACS + per_out - 1) / (per_out > 0 ? per_out : 1);
+  long threads = lmf_threads(), tasks = threads == 1 ? 1 : g.out / grain;
+  if (tasks > threads * GEMV_TASKS_PER_THREAD) tasks = threads * GEMV_TASKS_PER_THREAD;
+  if (tasks < 1) tasks = 1;
+  g.chunk = ((g.out + tasks - 1) / tasks + unit - 1) / unit * unit;
   tasks = (g.out + g.chunk - 1) / g.chunk;
+  if (!trans) g.strategy = gemv_strategy(&g, tasks);
   lmf_parallel(tasks, gemv_task, &g);
 }
 

@@ -18,8 +18,11 @@
 
 #define LMF_CAT2(a, b) a##_##b
 #define LMF_CAT(a, b) LMF_CAT2(a, b)
+#define LMF_STR2(x) #x
+#define LMF_STR(x) LMF_STR2(x)
 #ifdef LMF_ISA
 #define LMF_FN(name) LMF_CAT(name, LMF_ISA)
+#define LMF_ISA_NAME LMF_STR(LMF_ISA)
 #endif
 
 /* ---- thread pool (pool.c, compiled once) ------------------------------------------ */
@@ -48,6 +51,34 @@ void lmf_parallel_range(long n, long grain, lmf_range_fn fn, void *ctx);
  * owned by the calling thread, grown on demand and never freed (no per-call allocation).
  * `slot` separates independent buffers of one thread (0..3). NULL when out of memory. */
 float *lmf_scratch(int slot, size_t floats);
+
+/* ---- per-shape GEMV strategies (tune.c, compiled once) -------------------------------- */
+
+/* How a matrix-vector product whose dots run over rows of its matrix (y = M x, the x W^T of
+ * nn.Linear) prefetches that matrix (gemm.c). Every strategy gives bit-identical results. */
+enum {
+  LMF_GEMV_KEEP,   /* prefetcht0: the matrix may stay in the caches */
+  LMF_GEMV_STREAM, /* prefetchnta: pass it through without evicting what is cached */
+  LMF_GEMV_STRATEGIES
+};
+
+/* A shape as the choice is kept: ISA (its kernels differ), matrix, and thread count. */
+typedef struct {
+  const char *isa;
+  long rows, cols, ld;
+  int threads;
+} lmf_gemv_key;
+
+/* The strategy measured for key, or -1 when it has not been measured yet. */
+int lmf_gemv_lookup(const lmf_gemv_key *key);
+void lmf_gemv_store(const lmf_gemv_key *key, int strategy);
+/* Drops every measured choice (the next product of each shape measures again). */
+void lmf_gemv_forget(void);
+/* A strategy forced on every product (tests, benchmarks), or -1 (the default): measured per shape. */
+int lmf_gemv_forced(void);
+void lmf_gemv_force(int strategy);
+/* "keep", "stream", or NULL for a value that names none */
+const char *lmf_gemv_strategy_name(int strategy);
 
 /* ---- kernel parameter blocks -------------------------------------------------------- */
 

@@ -4,9 +4,6 @@
  */
 #include "lmf.h"
 
-#define STR2(x) #x
-#define STR(x) STR2(x)
-
 void LMF_FN(copy_strided)(const uint32_t *src, uint32_t *dst, int nd, const long *shape, const long *ss,
                           const long *ds);
 void LMF_FN(lmf_gemm)(const float *a, const float *b, float *c, const lmf_gemm_params *p);
@@ -41,7 +38,7 @@ double LMF_FN(sum_of_squares)(const float *x, long N);
 void LMF_FN(adamw)(float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p);
 
 const lmf_table LMF_FN(lmf_table) = {
-    STR(LMF_ISA),
+    LMF_ISA_NAME,
     LMF_FN(copy_strided),
     LMF_FN(lmf_gemm),
     LMF_FN(unary),

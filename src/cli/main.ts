@@ -1,7 +1,9 @@
 /**
  * The lmforge command line. This folder is the only place that reads argv/env, prints
  * and sets exit codes. Each subcommand lives in ./commands/<name>.ts and exports a
- * factory returning a commander Command.
+ * factory returning a commander Command; ./commands/index.ts lists them with their usage
+ * and description, and only the module of the command that runs is loaded (the others
+ * are stand-ins that `lmforge --help` lists and commander's "Did you mean" draws on).
  *
  * Exit codes: 0 done (and for --help, --version), 1 a bug in lmforge, 2 a user error
  * (a bad command line, flag value, file or folder), 130 after Ctrl-C and 143 after
@@ -10,8 +12,8 @@
  * before it.
  */
 import { inspect } from 'node:util';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { commands } from './commands/index.js';
+import { Command, CommanderError, Help, InvalidArgumentError } from 'commander';
+import { commands, loadCommand } from './commands/index.js';
 import { reportError } from './report-error.js';
 
 /** Commander stopped parsing `command` (an error, or --help / --version). */
@@ -85,16 +87,48 @@ function parseMessage(exit: ParseExit): string {
   return unknown === null ? text : `${unknown[2]}: unknown ${unknown[1]}${unknown[3]}`;
 }
 
+/**
+ * The subcommand `argv` (after node and the script) names: the first word that is not an
+ * option, or the one after `help` (`lmforge help train` prints train's help).
+ */
+function commandNamed(argv: readonly string[]): string | undefined {
+  const words = argv.filter((arg) => !arg.startsWith('-'));
+  return words[0] === 'help' ? words[1] : words[0];
+}
+
+/**
+ * The program with every subcommand: the one `argv` names fully built, the others as
+ * stand-ins (name and description), listed by `--help` as the full ones would be.
+ */
+async function buildProgram(argv: readonly string[]): Promise<Command> {
+  const program = new Command('lmforge')
+    .description('Train, run and inspect transformer language models')
+    .version('0.1.0');
+  const named = commandNamed(argv.slice(2));
+  for (const entry of commands) {
+    program.addCommand(
+      entry.name === named
+        ? await loadCommand(entry)
+        : new Command(entry.name).description(entry.description),
+    );
+  }
+  const usages = new Map(commands.map((entry) => [entry.name, entry.usage]));
+  return program.configureHelp({
+    subcommandTerm(this: Help, command: Command): string {
+      const usage = usages.get(command.name());
+      if (usage === undefined) return Help.prototype.subcommandTerm.call(this, command); // `help [command]`
+      return usage === '' ? command.name() : `${command.name()} ${usage}`;
+    },
+  });
+}
+
 function usageHint(command: Command): string {
   const name = ['lmforge', pathOf(command)].filter((s) => s !== '').join(' ');
   return `Usage: ${name} ${command.usage()}  (${name} --help for details)`;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = new Command('lmforge')
-    .description('Train, run and inspect transformer language models')
-    .version('0.1.0');
-  for (const make of commands) program.addCommand(make());
+  const program = await buildProgram(argv);
   const problems: string[] = [];
   configure(program, problems);
   // What the user asked for, named in messages for errors that carry no file or field.

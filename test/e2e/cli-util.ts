@@ -1,28 +1,36 @@
 /**
  * Shared helpers for end-to-end tests of the compiled CLI (bin/lmforge.js -> dist):
- * `run` spawns it with a private cache folder and a timeout, `assertUserError` checks the
- * README's promise for a rejected input: exit code 2, no stack trace, and stderr ending
- * in exactly one line `lmforge: <where>: <what>`.
+ * `run` spawns it with a private cache folder and a timeout (`runAll` many at once,
+ * `startTraining` a run that a test signals), `assertUserError` checks the README's promise for a
+ * rejected input: exit code 2, no stack trace, and stderr ending in exactly one line
+ * `lmforge: <where>: <what>`. `tinyShape` is the smallest model a CLI run trains.
  *
  * @example
  * const r = run(['eval', dir, '--batch-size', '0']);
  * assertUserError(r, `option '--batch-size <n>': expected an integer >= 1, got "0"`);
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../util/repo-root.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
+export const bin = join(REPO_ROOT, 'bin', 'lmforge.js');
 
-export const root = repoRoot();
-export const bin = join(root, 'bin', 'lmforge.js');
+/** `train` flags of a 1-layer, 2-head, 16-wide model on blocks of 16, 4 blocks a step. */
+export const tinyShape: readonly string[] = [
+  '--n-layer',
+  '1',
+  '--n-head',
+  '2',
+  '--n-embd',
+  '16',
+  '--block-size',
+  '16',
+  '--batch-size',
+  '4',
+];
 
 export interface CliResult {
   /** The exit code; null when the process was killed (see `signal`, e.g. on the timeout). */
@@ -37,7 +45,13 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Kill the CLI after this many ms (default 60 s); a hang then shows as status null. */
   readonly timeout?: number;
+  /** The working directory (default: the repository root). */
   readonly cwd?: string;
+  /**
+   * An executable to run with `args` instead of `node bin/lmforge.js` (e.g. the bin link of
+   * an installed package).
+   */
+  readonly executable?: string;
   /** Text piped to stdin (default: none, stdin is closed). */
   readonly input?: string;
   /** A file descriptor for the CLI's stdout instead of a pipe (`stdout` is then ''). */
@@ -64,15 +78,28 @@ export function cliEnv(extra: RunOptions['env'] = {}): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The program and arguments that run the CLI with `args`. */
+function commandLine(args: readonly string[], opts: RunOptions): [string, string[]] {
+  if (opts.executable !== undefined) return [opts.executable, [...args]];
+  assert.ok(
+    existsSync(join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js')),
+    'dist/src/cli/main.js is missing: run `npm run build` first',
+  );
+  return [process.execPath, [bin, ...args]];
+}
+
 /** Runs `node bin/lmforge.js ...args` to completion in `cliEnv(opts.env)`. */
 export function run(args: readonly string[], opts: RunOptions = {}): CliResult {
-  const result = spawnSync(process.execPath, [bin, ...args], {
+  const [program, argv] = commandLine(args, opts);
+  const result = spawnSync(program, argv, {
     encoding: 'utf8',
     env: cliEnv(opts.env),
     timeout: opts.timeout ?? 60_000,
-    cwd: opts.cwd ?? root,
+    cwd: opts.cwd ?? REPO_ROOT,
     input: opts.input ?? '',
     stdio: ['pipe', opts.stdout ?? 'pipe', 'pipe'],
+    // tokenize --json of a large text prints megabytes.
+    maxBuffer: 64 << 20,
   });
   if (result.error !== undefined && (result.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT')
     throw result.error;
@@ -105,13 +132,22 @@ export async function runAll(
   return results;
 }
 
+/** Spawns the CLI (as `run` does) without waiting for it. */
+function spawnCli(
+  args: readonly string[],
+  opts: Omit<RunOptions, 'stdout' | 'input'>,
+): ChildProcessWithoutNullStreams {
+  const [program, argv] = commandLine(args, opts);
+  return spawn(program, argv, {
+    env: cliEnv(opts.env),
+    cwd: opts.cwd ?? REPO_ROOT,
+    timeout: opts.timeout ?? 60_000,
+  });
+}
+
 function runAsync(args: readonly string[], opts: Omit<RunOptions, 'stdout'>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: cliEnv(opts.env),
-      cwd: opts.cwd ?? root,
-      timeout: opts.timeout ?? 60_000,
-    });
+    const child = spawnCli(args, opts);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -122,10 +158,67 @@ function runAsync(args: readonly string[], opts: Omit<RunOptions, 'stdout'>): Pr
   });
 }
 
+/** A CLI process a test signals: `started` resolves once stderr matches `ready`. */
+export interface Started {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Resolves with the exit code (null when killed by a signal it did not handle). */
+  readonly exited: Promise<number | null>;
+  /** Resolves when stderr first matches `ready`; rejects if the CLI exits before. */
+  readonly started: Promise<void>;
+  /** All stderr so far. */
+  stderr(): string;
+}
+
+/**
+ * Starts `node bin/lmforge.js ...args` (environment, cwd and timeout as `run`; the test
+ * signals it) and watches its stderr for `ready`, e.g. `/step 0: train loss/` for a training
+ * run that has started.
+ */
+function start(
+  args: readonly string[],
+  ready: RegExp,
+  opts: Omit<RunOptions, 'stdout' | 'input'> = {},
+): Started {
+  const child = spawnCli(args, opts);
+  child.stdin.end();
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const started = new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (ready.test(stderr)) resolve();
+    });
+    child.on('exit', () => reject(new Error(`exited before ${String(ready)}: ${stderr}`)));
+  });
+  return { child, exited, started, stderr: () => stderr };
+}
+
+/**
+ * Starts `lmforge train ...args` for a run that goes on until the test signals it (100,000
+ * steps, evaluated at step 0 only); `started` resolves at step 0's evaluation line.
+ */
+export function startTraining(
+  args: readonly string[],
+  opts: Omit<RunOptions, 'stdout' | 'input'> = {},
+): Started {
+  const endless = ['--iters', '100000', '--warmup', '1', '--eval-every', '50000', '--eval-iters', '1'];
+  return start(['train', ...args, ...endless], /step 0: train loss/, opts);
+}
+
 /** The last non-empty line of a text ('' when there is none). */
 export function lastLine(text: string): string {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
   return lines[lines.length - 1] ?? '';
+}
+
+/** The last stdout line parsed as a JSON object (a `--json` summary). */
+export function lastJson(stdout: string): Record<string, unknown> {
+  return JSON.parse(lastLine(stdout)) as Record<string, unknown>;
+}
+
+/** A pattern for a message that starts with `text` (taken literally). */
+export function startingWith(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
 }
 
 /**

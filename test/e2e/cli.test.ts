@@ -4,36 +4,17 @@
  * training (checkpoint, clean exit, resume).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { assertUserError, bin, cliEnv, run } from './cli-util.js';
+import { assertUserError, lastJson, run, startTraining, tinyShape } from './cli-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-e2e-'));
 const data = join(work, 'tiny.txt');
 writeFileSync(data, 'the cat sat on the mat.\nthe dog ate the log.\na bird in the hand.\n'.repeat(60));
 
-function lastJson(stdout: string): Record<string, unknown> {
-  const lines = stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-}
-
-const tiny = [
-  '--data',
-  data,
-  '--n-layer',
-  '1',
-  '--n-head',
-  '2',
-  '--n-embd',
-  '16',
-  '--block-size',
-  '16',
-  '--batch-size',
-  '4',
-];
+const tiny = ['--data', data, ...tinyShape];
 
 describe('lmforge CLI', () => {
   const out = join(work, 'run');
@@ -177,39 +158,13 @@ describe('lmforge CLI', () => {
 
   it('Ctrl-C saves a checkpoint and exits cleanly; --resume finishes the run', async () => {
     const dir = join(work, 'interrupted');
-    const child = spawn(
-      process.execPath,
-      [
-        bin,
-        'train',
-        ...tiny,
-        '--iters',
-        '100000',
-        '--warmup',
-        '1',
-        '--eval-every',
-        '50000',
-        '--eval-iters',
-        '1',
-        '--out',
-        dir,
-      ],
-      { env: cliEnv() },
-    );
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        // Step 0's evaluation line: training has started.
-        if (/step 0: train loss/.test(stderr)) resolve();
-      });
-    });
+    const training = startTraining([...tiny, '--out', dir]);
+    await training.started;
     await new Promise((resolve) => setTimeout(resolve, 300));
-    child.kill('SIGINT');
-    const code = await exited;
-    assert.equal(code, 130, stderr);
-    assert.match(stderr, /stopped at step \d+; checkpoint in/);
+    training.child.kill('SIGINT');
+    const code = await training.exited;
+    assert.equal(code, 130, training.stderr());
+    assert.match(training.stderr(), /stopped at step \d+; checkpoint in/);
     const state = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')) as {
       step: number;
       stopReason: string;

@@ -1,48 +1,28 @@
 /**
  * End-to-end: what `lmforge info`, `eval` and `generate` say about model folders a user
  * got wrong (config.json without dimensions or with absurd ones, weights that disagree
- * with it, NaN weights): exit code 2 and one last stderr line `lmforge: <where>: <what>`.
- * Also `info`'s tokenizer kind and its --json numbers. The folders are written through
- * the library (no training), so the whole file runs in a few seconds.
+ * with it, NaN weights, a tokenizer.json with more ids than the model embeds) and about
+ * eval's data file (empty, binary, not UTF-8): exit code 2 and one last stderr line
+ * `lmforge: <where>: <what>`. Also `info`'s tokenizer kind and its --json numbers. The
+ * folders are written through the library (no training), so the whole file runs in a few
+ * seconds.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
 import '../../src/index.js';
 import { readSafetensorsFile, serializeSafetensors } from '../../src/io/index.js';
 import { DecoderLM, gpt2Preset, saveModelFolder } from '../../src/models/index.js';
 import { CharTokenizer, loadEncoding } from '../../src/tokenizers/index.js';
 import { tokenizerKind } from '../../src/cli/model-info.js';
+import { assertUserError, run } from './cli-util.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const bin = join(repoRoot(), 'bin', 'lmforge.js');
 const work = mkdtempSync(join(tmpdir(), 'lmforge-model-files-'));
-const env = { ...process.env, LMFORGE_BACKEND: 'js' };
 const text = 'the cat sat on the mat.\n'.repeat(20);
 const data = join(work, 'data.txt');
 writeFileSync(data, text);
-
-function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Asserts exit code 2 and that the last stderr line is exactly `lmforge: <expected>` (a string) or matches it. */
-function assertUserError(r: ReturnType<typeof run>, expected: string | RegExp): void {
-  assert.equal(r.status, 2, r.stderr);
-  const last = r.stderr.trimEnd().split('\n').at(-1)!;
-  if (typeof expected === 'string') assert.equal(last, `lmforge: ${expected}`);
-  else assert.match(last, expected);
-}
 
 /** A copy of the good folder, with config.json edited. */
 function variant(name: string, edit?: (c: Record<string, unknown>) => Record<string, unknown>): string {
@@ -120,11 +100,43 @@ describe('model files through the CLI', () => {
     assertUserError(
       r,
       new RegExp(
-        `^lmforge: ${dir}/model\\.safetensors: \\d+ tensors disagree with config\\.json, got ` +
+        `^${dir}/model\\.safetensors: \\d+ tensors disagree with config\\.json, got ` +
           `transformer\\.wte\\.weight: \\(12, 16\\) in the file, config\\.json implies \\(12, 32\\);`,
       ),
     );
     assert.equal(r.stdout, '', 'nothing reported about a folder that cannot load');
+  });
+
+  it('eval --data that is empty, binary or not UTF-8: one line naming the file, before the model loads', () => {
+    const files: Array<[string, Uint8Array, string]> = [
+      ['empty.txt', new Uint8Array(0), 'the data file is empty; expected UTF-8 text'],
+      [
+        'binary.txt',
+        Uint8Array.from([0x74, 0x68, 0x65, 0x00, 0x01, 0x0a]),
+        'the data file is binary, not text; expected UTF-8 text, got a NUL byte at offset 3',
+      ],
+      [
+        'latin1.txt',
+        Uint8Array.from([0x63, 0x61, 0x66, 0xe9, 0x0a]),
+        'the data file is not valid UTF-8; expected UTF-8 text, got an invalid byte sequence at offset 3',
+      ],
+    ];
+    for (const [name, bytes, message] of files) {
+      const path = join(work, name);
+      writeFileSync(path, bytes);
+      assertUserError(run(['eval', good, '--data', path]), `${path}: ${message}`);
+    }
+  });
+
+  it('a tokenizer.json with more ids than the model embeds: eval and generate refuse, naming it', () => {
+    const dir = variant('big-tokenizer');
+    const tokenizer = CharTokenizer.fromText(text + 'xyzq');
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()));
+    const expected =
+      `${dir}/tokenizer.json: the tokenizer has more ids than the model embeds; expected at most 12 ids ` +
+      `(vocab_size in config.json), got 16 ids (hint: the tokenizer.json and the weights come from different models)`;
+    assertUserError(run(['eval', dir, '--data', data]), expected);
+    assertUserError(run(['generate', dir, '--prompt', 'the']), expected);
   });
 
   it('NaN weights: eval, generate and info refuse the model instead of printing loss NaN', async () => {

@@ -24,7 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadEncoding } from '../../src/tokenizers/index.js';
-import { REPO_ROOT } from '../tokenizers/corpus.js';
+import { REPO_ROOT } from '../util/repo-root.js';
+import { assertUserError, lastJson, run, tinyShape, type CliResult } from './cli-util.js';
 
 interface PackageLock {
   packages: Record<string, { dev?: boolean; devOptional?: boolean; version?: string }>;
@@ -70,19 +71,16 @@ function assertNpmOk(result: SpawnSyncReturns<string>, what: string): void {
   );
 }
 
-/** The installed CLI through its bin link, run from the consumer project. */
-function lmforge(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(join(consumer, 'node_modules', '.bin', 'lmforge'), args, {
+/** The installed CLI through its bin link, run from the consumer project, on the default backend. */
+function lmforge(args: string[]): CliResult {
+  return run(args, {
+    executable: join(consumer, 'node_modules', '.bin', 'lmforge'),
     cwd: consumer,
-    encoding: 'utf8',
-    timeout: 60_000,
-    maxBuffer: 64 << 20,
-    env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') },
+    env: { LMFORGE_BACKEND: process.env['LMFORGE_BACKEND'] },
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function assertOk(result: { status: number | null; stdout: string; stderr: string }, what: string): void {
+function assertOk(result: CliResult, what: string): void {
   assert.equal(result.status, 0, `${what}: exit ${result.status}\n${result.stderr}`);
 }
 
@@ -247,16 +245,7 @@ describe('the packed package installed into an empty project', { timeout: 300_00
       text,
       '--tokenizer',
       join(tokenizer, 'tokenizer.json'),
-      '--n-layer',
-      '1',
-      '--n-head',
-      '2',
-      '--n-embd',
-      '16',
-      '--block-size',
-      '16',
-      '--batch-size',
-      '4',
+      ...tinyShape,
       '--iters',
       '10',
       '--warmup',
@@ -271,7 +260,7 @@ describe('the packed package installed into an empty project', { timeout: 300_00
       '--json',
     ]);
     assertOk(trained, 'train');
-    const summary = JSON.parse(trained.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    const summary = lastJson(trained.stdout);
     assert.equal(typeof summary['val_loss'], 'number', trained.stdout);
     const generated = lmforge([
       'generate',
@@ -297,13 +286,11 @@ describe('the packed package installed into an empty project', { timeout: 300_00
     bytes[bytes.length - 1] ^= 1;
     writeFileSync(table, bytes);
     const result = lmforge(['tokenize', text, '-t', 'cl100k_base', '--json']);
-    assert.equal(result.status, 2, result.stderr);
     assert.equal(result.stdout, '');
-    const lines = result.stderr.trim().split('\n');
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    assert.equal(
-      lines[lines.length - 1],
-      `lmforge: ${table}: rank table is damaged; expected SHA-256 ${CL100K_TABLE_SHA256}, got ${sha256} (hint: reinstall lmforge)`,
+    assertUserError(
+      result,
+      `${table}: rank table is damaged; expected SHA-256 ${CL100K_TABLE_SHA256}, got ${sha256} (hint: reinstall lmforge)`,
     );
   });
 });

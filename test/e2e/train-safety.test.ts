@@ -5,59 +5,24 @@
  * SIGTERM is Ctrl-C, and --resume accepts the run's own command line.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { watchStopSignals } from '../../src/cli/train-run.js';
+import {
+  assertUserError,
+  lastJson,
+  run,
+  startTraining,
+  startingWith,
+  tinyShape as shape,
+} from './cli-util.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const bin = join(repoRoot(), 'bin', 'lmforge.js');
 const work = mkdtempSync(join(tmpdir(), 'lmforge-safety-e2e-'));
 const data = join(work, 'tiny.txt');
 writeFileSync(data, 'the cat sat on the mat.\nthe dog ate the log.\na bird in the hand.\n'.repeat(60));
-const env = { ...process.env, LMFORGE_BACKEND: 'js', XDG_CACHE_HOME: join(work, 'cache') };
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], cwd = work): Result {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, cwd, timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-const lastLine = (text: string): string => text.trim().split('\n').pop()!;
-const lastJson = (stdout: string): Record<string, unknown> =>
-  JSON.parse(lastLine(stdout)) as Record<string, unknown>;
-
-/** Asserts exit code 2 and that stderr ends with exactly `lmforge: <message>`. */
-function assertUserError(r: Result, message: string): void {
-  assert.equal(r.status, 2, r.stderr);
-  assert.equal(lastLine(r.stderr), `lmforge: ${message}`);
-}
-
-const shape = [
-  '--n-layer',
-  '1',
-  '--n-head',
-  '2',
-  '--n-embd',
-  '16',
-  '--block-size',
-  '16',
-  '--batch-size',
-  '4',
-];
 const tiny = ['--data', data, ...shape];
 const short = ['--eval-every', '10', '--eval-iters', '2', '--no-progress'];
 
@@ -90,21 +55,6 @@ const state = (dir: string) =>
     data: { source: { paths: string[] } };
   };
 
-/** Spawns a training run and resolves once stderr matches `ready`. */
-function spawnTraining(args: string[], ready: RegExp) {
-  const child = spawn(process.execPath, [bin, 'train', ...args], { env, cwd: work });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const started = new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (ready.test(stderr)) resolve();
-    });
-    child.on('exit', () => reject(new Error(`exited before ${ready}: ${stderr}`)));
-  });
-  return { child, exited, started, stderr: () => stderr };
-}
-
 describe('train --force', () => {
   // One old run; every failing --force below must leave it bit-identical, the last replaces it.
   const out = trainedRun('force');
@@ -129,8 +79,7 @@ describe('train --force', () => {
     ];
     for (const [args, message] of attempts) {
       const r = run(['train', ...args, '--iters', '10', ...short, '--out', out, '--force']);
-      assert.equal(r.status, 2, r.stderr);
-      assert.ok(lastLine(r.stderr).startsWith(`lmforge: ${message}`), `${args.join(' ')}:\n${r.stderr}`);
+      assertUserError(r, startingWith(message));
       assert.deepEqual(snapshot(out), before, `${args.join(' ')} changed the old run`);
     }
   });
@@ -138,19 +87,15 @@ describe('train --force', () => {
   it('divergence before the first checkpoint: exit 2 naming the step, the previous run bit-identical', () => {
     const diverge = ['--iters', '40', ...short, '--lr', '1e30', '--warmup', '0', '--grad-clip', '0'];
     const r = run(['train', ...tiny, ...diverge, '--out', out, '--force']);
-    assert.equal(r.status, 2, r.stderr);
-    assert.match(
-      lastLine(r.stderr),
-      /^lmforge: .*run: training diverged at step \d+: .* is (NaN|-?Infinity); the previous run in the folder is unchanged \(hint: lower the learning rate/,
+    assertUserError(
+      r,
+      /^.*run: training diverged at step \d+: .* is (NaN|-?Infinity); the previous run in the folder is unchanged \(hint: lower the learning rate/,
     );
     assert.deepEqual(snapshot(out), before);
   });
 
   it('SIGTERM before the new run first checkpoints: exit 143, nothing saved, the previous run bit-identical', async () => {
-    const training = spawnTraining(
-      [...tiny, '--iters', '100000', '--eval-every', '50000', '--eval-iters', '1', '--out', out, '--force'],
-      /step 0: train loss/,
-    );
+    const training = startTraining([...tiny, '--out', out, '--force'], { cwd: work });
     await training.started;
     await new Promise((resolve) => setTimeout(resolve, 200));
     training.child.kill('SIGTERM');
@@ -326,12 +271,14 @@ describe('train --resume', () => {
     const out = join(work, 'cwd-run');
     const r = run(
       ['train', '--data', basename(data), ...shape, '--iters', '10', ...short, '--out', 'cwd-run'],
-      work,
+      { cwd: work },
     );
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(state(out).data.source.paths, [data]);
     const elsewhere = mkdtempSync(join(tmpdir(), 'lmforge-elsewhere-'));
-    const resumed = run(['train', '--out', out, '--resume', '--iters', '20', '--json'], elsewhere);
+    const resumed = run(['train', '--out', out, '--resume', '--iters', '20', '--json'], {
+      cwd: elsewhere,
+    });
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.equal(lastJson(resumed.stdout)['step'], 20);
     // What an older lmforge wrote: the path relative to the directory it ran in.
@@ -339,14 +286,13 @@ describe('train --resume', () => {
     const old = JSON.parse(readFileSync(statePath, 'utf8')) as { data: { source: { paths: string[] } } };
     old.data.source.paths = [basename(data)];
     writeFileSync(statePath, JSON.stringify(old));
-    const lost = run(['train', '--out', out, '--resume', '--iters', '25'], elsewhere);
-    assert.equal(lost.status, 2);
-    assert.match(
-      lastLine(lost.stderr),
-      /^lmforge: tiny\.txt: the data file of this run is not found from the current directory \(hint: .* stored data paths relative to the directory it ran in: run from there, or pass --data\)$/,
+    const lost = run(['train', '--out', out, '--resume', '--iters', '25'], { cwd: elsewhere });
+    assertUserError(
+      lost,
+      /^tiny\.txt: the data file of this run is not found from the current directory \(hint: .* stored data paths relative to the directory it ran in: run from there, or pass --data\)$/,
     );
     assert.equal(
-      run(['train', '--out', out, '--resume', '--iters', '25'], work).status,
+      run(['train', '--out', out, '--resume', '--iters', '25'], { cwd: work }).status,
       0,
       'from the original directory',
     );
@@ -379,22 +325,7 @@ describe('train defaults and signals', () => {
 
   it('SIGTERM saves a checkpoint after the current step and exits 143', async () => {
     const out = join(work, 'sigterm');
-    const training = spawnTraining(
-      [
-        ...tiny,
-        '--iters',
-        '100000',
-        '--warmup',
-        '1',
-        '--eval-every',
-        '50000',
-        '--eval-iters',
-        '1',
-        '--out',
-        out,
-      ],
-      /step 0: train loss/,
-    );
+    const training = startTraining([...tiny, '--out', out], { cwd: work });
     await training.started;
     await new Promise((resolve) => setTimeout(resolve, 200));
     training.child.kill('SIGTERM');

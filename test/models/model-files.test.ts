@@ -70,6 +70,16 @@ async function rejectsWith(
   });
 }
 
+/** The fields a llama config.json must give (everything else has an HF default). */
+const minimalLlama = {
+  model_type: 'llama',
+  vocab_size: 11,
+  hidden_size: 8,
+  intermediate_size: 16,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+};
+
 function throwsWith(run: () => unknown, type: new (...args: never[]) => Error, ...patterns: RegExp[]): void {
   let caught: unknown = null;
   try {
@@ -133,28 +143,13 @@ test('config.json without its dimensions: a ConfigError naming every missing fie
     /required fields missing: vocab_size, n_positions, n_layer, n_head \(/,
   );
   // Fields with an HF default need not be given.
-  const minimal = configFromHf({
-    model_type: 'llama',
-    vocab_size: 11,
-    hidden_size: 8,
-    intermediate_size: 16,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-  });
+  const minimal = configFromHf(minimalLlama);
   assert.equal(minimal.nKvHead, 2);
   assert.equal(minimal.blockSize, 2048);
   assert.equal(minimal.tiedEmbeddings, false);
 });
 
 test('absurd dimensions are ConfigErrors naming the config.json field and the allowed range, never RangeError', () => {
-  const base = {
-    model_type: 'llama',
-    vocab_size: 11,
-    hidden_size: 8,
-    intermediate_size: 16,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-  };
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ hidden_size: 1e9 }, /hidden_size: expected an integer in \[1, 131072\], got 1000000000/],
     [{ vocab_size: 2 ** 40 }, /vocab_size: expected an integer in \[1, 16777216\], got 1099511627776/],
@@ -164,7 +159,7 @@ test('absurd dimensions are ConfigErrors naming the config.json field and the al
     [{ max_position_embeddings: 1e300 }, /max_position_embeddings: expected an integer in \[1, 16777216\]/],
   ];
   for (const [change, pattern] of cases) {
-    throwsWith(() => configFromHf({ ...base, ...change }), ConfigError, pattern);
+    throwsWith(() => configFromHf({ ...minimalLlama, ...change }), ConfigError, pattern);
   }
   throwsWith(
     () =>

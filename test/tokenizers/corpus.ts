@@ -1,15 +1,8 @@
 /** Shared test input: ../shared/data/tinyshakespeare.txt (never committed), found from the repo root. */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../util/repo-root.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-export const REPO_ROOT = repoRoot();
 export const SHAKESPEARE_PATH = join(REPO_ROOT, '..', 'shared', 'data', 'tinyshakespeare.txt');
 
 /** The corpus, or undefined where shared/ is absent (tests then say so and skip). */

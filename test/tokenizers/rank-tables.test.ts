@@ -15,7 +15,7 @@ import { ByteLevelVocab } from '../../src/tokenizers/byte-level-vocab.js';
 import { parseRankTable, writeRankTable } from '../../src/tokenizers/tiktoken-files.js';
 import { FormatError } from '../../src/util/errors.js';
 import { sha256, TIKTOKEN_SHA256 } from '../../tools/make-rank-tables.js';
-import { REPO_ROOT } from './corpus.js';
+import { REPO_ROOT } from '../util/repo-root.js';
 
 function shipped(name: string): Buffer {
   return readFileSync(join(REPO_ROOT, 'data', 'tiktoken', `${name}.ranks`));

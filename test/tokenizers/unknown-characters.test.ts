@@ -4,7 +4,6 @@
  * train print one warning line naming the text, the count and the first distinct ones.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import {
   UnknownCharacters,
 } from '../../src/tokenizers/index.js';
 import { TokenizerError } from '../../src/util/errors.js';
-import { REPO_ROOT } from './corpus.js';
+import { run, tinyShape } from '../e2e/cli-util.js';
 
 const TEXT = 'the cat sat on the mat.\nthe dog ate the log.\n';
 const FOREIGN = 'the café — naïe\tcat é';
@@ -55,39 +54,18 @@ describe('UnknownCharacters', () => {
 
 describe('the CLI warns about dropped characters', () => {
   const work = mkdtempSync(join(tmpdir(), 'lmforge-unknown-'));
-  const env = { ...process.env, LMFORGE_BACKEND: 'js', XDG_CACHE_HOME: join(work, 'cache') };
-  const run = (args: readonly string[]) => {
-    const result = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'lmforge.js'), ...args], {
-      encoding: 'utf8',
-      env,
-      timeout: 60_000,
-    });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-  };
   const data = join(work, 'data.txt');
   writeFileSync(data, TEXT.repeat(40));
   const foreign = join(work, 'foreign.txt');
   writeFileSync(foreign, (FOREIGN + '\n').repeat(40));
   const model = join(work, 'run');
-  const tinyModel = ['--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16'];
-  const tinyRun = [
-    '--batch-size',
-    '4',
-    '--iters',
-    '20',
-    '--warmup',
-    '2',
-    '--eval-every',
-    '20',
-    '--eval-iters',
-    '1',
-  ];
+  const tinyRun = [...tinyShape, '--iters', '20', '--warmup', '2', '--eval-every', '20', '--eval-iters', '1'];
   const warning = (of: string, count: number) =>
     `lmforge: warning: ${count} characters of ${of} (5 distinct: 'f', 'é', '—', 'ï', '\\t') ` +
     "are not in the tokenizer's vocabulary and were dropped\n";
 
   it('trains a tiny char model', () => {
-    const r = run(['train', '--data', data, ...tinyModel, ...tinyRun, '--out', model]);
+    const r = run(['train', '--data', data, ...tinyRun, '--out', model]);
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /warning/);
   });
@@ -119,15 +97,7 @@ describe('the CLI warns about dropped characters', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, warning(foreign, 240));
     assert.equal(JSON.parse(r.stdout).length, (FOREIGN.length - 6 + 1) * 40);
-    const piped = spawnSync(
-      process.execPath,
-      [join(REPO_ROOT, 'bin', 'lmforge.js'), 'tokenize', '-t', model],
-      {
-        encoding: 'utf8',
-        env,
-        input: 'é',
-      },
-    );
+    const piped = run(['tokenize', '-t', model], { input: 'é' });
     assert.match(
       piped.stderr,
       /^lmforge: warning: 1 character of the input \('é'\) is not in the tokenizer's vocabulary and was dropped$/m,
@@ -137,17 +107,7 @@ describe('the CLI warns about dropped characters', () => {
   it('train on data the given tokenizer does not cover', () => {
     const tokenizer = join(model, 'tokenizer.json');
     const out = join(work, 'run2');
-    const r = run([
-      'train',
-      '--data',
-      foreign,
-      '--tokenizer',
-      tokenizer,
-      ...tinyModel,
-      ...tinyRun,
-      '--out',
-      out,
-    ]);
+    const r = run(['train', '--data', foreign, '--tokenizer', tokenizer, ...tinyRun, '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(r.stderr.includes(warning('the training data', 240)), r.stderr);
   });

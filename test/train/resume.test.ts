@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import '../../src/backend/index.js';
 import { loadCheckpoint } from '../../src/train/index.js';
-import { tinyModel, tinyOptions, tinyTrainer, weights } from './tiny-run.js';
+import { loggedSteps, tinyModel, tinyOptions, tinyTrainer, weights } from './tiny-run.js';
 
 function firstDifference(a: readonly number[], b: readonly number[]): string {
   const n = Math.max(a.length, b.length);
@@ -56,12 +56,7 @@ async function assertResumeExact(arch: 'gpt2' | 'llama', dropout: number): Promi
   assert.equal(final.state.step, 12);
   assert.deepEqual(rest.valLoss, full.valLoss);
   // The log has each step once, in order.
-  const steps = readFileSync(join(dir, 'log.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { type: string; step: number })
-    .filter((r) => r.type === 'step')
-    .map((r) => r.step);
+  const steps = loggedSteps(dir);
   assert.deepEqual(
     steps,
     Array.from({ length: 12 }, (_, i) => i + 1),

@@ -19,7 +19,7 @@ import {
   type CheckpointStage,
 } from '../../src/train/index.js';
 import { ConfigError, DivergenceError, IoError } from '../../src/util/errors.js';
-import { tinyModel, tinyOptions, tinyTrainer, weights } from './tiny-run.js';
+import { loggedSteps, tinyModel, tinyOptions, tinyTrainer, weights } from './tiny-run.js';
 
 const runDir = (): string => join(mkdtempSync(join(tmpdir(), 'lmforge-safety-')), 'run');
 
@@ -224,12 +224,7 @@ describe('replacing a run', () => {
       replacesRun: true,
     });
     await trainer.run();
-    const steps = readFileSync(join(dir, 'log.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { type: string; step: number })
-      .filter((r) => r.type === 'step')
-      .map((r) => r.step);
+    const steps = loggedSteps(dir);
     assert.deepEqual(steps, [1, 2, 3, 4, 5, 6], 'the old run left log lines behind');
     assert.equal((await loadCheckpoint(dir)).state.step, 6);
     assert.deepEqual(readdirSync(dirname(dir)), ['run']);

@@ -1,4 +1,6 @@
 /** A tiny model and corpus for trainer, checkpoint and resume tests (milliseconds per step). */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createModel, gpt2Preset, llamaPreset, type DecoderLM } from '../../src/models/index.js';
 import { CharTokenizer } from '../../src/tokenizers/index.js';
 import {
@@ -67,4 +69,14 @@ export function tinyTrainer(
 /** Every parameter's values, by name. */
 export function weights(model: DecoderLM): Map<string, number[]> {
   return new Map(model.namedParameters().map(([name, p]) => [name, [...p.floats()]]));
+}
+
+/** The steps a run folder's log.jsonl records, in file order. */
+export function loggedSteps(runDir: string): number[] {
+  return readFileSync(join(runDir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string; step: number })
+    .filter((record) => record.type === 'step')
+    .map((record) => record.step);
 }

@@ -186,4 +186,10 @@ export interface NativeAddon {
   calls(): number;
   /** memcpy bandwidth in GB/s (bytes read + written) over buffers of `bytes`, best of `reps`. */
   copyBandwidth(bytes: number, reps: number): number;
+  /** Forces one GEMV prefetch strategy ('keep' | 'stream'), or null for measured per shape; false for an unknown name. */
+  forceGemvStrategy(strategy: string | null): boolean;
+  /** The strategy measured for y = M x, M (rows, cols) of row stride ld, at this ISA and thread count; null when none yet. */
+  gemvChoice(rows: number, cols: number, ld: number): string | null;
+  /** Drops every measured GEMV choice. */
+  forgetGemvChoices(): void;
 }

@@ -31,7 +31,23 @@ export interface NativeBackend extends Backend {
   readonly cpuCount: number;
   /** memcpy bandwidth in GB/s (read + write) over `bytes`-sized buffers, best of `reps`. */
   copyBandwidth(bytes: number, reps: number): number;
+  /**
+   * The prefetch strategies a matrix-vector product y = M x (x W^T of a Linear layer) reads
+   * M with. Each large shape is timed once with every strategy at its first use and the
+   * fastest kept (per shape, ISA and thread count); the strategies give bit-identical results.
+   * `forceGemvStrategy` pins one for every product (null: back to measuring).
+   */
+  readonly gemvStrategies: readonly GemvStrategy[];
+  forceGemvStrategy(strategy: GemvStrategy | null): void;
+  /** The strategy chosen for M (rows, cols) of row stride `ld` (default cols), or null before its first product. */
+  gemvChoice(rows: number, cols: number, ld?: number): GemvStrategy | null;
+  /** Forgets every choice: the next product of each shape measures again. */
+  forgetGemvChoices(): void;
 }
+
+/** 'keep': prefetch into every cache level; 'stream': non-temporal prefetch (native/tune.c). */
+export type GemvStrategy = 'keep' | 'stream';
+const gemvStrategies: readonly GemvStrategy[] = ['keep', 'stream'];
 
 function outOfBounds(where: string, array: string, needed: number, length: number): BackendError {
   return new BackendError('an index would fall outside the array', {
@@ -205,6 +221,18 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
     calls: () => addon.calls(),
     useIsa: (isa) => addon.useIsa(isa),
     copyBandwidth: (bytes, reps) => addon.copyBandwidth(bytes, reps),
+    gemvStrategies,
+    forceGemvStrategy(strategy: GemvStrategy | null): void {
+      if (!addon.forceGemvStrategy(strategy)) {
+        throw new ConfigError('unknown GEMV strategy', {
+          where: 'forceGemvStrategy',
+          expected: `one of ${gemvStrategies.join(', ')}, or null`,
+          actual: strategy,
+        });
+      }
+    },
+    gemvChoice: (rows, cols, ld = cols) => addon.gemvChoice(rows, cols, ld) as GemvStrategy | null,
+    forgetGemvChoices: () => addon.forgetGemvChoices(),
 
     copyStrided(src: TypedArray, from: StridedLayout, dst: TypedArray, to: StridedLayout): void {
       const fourBytes = (a: TypedArray): a is Float32Array | Int32Array =>

@@ -12,7 +12,7 @@ import { BackendError } from '../../util/errors.js';
 import type { NativeAddon } from './addon.js';
 import { createNativeBackend, type NativeBackend } from './backend.js';
 
-export type { NativeBackend } from './backend.js';
+export type { GemvStrategy, NativeBackend } from './backend.js';
 
 export interface LoadNativeOptions {
   /** The .node file to load; default: build/Release/lmforge_native.node in the package root. */

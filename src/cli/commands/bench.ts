@@ -102,5 +102,5 @@ export function benchCommand(): Command {
           `on ${r.backend}/${r.isa}, ${r.threads} thread${r.threads === 1 ? '' : 's'}\n`,
       );
   });
-  return new Command('bench').description('Micro-benchmarks of the compute kernels').addCommand(matmul);
+  return new Command('bench').addCommand(matmul);
 }

@@ -66,7 +66,6 @@ function measureStepMs(): number {
 
 export function demoCommand(): Command {
   const command = new Command('demo')
-    .description('Train a small model on the built-in WordNet corpus for a few minutes, then generate')
     .option('--minutes <x>', 'training time budget', real({ above: 0 }), 3)
     .option('--iters <n>', 'training steps (default: fitted to --minutes)', integer({ min: 1 }))
     .option('--out <dir>', 'run folder', 'runs/demo')

@@ -15,7 +15,6 @@ interface EvalFlags extends ComputeFlags {
 
 export function evalCommand(): Command {
   const command = new Command('eval')
-    .description('Loss and perplexity of a model on a text file (every token predicted once)')
     .argument('<dir>', 'model folder')
     .requiredOption('--data <file>', 'text file to evaluate on')
     .option('--batch-size <n>', 'blocks per forward pass', integer({ min: 1 }), 8)

@@ -84,7 +84,6 @@ export function generationConfigFrom(
 
 export function generateCommand(): Command {
   const command = new Command('generate')
-    .description('Generate text from a model folder (streams to stdout), or show next-token probabilities')
     .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
     .requiredOption('--prompt <text>', 'text to continue')
     .option('--max-tokens <n>', 'tokens to generate at most', integer({ min: 1 }), 200)

@@ -16,7 +16,6 @@ interface InfoFlags extends ComputeFlags {
 
 export function infoCommand(): Command {
   const command = new Command('info')
-    .description('Compute backend, instruction set and threads (or, with DIR, a model folder)')
     .argument('[dir]', 'model folder')
     .option('--json', 'print one JSON object');
   return addComputeOptions(command).action(async (dir: string | undefined, flags: InfoFlags) => {

@@ -59,7 +59,6 @@ function writeJsonIds(ids: readonly number[]): void {
 
 export function tokenizeCommand(): Command {
   return new Command('tokenize')
-    .description('Show the tokens and ids of a text (FILE, or - for stdin)')
     .argument('[file]', 'text file, or - for stdin', '-')
     .requiredOption(
       '-t, --tokenizer <name|path>',

@@ -28,7 +28,7 @@ function checkVocabulary(vocabSize: number, specialTokens: readonly string[]): v
 }
 
 export function tokenizerCommand(): Command {
-  const command = new Command('tokenizer').description('Tokenizer tools');
+  const command = new Command('tokenizer');
   command
     .command('train')
     .description('Train a byte-level BPE tokenizer and write OUT/tokenizer.json')

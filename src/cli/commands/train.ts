@@ -41,7 +41,6 @@ interface TrainFlags extends ComputeFlags {
 
 export function trainCommand(): Command {
   const command = new Command('train')
-    .description('Train a language model from scratch (defaults: nanoGPT shakespeare-char CPU run)')
     .option('--data <file...>', 'text files to train on (default: the built-in WordNet corpus)')
     .addOption(new Option('--arch <arch>', 'architecture (default gpt2)').choices(['gpt2', 'llama']))
     .option(
