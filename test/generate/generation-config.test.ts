@@ -4,11 +4,9 @@
  * refusing a bad generation_config.json with one `lmforge:` line.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import '../../src/backend/index.js';
 import {
@@ -22,6 +20,7 @@ import {
 import { saveModelFolder } from '../../src/models/index.js';
 import { CharTokenizer, loadEncoding } from '../../src/tokenizers/index.js';
 import { ConfigError } from '../../src/util/errors.js';
+import { assertUserError, lastJson, run, type CliResult } from '../e2e/cli-util.js';
 import { tinyModel, tinyTokenizer } from '../train/tiny-run.js';
 
 const invalid = (pattern: RegExp) => (error: unknown) =>
@@ -158,45 +157,26 @@ describe('GenerationConfig', () => {
   });
 });
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
 describe('lmforge generate and generation_config.json', () => {
   it('a bad field exits 2 naming the file and the HF field; a good one is used', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lmforge-genconfig-'));
     const model = tinyModel();
     try {
-      const bin = join(repoRoot(), 'bin', 'lmforge.js');
-      const env = { ...process.env, LMFORGE_BACKEND: 'js' };
-      const run = (...extra: string[]): ReturnType<typeof spawnSync> =>
-        spawnSync(
-          process.execPath,
-          [bin, 'generate', dir, '--prompt', 'the', '--max-tokens', '12', '--json', ...extra],
-          {
-            encoding: 'utf8',
-            env,
-          },
-        );
+      const generate = (...extra: string[]): CliResult =>
+        run(['generate', dir, '--prompt', 'the', '--max-tokens', '12', '--json', ...extra]);
       await saveModelFolder(dir, model, {
         tokenizerJson: tinyTokenizer.toJSON(),
         generationConfig: { do_sample: true, top_k: 'many' },
       });
-      const bad = run();
-      assert.equal(bad.status, 2, String(bad.stderr));
-      assert.equal(
-        bad.stderr,
-        `lmforge: ${join(dir, 'generation_config.json')}: 1 invalid field, got top_k: expected an integer >= 0 (0 keeps every id), got "many"\n`,
+      assertUserError(
+        generate(),
+        `${join(dir, 'generation_config.json')}: 1 invalid field, got top_k: expected an integer >= 0 (0 keeps every id), got "many"`,
       );
-      // The file's greedy choice is used: two seeds give the same text.
+      // The file's greedy choice is used: two seeds give the same tokens.
       writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ do_sample: false }));
-      const [a, b] = [run('--seed', '1'), run('--seed', '2')];
-      assert.equal(a.status, 0, String(a.stderr));
-      const tokens = (r: ReturnType<typeof spawnSync>): unknown =>
-        (JSON.parse(String(r.stdout)) as { tokens: unknown }).tokens;
-      assert.deepEqual(tokens(a), tokens(b));
+      const [a, b] = [generate('--seed', '1'), generate('--seed', '2')];
+      assert.equal(a.status, 0, a.stderr);
+      assert.deepEqual(lastJson(a.stdout)['tokens'], lastJson(b.stdout)['tokens']);
     } finally {
       model.dispose();
       rmSync(dir, { recursive: true, force: true });
