@@ -2,7 +2,10 @@
  * N-API glue: unpacks JavaScript arguments into pointers and sizes and calls the kernel
  * table. No math lives here. Typed arrays are passed zero-copy (napi_get_typedarray_info
  * gives the address of the JS array's own memory); argument checks that need shapes
- * (bounds, dtypes) are done by the TypeScript wrapper, src/backend/native/backend.ts.
+ * (bounds, dtypes) are done by the TypeScript wrappers (src/backend/native/kernels.gen.ts,
+ * checks.ts). The kernel entries themselves are generated from the kernel manifest
+ * (src/backend/manifest.ts) into kernels.gen.h; this file holds their argument helpers and
+ * the controls (ISA, threads, GEMV strategies, manifestHash for the loader's handshake).
  *
  * Every kernel call bumps a counter (calls()), so tests can prove the native path ran.
  */
@@ -48,7 +51,9 @@ static void fail(args *a, const char *what, size_t i) {
   a->ok = 0;
 }
 
-static void *typed(args *a, size_t i, napi_typedarray_type want, int nullable) {
+/* The data of typed array argument i of type `want` (NULL for null when nullable); its
+ * element count goes to *count when count is not NULL. */
+static void *typed_n(args *a, size_t i, napi_typedarray_type want, int nullable, size_t *count) {
   if (!a->ok) return NULL;
   napi_valuetype vt;
   napi_typeof(a->env, a->argv[i], &vt);
@@ -65,16 +70,19 @@ static void *typed(args *a, size_t i, napi_typedarray_type want, int nullable) {
             : want == napi_float64_array ? "a Float64Array" : "a 4-byte typed array", i);
     return NULL;
   }
+  if (count != NULL) *count = length;
   return data;
 }
 
+static void *typed(args *a, size_t i, napi_typedarray_type want, int nullable) {
+  return typed_n(a, i, want, nullable, NULL);
+}
+
+/* A Float64Array of at least min_length elements (a parameter block or a layout). */
 static double *f64(args *a, size_t i, size_t min_length) {
-  double *p = typed(a, i, napi_float64_array, 0);
-  if (p == NULL) return NULL;
-  napi_typedarray_type type;
-  size_t length;
-  napi_get_typedarray_info(a->env, a->argv[i], &type, &length, NULL, NULL, NULL);
-  if (length < min_length) {
+  size_t length = 0;
+  double *p = typed_n(a, i, napi_float64_array, 0, &length);
+  if (p != NULL && length < min_length) {
     fail(a, "a longer Float64Array (a parameter block of the kernel manifest)", i);
     return NULL;
   }
@@ -125,10 +133,11 @@ static napi_value number(napi_env env, double v) {
 
 /* A layout block: Float64Array [nd, shape[nd], strides0[nd], strides1[nd]]. */
 static int layout(args *a, size_t i, long *shape, long *s0, long *s1) {
-  double *L = f64(a, i, 1);
+  size_t length = 0;
+  double *L = typed_n(a, i, napi_float64_array, 0, &length);
   if (L == NULL) return -1;
-  int nd = (int)L[0];
-  if (nd < 0 || nd > LMF_MAX_DIMS) {
+  int nd = length >= 1 ? (int)L[0] : -1;
+  if (nd < 0 || nd > LMF_MAX_DIMS || length < (size_t)(1 + 3 * nd)) {
     fail(a, "a layout of at most 16 dimensions", i);
     return -1;
   }
