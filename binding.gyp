@@ -9,6 +9,7 @@
       'native/elementwise.c',
       'native/nn.c',
       'native/attention.c',
+      'native/rope.c',
       'native/table.c',
     ],
     'kernel_cflags': ['-O3', '-fvisibility=hidden', '-std=gnu11', '-fPIC', '-fno-math-errno', '-fno-trapping-math', '-Wall', '-Wextra'],

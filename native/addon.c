@@ -2,7 +2,10 @@
  * N-API glue: unpacks JavaScript arguments into pointers and sizes and calls the kernel
  * table. No math lives here. Typed arrays are passed zero-copy (napi_get_typedarray_info
  * gives the address of the JS array's own memory); argument checks that need shapes
- * (bounds, dtypes) are done by the TypeScript wrapper, src/backend/native/backend.ts.
+ * (bounds, dtypes) are done by the TypeScript wrappers (src/backend/native/kernels.gen.ts,
+ * checks.ts). The kernel entries themselves are generated from the kernel manifest
+ * (src/backend/manifest.ts) into kernels.gen.h; this file holds their argument helpers and
+ * the controls (ISA, threads, GEMV strategies, manifestHash for the loader's handshake).
  *
  * Every kernel call bumps a counter (calls()), so tests can prove the native path ran.
  */
@@ -48,7 +51,9 @@ static void fail(args *a, const char *what, size_t i) {
   a->ok = 0;
 }
 
-static void *typed(args *a, size_t i, napi_typedarray_type want, int nullable) {
+/* The data of typed array argument i of type `want` (NULL for null when nullable); its
+ * element count goes to *count when count is not NULL. */
+static void *typed_n(args *a, size_t i, napi_typedarray_type want, int nullable, size_t *count) {
   if (!a->ok) return NULL;
   napi_valuetype vt;
   napi_typeof(a->env, a->argv[i], &vt);
@@ -65,13 +70,24 @@ static void *typed(args *a, size_t i, napi_typedarray_type want, int nullable) {
             : want == napi_float64_array ? "a Float64Array" : "a 4-byte typed array", i);
     return NULL;
   }
+  if (count != NULL) *count = length;
   return data;
 }
 
-static float *f32(args *a, size_t i) { return typed(a, i, napi_float32_array, 0); }
-static float *f32_or_null(args *a, size_t i) { return typed(a, i, napi_float32_array, 1); }
-static int32_t *i32(args *a, size_t i) { return typed(a, i, napi_int32_array, 0); }
-static double *f64(args *a, size_t i) { return typed(a, i, napi_float64_array, 0); }
+static void *typed(args *a, size_t i, napi_typedarray_type want, int nullable) {
+  return typed_n(a, i, want, nullable, NULL);
+}
+
+/* A Float64Array of at least min_length elements (a parameter block or a layout). */
+static double *f64(args *a, size_t i, size_t min_length) {
+  size_t length = 0;
+  double *p = typed_n(a, i, napi_float64_array, 0, &length);
+  if (p != NULL && length < min_length) {
+    fail(a, "a longer Float64Array (a parameter block of the kernel manifest)", i);
+    return NULL;
+  }
+  return p;
+}
 
 /* Float32Array or Int32Array (copies move 4-byte elements whatever they mean) */
 static uint32_t *word32(args *a, size_t i) {
@@ -117,10 +133,11 @@ static napi_value number(napi_env env, double v) {
 
 /* A layout block: Float64Array [nd, shape[nd], strides0[nd], strides1[nd]]. */
 static int layout(args *a, size_t i, long *shape, long *s0, long *s1) {
-  double *L = f64(a, i);
+  size_t length = 0;
+  double *L = typed_n(a, i, napi_float64_array, 0, &length);
   if (L == NULL) return -1;
-  int nd = (int)L[0];
-  if (nd < 0 || nd > LMF_MAX_DIMS) {
+  int nd = length >= 1 ? (int)L[0] : -1;
+  if (nd < 0 || nd > LMF_MAX_DIMS || length < (size_t)(1 + 3 * nd)) {
     fail(a, "a layout of at most 16 dimensions", i);
     return -1;
   }
@@ -132,269 +149,19 @@ static int layout(args *a, size_t i, long *shape, long *s0, long *s1) {
   return nd;
 }
 
+/* a code of an enum with `count` names (the manifest's op lists) */
+static int op_code(args *a, size_t i, int count) {
+  long v = lng(a, i);
+  if (a->ok && (v < 0 || v >= count)) fail(a, "an op code of the kernel manifest", i);
+  return (int)v;
+}
+
+/* ---- kernels: one entry per manifest line (kernels.gen.h) -------------------------------- */
+
+#define LMF_NAPI_ENTRIES
+#include "kernels.gen.h"
+
 #define ENTRY(name) static napi_value name(napi_env env, napi_callback_info info)
-#define ARGS(n)                                                                                              \
-  args A;                                                                                                    \
-  if (!get_args(env, info, &A, n)) return NULL
-#define DONE return A.ok ? undefined(env) : NULL
-
-/* ---- kernels ------------------------------------------------------------------------------ */
-
-/* copyStrided(src, srcOffset, dst, dstOffset, layout [nd, shape, srcStrides, dstStrides]) */
-ENTRY(copy_strided) {
-  ARGS(5);
-  long shape[LMF_MAX_DIMS], ss[LMF_MAX_DIMS], ds[LMF_MAX_DIMS];
-  uint32_t *src = word32(&A, 0), *dst = word32(&A, 2);
-  long so = lng(&A, 1), dof = lng(&A, 3);
-  int nd = layout(&A, 4, shape, ss, ds);
-  if (A.ok) K->copy_strided(src + so, dst + dof, nd, shape, ss, ds);
-  DONE;
-}
-
-/* gemm(a, b, c, batch, m, n, k, transA, transB, lda, ldb, ldc, offA, offB, offC, strideA, strideB, strideC, alpha, beta) */
-ENTRY(gemm) {
-  ARGS(20);
-  lmf_gemm_params p = {lng(&A, 3),  lng(&A, 4),  lng(&A, 5),  lng(&A, 6),  flag(&A, 7),
-                       flag(&A, 8), lng(&A, 9),  lng(&A, 10), lng(&A, 11), lng(&A, 12),
-                       lng(&A, 13), lng(&A, 14), lng(&A, 15), lng(&A, 16), lng(&A, 17),
-                       (float)num(&A, 18), (float)num(&A, 19)};
-  const float *a = f32(&A, 0), *b = f32(&A, 1);
-  float *c = f32(&A, 2);
-  if (A.ok) K->gemm(a, b, c, &p);
-  DONE;
-}
-
-/* unary(op, x, y, N) */
-ENTRY(unary) {
-  ARGS(4);
-  int op = (int)lng(&A, 0);
-  const float *x = f32(&A, 1);
-  float *y = f32(&A, 2);
-  long N = lng(&A, 3);
-  if (A.ok) K->unary(op, x, y, N);
-  DONE;
-}
-
-/* unaryBackward(op, x, y, dy, dx, N) */
-ENTRY(unary_backward) {
-  ARGS(6);
-  int op = (int)lng(&A, 0);
-  const float *x = f32(&A, 1), *y = f32(&A, 2), *dy = f32(&A, 3);
-  float *dx = f32(&A, 4);
-  long N = lng(&A, 5);
-  if (A.ok) K->unary_backward(op, x, y, dy, dx, N);
-  DONE;
-}
-
-/* binary(op, a, offsetA, b, offsetB, out, layout [nd, shape, stridesA, stridesB]) */
-ENTRY(binary) {
-  ARGS(7);
-  long shape[LMF_MAX_DIMS], sa[LMF_MAX_DIMS], sb[LMF_MAX_DIMS];
-  int op = (int)lng(&A, 0);
-  const float *a = f32(&A, 1), *b = f32(&A, 3);
-  long oa = lng(&A, 2), ob = lng(&A, 4);
-  float *out = f32(&A, 5);
-  int nd = layout(&A, 6, shape, sa, sb);
-  if (A.ok) K->binary(op, a + oa, b + ob, out, nd, shape, sa, sb);
-  DONE;
-}
-
-/* affine(x, y, N, alpha, beta) */
-ENTRY(affine) {
-  ARGS(5);
-  const float *x = f32(&A, 0);
-  float *y = f32(&A, 1);
-  if (A.ok) K->affine(x, y, lng(&A, 2), (float)num(&A, 3), (float)num(&A, 4));
-  DONE;
-}
-
-/* reduceSum(x, out, outer, R, inner) */
-ENTRY(reduce_sum) {
-  ARGS(5);
-  const float *x = f32(&A, 0);
-  float *out = f32(&A, 1);
-  long outer = lng(&A, 2), R = lng(&A, 3), inner = lng(&A, 4);
-  if (A.ok) K->reduce_sum(x, out, outer, R, inner);
-  DONE;
-}
-
-/* reduceMax(x, out, argmax | null, outer, R, inner) */
-ENTRY(reduce_max) {
-  ARGS(6);
-  const float *x = f32(&A, 0);
-  float *out = f32(&A, 1);
-  int32_t *arg = typed(&A, 2, napi_int32_array, 1);
-  long outer = lng(&A, 3), R = lng(&A, 4), inner = lng(&A, 5);
-  if (A.ok) K->reduce_max(x, out, arg, outer, R, inner);
-  DONE;
-}
-
-/* softmax(x, y, rows, C, log) */
-ENTRY(softmax) {
-  ARGS(5);
-  const float *x = f32(&A, 0);
-  float *y = f32(&A, 1);
-  long rows = lng(&A, 2), C = lng(&A, 3);
-  int log = flag(&A, 4);
-  if (A.ok) K->softmax(x, y, rows, C, log);
-  DONE;
-}
-
-/* softmaxBackward(y, dy, dx, rows, C, log) */
-ENTRY(softmax_backward) {
-  ARGS(6);
-  const float *y = f32(&A, 0), *dy = f32(&A, 1);
-  float *dx = f32(&A, 2);
-  long rows = lng(&A, 3), C = lng(&A, 4);
-  int log = flag(&A, 5);
-  if (A.ok) K->softmax_backward(y, dy, dx, rows, C, log);
-  DONE;
-}
-
-/* crossEntropyForward(logits, targets, losses, lse, rows, V, ignoreIndex, labelSmoothing) */
-ENTRY(ce_forward) {
-  ARGS(8);
-  const float *logits = f32(&A, 0);
-  const int32_t *targets = i32(&A, 1);
-  float *losses = f32(&A, 2), *lse = f32(&A, 3);
-  long rows = lng(&A, 4), V = lng(&A, 5), ignore = lng(&A, 6);
-  float eps = (float)num(&A, 7);
-  if (A.ok) K->ce_forward(logits, targets, losses, lse, rows, V, ignore, eps);
-  DONE;
-}
-
-/* crossEntropyBackward(logits, targets, lse, dlosses, dlogits, rows, V, ignoreIndex, labelSmoothing) */
-ENTRY(ce_backward) {
-  ARGS(9);
-  const float *logits = f32(&A, 0);
-  const int32_t *targets = i32(&A, 1);
-  const float *lse = f32(&A, 2), *dlosses = f32(&A, 3);
-  float *dlogits = f32(&A, 4);
-  long rows = lng(&A, 5), V = lng(&A, 6), ignore = lng(&A, 7);
-  float eps = (float)num(&A, 8);
-  if (A.ok) K->ce_backward(logits, targets, lse, dlosses, dlogits, rows, V, ignore, eps);
-  DONE;
-}
-
-/* layerNormForward(x, weight | null, bias | null, y, mean, rstd, rows, C, eps) */
-ENTRY(layernorm_forward) {
-  ARGS(9);
-  const float *x = f32(&A, 0), *w = f32_or_null(&A, 1), *b = f32_or_null(&A, 2);
-  float *y = f32(&A, 3), *mean = f32(&A, 4), *rstd = f32(&A, 5);
-  long rows = lng(&A, 6), C = lng(&A, 7);
-  float eps = (float)num(&A, 8);
-  if (A.ok) K->layernorm_forward(x, w, b, y, mean, rstd, rows, C, eps);
-  DONE;
-}
-
-/* layerNormBackward(dy, x, weight | null, mean, rstd, dx, dweight | null, dbias | null, rows, C) */
-ENTRY(layernorm_backward) {
-  ARGS(10);
-  const float *dy = f32(&A, 0), *x = f32(&A, 1), *w = f32_or_null(&A, 2), *mean = f32(&A, 3), *rstd = f32(&A, 4);
-  float *dx = f32(&A, 5), *dw = f32_or_null(&A, 6), *db = f32_or_null(&A, 7);
-  long rows = lng(&A, 8), C = lng(&A, 9);
-  if (A.ok) K->layernorm_backward(dy, x, w, mean, rstd, dx, dw, db, rows, C);
-  DONE;
-}
-
-/* rmsNormForward(x, weight | null, y, rstd, rows, C, eps) */
-ENTRY(rmsnorm_forward) {
-  ARGS(7);
-  const float *x = f32(&A, 0), *w = f32_or_null(&A, 1);
-  float *y = f32(&A, 2), *rstd = f32(&A, 3);
-  long rows = lng(&A, 4), C = lng(&A, 5);
-  float eps = (float)num(&A, 6);
-  if (A.ok) K->rmsnorm_forward(x, w, y, rstd, rows, C, eps);
-  DONE;
-}
-
-/* rmsNormBackward(dy, x, weight | null, rstd, dx, dweight | null, rows, C) */
-ENTRY(rmsnorm_backward) {
-  ARGS(8);
-  const float *dy = f32(&A, 0), *x = f32(&A, 1), *w = f32_or_null(&A, 2), *rstd = f32(&A, 3);
-  float *dx = f32(&A, 4), *dw = f32_or_null(&A, 5);
-  long rows = lng(&A, 6), C = lng(&A, 7);
-  if (A.ok) K->rmsnorm_backward(dy, x, w, rstd, dx, dw, rows, C);
-  DONE;
-}
-
-/* embeddingForward(weight, ids, out, N, C) */
-ENTRY(embedding_forward) {
-  ARGS(5);
-  const float *w = f32(&A, 0);
-  const int32_t *ids = i32(&A, 1);
-  float *out = f32(&A, 2);
-  long N = lng(&A, 3), C = lng(&A, 4);
-  if (A.ok) K->embedding_forward(w, ids, out, N, C);
-  DONE;
-}
-
-/* embeddingBackward(dout, ids, dweight, N, C) */
-ENTRY(embedding_backward) {
-  ARGS(5);
-  const float *dout = f32(&A, 0);
-  const int32_t *ids = i32(&A, 1);
-  float *dw = f32(&A, 2);
-  long N = lng(&A, 3), C = lng(&A, 4);
-  if (A.ok) K->embedding_backward(dout, ids, dw, N, C);
-  DONE;
-}
-
-/* attention params from a Float64Array
- * [B, nH, nKV, Tq, Tk, hs, scale, causal, causalOffset, maskStrideB, maskStrideH, maskStrideQ, maskOffset,
- *  dropout, dropoutSeed, dropThreshold, dropKeep]; the last two come from the TS side
- *  (src/tensor/ops/attention-dropout.ts), so the rule that derives them lives in one place */
-static void attn_params(args *a, size_t i, size_t mask_arg, lmf_attn_params *p) {
-  double *P = f64(a, i);
-  if (P == NULL) return;
-  *p = (lmf_attn_params){(long)P[0], (long)P[1], (long)P[2], (long)P[3], (long)P[4], (long)P[5], (float)P[6],
-                         P[7] != 0, (long)P[8], f32_or_null(a, mask_arg), (long)P[9], (long)P[10], (long)P[11],
-                         (long)P[12], P[13] > 0, (uint32_t)P[14], (uint32_t)P[15], (float)P[16]};
-}
-
-/* attentionForward(q, k, v, out, lse, mask | null, params) */
-ENTRY(attention_forward) {
-  ARGS(7);
-  const float *q = f32(&A, 0), *k = f32(&A, 1), *v = f32(&A, 2);
-  float *out = f32(&A, 3), *lse = f32(&A, 4);
-  lmf_attn_params p;
-  attn_params(&A, 6, 5, &p);
-  if (A.ok) K->attention_forward(q, k, v, out, lse, &p);
-  DONE;
-}
-
-/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, mask | null, params) */
-ENTRY(attention_backward) {
-  ARGS(11);
-  const float *q = f32(&A, 0), *k = f32(&A, 1), *v = f32(&A, 2), *out = f32(&A, 3), *lse = f32(&A, 4),
-              *dout = f32(&A, 5);
-  float *dq = f32(&A, 6), *dk = f32(&A, 7), *dv = f32(&A, 8);
-  lmf_attn_params p;
-  attn_params(&A, 10, 9, &p);
-  if (A.ok) K->attention_backward(q, k, v, out, lse, dout, dq, dk, dv, &p);
-  DONE;
-}
-
-/* sumOfSquares(x, N) -> number */
-ENTRY(sum_of_squares) {
-  ARGS(2);
-  const float *x = f32(&A, 0);
-  long N = lng(&A, 1);
-  if (!A.ok) return NULL;
-  return number(env, K->sum_of_squares(x, N));
-}
-
-/* adamw(param, grad, m, v, N, lr, beta1, beta2, eps, weightDecay, step, gradScale) */
-ENTRY(adamw) {
-  ARGS(12);
-  float *param = f32(&A, 0), *m = f32(&A, 2), *v = f32(&A, 3);
-  const float *grad = f32(&A, 1);
-  long N = lng(&A, 4);
-  lmf_adamw_params p = {(float)num(&A, 5), (float)num(&A, 6), (float)num(&A, 7), (float)num(&A, 8),
-                        (float)num(&A, 9), (float)num(&A, 11), num(&A, 10)};
-  if (A.ok) K->adamw(param, grad, m, v, N, &p);
-  DONE;
-}
 
 /* ---- control ------------------------------------------------------------------------------- */
 
@@ -402,6 +169,12 @@ static napi_value string(napi_env env, const char *s) {
   napi_value r;
   napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &r);
   return r;
+}
+
+/* manifestHash() -> the kernel manifest this addon was built from (the loader's handshake) */
+ENTRY(manifest_hash) {
+  (void)info;
+  return string(env, LMF_MANIFEST_HASH);
 }
 
 ENTRY(isa) {
@@ -528,28 +301,8 @@ static napi_value init(napi_env env, napi_value exports) {
   lmf_set_threads(lmf_cpu_count());
   napi_property_descriptor props[] = {
 #define FN(js, c) {js, NULL, c, NULL, NULL, NULL, napi_default, NULL}
-      FN("copyStrided", copy_strided),
-      FN("gemm", gemm),
-      FN("unary", unary),
-      FN("unaryBackward", unary_backward),
-      FN("binary", binary),
-      FN("affine", affine),
-      FN("reduceSum", reduce_sum),
-      FN("reduceMax", reduce_max),
-      FN("softmax", softmax),
-      FN("softmaxBackward", softmax_backward),
-      FN("crossEntropyForward", ce_forward),
-      FN("crossEntropyBackward", ce_backward),
-      FN("layerNormForward", layernorm_forward),
-      FN("layerNormBackward", layernorm_backward),
-      FN("rmsNormForward", rmsnorm_forward),
-      FN("rmsNormBackward", rmsnorm_backward),
-      FN("embeddingForward", embedding_forward),
-      FN("embeddingBackward", embedding_backward),
-      FN("attentionForward", attention_forward),
-      FN("attentionBackward", attention_backward),
-      FN("sumOfSquares", sum_of_squares),
-      FN("adamw", adamw),
+      LMF_KERNEL_PROPERTIES(FN)
+      FN("manifestHash", manifest_hash),
       FN("isa", isa),
       FN("useIsa", use_isa),
       FN("threads", threads),

@@ -3,7 +3,7 @@
  *
  * Every kernel is a pure C function over flat float32 buffers and sizes (no N-API, no
  * allocation in hot paths). The kernel sources (gemm.c, elementwise.c, nn.c, attention.c,
- * table.c) are compiled three times, once per instruction set (binding.gyp), with
+ * rope.c, table.c) are compiled three times, once per instruction set (binding.gyp), with
  * LMF_ISA set to avx512, avx2 or portable; LMF_FN(name) gives each copy its own symbol
  * name, and dispatch.c picks one table at load time with __builtin_cpu_supports.
  *
@@ -80,82 +80,21 @@ void lmf_gemv_force(int strategy);
 /* "keep", "stream", or NULL for a value that names none */
 const char *lmf_gemv_strategy_name(int strategy);
 
-/* ---- kernel parameter blocks -------------------------------------------------------- */
-
-typedef struct {
-  long batch, m, n, k;
-  int transA, transB;
-  long lda, ldb, ldc, offA, offB, offC, strideA, strideB, strideC;
-  float alpha, beta;
-} lmf_gemm_params;
-
-typedef struct {
-  long B, nH, nKV, Tq, Tk, hs;
-  float scale;
-  int causal;
-  long causalOffset;
-  const float *mask; /* NULL for none; read at maskOffset + b*maskStrideB + h*maskStrideH + i*maskStrideQ + j */
-  long maskStrideB, maskStrideH, maskStrideQ, maskOffset;
-  /* attention dropout (src/tensor/ops/attention-dropout.ts): when `dropout` is set, key j of
-   * query row (b*nH + h)*Tq + i is dropped when its hash's top 24 bits are below
-   * drop_threshold; survivors are scaled by drop_keep = 1 / (1 - p) */
-  int dropout;
-  uint32_t drop_seed, drop_threshold;
-  float drop_keep;
-} lmf_attn_params;
-
-typedef struct {
-  float lr, beta1, beta2, eps, weightDecay, gradScale;
-  double step;
-} lmf_adamw_params;
-
-/* Unary and binary op codes, in the order of UnaryOp / BinaryOp in src/tensor/backend.ts
- * (src/backend/native/codes.ts holds the same order). */
-enum {
-  LMF_NEG, LMF_EXP, LMF_LOG, LMF_SQRT, LMF_RSQRT, LMF_TANH, LMF_SIGMOID, LMF_RELU, LMF_GELU,
-  LMF_GELU_TANH, LMF_SILU, LMF_ABS, LMF_SQUARE, LMF_SIGN, LMF_UNARY_COUNT
-};
-enum { LMF_ADD, LMF_SUB, LMF_MUL, LMF_DIV, LMF_POW, LMF_MAXIMUM, LMF_MINIMUM, LMF_BINARY_COUNT };
+/* ---- generated from the kernel manifest (src/backend/manifest.ts) ------------------------
+ * op codes (LMF_NEG, ..., LMF_ADD, ...), the parameter structs (lmf_gemm_params,
+ * lmf_attn_params, lmf_adamw_params), LMF_KERNEL_LIST and LMF_MANIFEST_HASH. */
+#include "kernels.gen.h"
 
 #define LMF_MAX_DIMS 16
 
 /* ---- the kernel table: one per instruction set ------------------------------------- */
 
+/* One function pointer per manifest kernel, named by its C name. */
 typedef struct {
   const char *isa;
-  /* copy `shape` (nd dims) of 4-byte elements from src (strides ss) to dst (strides ds) */
-  void (*copy_strided)(const uint32_t *src, uint32_t *dst, int nd, const long *shape, const long *ss,
-                       const long *ds);
-  void (*gemm)(const float *a, const float *b, float *c, const lmf_gemm_params *p);
-  void (*unary)(int op, const float *x, float *y, long N);
-  void (*unary_backward)(int op, const float *x, const float *y, const float *dy, float *dx, long N);
-  void (*binary)(int op, const float *a, const float *b, float *out, int nd, const long *shape,
-                 const long *sa, const long *sb);
-  void (*affine)(const float *x, float *y, long N, float alpha, float beta);
-  void (*reduce_sum)(const float *x, float *out, long outer, long R, long inner);
-  void (*reduce_max)(const float *x, float *out, int32_t *argmax, long outer, long R, long inner);
-  void (*softmax)(const float *x, float *y, long rows, long C, int log);
-  void (*softmax_backward)(const float *y, const float *dy, float *dx, long rows, long C, int log);
-  void (*ce_forward)(const float *logits, const int32_t *targets, float *losses, float *lse, long rows,
-                     long V, long ignore, float smoothing);
-  void (*ce_backward)(const float *logits, const int32_t *targets, const float *lse, const float *dlosses,
-                      float *dlogits, long rows, long V, long ignore, float smoothing);
-  void (*layernorm_forward)(const float *x, const float *w, const float *b, float *y, float *mean,
-                            float *rstd, long rows, long C, float eps);
-  void (*layernorm_backward)(const float *dy, const float *x, const float *w, const float *mean,
-                             const float *rstd, float *dx, float *dw, float *db, long rows, long C);
-  void (*rmsnorm_forward)(const float *x, const float *w, float *y, float *rstd, long rows, long C, float eps);
-  void (*rmsnorm_backward)(const float *dy, const float *x, const float *w, const float *rstd, float *dx,
-                           float *dw, long rows, long C);
-  void (*embedding_forward)(const float *weight, const int32_t *ids, float *out, long N, long C);
-  void (*embedding_backward)(const float *dout, const int32_t *ids, float *dweight, long N, long C);
-  void (*attention_forward)(const float *q, const float *k, const float *v, float *out, float *lse,
-                            const lmf_attn_params *p);
-  void (*attention_backward)(const float *q, const float *k, const float *v, const float *out,
-                             const float *lse, const float *dout, float *dq, float *dk, float *dv,
-                             const lmf_attn_params *p);
-  double (*sum_of_squares)(const float *x, long N);
-  void (*adamw)(float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p);
+#define LMF_TABLE_FIELD(c, ret, params) ret(*c) params;
+  LMF_KERNEL_LIST(LMF_TABLE_FIELD)
+#undef LMF_TABLE_FIELD
 } lmf_table;
 
 extern const lmf_table lmf_table_avx512, lmf_table_avx2, lmf_table_portable;

@@ -14,7 +14,8 @@
  * Implementations: src/backend/js (portable reference), src/backend/native (C via N-API).
  * The active one is chosen in src/backend and installed here with setBackend().
  */
-import type { FloatArray, TypedArray } from './dtype.js';
+import type { FloatArray } from './dtype.js';
+import type { Kernels } from './kernels.gen.js';
 import { BackendError } from '../util/errors.js';
 
 export type F = FloatArray;
@@ -45,23 +46,7 @@ export interface GemmParams {
   readonly beta: number;
 }
 
-export type UnaryOp =
-  | 'neg'
-  | 'exp'
-  | 'log'
-  | 'sqrt'
-  | 'rsqrt'
-  | 'tanh'
-  | 'sigmoid'
-  | 'relu'
-  | 'gelu' // exact: x * Phi(x)
-  | 'geluTanh' // GPT-2's tanh approximation
-  | 'silu'
-  | 'abs'
-  | 'square'
-  | 'sign';
-
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum';
+export type { BinaryOp, UnaryOp } from './kernels.gen.js';
 
 /**
  * A broadcast binary op over an N-d output of shape `shape` (contiguous), reading A and B
@@ -131,124 +116,16 @@ export interface AdamWParams {
   readonly gradScale: number;
 }
 
-export interface Backend {
+/**
+ * A backend: the kernels of the kernel manifest (src/backend/manifest.ts, one line each;
+ * their methods are generated into kernels.gen.ts) and its identity.
+ */
+export interface Backend extends Kernels {
   readonly name: 'js' | 'native';
   /** Instruction set in use, e.g. 'avx512', 'avx2', 'portable', 'js'. */
   readonly isa: string;
   readonly threads: number;
   setThreads(threads: number): void;
-
-  // ---- data movement -------------------------------------------------------------
-  /** Copies every element of a strided view of src into a strided view of dst (same shape). */
-  copyStrided(src: TypedArray, from: StridedLayout, dst: TypedArray, to: StridedLayout): void;
-
-  // ---- matrix multiply ----------------------------------------------------------
-  gemm(a: F, b: F, c: F, p: GemmParams): void;
-
-  // ---- elementwise --------------------------------------------------------------
-  /** y[i] = op(x[i]), N elements. */
-  unary(op: UnaryOp, x: F, y: F, N: number): void;
-  /** dx[i] = dy[i] * op'(x[i]) (y = op(x) is given for ops whose derivative uses it). */
-  unaryBackward(op: UnaryOp, x: F, y: F, dy: F, dx: F, N: number): void;
-  /** out[i] = op(A[.], B[.]) with broadcasting; out is contiguous. */
-  binary(op: BinaryOp, a: TypedArray, b: TypedArray, out: TypedArray, layout: BroadcastLayout): void;
-  /** y[i] = x[i] * alpha + beta. */
-  affine(x: F, y: F, N: number, alpha: number, beta: number): void;
-
-  // ---- reductions ----------------------------------------------------------------
-  /** x viewed as (outer, R, inner): out[o, i] = sum over r (or max, with argmax indices when asked). */
-  reduceSum(x: F, out: F, outer: number, R: number, inner: number): void;
-  reduceMax(x: F, out: F, argmax: Int32Array | null, outer: number, R: number, inner: number): void;
-
-  // ---- softmax and losses (rows of length C) -------------------------------------
-  /** y = softmax(x) or log_softmax(x) over each row. */
-  softmax(x: F, y: F, rows: number, C: number, log: boolean): void;
-  /** dx from y (the forward output) and dy. */
-  softmaxBackward(y: F, dy: F, dx: F, rows: number, C: number, log: boolean): void;
-  /**
-   * Cross-entropy of logits (rows, V) against targets (rows): losses[r] (0 for ignored rows)
-   * and lse[r] = logsumexp(logits[r]) saved for backward. Label smoothing eps mixes the
-   * one-hot target with the uniform distribution: q = (1 - eps) onehot + eps / V.
-   */
-  crossEntropyForward(
-    logits: F,
-    targets: Int32Array,
-    losses: F,
-    lse: F,
-    rows: number,
-    V: number,
-    ignoreIndex: number,
-    labelSmoothing: number,
-  ): void;
-  /** dlogits[r] = (softmax(logits[r]) - q[r]) * dlosses[r]; 0 for ignored rows. */
-  crossEntropyBackward(
-    logits: F,
-    targets: Int32Array,
-    lse: F,
-    dlosses: F,
-    dlogits: F,
-    rows: number,
-    V: number,
-    ignoreIndex: number,
-    labelSmoothing: number,
-  ): void;
-
-  // ---- normalisation (rows of length C) -----------------------------------------
-  /** y = (x - mean) * rstd * weight + bias; saves mean and rstd per row. weight/bias may be null. */
-  layerNormForward(
-    x: F,
-    weight: F | null,
-    bias: F | null,
-    y: F,
-    mean: F,
-    rstd: F,
-    rows: number,
-    C: number,
-    eps: number,
-  ): void;
-  /** Writes dx; accumulates dweight, dbias (when not null). */
-  layerNormBackward(
-    dy: F,
-    x: F,
-    weight: F | null,
-    mean: F,
-    rstd: F,
-    dx: F,
-    dweight: F | null,
-    dbias: F | null,
-    rows: number,
-    C: number,
-  ): void;
-  /** y = x * rstd * weight, rstd = 1 / sqrt(mean(x^2) + eps); saves rstd per row. */
-  rmsNormForward(x: F, weight: F | null, y: F, rstd: F, rows: number, C: number, eps: number): void;
-  rmsNormBackward(
-    dy: F,
-    x: F,
-    weight: F | null,
-    rstd: F,
-    dx: F,
-    dweight: F | null,
-    rows: number,
-    C: number,
-  ): void;
-
-  // ---- embeddings -----------------------------------------------------------------
-  /** out[i] = weight[ids[i]] for N ids, rows of C. */
-  embeddingForward(weight: F, ids: Int32Array, out: F, N: number, C: number): void;
-  /** dweight[ids[i]] += dout[i]. */
-  embeddingBackward(dout: F, ids: Int32Array, dweight: F, N: number, C: number): void;
-
-  // ---- attention ----------------------------------------------------------------
-  /** out (B, nH, Tq, hs); lse (B, nH, Tq) saved for backward. */
-  attentionForward(q: F, k: F, v: F, out: F, lse: F, p: AttentionParams): void;
-  /** Writes dq, dk, dv (dk, dv sum over the query heads that share a kv head). */
-  attentionBackward(q: F, k: F, v: F, out: F, lse: F, dout: F, dq: F, dk: F, dv: F, p: AttentionParams): void;
-
-  // ---- optimiser ----------------------------------------------------------------
-  /** Sum of squares of x (for gradient-norm clipping), accumulated in float64. */
-  sumOfSquares(x: F, N: number): number;
-  /** One decoupled-weight-decay Adam step, in place on param, m, v. */
-  adamw(param: F, grad: F, m: F, v: F, N: number, p: AdamWParams): void;
 }
 
 let active: Backend | null = null;

@@ -12,6 +12,7 @@ import { crossEntropyForward, crossEntropyBackward } from './loss.js';
 import { layerNormForward, layerNormBackward, rmsNormForward, rmsNormBackward } from './norm.js';
 import { embeddingForward, embeddingBackward } from './embedding.js';
 import { attentionForward, attentionBackward } from './attention.js';
+import { rope } from './rope.js';
 import { sumOfSquares, adamw } from './optim.js';
 
 export const jsBackend: Backend = {
@@ -41,6 +42,7 @@ export const jsBackend: Backend = {
   embeddingBackward,
   attentionForward,
   attentionBackward,
+  rope,
   sumOfSquares,
   adamw,
 };

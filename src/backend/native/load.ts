@@ -55,7 +55,7 @@ export function loadNative(options: LoadNativeOptions = {}): NativeBackend {
     throw new BackendError('the native addon failed to load', {
       where: 'loadNative',
       actual: error instanceof Error ? error.message : String(error),
-      hint: 'rebuild it with `npm rebuild lmforge` or `npx node-gyp rebuild`',
+      hint: 'rebuild it: `npm rebuild lmforge` (in a checkout: `npm run install`)',
       cause: error,
     });
   }

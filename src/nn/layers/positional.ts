@@ -5,21 +5,14 @@
  * - rope: rotary embeddings (Su et al., 2021) applied to queries and keys, in the Hugging
  *   Face Llama convention (rotate_half: the two halves of each head, not interleaved pairs).
  *
- * RoPE is composed from differentiable ops (narrow, concat, mul, add) over precomputed
- * cos/sin tables, so autograd needs no extra rule.
+ * RoPE runs as one fused op (src/tensor/ops/rope.ts: a kernel of the manifest, with its own
+ * backward rule) over precomputed (P, hs/2) cos/sin tables; it equals the composed
+ * definition x * cat(cos, cos) + rotate_half(x) * cat(sin, sin) bit for bit in float32.
  *
  * Legend: B batch, T time, C channels, nH heads, hs head size, P positions (table rows).
  */
-import {
-  type Tensor,
-  type FloatDType,
-  Tensor as TensorClass,
-  add,
-  mul,
-  narrow,
-  concat,
-  keep,
-} from '../../tensor/index.js';
+import { type Tensor, type FloatDType, Tensor as TensorClass, narrow, keep } from '../../tensor/index.js';
+import { rope } from '../../tensor/ops/rope.js';
 import { ShapeError } from '../../util/errors.js';
 
 export type PositionalEncoding =
@@ -41,9 +34,8 @@ export function sinusoidalTable(positions: number, dim: number): Tensor {
   return keep(table);
 }
 
-/** Rows [offset, offset + T) of a (P, C) table, checked against its length. */
-export function positionRows(table: Tensor, offset: number, T: number, where: string): Tensor {
-  const P = table.shape[0]!;
+/** Throws unless positions [offset, offset + T) exist in a table of P rows. */
+function checkPositions(P: number, offset: number, T: number, where: string): void {
   if (offset + T > P) {
     throw new ShapeError('sequence runs past the last position', {
       where,
@@ -52,19 +44,23 @@ export function positionRows(table: Tensor, offset: number, T: number, where: st
       hint: 'crop the context to blockSize tokens or raise blockSize',
     });
   }
+}
+
+/** Rows [offset, offset + T) of a (P, C) table, checked against its length. */
+export function positionRows(table: Tensor, offset: number, T: number, where: string): Tensor {
+  checkPositions(table.shape[0]!, offset, T, where);
   return narrow(table, 0, offset, T); // (T, C)
 }
 
 /**
  * Rotary embedding tables for one head size, as HF LlamaRotaryEmbedding builds them:
  * inv_freq[i] = theta^(-2i/hs), angle[p, i] = p * inv_freq[i], both halves of a head
- * sharing the frequencies: cos = cat(cos(angle), cos(angle)).
+ * sharing the frequencies (HF's cat(cos(angle), cos(angle)); kept here once, (P, hs/2)).
  */
 export class RotaryEmbedding {
   readonly headSize: number;
-  readonly cos: Tensor; // (P, hs)
-  /** sin with the first half negated, so that rotate_half(x) * sin = cat(x2, x1) * signedSin. */
-  readonly signedSin: Tensor; // (P, hs)
+  readonly cos: Tensor; // (P, hs/2)
+  readonly sin: Tensor; // (P, hs/2)
 
   /** `dtype` float64 serves finite-difference gradient checks. */
   constructor(headSize: number, positions: number, theta: number, dtype: FloatDType = 'float32') {
@@ -73,8 +69,8 @@ export class RotaryEmbedding {
     }
     this.headSize = headSize;
     const half = headSize / 2;
-    const cos = TensorClass.empty([positions, headSize], dtype, false);
-    const sin = TensorClass.empty([positions, headSize], dtype, false);
+    const cos = TensorClass.empty([positions, half], dtype, false);
+    const sin = TensorClass.empty([positions, half], dtype, false);
     const c = cos.values();
     const s = sin.values();
     for (let p = 0; p < positions; p++) {
@@ -83,13 +79,12 @@ export class RotaryEmbedding {
         // keeps the tables bit-compatible with that (angles up to ~P radians lose ~1e-7 rel).
         const invFreq = Math.fround(1 / Math.pow(theta, (2 * i) / headSize));
         const angle = Math.fround(p * invFreq);
-        c[p * headSize + i] = c[p * headSize + half + i] = Math.cos(angle);
-        s[p * headSize + i] = -Math.sin(angle);
-        s[p * headSize + half + i] = Math.sin(angle);
+        c[p * half + i] = Math.cos(angle);
+        s[p * half + i] = Math.sin(angle);
       }
     }
     this.cos = keep(cos);
-    this.signedSin = keep(sin);
+    this.sin = keep(sin);
   }
 
   get positions(): number {
@@ -101,18 +96,12 @@ export class RotaryEmbedding {
    * HF: x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1).
    */
   apply(x: Tensor, offset: number): Tensor {
-    const T = x.shape[2]!;
-    const half = this.headSize / 2;
-    const cos = positionRows(this.cos, offset, T, 'RotaryEmbedding.apply'); // (T, hs)
-    const sin = narrow(this.signedSin, 0, offset, T); // (T, hs)
-    const x1 = narrow(x, -1, 0, half); // (B, nH, T, hs/2)
-    const x2 = narrow(x, -1, half, half); // (B, nH, T, hs/2)
-    const swapped = concat([x2, x1], -1); // (B, nH, T, hs)
-    return add(mul(x, cos), mul(swapped, sin)); // (B, nH, T, hs)
+    checkPositions(this.positions, offset, x.shape[2]!, 'RotaryEmbedding.apply');
+    return rope(x, this.cos, this.sin, offset); // (B, nH, T, hs)
   }
 
   dispose(): void {
     this.cos.dispose();
-    this.signedSin.dispose();
+    this.sin.dispose();
   }
 }

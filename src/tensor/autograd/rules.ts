@@ -15,6 +15,7 @@ import { crossEntropyBackward, type CrossEntropySaved } from '../ops/loss.js';
 import { normBackward, type NormSaved } from '../ops/norm.js';
 import { embeddingBackward, type EmbeddingSaved } from '../ops/embedding.js';
 import { attentionBackward, type AttentionSaved } from '../ops/attention.js';
+import { ropeBackward, type RopeSaved } from '../ops/rope.js';
 import { concatBackward, type ConcatSaved } from '../ops/join.js';
 import { whereBackward, gatherBackward, type GatherSaved } from '../ops/select.js';
 
@@ -54,6 +55,8 @@ export const rules = {
   embedding: rule<EmbeddingSaved>((g, [weight], s) => [embeddingBackward(g, weight!, s)]),
   // out = softmax(q k^T * scale + mask) v  =>  dq, dk, dv (dk, dv summed over a kv group)
   attention: rule<AttentionSaved>((g, [q, k, v], s) => attentionBackward(g, q!, k!, v!, s)),
+  // y = R(angle) x (rotary embedding)  =>  dx = R(-angle) dy
+  rope: rule<RopeSaved>((g, _, s) => [ropeBackward(g, s)]),
 
   // ---- joining and selection -------------------------------------------------------
   // y = concat(x_0, x_1, ..., axis)  =>  dx_i = dy narrowed to x_i's slice
