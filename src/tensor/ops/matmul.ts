@@ -51,6 +51,16 @@ export interface MatmulSaved {
   readonly folded: boolean;
 }
 
+const FOLDED: MatmulSaved = Object.freeze({ folded: true });
+const UNFOLDED: MatmulSaved = Object.freeze({ folded: false });
+
+/** The product of all but the last dimension. */
+function rowCount(shape: readonly number[]): number {
+  let rows = 1;
+  for (let i = 0; i < shape.length - 1; i++) rows *= shape[i]!;
+  return rows;
+}
+
 export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   if (aIn.dtype !== bIn.dtype || aIn.dtype === 'int32') {
     throw new DTypeError('matmul needs two float tensors of one dtype', {
@@ -76,20 +86,23 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
       actual: `${formatShape(aIn.shape)} @ ${formatShape(bIn.shape)}`,
     });
   }
+  // (B, T, C) @ (C, N): one tall GEMM instead of B small ones, when a's rows are uniform.
+  if (bIn.ndim === 2 && aIn.ndim > 2) {
+    const outShape = aIn.shape.slice(); // (..., m, n)
+    outShape[outShape.length - 1] = n;
+    const out = Tensor.emptyOwned(outShape, aIn.dtype, false);
+    const aFlat = contiguous(aIn);
+    // a as one (rows, k) row-major matrix: what matrixView(reshape(aFlat, [rows, k])) gives,
+    // without building the view.
+    const rows = rowCount(aIn.shape);
+    const A: MatrixView = { source: aFlat, trans: false, ld: Math.max(k, 1) };
+    gemm(A, matrixView(bIn), out, { batch: 1, m: rows, n, k, strideA: 0, strideB: 0, strideC: 0 });
+    return record('matmul', [aIn, bIn], out, FOLDED);
+  }
+
   const batch = broadcastShapes('matmul', aIn.shape.slice(0, -2), bIn.shape.slice(0, -2));
   const outShape = [...batch, m, n];
-  const out = Tensor.empty(outShape, aIn.dtype, false);
-
-  // (B, T, C) @ (C, N): one tall GEMM instead of B small ones, when a's rows are uniform.
-  const aFlat = bIn.ndim === 2 && aIn.ndim > 2 ? contiguous(aIn) : null;
-  if (aFlat !== null) {
-    // Explicit row count: reshape cannot infer -1 when k is 0.
-    const rows = numel(aIn.shape.slice(0, -1));
-    const A = matrixView(reshape(aFlat, [rows, k]));
-    const Bv = matrixView(bIn);
-    gemm(A, Bv, out, { batch: 1, m: rows, n, k, strideA: 0, strideB: 0, strideC: 0 });
-    return record('matmul', [aIn, bIn], out, { folded: true });
-  }
+  const out = Tensor.emptyOwned(outShape, aIn.dtype, false);
 
   let a = aIn;
   let b = bIn;
@@ -109,7 +122,7 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   if (A.source !== a && strideA !== 0) strideA = m * k;
   if (B.source !== b && strideB !== 0) strideB = k * n;
   gemm(A, B, out, { batch: numel(batch), m, n, k, strideA, strideB, strideC: m * n });
-  return record('matmul', [aIn, bIn], out, { folded: false });
+  return record('matmul', [aIn, bIn], out, UNFOLDED);
 }
 
 function gemm(
