@@ -13,6 +13,9 @@ import {
   clearPool,
   keep,
   matmul,
+  matmulTransposed,
+  backward,
+  sum,
   narrow,
   noGrad,
   permute,
@@ -124,4 +127,36 @@ test('pool: a released buffer goes to the next tensor of its dtype and length, n
   assert.notEqual(fresh.data, again.data);
   for (const t of [live, other, again, fresh]) t.dispose();
   clearPool();
+});
+
+test('matmulTransposed equals matmul(x, transpose(w)) bit for bit; without a graph it builds only the output', () => {
+  const x = Tensor.fromArray(
+    Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => Math.sin(i)),
+    [2, 3, 4],
+  );
+  const w = Tensor.fromArray(
+    Float32Array.from({ length: 5 * 4 }, (_, i) => Math.cos(i)),
+    [5, 4],
+  ); // (out, in)
+  noGrad(() =>
+    scope(() => {
+      const reference = matmul(x, transpose(w)); // (2, 3, 5)
+      const before = Tensor.empty([1]).id;
+      const fast = matmulTransposed(x, w);
+      assert.equal(fast.id, before + 1, 'one tensor (the output), no transposed view');
+      assert.deepEqual(fast.shape, [2, 3, 5]);
+      assert.deepEqual([...fast.values()], [...reference.values()]);
+    }),
+  );
+  // With a graph: the same values, and the weight gets its gradient through transpose.
+  w.requiresGrad = true;
+  const y = matmulTransposed(x, w);
+  assert.ok(y.requiresGrad && y.node !== null);
+  backward(sum(y));
+  assert.deepEqual(w.grad!.shape, [5, 4]);
+  // d sum(x w^T) / dw[o, i] = sum over rows of x[.., i]
+  const xs = x.toArray();
+  const column = (i: number): number => xs.filter((_, j) => j % 4 === i).reduce((a, b) => a + b, 0);
+  w.grad!.toArray().forEach((g, j) => assert.ok(Math.abs(g - column(j % 4)) < 1e-5, `dw[${j}] ${g}`));
+  for (const t of [y, x, w]) t.dispose();
 });

@@ -5,7 +5,7 @@
  */
 import { Tensor } from '../tensor.js';
 import { backend, type F, type GemmParams } from '../backend.js';
-import { record } from '../autograd/tape.js';
+import { isGradEnabled, record } from '../autograd/tape.js';
 import { broadcastShapes, formatShape, numel } from '../shape.js';
 import { contiguous, expand, reshape, transpose } from './layout.js';
 import { sumToShape } from './reduce.js';
@@ -18,17 +18,30 @@ interface MatrixView {
   readonly ld: number;
 }
 
-/** Row-major (stride 1 on the last axis) or column-major (a transposed view); else copy. */
+/**
+ * How GEMM reads a (rows, cols) matrix of `source` with row stride `rs` and column stride
+ * `cs`: row-major (stride 1 on the last axis) or column-major (a transposed view); null
+ * when it needs a copy.
+ */
+function stridedMatrix(
+  source: Tensor,
+  rows: number,
+  cols: number,
+  rs: number,
+  cs: number,
+): MatrixView | null {
+  if (cs === 1 && (rs >= cols || rows === 1)) return { source, trans: false, ld: Math.max(rs, cols, 1) };
+  if (rs === 1 && (cs >= rows || cols === 1)) return { source, trans: true, ld: Math.max(cs, rows, 1) };
+  return null;
+}
+
+/** The last two dimensions of x as GEMM reads them; a contiguous copy when they must be. */
 function matrixView(x: Tensor): MatrixView {
   const n = x.ndim;
   const rows = x.shape[n - 2]!;
   const cols = x.shape[n - 1]!;
-  const rs = x.strides[n - 2]!;
-  const cs = x.strides[n - 1]!;
-  if (cs === 1 && (rs >= cols || rows === 1)) return { source: x, trans: false, ld: Math.max(rs, cols, 1) };
-  if (rs === 1 && (cs >= rows || cols === 1)) return { source: x, trans: true, ld: Math.max(cs, rows, 1) };
-  const c = contiguous(x);
-  return { source: c, trans: false, ld: Math.max(cols, 1) };
+  const view = stridedMatrix(x, rows, cols, x.strides[n - 2]!, x.strides[n - 1]!);
+  return view ?? { source: contiguous(x), trans: false, ld: Math.max(cols, 1) };
 }
 
 /**
@@ -88,16 +101,7 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   }
   // (B, T, C) @ (C, N): one tall GEMM instead of B small ones, when a's rows are uniform.
   if (bIn.ndim === 2 && aIn.ndim > 2) {
-    const outShape = aIn.shape.slice(); // (..., m, n)
-    outShape[outShape.length - 1] = n;
-    const out = Tensor.emptyOwned(outShape, aIn.dtype, false);
-    const aFlat = contiguous(aIn);
-    // a as one (rows, k) row-major matrix: what matrixView(reshape(aFlat, [rows, k])) gives,
-    // without building the view.
-    const rows = rowCount(aIn.shape);
-    const A: MatrixView = { source: aFlat, trans: false, ld: Math.max(k, 1) };
-    gemm(A, matrixView(bIn), out, { batch: 1, m: rows, n, k, strideA: 0, strideB: 0, strideC: 0 });
-    return record('matmul', [aIn, bIn], out, FOLDED);
+    return record('matmul', [aIn, bIn], foldedProduct(aIn, matrixView(bIn), n), FOLDED);
   }
 
   const batch = broadcastShapes('matmul', aIn.shape.slice(0, -2), bIn.shape.slice(0, -2));
@@ -123,6 +127,39 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   if (B.source !== b && strideB !== 0) strideB = k * n;
   gemm(A, B, out, { batch: numel(batch), m, n, k, strideA, strideB, strideC: m * n });
   return record('matmul', [aIn, bIn], out, UNFOLDED);
+}
+
+/**
+ * a (..., m, k) as one (rows, k) matrix times B (k, n): the (..., m, n) product, in one
+ * GEMM. a's rows as one row-major matrix is what matrixView(reshape(contiguous(a), [rows, k]))
+ * gives, without building the view.
+ */
+function foldedProduct(aIn: Tensor, B: MatrixView, n: number): Tensor {
+  const k = aIn.shape[aIn.ndim - 1]!;
+  const outShape = aIn.shape.slice(); // (..., m, n)
+  outShape[outShape.length - 1] = n;
+  const out = Tensor.emptyOwned(outShape, aIn.dtype, false);
+  const A: MatrixView = { source: contiguous(aIn), trans: false, ld: Math.max(k, 1) };
+  gemm(A, B, out, { batch: 1, m: rowCount(aIn.shape), n, k, strideA: 0, strideB: 0, strideC: 0 });
+  return out;
+}
+
+/**
+ * x (..., in) @ weight^T for an (out, in) weight, as nn.Linear computes it: exactly
+ * matmul(x, transpose(weight)), the same GEMM reading the weight through the transpose
+ * flag. When no graph is recorded (noGrad, or nothing requires grad) and x has batch
+ * dimensions, the transposed view tensor is not built: a decode step runs ~40 of these.
+ */
+export function matmulTransposed(x: Tensor, weight: Tensor): Tensor {
+  const recorded = isGradEnabled() && (x.requiresGrad || weight.requiresGrad);
+  if (!recorded && x.ndim > 2 && weight.ndim === 2 && x.dtype === weight.dtype && x.dtype !== 'int32') {
+    const n = weight.shape[0]!;
+    const k = weight.shape[1]!;
+    // weight^T is (k, n) with row stride weight.strides[1] and column stride weight.strides[0].
+    const B = stridedMatrix(weight, k, n, weight.strides[1]!, weight.strides[0]!);
+    if (B !== null && x.shape[x.ndim - 1] === k) return foldedProduct(x, B, n);
+  }
+  return matmul(x, transpose(weight));
 }
 
 function gemm(
