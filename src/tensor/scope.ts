@@ -9,16 +9,25 @@
  */
 import type { Tensor } from './tensor.js';
 
-const stack: Set<Tensor>[] = [];
+/**
+ * One array per open scope: the tensors it will dispose. Arrays, not Sets: a decode step
+ * tracks ~300 tensors, and a growing Set rehashes (allocates) where push rarely does.
+ * A tensor is in at most one frame (where it was created, or the one it survived into).
+ */
+const stack: Tensor[][] = [];
 
 /** Called by the Tensor constructor. */
 export function track(tensor: Tensor): void {
-  stack[stack.length - 1]?.add(tensor);
+  stack[stack.length - 1]?.push(tensor);
 }
 
 /** Removes `tensor` from every open scope: it lives until disposed by hand. */
 export function keep<T extends Tensor>(tensor: T): T {
-  for (const frame of stack) frame.delete(tensor);
+  for (const frame of stack) {
+    // Usually just created, so found at the end.
+    const at = frame.lastIndexOf(tensor);
+    if (at >= 0) frame.splice(at, 1);
+  }
   return tensor;
 }
 
@@ -43,7 +52,7 @@ export function registerTensorCheck(check: (v: unknown) => v is Tensor): void {
 }
 
 export function scope<T>(fn: () => T): T {
-  const frame = new Set<Tensor>();
+  const frame: Tensor[] = [];
   stack.push(frame);
   let result: T;
   try {
@@ -58,8 +67,9 @@ export function scope<T>(fn: () => T): T {
   const survivors = new Set<Tensor>();
   collectTensors(result, survivors, tensorCheck!);
   const parent = stack[stack.length - 1];
-  for (const tensor of frame) {
-    if (survivors.has(tensor)) parent?.add(tensor);
+  for (let i = 0; i < frame.length; i++) {
+    const tensor = frame[i]!;
+    if (survivors.has(tensor)) parent?.push(tensor);
     else tensor.dispose();
   }
   return result;

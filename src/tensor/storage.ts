@@ -9,8 +9,8 @@
 import { allocate, type DType, type TypedArray } from './dtype.js';
 import { DisposedError } from '../util/errors.js';
 
-/** Free buffers by `${dtype}:${length}`. */
-const free = new Map<string, TypedArray[]>();
+/** Free buffers by dtype, then length (numeric keys: no key string built per allocation). */
+const free = new Map<DType, Map<number, TypedArray[]>>();
 let pooledBytes = 0;
 /** Above this many idle bytes, released buffers are left to the garbage collector. */
 let poolLimitBytes = 1 << 30;
@@ -21,7 +21,9 @@ export interface PoolStats {
 }
 
 export function poolStats(): PoolStats {
-  return { pooledBytes, buckets: free.size };
+  let buckets = 0;
+  for (const byLength of free.values()) buckets += byLength.size;
+  return { pooledBytes, buckets };
 }
 
 export function setPoolLimit(bytes: number): void {
@@ -35,8 +37,7 @@ export function clearPool(): void {
 }
 
 function acquire(dtype: DType, length: number, zero: boolean): TypedArray {
-  const bucket = free.get(`${dtype}:${length}`);
-  const reused = bucket?.pop();
+  const reused = free.get(dtype)?.get(length)?.pop();
   if (reused === undefined) return allocate(dtype, length);
   pooledBytes -= reused.byteLength;
   if (zero) reused.fill(0);
@@ -45,9 +46,10 @@ function acquire(dtype: DType, length: number, zero: boolean): TypedArray {
 
 function release(array: TypedArray, dtype: DType): void {
   if (array.length === 0 || pooledBytes + array.byteLength > poolLimitBytes) return;
-  const key = `${dtype}:${array.length}`;
-  let bucket = free.get(key);
-  if (bucket === undefined) free.set(key, (bucket = []));
+  let byLength = free.get(dtype);
+  if (byLength === undefined) free.set(dtype, (byLength = new Map()));
+  let bucket = byLength.get(array.length);
+  if (bucket === undefined) byLength.set(array.length, (bucket = []));
   bucket.push(array);
   pooledBytes += array.byteLength;
 }

@@ -15,6 +15,15 @@ import { DTypeError, ShapeError } from '../util/errors.js';
 
 let nextId = 1;
 
+/**
+ * `dims` itself when it is already frozen (another tensor's shape or strides: views and op
+ * outputs share them, nothing can change them), else a frozen copy. A decode step builds
+ * hundreds of tensors; sharing saves two array copies for most of them.
+ */
+function frozenCopy(dims: Shape): Shape {
+  return Object.isFrozen(dims) ? dims : Object.freeze(dims.slice());
+}
+
 export interface TensorInit {
   readonly storage: Storage;
   readonly shape: Shape;
@@ -42,8 +51,8 @@ export class Tensor {
     assertValidShape('Tensor', init.shape);
     this.storage = init.storage;
     this.dtype = init.storage.dtype;
-    this.shape = Object.freeze([...init.shape]);
-    this.strides = Object.freeze(init.strides ? [...init.strides] : contiguousStrides(init.shape));
+    this.shape = frozenCopy(init.shape);
+    this.strides = init.strides ? frozenCopy(init.strides) : Object.freeze(contiguousStrides(init.shape));
     this.offset = init.offset ?? 0;
     this.storage.retain();
     track(this);
@@ -53,6 +62,16 @@ export class Tensor {
   static empty(shape: Shape, dtype: DType = 'float32', zero = true): Tensor {
     assertValidShape('Tensor.empty', shape);
     return new Tensor({ storage: Storage.allocate(dtype, numel(shape), zero), shape });
+  }
+
+  /**
+   * Tensor.empty for op outputs whose shape array the op has just built and hands over
+   * (it is frozen in place, not copied, and must not be changed afterwards), or took from
+   * another tensor (already frozen and shared).
+   */
+  static emptyOwned(shape: number[] | Shape, dtype: DType, zero: boolean): Tensor {
+    const frozen = Object.isFrozen(shape) ? shape : Object.freeze(shape);
+    return new Tensor({ storage: Storage.allocate(dtype, numel(frozen), zero), shape: frozen });
   }
 
   /** Wraps `data` without copying (the caller must not reuse the array elsewhere). */
@@ -104,7 +123,11 @@ export class Tensor {
         hint: 'call contiguous() first',
       });
     }
-    return this.data.subarray(this.offset, this.offset + this.size);
+    const data = this.data;
+    const size = this.size;
+    // The whole buffer needs no subarray object (one allocation per kernel operand saved).
+    if (this.offset === 0 && size === data.length) return data;
+    return data.subarray(this.offset, this.offset + size);
   }
 
   /** Float32/Float64 elements of a contiguous float tensor. */

@@ -1,12 +1,12 @@
 /**
  * Linear: y = x W^T + b with PyTorch nn.Linear's (out, in) weight, or y = x W + b with the
  * (in, out) weight of GPT-2's Conv1D (HF stores c_attn, c_proj, c_fc that way). Both read
- * the stored weight directly: the (out, in) case passes a transposed view to matmul, which
- * becomes a GEMM transpose flag, never a copy.
+ * the stored weight directly: the (out, in) case is matmulTransposed, the weight read through
+ * a GEMM transpose flag, never a copy.
  *
  * Legend: N leading (batch) elements, in/out feature counts.
  */
-import { type Tensor, add, matmul, transpose } from '../../tensor/index.js';
+import { type Tensor, add, matmul, matmulTransposed } from '../../tensor/index.js';
 import { Module } from '../module.js';
 import { type InitOptions, initConstant, initWeight } from '../init.js';
 
@@ -52,8 +52,7 @@ export class Linear extends Module {
 
   /** x (..., in) -> (..., out). */
   forward(x: Tensor): Tensor {
-    const w = this.layout === 'outIn' ? transpose(this.weight) : this.weight; // (in, out) view
-    const y = matmul(x, w); // (..., out)
+    const y = this.layout === 'outIn' ? matmulTransposed(x, this.weight) : matmul(x, this.weight); // (..., out)
     return this.bias === null ? y : add(y, this.bias);
   }
 }

@@ -5,7 +5,7 @@
 import { Tensor } from '../tensor.js';
 import { backend, type BinaryOp, type UnaryOp } from '../backend.js';
 import { record } from '../autograd/tape.js';
-import { broadcastShapes, broadcastStrides } from '../shape.js';
+import { broadcastShapes, broadcastStrides, shapesEqual } from '../shape.js';
 import { alias, contiguous } from './layout.js';
 import { sumToShape } from './reduce.js';
 import { DTypeError } from '../../util/errors.js';
@@ -34,8 +34,9 @@ export function binary(op: BinaryOp, aIn: TensorLike, bIn: TensorLike): Tensor {
   if (a.dtype !== b.dtype) {
     throw new DTypeError('operands have different dtypes', { where: op, expected: a.dtype, actual: b.dtype });
   }
-  const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = Tensor.empty(shape, a.dtype, false);
+  // Equal shapes (residual adds, gating): the output shares a's frozen shape array.
+  const shape = shapesEqual(a.shape, b.shape) ? a.shape : broadcastShapes(op, a.shape, b.shape);
+  const out = Tensor.emptyOwned(shape, a.dtype, false);
   backend().binary(op, a.data, b.data, out.data, {
     shape,
     stridesA: broadcastStrides(a.shape, a.strides, shape),

@@ -32,7 +32,7 @@ export function contiguous(x: Tensor): Tensor {
 
 /** Resolves one -1 in `shape` against `size`. */
 function resolveShape(op: string, shape: Shape, size: number): number[] {
-  const out = [...shape];
+  const out = shape.slice();
   const unknown = out.indexOf(-1);
   if (unknown !== -1) {
     const known = numel(out.filter((_, i) => i !== unknown));
@@ -59,31 +59,32 @@ function resolveShape(op: string, shape: Shape, size: number): number[] {
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const target = resolveShape('reshape', shape, x.size);
   const source = contiguous(x);
-  const out = view(source, target, contiguousStrides(target), source.offset);
+  const out = view(source, Object.freeze(target), Object.freeze(contiguousStrides(target)), source.offset);
   return record('reshape', [source], out, null);
 }
 
 /** Reorders dimensions: out.shape[i] = x.shape[order[i]]. */
 export function permute(x: Tensor, order: readonly number[]): Tensor {
-  if (
-    order.length !== x.ndim ||
-    new Set(order.map((a) => normalizeAxis('permute', a, x.ndim))).size !== x.ndim
-  ) {
+  const n = x.ndim;
+  const shape = new Array<number>(n);
+  const strides = new Array<number>(n);
+  const inverse = new Array<number>(n).fill(-1);
+  let valid = order.length === n;
+  for (let i = 0; valid && i < n; i++) {
+    const a = normalizeAxis('permute', order[i]!, n);
+    if (inverse[a] !== -1) valid = false;
+    inverse[a] = i;
+    shape[i] = x.shape[a]!;
+    strides[i] = x.strides[a]!;
+  }
+  if (!valid) {
     throw new ShapeError('order must list every axis once', {
       where: 'permute',
-      expected: `a permutation of 0..${x.ndim - 1}`,
+      expected: `a permutation of 0..${n - 1}`,
       actual: formatShape(order),
     });
   }
-  const axes = order.map((a) => normalizeAxis('permute', a, x.ndim));
-  const inverse = new Array<number>(axes.length);
-  axes.forEach((a, i) => (inverse[a] = i));
-  const out = view(
-    x,
-    axes.map((a) => x.shape[a]!),
-    axes.map((a) => x.strides[a]!),
-    x.offset,
-  );
+  const out = view(x, Object.freeze(shape), Object.freeze(strides), x.offset);
   return record('permute', [x], out, { inverse });
 }
 
@@ -91,7 +92,8 @@ export function permute(x: Tensor, order: readonly number[]): Tensor {
 export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
   const a = normalizeAxis('transpose', axis0, x.ndim);
   const b = normalizeAxis('transpose', axis1, x.ndim);
-  const order = Array.from({ length: x.ndim }, (_, i) => i);
+  const order = new Array<number>(x.ndim);
+  for (let i = 0; i < order.length; i++) order[i] = i;
   order[a] = b;
   order[b] = a;
   return permute(x, order);
@@ -119,9 +121,9 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
       actual: `start ${start}, length ${length}`,
     });
   }
-  const shape = [...x.shape];
+  const shape = x.shape.slice();
   shape[ax] = length;
-  const out = view(x, shape, x.strides, x.offset + start * x.strides[ax]!);
+  const out = view(x, Object.freeze(shape), x.strides, x.offset + start * x.strides[ax]!);
   return record('narrow', [x], out, { axis: ax, start });
 }
 

@@ -5,7 +5,7 @@
  */
 import { Tensor } from '../tensor.js';
 import { backend, type F, type GemmParams } from '../backend.js';
-import { record } from '../autograd/tape.js';
+import { isGradEnabled, record } from '../autograd/tape.js';
 import { broadcastShapes, formatShape, numel } from '../shape.js';
 import { contiguous, expand, reshape, transpose } from './layout.js';
 import { sumToShape } from './reduce.js';
@@ -18,17 +18,30 @@ interface MatrixView {
   readonly ld: number;
 }
 
-/** Row-major (stride 1 on the last axis) or column-major (a transposed view); else copy. */
+/**
+ * How GEMM reads a (rows, cols) matrix of `source` with row stride `rs` and column stride
+ * `cs`: row-major (stride 1 on the last axis) or column-major (a transposed view); null
+ * when it needs a copy.
+ */
+function stridedMatrix(
+  source: Tensor,
+  rows: number,
+  cols: number,
+  rs: number,
+  cs: number,
+): MatrixView | null {
+  if (cs === 1 && (rs >= cols || rows === 1)) return { source, trans: false, ld: Math.max(rs, cols, 1) };
+  if (rs === 1 && (cs >= rows || cols === 1)) return { source, trans: true, ld: Math.max(cs, rows, 1) };
+  return null;
+}
+
+/** The last two dimensions of x as GEMM reads them; a contiguous copy when they must be. */
 function matrixView(x: Tensor): MatrixView {
   const n = x.ndim;
   const rows = x.shape[n - 2]!;
   const cols = x.shape[n - 1]!;
-  const rs = x.strides[n - 2]!;
-  const cs = x.strides[n - 1]!;
-  if (cs === 1 && (rs >= cols || rows === 1)) return { source: x, trans: false, ld: Math.max(rs, cols, 1) };
-  if (rs === 1 && (cs >= rows || cols === 1)) return { source: x, trans: true, ld: Math.max(cs, rows, 1) };
-  const c = contiguous(x);
-  return { source: c, trans: false, ld: Math.max(cols, 1) };
+  const view = stridedMatrix(x, rows, cols, x.strides[n - 2]!, x.strides[n - 1]!);
+  return view ?? { source: contiguous(x), trans: false, ld: Math.max(cols, 1) };
 }
 
 /**
@@ -49,6 +62,16 @@ function batchStride(x: Tensor, batch: readonly number[]): number | null {
 export interface MatmulSaved {
   /** True when a was folded into one tall matrix against a shared 2-D b. */
   readonly folded: boolean;
+}
+
+const FOLDED: MatmulSaved = Object.freeze({ folded: true });
+const UNFOLDED: MatmulSaved = Object.freeze({ folded: false });
+
+/** The product of all but the last dimension. */
+function rowCount(shape: readonly number[]): number {
+  let rows = 1;
+  for (let i = 0; i < shape.length - 1; i++) rows *= shape[i]!;
+  return rows;
 }
 
 export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
@@ -76,20 +99,14 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
       actual: `${formatShape(aIn.shape)} @ ${formatShape(bIn.shape)}`,
     });
   }
+  // (B, T, C) @ (C, N): one tall GEMM instead of B small ones, when a's rows are uniform.
+  if (bIn.ndim === 2 && aIn.ndim > 2) {
+    return record('matmul', [aIn, bIn], foldedProduct(aIn, matrixView(bIn), n), FOLDED);
+  }
+
   const batch = broadcastShapes('matmul', aIn.shape.slice(0, -2), bIn.shape.slice(0, -2));
   const outShape = [...batch, m, n];
-  const out = Tensor.empty(outShape, aIn.dtype, false);
-
-  // (B, T, C) @ (C, N): one tall GEMM instead of B small ones, when a's rows are uniform.
-  const aFlat = bIn.ndim === 2 && aIn.ndim > 2 ? contiguous(aIn) : null;
-  if (aFlat !== null) {
-    // Explicit row count: reshape cannot infer -1 when k is 0.
-    const rows = numel(aIn.shape.slice(0, -1));
-    const A = matrixView(reshape(aFlat, [rows, k]));
-    const Bv = matrixView(bIn);
-    gemm(A, Bv, out, { batch: 1, m: rows, n, k, strideA: 0, strideB: 0, strideC: 0 });
-    return record('matmul', [aIn, bIn], out, { folded: true });
-  }
+  const out = Tensor.emptyOwned(outShape, aIn.dtype, false);
 
   let a = aIn;
   let b = bIn;
@@ -109,7 +126,40 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   if (A.source !== a && strideA !== 0) strideA = m * k;
   if (B.source !== b && strideB !== 0) strideB = k * n;
   gemm(A, B, out, { batch: numel(batch), m, n, k, strideA, strideB, strideC: m * n });
-  return record('matmul', [aIn, bIn], out, { folded: false });
+  return record('matmul', [aIn, bIn], out, UNFOLDED);
+}
+
+/**
+ * a (..., m, k) as one (rows, k) matrix times B (k, n): the (..., m, n) product, in one
+ * GEMM. a's rows as one row-major matrix is what matrixView(reshape(contiguous(a), [rows, k]))
+ * gives, without building the view.
+ */
+function foldedProduct(aIn: Tensor, B: MatrixView, n: number): Tensor {
+  const k = aIn.shape[aIn.ndim - 1]!;
+  const outShape = aIn.shape.slice(); // (..., m, n)
+  outShape[outShape.length - 1] = n;
+  const out = Tensor.emptyOwned(outShape, aIn.dtype, false);
+  const A: MatrixView = { source: contiguous(aIn), trans: false, ld: Math.max(k, 1) };
+  gemm(A, B, out, { batch: 1, m: rowCount(aIn.shape), n, k, strideA: 0, strideB: 0, strideC: 0 });
+  return out;
+}
+
+/**
+ * x (..., in) @ weight^T for an (out, in) weight, as nn.Linear computes it: exactly
+ * matmul(x, transpose(weight)), the same GEMM reading the weight through the transpose
+ * flag. When no graph is recorded (noGrad, or nothing requires grad) and x has batch
+ * dimensions, the transposed view tensor is not built: a decode step runs ~40 of these.
+ */
+export function matmulTransposed(x: Tensor, weight: Tensor): Tensor {
+  const recorded = isGradEnabled() && (x.requiresGrad || weight.requiresGrad);
+  if (!recorded && x.ndim > 2 && weight.ndim === 2 && x.dtype === weight.dtype && x.dtype !== 'int32') {
+    const n = weight.shape[0]!;
+    const k = weight.shape[1]!;
+    // weight^T is (k, n) with row stride weight.strides[1] and column stride weight.strides[0].
+    const B = stridedMatrix(weight, k, n, weight.strides[1]!, weight.strides[0]!);
+    if (B !== null && x.shape[x.ndim - 1] === k) return foldedProduct(x, B, n);
+  }
+  return matmul(x, transpose(weight));
 }
 
 function gemm(

@@ -20,7 +20,7 @@ export interface NormSaved {
   readonly hasBias: boolean;
 }
 
-function check(op: string, x: Tensor, params: Record<string, Tensor | null>, eps: number): number {
+function check(op: string, x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): number {
   if (!isFloat(x.dtype)) {
     throw new DTypeError('expected a float tensor', {
       where: op,
@@ -36,8 +36,17 @@ function check(op: string, x: Tensor, params: Record<string, Tensor | null>, eps
     });
   }
   const C = x.shape[x.ndim - 1]!;
-  for (const [name, p] of Object.entries(params)) {
-    if (p === null) continue;
+  checkParam(op, 'weight', weight, x, C);
+  checkParam(op, 'bias', bias, x, C);
+  if (!(eps >= 0) || eps === Infinity) {
+    throw new ConfigError('eps must be finite and non-negative', { where: op, actual: eps });
+  }
+  return C;
+}
+
+/** weight or bias (C) of a norm over x (..., C); null when absent. */
+function checkParam(op: string, name: string, p: Tensor | null, x: Tensor, C: number): void {
+  if (p !== null) {
     if (p.ndim !== 1 || p.shape[0] !== C) {
       throw new ShapeError(`${name} must be (C) for x (..., C)`, {
         where: op,
@@ -49,10 +58,6 @@ function check(op: string, x: Tensor, params: Record<string, Tensor | null>, eps
       throw new DTypeError(`${name} dtype differs from x`, { where: op, expected: x.dtype, actual: p.dtype });
     }
   }
-  if (!(eps >= 0) || eps === Infinity) {
-    throw new ConfigError('eps must be finite and non-negative', { where: op, actual: eps });
-  }
-  return C;
 }
 
 const floatsOrNull = (t: Tensor | null): F | null => (t === null ? null : t.floats());
@@ -65,7 +70,7 @@ const floatsOrNull = (t: Tensor | null): F | null => (t === null ? null : t.floa
  * const y = layerNorm(x, gamma, beta); // x (B, T, C)
  */
 export function layerNorm(xIn: Tensor, weightIn: Tensor | null, biasIn: Tensor | null, eps = 1e-5): Tensor {
-  const C = check('layerNorm', xIn, { weight: weightIn, bias: biasIn }, eps);
+  const C = check('layerNorm', xIn, weightIn, biasIn, eps);
   const x = contiguous(xIn);
   const weight = weightIn === null ? null : contiguous(weightIn);
   const bias = biasIn === null ? null : contiguous(biasIn);
@@ -101,7 +106,7 @@ export function layerNorm(xIn: Tensor, weightIn: Tensor | null, biasIn: Tensor |
  * const y = rmsNorm(x, weight, 1e-6); // x (B, T, C)
  */
 export function rmsNorm(xIn: Tensor, weightIn: Tensor | null, eps = 1e-6): Tensor {
-  const C = check('rmsNorm', xIn, { weight: weightIn }, eps);
+  const C = check('rmsNorm', xIn, weightIn, null, eps);
   const x = contiguous(xIn);
   const weight = weightIn === null ? null : contiguous(weightIn);
   const rows = C === 0 ? 0 : x.size / C;
