@@ -50,7 +50,7 @@ export {
   square,
 } from './ops/elementwise.js';
 export { type ReduceOptions, sum, mean, variance, max } from './ops/reduce.js';
-export { matmul } from './ops/matmul.js';
+export { matmul, matmulTransposed } from './ops/matmul.js';
 export { Rng, type RngState } from './random.js';
 export { tensor, full, zeros, ones, arange, type RandnOptions, randn, rand, randint } from './ops/create.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
