@@ -63,13 +63,20 @@ export function validateSampling(sampling: Sampling, repetitionPenalty = 1): voi
 
 /** The index of the largest logit (the lowest index on ties). NaN logits are an error. */
 export function argmax(logits: Logits): number {
+  const nan = (i: number): ConfigError =>
+    new ConfigError('logits contain NaN', { where: 'sampling.argmax', actual: `NaN at index ${i}` });
+  if (logits.length > 0 && Number.isNaN(logits[0]!)) throw nan(0);
   let best = 0;
-  for (let i = 0; i < logits.length; i++) {
+  let bestValue = logits.length > 0 ? logits[0]! : 0;
+  for (let i = 1; i < logits.length; i++) {
     const value = logits[i]!;
-    if (Number.isNaN(value)) {
-      throw new ConfigError('logits contain NaN', { where: 'sampling.argmax', actual: `NaN at index ${i}` });
+    // One comparison per id: false for a larger value (and for NaN, which fails every
+    // comparison and is told apart only on this rare branch). Equal maxima keep the lower id.
+    if (!(value <= bestValue)) {
+      if (Number.isNaN(value)) throw nan(i);
+      best = i;
+      bestValue = value;
     }
-    if (value > logits[best]!) best = i;
   }
   return best;
 }

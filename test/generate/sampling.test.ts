@@ -20,6 +20,19 @@ describe('sampling', () => {
   it('greedy takes the first of equal maxima', () => {
     assert.equal(argmax(logits), 1);
     assert.equal(selectToken(logits, { kind: 'greedy' }, new Rng(0)), 1);
+    assert.equal(argmax(Float32Array.of(-Infinity, -Infinity)), 0);
+    assert.equal(argmax(Float32Array.of(-5, -Infinity, -1)), 2);
+  });
+
+  it('greedy rejects a NaN logit wherever it stands, naming its index', () => {
+    for (const at of [0, 1, 3, 5]) {
+      const bad = Float32Array.from(logits);
+      bad[at] = NaN;
+      assert.throws(
+        () => argmax(bad),
+        (e: unknown) => e instanceof ConfigError && e.message.includes(`NaN at index ${at}`),
+      );
+    }
   });
 
   it('top-k keeps exactly k ids (ties to the lower id) and renormalises', () => {

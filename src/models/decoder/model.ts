@@ -19,10 +19,9 @@ import {
   embedding,
   isGradEnabled,
   isTensor,
-  matmul,
+  matmulTransposed,
   narrow,
   scope,
-  transpose,
 } from '../../tensor/index.js';
 import {
   Module,
@@ -204,7 +203,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
   /** x (B, T', C) -> logits (B, T', V): the lm_head layer, or the token embedding when tied. */
   #head(x: Tensor): Tensor {
     const head = this.lmHead;
-    return head === null ? matmul(x, transpose(this.body.embed.weight)) : head.forward(x); // (B, T', V)
+    return head === null ? matmulTransposed(x, this.body.embed.weight) : head.forward(x); // (B, T', V)
   }
 
   /** The cache as this model's KV cache, checked against the input. */
