@@ -4,7 +4,7 @@
  * training (checkpoint, clean exit, resume).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -69,6 +69,32 @@ describe('lmforge CLI', () => {
     // Streaming mode prints the prompt and the same text.
     const streamed = run(['generate', out, '--prompt', 'the ', '--max-tokens', '12', '--temperature', '0']);
     assert.equal(streamed.stdout, `the ${first['text'] as string}\n`);
+  });
+
+  it("generate: without --max-tokens the folder's generation_config.json max_new_tokens applies", () => {
+    const copy = join(work, 'gen-config');
+    cpSync(out, copy, { recursive: true });
+    const path = join(copy, 'generation_config.json');
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    writeFileSync(path, JSON.stringify({ ...saved, max_new_tokens: 7 }));
+    const fromFile = run(['generate', copy, '--prompt', 'the ', '--temperature', '0', '--no-eos', '--json']);
+    assert.equal(fromFile.status, 0, fromFile.stderr);
+    assert.equal((lastJson(fromFile.stdout)['tokens'] as number[]).length, 7);
+    assert.equal(lastJson(fromFile.stdout)['finish_reason'], 'length');
+    // The flag still wins over the file.
+    const flag = run([
+      'generate',
+      copy,
+      '--prompt',
+      'the ',
+      '--temperature',
+      '0',
+      '--no-eos',
+      '--max-tokens',
+      '3',
+      '--json',
+    ]);
+    assert.equal((lastJson(flag.stdout)['tokens'] as number[]).length, 3);
   });
 
   it('generate --top N --json: prompt ids and the N most probable next tokens', () => {

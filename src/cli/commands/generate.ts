@@ -25,7 +25,7 @@ import { warnUnknownIn } from '../unknown-characters.js';
 
 interface GenerateFlags extends ComputeFlags {
   prompt: string;
-  maxTokens: number;
+  maxTokens?: number;
   temperature?: number;
   topK?: number;
   topP?: number;
@@ -72,7 +72,7 @@ export function generationConfigFrom(
   return resolveGenerationConfig(
     {
       sampling,
-      maxNewTokens: flags.maxTokens,
+      ...(flags.maxTokens === undefined ? {} : { maxNewTokens: flags.maxTokens }),
       seed: flags.seed,
       ...(flags.repetitionPenalty === undefined ? {} : { repetitionPenalty: flags.repetitionPenalty }),
       ...(flags.stop === undefined ? {} : { stop: flags.stop }),
@@ -86,7 +86,11 @@ export function generateCommand(): Command {
   const command = new Command('generate')
     .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
     .requiredOption('--prompt <text>', 'text to continue')
-    .option('--max-tokens <n>', 'tokens to generate at most', integer({ min: 1 }), 200)
+    .option(
+      '--max-tokens <n>',
+      `tokens to generate at most (default: the folder's generation_config.json, else ${defaultGenerationConfig.maxNewTokens})`,
+      integer({ min: 1 }),
+    )
     .option('--temperature <x>', 'sampling temperature; 0 is greedy (default 0.8)', real({ min: 0 }))
     .option('--top-k <n>', 'sample from the k most probable tokens (default 200)', integer({ min: 1 }))
     .option('--top-p <x>', 'nucleus sampling mass in (0, 1]', real({ above: 0, max: 1 }))
