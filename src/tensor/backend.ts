@@ -70,9 +70,10 @@ export interface StridedLayout {
 /**
  * Scaled dot-product attention, softmax(Q K^T * scale + mask) V, for
  * Q (B, nH, Tq, hs), K and V (B, nKV, Tk, hs), nH a multiple of nKV (grouped-query:
- * query head h reads kv head floor(h / (nH / nKV))).
+ * query head h reads kv head floor(h / (nH / nKV))): the sizes and rules both the kernel
+ * parameters below and the ops' checked arguments (ops/attention-args.ts) carry.
  */
-export interface AttentionParams {
+export interface AttentionShape {
   readonly B: number;
   readonly nH: number;
   readonly nKV: number;
@@ -84,15 +85,6 @@ export interface AttentionParams {
   readonly causal: boolean;
   readonly causalOffset: number;
   /**
-   * Optional additive mask, read as mask[maskOffset + b*maskStrideB + h*maskStrideH + i*maskStrideQ + j]
-   * (j contiguous over Tk; a stride of 0 broadcasts). -Infinity removes a key.
-   */
-  readonly mask: F | null;
-  readonly maskStrideB: number;
-  readonly maskStrideH: number;
-  readonly maskStrideQ: number;
-  readonly maskOffset: number;
-  /**
    * Attention dropout: each probability P[b, h, i, j] is zeroed with probability `dropout`
    * and the survivors scaled by 1 / (1 - dropout), after the softmax (the normaliser uses
    * every key). 0 for none. Which ones are zeroed is a pure function of (dropoutSeed, row,
@@ -102,6 +94,19 @@ export interface AttentionParams {
   readonly dropout: number;
   /** 32-bit seed of the dropout mask (an unsigned integer). */
   readonly dropoutSeed: number;
+}
+
+/** The attention kernels' parameters: the shape, and the mask as flat strides. */
+export interface AttentionParams extends AttentionShape {
+  /**
+   * Optional additive mask, read as mask[maskOffset + b*maskStrideB + h*maskStrideH + i*maskStrideQ + j]
+   * (j contiguous over Tk; a stride of 0 broadcasts). -Infinity removes a key.
+   */
+  readonly mask: F | null;
+  readonly maskStrideB: number;
+  readonly maskStrideH: number;
+  readonly maskStrideQ: number;
+  readonly maskOffset: number;
 }
 
 export interface AdamWParams {

@@ -7,6 +7,7 @@
  * Legend: B batch, nH query heads, nKV key/value heads, Tq/Tk query/key lengths, hs head size.
  */
 import type { Tensor } from '../tensor.js';
+import type { AttentionShape } from '../backend.js';
 import { isGradEnabled } from '../autograd/tape.js';
 import { formatShape } from '../shape.js';
 import { isFloat } from '../dtype.js';
@@ -48,19 +49,8 @@ export interface MaskLayout {
 }
 
 /** Checked attention arguments, with the dropout seed drawn (one draw per call, when p > 0). */
-export interface AttentionArgs {
-  readonly B: number;
-  readonly nH: number;
-  readonly nKV: number;
-  readonly Tq: number;
-  readonly Tk: number;
-  readonly hs: number;
-  readonly scale: number;
-  readonly causal: boolean;
-  readonly causalOffset: number;
+export interface AttentionArgs extends AttentionShape {
   readonly mask: MaskLayout | null;
-  readonly dropout: number;
-  readonly dropoutSeed: number;
 }
 
 function describe(q: Tensor, k: Tensor, v: Tensor): string {

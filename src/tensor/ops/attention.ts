@@ -47,25 +47,16 @@ export function scaledDotProductAttention(
   const q = contiguous(qIn);
   const k = contiguous(kIn);
   const v = contiguous(vIn);
-  const { B, nH, Tq, hs, mask: layout } = args;
+  const { mask: layout, ...shape } = args;
+  const { B, nH, Tq, hs } = shape;
   const params: AttentionParams = {
-    B,
-    nH,
-    nKV: args.nKV,
-    Tq,
-    Tk: args.Tk,
-    hs,
-    scale: args.scale,
-    causal: args.causal,
-    causalOffset: args.causalOffset,
+    ...shape,
     // The whole buffer: the kernel indexes it through maskOffset and the strides.
     mask: layout === null ? null : (layout.mask.data as F),
     maskStrideB: layout?.strides[0] ?? 0,
     maskStrideH: layout?.strides[1] ?? 0,
     maskStrideQ: layout?.strides[2] ?? 0,
     maskOffset: layout?.offset ?? 0,
-    dropout: args.dropout,
-    dropoutSeed: args.dropoutSeed,
   };
   const out = Tensor.empty([B, nH, Tq, hs], q.dtype, false); // (B, nH, Tq, hs)
   const lse = Tensor.empty([B, nH, Tq], q.dtype, false); // (B, nH, Tq)
