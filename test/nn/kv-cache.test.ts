@@ -16,6 +16,8 @@ const configs: ReadonlyArray<[string, DecoderConfig]> = [
   ['gpt2', gpt2Preset({ ...small, nHead: 2 })],
   ['llama GQA', llamaPreset({ ...small, nHead: 4, nKvHead: 2, intermediateSize: 24 })],
 ];
+// float32 logits of a whole model: cached steps (GEMV, one position) against a full
+// recomputation (GEMM over all positions) sum in different orders through every layer.
 const tolerance = { atol: 1e-5, rtol: 1e-4, finite: true };
 
 const ids = (rows: readonly (readonly number[])[]): Tensor =>
