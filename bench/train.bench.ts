@@ -21,7 +21,7 @@ import { availableBackends, useBackend } from '../src/backend/index.js';
 import { writeSafetensorsFile } from '../src/io/index.js';
 import { repoRoot, runPythonPeer, sharedDir } from './peer.js';
 import { createModel, gpt2Preset } from '../src/models/index.js';
-import { Rng } from '../src/tensor/index.js';
+import { Rng, type RngState } from '../src/tensor/index.js';
 import { CharTokenizer } from '../src/tokenizers/index.js';
 import {
   BlockSampler,
@@ -146,7 +146,7 @@ async function lmforgeRun(shape: Shape, iters: number, run: RunOptions): Promise
       train,
       shape.blockSize,
       shape.batchSize,
-      Rng.fromState(trainer.state(null).rng.sampler),
+      Rng.fromState(trainer.state(null).rng.sampler as RngState),
     );
     const n = shape.batchSize * shape.blockSize;
     const batches = new Int32Array(iters * 2 * n); // (iters, 2, B, T)

@@ -17,13 +17,7 @@
 import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import {
-  createModel,
-  familyOf,
-  resolveDecoderConfig,
-  type AnyLanguageModel,
-  type DecoderArch,
-} from '../models/index.js';
+import { createModel, familyOf, type LanguageModel } from '../models/index.js';
 import { UnknownCharacters, type Tokenizer } from '../tokenizers/index.js';
 import {
   Trainer,
@@ -48,14 +42,21 @@ import { ConfigError, FormatError } from '../util/errors.js';
 import { warnUnknownCharacters } from './unknown-characters.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
+import { trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
 
-/** Model shape flags (absent: the defaults below). */
-export interface ModelFlags {
-  readonly arch?: DecoderArch | undefined;
-  readonly nLayer?: number | undefined;
-  readonly nHead?: number | undefined;
-  readonly nEmbd?: number | undefined;
-  readonly dropout?: number | undefined;
+export type { ModelFlags } from './train-archs.js';
+
+/** The table entry of an architecture name (the flag's choices come from the same table). */
+function trainArch(arch: string): TrainArch {
+  const entry = Object.hasOwn(trainArchs, arch) ? trainArchs[arch] : undefined;
+  if (entry === undefined) {
+    throw new ConfigError('unknown architecture', {
+      where: '--arch',
+      expected: Object.keys(trainArchs).join(' | '),
+      actual: arch,
+    });
+  }
+  return entry;
 }
 
 export interface TrainRequest {
@@ -78,7 +79,7 @@ export type StopSignal = 'SIGINT' | 'SIGTERM';
 
 export interface TrainOutcome {
   readonly summary: TrainSummary;
-  readonly model: AnyLanguageModel;
+  readonly model: LanguageModel;
   readonly tokenizer: Tokenizer;
   readonly options: TrainOptions;
   readonly signal: StopSignal | null;
@@ -143,12 +144,13 @@ async function loadData(
 function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): void {
   const saved: Record<string, unknown> = { ...checkpoint.state.options };
   const config = checkpoint.config;
+  const shape = familyOf(config.arch).describe(config);
   const savedModel: Record<string, unknown> = {
     arch: config.arch,
-    nLayer: config.nLayer,
-    nHead: config.nHead,
-    nEmbd: config.nEmbd,
-    dropout: config.dropout,
+    nLayer: shape.layers,
+    nHead: shape.heads,
+    nEmbd: shape.width,
+    dropout: 'dropout' in config ? config.dropout : undefined,
   };
   const changes: string[] = [];
   const compare = (given: object, checkpointValues: Record<string, unknown>): void => {
@@ -207,7 +209,7 @@ async function storedSource(checkpoint: LoadedCheckpoint, out: string): Promise<
 }
 
 interface Prepared {
-  readonly model: AnyLanguageModel;
+  readonly model: LanguageModel;
   readonly options: TrainOptions;
   readonly data: Awaited<ReturnType<typeof loadData>>;
   readonly source: DataSource;
@@ -270,20 +272,7 @@ async function prepareResume(request: TrainRequest): Promise<Prepared> {
 
 async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   const out = request.out;
-  const arch = request.model.arch ?? 'gpt2';
-  const rawModel = (vocabSize: number, blockSize: number) => ({
-    arch,
-    vocabSize,
-    nLayer: request.model.nLayer ?? 4,
-    nHead: request.model.nHead ?? 4,
-    nEmbd: request.model.nEmbd ?? 128,
-    blockSize,
-    dropout: request.model.dropout ?? 0,
-    // nanoGPT's recommendation for small models: no biases (faster, as good).
-    bias: false,
-    // nanoGPT's MLP uses exact GELU (nn.GELU()), not GPT-2's tanh approximation.
-    ...(arch === 'gpt2' ? { activation: 'gelu' as const } : {}),
-  });
+  const arch = trainArch(request.model.arch ?? 'gpt2');
   // Every bad flag in one message, before the (possibly long) tokenization: the model
   // shape is checked now with a stand-in vocabulary size, and again once it is known.
   const problems: string[] = [];
@@ -299,7 +288,7 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   };
   const tokenizer = request.tokenizer ?? 'char';
   const resolved = collect(() => resolveTrainOptions(request.options, 'train'));
-  collect(() => resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags'));
+  collect(() => arch.modelConfig(request.model, 1, resolved?.blockSize ?? 1));
   const choice = collect(() => parseTokenizerChoice(tokenizer), true);
   if (resolved === null || choice === null || problems.length > 0) {
     throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'train' });
@@ -325,7 +314,7 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   }
   const source = absoluteSource(request.source ?? { kind: 'builtin' });
   const data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
-  const config = resolveDecoderConfig(rawModel(data.tokenizer.vocabSize, resolved.blockSize), 'model flags');
+  const config = arch.modelConfig(request.model, data.tokenizer.vocabSize, resolved.blockSize);
   return {
     model: createModel(config, { seed: resolved.seed }),
     options: resolved,
@@ -344,13 +333,12 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     : await prepareNewRun(request);
   const shape = familyOf(model.family).describe(model.config);
   const progress = request.showProgress ? createTrainProgress(options.iters, resume?.state.step ?? 0) : null;
-  let trainer: Trainer;
+  let trainer: Trainer<LanguageModel>;
   try {
     trainer = new Trainer({
       model,
       tokenizer: data.tokenizer,
-      train: data.train,
-      val: data.val,
+      objective: trainArch(model.family).objective(data, options),
       options,
       runDir: out,
       data: {

@@ -64,15 +64,25 @@ export interface TrainerState {
   /** Optimiser steps completed. */
   readonly step: number;
   readonly options: TrainOptions;
-  /** RNG states: the training-batch sampler and the model's dropout stream. */
-  readonly rng: { readonly sampler: RngState; readonly dropout: RngState };
+  /** The objective's kind (objectives/); absent in runs written before objectives: 'causal-lm'. */
+  readonly objective?: string;
+  /**
+   * RNG states: the training-batch source (the objective's BatchSource state: an RngState
+   * for next-token blocks) and the model's dropout stream.
+   */
+  readonly rng: { readonly sampler: unknown; readonly dropout: RngState };
   readonly data: DataState;
   readonly tokensSeen: number;
   readonly bestValLoss: number | null;
   readonly evalsWithoutImprovement: number;
   /** The step of the last evaluation (so a resumed run does not repeat it). */
   readonly lastEvalStep: number | null;
-  readonly lastEval: { readonly trainLoss: number; readonly valLoss: number } | null;
+  readonly lastEval: {
+    readonly trainLoss: number;
+    readonly valLoss: number;
+    /** The objective's metrics at that evaluation (absent: none). */
+    readonly metrics?: Readonly<Record<string, number>>;
+  } | null;
   /** Why the run ended; null while it runs (a checkpoint at an evaluation). */
   readonly stopReason: StopReason | null;
 }

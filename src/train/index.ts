@@ -41,5 +41,21 @@ export {
   optimizerFile,
   logFile,
 } from './checkpoint.js';
-export { Trainer, type TrainEvent, type TrainSummary, type TrainerInit, type StopReason } from './trainer.js';
+export {
+  Trainer,
+  type TrainEvent,
+  type TrainSummary,
+  type TrainerInit,
+  type TrainerData,
+  type TrainerSettings,
+  type StopReason,
+} from './trainer.js';
 export { evaluateLoss } from './evaluate.js';
+export type {
+  Objective,
+  ObjectiveLoss,
+  ObjectiveSplit,
+  BatchSource,
+  ForwardSettings,
+} from './objectives/objective.js';
+export { CausalLmObjective, type CausalLmData } from './objectives/causal-lm.js';

@@ -1,10 +1,12 @@
 /**
- * The training loop (nanoGPT's train.py, without the distributed parts):
+ * The training loop (nanoGPT's train.py, without the distributed parts), for any objective
+ * (objectives/objective.ts: next-token, masked-LM, sequence-to-sequence, classification):
  *
  *   every evalEvery steps: estimate train/val loss over evalIters batches (+ perplexity),
  *                          log it, stop early when asked to, checkpoint
- *   each step:  gradAccum micro-batches of forward + cross-entropy + backward (gradients
- *               accumulate), global-norm clipping folded into the AdamW gradient scale,
+ *   each step:  gradAccum micro-batches of forward + the objective's loss (+ the model's
+ *               auxiliary loss) + backward (gradients accumulate), global-norm clipping
+ *               folded into the AdamW gradient scale,
  *               one AdamW update at the scheduled learning rate, gradients zeroed
  *
  * The trainer never flips model.training: each forward says its mode (train steps 'train',
@@ -33,7 +35,7 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Rng, backward, crossEntropy, noGrad, scope, zeroGrad } from '../tensor/index.js';
+import { Rng, add, backward, noGrad, scope, zeroGrad } from '../tensor/index.js';
 import { generationConfigToHf, resolveGenerationConfig } from '../generate/index.js';
 import type { AnyLanguageModel, LanguageModel } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
@@ -43,7 +45,8 @@ import { AdamW } from './optim/adamw.js';
 import { clipScale } from './optim/clip.js';
 import { learningRate } from './schedule.js';
 import { scheduleOf, type TrainOptions } from './options.js';
-import { BlockSampler } from './data/block-sampler.js';
+import type { BatchSource, Objective } from './objectives/objective.js';
+import { CausalLmObjective } from './objectives/causal-lm.js';
 import {
   logFile,
   saveCheckpoint,
@@ -61,6 +64,8 @@ export type TrainEvent =
       readonly step: number;
       readonly iters: number;
       readonly loss: number;
+      /** The model's auxiliary loss (mean over micro-batches); null when it has none. */
+      readonly auxLoss: number | null;
       readonly lr: number;
       readonly gradNorm: number;
       readonly ms: number;
@@ -74,6 +79,8 @@ export type TrainEvent =
       readonly valLoss: number;
       readonly trainPerplexity: number;
       readonly valPerplexity: number;
+      /** The objective's metrics besides the loss (objective.metrics), by log name. */
+      readonly metrics: Readonly<Record<string, number>>;
     }
   | { readonly kind: 'checkpoint'; readonly step: number; readonly dir: string }
   | { readonly kind: 'early-stop'; readonly step: number; readonly bestValLoss: number };
@@ -91,14 +98,27 @@ export interface TrainSummary {
   readonly losses: readonly number[];
   /** The step of the newest checkpoint in runDir (null: none, e.g. a replacing run stopped before its first). */
   readonly checkpointStep: number | null;
+  /** The last evaluation's objective metrics (empty when the objective has none or no evaluation ran). */
+  readonly metrics: Readonly<Record<string, number>>;
+  /** The last step's auxiliary loss; null when the model has none. */
+  readonly auxLoss: number | null;
 }
 
+/**
+ * What to train on: an objective, or the shorthand of next-token prediction on a token
+ * stream's train/val splits (CausalLmObjective with the options' blockSize and batchSize).
+ */
+export type TrainerData =
+  | { readonly objective: Objective }
+  | { readonly train: Int32Array; readonly val: Int32Array; readonly objective?: undefined };
+
 /** `Model`: any model of the contract (default: a built-in family's, so `trainer.model` keeps its class). */
-export interface TrainerInit<Model extends LanguageModel = AnyLanguageModel> {
+export type TrainerInit<Model extends LanguageModel = AnyLanguageModel> = TrainerSettings<Model> &
+  TrainerData;
+
+export interface TrainerSettings<Model extends LanguageModel = AnyLanguageModel> {
   readonly model: Model;
   readonly tokenizer: Tokenizer;
-  readonly train: Int32Array;
-  readonly val: Int32Array;
   readonly options: TrainOptions;
   /** Run folder for checkpoints and log.jsonl; null trains in memory only. */
   readonly runDir: string | null;
@@ -134,15 +154,17 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
   readonly options: TrainOptions;
   readonly optimizer: AdamW;
   readonly params: number;
+  readonly objective: Objective;
   readonly #init: TrainerInit<Model>;
-  readonly #sampler: BlockSampler;
+  readonly #sampler: BatchSource<unknown>;
   readonly #dropoutRng: Rng;
   #step = 0;
   #tokensSeen = 0;
   #bestValLoss: number | null = null;
   #evalsWithoutImprovement = 0;
   #lastEvalStep: number | null = null;
-  #lastEval: { trainLoss: number; valLoss: number } | null = null;
+  #lastEval: TrainerState['lastEval'] = null;
+  #lastMetrics: Readonly<Record<string, number>> = {};
   #stopRequested = false;
   /** Log lines not yet on disk: non-null only while replacing a run, before the first checkpoint. */
   #pendingLog: string[] | null;
@@ -150,13 +172,15 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
 
   constructor(init: TrainerInit<Model>) {
     const { model, options } = init;
-    if (options.blockSize > model.maxPositions) {
-      throw new ConfigError('training block is longer than the model context', {
-        where: 'Trainer',
-        expected: `blockSize <= ${model.maxPositions}`,
-        actual: options.blockSize,
+    const objective =
+      init.objective ??
+      new CausalLmObjective({
+        train: init.train,
+        val: init.val,
+        blockSize: options.blockSize,
+        batchSize: options.batchSize,
       });
-    }
+    objective.check(model);
     if (init.tokenizer.vocabSize > model.vocabSize) {
       throw new ConfigError('the tokenizer has more ids than the model vocabulary', {
         where: 'Trainer',
@@ -164,6 +188,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
         actual: model.vocabSize,
       });
     }
+    this.objective = objective;
     this.#init = init;
     this.#pendingLog = init.replacesRun === true && init.runDir !== null ? [] : null;
     this.#checkpointStep = init.resume?.state.step ?? null;
@@ -181,22 +206,21 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     // from seed + 2^33. Batches on the init's stream would tie which text positions are
     // sampled to the initial embedding values, draw for draw; and how many batches are
     // drawn never shifts the dropout masks.
-    const samplerRng = new Rng(options.seed + 2 ** 32);
-    this.#sampler = new BlockSampler(
-      init.train,
-      options.blockSize,
-      options.batchSize,
-      samplerRng,
-      'training',
-    );
+    this.#sampler = objective.batches('train', new Rng(options.seed + 2 ** 32));
     this.#dropoutRng = new Rng(options.seed + 2 ** 33);
-    // Fail now, not at the first evaluation, when the validation split is too short.
-    void new BlockSampler(init.val, options.blockSize, options.batchSize, new Rng(0), 'validation');
     if (init.resume !== undefined) this.#restore(init.resume);
   }
 
   #restore(checkpoint: LoadedCheckpoint): void {
     const state = checkpoint.state;
+    const kind = state.objective ?? 'causal-lm';
+    if (kind !== this.objective.kind) {
+      throw new ConfigError('the checkpoint was trained with another objective', {
+        where: 'Trainer: resume',
+        expected: kind,
+        actual: this.objective.kind,
+      });
+    }
     this.optimizer.loadStateDict(checkpoint.optimizer);
     this.#sampler.setState(state.rng.sampler);
     this.#dropoutRng.setState(state.rng.dropout);
@@ -206,6 +230,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     this.#evalsWithoutImprovement = state.evalsWithoutImprovement;
     this.#lastEvalStep = state.lastEvalStep;
     this.#lastEval = state.lastEval;
+    this.#lastMetrics = state.lastEval?.metrics ?? {};
   }
 
   get step(): number {
@@ -220,50 +245,54 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     this.#stopRequested = true;
   }
 
-  /** Mean loss over `evalIters` batches of a split, without gradients or dropout. */
+  /** Mean objective loss (without the auxiliary loss) over `evalIters` batches of a split, without gradients or dropout. */
   estimateLoss(split: 'train' | 'val'): number {
-    const { blockSize, batchSize, evalIters, seed } = this.options;
-    const ids = split === 'train' ? this.#init.train : this.#init.val;
+    const { evalIters, seed } = this.options;
     // Seeded by (seed, step, split): the same batches for the same step in any run.
     const rng = new Rng(seed * 2 ** 20 + this.#step * 2 + (split === 'train' ? 0 : 1));
-    const sampler = new BlockSampler(ids, blockSize, batchSize, rng, split);
+    const batches = this.objective.batches(split, rng);
     let total = 0;
     for (let i = 0; i < evalIters; i++) {
       total += scope(() =>
-        noGrad(() => {
-          const { x, y } = sampler.next();
-          return crossEntropy(this.model.forward(x, { mode: 'eval' }), y).item();
-        }),
+        noGrad(() => this.objective.loss(this.model, batches.next(), { mode: 'eval' }).loss.item()),
       );
     }
     return total / evalIters;
   }
 
   /** One optimiser step over gradAccum micro-batches; returns the mean loss and gradient norm. */
-  trainStep(): { loss: number; gradNorm: number; lr: number } {
+  trainStep(): { loss: number; auxLoss: number | null; gradNorm: number; lr: number; tokens: number } {
     const { gradAccum, gradClip } = this.options;
     const lr = learningRate(scheduleOf(this.options), this.#step);
     const parameters = this.optimizer.parameters;
     let lossSum = 0;
+    let auxSum: number | null = null;
+    let tokens = 0;
     for (let micro = 0; micro < gradAccum; micro++) {
       lossSum += scope(() => {
-        const { x, y } = this.#sampler.next(); // (B, T) each
-        const logits = this.model.forward(x, { mode: 'train', rng: this.#dropoutRng }); // (B, T, V)
-        const loss = crossEntropy(logits, y); // () mean over B*T
-        backward(loss);
-        return loss.item();
+        const settings = { mode: 'train', rng: this.#dropoutRng } as const;
+        const result = this.objective.loss(this.model, this.#sampler.next(), settings);
+        tokens += result.tokens;
+        const aux = result.auxLoss;
+        backward(aux === undefined ? result.loss : add(result.loss, aux)); // ()
+        if (aux !== undefined) auxSum = (auxSum ?? 0) + aux.item();
+        return result.loss.item();
       });
     }
     const loss = lossSum / gradAccum;
+    const auxLoss = auxSum === null ? null : auxSum / gradAccum;
     if (!Number.isFinite(loss)) throw this.#diverged(this.#step + 1, `the training loss is ${loss}`);
+    if (auxLoss !== null && !Number.isFinite(auxLoss)) {
+      throw this.#diverged(this.#step + 1, `the auxiliary loss is ${auxLoss}`);
+    }
     // The gradients hold a sum over micro-batches; 1/gradAccum makes it their mean.
     const { norm, gradScale } = clipScale(parameters, gradClip, 1 / gradAccum);
     if (!Number.isFinite(norm)) throw this.#diverged(this.#step + 1, `the gradient norm is ${norm}`);
     this.optimizer.update(lr, gradScale);
     zeroGrad(parameters);
     this.#step++;
-    this.#tokensSeen += gradAccum * this.options.batchSize * this.options.blockSize;
-    return { loss, gradNorm: norm, lr };
+    this.#tokensSeen += tokens;
+    return { loss, auxLoss, gradNorm: norm, lr, tokens };
   }
 
   /** The DivergenceError for `step`, saying what is on disk. */
@@ -300,6 +329,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       format: 'lmforge-trainer-state',
       version: 1,
       step: this.#step,
+      objective: this.objective.kind,
       options: this.options,
       rng: { sampler: this.#sampler.getState(), dropout: this.#dropoutRng.getState() },
       data: this.#init.data,
@@ -388,8 +418,11 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     if (!Number.isFinite(trainLoss) || !Number.isFinite(valLoss)) {
       throw this.#diverged(this.#step, `the evaluation loss is ${trainLoss} (train), ${valLoss} (val)`);
     }
+    const metrics = scope(() => noGrad(() => this.objective.metrics?.(this.model) ?? {}));
     this.#lastEvalStep = this.#step;
-    this.#lastEval = { trainLoss, valLoss };
+    this.#lastEval =
+      Object.keys(metrics).length === 0 ? { trainLoss, valLoss } : { trainLoss, valLoss, metrics };
+    this.#lastMetrics = metrics;
     const event = {
       kind: 'eval' as const,
       step: this.#step,
@@ -397,6 +430,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       valLoss,
       trainPerplexity: Math.exp(trainLoss),
       valPerplexity: Math.exp(valLoss),
+      metrics,
     };
     this.#init.onEvent?.(event);
     await this.#log({
@@ -406,6 +440,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       val_loss: valLoss,
       train_ppl: event.trainPerplexity,
       val_ppl: event.valPerplexity,
+      ...metrics,
       time: new Date().toISOString(),
     });
     if (this.#bestValLoss === null || valLoss < this.#bestValLoss) {
@@ -427,8 +462,10 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
    * checkpoints at every evaluation and at the end.
    */
   async run(): Promise<TrainSummary> {
-    const { iters, evalEvery, batchSize, blockSize, gradAccum } = this.options;
+    const { iters, evalEvery } = this.options;
     const times: number[] = [];
+    let tokensTotal = 0;
+    let lastAux: number | null = null;
     const losses: number[] = [];
     let stopReason: StopReason = 'completed';
     let averageMs: number | null = null;
@@ -447,18 +484,29 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
         break;
       }
       const start = performance.now();
-      const { loss, gradNorm, lr } = this.trainStep();
+      const { loss, auxLoss, gradNorm, lr, tokens } = this.trainStep();
       const ms = performance.now() - start;
       times.push(ms);
       losses.push(loss);
+      tokensTotal += tokens;
+      lastAux = auxLoss;
       averageMs = averageMs === null ? ms : 0.9 * averageMs + 0.1 * ms;
-      const tokensPerS = (gradAccum * batchSize * blockSize) / (ms / 1000);
-      await this.#log({ type: 'step', step: this.#step, loss, lr, grad_norm: gradNorm, ms });
+      const tokensPerS = tokens / (ms / 1000);
+      await this.#log({
+        type: 'step',
+        step: this.#step,
+        loss,
+        ...(auxLoss === null ? {} : { aux_loss: auxLoss }),
+        lr,
+        grad_norm: gradNorm,
+        ms,
+      });
       this.#init.onEvent?.({
         kind: 'step',
         step: this.#step,
         iters,
         loss,
+        auxLoss,
         lr,
         gradNorm,
         ms,
@@ -473,17 +521,20 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     // The first steps warm caches and pools; skip them as torch_gpt.py does.
     const steady = times.slice(Math.min(10, Math.max(0, times.length - 1)));
     const msMedian = steady.length === 0 ? null : median(steady);
+    const tokensPerStep = times.length === 0 ? 0 : tokensTotal / times.length;
     return {
       step: this.#step,
       trainLoss: this.#lastEval?.trainLoss ?? null,
       valLoss: this.#lastEval?.valLoss ?? null,
       msPerIterMedian: msMedian,
-      tokensPerS: msMedian === null ? null : (gradAccum * batchSize * blockSize) / (msMedian / 1000),
+      tokensPerS: msMedian === null ? null : tokensPerStep / (msMedian / 1000),
       params: this.params,
       stopReason,
       bestValLoss: this.#bestValLoss,
       losses,
       checkpointStep: this.#checkpointStep,
+      metrics: this.#lastMetrics,
+      auxLoss: lastAux,
     };
   }
 

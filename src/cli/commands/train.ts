@@ -4,14 +4,14 @@
  * object: train_loss, val_loss, ms_per_iter_median, tokens_per_s, params (and more).
  */
 import { Command, Option } from 'commander';
-import type { DecoderArch } from '../../models/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { integer, real } from '../parse-number.js';
+import { trainArchs } from '../train-archs.js';
 import { defaultCacheDir, runTraining, signalExitCode, summaryJson } from '../train-run.js';
 
 interface TrainFlags extends ComputeFlags {
   data?: string[];
-  arch?: DecoderArch;
+  arch?: string;
   tokenizer: string;
   nLayer?: number;
   nHead?: number;
@@ -42,7 +42,14 @@ interface TrainFlags extends ComputeFlags {
 export function trainCommand(): Command {
   const command = new Command('train')
     .option('--data <file...>', 'text files to train on (default: the built-in WordNet corpus)')
-    .addOption(new Option('--arch <arch>', 'architecture (default gpt2)').choices(['gpt2', 'llama']))
+    .addOption(
+      new Option(
+        '--arch <arch>',
+        `architecture (default gpt2): ${Object.entries(trainArchs)
+          .map(([name, arch]) => `${name}: ${arch.description}`)
+          .join('; ')}`,
+      ).choices(Object.keys(trainArchs)),
+    )
     .option(
       '--tokenizer <char|bpe:N|path>',
       'char, bpe:N (trained on the data now), or a tokenizer name/path',
