@@ -240,6 +240,12 @@ export class TransformerBlock extends Module {
     const residual = (h: Tensor, norm: Norm, f: (input: Tensor) => Tensor): Tensor =>
       pre ? add(h, drop(f(norm.forward(h)))) : norm.forward(add(h, drop(f(h)))); // (B, T, C)
 
+    if (context.cross !== undefined && this.spec.cross === null) {
+      throw new ConfigError('this block has no cross-attention', {
+        where: 'TransformerBlock.run: cross',
+        hint: 'encoder outputs are for blocks whose spec has cross',
+      });
+    }
     const selfContext = this.#selfAttentionContext(context);
     let probabilities: Tensor | null = null;
     let h = residual(x, this.norm1, (input) => {
@@ -273,12 +279,6 @@ export class TransformerBlock extends Module {
   /** The context as the self-attention sees it: the block's rule, checked against the mask. */
   #selfAttentionContext(context: BlockContext): BlockContext {
     const causal = this.spec.selfAttention === 'causal';
-    if (context.cross !== undefined && this.spec.cross === null) {
-      throw new ConfigError('this block has no cross-attention', {
-        where: 'TransformerBlock.run: cross',
-        hint: 'encoder outputs are for blocks whose spec has cross',
-      });
-    }
     const mask = context.mask;
     if (mask === undefined) return causal ? context : { ...context, mask: bidirectionalMask };
     if (isCausal(mask) !== causal) {
