@@ -73,6 +73,7 @@ export {
   labelMapFromHfConfig,
   labelMapToHf,
 } from './data/label-map.js';
+export { type HoldOutOptions, type HoldOutSplit, holdOutSplit } from './data/holdout-split.js';
 export {
   type TagScheme,
   type ParsedTag,
@@ -110,6 +111,7 @@ export {
   type WordnetSentence,
   type WordnetClassificationTask,
   type WordnetTaggingTask,
+  type SynsetSplit,
   headwordTags,
   isHeldOutWord,
   splitSynsets,

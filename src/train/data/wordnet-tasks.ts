@@ -63,7 +63,10 @@ export interface WordnetSentence extends TaggedSentence, WordnetSource {}
 
 export interface WordnetClassificationTask {
   readonly name: 'lexname' | 'pos';
-  /** Every class of the task, in id order (not only those in the drawn examples). */
+  /**
+   * Every class of the task, not only those in the drawn examples: for `lexname` the
+   * lexicographer files by lex_filenum (id = WordNet's number), for `pos` sorted.
+   */
   readonly id2label: readonly string[];
   readonly train: readonly WordnetTextExample[];
   readonly validation: readonly WordnetTextExample[];
@@ -141,7 +144,7 @@ export function isHeldOutWord(word: string, validationFraction: number): boolean
   return wordHash(word.toLowerCase()) / 4294967296 < validationFraction;
 }
 
-interface SynsetSplit {
+export interface SynsetSplit {
   readonly train: readonly WordnetSynset[];
   readonly validation: readonly WordnetSynset[];
 }
