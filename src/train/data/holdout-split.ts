@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../../util/errors.js';
 import { Rng } from '../../tensor/index.js';
+import { shuffleInPlace } from './shuffle.js';
 
 export interface HoldOutOptions<T> {
   /** The share held out for validation, in (0, 1). */
@@ -49,12 +50,7 @@ export function holdOutSplit<T>(items: readonly T[], options: HoldOutOptions<T>)
   for (const members of strata.values()) {
     // Round to the nearest count, keeping at least one item of the stratum in training.
     const count = Math.min(Math.round(fraction * members.length), members.length - 1);
-    for (let i = 0; i < count; i++) {
-      // A partial Fisher-Yates shuffle: members[0..count) become a uniform sample.
-      const j = rng.randint(i, members.length);
-      [members[i], members[j]] = [members[j]!, members[i]!];
-      heldOut[members[i]!] = 1;
-    }
+    for (const index of shuffleInPlace(members, rng).slice(0, count)) heldOut[index] = 1;
   }
   const train = items.filter((_, index) => heldOut[index] === 0);
   const validation = items.filter((_, index) => heldOut[index] === 1);

@@ -99,8 +99,7 @@ interface RawRows {
   readonly requireField: (field: string) => void;
 }
 
-function jsonlRows(text: string, file: string): RawRows {
-  const body = text.startsWith('\ufeff') ? text.slice(1) : text;
+function jsonlRows(body: string, file: string): RawRows {
   if (body.trimStart().startsWith('[')) {
     throw new FormatError('the file is a JSON array, not JSON Lines', {
       where: `${file}:1`,
@@ -168,12 +167,13 @@ function delimitedRows(table: DelimitedTable, file: string, format: 'csv' | 'tsv
 }
 
 function rawRows(text: string, file: string, format: TextFormat): RawRows {
+  const body = text.startsWith('\ufeff') ? text.slice(1) : text;
   switch (format) {
     case 'jsonl':
-      return jsonlRows(text, file);
+      return jsonlRows(body, file);
     case 'csv':
     case 'tsv':
-      return delimitedRows(parseDelimited(text, file, format), file, format);
+      return delimitedRows(parseDelimited(body, file, format), file, format);
   }
 }
 

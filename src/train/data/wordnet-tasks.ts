@@ -29,6 +29,7 @@ import { ConfigError } from '../../util/errors.js';
 import { Rng } from '../../tensor/index.js';
 import type { TaggedSentence } from './conll.js';
 import type { LabeledText } from './labeled-text.js';
+import { shuffleInPlace } from './shuffle.js';
 import {
   lexicographerFiles,
   wordnetSynsets,
@@ -168,15 +169,9 @@ export function splitSynsets(synsets: readonly WordnetSynset[], validationFracti
   return { train, validation };
 }
 
-/** The items in a seeded Fisher-Yates order. */
+/** The items in a seeded order. */
 function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const order = [...items];
-  const rng = new Rng(seed);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.randint(0, i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
+  return shuffleInPlace([...items], new Rng(seed));
 }
 
 function source(synset: WordnetSynset): WordnetSource {
