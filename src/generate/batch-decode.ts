@@ -318,8 +318,8 @@ export class StepModel {
 function checkEncoderOutput(output: EncoderOutput, where: string): number {
   const { hiddenStates, keys } = output;
   if (hiddenStates.ndim !== 3 || hiddenStates.shape[0]! < 1) {
-    throw new ShapeError('encoderOutput.hiddenStates must be (B, S, C) with B >= 1', {
-      where: `${where}: encoderOutput`,
+    throw new ShapeError('must be (B, S, C) with B >= 1', {
+      where: `${where}: encoderOutput.hiddenStates`,
       expected: '(B, S, C)',
       actual: `(${hiddenStates.shape.join(', ')})`,
     });
@@ -329,7 +329,7 @@ function checkEncoderOutput(output: EncoderOutput, where: string): number {
     keys !== undefined &&
     (keys.dtype !== 'int32' || keys.ndim !== 2 || keys.shape[0] !== B || keys.shape[1] !== S)
   ) {
-    throw new ShapeError('encoderOutput.keys must be (B, S) int32 like hiddenStates', {
+    throw new ShapeError('must be (B, S) int32 like hiddenStates', {
       where: `${where}: encoderOutput.keys`,
       expected: `(${B}, ${S}) int32`,
       actual: `(${keys.shape.join(', ')}) ${keys.dtype}`,
