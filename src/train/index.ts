@@ -43,3 +43,19 @@ export {
 } from './checkpoint.js';
 export { Trainer, type TrainEvent, type TrainSummary, type TrainerInit, type StopReason } from './trainer.js';
 export { evaluateLoss } from './evaluate.js';
+export {
+  type PairFormat,
+  type TextPair,
+  type PairTokenization,
+  type EncodedPair,
+  type PairBatching,
+  type PairBatcherOptions,
+  type PairBatch,
+  type PairBatcherState,
+  labelIgnoreIndex,
+  pairFormatOf,
+  parsePairs,
+  readPairs,
+  encodePairs,
+  PairBatcher,
+} from './data/pairs.js';
