@@ -158,7 +158,7 @@ export class StepModel {
   readonly contexts: number[][];
   readonly #model: LanguageModel;
   readonly #cache: ModelCache | null;
-  /** Decoder-only: the left padding of each row, and the padded prompt length. */
+  /** Decoder-only: the left padding of each row (0 for an encoder-decoder). */
   readonly #padding: readonly number[];
   readonly #anyPadding: boolean;
   readonly #encoder: EncoderOutput | null;
