@@ -156,3 +156,19 @@ export { fitMajorityClass } from './baselines/majority-class.js';
 export { type NaiveBayesOptions, fitNaiveBayes } from './baselines/naive-bayes.js';
 export { type LogisticRegressionOptions, fitLogisticRegression } from './baselines/logistic-regression.js';
 export { type Tagger, fitMostFrequentTag } from './baselines/most-frequent-tag.js';
+export {
+  type PairFormat,
+  type TextPair,
+  type PairTokenization,
+  type EncodedPair,
+  type PairBatching,
+  type PairBatcherOptions,
+  type PairBatch,
+  type PairBatcherState,
+  labelIgnoreIndex,
+  pairFormatOf,
+  parsePairs,
+  readPairs,
+  encodePairs,
+  PairBatcher,
+} from './data/pairs.js';
