@@ -4,6 +4,7 @@
  * cl100k and o200k splits are `Split` steps with the patterns of split-patterns.ts.
  */
 import { ConfigError } from '../util/errors.js';
+import { PUNCTUATION_CLASS } from './hf-unicode.js';
 import type { Pattern } from './normalizers.js';
 import { compileSplitRegex, GPT2_PATTERN } from './split-patterns.js';
 
@@ -97,8 +98,8 @@ function flatten(preTokenizer: PreTokenizer): PreTokenizer[] {
 }
 
 const WHITESPACE_RUN = /[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/gu;
-/** HF `is_punctuation`: ASCII punctuation or any Unicode P* category. */
-const PUNCTUATION = /[!-/:-@[-`{-~\p{P}]/gu;
+/** HF `is_bert_punc` / `is_punc`: ASCII punctuation or Unicode 8.0 P* (hf-unicode.ts). */
+const PUNCTUATION = new RegExp(`[${PUNCTUATION_CLASS}]`, 'gu');
 
 function compileStep(step: PreTokenizer): Step {
   switch (step.type) {
