@@ -10,10 +10,11 @@ export { UnknownCharacters } from './unknown-characters.js';
 export {
   trainBpe,
   trainBpeFromWords,
-  WordCounter,
+  gpt2WordCounter,
+  byteLevelWords,
   type TrainBpeOptions,
-  type TrainProgress,
 } from './train-bpe.js';
+export { WordCounter, type TrainProgress } from './train-merges.js';
 export { PipelineTokenizer, type TokenizerSpec, type ModelSpec } from './pipeline-tokenizer.js';
 export { parseTokenizerJson, readTokenizerJson } from './tokenizer-json-read.js';
 export { parseTiktokenRanks, parseGpt2Files, tiktokenSpec, type Gpt2Files } from './tiktoken-files.js';
