@@ -1,7 +1,7 @@
 /**
  * lmforge tokenizers: exact tiktoken encodings (gpt2, r50k_base, cl100k_base, o200k_base),
  * Hugging Face tokenizer.json (byte-level BPE, SentencePiece BPE, WordPiece, Unigram),
- * BPE training and a character tokenizer, all behind one `Tokenizer` interface.
+ * BPE and WordPiece training and a character tokenizer, all behind one `Tokenizer` interface.
  */
 export type { Tokenizer, EncodeOptions, DecodeOptions, StreamDecoder, SpecialTokenSet } from './tokenizer.js';
 export { loadTokenizer, loadEncoding, ENCODING_NAMES, type EncodingName } from './load-tokenizer.js';
@@ -15,6 +15,17 @@ export {
   type TrainBpeOptions,
 } from './train-bpe.js';
 export { WordCounter, type TrainProgress } from './train-merges.js';
+export {
+  trainWordPiece,
+  trainWordPieceFromWords,
+  resolveTrainWordPieceOptions,
+  bertWordCounter,
+  BERT_SPECIAL_TOKENS,
+  type TrainWordPieceOptions,
+  type TrainWordPieceFieldNames,
+  type ResolvedTrainWordPieceOptions,
+  type BertTextOptions,
+} from './train-wordpiece.js';
 export { PipelineTokenizer, type TokenizerSpec, type ModelSpec } from './pipeline-tokenizer.js';
 export { parseTokenizerJson, readTokenizerJson } from './tokenizer-json-read.js';
 export { parseTiktokenRanks, parseGpt2Files, tiktokenSpec, type Gpt2Files } from './tiktoken-files.js';
