@@ -14,7 +14,7 @@ export {
   byteLevelWords,
   type TrainBpeOptions,
 } from './train-bpe.js';
-export { WordCounter, type TrainProgress } from './train-merges.js';
+export { WordCounter, checkSpecialTokens, type TrainProgress } from './train-merges.js';
 export {
   trainWordPiece,
   trainWordPieceFromWords,
