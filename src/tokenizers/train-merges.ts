@@ -26,20 +26,29 @@ export const PAIR = 2 ** 21;
  * Counts words in text line by line (each line keeps its '\n'), exactly as HF's
  * `train(files)` reads files: so "\n\n" is never one word. `split` gives the words of one
  * line (normalized and pre-tokenized as the trained tokenizer will). Chunks given to `add`
- * should end at line breaks.
+ * should end at line breaks. With `lines: false`, `split` gets each chunk whole: for a
+ * pipeline whose words never hold a line break, and whose normalizer treats one as it
+ * treats any whitespace, that counts the same words with one call instead of one per line.
  */
 export class WordCounter {
   /** Each word with its count, in the order the words were first seen. */
   readonly counts = new Map<string, number>();
 
-  constructor(private readonly split: (line: string) => Iterable<string>) {}
+  constructor(
+    private readonly split: (text: string) => Iterable<string>,
+    private readonly lines = true,
+  ) {}
 
   add(text: string): void {
     const counts = this.counts;
+    const count = (piece: string): void => {
+      for (const word of this.split(piece)) counts.set(word, (counts.get(word) ?? 0) + 1);
+    };
+    if (!this.lines) return count(text);
     for (let start = 0; start < text.length;) {
       const newline = text.indexOf('\n', start);
       const end = newline < 0 ? text.length : newline + 1;
-      for (const word of this.split(text.slice(start, end))) counts.set(word, (counts.get(word) ?? 0) + 1);
+      count(text.slice(start, end));
       start = end;
     }
   }
