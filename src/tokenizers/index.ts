@@ -3,7 +3,14 @@
  * Hugging Face tokenizer.json (byte-level BPE, SentencePiece BPE, WordPiece, Unigram),
  * BPE and WordPiece training and a character tokenizer, all behind one `Tokenizer` interface.
  */
-export type { Tokenizer, EncodeOptions, DecodeOptions, StreamDecoder, SpecialTokenSet } from './tokenizer.js';
+export type {
+  Tokenizer,
+  EncodeOptions,
+  DecodeOptions,
+  Encoding,
+  StreamDecoder,
+  SpecialTokenSet,
+} from './tokenizer.js';
 export { loadTokenizer, loadEncoding, ENCODING_NAMES, type EncodingName } from './load-tokenizer.js';
 export { CharTokenizer } from './char-tokenizer.js';
 export { UnknownCharacters } from './unknown-characters.js';
@@ -33,5 +40,5 @@ export { GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN } from './split-patterns.js
 export type { Normalizer } from './normalizers.js';
 export type { PreTokenizer } from './pre-tokenizers.js';
 export type { Decoder } from './decoders.js';
-export type { PostProcessor, TypedIds } from './post-processors.js';
+export type { PostProcessor, TypedIds, TokenDetails } from './post-processors.js';
 export type { AddedToken } from './added-tokens.js';

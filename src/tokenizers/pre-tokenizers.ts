@@ -49,6 +49,12 @@ export interface CompiledPreTokenizer {
    */
   readonly singleRegex: RegExp | undefined;
   readonly gapsAreWords: boolean;
+  /**
+   * The words of one segment as [start, end) spans, where the pre-tokenizer only splits (one
+   * regex, or none); undefined for one that rewrites the text (ByteLevel, Metaspace) or
+   * splits in several steps.
+   */
+  spans(text: string, atStart: boolean): Array<[number, number]> | undefined;
 }
 
 type Step = (piece: string, atStart: boolean) => string[];
@@ -80,11 +86,29 @@ export function compilePreTokenizer(preTokenizer: PreTokenizer | null): Compiled
     ? compileSplitRegex(only.pattern.value)
     : only?.type === 'BertPreTokenizer'
       ? BERT_WORDS
-      : undefined;
+      : only?.type === 'Whitespace'
+        ? WHITESPACE_WORDS
+        : only?.type === 'WhitespaceSplit'
+          ? NON_WHITESPACE_RUN
+          : undefined;
+  const splitsOnly = flat.length === 0 || (flat.length === 1 && singleRegex !== undefined);
   return {
     byteLevel,
     singleRegex,
     gapsAreWords: isolated,
+    spans(text) {
+      if (!splitsOnly) return undefined;
+      if (singleRegex === undefined) return text.length === 0 ? [] : [[0, text.length]];
+      const spans: Array<[number, number]> = [];
+      let last = 0;
+      for (const match of text.matchAll(singleRegex)) {
+        if (isolated && match.index > last) spans.push([last, match.index]);
+        if (match[0].length > 0) spans.push([match.index, match.index + match[0].length]);
+        last = match.index + match[0].length;
+      }
+      if (isolated && last < text.length) spans.push([last, text.length]);
+      return spans;
+    },
     split(text, atStart) {
       let pieces = text.length === 0 ? [] : [text];
       for (const step of steps) {
@@ -106,7 +130,12 @@ function flatten(preTokenizer: PreTokenizer): PreTokenizer[] {
 
 /** Rust's `char::is_whitespace` (Unicode White_Space), which HF splits on. */
 const WHITESPACE = '\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
-const WHITESPACE_RUN = new RegExp(`[${WHITESPACE}]+`, 'gu');
+const NON_WHITESPACE_RUN = new RegExp(`[^${WHITESPACE}]+`, 'gu');
+/** HF Whitespace's `\w+|[^\w\s]+`: words, and runs of what is neither word nor space. */
+const WHITESPACE_WORDS = new RegExp(
+  `[\\p{L}\\p{M}\\p{Nd}\\p{Pc}]+|[^\\p{L}\\p{M}\\p{Nd}\\p{Pc}${WHITESPACE}]+`,
+  'gu',
+);
 /** HF `is_bert_punc` / `is_punc`: ASCII punctuation or Unicode 8.0 P* (hf-unicode.ts). */
 const PUNCTUATION = new RegExp(`[${PUNCTUATION_CLASS}]`, 'gu');
 /**
@@ -133,13 +162,10 @@ function compileStep(step: PreTokenizer): Step {
       const regex = compileSplitRegex(pattern.value);
       return (piece) => splitByRegex(piece, regex, behavior, invert);
     }
-    case 'Whitespace': {
-      const regex =
-        /[\p{L}\p{M}\p{Nd}\p{Pc}]+|[^\p{L}\p{M}\p{Nd}\p{Pc}\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/gu;
-      return (piece) => splitByRegex(piece, regex, 'Removed', true);
-    }
+    case 'Whitespace':
+      return (piece) => splitByRegex(piece, WHITESPACE_WORDS, 'Removed', true);
     case 'WhitespaceSplit':
-      return (piece) => splitByRegex(piece, WHITESPACE_RUN, 'Removed', false);
+      return (piece) => splitByRegex(piece, NON_WHITESPACE_RUN, 'Removed', true);
     case 'BertPreTokenizer':
       return (piece) => splitByRegex(piece, BERT_WORDS, 'Removed', true);
     case 'Punctuation': {

@@ -44,13 +44,19 @@ export class WordPieceModel {
     return this.tokens[id];
   }
 
-  encodeWord(word: string, out: number[]): void {
+  /**
+   * Appends the ids of one word; with `spans`, also each piece's [start, end) in `word`
+   * (UTF-16 units; the whole word for [UNK]), as HF's WordPiece gives its tokens' offsets.
+   */
+  encodeWord(word: string, out: number[], _unknown?: unknown, spans?: Array<[number, number]>): void {
     const chars = Array.from(word);
     if (chars.length > this.options.maxInputCharsPerWord) {
       out.push(this.unkId);
+      spans?.push([0, word.length]);
       return;
     }
     const pieces: number[] = [];
+    const ends: number[] = [];
     const prefix = this.options.continuingSubwordPrefix;
     let start = 0;
     while (start < chars.length) {
@@ -63,11 +69,22 @@ export class WordPieceModel {
       }
       if (found === undefined) {
         out.push(this.unkId);
+        spans?.push([0, word.length]);
         return;
       }
       pieces.push(found);
+      ends.push(end);
       start = end;
     }
     for (const id of pieces) out.push(id);
+    if (spans === undefined) return;
+    // Piece ends in characters to UTF-16 units.
+    let unit = 0;
+    let char = 0;
+    for (const end of ends) {
+      const from = unit;
+      for (; char < end; char++) unit += (chars[char] as string).length;
+      spans.push([from, unit]);
+    }
   }
 }
