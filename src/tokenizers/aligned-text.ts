@@ -21,25 +21,82 @@ import {
 } from './hf-unicode.js';
 import type { Normalizer } from './normalizers.js';
 
+/** Growable (start, end) pairs per UTF-16 unit, with the text they belong to. */
+class SpanBuilder {
+  private starts: Int32Array;
+  private ends: Int32Array;
+  private length = 0;
+  private readonly pieces: string[] = [];
+
+  constructor(capacity: number) {
+    this.starts = new Int32Array(Math.max(16, capacity));
+    this.ends = new Int32Array(Math.max(16, capacity));
+  }
+
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.starts.length) return;
+    const capacity = Math.max(this.starts.length * 2, this.length + extra);
+    const [starts, ends] = [new Int32Array(capacity), new Int32Array(capacity)];
+    starts.set(this.starts.subarray(0, this.length));
+    ends.set(this.ends.subarray(0, this.length));
+    [this.starts, this.ends] = [starts, ends];
+  }
+
+  /** `text` whose every unit came from [start, end). */
+  push(text: string, start: number, end: number): void {
+    this.reserve(text.length);
+    this.starts.fill(start, this.length, this.length + text.length);
+    this.ends.fill(end, this.length, this.length + text.length);
+    this.length += text.length;
+    this.pieces.push(text);
+  }
+
+  /** Units [from, to) of `source`, spans and all. */
+  copy(source: AlignedText, from: number, to: number): void {
+    if (to <= from) return;
+    this.reserve(to - from);
+    this.starts.set(source.starts.subarray(from, to), this.length);
+    this.ends.set(source.ends.subarray(from, to), this.length);
+    this.length += to - from;
+    this.pieces.push(source.text.slice(from, to));
+  }
+
+  build(): AlignedText {
+    return new AlignedText(
+      this.pieces.join(''),
+      this.starts.subarray(0, this.length),
+      this.ends.subarray(0, this.length),
+    );
+  }
+}
+
 export class AlignedText {
-  private constructor(
+  constructor(
     readonly text: string,
     /** Per UTF-16 unit of `text`: the start of the original character it came from. */
-    private readonly starts: readonly number[],
-    private readonly ends: readonly number[],
+    readonly starts: Int32Array,
+    /** ... and its end. */
+    readonly ends: Int32Array,
   ) {}
 
   /** `text` as its own original. */
   static of(text: string): AlignedText {
-    const starts: number[] = [];
-    const ends: number[] = [];
-    for (let at = 0; at < text.length;) {
-      const width = (text.codePointAt(at) as number) > 0xffff ? 2 : 1;
-      for (let k = 0; k < width; k++) {
-        starts.push(at);
-        ends.push(at + width);
+    const starts = new Int32Array(text.length);
+    const ends = new Int32Array(text.length);
+    for (let at = 0; at < text.length; at++) {
+      starts[at] = at;
+      ends[at] = at + 1;
+      const code = text.charCodeAt(at);
+      // A surrogate pair is one character: both units span both.
+      if (code >= 0xd800 && code <= 0xdbff && at + 1 < text.length) {
+        const low = text.charCodeAt(at + 1);
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          ends[at] = at + 2;
+          starts[at + 1] = at;
+          ends[at + 1] = at + 2;
+          at++;
+        }
       }
-      at += width;
     }
     return new AlignedText(text, starts, ends);
   }
@@ -58,25 +115,19 @@ export class AlignedText {
   transform(chars: ReadonlyArray<readonly [string, number]>): AlignedText {
     const { text, starts, ends } = this;
     const next = (at: number): number => at + ((text.codePointAt(at) as number) > 0xffff ? 2 : 1);
-    const out: string[] = [];
-    const newStarts: number[] = [];
-    const newEnds: number[] = [];
+    const out = new SpanBuilder(text.length);
     let at = 0;
     for (const [char, change] of chars) {
-      let span: [number, number];
-      if (change > 0) span = at === 0 ? [0, 0] : [starts[at - 1] as number, ends[at - 1] as number];
-      else {
-        span = [starts[at] as number, ends[at] as number];
-        at = next(at);
-        for (let k = 0; k < -change; k++) at = next(at);
+      if (change > 0) {
+        if (at === 0) out.push(char, 0, 0);
+        else out.push(char, starts[at - 1] as number, ends[at - 1] as number);
+        continue;
       }
-      out.push(char);
-      for (let k = 0; k < char.length; k++) {
-        newStarts.push(span[0]);
-        newEnds.push(span[1]);
-      }
+      out.push(char, starts[at] as number, ends[at] as number);
+      at = next(at);
+      for (let k = 0; k < -change; k++) at = next(at);
     }
-    return new AlignedText(out.join(''), newStarts, newEnds);
+    return out.build();
   }
 
   /**
@@ -86,21 +137,25 @@ export class AlignedText {
    */
   rewrite(rewrite: (char: string) => string): AlignedText {
     if (rewrite(this.text) === this.text) return this; // unchanged as a whole: unchanged per character
-    const { text, starts, ends } = this;
-    const out: string[] = [];
-    const newStarts: number[] = [];
-    const newEnds: number[] = [];
+    const text = this.text;
+    const out = new SpanBuilder(text.length);
+    // Text has few distinct characters: rewrite each once; runs that stay are copied whole.
+    const memo = new Map<string, string>();
+    let run = 0;
     for (let at = 0; at < text.length;) {
       const width = (text.codePointAt(at) as number) > 0xffff ? 2 : 1;
-      const written = rewrite(text.slice(at, at + width));
-      out.push(written);
-      for (let k = 0; k < written.length; k++) {
-        newStarts.push(starts[at] as number);
-        newEnds.push(ends[at] as number);
+      const char = width === 1 ? text[at]! : text.slice(at, at + width);
+      let written = memo.get(char);
+      if (written === undefined) memo.set(char, (written = rewrite(char)));
+      if (written !== char) {
+        out.copy(this, run, at);
+        out.push(written, this.starts[at] as number, this.ends[at] as number);
+        run = at + width;
       }
       at += width;
     }
-    return new AlignedText(out.join(''), newStarts, newEnds);
+    out.copy(this, run, text.length);
+    return out.build();
   }
 
   /**

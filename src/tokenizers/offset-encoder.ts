@@ -71,8 +71,9 @@ export class OffsetEncoder {
           token(piece.id, original(piece.start, piece.end));
           continue;
         }
+        const spans: Array<[number, number]> = [];
         for (const [wordStart, wordEnd] of this.preTokenizer.spans(piece.text, piece.atStart) ?? []) {
-          const spans: Array<[number, number]> = [];
+          spans.length = 0;
           const before = ids.length;
           this.model.encodeWord(piece.text.slice(wordStart, wordEnd), ids, undefined, spans);
           const at = piece.start + wordStart;

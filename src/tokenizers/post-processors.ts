@@ -63,6 +63,10 @@ function typed(ids: number[], typeId: number): Part {
   return { ids, typeIds: new Array<number>(ids.length).fill(typeId) };
 }
 
+function append<T>(to: T[], from: readonly T[]): void {
+  for (let i = 0; i < from.length; i++) to.push(from[i] as T);
+}
+
 /** Builds a new part from whole parts and special tokens, keeping the details the parts have. */
 class PartBuilder {
   private readonly ids: number[] = [];
@@ -91,10 +95,11 @@ class PartBuilder {
     const from = part.details;
     const to = this.details;
     if (from !== undefined && to !== undefined) {
-      to.specialTokensMask.push(...from.specialTokensMask);
-      to.sequenceIds.push(...from.sequenceIds);
-      if (from.offsets !== undefined) to.offsets?.push(...from.offsets);
-      if (from.wordIds !== undefined) to.wordIds?.push(...from.wordIds);
+      // One element at a time: push(...xs) overflows the stack past ~100k tokens.
+      append(to.specialTokensMask, from.specialTokensMask);
+      append(to.sequenceIds, from.sequenceIds);
+      if (from.offsets !== undefined && to.offsets !== undefined) append(to.offsets, from.offsets);
+      if (from.wordIds !== undefined && to.wordIds !== undefined) append(to.wordIds, from.wordIds);
     }
     return this;
   }

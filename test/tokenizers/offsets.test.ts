@@ -159,6 +159,17 @@ describe('encodeDetailed equals HF Encoding', () => {
     assert.equal(pieces.length, ids.length);
   });
 
+  it('a pair of half a million tokens (no array spread that overflows the stack)', () => {
+    const tokenizer = trainWordPiece(['hello world foo'], { vocabSize: 100 });
+    const { ids, offsets, wordIds } = tokenizer.encodeDetailed(
+      'hello world '.repeat(200_000),
+      'foo '.repeat(100_000),
+    );
+    assert.equal(ids.length, 1 + 400_000 + 1 + 100_000 + 1);
+    assert.equal(offsets?.length, ids.length);
+    assert.equal(wordIds?.[ids.length - 2], 99_999);
+  });
+
   it('CharTokenizer: one offset per character (surrogate pairs are one), as HF has its tokenizer.json', async () => {
     const tokenizer = CharTokenizer.fromText('ab 👍c');
     const hf = HfTokenizer.fromString(JSON.stringify(tokenizer.toJSON()));
