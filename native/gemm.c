@@ -14,6 +14,9 @@
  *
  * Threads: tasks are (batch, block of M or N); each task packs its own panels into the
  * running thread's scratch buffers (allocated once and grown, never per call).
+ *
+ * The grouped GEMM of the mixture-of-experts layers (GroupedGemmParams) runs the same blocked
+ * product over each expert's contiguous row group, all groups in one parallel loop.
  */
 #include "lmf.h"
 #include "simd.h"
@@ -535,4 +538,80 @@ void LMF_FN(lmf_gemm)(const float *a, const float *b, float *c, const lmf_gemm_p
     j.splits = (dim + j.chunk - 1) / j.chunk;
   }
   lmf_parallel(p->batch * j.splits, gemm_task, &j);
+}
+
+/* ---- grouped GEMM (mixture of experts) ------------------------------------------------------ */
+
+typedef struct {
+  const float *a, *b;
+  float *c;
+  const int32_t *offsets;
+  const lmf_grouped_gemm_params *p;
+  long parts; /* tasks per group */
+} grouped_job;
+
+/* rows of C = beta * C: a product with an empty contraction (an expert no token chose) */
+static void scale_rows(float *c, long ldc, long m, long n, float beta) {
+  for (long i = 0; i < m; i++)
+    for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
+}
+
+/* Part `part` of group g: a block of the group's rows (rows kind) or of C_g's rows (inner
+ * kind), run by the same blocked product as one GEMM (each part packs its own panels). */
+static void grouped_task(void *ctx, long task, int tid) {
+  const grouped_job *j = ctx;
+  const lmf_grouped_gemm_params *p = j->p;
+  long g = task / j->parts, part = task % j->parts;
+  long r0 = j->offsets[g], rows = j->offsets[g + 1] - r0;
+  long dim = p->inner ? p->m : rows;
+  long chunk = ((dim + j->parts - 1) / j->parts + MR - 1) / MR * MR;
+  long lo = part * chunk, hi = lo + chunk < dim ? lo + chunk : dim;
+  if (lo >= hi) return;
+  block_job bj;
+  if (p->inner) {
+    /* op(A)(i, q) = A[r0 + q, lo + i]: the group's rows of A read transposed */
+    bj.a = j->a + p->offA + r0 * p->lda + lo;
+    bj.ars = 1;
+    bj.acs = p->lda;
+    bj.b = j->b + p->offB + r0 * p->ldb;
+    bj.brs = p->ldb;
+    bj.bcs = 1;
+    bj.c = j->c + p->offC + g * p->strideC + lo * p->ldc;
+    bj.k = rows;
+  } else {
+    bj.a = j->a + p->offA + (r0 + lo) * p->lda;
+    bj.ars = p->lda;
+    bj.acs = 1;
+    bj.b = j->b + p->offB + g * p->strideB;
+    bj.brs = p->transB ? 1 : p->ldb;
+    bj.bcs = p->transB ? p->ldb : 1;
+    bj.c = j->c + p->offC + (r0 + lo) * p->ldc;
+    bj.k = p->k;
+  }
+  bj.ldc = p->ldc;
+  bj.m = hi - lo;
+  bj.n = p->n;
+  bj.alpha = p->alpha;
+  bj.beta = p->beta;
+  if (bj.k <= 0 || bj.alpha == 0)
+    scale_rows(bj.c, bj.ldc, bj.m, bj.n, bj.beta);
+  else
+    gemm_block(&bj, tid);
+}
+
+/*
+ * Every group's product in one parallel loop of groups x parts tasks. A group is split into
+ * up to `threads` parts when the whole product is large enough that each task keeps ~1 MFLOP
+ * (a part repacks the group's B panel, so tiny parts would mostly pack); the task counter
+ * hands parts out in order, so groups of uneven size (experts with more tokens) balance.
+ */
+void LMF_FN(grouped_gemm)(const float *a, const float *b, float *c, const int32_t *offsets,
+                          const lmf_grouped_gemm_params *p) {
+  if (p->groups <= 0 || p->n <= 0 || (p->inner && p->m <= 0)) return;
+  long rows = offsets[p->groups] - offsets[0];
+  double flops = 2.0 * (double)rows * (double)p->n * (double)(p->inner ? p->m : p->k);
+  long parts = lmf_threads();
+  while (parts > 1 && flops / (double)(parts * p->groups) < 1e6) parts--;
+  grouped_job j = {a, b, c, offsets, p, parts};
+  lmf_parallel(p->groups * parts, grouped_task, &j);
 }
