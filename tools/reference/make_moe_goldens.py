@@ -16,7 +16,16 @@ written out (transformers itself is not installed):
 Writes test/golden/moe/:
   block-*.safetensors    x, every weight (HF names), out, router_logits, the losses, and the
                          gradient of sum(out * dout) + 0.1 * balance + 0.01 * z for x and every weight
+  mixtral-tiny/          a MixtralForCausalLM folder (config.json, model.safetensors) and
+                         debug.safetensors: ids, targets, logits, the cross-entropy, the balance
+                         and z-loss over both layers, the total loss (ce + router_aux_loss_coef *
+                         balance + lmforge_router_z_loss_coef * z, as MixtralForCausalLM adds it
+                         with output_router_logits) and its gradient for every parameter
   manifest.json          cases, seed, versions, tolerances with reasons
+
+Reverse direction (lmforge -> PyTorch): runs tools/reference/write_lmforge_mixtral.ts, which saves
+a seeded mixtral preset into test/golden/moe/from-lmforge/mixtral/ with lmforge's logits; this
+script loads it by HF names into the reference (strictly) and checks the logits agree.
 
 Run: /usr/bin/python3 tools/reference/make_moe_goldens.py   (torch 1.13, CPU, ~1 s)
 
@@ -34,7 +43,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_model_goldens import ACT, ROOT, write_safetensors  # noqa: E402
+from make_model_goldens import (  # noqa: E402
+    ACT, ROOT, LlamaAttention, LlamaRMSNorm, check_lmforge_folder, randomize as randomize_model, write_safetensors)
 
 OUT = os.path.join(ROOT, 'test', 'golden', 'moe')
 SEED = 4321
@@ -70,6 +80,7 @@ class SparseMoeBlock(nn.Module):
         B, T, C = hidden_states.shape
         hidden_states = hidden_states.view(-1, C)
         router_logits = self.gate(hidden_states)
+        self.margin = top_k_margin(router_logits.detach(), self.k)
         routing_weights = F.softmax(router_logits, dim=1)
         routing_weights, selected_experts = torch.topk(routing_weights, self.k, dim=-1)
         if self.normalise:
@@ -162,11 +173,111 @@ def make_block_case(case, gen):
             'parameters': sorted(weights), 'topkMargin': margin}
 
 
+# ---- MixtralForCausalLM by formula (transformers/models/mixtral/modeling_mixtral.py) ---------
+
+class MixtralDecoderLayer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.self_attn = LlamaAttention(c)  # Mixtral's attention is Llama's (GQA, RoPE)
+        self.block_sparse_moe = SparseMoeBlock(c['hidden_size'], c['intermediate_size'], c['num_local_experts'],
+                                               c['num_experts_per_tok'])
+        self.input_layernorm = LlamaRMSNorm(c['hidden_size'], c['rms_norm_eps'])
+        self.post_attention_layernorm = LlamaRMSNorm(c['hidden_size'], c['rms_norm_eps'])
+
+    def forward(self, x):
+        x = x + self.self_attn(self.input_layernorm(x))
+        moe, router_logits = self.block_sparse_moe(self.post_attention_layernorm(x))
+        return x + moe, router_logits
+
+
+class MixtralModel(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(c['vocab_size'], c['hidden_size'])
+        self.layers = nn.ModuleList([MixtralDecoderLayer(c) for _ in range(c['num_hidden_layers'])])
+        self.norm = LlamaRMSNorm(c['hidden_size'], c['rms_norm_eps'])
+
+    def forward(self, ids):
+        x = self.embed_tokens(ids)
+        router_logits = []
+        for layer in self.layers:
+            x, logits = layer(x)
+            router_logits.append(logits)
+        return self.norm(x), router_logits
+
+
+class MixtralForCausalLM(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.model = MixtralModel(c)
+        self.lm_head = nn.Linear(c['hidden_size'], c['vocab_size'], bias=False)
+
+    def forward(self, ids):
+        h, router_logits = self.model(ids)
+        return self.lm_head(h), router_logits
+
+    def margin(self):
+        return min(layer.block_sparse_moe.margin for layer in self.model.layers)
+
+
+MIXTRAL_CONFIG = {
+    'architectures': ['MixtralForCausalLM'], 'model_type': 'mixtral', 'vocab_size': 40, 'hidden_size': 16,
+    'intermediate_size': 24, 'num_hidden_layers': 2, 'num_attention_heads': 4, 'num_key_value_heads': 2,
+    'max_position_embeddings': 16, 'hidden_act': 'silu', 'rms_norm_eps': 1e-5, 'rope_theta': 1e6,
+    'sliding_window': None, 'attention_dropout': 0.0, 'initializer_range': 0.02, 'tie_word_embeddings': False,
+    'num_local_experts': 4, 'num_experts_per_tok': 2, 'router_aux_loss_coef': 0.02, 'router_jitter_noise': 0.0,
+    'output_router_logits': True, 'lmforge_router_z_loss_coef': 0.001,
+}
+
+
+def make_mixtral_fixture(gen, B=2, T=12):
+    c = MIXTRAL_CONFIG
+    model = MixtralForCausalLM(c)
+    for _ in range(20):  # redraw until every layer's top-2 choice has a margin float32 keeps
+        randomize_model(model, gen)
+        ids = torch.randint(0, c['vocab_size'], (B, T), generator=gen)
+        with torch.no_grad():
+            model.double()(ids)
+        model.float()
+        if model.margin() > 1e-3:
+            break
+    else:
+        raise SystemExit('mixtral-tiny: no draw with a top-k margin')
+    weights = {k: v.detach().float().clone() for k, v in model.state_dict().items()}
+    model = model.double()
+    targets = torch.randint(0, c['vocab_size'], (B, T), generator=gen)
+    logits, router_logits = model(ids)
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    balance = load_balancing_loss_func(router_logits, c['num_local_experts'], c['num_experts_per_tok'])
+    z = router_z_loss(router_logits)
+    loss = ce + c['router_aux_loss_coef'] * balance + c['lmforge_router_z_loss_coef'] * z
+    loss.backward()
+    folder = os.path.join(OUT, 'mixtral-tiny')
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, 'config.json'), 'w') as f:
+        json.dump(c, f, indent=2)
+        f.write('\n')
+    write_safetensors(os.path.join(folder, 'model.safetensors'), weights)
+    debug = {'ids': ids.int(), 'targets': targets.int(), 'logits': logits.float(), 'ce': ce.float().reshape([]),
+             'balance': balance.float().reshape([]), 'z_loss': z.float().reshape([]), 'loss': loss.float().reshape([])}
+    for key, p in model.named_parameters():
+        debug['grad.' + key] = p.grad.float()
+    write_safetensors(os.path.join(folder, 'debug.safetensors'), debug)
+    print(f'mixtral-tiny: ce {ce.item():.4f}, balance {balance.item():.4f}, z {z.item():.4f}, '
+          f'top-k margin {model.margin():.3g}', file=sys.stderr)
+    return {'folder': 'mixtral-tiny', 'batch': B, 'time': T, 'parameters': sorted(weights),
+            'gradients': sorted(k for k in debug if k.startswith('grad.')), 'topkMargin': model.margin()}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(SEED)
     torch.manual_seed(SEED)
     blocks = [make_block_case(case, gen) for case in BLOCK_CASES]
+    model = make_mixtral_fixture(gen)
+    if '--skip-lmforge' not in sys.argv:
+        subprocess.run(['npx', 'tsx', 'tools/reference/write_lmforge_mixtral.ts'], cwd=ROOT, check=True)
+    reverse = check_lmforge_folder('mixtral', OUT, {'mixtral': MixtralForCausalLM})
     manifest = {
         'generator': 'tools/reference/make_moe_goldens.py',
         'torch': torch.__version__, 'python': platform.python_version(), 'seed': SEED, 'threads': 1,
@@ -179,19 +290,27 @@ def main():
             'loss': {'atol': 2e-6, 'rtol': 1e-5, 'why': 'means of float32 softmax products over <= 20 rows'},
             'gradients': {'atol': 2e-5, 'rtol': 1e-4,
                           'why': 'float32 backward through the gates, the experts and the router; gradients ~1'},
+            'model': {'logits': {'atol': 2e-5, 'rtol': 1e-5}, 'loss': {'atol': 1e-5, 'rtol': 0},
+                      'gradients': {'atol': 2e-6, 'rtol': 1e-4},
+                      'why': 'as the Llama golden (test/golden/models/manifest.json): float32 through 2 blocks, '
+                             'logits ~5, gradients <= ~0.05; every router choice has a margin > 1e-3'},
         },
         'blocks': blocks,
+        'model': model,
+        'reverse': reverse,
     }
     path = os.path.join(OUT, 'manifest.json')
     with open(path, 'w') as f:
         json.dump(manifest, f, indent=1)
         f.write('\n')
-    # The repository lints JSON with prettier; format the manifest the way it expects.
+    # The repository lints JSON with prettier; format the manifest and config.json files its way.
     prettier = os.path.join(ROOT, 'node_modules', '.bin', 'prettier')
     if os.path.exists(prettier):
-        subprocess.run([prettier, '--write', '--log-level', 'warn', path], check=True)
+        subprocess.run([prettier, '--write', '--log-level', 'warn', OUT], check=True)
     else:
-        print(f'node_modules/.bin/prettier not found: run `npx prettier --write {path}`', file=sys.stderr)
+        print(f'node_modules/.bin/prettier not found: run `npx prettier --write {OUT}`', file=sys.stderr)
+    if not reverse['ok']:
+        sys.exit(1)
 
 
 if __name__ == '__main__':

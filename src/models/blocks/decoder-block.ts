@@ -13,6 +13,8 @@ import {
   RMSNorm,
   SelfAttention,
   Mlp,
+  SparseMoe,
+  type MoeContext,
   type AttentionContext,
   type InitOptions,
   type LayerInitOptions,
@@ -40,7 +42,12 @@ export function makeNorm(config: DecoderConfig, build: BuildInit): Norm {
 export interface BlockContext extends AttentionContext {
   /** Dropout on the residual branches (identity in eval mode). */
   readonly drop: (x: Tensor) => Tensor;
+  /** What a sparse MoE MLP needs for this call (mode, rng, router recorder). */
+  readonly moe?: MoeContext;
 }
+
+/** The MLP slot: a dense Mlp, or a SparseMoe (which reads the call's MoeContext). */
+export type FeedForward = Module & { forward(x: Tensor, moe?: MoeContext): Tensor };
 
 export interface BlockResult {
   /** (B, T, C) */
@@ -74,17 +81,28 @@ export class DecoderBlock extends Module {
       }),
     );
     this.addChild(names.norm2, makeNorm(config, build));
+    const moe = config.moe;
     this.addChild(
       names.mlp,
-      new Mlp({
-        nEmbd: config.nEmbd,
-        hidden: config.intermediateSize,
-        activation: config.activation,
-        bias: config.bias,
-        layout: names.layout,
-        names: names.mlpNames[config.mlp],
-        ...init,
-      }),
+      moe === null
+        ? new Mlp({
+            nEmbd: config.nEmbd,
+            hidden: config.intermediateSize,
+            activation: config.activation,
+            bias: config.bias,
+            layout: names.layout,
+            names: names.mlpNames[config.mlp],
+            ...init,
+          })
+        : new SparseMoe({
+            nEmbd: config.nEmbd,
+            hidden: config.intermediateSize,
+            ...moe,
+            kind: config.mlp,
+            activation: config.activation,
+            names: names.moe!,
+            ...init,
+          }),
     );
   }
 
@@ -100,8 +118,8 @@ export class DecoderBlock extends Module {
     return this.child<Norm>(this.#names.norm2);
   }
 
-  get mlp(): Mlp {
-    return this.child<Mlp>(this.#names.mlp);
+  get mlp(): FeedForward {
+    return this.child<FeedForward>(this.#names.mlp);
   }
 
   /** x (B, T, C) -> (B, T, C). */
@@ -113,7 +131,7 @@ export class DecoderBlock extends Module {
   run(x: Tensor, context: BlockContext): BlockResult {
     const attended = this.attention.attend(this.norm1.forward(x), context);
     const h = add(x, context.drop(attended.output)); // (B, T, C)
-    const output = add(h, context.drop(this.mlp.forward(this.norm2.forward(h)))); // (B, T, C)
+    const output = add(h, context.drop(this.mlp.forward(this.norm2.forward(h), context.moe))); // (B, T, C)
     return { output, probabilities: attended.probabilities };
   }
 }

@@ -1,11 +1,12 @@
 /**
  * The checkpoint names a decoder-only preset gives its modules, and the table of every
- * preset's names (gpt2/names.ts, llama/names.ts). The blocks (../blocks/) and the
+ * preset's names (gpt2/names.ts, llama/names.ts, mixtral/names.ts). The blocks (../blocks/) and the
  * parameter plan (./shapes.ts) both build their paths from these.
  */
 import type { AttentionProjections, LinearLayout, MlpNames, MoeNames } from '../../nn/index.js';
 import { gpt2Names } from '../gpt2/names.js';
 import { llamaNames } from '../llama/names.js';
+import { mixtralNames } from '../mixtral/names.js';
 import type { DecoderArch } from './config.js';
 
 export interface ArchNames {
@@ -30,4 +31,8 @@ export interface ArchNames {
   readonly bufferKeys: readonly RegExp[];
 }
 
-export const archNames: Readonly<Record<DecoderArch, ArchNames>> = { gpt2: gpt2Names, llama: llamaNames };
+export const archNames: Readonly<Record<DecoderArch, ArchNames>> = {
+  gpt2: gpt2Names,
+  llama: llamaNames,
+  mixtral: mixtralNames,
+};
