@@ -23,6 +23,7 @@ import {
   resolveDecoderConfig,
   type AnyLanguageModel,
   type DecoderArch,
+  type FieldNames,
 } from '../models/index.js';
 import { UnknownCharacters, type Tokenizer } from '../tokenizers/index.js';
 import {
@@ -56,6 +57,12 @@ export interface ModelFlags {
   readonly nHead?: number | undefined;
   readonly nEmbd?: number | undefined;
   readonly dropout?: number | undefined;
+  /** Expert settings (--arch mixtral only). */
+  readonly nExperts?: number | undefined;
+  readonly expertsPerToken?: number | undefined;
+  readonly auxLossCoef?: number | undefined;
+  readonly routerZLoss?: number | undefined;
+  readonly capacityFactor?: number | undefined;
 }
 
 export interface TrainRequest {
@@ -104,9 +111,22 @@ const resumable = new Set<string>(['iters', 'evalEvery', 'evalIters', 'earlyStop
 const flagOf = (key: string): string =>
   key === 'earlyStopPatience' ? '--early-stop' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
-/** A value as the flag would be written (no clipping is --grad-clip 0). */
+/** A value as the flag would be written (no clipping is --grad-clip 0; an unset setting is 'none'). */
 const flagValue = (key: string, value: unknown): string =>
-  value === null && key === 'gradClip' ? '0' : String(value);
+  value === null && key === 'gradClip' ? '0' : value === null || value === undefined ? 'none' : String(value);
+
+/** The expert flags, by the MoeConfig field each sets (errors name the flag). */
+const moeFlags = {
+  nExperts: 'experts',
+  expertsPerToken: 'expertsPerToken',
+  auxLossCoef: 'auxLossCoef',
+  routerZLoss: 'zLossCoef',
+  capacityFactor: 'capacityFactor',
+} as const;
+
+const moeFlagNames: FieldNames = Object.fromEntries(
+  Object.entries(moeFlags).map(([flag, field]) => [`moe.${field}`, flagOf(flag)]),
+);
 
 /** Data files as absolute paths, so that a resume from another directory finds them. */
 function absoluteSource(source: DataSource): DataSource {
@@ -149,6 +169,7 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
     nHead: config.nHead,
     nEmbd: config.nEmbd,
     dropout: config.dropout,
+    ...Object.fromEntries(Object.entries(moeFlags).map(([flag, field]) => [flag, config.moe?.[field]])),
   };
   const changes: string[] = [];
   const compare = (given: object, checkpointValues: Record<string, unknown>): void => {
@@ -283,6 +304,7 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
     bias: false,
     // nanoGPT's MLP uses exact GELU (nn.GELU()), not GPT-2's tanh approximation.
     ...(arch === 'gpt2' ? { activation: 'gelu' as const } : {}),
+    ...(arch === 'mixtral' ? { moe: moeSettings(request.model) } : {}),
   });
   // Every bad flag in one message, before the (possibly long) tokenization: the model
   // shape is checked now with a stand-in vocabulary size, and again once it is known.
@@ -299,7 +321,13 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   };
   const tokenizer = request.tokenizer ?? 'char';
   const resolved = collect(() => resolveTrainOptions(request.options, 'train'));
-  collect(() => resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags'));
+  if (arch !== 'mixtral') {
+    for (const flag of Object.keys(moeFlags) as Array<keyof typeof moeFlags>) {
+      if (request.model[flag] !== undefined)
+        problems.push(`${flagOf(flag)}: experts need --arch mixtral, got --arch ${arch}`);
+    }
+  }
+  collect(() => resolveDecoderConfig(rawModel(1, resolved?.blockSize ?? 1), 'model flags', moeFlagNames));
   const choice = collect(() => parseTokenizerChoice(tokenizer), true);
   if (resolved === null || choice === null || problems.length > 0) {
     throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'train' });
@@ -325,7 +353,11 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   }
   const source = absoluteSource(request.source ?? { kind: 'builtin' });
   const data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
-  const config = resolveDecoderConfig(rawModel(data.tokenizer.vocabSize, resolved.blockSize), 'model flags');
+  const config = resolveDecoderConfig(
+    rawModel(data.tokenizer.vocabSize, resolved.blockSize),
+    'model flags',
+    moeFlagNames,
+  );
   return {
     model: createModel(config, { seed: resolved.seed }),
     options: resolved,
@@ -334,6 +366,16 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
     tokenizer: await tokenizerSpec(tokenizer, choice),
     replacesRun: kind === 'run',
   };
+}
+
+/** The MoeConfig fields the expert flags give (the rest take the preset's defaults). */
+function moeSettings(model: ModelFlags): Record<string, number> {
+  const settings: Record<string, number> = {};
+  for (const [flag, field] of Object.entries(moeFlags)) {
+    const value = model[flag as keyof typeof moeFlags];
+    if (value !== undefined) settings[field] = value;
+  }
+  return settings;
 }
 
 /** Trains (or resumes) as asked; prints progress on stderr; returns the summary. */
@@ -370,9 +412,13 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     model.dispose();
     throw error;
   }
+  const experts =
+    shape.moe === undefined ? '' : `, ${shape.moe.experts} experts (${shape.moe.expertsPerToken} per token)`;
+  const active =
+    shape.moe === undefined ? '' : ` (${shape.moe.activeParameters.toLocaleString('en')} active per token)`;
   log(
-    `model: ${model.family}, ${shape.layers} layers, ${shape.heads} heads, ${shape.width} wide, context ${shape.context}, ` +
-      `vocabulary ${shape.vocabSize}: ${trainer.params.toLocaleString('en')} parameters`,
+    `model: ${model.family}, ${shape.layers} layers, ${shape.heads} heads, ${shape.width} wide${experts}, context ${shape.context}, ` +
+      `vocabulary ${shape.vocabSize}: ${trainer.params.toLocaleString('en')} parameters${active}`,
   );
   const signals = watchStopSignals(trainer, (code) => process.exit(code));
   let summary: TrainSummary;
@@ -441,5 +487,9 @@ export function summaryJson(
     out,
     backend: backend.name,
     threads: backend.threads,
+    // Models with expert layers: the last evaluation window's router statistics.
+    ...(summary.router === null
+      ? {}
+      : { aux_loss: summary.router.auxLoss, expert_load: summary.router.layers.map((layer) => layer.load) }),
   });
 }

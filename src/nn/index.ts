@@ -53,6 +53,7 @@ export {
   SparseMoe,
   RouterRecorder,
   routerAuxLoss,
+  routerLossValues,
   type MoeRouting,
   type MoeNames,
   type SparseMoeOptions,

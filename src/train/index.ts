@@ -43,3 +43,11 @@ export {
 } from './checkpoint.js';
 export { Trainer, type TrainEvent, type TrainSummary, type TrainerInit, type StopReason } from './trainer.js';
 export { evaluateLoss } from './evaluate.js';
+export {
+  RouterWindow,
+  routerLogRecord,
+  readLastRouterRecord,
+  type RouterSummary,
+  type RouterLayerSummary,
+  type RouterLogRecord,
+} from './router-window.js';

@@ -33,7 +33,7 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Rng, backward, crossEntropy, noGrad, scope, zeroGrad } from '../tensor/index.js';
+import { Rng, add, backward, crossEntropy, noGrad, scope, zeroGrad } from '../tensor/index.js';
 import { generationConfigToHf, resolveGenerationConfig } from '../generate/index.js';
 import type { AnyLanguageModel, LanguageModel } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
@@ -44,6 +44,7 @@ import { clipScale } from './optim/clip.js';
 import { learningRate } from './schedule.js';
 import { scheduleOf, type TrainOptions } from './options.js';
 import { BlockSampler } from './data/block-sampler.js';
+import { RouterWindow, routerLogRecord, type RouterSummary } from './router-window.js';
 import {
   logFile,
   saveCheckpoint,
@@ -91,6 +92,8 @@ export interface TrainSummary {
   readonly losses: readonly number[];
   /** The step of the newest checkpoint in runDir (null: none, e.g. a replacing run stopped before its first). */
   readonly checkpointStep: number | null;
+  /** Models with expert layers: the router statistics of the last evaluation window; else null. */
+  readonly router: RouterSummary | null;
 }
 
 /** `Model`: any model of the contract (default: a built-in family's, so `trainer.model` keeps its class). */
@@ -144,6 +147,9 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
   #lastEvalStep: number | null = null;
   #lastEval: { trainLoss: number; valLoss: number } | null = null;
   #stopRequested = false;
+  /** Router statistics since the last evaluation (models with expert layers). */
+  readonly #router = new RouterWindow();
+  #lastRouter: RouterSummary | null = null;
   /** Log lines not yet on disk: non-null only while replacing a run, before the first checkpoint. */
   #pendingLog: string[] | null;
   #checkpointStep: number | null;
@@ -248,9 +254,14 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     for (let micro = 0; micro < gradAccum; micro++) {
       lossSum += scope(() => {
         const { x, y } = this.#sampler.next(); // (B, T) each
-        const logits = this.model.forward(x, { mode: 'train', rng: this.#dropoutRng }); // (B, T, V)
-        const loss = crossEntropy(logits, y); // () mean over B*T
-        backward(loss);
+        const out = this.model.forward(
+          { ids: x },
+          { mode: 'train', rng: this.#dropoutRng, routerStats: true },
+        );
+        const loss = crossEntropy(out.logits!, y); // () mean over B*T
+        // A family's auxiliary loss (MoE load balancing) joins the objective; `loss` stays the CE.
+        backward(out.auxLoss === undefined ? loss : add(loss, out.auxLoss));
+        this.#router.add(out);
         return loss.item();
       });
     }
@@ -343,7 +354,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     this.#init.onEvent?.({ kind: 'checkpoint', step: this.#step, dir });
   }
 
-  async #log(record: Record<string, unknown>): Promise<void> {
+  async #log(record: object): Promise<void> {
     const dir = this.#init.runDir;
     if (dir === null) return;
     const line = JSON.stringify(record) + '\n';
@@ -408,6 +419,11 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       val_ppl: event.valPerplexity,
       time: new Date().toISOString(),
     });
+    const router = this.#router.take();
+    if (router !== null) {
+      this.#lastRouter = router;
+      await this.#log(routerLogRecord(this.#step, router));
+    }
     if (this.#bestValLoss === null || valLoss < this.#bestValLoss) {
       this.#bestValLoss = valLoss;
       this.#evalsWithoutImprovement = 0;
@@ -484,6 +500,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       bestValLoss: this.#bestValLoss,
       losses,
       checkpointStep: this.#checkpointStep,
+      router: this.#lastRouter,
     };
   }
 

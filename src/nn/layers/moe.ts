@@ -119,6 +119,10 @@ export interface RouterStats {
   readonly dropped: number;
   /** Mean over tokens of the entropy (nats) of the router's softmax over all experts. */
   readonly entropy: number;
+  /** (E) mean over tokens of the router's probability of each expert. */
+  readonly probabilities: readonly number[];
+  /** Mean over tokens of logsumexp(logits)^2 (the z-loss of this layer). */
+  readonly zLoss: number;
 }
 
 /** One layer's record: its statistics and, when losses are recorded, its loss terms (in the graph). */
@@ -145,26 +149,61 @@ export class RouterRecorder {
 
   /** Adds one layer's call: logits (N, E), the router softmax when computed (N, E), the routing. */
   record(logits: Tensor, probabilities: Tensor | null, routing: ExpertRouting): void {
-    // Mean entropy -sum_e p log p from log_softmax (finite where p underflows to 0).
-    const entropy = scope(() =>
-      noGrad(() => -sum(mul(softmax(logits), logSoftmax(logits))).item() / routing.tokens),
+    const N = routing.tokens;
+    const terms = (): { probabilitySum: Tensor; zSum: Tensor; entropy: number } => {
+      const p = probabilities ?? softmax(logits); // (N, E)
+      const logp = logSoftmax(logits); // (N, E)
+      // logsumexp(l) = l_0 - log_softmax(l)_0, stable and differentiable (d lse / dl = softmax).
+      const lse = sub(narrow(logits, 1, 0, 1), narrow(logp, 1, 0, 1)); // (N, 1)
+      // entropy -sum_e p log p from log_softmax (finite where p underflows to 0)
+      const entropy = noGrad(() => -sum(mul(p, logp)).item() / N);
+      return { probabilitySum: sum(p, { axis: 0 }), zSum: sum(square(lse)), entropy };
+    };
+    // Without losses, nothing is kept: the terms are computed off the graph and freed.
+    const kept = this.losses ? terms() : null;
+    const values = scope(() =>
+      noGrad(() => {
+        const t = kept ?? terms();
+        return {
+          probabilities: t.probabilitySum.toArray().map((v) => v / N),
+          zLoss: t.zSum.item() / N,
+          entropy: t.entropy,
+        };
+      }),
     );
     const stats: RouterStats = {
-      tokens: routing.tokens,
+      tokens: N,
       perToken: routing.perToken,
       counts: [...routing.counts],
       dropped: routing.dropped,
-      entropy,
+      ...values,
     };
-    if (!this.losses) {
-      this.records.push({ stats, probabilitySum: null, zSum: null });
-      return;
-    }
-    const p = probabilities ?? softmax(logits); // (N, E)
-    // logsumexp(l) = l_0 - log_softmax(l)_0, stable and differentiable (d lse / dl = softmax).
-    const lse = sub(narrow(logits, 1, 0, 1), narrow(logSoftmax(logits), 1, 0, 1)); // (N, 1)
-    this.records.push({ stats, probabilitySum: sum(p, { axis: 0 }), zSum: sum(square(lse)) });
+    this.records.push({ stats, probabilitySum: kept?.probabilitySum ?? null, zSum: kept?.zSum ?? null });
   }
+}
+
+/**
+ * The values of the two auxiliary losses over one call's layers, from their statistics
+ * alone (no tensors): what routerAuxLoss computes, unweighted, for logging.
+ */
+export function routerLossValues(stats: readonly RouterStats[]): {
+  readonly balance: number;
+  readonly zLoss: number;
+} {
+  const rows = stats.reduce((total, s) => total + s.tokens, 0);
+  const experts = stats[0]?.counts.length ?? 0;
+  let balance = 0;
+  for (let e = 0; e < experts; e++) {
+    let f = 0;
+    let p = 0;
+    for (const s of stats) {
+      f += s.counts[e]! / rows;
+      p += (s.probabilities[e]! * s.tokens) / rows;
+    }
+    balance += f * p;
+  }
+  const zLoss = stats.reduce((total, s) => total + (s.zLoss * s.tokens) / rows, 0);
+  return { balance: experts * balance, zLoss };
 }
 
 export interface RouterLossCoefficients {
