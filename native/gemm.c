@@ -542,12 +542,16 @@ void LMF_FN(lmf_gemm)(const float *a, const float *b, float *c, const lmf_gemm_p
 
 /* ---- grouped GEMM (mixture of experts) ------------------------------------------------------ */
 
+/* Groups reordered largest first (an insertion sort into a stack array) for at most this many groups; beyond, in order. */
+#define GROUPED_ORDER_MAX 256
+
 typedef struct {
   const float *a, *b;
   float *c;
   const int32_t *offsets;
   const lmf_grouped_gemm_params *p;
-  long parts; /* tasks per group */
+  long parts;          /* tasks per group */
+  const int32_t *order; /* group of each task slot, largest first; NULL: in order */
 } grouped_job;
 
 /* rows of C = beta * C: a product with an empty contraction (an expert no token chose) */
@@ -556,43 +560,62 @@ static void scale_rows(float *c, long ldc, long m, long n, float beta) {
     for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
 }
 
-/* Part `part` of group g: a block of the group's rows (rows kind) or of C_g's rows (inner
- * kind), run by the same blocked product as one GEMM (each part packs its own panels). */
-static void grouped_task(void *ctx, long task, int tid) {
-  const grouped_job *j = ctx;
+/* The block job of group g's whole product (before any split). */
+static block_job group_job(const grouped_job *j, long g) {
   const lmf_grouped_gemm_params *p = j->p;
-  long g = task / j->parts, part = task % j->parts;
   long r0 = j->offsets[g], rows = j->offsets[g + 1] - r0;
-  long dim = p->inner ? p->m : rows;
-  long chunk = ((dim + j->parts - 1) / j->parts + MR - 1) / MR * MR;
-  long lo = part * chunk, hi = lo + chunk < dim ? lo + chunk : dim;
-  if (lo >= hi) return;
   block_job bj;
   if (p->inner) {
-    /* op(A)(i, q) = A[r0 + q, lo + i]: the group's rows of A read transposed */
-    bj.a = j->a + p->offA + r0 * p->lda + lo;
+    /* op(A)(i, q) = A[r0 + q, i]: the group's rows of A read transposed */
+    bj.a = j->a + p->offA + r0 * p->lda;
     bj.ars = 1;
     bj.acs = p->lda;
     bj.b = j->b + p->offB + r0 * p->ldb;
     bj.brs = p->ldb;
     bj.bcs = 1;
-    bj.c = j->c + p->offC + g * p->strideC + lo * p->ldc;
+    bj.c = j->c + p->offC + g * p->strideC;
+    bj.m = p->m;
     bj.k = rows;
   } else {
-    bj.a = j->a + p->offA + (r0 + lo) * p->lda;
+    bj.a = j->a + p->offA + r0 * p->lda;
     bj.ars = p->lda;
     bj.acs = 1;
     bj.b = j->b + p->offB + g * p->strideB;
     bj.brs = p->transB ? 1 : p->ldb;
     bj.bcs = p->transB ? p->ldb : 1;
-    bj.c = j->c + p->offC + (r0 + lo) * p->ldc;
+    bj.c = j->c + p->offC + r0 * p->ldc;
+    bj.m = rows;
     bj.k = p->k;
   }
   bj.ldc = p->ldc;
-  bj.m = hi - lo;
   bj.n = p->n;
   bj.alpha = p->alpha;
   bj.beta = p->beta;
+  return bj;
+}
+
+/* Part `part` of a group: a block of C's rows or columns, along the larger of the two (each
+ * part packs the whole of the other operand, so the smaller is the one duplicated), run by
+ * the same blocked product as one GEMM. */
+static void grouped_task(void *ctx, long task, int tid) {
+  const grouped_job *j = ctx;
+  long slot = task / j->parts, part = task % j->parts;
+  long g = j->order == NULL ? slot : j->order[slot];
+  block_job bj = group_job(j, g);
+  int split_m = bj.m >= bj.n;
+  long dim = split_m ? bj.m : bj.n, unit = split_m ? MR : NR;
+  long chunk = ((dim + j->parts - 1) / j->parts + unit - 1) / unit * unit;
+  long lo = part * chunk, hi = lo + chunk < dim ? lo + chunk : dim;
+  if (lo >= hi) return;
+  if (split_m) {
+    bj.a += lo * bj.ars;
+    bj.c += lo * bj.ldc;
+    bj.m = hi - lo;
+  } else {
+    bj.b += lo * bj.bcs;
+    bj.c += lo;
+    bj.n = hi - lo;
+  }
   if (bj.k <= 0 || bj.alpha == 0)
     scale_rows(bj.c, bj.ldc, bj.m, bj.n, bj.beta);
   else
@@ -600,18 +623,33 @@ static void grouped_task(void *ctx, long task, int tid) {
 }
 
 /*
- * Every group's product in one parallel loop of groups x parts tasks. A group is split into
- * up to `threads` parts when the whole product is large enough that each task keeps ~1 MFLOP
- * (a part repacks the group's B panel, so tiny parts would mostly pack); the task counter
- * hands parts out in order, so groups of uneven size (experts with more tokens) balance.
+ * Every group's product in one parallel loop. Groups run whole, largest first, so that the
+ * task counter balances groups of uneven size (experts with more tokens); a group is split
+ * only when there are fewer than two groups per thread, and only while each part keeps
+ * ~1 MFLOP (a part repacks the operand it shares with the other parts).
  */
 void LMF_FN(grouped_gemm)(const float *a, const float *b, float *c, const int32_t *offsets,
                           const lmf_grouped_gemm_params *p) {
-  if (p->groups <= 0 || p->n <= 0 || (p->inner && p->m <= 0)) return;
-  long rows = offsets[p->groups] - offsets[0];
+  long G = p->groups;
+  if (G <= 0 || p->n <= 0 || (p->inner && p->m <= 0)) return;
+  long rows = offsets[G] - offsets[0];
   double flops = 2.0 * (double)rows * (double)p->n * (double)(p->inner ? p->m : p->k);
-  long parts = lmf_threads();
-  while (parts > 1 && flops / (double)(parts * p->groups) < 1e6) parts--;
-  grouped_job j = {a, b, c, offsets, p, parts};
-  lmf_parallel(p->groups * parts, grouped_task, &j);
+  long threads = lmf_threads();
+  long parts = (2 * threads + G - 1) / G;
+  while (parts > 1 && flops / (double)(parts * G) < 1e6) parts--;
+  int32_t order[GROUPED_ORDER_MAX];
+  grouped_job j = {a, b, c, offsets, p, parts, NULL};
+  if (threads > 1 && G <= GROUPED_ORDER_MAX) {
+    /* insertion sort by rows, descending (stable: equal groups stay in order) */
+    for (long g = 0; g < G; g++) {
+      long size = offsets[g + 1] - offsets[g], at = g;
+      while (at > 0 && offsets[order[at - 1] + 1] - offsets[order[at - 1]] < size) {
+        order[at] = order[at - 1];
+        at--;
+      }
+      order[at] = (int32_t)g;
+    }
+    j.order = order;
+  }
+  lmf_parallel(G * parts, grouped_task, &j);
 }

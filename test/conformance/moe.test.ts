@@ -62,14 +62,18 @@ function randomSlots(N: number, k: number, drop: number): { slots: Int32Array; R
   return { slots, R };
 }
 
-// (group row counts, in, out): empty groups first, in the middle and last; one large group
-// split across threads; edge tiles (7, 33, 129).
+// (group row counts, in, out): empty groups first, in the middle and last; edge tiles (7,
+// 33, 129); single groups large enough to be split across threads, along C's rows (600 rows)
+// and along its columns (few rows, wide outputs).
 const groupShapes: Array<[number[], number, number]> = [
   [[1], 1, 1],
   [[0, 3, 0, 5], 7, 9],
   [[17, 0, 33, 2, 0], 33, 16],
   [[129, 40], 48, 130],
   [[300, 5, 0, 260], 64, 96],
+  [[600], 64, 96],
+  [[40], 200, 400],
+  [[50], 400, 200],
 ];
 
 for (const entry of backendsUnderTest()) {
