@@ -5,7 +5,7 @@
 #ifndef LMF_KERNELS_GEN_H
 #define LMF_KERNELS_GEN_H
 
-#define LMF_MANIFEST_HASH "f568b1eeb01a1da9"
+#define LMF_MANIFEST_HASH "0950e7e43784eb78"
 
 /* UnaryOp codes: the position of each name in the manifest's list */
 enum {
@@ -136,6 +136,8 @@ typedef struct {
   X(rope, void, (const float *x, const float *cos, const float *sin, float *y, long R, long T, long hs, long pos0, int inverse)) \
   X(grouped_gemm, void, (const float *a, const float *b, float *c, const int32_t *offsets, const lmf_grouped_gemm_params *p)) \
   X(moe_topk, void, (const float *logits, int32_t *indices, long N, long E, long k)) \
+  X(moe_gates, void, (const float *logits, const int32_t *indices, float *gates, long N, long E, long k, int chosen)) \
+  X(moe_gates_backward, void, (const float *logits, const int32_t *indices, const float *gates, const float *dgates, float *dlogits, long N, long E, long k, int chosen)) \
   X(moe_dispatch, void, (const float *x, const int32_t *slots, const float *weights, float *out, long N, long k, long C, long R)) \
   X(moe_combine, void, (const float *src, const int32_t *slots, const float *weights, float *out, long N, long k, long C, long R)) \
   X(moe_gate_grad, void, (const float *dout, const float *src, const int32_t *slots, float *dweights, long N, long k, long C, long R)) \
@@ -591,6 +593,40 @@ static napi_value lmf_entry_moeTopk(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* moeGates(logits, indices, gates, N, E, k, chosen) */
+static napi_value lmf_entry_moeGates(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 7)) return NULL;
+  float *logits = typed(&A, 0, napi_float32_array, 0);
+  int32_t *indices = typed(&A, 1, napi_int32_array, 0);
+  float *gates = typed(&A, 2, napi_float32_array, 0);
+  long N = lng(&A, 3);
+  long E = lng(&A, 4);
+  long k = lng(&A, 5);
+  int chosen = flag(&A, 6);
+  if (!A.ok) return NULL;
+  K->moe_gates(logits, indices, gates, N, E, k, chosen);
+  return undefined(env);
+}
+
+/* moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen) */
+static napi_value lmf_entry_moeGatesBackward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 9)) return NULL;
+  float *logits = typed(&A, 0, napi_float32_array, 0);
+  int32_t *indices = typed(&A, 1, napi_int32_array, 0);
+  float *gates = typed(&A, 2, napi_float32_array, 0);
+  float *dgates = typed(&A, 3, napi_float32_array, 0);
+  float *dlogits = typed(&A, 4, napi_float32_array, 0);
+  long N = lng(&A, 5);
+  long E = lng(&A, 6);
+  long k = lng(&A, 7);
+  int chosen = flag(&A, 8);
+  if (!A.ok) return NULL;
+  K->moe_gates_backward(logits, indices, gates, dgates, dlogits, N, E, k, chosen);
+  return undefined(env);
+}
+
 /* moeDispatch(x, slots, weights, out, N, k, C, R) */
 static napi_value lmf_entry_moeDispatch(napi_env env, napi_callback_info info) {
   args A;
@@ -692,6 +728,8 @@ static napi_value lmf_entry_adamw(napi_env env, napi_callback_info info) {
   FN("rope", lmf_entry_rope), \
   FN("groupedGemm", lmf_entry_groupedGemm), \
   FN("moeTopk", lmf_entry_moeTopk), \
+  FN("moeGates", lmf_entry_moeGates), \
+  FN("moeGatesBackward", lmf_entry_moeGatesBackward), \
   FN("moeDispatch", lmf_entry_moeDispatch), \
   FN("moeCombine", lmf_entry_moeCombine), \
   FN("moeGateGrad", lmf_entry_moeGateGrad), \

@@ -303,6 +303,26 @@ export const kernelManifest: KernelManifest = {
         'NaN counts as the largest): indices (N, k) of the chosen experts.',
     },
     {
+      name: 'moeGates',
+      c: 'moe_gates',
+      args: 'logits: f32[N * E], indices: i32[N * k], gates: out f32[N * k], N: long, E: long, k: long, chosen: flag',
+      check: 'ids(indices, N * k, E, null)',
+      doc:
+        'The gates of the chosen experts: with `chosen`, a softmax over the k chosen logits of each row\n' +
+        '(Mixtral); else the softmax over all E, read at the chosen experts (Switch).',
+    },
+    {
+      name: 'moeGatesBackward',
+      c: 'moe_gates_backward',
+      args:
+        'logits: f32[N * E], indices: i32[N * k], gates: f32[N * k], dgates: f32[N * k], dlogits: out f32[N * E], ' +
+        'N: long, E: long, k: long, chosen: flag',
+      check: 'ids(indices, N * k, E, null)',
+      doc:
+        'dlogits of moeGates: with `chosen`, g (dg - <dg, g>) at the chosen experts and 0 elsewhere;\n' +
+        'else p (dp - <dg, g>) over all E, p the softmax and dp the gate gradients at the chosen experts.',
+    },
+    {
       name: 'moeDispatch',
       c: 'moe_dispatch',
       args:

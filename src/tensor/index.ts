@@ -65,7 +65,9 @@ export { concat, split, stack } from './ops/join.js';
 export { where, maskedFill, gather, argmax, type TopK, topk, triu, tril } from './ops/select.js';
 export {
   type ExpertRouting,
+  type GateRule,
   expertChoices,
+  routerGates,
   routeTokens,
   dispatchTokens,
   combineExperts,

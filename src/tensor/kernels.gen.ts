@@ -70,6 +70,16 @@ export interface Kernels {
    */
   moeTopk(logits: F, indices: Int32Array, N: number, E: number, k: number): void;
   /**
+   * The gates of the chosen experts: with `chosen`, a softmax over the k chosen logits of each row
+   * (Mixtral); else the softmax over all E, read at the chosen experts (Switch).
+   */
+  moeGates(logits: F, indices: Int32Array, gates: F, N: number, E: number, k: number, chosen: boolean): void;
+  /**
+   * dlogits of moeGates: with `chosen`, g (dg - <dg, g>) at the chosen experts and 0 elsewhere;
+   * else p (dp - <dg, g>) over all E, p the softmax and dp the gate gradients at the chosen experts.
+   */
+  moeGatesBackward(logits: F, indices: Int32Array, gates: F, dgates: F, dlogits: F, N: number, E: number, k: number, chosen: boolean): void;
+  /**
    * Token rows to expert rows: out[slots[n * k + j]] = weights[n * k + j] * x[n] (x[n] when weights is null)
    * for N tokens of k slots each; a slot of -1 (dropped by capacity) writes nothing.
    */

@@ -18,6 +18,9 @@ import {
   noGrad,
   randn,
   routeTokens,
+  routerGates,
+  softmax,
+  gather,
   tensor,
   transpose,
   useBackend,
@@ -85,8 +88,10 @@ for (const entry of backendsUnderTest()) {
       const offsets = offsetsOf(counts);
       const G = counts.length;
       const R = offsets[G]!;
+      // every beta on the small shapes; the large ones (the thread splits) once
+      const betas = inF * outF > 10000 ? [0.5] : [0, 1, 0.5];
       for (const transB of [true, false]) {
-        for (const beta of [0, 1, 0.5]) {
+        for (const beta of betas) {
           // forward: x (R, in) @ W_g^T with W_g (out, in); dx: dy (R, out) @ W_g (out, in)
           const [k, n] = transB ? [inF, outF] : [outF, inF];
           const lda = k + 2;
@@ -135,7 +140,7 @@ for (const entry of backendsUnderTest()) {
       const offsets = offsetsOf(counts);
       const G = counts.length;
       const R = offsets[G]!;
-      for (const beta of [0, 1]) {
+      for (const beta of inF * outF > 10000 ? [0] : [0, 1]) {
         // dW_g (out, in) = dy[rows_g]^T (out, rows) @ x[rows_g] (rows, in)
         const lda = outF + 1;
         const ldb = inF + 2;
@@ -226,6 +231,36 @@ for (const entry of backendsUnderTest()) {
           [...want.subarray(n * k, n * k + k)],
           row.slice(0, k).map(([, e]) => e),
         );
+      }
+    }
+  });
+
+  test(`${entry.label}: moeGates and moeGatesBackward, both rules, against the reference`, () => {
+    entry.select();
+    for (const [N, E, k] of [
+      [1, 1, 1],
+      [7, 8, 2],
+      [300, 16, 4],
+      [2000, 8, 8],
+    ] as const) {
+      const logits = rand(N * E);
+      const indices = new Int32Array(N * k);
+      jsBackend.moeTopk(f64(logits), indices, N, E, k);
+      const dgates = rand(N * k);
+      for (const chosen of [true, false]) {
+        const what = `${entry.label} moeGates N=${N} E=${E} k=${k} chosen=${chosen}`;
+        const gates = new Float32Array(N * k);
+        const want = new Float64Array(N * k);
+        jsBackend.moeGates(f64(logits), indices, want, N, E, k, chosen);
+        ran(entry, 'moeGates', () => b.moeGates(logits, indices, gates, N, E, k, chosen));
+        assertClose(what, gates, want, { atol: 1e-6, rtol: 1e-5 });
+        const dlogits = new Float32Array(N * E).fill(NaN);
+        const wantD = new Float64Array(N * E);
+        jsBackend.moeGatesBackward(f64(logits), indices, want, f64(dgates), wantD, N, E, k, chosen);
+        ran(entry, 'moeGatesBackward', () =>
+          b.moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen),
+        );
+        assertClose(`${what} backward`, dlogits, wantD, { atol: 1e-6, rtol: 1e-5 });
       }
     }
   });
@@ -385,6 +420,33 @@ test('groupedMatmul: the zero-copy path (experts in one storage) equals the copi
       });
     }
   });
+});
+
+test('routerGates: the softmax of the chosen logits equals the renormalised top-k of the full softmax (HF Mixtral)', () => {
+  useBackend('js');
+  noGrad(() => {
+    const logits = randn([20, 6], rng, { dtype: 'float64' });
+    const choices = expertChoices(logits, 3);
+    const full = gather(softmax(logits), 1, choices); // HF: softmax over all, top-k ...
+    const values = full.values();
+    for (let n = 0; n < 20; n++) {
+      const total = values[3 * n]! + values[3 * n + 1]! + values[3 * n + 2]!;
+      for (let j = 0; j < 3; j++) values[3 * n + j]! /= total; // ... renormalised
+    }
+    assertClose('chosen rule vs HF', routerGates(logits, choices, 'chosen'), full, {
+      atol: 1e-15,
+      rtol: 1e-14,
+    });
+    assertClose('all rule', routerGates(logits, choices, 'all'), gather(softmax(logits), 1, choices), {
+      atol: 1e-15,
+      rtol: 1e-14,
+    });
+  });
+  const r = new Rng(12);
+  const choices = tensor([0, 2, 1, 3, 3, 0, 2, 1, 0, 1], [5, 2], 'int32');
+  gradcheck('routerGates chosen', ([l]) => routerGates(l!, choices, 'chosen'), [leaf([5, 4], r)]);
+  gradcheck('routerGates all', ([l]) => routerGates(l!, choices, 'all'), [leaf([5, 4], r)]);
+  assert.throws(() => routerGates(randn([5, 4], rng), tensor([0, 1], [1, 2], 'int32'), 'chosen'), DTypeError);
 });
 
 test('MoE ops: finite differences in float64 (dispatch, grouped matmul with an idle expert, combine with drops)', () => {

@@ -13,7 +13,15 @@ import { layerNormForward, layerNormBackward, rmsNormForward, rmsNormBackward } 
 import { embeddingForward, embeddingBackward } from './embedding.js';
 import { attentionForward, attentionBackward } from './attention.js';
 import { rope } from './rope.js';
-import { groupedGemm, moeCombine, moeDispatch, moeGateGrad, moeTopk } from './moe.js';
+import {
+  groupedGemm,
+  moeCombine,
+  moeDispatch,
+  moeGateGrad,
+  moeGates,
+  moeGatesBackward,
+  moeTopk,
+} from './moe.js';
 import { sumOfSquares, adamw } from './optim.js';
 
 export const jsBackend: Backend = {
@@ -46,6 +54,8 @@ export const jsBackend: Backend = {
   rope,
   groupedGemm,
   moeTopk,
+  moeGates,
+  moeGatesBackward,
   moeDispatch,
   moeCombine,
   moeGateGrad,

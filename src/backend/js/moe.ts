@@ -150,3 +150,74 @@ export function groupedGemm(a: F, b: F, c: F, offsets: Int32Array, p: GroupedGem
     }
   }
 }
+
+/** Row n's softmax over all E into p (max-shifted). */
+function softmaxRow(logits: F, row: number, E: number, p: Float64Array): void {
+  let max = -Infinity;
+  for (let e = 0; e < E; e++) max = Math.max(max, logits[row + e]!);
+  let total = 0;
+  for (let e = 0; e < E; e++) total += p[e] = Math.exp(logits[row + e]! - max);
+  for (let e = 0; e < E; e++) p[e]! /= total;
+}
+
+/**
+ * gates (N, k): with `chosen`, softmax over row n's k chosen logits (Mixtral; equal to HF's
+ * softmax over all, top-k, renormalised); else the softmax over all E at the chosen experts.
+ */
+export function moeGates(
+  logits: F,
+  indices: Int32Array,
+  gates: F,
+  N: number,
+  E: number,
+  k: number,
+  chosen: boolean,
+): void {
+  const p = new Float64Array(E);
+  for (let n = 0; n < N; n++) {
+    const row = n * E;
+    const at = n * k;
+    if (!chosen) {
+      softmaxRow(logits, row, E, p);
+      for (let j = 0; j < k; j++) gates[at + j] = p[indices[at + j]!]!;
+      continue;
+    }
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, logits[row + indices[at + j]!]!);
+    let total = 0;
+    for (let j = 0; j < k; j++) total += p[j] = Math.exp(logits[row + indices[at + j]!]! - max);
+    for (let j = 0; j < k; j++) gates[at + j] = p[j]! / total;
+  }
+}
+
+/**
+ * g = softmax(l_S) => dl_S = g * (dg - <dg, g>), 0 off S (`chosen`); g = p_S with p =
+ * softmax(l) => dl = p * (dp - <dp, p>), dp = dg scattered to S, and <dp, p> = <dg, g>.
+ */
+export function moeGatesBackward(
+  logits: F,
+  indices: Int32Array,
+  gates: F,
+  dgates: F,
+  dlogits: F,
+  N: number,
+  E: number,
+  k: number,
+  chosen: boolean,
+): void {
+  const p = new Float64Array(E);
+  for (let n = 0; n < N; n++) {
+    const row = n * E;
+    const at = n * k;
+    let dot = 0;
+    for (let j = 0; j < k; j++) dot += dgates[at + j]! * gates[at + j]!;
+    if (chosen) {
+      for (let e = 0; e < E; e++) dlogits[row + e] = 0;
+      for (let j = 0; j < k; j++) dlogits[row + indices[at + j]!] += gates[at + j]! * (dgates[at + j]! - dot);
+      continue;
+    }
+    softmaxRow(logits, row, E, p);
+    for (let e = 0; e < E; e++) dlogits[row + e] = -p[e]! * dot;
+    for (let j = 0; j < k; j++) dlogits[row + indices[at + j]!] += p[indices[at + j]!]! * dgates[at + j]!;
+  }
+}

@@ -61,6 +61,8 @@ export interface NativeKernelExports {
   rope(x: Float32Array, cos: Float32Array, sin: Float32Array, y: Float32Array, R: number, T: number, hs: number, pos0: number, inverse: boolean): void;
   groupedGemm(a: Float32Array, b: Float32Array, c: Float32Array, offsets: Int32Array, p: Float64Array): void;
   moeTopk(logits: Float32Array, indices: Int32Array, N: number, E: number, k: number): void;
+  moeGates(logits: Float32Array, indices: Int32Array, gates: Float32Array, N: number, E: number, k: number, chosen: boolean): void;
+  moeGatesBackward(logits: Float32Array, indices: Int32Array, gates: Float32Array, dgates: Float32Array, dlogits: Float32Array, N: number, E: number, k: number, chosen: boolean): void;
   moeDispatch(x: Float32Array, slots: Int32Array, weights: Float32Array | null, out: Float32Array, N: number, k: number, C: number, R: number): void;
   moeCombine(src: Float32Array, slots: Int32Array, weights: Float32Array | null, out: Float32Array, N: number, k: number, C: number, R: number): void;
   moeGateGrad(dout: Float32Array, src: Float32Array, slots: Int32Array, dweights: Float32Array, N: number, k: number, C: number, R: number): void;
@@ -375,6 +377,32 @@ export function generatedKernels(addon: NativeKernelExports): Omit<Kernels, Cust
       checks.need('moeTopk', 'indices', indices, N * k);
       checks.topk('moeTopk', k, E);
       addon.moeTopk(logits, indices, N, E, k);
+    },
+    moeGates(logits, indices, gates, N, E, k, chosen) {
+      if (!(logits instanceof Float32Array && gates instanceof Float32Array)) {
+        checks.floats('moeGates', [['logits', logits], ['gates', gates]]);
+        return jsBackend.moeGates(logits, indices, gates, N, E, k, chosen);
+      }
+      checks.need('moeGates', 'logits', logits, N * E);
+      checks.int32('moeGates', 'indices', indices, false);
+      checks.need('moeGates', 'indices', indices, N * k);
+      checks.need('moeGates', 'gates', gates, N * k);
+      checks.ids('moeGates', indices, N * k, E, null);
+      addon.moeGates(logits, indices, gates, N, E, k, chosen);
+    },
+    moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen) {
+      if (!(logits instanceof Float32Array && gates instanceof Float32Array && dgates instanceof Float32Array && dlogits instanceof Float32Array)) {
+        checks.floats('moeGatesBackward', [['logits', logits], ['gates', gates], ['dgates', dgates], ['dlogits', dlogits]]);
+        return jsBackend.moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen);
+      }
+      checks.need('moeGatesBackward', 'logits', logits, N * E);
+      checks.int32('moeGatesBackward', 'indices', indices, false);
+      checks.need('moeGatesBackward', 'indices', indices, N * k);
+      checks.need('moeGatesBackward', 'gates', gates, N * k);
+      checks.need('moeGatesBackward', 'dgates', dgates, N * k);
+      checks.need('moeGatesBackward', 'dlogits', dlogits, N * E);
+      checks.ids('moeGatesBackward', indices, N * k, E, null);
+      addon.moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen);
     },
     moeDispatch(x, slots, weights, out, N, k, C, R) {
       if (!(x instanceof Float32Array && (weights === null || weights instanceof Float32Array) && out instanceof Float32Array)) {

@@ -43,7 +43,6 @@ import {
   combineExperts,
   dispatchTokens,
   expertChoices,
-  gather,
   groupedMatmul,
   logSoftmax,
   matmulTransposed,
@@ -53,6 +52,7 @@ import {
   rand,
   reshape,
   routeTokens,
+  routerGates,
   scope,
   softmax,
   square,
@@ -147,11 +147,11 @@ export class RouterRecorder {
     this.losses = options.losses;
   }
 
-  /** Adds one layer's call: logits (N, E), the router softmax when computed (N, E), the routing. */
-  record(logits: Tensor, probabilities: Tensor | null, routing: ExpertRouting): void {
+  /** Adds one layer's call: its router logits (N, E) and routing. */
+  record(logits: Tensor, routing: ExpertRouting): void {
     const N = routing.tokens;
     const terms = (): { probabilitySum: Tensor; zSum: Tensor; entropy: number } => {
-      const p = probabilities ?? softmax(logits); // (N, E)
+      const p = softmax(logits); // (N, E)
       const logp = logSoftmax(logits); // (N, E)
       // logsumexp(l) = l_0 - log_softmax(l)_0, stable and differentiable (d lse / dl = softmax).
       const lse = sub(narrow(logits, 1, 0, 1), narrow(logp, 1, 0, 1)); // (N, 1)
@@ -410,19 +410,14 @@ export class SparseMoe extends Module {
     const logits = this.gate.forward(h); // (N, E)
     const choices = expertChoices(logits, k); // (N, k) int32, no gradient
     const recorder = context.recorder;
-    const probabilities =
-      this.routing === 'softmax-topk' || recorder?.losses === true ? softmax(logits) : null;
-    const gates =
-      this.routing === 'topk-softmax'
-        ? softmax(gather(logits, 1, choices)) // (N, k): softmax over the chosen logits
-        : gather(probabilities!, 1, choices); // (N, k): the chosen probabilities
+    const gates = routerGates(logits, choices, this.routing === 'topk-softmax' ? 'chosen' : 'all'); // (N, k)
     const factor = this.capacityFactor;
     const capacity = context.training && factor !== null ? Math.ceil((factor * N * k) / E) : null;
     const routing = routeTokens(choices, E, capacity);
     let y = combineExperts(this.#runExperts(dispatchTokens(h, routing), routing), gates, routing); // (N, C)
     const shared = this.sharedExperts;
     if (shared !== null) y = add(y, shared.forward(h)); // (N, C)
-    recorder?.record(logits, probabilities, routing);
+    recorder?.record(logits, routing);
     return reshape(y, x.shape);
   }
 

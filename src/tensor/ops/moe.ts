@@ -4,6 +4,7 @@
  * that no loop runs per token in JavaScript except the counting sort of the assignments:
  *
  *   choices = expertChoices(logits, k)          (N, E) -> (N, k) int32     moeTopk kernel
+ *   gates = routerGates(logits, choices, rule)   (N, E) -> (N, k)           moeGates kernel
  *   routing = routeTokens(choices, E, capacity)  counting sort by expert (+ capacity drops)
  *   xs = dispatchTokens(x, routing)              (N, C) -> (R, C)           moeDispatch kernel
  *   h  = groupedMatmul(xs, weights, routing)     (R, in) -> (R, out)        groupedGemm kernel
@@ -86,6 +87,69 @@ export function expertChoices(logits: Tensor, k: number): Tensor {
   backend().moeTopk(x.floats(), out.values() as Int32Array, N, E, k);
   if (x !== logits) x.dispose();
   return out;
+}
+
+/** How gates come from the router logits: a softmax over the chosen logits (Mixtral), or over all (Switch). */
+export type GateRule = 'chosen' | 'all';
+
+export interface GatesSaved {
+  readonly choices: Tensor;
+  readonly rule: GateRule;
+  readonly gates: Tensor;
+}
+
+/**
+ * The chosen experts' gate weights: 'chosen' is the softmax over each row's k chosen logits
+ * (Mixtral; equal to HF's softmax over all E, top-k, renormalised), 'all' the softmax over
+ * all E read at the chosen experts (Switch / GShard, unnormalised). Differentiable in logits.
+ *
+ * @example
+ * const gates = routerGates(logits, choices, 'chosen'); // (N, E), (N, k) -> (N, k), rows sum to 1
+ */
+export function routerGates(logitsIn: Tensor, choicesIn: Tensor, rule: GateRule): Tensor {
+  requireFloat2d('routerGates', 'logits', logitsIn);
+  const [N, E] = logitsIn.shape as [number, number];
+  if (choicesIn.dtype !== 'int32' || choicesIn.ndim !== 2 || choicesIn.shape[0] !== N) {
+    throw new DTypeError('choices must be (N, k) int32 for the logits rows', {
+      where: 'routerGates',
+      expected: `(${N}, k) int32`,
+      actual: `${formatShape(choicesIn.shape)} ${choicesIn.dtype}`,
+    });
+  }
+  const k = choicesIn.shape[1]!;
+  const logits = contiguous(logitsIn);
+  const choices = contiguous(choicesIn);
+  const gates = Tensor.empty([N, k], logits.dtype, false);
+  backend().moeGates(
+    logits.floats(),
+    choices.values() as Int32Array,
+    gates.floats(),
+    N,
+    E,
+    k,
+    rule === 'chosen',
+  );
+  return record('moeGates', [logits], gates, { choices, rule, gates });
+}
+
+/** dlogits from the gates' gradient (derivation at moeGatesBackward, src/backend/js/moe.ts). */
+export function routerGatesBackward(g: Tensor, logits: Tensor, s: GatesSaved): Tensor {
+  const dgates = contiguous(g);
+  const [N, E] = logits.shape as [number, number];
+  const dlogits = Tensor.empty([N, E], logits.dtype, false);
+  backend().moeGatesBackward(
+    logits.floats(),
+    s.choices.values() as Int32Array,
+    s.gates.floats(),
+    dgates.floats(),
+    dlogits.floats(),
+    N,
+    E,
+    s.choices.shape[1]!,
+    s.rule === 'chosen',
+  );
+  if (dgates !== g) dgates.dispose();
+  return dlogits;
 }
 
 /**
