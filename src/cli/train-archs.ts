@@ -4,7 +4,8 @@
  * data (next-token prediction for decoders; masked-LM for encoders, sequence-to-sequence for
  * encoder-decoders as those families land). A new family adds one entry here.
  */
-import { resolveDecoderConfig, type ModelConfig } from '../models/index.js';
+import { resolveDecoderConfig, type FieldNames, type ModelConfig } from '../models/index.js';
+import { ConfigError } from '../util/errors.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { CausalLmObjective, type Objective, type TrainOptions } from '../train/index.js';
 
@@ -15,6 +16,38 @@ export interface ModelFlags {
   readonly nHead?: number | undefined;
   readonly nEmbd?: number | undefined;
   readonly dropout?: number | undefined;
+  /** Expert settings (--arch mixtral only). */
+  readonly nExperts?: number | undefined;
+  readonly expertsPerToken?: number | undefined;
+  readonly auxLossCoef?: number | undefined;
+  readonly routerZLoss?: number | undefined;
+  readonly capacityFactor?: number | undefined;
+}
+
+/** The expert flags and the DecoderConfig.moe field each sets. */
+export const moeFlags = {
+  nExperts: 'experts',
+  expertsPerToken: 'expertsPerToken',
+  auxLossCoef: 'auxLossCoef',
+  routerZLoss: 'zLossCoef',
+  capacityFactor: 'capacityFactor',
+} as const;
+
+const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** Errors name the flag, not the config field. */
+const moeFlagNames: FieldNames = Object.fromEntries(
+  Object.entries(moeFlags).map(([flag, field]) => [`moe.${field}`, flagOf(flag)]),
+);
+
+/** The expert settings the flags give (absent ones take the preset's defaults). */
+function moeSettings(flags: ModelFlags): Record<string, number> {
+  const settings: Record<string, number> = {};
+  for (const [flag, field] of Object.entries(moeFlags)) {
+    const value = flags[flag as keyof typeof moeFlags];
+    if (value !== undefined) settings[field] = value;
+  }
+  return settings;
 }
 
 /** The token streams `lmforge train` reads (train and validation splits of the data). */
@@ -36,11 +69,24 @@ export interface TrainArch {
 }
 
 /** The decoder shapes `train` builds by default: nanoGPT's small CPU model. */
-function decoderArch(arch: 'gpt2' | 'llama', description: string): TrainArch {
+function decoderArch(arch: 'gpt2' | 'llama' | 'mixtral', description: string): TrainArch {
   return {
     description,
-    modelConfig: (flags, vocabSize, blockSize) =>
-      resolveDecoderConfig(
+    modelConfig: (flags, vocabSize, blockSize) => {
+      if (arch !== 'mixtral') {
+        const given = (Object.keys(moeFlags) as Array<keyof typeof moeFlags>).filter(
+          (flag) => flags[flag] !== undefined,
+        );
+        if (given.length > 0) {
+          throw new ConfigError('expert flags need --arch mixtral', {
+            where: 'model flags',
+            actual: given
+              .map((flag) => `${flagOf(flag)}: experts need --arch mixtral, got --arch ${arch}`)
+              .join('; '),
+          });
+        }
+      }
+      return resolveDecoderConfig(
         {
           arch,
           vocabSize,
@@ -53,9 +99,12 @@ function decoderArch(arch: 'gpt2' | 'llama', description: string): TrainArch {
           bias: false,
           // nanoGPT's MLP uses exact GELU (nn.GELU()), not GPT-2's tanh approximation.
           ...(arch === 'gpt2' ? { activation: 'gelu' as const } : {}),
+          ...(arch === 'mixtral' ? { moe: moeSettings(flags) } : {}),
         },
         'model flags',
-      ),
+        moeFlagNames,
+      );
+    },
     objective: (data, options) =>
       new CausalLmObjective({
         train: data.train,
@@ -69,4 +118,5 @@ function decoderArch(arch: 'gpt2' | 'llama', description: string): TrainArch {
 export const trainArchs: Readonly<Record<string, TrainArch>> = {
   gpt2: decoderArch('gpt2', 'GPT-2 decoder (learned positions, LayerNorm, GELU)'),
   llama: decoderArch('llama', 'Llama decoder (RoPE, RMSNorm, SwiGLU)'),
+  mixtral: decoderArch('mixtral', 'Llama blocks with sparse mixture-of-experts MLPs'),
 };

@@ -12,6 +12,7 @@ import type { LanguageModel, ModelConfig } from './model.js';
 import { checkSizeFits, type ModelSize } from './size.js';
 import { gpt2Family } from './gpt2/family.js';
 import { llamaFamily } from './llama/family.js';
+import { mixtralFamily } from './mixtral/family.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -21,6 +22,7 @@ import { llamaFamily } from './llama/family.js';
 export interface BuiltinFamilies {
   readonly gpt2: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly llama: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly mixtral: { readonly config: DecoderConfig; readonly model: DecoderLM };
 }
 
 export type AnyModelConfig = BuiltinFamilies[keyof BuiltinFamilies]['config'];
@@ -49,6 +51,7 @@ export function registerFamily<Config extends ModelConfig>(family: ModelFamily<C
 
 registerFamily(gpt2Family);
 registerFamily(llamaFamily);
+registerFamily(mixtralFamily);
 
 /** The model_types that can be built and loaded, in registration order. */
 export function modelTypes(): string[] {

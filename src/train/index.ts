@@ -172,3 +172,11 @@ export {
   encodePairs,
   PairBatcher,
 } from './data/pairs.js';
+export {
+  RouterWindow,
+  routerLogRecord,
+  readLastRouterRecord,
+  type RouterSummary,
+  type RouterLayerSummary,
+  type RouterLogRecord,
+} from './router-window.js';

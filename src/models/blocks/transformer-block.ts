@@ -35,6 +35,7 @@ import {
   type LayerInitOptions,
   type LinearLayout,
   type MlpNames,
+  type MoeContext,
 } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
 
@@ -54,8 +55,11 @@ export type NormPlacement = 'pre' | 'post';
 /** Which keys self-attention sees before any padding or additive mask. */
 export type SelfAttentionRule = 'causal' | 'bidirectional';
 
-/** What sits in the feed-forward slot: anything that maps (B, T, C) to (B, T, C). */
-export type FeedForward = Module & { forward(x: Tensor): Tensor };
+/**
+ * What sits in the feed-forward slot: anything that maps (B, T, C) to (B, T, C); a mixture
+ * of experts also reads the call's MoeContext (mode, jitter rng, router recorder).
+ */
+export type FeedForward = Module & { forward(x: Tensor, moe?: MoeContext): Tensor };
 
 export type FeedForwardSpec =
   /** The dense MLP (nn/layers/mlp.ts); its names say GELU-style (up, down) or SwiGLU (gate, up, down). */
@@ -141,6 +145,8 @@ export interface BlockContext extends AttentionContext {
   readonly drop: (x: Tensor) => Tensor;
   /** The encoder output, for a block with cross-attention (and only for one). */
   readonly cross?: CrossContext;
+  /** What a mixture-of-experts feed-forward needs for this call; absent for dense blocks. */
+  readonly moe?: MoeContext;
 }
 
 export interface BlockResult {
@@ -272,7 +278,7 @@ export class TransformerBlock extends Module {
       });
     }
 
-    const output = residual(h, this.norm2, (input) => this.mlp.forward(input)); // (B, T, C)
+    const output = residual(h, this.norm2, (input) => this.mlp.forward(input, context.moe)); // (B, T, C)
     return { output, probabilities, crossProbabilities };
   }
 
