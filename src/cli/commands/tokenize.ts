@@ -1,4 +1,9 @@
-/** `lmforge tokenize [FILE|-] --tokenizer NAME|PATH`: show pieces and ids, or `--json` ids only. */
+/**
+ * `lmforge tokenize [FILE|-] --tokenizer NAME|PATH`: show pieces and ids, or `--json` ids only.
+ * A special token written in the text becomes its id with a tokenizer.json (as Hugging Face
+ * encodes it) and is an error with a built-in tiktoken encoding (as tiktoken refuses it);
+ * --allow-special, --special-as-text and --refuse-special choose one treatment for either.
+ */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import {
@@ -7,7 +12,7 @@ import {
   type EncodeOptions,
   type Tokenizer,
 } from '../../tokenizers/index.js';
-import { TokenizerError } from '../../util/errors.js';
+import { ConfigError, TokenizerError } from '../../util/errors.js';
 import { warnUnknownCharacters } from '../unknown-characters.js';
 
 async function readInput(file: string): Promise<string> {
@@ -40,6 +45,31 @@ function encodeForCli(tokenizer: Tokenizer, text: string, options: EncodeOptions
   }
 }
 
+type SpecialFlags = { allowSpecial?: boolean; specialAsText?: boolean; refuseSpecial?: boolean };
+
+/** The encode options of the special-token flags (at most one); none given: the tokenizer's own default. */
+function specialOptions(flags: SpecialFlags): EncodeOptions {
+  const given = (['allowSpecial', 'specialAsText', 'refuseSpecial'] as const).filter(
+    (k) => flags[k] === true,
+  );
+  if (given.length > 1) {
+    const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new ConfigError('these flags choose different treatments of special tokens: pass one', {
+      where: given.map(flag).join(', '),
+    });
+  }
+  switch (given[0]) {
+    case 'allowSpecial':
+      return { allowedSpecial: 'all' };
+    case 'specialAsText':
+      return { disallowedSpecial: new Set<string>() };
+    case 'refuseSpecial':
+      return { allowedSpecial: new Set<string>(), disallowedSpecial: 'all' };
+    case undefined:
+      return {};
+  }
+}
+
 /** Ids per write of --json: 10 MB of text is ~2.5M ids, a 15 MB string in one piece. */
 const JSON_CHUNK = 1 << 16;
 
@@ -66,8 +96,15 @@ export function tokenizeCommand(): Command {
     )
     .option('--json', 'print exactly one JSON array of ids on stdout')
     .option('--no-special', 'leave out what the post-processor adds (BOS/CLS/SEP)')
-    .option('--allow-special', 'turn special tokens written in the text into their ids')
+    .option(
+      '--allow-special',
+      'turn special tokens written in the text into their ids (the default with a tokenizer.json)',
+    )
     .option('--special-as-text', 'encode special tokens written in the text as plain text')
+    .option(
+      '--refuse-special',
+      'a special token written in the text is an error (the default with a tiktoken encoding)',
+    )
     .action(
       async (
         file: string,
@@ -75,18 +112,16 @@ export function tokenizeCommand(): Command {
           tokenizer: string;
           json?: boolean;
           special: boolean;
-          allowSpecial?: boolean;
-          specialAsText?: boolean;
-        },
+        } & SpecialFlags,
       ) => {
+        const special = specialOptions(options);
         const tokenizer = await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
         const unknown = new UnknownCharacters();
         const ids = encodeForCli(tokenizer, text, {
           unknown,
           addSpecialTokens: options.special,
-          ...(options.allowSpecial === true ? { allowedSpecial: 'all' as const } : {}),
-          ...(options.specialAsText === true ? { disallowedSpecial: new Set<string>() } : {}),
+          ...special,
         });
         warnUnknownCharacters(unknown, file === '-' ? 'the input' : file);
         if (options.json === true) {
