@@ -49,3 +49,19 @@ export {
   type MlpOptions,
 } from './layers/mlp.js';
 export { KVCache, type KVCacheShape } from './layers/kv-cache.js';
+export {
+  LoraLinear,
+  LoraAdapter,
+  attachLora,
+  resolveLoraConfig,
+  loraScale,
+  loraSettingsAt,
+  matchesLoraTarget,
+  type LoraSettings,
+  type LoraConfig,
+  type RawLoraConfig,
+  type LoraTargets,
+  type LoraBranch,
+  type LoraInit,
+  type AttachOptions,
+} from './adapters/lora.js';
