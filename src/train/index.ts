@@ -35,6 +35,7 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   readTrainerState,
+  readOptimizerState,
   recoverRunFolder,
   inspectRunFolder,
   trainerStateFile,
@@ -43,6 +44,7 @@ export {
 } from './checkpoint.js';
 export {
   Trainer,
+  trainingBatchRng,
   type TrainEvent,
   type TrainSummary,
   type TrainerInit,
@@ -59,3 +61,19 @@ export type {
   ForwardSettings,
 } from './objectives/objective.js';
 export { CausalLmObjective, type CausalLmData } from './objectives/causal-lm.js';
+export { SftObjective, conversationLosses, type SftData } from './objectives/sft.js';
+export {
+  parseChatJsonl,
+  readChatJsonl,
+  tokenizeConversation,
+  prepareChatExamples,
+  collateSft,
+  EpochBatches,
+  type Conversation,
+  type ChatExample,
+  type ChatFormat,
+  type SftBatch,
+  type BatchDocument,
+  type BatchLayout,
+  type BatchPlanOptions,
+} from './data/chat-data.js';
