@@ -28,3 +28,11 @@ export {
   eosIdFromTokenizerConfig,
   eosIdsFor,
 } from './generation-config.js';
+export {
+  chatStopIds,
+  chatPromptIds,
+  fitHistory,
+  reply,
+  type FittedHistory,
+  type ReplyOptions,
+} from './chat.js';

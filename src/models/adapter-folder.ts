@@ -21,7 +21,7 @@ import {
   writePeftAdapter,
   type PeftLoraConfig,
 } from '../io/index.js';
-import { Linear, LoraLinear, resolveLoraConfig } from '../nn/index.js';
+import { Linear, LoraLinear, resolveLoraConfig, type AttachOptions } from '../nn/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { FormatError, ShapeError } from '../util/errors.js';
 import { generationConfigFileName, tokenizerConfigFileName, tokenizerFileName } from './checkpoint-folder.js';
@@ -150,7 +150,7 @@ const shapeText = (shape: readonly number[]): string => `(${shape.join(', ')})`;
 export async function loadAdapterFolder(
   dir: string,
   base: AnyLanguageModel,
-  options: { readonly name?: string } = {},
+  options: Pick<AttachOptions, 'name' | 'trainBase'> = {},
 ): Promise<LoadedAdapter> {
   const files = await readPeftAdapter(dir);
   const { config, tensors, weightsPath } = files;
@@ -193,12 +193,7 @@ export async function loadAdapterFolder(
         });
       }
     }
-    const adapted = withLora(
-      model,
-      loraConfig,
-      { init: 'empty' },
-      options.name === undefined ? {} : { name: options.name },
-    );
+    const adapted = withLora(model, loraConfig, { init: 'empty' }, options);
     try {
       fillAdapter(adapted, lora, weightsPath);
     } catch (error) {

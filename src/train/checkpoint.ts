@@ -52,6 +52,8 @@ export interface DataState {
    * that a resume can tell a different --tokenizer; absent in runs written before it was kept.
    */
   readonly tokenizer?: string;
+  /** A fine-tuning run's own settings (task, template, LoRA, packing), compared on resume. */
+  readonly recipe?: Readonly<Record<string, unknown>>;
 }
 
 export const trainerStateFile = 'trainer_state.json';

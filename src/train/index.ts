@@ -9,7 +9,14 @@ export {
   resolveTrainOptions,
   scheduleOf,
 } from './options.js';
-export { builtinCorpus, builtinCorpusId, synsetLines, wordnetDictPath } from './data/builtin-corpus.js';
+export {
+  builtinCorpus,
+  builtinCorpusId,
+  synsetLines,
+  splitGloss,
+  wordnetDataLines,
+  wordnetDictPath,
+} from './data/builtin-corpus.js';
 export {
   type DataSource,
   describeSource,
@@ -77,3 +84,19 @@ export {
   type BatchLayout,
   type BatchPlanOptions,
 } from './data/chat-data.js';
+export {
+  wordnetInstructions,
+  isHeldOut,
+  type InstructionSet,
+  type InstructionOptions,
+  type ClosedQuestion,
+  type InstructionKind,
+  type PartOfSpeech,
+} from './data/wordnet-instructions.js';
+export {
+  answerAccuracy,
+  normalizeAnswer,
+  type AccuracyReport,
+  type AccuracyCount,
+  type AccuracyOptions,
+} from './answer-accuracy.js';

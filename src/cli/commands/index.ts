@@ -43,6 +43,13 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./generate.js')).generateCommand,
   },
   {
+    name: 'finetune',
+    usage: '[options] <dir>',
+    description:
+      'Fine-tune a model folder (--task sft: chat / instruction SFT, every weight or a LoRA adapter)',
+    load: async () => (await import('./finetune.js')).finetuneCommand,
+  },
+  {
     name: 'eval',
     usage: '[options] <dir>',
     description: 'Loss and perplexity of a model on a text file (every token predicted once)',
