@@ -68,7 +68,7 @@ import {
   type AccuracyReport,
 } from '../train/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
-import { loadModelWithTokenizer } from './load-model.js';
+import { loadModelWithTokenizer, readChatTemplate } from './load-model.js';
 import { integer, real } from './parse-number.js';
 import { loraTargetModules, loraTargetNames, parseLoraTargets } from './lora-targets.js';
 import {
@@ -104,21 +104,6 @@ async function readJsonFile(path: string): Promise<Record<string, unknown> | nul
   }
 }
 
-/** The model's own chat template (tokenizer_config.json, or chat_template.jinja beside it), or null. */
-async function ownTemplate(
-  dir: string,
-  config: Record<string, unknown> | null,
-): Promise<ChatTemplate | null> {
-  const jinja = join(dir, 'chat_template.jinja');
-  const jinjaFile = existsSync(jinja) ? await readFile(jinja, 'utf8') : null;
-  if (
-    (config?.['chat_template'] ?? jinjaFile) === null ||
-    (config?.['chat_template'] ?? jinjaFile) === undefined
-  )
-    return null;
-  return chatTemplateFromConfig(config ?? {}, { jinjaFile }, join(dir, 'tokenizer_config.json'));
-}
-
 /** The chat model in hand: weights, tokenizer, template and the base config to save beside it. */
 interface ChatModel {
   model: AnyLanguageModel;
@@ -137,7 +122,7 @@ interface ChatModel {
 async function chatModelFrom(dir: string, templateFlag: string | undefined): Promise<ChatModel> {
   const folder = await loadModelWithTokenizer(dir);
   try {
-    const own = templateFlag === undefined ? await ownTemplate(dir, folder.tokenizerConfig) : null;
+    const own = templateFlag === undefined ? await readChatTemplate(dir, folder.tokenizerConfig) : null;
     const base = {
       baseTokenizerConfig: folder.tokenizerConfig ?? {},
       baseGenerationConfig: folder.generationConfig,

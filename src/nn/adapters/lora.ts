@@ -421,9 +421,10 @@ export class LoraAdapter {
    * Removes this adapter: each layer goes back to its base Linear (or to a wrapper of the
    * other adapters), the base parameters get their trainable flags back, and this
    * adapter's tensors are released. With `keepMerged` a merged adapter's change stays in
-   * the weights (mergeAndUnload); otherwise it is unmerged first.
+   * the weights (mergeAndUnload); otherwise it is unmerged first. Detaching twice does nothing.
    */
   detach(options: { readonly keepMerged?: boolean } = {}): void {
+    if (this.#detached) return;
     for (const path of this.paths) {
       const layer = this.layer(path);
       const branch = layer.branches.get(this.name)!;
