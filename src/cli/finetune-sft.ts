@@ -93,7 +93,7 @@ const log = (text: string): void => {
 };
 
 /** Defaults: 3 epochs; the learning rates a LoRA adapter and a whole small model train well with. */
-const defaults = { epochs: 3, batchSize: 12, loraLr: 2e-3, fullLr: 3e-4 } as const;
+const defaults = { epochs: 3, batchSize: 12, loraLr: 2e-3, fullLr: 1e-3 } as const;
 
 async function readJsonFile(path: string): Promise<Record<string, unknown> | null> {
   if (!existsSync(path)) return null;
@@ -169,7 +169,7 @@ async function conversations(
   hash: string;
 }> {
   if (flags.data === undefined) {
-    if (flags.val !== undefined) throw new ConfigError('--val needs --data', { where: '--val' });
+    if (flags.val !== undefined) throw new ConfigError('needs --data', { where: '--val' });
     // Only conversations that fit the context (the demo model reads 64 characters).
     const fits = (messages: readonly ChatMessage[]): boolean =>
       tokenizeConversation({ messages, where: 'built-in' }, format).ids.length - 1 <= context;

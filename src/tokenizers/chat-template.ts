@@ -129,10 +129,18 @@ export class ChatTemplate {
    * there.
    */
   endOfTurn(specialTokens: Iterable<string>): string | null {
-    const text = this.render([
-      { role: 'user', content: 'a' },
-      { role: 'assistant', content: PROBE },
-    ]);
+    let text: string;
+    try {
+      text = this.render([
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: PROBE },
+      ]);
+    } catch (error) {
+      // A template that rejects even one user turn and a reply shows no end token; it
+      // rejects the conversations themselves too, where the error names them.
+      if (error instanceof ConfigError) return null;
+      throw error;
+    }
     const at = text.lastIndexOf(PROBE);
     if (at < 0) return null;
     const rest = text.slice(at + PROBE.length);

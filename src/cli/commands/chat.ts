@@ -42,7 +42,7 @@ export function chatCommand(): Command {
   );
   return addComputeOptions(command).action(async (dir: string, flags: ChatFlags) => {
     if (flags.json === true && flags.message === undefined) {
-      throw new ConfigError('--json needs --message', { where: '--json' });
+      throw new ConfigError('needs --message', { where: '--json' });
     }
     applyComputeOptions(flags, flags.json === true);
     const loaded = await loadModelWithAdapter(dir, flags.adapter);
