@@ -224,13 +224,24 @@ const conversationOf = (c: Candidate): Conversation => ({
 });
 
 /**
+ * The words of each dict folder, parsed once per process (a second of work): read-only
+ * after parsing, so sharing them changes no result.
+ */
+const parsed = new Map<string, readonly WordFacts[]>();
+
+/**
  * The built-in instruction set (see the file header).
  *
  * @example
  * const { train, heldOut, closed } = wordnetInstructions({ perKind: 500 });
  */
 export function wordnetInstructions(options: InstructionOptions = {}): InstructionSet {
-  const facts = wordFacts(readSynsets(options.dictPath ?? wordnetDictPath()));
+  const dictPath = options.dictPath ?? wordnetDictPath();
+  let facts = parsed.get(dictPath);
+  if (facts === undefined) {
+    facts = wordFacts(readSynsets(dictPath));
+    parsed.set(dictPath, facts);
+  }
   const trainWords = facts.filter((f) => !isHeldOut(f.word)).flatMap(candidates);
   const heldOutWords = facts.filter((f) => isHeldOut(f.word)).flatMap(candidates);
   const fits = (c: Candidate): boolean => options.fits?.(conversationOf(c).messages) ?? true;
