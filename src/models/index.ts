@@ -46,6 +46,27 @@ export { gpt2Preset, gpt2Family } from './gpt2/family.js';
 export { llamaPreset, llamaFamily } from './llama/family.js';
 export { DecoderLM, type DecoderOptions, type ForwardOptions } from './decoder/model.js';
 export { parameterShapes } from './decoder/shapes.js';
+export { decoderBlockSpec } from './decoder/block-spec.js';
+export {
+  TransformerBlock,
+  checkBlockSpec,
+  makeNorm,
+  weightInit,
+  type BlockSpec,
+  type BlockNames,
+  type BlockContext,
+  type BlockResult,
+  type BuildInit,
+  type CrossAttentionSpec,
+  type CrossContext,
+  type FeedForward,
+  type FeedForwardSpec,
+  type Norm,
+  type NormPlacement,
+  type NormSpec,
+  type SelfAttentionRule,
+} from './blocks/transformer-block.js';
+export { BlockStack, type StackContext, type StackOutputs, type StackResult } from './blocks/block-stack.js';
 export {
   parametersFromCheckpoint,
   checkpointFromParameters,

@@ -2,6 +2,7 @@
 export {
   Module,
   ModuleList,
+  ModuleDict,
   type StateDict,
   type LoadStateDictOptions,
   type LoadReport,
@@ -38,6 +39,7 @@ export {
   type AttentionDropout,
   causalMask,
   bidirectionalMask,
+  isCausal,
   paddingKeys,
 } from './layers/attention-mask.js';
 export {

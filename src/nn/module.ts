@@ -17,6 +17,12 @@
  * plus the map updated together by replaceChild, would need every parent to expose a setter
  * for every child, and a missed one would silently keep running the old layer;
  * replaceChild() refuses to replace a child that its parent holds in a field.
+ *
+ * Nested checkpoint layouts (BERT's `attention.self.query`, `attention.output.LayerNorm`,
+ * `intermediate.dense`) need no class per level: a child name may be a dotted path, whose
+ * missing levels become plain ModuleDict containers, and mount() lets a layer's children
+ * sit directly in its parent (BERT's MLP: `intermediate.dense` and `output.dense`; Marian's
+ * `fc1`, `fc2`), so that one Mlp serves every layout.
  */
 import { type Tensor, keep, noGrad, contiguous } from '../tensor/index.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
@@ -51,6 +57,8 @@ export abstract class Module {
   readonly #parameters = new Map<string, Tensor>();
   readonly #buffers = new Map<string, Buffer>();
   readonly #children = new Map<string, Module>();
+  /** Layers mounted here (mount()): their children are children of this module too. */
+  readonly #mounted: Module[] = [];
 
   /**
    * Registers `tensor` as the parameter `name`: it is kept alive outside any scope() and
@@ -79,15 +87,62 @@ export abstract class Module {
     return tensor;
   }
 
-  /** Registers `child` under `name`; read it back with child(name) (see the file header). */
+  /**
+   * Registers `child` under `name`; read it back with child(name) (see the file header).
+   * `name` may be a dotted path ('self.query'): the path may pass through existing
+   * children of any kind, and its missing levels are created as ModuleDicts; the child
+   * itself is added to this module or to a ModuleDict, never into another layer's own
+   * names (BERT's block adds `attention.output.LayerNorm` beside the attention's
+   * `output.dense`, in the ModuleDict `output`).
+   */
   protected addChild<M extends Module>(name: string, child: M): M {
-    this.#claim(name);
-    this.#children.set(name, child);
+    const levels = name.split('.');
+    const last = levels.pop()!;
+    const parent = levels.reduce<Module>((module, level, depth) => {
+      const next = module.#children.get(level);
+      if (next !== undefined) return next;
+      module.#checkAddable(name, levels.slice(0, depth).join('.'));
+      module.#claim(level);
+      const created = new ModuleDict();
+      module.#children.set(level, created);
+      return created;
+    }, this);
+    parent.#checkAddable(name, levels.join('.'));
+    parent.#claim(last);
+    parent.#children.set(last, child);
     return child;
   }
 
-  /** The child registered as `name`: the one place a parent's typed getters read from. */
+  /** Only this module (where the path starts) and ModuleDicts take new children along a path. */
+  #checkAddable(path: string, at: string): void {
+    if (at === '' || this instanceof ModuleDict) return;
+    throw new ConfigError('a child path may only add children to ModuleDicts below the module', {
+      where: 'addChild',
+      expected: `a path whose new levels lie in ModuleDicts`,
+      actual: `${path}: ${at} is a ${this.constructor.name}`,
+    });
+  }
+
+  /**
+   * Mounts `layer` here without a name of its own: each of its children is registered in
+   * this module under its name too (the same objects), so that its parameters' paths start
+   * at this module's path (Marian's `fc1`, `fc2`; BERT's `intermediate.dense`,
+   * `output.dense`). The layer keeps reading its children through its own child map;
+   * replaceChild() on a mounted child updates both maps, and train() reaches the layer.
+   * The caller keeps the layer itself (it has no path, so nothing can replace it).
+   */
+  protected mount<M extends Module>(layer: M): M {
+    for (const [name, child] of layer.#children) this.addChild(name, child);
+    this.#mounted.push(layer);
+    return layer;
+  }
+
+  /**
+   * The child registered as `name` (a dotted path reads a nested one): the one place a
+   * parent's typed getters read from.
+   */
   protected child<M extends Module>(name: string): M {
+    if (name.includes('.')) return this.getSubmodule(name) as M;
     const found = this.#children.get(name);
     if (found === undefined) {
       throw new ConfigError('no such child module', {
@@ -191,16 +246,19 @@ export abstract class Module {
       });
     }
     // A parent that kept the child in a field of its own would go on running the old one.
-    const field = Object.entries(parent).find(([, value]) => value === current)?.[0];
-    if (field !== undefined) {
+    const holders = [parent, ...parent.#mounted.filter((layer) => layer.#children.get(name) === current)];
+    for (const holder of holders) {
+      const field = Object.entries(holder).find(([, value]) => value === current)?.[0];
+      if (field === undefined) continue;
       throw new ConfigError('the parent keeps this child in a field, so it would not see the replacement', {
         where: `replaceChild ${path}`,
-        actual: `${parent.constructor.name}.${field}`,
+        actual: `${holder.constructor.name}.${field}`,
         hint: 'read children through getters over this.child(name) (src/nn/module.ts)',
       });
     }
     replacement.train(current.training);
-    parent.#children.set(name, replacement); // Map.set on an existing key keeps its position
+    // Map.set on an existing key keeps its position; a mounted layer holds the child too.
+    for (const holder of holders) holder.#children.set(name, replacement);
     return replacement;
   }
 
@@ -275,6 +333,7 @@ export abstract class Module {
   train(mode = true): this {
     this.training = mode;
     for (const child of this.#children.values()) child.train(mode);
+    for (const layer of this.#mounted) layer.training = mode;
     return this;
   }
 
@@ -352,6 +411,18 @@ function copyInto(target: Tensor, source: Tensor): void {
     target.values().set(dense.values());
     if (dense !== source) dense.dispose();
   });
+}
+
+/**
+ * A plain container of named children with no computation of its own: a level of a
+ * checkpoint's key layout (BERT's `attention.self`, `attention.output`). addChild() makes
+ * one for each missing level of a dotted path; `add` does so from outside.
+ */
+export class ModuleDict extends Module {
+  /** Registers `child` under `name` (a dotted path allowed) and returns it. */
+  add<M extends Module>(name: string, child: M): M {
+    return this.addChild(name, child);
+  }
 }
 
 /** An ordered list of modules named '0', '1', ... (GPT-2's `h`, Llama's `layers`). */

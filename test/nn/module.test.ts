@@ -21,7 +21,14 @@ import {
   square,
   sum,
 } from '../../src/index.js';
-import { Linear, Module, ModuleList, SelfAttention, type Projection } from '../../src/nn/index.js';
+import {
+  Linear,
+  Module,
+  ModuleDict,
+  ModuleList,
+  SelfAttention,
+  type Projection,
+} from '../../src/nn/index.js';
 import { DecoderLM, gpt2Preset } from '../../src/models/index.js';
 import { AdamW } from '../../src/train/optim/adamw.js';
 import { assertBitEqual } from '../util/close.js';
@@ -354,4 +361,102 @@ test('a name is registered once and contains no dot', () => {
     () => new Twice('a.b', 'buffer'),
     (e: unknown) => e instanceof ConfigError && /no dot/.test(e.message),
   );
+});
+
+/** Two linears named by dotted paths and, mounted, a layer whose children sit beside them. */
+class Nested extends Module {
+  readonly #pair: Pair;
+
+  constructor(rng: Rng) {
+    super();
+    this.addChild('attention.self.query', new Linear(3, 3, { bias: false, std: 1, rng }));
+    this.addChild('attention.output', new Linear(3, 3, { bias: false, std: 1, rng }));
+    this.#pair = this.mount(new Pair(rng)); // its 'a' and 'b' become this module's children
+  }
+
+  get pair(): Pair {
+    return this.#pair;
+  }
+
+  forward(x: Tensor): Tensor {
+    const attention = this.child<Projection>('attention.output');
+    return this.#pair.forward(attention.forward(this.child<Projection>('attention.self.query').forward(x)));
+  }
+}
+
+test('dotted child paths: missing levels become ModuleDicts; getSubmodule, child and replaceChild reach them', () => {
+  const module = new Nested(new Rng(1));
+  assert.deepEqual(
+    module.namedParameters().map(([path]) => path),
+    ['attention.self.query.weight', 'attention.output.weight', 'a.weight', 'a.bias', 'b.weight', 'b.bias'],
+  );
+  assert.ok(module.getSubmodule('attention') instanceof ModuleDict);
+  assert.ok(module.getSubmodule('attention.self') instanceof ModuleDict);
+  assert.deepEqual(
+    module.namedModules().map(([path]) => path),
+    ['', 'attention', 'attention.self', 'attention.self.query', 'attention.output', 'a', 'b'],
+    'a mounted layer has no path of its own',
+  );
+  noGrad(() =>
+    scope(() => {
+      const x = randn([2, 3], new Rng(2));
+      const copy = new Nested(new Rng(1));
+      const query = copy.getSubmodule('attention.self.query') as Linear;
+      query.weight.floats().forEach((v, i, values) => (values[i] = 2 * v));
+      module.replaceChild('attention.self.query', (base) => new Scaled(base as Projection, 2));
+      // x 2 is exact in float32, so (2W) x and 2 (W x) agree bit for bit.
+      assertBitEqual('nested query x 2 = doubled weight', module.forward(x), copy.forward(x));
+      copy.dispose();
+      assert.ok(module.namedParameters().some(([path]) => path === 'attention.self.query.inner.weight'));
+    }),
+  );
+  // New levels go into this module or a ModuleDict only, never into another layer's names.
+  class IntoLayer extends Module {
+    constructor() {
+      super();
+      this.addChild('pair', new Pair(new Rng(1)));
+      this.addChild('pair.extra', new Linear(1, 1, { bias: false, init: 'empty' }));
+    }
+  }
+  assert.throws(
+    () => new IntoLayer(),
+    (e: unknown) => e instanceof ConfigError && /pair\.extra: pair is a Pair/.test(e.message),
+  );
+  class Clash extends Module {
+    constructor() {
+      super();
+      this.addChild('a.b', new Linear(1, 1, { bias: false, init: 'empty' }));
+      this.addChild('a.b', new Linear(1, 1, { bias: false, init: 'empty' }));
+    }
+  }
+  assert.throws(
+    () => new Clash(),
+    (e: unknown) => e instanceof ConfigError && /already registered/.test(e.message),
+  );
+  module.dispose();
+});
+
+test('mount: replaceChild on a mounted child is seen by the mounted layer; train() reaches it', () => {
+  const rng = new Rng(3);
+  const module = new Nested(rng);
+  const copy = new Nested(new Rng(3));
+  noGrad(() =>
+    scope(() => {
+      const x = randn([2, 3], new Rng(4));
+      const before = module.forward(x);
+      assertBitEqual('same seed', before, copy.forward(x));
+      module.replaceChild('b', (base) => new Scaled(base as Projection, 3));
+      assertBitEqual('mounted b x 3', module.forward(x), mul(copy.forward(x), 3));
+    }),
+  );
+  module.eval();
+  assert.ok(module.namedModules().every(([, m]) => !m.training));
+  assert.equal(module.pair.training, false, 'the mounted layer itself');
+  assert.equal(module.pair.b, module.getSubmodule('b'), 'one child, two maps');
+  assert.throws(
+    () => module.getSubmodule('pair'),
+    (e: unknown) => e instanceof ConfigError && /no module at this path/.test(e.message),
+  );
+  module.dispose();
+  copy.dispose();
 });

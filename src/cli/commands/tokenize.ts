@@ -1,8 +1,9 @@
 /**
- * `lmforge tokenize [FILE|-] --tokenizer NAME|PATH`: show pieces and ids, or `--json` ids only.
- * A special token written in the text becomes its id with a tokenizer.json (as Hugging Face
- * encodes it) and is an error with a built-in tiktoken encoding (as tiktoken refuses it);
- * --allow-special, --special-as-text and --refuse-special choose one treatment for either.
+ * `lmforge tokenize [FILE|-] --tokenizer NAME|PATH [--pair TEXT]`: show pieces and ids (and the
+ * type ids of a pair), or `--json` ids only. A special token written in the text becomes its
+ * id with a tokenizer.json (as Hugging Face encodes it) and is an error with a built-in
+ * tiktoken encoding (as tiktoken refuses it); --allow-special, --special-as-text and
+ * --refuse-special choose one treatment for either.
  */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
@@ -25,9 +26,9 @@ async function readInput(file: string): Promise<string> {
 const COLOURS = [41, 42, 43, 44, 45, 46];
 
 /** Encode, turning the library's "special token in the text" error into one naming the flags. */
-function encodeForCli(tokenizer: Tokenizer, text: string, options: EncodeOptions): number[] {
+function encodeForCli<T>(tokenizer: Tokenizer, encode: () => T): T {
   try {
-    return tokenizer.encode(text, options);
+    return encode();
   } catch (error) {
     if (
       error instanceof TokenizerError &&
@@ -94,7 +95,10 @@ export function tokenizeCommand(): Command {
       '-t, --tokenizer <name|path>',
       'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, or a model folder',
     )
-    .option('--json', 'print exactly one JSON array of ids on stdout')
+    .option(
+      '--json',
+      'print exactly one JSON array of ids on stdout (with --pair: one {"ids", "typeIds"} object)',
+    )
     .option('--no-special', 'leave out what the post-processor adds (BOS/CLS/SEP)')
     .option(
       '--allow-special',
@@ -105,6 +109,10 @@ export function tokenizeCommand(): Command {
       '--refuse-special',
       'a special token written in the text is an error (the default with a tiktoken encoding)',
     )
+    .option(
+      '--pair <text>',
+      'encode the input and TEXT as a pair (BERT: [CLS] A [SEP] B [SEP]) and print the type ids too',
+    )
     .action(
       async (
         file: string,
@@ -112,20 +120,28 @@ export function tokenizeCommand(): Command {
           tokenizer: string;
           json?: boolean;
           special: boolean;
+          pair?: string;
         } & SpecialFlags,
       ) => {
         const special = specialOptions(options);
         const tokenizer = await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
         const unknown = new UnknownCharacters();
-        const ids = encodeForCli(tokenizer, text, {
+        const encodeOptions: EncodeOptions = {
           unknown,
           addSpecialTokens: options.special,
           ...special,
-        });
+        };
+        const pair = options.pair;
+        const { ids, typeIds } = encodeForCli(tokenizer, () =>
+          pair === undefined
+            ? { ids: tokenizer.encode(text, encodeOptions), typeIds: undefined }
+            : tokenizer.encodePair(text, pair, encodeOptions),
+        );
         warnUnknownCharacters(unknown, file === '-' ? 'the input' : file);
         if (options.json === true) {
-          writeJsonIds(ids);
+          if (typeIds === undefined) writeJsonIds(ids);
+          else process.stdout.write(JSON.stringify({ ids, typeIds }) + '\n');
           return;
         }
         const colour = process.stdout.isTTY;
@@ -135,7 +151,9 @@ export function tokenizeCommand(): Command {
           return colour ? `\x1b[30;${COLOURS[i % COLOURS.length]}m${piece}\x1b[0m` : `[${piece}]`;
         });
         process.stdout.write(pieces.join('') + '\n' + ids.join(' ') + '\n');
-        process.stderr.write(`${ids.length} tokens, ${text.length} characters\n`);
+        if (typeIds !== undefined) process.stdout.write(`type ids: ${typeIds.join(' ')}\n`);
+        const characters = text.length + (pair?.length ?? 0);
+        process.stderr.write(`${ids.length} tokens, ${characters} characters\n`);
       },
     );
 }

@@ -6,12 +6,13 @@
  */
 import type { PositionalEncoding, Activation, MlpKind } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
+import type { NormKind } from '../blocks/transformer-block.js';
 import { gpt2Defaults } from '../gpt2/config.js';
 import { llamaDefaults } from '../llama/config.js';
 
 /** Which checkpoint naming and projection layout the model uses (GPT2LMHeadModel or LlamaForCausalLM). */
 export type DecoderArch = 'gpt2' | 'llama';
-export type NormKind = 'layerNorm' | 'rmsNorm';
+export type { NormKind };
 
 export interface DecoderConfig {
   readonly arch: DecoderArch;

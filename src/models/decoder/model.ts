@@ -1,8 +1,8 @@
 /**
  * DecoderLM: the decoder-only causal LM of the GPT-2 and Llama presets, driven by
  * DecoderConfig and implementing the model contract (../model.ts). It reads top to bottom
- * as nanoGPT's model.py: token (+ position) embeddings, the pre-norm blocks of
- * ../blocks/decoder-block.ts, a final norm and a head (the lm_head Linear, or the token
+ * as nanoGPT's model.py: token (+ position) embeddings, the pre-norm blocks
+ * (../blocks/transformer-block.ts with ./block-spec.ts), a final norm and a head (the lm_head Linear, or the token
  * embedding when tied).
  *
  * Parameter paths equal the Hugging Face checkpoint keys of the config's `arch`
@@ -17,11 +17,9 @@ import {
   add,
   dropout,
   embedding,
-  isGradEnabled,
   isTensor,
   matmulTransposed,
   narrow,
-  scope,
 } from '../../tensor/index.js';
 import {
   Module,
@@ -34,8 +32,7 @@ import {
   type Projection,
 } from '../../nn/index.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
-import { DecoderBody } from '../blocks/decoder-body.js';
-import { weightInit, type BlockContext, type BuildInit } from '../blocks/decoder-block.js';
+import { weightInit, type BuildInit } from '../blocks/transformer-block.js';
 import type {
   LanguageModel,
   LogitsOptions,
@@ -47,6 +44,7 @@ import type {
 import type { ModelInit } from '../family.js';
 import type { DecoderConfig } from './config.js';
 import { archNames } from './names.js';
+import { DecoderBody } from './body.js';
 
 export interface DecoderOptions {
   /** 'empty' builds zero weights without drawing them, for a model about to be loaded (default 'random'). */
@@ -167,30 +165,15 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       x = add(x, rows); // (B, T, C) + (T, C) or (B, T, C)
     }
     x = drop(x);
-    const hiddenStates: Tensor[] | null = outputs.hiddenStates === true ? [] : null;
-    const attentions: Tensor[] | null = outputs.attentions === true ? [] : null;
     const mask = maskOf(inputs.attentionMask);
-    // Without autograd nothing needs the intermediates: free each block's as it finishes.
-    const freeEarly = !isGradEnabled();
-    body.blocks.items.forEach((block, layer) => {
-      hiddenStates?.push(x);
-      const context: BlockContext = {
-        offset,
-        rope: this.#rope,
-        cache,
-        layer,
-        drop,
-        attentionDropout,
-        ...(mask === null ? {} : { mask }),
-        ...(attentions === null ? {} : { returnProbabilities: true }),
-      };
-      const input = x;
-      const result = freeEarly ? scope(() => block.run(input, context)) : block.run(input, context);
-      x = result.output; // (B, T, C)
-      if (result.probabilities !== null) attentions?.push(result.probabilities); // (B, nH, T, Tk)
-    });
-    x = body.finalNorm.forward(x); // (B, T, C)
-    hiddenStates?.push(x);
+    const stack = body.blocks.run(
+      x,
+      { offset, rope: this.#rope, cache, drop, attentionDropout, ...(mask === null ? {} : { mask }) },
+      outputs,
+    );
+    x = body.finalNorm.forward(stack.output); // (B, T, C)
+    const hiddenStates = stack.hiddenStates === null ? null : [...stack.hiddenStates, x];
+    const attentions = stack.attentions;
     cache?.advance(T);
     const logits = outputs.logits ?? 'all';
     return {

@@ -8,7 +8,7 @@
  *
  * Projections are either one fused qkv matrix (GPT-2's c_attn, one GEMM) or three separate
  * ones (Llama's q_proj/k_proj/v_proj); the names come from the model so that parameter
- * paths equal the checkpoint keys. They are read through the child map (module.ts), so
+ * paths equal the checkpoint keys, and may be dotted paths (BERT's self.query, output.dense). They are read through the child map (module.ts), so
  * replaceChild() can wrap any of them (LoRA on q_proj, a quantized c_attn).
  *
  * Legend: B batch, T time, C channels, nH query heads, nKV key/value heads, hs head size,

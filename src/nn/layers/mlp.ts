@@ -14,6 +14,7 @@ import { Linear, type LinearLayout, type Projection } from './linear.js';
 export type Activation = 'gelu' | 'geluTanh' | 'relu' | 'silu';
 export type MlpKind = 'gelu' | 'swiglu';
 
+/** 'gelu' names the two-matrix MLP whatever its activation (Marian's ReLU fc1/fc2 too). */
 export type MlpNames =
   | { readonly kind: 'gelu'; readonly up: string; readonly down: string }
   | { readonly kind: 'swiglu'; readonly gate: string; readonly up: string; readonly down: string };
@@ -41,7 +42,11 @@ export function activate(activation: Activation, x: Tensor): Tensor {
   }
 }
 
-/** The projections are read through the child map (see module.ts), so replaceChild() can wrap them. */
+/**
+ * The projections are read through the child map (see module.ts), so replaceChild() can
+ * wrap them. Names may be dotted paths (BERT's `intermediate.dense`, `output.dense`); a
+ * block mounts the MLP when its linears have no common parent (Module.mount).
+ */
 export class Mlp extends Module {
   readonly activation: Activation;
   readonly #names: MlpNames;

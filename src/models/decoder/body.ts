@@ -1,12 +1,15 @@
 /**
  * The body of a decoder-only model: GPT-2's `transformer` / Llama's `model`: token
- * embeddings, learned positions when the config has them, the blocks and the final norm.
- * Children are read through the child map (getters), so replaceChild() can wrap them.
+ * embeddings, learned positions when the config has them, the blocks (the shared
+ * TransformerBlock with the preset's spec) and the final norm. Children are read through
+ * the child map (getters), so replaceChild() can wrap them.
  */
-import { Module, ModuleList, Embedding } from '../../nn/index.js';
-import type { DecoderConfig } from '../decoder/config.js';
-import { archNames, type ArchNames } from '../decoder/names.js';
-import { DecoderBlock, makeNorm, weightInit, type BuildInit, type Norm } from './decoder-block.js';
+import { Module, Embedding } from '../../nn/index.js';
+import { BlockStack } from '../blocks/block-stack.js';
+import { makeNorm, weightInit, type BuildInit, type Norm } from '../blocks/transformer-block.js';
+import type { DecoderConfig } from './config.js';
+import { archNames, type ArchNames } from './names.js';
+import { decoderBlockSpec, decoderNormSpec } from './block-spec.js';
 
 export class DecoderBody extends Module {
   readonly #names: ArchNames;
@@ -22,9 +25,8 @@ export class DecoderBody extends Module {
     this.#learnedPositions = config.positional.kind === 'learned';
     if (this.#learnedPositions)
       this.addChild(names.positions, new Embedding(config.blockSize, config.nEmbd, init));
-    const blocks = Array.from({ length: config.nLayer }, () => new DecoderBlock(config, build));
-    this.addChild(names.blocks, new ModuleList(blocks));
-    this.addChild(names.finalNorm, makeNorm(config, build));
+    this.addChild(names.blocks, BlockStack.of(decoderBlockSpec(config), config.nLayer, build));
+    this.addChild(names.finalNorm, makeNorm(decoderNormSpec(config), config.nEmbd, build));
   }
 
   get embed(): Embedding {
@@ -36,8 +38,8 @@ export class DecoderBody extends Module {
     return this.#learnedPositions ? this.child<Embedding>(this.#names.positions) : null;
   }
 
-  get blocks(): ModuleList<DecoderBlock> {
-    return this.child<ModuleList<DecoderBlock>>(this.#names.blocks);
+  get blocks(): BlockStack {
+    return this.child<BlockStack>(this.#names.blocks);
   }
 
   get finalNorm(): Norm {
