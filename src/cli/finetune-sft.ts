@@ -351,11 +351,12 @@ async function prepareSft(
         });
       }
       if (own.lora !== undefined) {
-        lora = (
-          await loadAdapterFolder(flags.out, chat.model, {
-            trainBase: chat.added.length > 0 ? vocabularyModules(chat.model) : [],
-          })
-        ).model;
+        const loaded = await loadAdapterFolder(flags.out, chat.model, {
+          trainBase: chat.added.length > 0 ? vocabularyModules(chat.model) : [],
+        });
+        // The adapter's grown embedding grew the base: the base is now a resized copy.
+        chat.model = loaded.base;
+        lora = loaded.model;
         model = lora;
       }
       resume = {
