@@ -1,4 +1,4 @@
-/** lmforge/io: file formats (safetensors); no model-family knowledge (each family maps its own config.json). */
+/** lmforge/io: file formats (safetensors, PEFT adapter folders); no model-family knowledge (each family maps its own config.json). */
 export {
   parseSafetensors,
   serializeSafetensors,
@@ -15,3 +15,18 @@ export {
   type ReadSafetensorsOptions,
   type SafetensorsReader,
 } from './safetensors-file.js';
+export {
+  adapterConfigFileName,
+  adapterWeightsFileName,
+  peftPrefix,
+  peftLoraKey,
+  peftBaseKey,
+  parsePeftKey,
+  parseAdapterConfig,
+  adapterConfigToJson,
+  readPeftAdapter,
+  writePeftAdapter,
+  type PeftLoraConfig,
+  type PeftKey,
+  type PeftAdapterFiles,
+} from './peft.js';

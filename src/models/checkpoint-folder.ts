@@ -38,6 +38,8 @@ export interface SaveModelFolderOptions {
   readonly tokenizerJson?: string | object;
   /** generation_config.json contents (HF field names), written as is. */
   readonly generationConfig?: object;
+  /** tokenizer_config.json contents (a chat template, special tokens), written as is. */
+  readonly tokenizerConfig?: object;
 }
 
 export interface LoadedModelFolder {
@@ -76,6 +78,9 @@ export async function saveModelFolder(
   }
   if (options.generationConfig !== undefined) {
     await writeFileAtomic(join(dir, generationConfigFileName), json(options.generationConfig));
+  }
+  if (options.tokenizerConfig !== undefined) {
+    await writeFileAtomic(join(dir, tokenizerConfigFileName), json(options.tokenizerConfig));
   }
 }
 

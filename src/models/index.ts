@@ -89,4 +89,13 @@ export {
   generationConfigFileName,
   tokenizerConfigFileName,
 } from './checkpoint-folder.js';
+export { resizeVocabulary } from './resize-vocabulary.js';
+export { LoraModel, withLora } from './lora-model.js';
+export {
+  saveAdapterFolder,
+  loadAdapterFolder,
+  vocabularyParameters,
+  type SaveAdapterOptions,
+  type LoadedAdapter,
+} from './adapter-folder.js';
 export { KVCache, type KVCacheShape } from '../nn/index.js';

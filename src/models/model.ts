@@ -28,10 +28,16 @@ export type ForwardMode = 'train' | 'eval';
  *   every key the call sees (cached positions + new ones); left padding is how batched
  *   generation lines prompts up;
  * - additive: a float mask broadcastable to (B, nH, T, Tk) added to the scores
- *   (-Infinity removes a key), for custom patterns (prefix LM, document boundaries).
+ *   (-Infinity removes a key), for custom patterns (prefix LM);
+ * - segments: (B, Tk) int32, the document id of every key the call sees (cached + new): a
+ *   token attends only the tokens of its own document, so several sequences packed into one
+ *   row (SFT packing) attend as if each were alone; with it, `positions` may restart at
+ *   each document.
  */
 export type AttentionMaskInput =
-  { readonly kind: 'padding'; readonly keys: Tensor } | { readonly kind: 'additive'; readonly mask: Tensor };
+  | { readonly kind: 'padding'; readonly keys: Tensor }
+  | { readonly kind: 'additive'; readonly mask: Tensor }
+  | { readonly kind: 'segments'; readonly segments: Tensor };
 
 /** The output of an encoder, for cross-attention (encoder-decoder families). */
 export interface EncoderOutput {

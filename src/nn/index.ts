@@ -64,3 +64,19 @@ export {
   type RouterRecord,
   type RouterLossCoefficients,
 } from './layers/moe.js';
+export {
+  LoraLinear,
+  LoraAdapter,
+  attachLora,
+  resolveLoraConfig,
+  loraScale,
+  loraSettingsAt,
+  matchesLoraTarget,
+  type LoraSettings,
+  type LoraConfig,
+  type RawLoraConfig,
+  type LoraTargets,
+  type LoraBranch,
+  type LoraInit,
+  type AttachOptions,
+} from './adapters/lora.js';

@@ -33,7 +33,13 @@ export {
   type ResolvedTrainWordPieceOptions,
   type BertTextOptions,
 } from './train-wordpiece.js';
-export { PipelineTokenizer, type TokenizerSpec, type ModelSpec } from './pipeline-tokenizer.js';
+export {
+  PipelineTokenizer,
+  type PipelineTokenizerOptions,
+  type SpecialsInText,
+  type TokenizerSpec,
+  type ModelSpec,
+} from './pipeline-tokenizer.js';
 export { parseTokenizerJson, readTokenizerJson } from './tokenizer-json-read.js';
 export { parseTiktokenRanks, parseGpt2Files, tiktokenSpec, type Gpt2Files } from './tiktoken-files.js';
 export { GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN } from './split-patterns.js';
@@ -42,3 +48,22 @@ export type { PreTokenizer } from './pre-tokenizers.js';
 export type { Decoder } from './decoders.js';
 export type { PostProcessor, TypedIds, TokenDetails } from './post-processors.js';
 export type { AddedToken } from './added-tokens.js';
+export {
+  ChatTemplate,
+  builtinChatTemplates,
+  builtinChatTemplate,
+  chatTemplateFromConfig,
+  checkConversation,
+  chatRoles,
+  tokenizerConfigJson,
+  type ChatMessage,
+  type RenderOptions,
+  type Span,
+  type RenderedConversation,
+  type ChatTemplateOptions,
+  type ChatTemplateChoice,
+  type BuiltinChatTemplate,
+  type BuiltinChatTemplateName,
+  type TokenizerConfigInput,
+} from './chat-template.js';
+export { addSpecialTokens, addedTokensOf, type AddedSpecialTokens } from './add-tokens.js';

@@ -2,6 +2,11 @@
  * The Hugging Face pipeline: added tokens -> normalizer -> pre-tokenizer -> model ->
  * post-processor, and decoder for the way back. Every tokenizer loaded from tokenizer.json,
  * a tiktoken rank file or GPT-2's encoder.json, and every trained one, is one of these.
+ *
+ * A special token written in the text (a rendered chat template holds `<|im_start|>` as
+ * text) becomes its id by default, as Hugging Face encodes it; the built-in tiktoken
+ * encodings keep tiktoken's refusal instead (`specialsInText: 'refuse'`). Either default
+ * gives way to explicit allowedSpecial / disallowedSpecial options.
  */
 import { TokenizerError } from '../util/errors.js';
 import { AddedTokenMatcher, type AddedToken, type Segment } from './added-tokens.js';
@@ -62,8 +67,21 @@ const BOS_NAMES = [
 const EOS_NAMES = ['</s>', '<eos>', '<|endoftext|>', '<|end_of_text|>', '<｜end▁of▁sentence｜>', '[SEP]'];
 const PAD_NAMES = ['<pad>', '[PAD]', '<|pad|>', '<｜▁pad▁｜>', '<|finetune_right_pad_id|>'];
 
+/**
+ * What a special token written in the text becomes when encode() is given neither
+ * allowedSpecial nor disallowedSpecial: its id ('encode', Hugging Face's
+ * split_special_tokens=False) or a TokenizerError ('refuse', tiktoken's default).
+ */
+export type SpecialsInText = 'encode' | 'refuse';
+
+export interface PipelineTokenizerOptions {
+  /** Default 'encode' (Hugging Face); the tiktoken encodings pass 'refuse'. */
+  readonly specialsInText?: SpecialsInText;
+}
+
 export class PipelineTokenizer implements Tokenizer {
   readonly spec: TokenizerSpec;
+  readonly specialsInText: SpecialsInText;
   readonly vocabSize: number;
   readonly bosId: number | undefined;
   readonly eosId: number | undefined;
@@ -84,8 +102,9 @@ export class PipelineTokenizer implements Tokenizer {
   /** Made at the first encodeDetailed; null where the pipeline's spans are not tracked. */
   private offsetEncoder: OffsetEncoder | null | undefined;
 
-  constructor(spec: TokenizerSpec) {
+  constructor(spec: TokenizerSpec, options: PipelineTokenizerOptions = {}) {
     this.spec = spec;
+    this.specialsInText = options.specialsInText ?? 'encode';
     this.model = buildModel(spec.model);
     this.normalize = compileNormalizer(spec.normalizer);
     this.preTokenizer = compilePreTokenizer(spec.preTokenizer);
@@ -152,7 +171,10 @@ export class PipelineTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    const allowed = options.allowedSpecial ?? new Set<string>();
+    // Either option given: tiktoken's rules (allowed -> id, disallowed -> error, else text).
+    const byDefault = options.allowedSpecial === undefined && options.disallowedSpecial === undefined;
+    const allowed =
+      options.allowedSpecial ?? (byDefault && this.specialsInText === 'encode' ? 'all' : new Set<string>());
     const disallowed = options.disallowedSpecial ?? 'all';
     const ids: number[] = [];
     for (const segment of this.matcher.split(wellFormed(text), allowed, disallowed)) {

@@ -15,7 +15,11 @@ export interface EncodeOptions {
    * `add_special_tokens=True` does. Default true.
    */
   readonly addSpecialTokens?: boolean;
-  /** Special tokens that, written in the text, encode to their special id. Default none. */
+  /**
+   * Special tokens that, written in the text, encode to their special id. Default: 'all'
+   * for a tokenizer.json (Hugging Face), none for the built-in tiktoken encodings, and
+   * none whenever disallowedSpecial is given.
+   */
   readonly allowedSpecial?: SpecialTokenSet;
   /**
    * Special tokens that, written in the text and not allowed, raise a TokenizerError

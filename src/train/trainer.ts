@@ -133,6 +133,12 @@ export interface TrainerSettings<Model extends LanguageModel = AnyLanguageModel>
   readonly replacesRun?: boolean;
   /** Passed to every saveCheckpoint (tests inject write failures here). */
   readonly checkpointHooks?: Pick<SaveCheckpointOptions, 'onStage'>;
+  /**
+   * Writes the model part of each checkpoint into a folder instead of the default HF model
+   * folder (weights, config.json, tokenizer.json, generation_config.json): a LoRA adapter
+   * folder, or a model folder with its chat template (fine-tuning).
+   */
+  readonly saveModel?: (dir: string) => Promise<void>;
 }
 
 function median(values: readonly number[]): number {
@@ -142,6 +148,14 @@ function median(values: readonly number[]): number {
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The Rng a Trainer draws its training batches from (see the constructor): what an
+ * objective's epoch plan is computed from before the run, to turn epochs into steps.
+ */
+export function trainingBatchRng(seed: number): Rng {
+  return new Rng(seed + 2 ** 32);
+}
 
 /** Runs a file operation on the run folder; a failure (disk full, permissions) is an IoError naming it. */
 async function runFolderIo(dir: string, what: string, operation: () => Promise<unknown>): Promise<void> {
@@ -212,7 +226,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     // from seed + 2^33. Batches on the init's stream would tie which text positions are
     // sampled to the initial embedding values, draw for draw; and how many batches are
     // drawn never shifts the dropout masks.
-    this.#sampler = objective.batches('train', new Rng(options.seed + 2 ** 32));
+    this.#sampler = objective.batches('train', trainingBatchRng(options.seed));
     this.#dropoutRng = new Rng(options.seed + 2 ** 33);
     if (init.resume !== undefined) this.#restore(init.resume);
   }
@@ -372,6 +386,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
         generationConfig: this.generationConfig(),
         optimizer: this.optimizer.stateDict(),
         state: this.state(stopReason),
+        ...(this.#init.saveModel === undefined ? {} : { saveModel: this.#init.saveModel }),
       },
       { ...this.#init.checkpointHooks, ...(pending === null ? {} : { log: pending.join('') }) },
     );

