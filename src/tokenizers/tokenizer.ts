@@ -88,7 +88,7 @@ export interface Tokenizer {
    * @example
    * const text = 'Who wrote Hamlet?';
    * const { ids, offsets } = bert.encodeDetailed(text);
-   * offsets!.map(([start, end]) => text.slice(start, end)); // ['', 'who', 'wrote', 'hamlet', '?', '']
+   * offsets!.map(([start, end]) => text.slice(start, end)); // ['', 'Who', 'wrote', 'Hamlet', '?', ''] ([CLS], [SEP]: '')
    */
   encodeDetailed(text: string, pair?: string, options?: EncodeOptions): Encoding;
   /** Ids to text. Throws TokenizerError for an id outside the vocabulary, never otherwise. */
