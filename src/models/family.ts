@@ -21,6 +21,10 @@ export interface ArchitectureSummary {
   readonly positions: string;
   readonly norm: string;
   readonly tiedEmbeddings: boolean;
+  /** The HF class the config names (`architectures`: BertForMaskedLM, GPT2ForSequenceClassification ...). */
+  readonly architecture?: string;
+  /** A classification head's class names (id2label). */
+  readonly labels?: readonly string[];
 }
 
 /**
