@@ -27,6 +27,7 @@ function describeDecoder(c: DecoderConfig): ArchitectureSummary {
     positions: c.positional.kind,
     norm: c.norm,
     tiedEmbeddings: c.tiedEmbeddings,
+    ...(c.labels === null ? {} : { labels: c.labels.names }),
   };
 }
 

@@ -8,14 +8,26 @@ import { resolveDecoderConfig, type DecoderConfig, type FieldNames } from '../de
 import {
   activationOf,
   activationToHf,
+  decoderHeadFromHf,
+  decoderHeadToHf,
   positionalOf,
   rejectUnsupported,
   requireFields,
   type HfConfigJson,
 } from '../decoder/hf-common.js';
 
+/** The HF classes of the llama heads (config.json's `architectures`). */
+const llamaClasses = {
+  causalLm: 'LlamaForCausalLM',
+  sequenceClassification: 'LlamaForSequenceClassification',
+};
+
 /** The config.json key of each DecoderConfig field (for naming fields in errors). */
 export const llamaFieldNames: FieldNames = {
+  head: 'architectures',
+  labels: 'id2label',
+  problemType: 'problem_type',
+  padTokenId: 'pad_token_id',
   vocabSize: 'vocab_size',
   nEmbd: 'hidden_size',
   intermediateSize: 'intermediate_size',
@@ -57,7 +69,7 @@ export function llamaToHf(s: DecoderConfig): Record<string, unknown> {
   // also drops embeddings and residual branches, which lmforge_dropout records.
   if (s.dropout !== 0) extras['lmforge_dropout'] = s.dropout;
   return {
-    architectures: ['LlamaForCausalLM'],
+    ...decoderHeadToHf(s, llamaClasses),
     model_type: 'llama',
     vocab_size: s.vocabSize,
     hidden_size: s.nEmbd,
@@ -115,6 +127,7 @@ export function llamaFromHf(c: HfConfigJson, where: string): DecoderConfig {
   }
   const raw = {
     arch: 'llama',
+    ...decoderHeadFromHf(c, llamaClasses, problems),
     vocabSize: c['vocab_size'],
     nEmbd: c['hidden_size'],
     intermediateSize: c['intermediate_size'],
