@@ -221,7 +221,7 @@ function checkIndexInput(
       actual: `(${input.shape.join(', ')}) ${input.dtype}`,
     });
   }
-  const values = input.values();
+  const values = input.data; // the storage: offset and strides index it
   const [strideB, strideT] = input.strides as [number, number];
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
@@ -417,7 +417,7 @@ export class BertModel extends Module implements LanguageModel<BertConfig> {
   }
 
   /** Encoders have no KV cache: always a ConfigError. */
-  createCache(): ModelCache {
+  createCache(_batch?: number, _maxT?: number): ModelCache {
     throw new ConfigError('an encoder has no cache', {
       where: 'BertModel.createCache',
       hint: 'BERT reads the whole sequence at once; generation needs a decoder',

@@ -102,7 +102,7 @@ export function lastTokenPositions(ids: Tensor, keys: Tensor | null, padTokenId:
   const [B, T] = ids.shape as [number, number];
   const out = new Int32Array(B);
   const source = keys ?? ids;
-  const values = source.values();
+  const values = source.data; // the storage: offset and strides index it
   const [strideB, strideT] = source.strides as [number, number];
   for (let b = 0; b < B; b++) {
     let last = -1;
