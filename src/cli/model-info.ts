@@ -69,6 +69,10 @@ export interface ModelInfo {
   readonly positions: string;
   readonly norm: string;
   readonly tied_embeddings: boolean;
+  /** The HF class config.json names, when the family states it (BertForMaskedLM ...). */
+  readonly architecture?: string;
+  /** A classification head's labels (id2label). */
+  readonly labels?: readonly string[];
   readonly tokenizer: {
     readonly kind: TokenizerKind;
     readonly vocab_size: number;
@@ -141,6 +145,8 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
     positions: a.positions,
     norm: a.norm,
     tied_embeddings: a.tiedEmbeddings,
+    ...(a.architecture === undefined ? {} : { architecture: a.architecture }),
+    ...(a.labels === undefined ? {} : { labels: a.labels }),
     tokenizer,
     files,
   };
@@ -199,13 +205,14 @@ const tokenizerNames: Readonly<Record<TokenizerKind, string>> = {
 export function formatModelInfo(info: ModelInfo): string[] {
   const lines = [
     `folder: ${info.folder}`,
-    `model_type: ${info.model_type}`,
+    `model_type: ${info.model_type}${info.architecture === undefined ? '' : ` (${info.architecture})`}`,
     `parameters: ${info.parameters.toLocaleString('en-US')}`,
     `layers: ${info.layers}, heads: ${info.heads} (kv ${info.kv_heads}), width: ${info.width}`,
     `mlp: ${info.mlp.kind} ${info.mlp.intermediate_size}`,
     `context: ${info.context}, vocabulary: ${info.vocab_size}`,
     `positions: ${info.positions}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
   ];
+  if (info.labels !== undefined) lines.push(`labels: ${info.labels.join(', ')}`);
   const t = info.tokenizer;
   lines.push(
     t === null

@@ -59,3 +59,12 @@ export type {
   ForwardSettings,
 } from './objectives/objective.js';
 export { CausalLmObjective, type CausalLmData } from './objectives/causal-lm.js';
+export {
+  MaskedLmObjective,
+  maskSequences,
+  maskedLmTokens,
+  type MaskedLmBatch,
+  type MaskedLmData,
+  type MaskedLmTokens,
+  type MaskingOptions,
+} from './objectives/masked-lm.js';

@@ -1,6 +1,7 @@
 /**
- * `lmforge train`: train a GPT-2 or Llama style model from scratch on text files (or the
- * built-in WordNet corpus), or resume a run. With --json the last stdout line is one JSON
+ * `lmforge train`: train a GPT-2 or Llama style model (next-token prediction) or a BERT
+ * encoder (masked-LM) from scratch on text files (or the built-in WordNet corpus), or resume
+ * a run. With --json the last stdout line is one JSON
  * object: train_loss, val_loss, ms_per_iter_median, tokens_per_s, params (and more).
  */
 import { Command, Option } from 'commander';
@@ -30,6 +31,7 @@ interface TrainFlags extends ComputeFlags {
   evalEvery?: number;
   evalIters?: number;
   earlyStop?: number;
+  wholeWordMasking?: boolean;
   seed?: number;
   out: string;
   resume?: boolean;
@@ -72,6 +74,7 @@ export function trainCommand(): Command {
     .option('--eval-every <n>', 'evaluate and checkpoint every N steps (default 250)', integer({ min: 1 }))
     .option('--eval-iters <n>', 'batches per evaluation (default 20)', integer({ min: 1 }))
     .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer({ min: 1 }))
+    .option('--whole-word-masking', 'masked-LM (--arch bert): mask whole words, not single word pieces')
     .option('--seed <n>', 'random seed (default 1337)', integer({ min: 0, max: 2 ** 32 }))
     .option('--out <dir>', 'run folder (an HF model folder + optimizer and trainer state)', 'runs/train')
     .option('--resume', 'continue the run in --out from its last checkpoint')
@@ -106,6 +109,7 @@ export function trainCommand(): Command {
         evalEvery: flags.evalEvery,
         evalIters: flags.evalIters,
         earlyStopPatience: flags.earlyStop,
+        wholeWordMasking: flags.wholeWordMasking,
         seed: flags.seed,
       },
       out: flags.out,
