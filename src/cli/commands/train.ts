@@ -60,7 +60,11 @@ export function trainCommand(): Command {
     .option('--n-layer <n>', 'transformer blocks (default 4)', integer({ min: 1 }))
     .option('--n-head <n>', 'attention heads (default 4)', integer({ min: 1 }))
     .option('--n-embd <n>', 'embedding width (default 128)', integer({ min: 1 }))
-    .option('--block-size <n>', 'context length (default 64)', integer({ min: 1 }))
+    .option(
+      '--block-size <n>',
+      'context length (default 64); with --arch bert the max_position_embeddings',
+      integer({ min: 1 }),
+    )
     .option('--batch-size <n>', 'sequences per micro-batch (default 12)', integer({ min: 1 }))
     .option('--grad-accum <n>', 'micro-batches per optimiser step (default 1)', integer({ min: 1 }))
     .option('--iters <n>', 'optimiser steps (default 2000)', integer({ min: 1 }))
