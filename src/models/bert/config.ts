@@ -113,13 +113,16 @@ const maxTypeVocabSize = 2 ** 12;
  *
  * @example
  * const config = resolveBertConfig({ vocabSize: 1000, nEmbd: 128, nLayer: 4, nHead: 4, maxPositions: 128 });
+ * const tagger = resolveBertConfig({ ...config, head: 'token-classification', labels: ['O', 'B-PER', 'I-PER'] });
  */
 export function resolveBertConfig(
-  raw: RawBertConfig,
+  input: RawBertConfig | BertConfig,
   where = 'BertConfig',
   fieldNames: BertFieldNames = {},
   problems: string[] = [],
 ): BertConfig {
+  // A resolved config is raw input too (it resolves to itself): swap a head by spreading one.
+  const raw = input as RawBertConfig;
   const fields = new FieldReader<BertField>(raw, (key) => fieldNames[key] ?? key, problems);
   fields.rejectUnknown(Object.keys(knownFields));
   if (raw['arch'] !== undefined && raw['arch'] !== 'bert') {

@@ -34,11 +34,17 @@ export function defaultLabelNames(n: number): string[] {
 }
 
 /**
- * The typed fields `labels` (names by id) and `problemType` of a raw config, checked; the
- * labels default to `defaultLabelNames(2)` as HF's do.
+ * The typed fields `labels` (names by id, or a resolved ClassLabels, so that a resolved
+ * config resolves to itself) and `problemType` of a raw config, checked; absent or null,
+ * the labels are `defaultLabelNames(2)` as HF's are.
  */
 export function readClassLabels(fields: FieldReader<'labels' | 'problemType'>): ClassLabels {
-  const raw = fields.value('labels', defaultLabelNames(2));
+  const given = fields.value('labels', null);
+  const resolved =
+    typeof given === 'object' && given !== null && !Array.isArray(given)
+      ? (given as Partial<ClassLabels>)
+      : null;
+  const raw = resolved !== null ? resolved.names : (given ?? defaultLabelNames(2));
   let names: string[] = defaultLabelNames(2);
   if (!Array.isArray(raw) || raw.length < 1 || raw.length > maxLabels) {
     fields.problem('labels', `expected 1 to ${maxLabels} label names, got ${JSON.stringify(raw)}`);
@@ -50,7 +56,7 @@ export function readClassLabels(fields: FieldReader<'labels' | 'problemType'>): 
       fields.problem('labels', `the label ${JSON.stringify(duplicate)} appears twice`);
     else names = raw as string[];
   }
-  const problemType = fields.value('problemType', null);
+  const problemType = fields.value('problemType', resolved?.problemType ?? null);
   if (problemType !== null && problemType !== 'single_label_classification') {
     fields.problem(
       'problemType',

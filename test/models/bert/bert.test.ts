@@ -20,6 +20,7 @@ import {
   bertArchitectures,
   bertParameterShapes,
   bertPreset,
+  resolveBertConfig,
   configFromHf,
   configToHf,
   createModel,
@@ -526,4 +527,25 @@ test('loading as HF does: a bare BertModel checkpoint, a head checkpoint as a ba
     rmSync(dir, { recursive: true, force: true });
     mlm.dispose();
   }
+});
+
+test('a resolved config resolves to itself, and a head can be swapped on it (fine-tuning a pre-trained body)', () => {
+  for (const head of heads) {
+    const c = config(head);
+    assert.deepEqual(resolveBertConfig(c), c);
+  }
+  const mlm = config('masked-lm');
+  const tagger = resolveBertConfig({ ...mlm, head: 'token-classification', labels: ['O', 'B-PER', 'I-PER'] });
+  assert.deepEqual(tagger.labels, { names: ['O', 'B-PER', 'I-PER'], problemType: null });
+  const pretrained = new BertModel(mlm, { seed: 12 });
+  const model = new BertModel(tagger, { seed: 13 });
+  // The body's weights carry over by path; the new head keeps its initialisation.
+  const { missing } = model.loadStateDict(pretrained.stateDict(), { strict: false });
+  assert.deepEqual(missing, ['classifier.weight', 'classifier.bias']);
+  const x = ids(1, 5);
+  const state = (m: BertModel): Tensor =>
+    noGrad(() => m.forward({ ids: x }, { hiddenStates: true, mode: 'eval' }).hiddenStates![2]!);
+  assertBitEqual('the same body', state(model), state(pretrained));
+  pretrained.dispose();
+  model.dispose();
 });
