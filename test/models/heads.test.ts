@@ -13,6 +13,7 @@ import {
   DecoderLM,
   configFromHf,
   configToHf,
+  familyOf,
   firstToken,
   gpt2Preset,
   labelsFromHf,
@@ -51,6 +52,9 @@ test('decoder sequence classification: config.json names the class and labels, r
       paths.includes('score.weight') && !paths.includes('score.bias') && !paths.includes('lm_head.weight'),
     );
     assert.deepEqual(model.head, { kind: 'sequence-classification', labels: ['x', 'y', 'z'] });
+    const summary = familyOf(name).describe(config);
+    assert.equal(summary.architecture, hf['architectures']![0]);
+    assert.deepEqual(summary.labels, ['x', 'y', 'z']);
     // A causal LM's config.json is unchanged by the head wiring.
     const lm = configToHf(name === 'gpt2' ? gpt2Preset(sizes) : llamaPreset(sizes));
     assert.ok(!('id2label' in lm) && !('pad_token_id' in lm));

@@ -40,6 +40,10 @@ export function decoderFamily(modelType: DecoderArch, hf: DecoderHfMapping): Mod
     parameterShapes,
     checkpointKeys: decoderCheckpointKeys,
     size: decoderSize,
-    describe: describeDecoder,
+    // The HF class config.json names (GPT2LMHeadModel, LlamaForSequenceClassification ...).
+    describe: (config) => ({
+      ...describeDecoder(config),
+      architecture: String((hf.toHf(config)['architectures'] as string[])[0]),
+    }),
   };
 }
