@@ -5,8 +5,9 @@ tools/reference/make_bert_goldens.py (the one Python definition of BERT in this 
 
   --workload block  one BertLayer (post-LayerNorm, exact GELU, no padding) forward + backward of a
                     random upstream gradient, parameter gradients zeroed each iteration
-  --workload train  BertForMaskedLM training steps: forward, cross-entropy over the masked
-                    positions (labels -100 elsewhere), backward, clip_grad_norm_(1.0), AdamW
+  --workload train  BertForMaskedLM training steps: forward, the MLM head and cross-entropy at 15%
+                    of the positions (gathered first, as the original BERT and lmforge's
+                    masked-LM objective), backward, clip_grad_norm_(1.0), AdamW
 
 Usage: torch_bert.py --workload block|train --hidden C --heads nH --intermediate H --seq T
                      --batch B [--layers L --vocab V] --threads N [--iters N]
@@ -82,13 +83,15 @@ else:
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
                                   lr=1e-4, betas=(0.9, 0.99), eps=1e-8)
     ids = torch.randint(5, args.vocab, (B, T))
-    labels = torch.where(torch.rand(B, T) < 0.15, ids, torch.full((B, T), -100))
+    masked = (torch.rand(B * T) < 0.15).nonzero().squeeze(1)  # flat positions b * T + t
+    targets = ids.reshape(-1)[masked]
     types = torch.zeros(B, T, dtype=torch.int64)
 
     def step():
         hidden = model.bert.encoder(model.bert.embeddings(ids, types), no_padding)
-        logits = model.cls.predictions(hidden)
-        loss = F.cross_entropy(logits.reshape(-1, args.vocab), labels.reshape(-1), ignore_index=-100)
+        # The head at the masked positions only (the original BERT's gather_indexes).
+        logits = model.cls.predictions(hidden.reshape(B * T, C)[masked])
+        loss = F.cross_entropy(logits, targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

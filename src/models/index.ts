@@ -16,6 +16,7 @@ export type {
   AttentionMaskInput,
   EncoderOutput,
   ModelHead,
+  LogitsSelection,
 } from './model.js';
 export type { ModelFamily, ModelInit, ArchitectureSummary } from './family.js';
 export {
@@ -120,5 +121,6 @@ export {
   firstToken,
   tokensAt,
   lastTokenPositions,
+  selectPositions,
 } from './heads/classification-head.js';
 export { callDropout, callAttentionDropout } from './blocks/dropout.js';

@@ -65,9 +65,18 @@ export interface ModelInputs {
   readonly tokenTypes?: Tensor;
 }
 
+/**
+ * Which positions' logits a per-token head computes: 'all' (B, T, V), 'last' (B, 1, V),
+ * 'none' (no head work at all), or `{ at }`: only the positions `at` lists, (N) int32 flat
+ * indices b * T + t, giving (N, V) in that order (a loss with targets on few positions, as
+ * the original BERT's masked-LM computes its head at the masked positions only). A
+ * sequence-classification head has one output per row and rejects `{ at }`.
+ */
+export type LogitsSelection = 'all' | 'last' | 'none' | { readonly at: Tensor };
+
 export interface OutputOptions {
-  /** 'all' (B, T, V), 'last' (B, 1, V) or 'none' (no head work at all). Default 'all'. */
-  readonly logits?: 'all' | 'last' | 'none';
+  /** Default 'all'. */
+  readonly logits?: LogitsSelection;
   /** Return the input of every block and the final normed state: L + 1 tensors (B, T, C). */
   readonly hiddenStates?: boolean;
   /**
@@ -93,8 +102,9 @@ export interface LogitsOptions {
 export interface ModelOutputs {
   /**
    * What the model's head computes (see ModelHead): next-token or masked-token logits
-   * (B, T, V), (B, 1, V) with logits 'last'; sequence classification (B, numLabels);
-   * token classification (B, T, numLabels); null with 'none' or a model without a head.
+   * (B, T, V), (B, 1, V) with logits 'last', (N, V) with `{ at }`; sequence classification
+   * (B, numLabels); token classification (B, T, numLabels) (or (B, 1, L), (N, L)); null
+   * with 'none' or a model without a head.
    */
   readonly logits: Tensor | null;
   /** With `hiddenStates`: L + 1 tensors (B, T, C) (block inputs, then the final normed state). */

@@ -171,3 +171,25 @@ test('label maps: num_labels alone gives LABEL_i; a bad id2label or label2id is 
     'label2id: expected the inverse of id2label {"a":0}, got {"b":0}',
   ]);
 });
+
+test('a causal LM computes logits { at } as those rows of the full logits; a classifier refuses positions', () => {
+  const lm = new DecoderLM(gpt2Preset(sizes), { seed: 5 });
+  const ids = Tensor.fromArray(Int32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]);
+  const at = Tensor.fromArray(Int32Array.from([5, 1]), [2]);
+  noGrad(() => {
+    const all = lm.forward(ids).toArray(); // (2, 3, V)
+    const some = lm.forward({ ids }, { logits: { at } }).logits!; // (2, V)
+    const V = sizes.vocabSize;
+    assertClose('rows', some, [...all.slice(5 * V, 6 * V), ...all.slice(V, 2 * V)], {
+      atol: 1e-6,
+      rtol: 1e-6,
+    });
+  });
+  lm.dispose();
+  const classifier = new DecoderLM(presets[0]![1]);
+  assert.throws(
+    () => classifier.forward({ ids }, { logits: { at } }),
+    /a sequence classifier has one output per row/,
+  );
+  classifier.dispose();
+});

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import '../../src/backend/index.js';
-import { Rng } from '../../src/tensor/index.js';
+import { Rng, crossEntropy, noGrad } from '../../src/tensor/index.js';
 import { bertPreset, createModel, gpt2Preset } from '../../src/models/index.js';
 import { PipelineTokenizer, parseTokenizerJson } from '../../src/tokenizers/index.js';
 import {
@@ -22,6 +22,7 @@ import {
 } from '../../src/train/index.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { wordpieceJson } from '../models/bert/wordpiece-json.js';
+import { assertClose } from '../util/close.js';
 
 const V = 1000;
 /** Ids 0-4 are the specials; 900.. are `##` continuations. */
@@ -166,6 +167,35 @@ test('sequences are [CLS] chunk [SEP] of blockSize; the batch state resumes exac
   assert.deepEqual(b.ids.toArray(), values);
   assert.deepEqual(b.labels.toArray(), labels);
   assert.throws(() => resumed.setState(7), /the masked-LM batch state is not an object/);
+});
+
+test("the loss (head at the masked positions only) equals HF's: cross-entropy over every position, -100 elsewhere", () => {
+  const objective = new MaskedLmObjective({
+    train,
+    val,
+    blockSize: 12,
+    batchSize: 6,
+    tokens: maskedLmTokens(tokenizer),
+  });
+  const model = createModel(
+    bertPreset({
+      vocabSize: tokenizer.vocabSize,
+      nLayer: 1,
+      nHead: 2,
+      nEmbd: 16,
+      maxPositions: 12,
+      dropout: 0,
+    }),
+    { seed: 6 },
+  );
+  const batch = objective.batches('train', new Rng(8)).next();
+  noGrad(() => {
+    const { loss, tokens: predicted } = objective.loss(model, batch, { mode: 'eval' });
+    const full = crossEntropy(model.forward({ ids: batch.ids }, { mode: 'eval' }).logits!, batch.labels);
+    assertClose('loss', loss, full, { atol: 1e-6, rtol: 1e-6 });
+    assert.equal(predicted, batch.labels.toArray().filter((l) => l !== -100).length);
+  });
+  model.dispose();
 });
 
 test('errors: a tokenizer without [MASK], a decoder, a context too short, a split shorter than one sequence', () => {

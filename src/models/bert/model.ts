@@ -30,7 +30,7 @@ import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 import { BlockStack } from '../blocks/block-stack.js';
 import { callAttentionDropout, callDropout } from '../blocks/dropout.js';
 import { weightInit, type BuildInit } from '../blocks/transformer-block.js';
-import { ClassificationHead, firstToken } from '../heads/classification-head.js';
+import { ClassificationHead, firstToken, selectPositions } from '../heads/classification-head.js';
 import { MaskedLmHead } from '../heads/masked-lm-head.js';
 import type { ModelInit } from '../family.js';
 import type {
@@ -337,7 +337,7 @@ export class BertModel extends Module implements LanguageModel<BertConfig> {
   }
 
   #run(inputs: ModelInputs, outputs: OutputOptions): ModelOutputs {
-    const T = this.#checkInputs(inputs);
+    this.#checkInputs(inputs, outputs);
     const c = this.config;
     const training = outputs.mode === undefined ? this.training : outputs.mode === 'train';
     const where = 'BertModel.forward';
@@ -353,14 +353,13 @@ export class BertModel extends Module implements LanguageModel<BertConfig> {
     const which = outputs.logits ?? 'all';
     let logits: Tensor | null = null;
     if (which !== 'none' && c.head !== 'none') {
-      const positions = which === 'last' ? narrow(x, 1, T - 1, 1) : x; // (B, T', C)
       const classifierDrop = callDropout(c.classifierDropout ?? c.dropout, training, outputs.rng, where);
       switch (c.head) {
         case 'masked-lm':
-          logits = this.maskedLmHead!.forward(positions); // (B, T', V)
+          logits = this.maskedLmHead!.forward(selectPositions(x, which, where)); // (B, T', V) or (N, V)
           break;
         case 'token-classification':
-          logits = this.#classifier!.forward(classifierDrop(positions)); // (B, T', L)
+          logits = this.#classifier!.forward(classifierDrop(selectPositions(x, which, where))); // (B, T', L) or (N, L)
           break;
         case 'sequence-classification':
           logits = this.#classifier!.forward(classifierDrop(body.pool(x))); // (B, L)
@@ -374,9 +373,15 @@ export class BertModel extends Module implements LanguageModel<BertConfig> {
     };
   }
 
-  /** Rejects inputs this model cannot take, before any work; returns T. */
-  #checkInputs(inputs: ModelInputs): number {
+  /** Rejects inputs this model cannot take, before any work. */
+  #checkInputs(inputs: ModelInputs, outputs: OutputOptions): void {
     const where = 'BertModel.forward';
+    if (typeof outputs.logits === 'object' && this.config.head === 'sequence-classification') {
+      throw new ConfigError('a sequence classifier has one output per row: no logits positions', {
+        where: `${where}: logits.at`,
+        hint: "use logits 'all'",
+      });
+    }
     const { ids } = inputs;
     if (ids.dtype !== 'int32' || ids.ndim !== 2) {
       throw new DTypeError('ids must be a (B, T) int32 tensor', {
@@ -413,7 +418,6 @@ export class BertModel extends Module implements LanguageModel<BertConfig> {
     if (inputs.tokenTypes !== undefined) {
       checkIndexInput(inputs.tokenTypes, B, T, typeVocabSize, 'tokenTypes', 'type_vocab_size');
     }
-    return T;
   }
 
   /** Encoders have no KV cache: always a ConfigError. */

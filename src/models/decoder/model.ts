@@ -12,7 +12,7 @@
  *
  * Legend: B batch, T time, C channels (nEmbd), V vocab, nH heads, nKV kv-heads, hs head size.
  */
-import { type Tensor, Rng, add, embedding, isTensor, matmulTransposed, narrow } from '../../tensor/index.js';
+import { type Tensor, Rng, add, embedding, isTensor, matmulTransposed } from '../../tensor/index.js';
 import {
   Module,
   Linear,
@@ -26,7 +26,12 @@ import {
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 import { weightInit, type BuildInit } from '../blocks/transformer-block.js';
 import { callAttentionDropout, callDropout } from '../blocks/dropout.js';
-import { ClassificationHead, lastTokenPositions, tokensAt } from '../heads/classification-head.js';
+import {
+  ClassificationHead,
+  lastTokenPositions,
+  selectPositions,
+  tokensAt,
+} from '../heads/classification-head.js';
 import type {
   LanguageModel,
   LogitsOptions,
@@ -156,7 +161,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     const [B, T] = ids.shape as [number, number];
     const cache = this.#cacheOf(inputs.cache, B);
     const offset = cache?.length ?? 0;
-    this.#checkInputs(inputs, offset);
+    this.#checkInputs(inputs, outputs, offset);
     const training = outputs.mode === undefined ? this.training : outputs.mode === 'train';
     const p = this.config.dropout;
     const drop = callDropout(p, training, outputs.rng, where);
@@ -190,7 +195,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       // A classifier reads each row's last real token (HF: the last non-pad token).
       logits =
         score === null
-          ? this.#head(which === 'last' ? narrow(x, 1, T - 1, 1) : x) // (B, T', V)
+          ? this.#head(selectPositions(x, which, where)) // (B, T', V) or (N, V)
           : score.forward(
               tokensAt(x, lastTokenPositions(ids, paddingKeysOf(inputs), this.config.padTokenId)),
             ); // (B, L)
@@ -202,7 +207,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     };
   }
 
-  /** x (B, T', C) -> logits (B, T', V): the lm_head layer, or the token embedding when tied. */
+  /** x (..., C) -> logits (..., V): the lm_head layer, or the token embedding when tied. */
   #head(x: Tensor): Tensor {
     const head = this.lmHead;
     return head === null ? matmulTransposed(x, this.body.embed.weight) : head.forward(x); // (B, T', V)
@@ -229,12 +234,18 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
   }
 
   /** Rejects inputs this model cannot take, before any work. */
-  #checkInputs(inputs: ModelInputs, offset: number): void {
+  #checkInputs(inputs: ModelInputs, outputs: OutputOptions, offset: number): void {
     const where = 'DecoderLM.forward';
     if (inputs.tokenTypes !== undefined) {
       throw new ConfigError('a decoder has no token-type embedding', {
         where: `${where}: tokenTypes`,
         hint: 'token types (segments) are for encoders such as BERT',
+      });
+    }
+    if (this.#score !== null && typeof outputs.logits === 'object') {
+      throw new ConfigError('a sequence classifier has one output per row: no logits positions', {
+        where: `${where}: logits.at`,
+        hint: "use logits 'all'",
       });
     }
     if (this.#score !== null && inputs.cache !== undefined) {

@@ -12,7 +12,7 @@
  *
  * Legend: B batch, T time, C channels, L labels.
  */
-import { Tensor, embedding, reshape } from '../../tensor/index.js';
+import { Tensor, contiguous, embedding, narrow, reshape } from '../../tensor/index.js';
 import { Module, Linear, type InitOptions, type Projection } from '../../nn/index.js';
 import { ConfigError, ShapeError } from '../../util/errors.js';
 import type { ClassLabels } from './labels.js';
@@ -84,6 +84,42 @@ export function tokensAt(x: Tensor, positions: ArrayLike<number>): Tensor {
     flat[b] = b * T + t;
   }
   return rows(x, flat, C);
+}
+
+/**
+ * The states a per-token head reads for a logits selection (model.ts LogitsSelection):
+ * x (B, T, C) itself for 'all', (B, 1, C) for 'last', (N, C) for `{ at }` (flat indices
+ * b * T + t, checked), differentiably. `where` names the caller in errors.
+ */
+export function selectPositions(
+  x: Tensor,
+  selection: 'all' | 'last' | { readonly at: Tensor },
+  where: string,
+): Tensor {
+  if (selection === 'all') return x;
+  const [B, T, C] = x.shape as [number, number, number];
+  if (selection === 'last') return narrow(x, 1, T - 1, 1); // (B, 1, C)
+  const at = selection.at;
+  if (at.dtype !== 'int32' || at.ndim !== 1) {
+    throw new ShapeError('logits.at must be (N) int32 flat positions b * T + t', {
+      where: `${where}: logits.at`,
+      expected: '(N) int32',
+      actual: `(${at.shape.join(', ')}) ${at.dtype}`,
+    });
+  }
+  const flat = contiguous(at);
+  const values = flat.values();
+  for (let i = 0; i < values.length; i++) {
+    const p = values[i]!;
+    if (!(p >= 0 && p < B * T)) {
+      throw new ShapeError('a logits position is out of range', {
+        where: `${where}: logits.at[${i}]`,
+        expected: `0 <= b * T + t < ${B * T} (B ${B}, T ${T})`,
+        actual: p,
+      });
+    }
+  }
+  return embedding(reshape(x, [-1, C]), flat); // (N, C)
 }
 
 /** (B, T, C) viewed as (B*T, C), rows gathered by embedding (its backward scatter-adds). */

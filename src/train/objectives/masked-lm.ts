@@ -16,7 +16,9 @@
  *   (a chunk starting inside a word makes that tail a word of its own); words are taken in a
  *   random order while they fit in round(0.15 T) tokens (at least 1), skipping one that would
  *   overflow, as DataCollatorForWholeWordMask; the 80/10/10 rule then applies per token.
- * - Loss: cross-entropy over the chosen positions only (crossEntropy's ignore index -100).
+ * - Loss: cross-entropy over the chosen positions only, the head computed there alone
+ *   (logits `{ at }`, as the original BERT gathers the masked positions before its head;
+ *   the same value as HF's loss over every position with labels -100 elsewhere).
  * - Metrics: the masked-token accuracy on the validation split (`val_masked_accuracy`):
  *   argmax == label over the chosen positions of the first metricBatches batches of
  *   consecutive validation chunks, masked from a fixed seed, so every evaluation of a run
@@ -165,6 +167,24 @@ function chooseWholeWords(
   }
 }
 
+/**
+ * The chosen positions of a batch as flat indices b * T + t (N) and their labels (N): the
+ * model computes its head there only, as the original BERT's gather_indexes (the same loss
+ * as over every position with -100 elsewhere, without the (B, T, V) logits).
+ */
+function chosenPositions(labels: Tensor): { readonly at: Tensor; readonly targets: Tensor } {
+  const values = labels.values();
+  const at: number[] = [];
+  for (let i = 0; i < values.length; i++) if (values[i] !== -100) at.push(i);
+  return {
+    at: Tensor.fromArray(Int32Array.from(at), [at.length]),
+    targets: Tensor.fromArray(
+      Int32Array.from(at, (i) => values[i]!),
+      [at.length],
+    ),
+  };
+}
+
 export interface MaskedLmData {
   readonly train: Int32Array;
   readonly val: Int32Array;
@@ -276,15 +296,13 @@ export class MaskedLmObjective implements Objective<MaskedLmBatch> {
   }
 
   loss(model: LanguageModel, batch: MaskedLmBatch, settings: ForwardSettings): ObjectiveLoss {
+    const { at, targets } = chosenPositions(batch.labels);
     const { logits, auxLoss } = model.forward(
       { ids: batch.ids },
-      { logits: 'all', mode: settings.mode, ...(settings.rng === undefined ? {} : { rng: settings.rng }) },
-    ); // (B, T, V)
-    const loss = crossEntropy(logits!, batch.labels); // () mean over the chosen positions
-    const labels = batch.labels.values();
-    let predicted = 0;
-    for (let i = 0; i < labels.length; i++) if (labels[i] !== -100) predicted++;
-    return { loss, tokens: predicted, ...(auxLoss === undefined ? {} : { auxLoss }) };
+      { logits: { at }, mode: settings.mode, ...(settings.rng === undefined ? {} : { rng: settings.rng }) },
+    ); // (N, V)
+    const loss = crossEntropy(logits!, targets); // () mean over the chosen positions
+    return { loss, tokens: at.size, ...(auxLoss === undefined ? {} : { auxLoss }) };
   }
 
   /** `val_masked_accuracy`: see the file header. */
@@ -300,14 +318,12 @@ export class MaskedLmObjective implements Objective<MaskedLmBatch> {
         (_, i) => b * batchSize + i,
       );
       const batch = this.#batch('val', indices, rng);
-      const { logits } = model.forward({ ids: batch.ids }, { logits: 'all', mode: 'eval' }); // (B, T, V)
-      const guesses = argmax(logits!, -1).values(); // (B, T)
-      const labels = batch.labels.values();
-      for (let i = 0; i < labels.length; i++) {
-        if (labels[i] === -100) continue;
-        total++;
-        if (guesses[i] === labels[i]) correct++;
-      }
+      const { at, targets } = chosenPositions(batch.labels);
+      const { logits } = model.forward({ ids: batch.ids }, { logits: { at }, mode: 'eval' }); // (N, V)
+      const guesses = argmax(logits!, -1).values(); // (N)
+      const labels = targets.values();
+      total += labels.length;
+      for (let i = 0; i < labels.length; i++) if (guesses[i] === labels[i]) correct++;
     }
     return { val_masked_accuracy: correct / total };
   }

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../../../src/backend/index.js';
-import { Rng, Tensor, narrow, noGrad, randint, scope } from '../../../src/tensor/index.js';
+import { Rng, Tensor, backward, narrow, noGrad, randint, scope } from '../../../src/tensor/index.js';
 import { paddingKeys } from '../../../src/nn/index.js';
 import { readSafetensorsFile, serializeSafetensors } from '../../../src/io/index.js';
 import {
@@ -28,6 +28,7 @@ import {
   gpt2Preset,
   loadModelFolder,
   saveModelFolder,
+  selectPositions,
   type BertConfig,
   type BertHead,
 } from '../../../src/models/index.js';
@@ -548,4 +549,50 @@ test('a resolved config resolves to itself, and a head can be swapped on it (fin
   assertBitEqual('the same body', state(model), state(pretrained));
   pretrained.dispose();
   model.dispose();
+});
+
+test('logits { at }: the head at flat positions b * T + t equals those rows of the full logits, gradients too', () => {
+  const at = Tensor.fromArray(Int32Array.from([9, 0, 4, 9]), [4]); // repeats allowed
+  const x = ids(2, 5);
+  for (const head of ['masked-lm', 'token-classification'] as const) {
+    const model = new BertModel(config(head), { seed: 14 });
+    const gradients = (select: boolean): number[][] => {
+      scope(() => {
+        const { logits } = model.forward({ ids: x }, select ? { logits: { at } } : {});
+        const rows = select ? logits! : selectPositions(logits!, { at }, 'test'); // (4, V)
+        backward(
+          rows,
+          Tensor.fromArray(
+            Float32Array.from({ length: rows.size }, (_, i) => Math.sin(i)),
+            rows.shape,
+          ),
+        );
+      });
+      const out = model.namedParameters().map(([, p]) => p.grad!.toArray());
+      for (const p of model.parameters()) p.grad = null;
+      return out;
+    };
+    noGrad(() => {
+      const all = model.forward({ ids: x }).logits!; // (2, 5, V)
+      const some = model.forward({ ids: x }, { logits: { at } }).logits!; // (4, V)
+      assert.deepEqual([...some.shape], [4, all.shape[2]]);
+      assertClose(`${head} rows`, some, selectPositions(all, { at }, 'test'), { atol: 1e-6, rtol: 1e-6 });
+    });
+    // The same sums in another order (the gather's scatter-add, GEMMs of another height).
+    const [sparse, full] = [gradients(true), gradients(false)];
+    sparse.forEach((g, i) => assertClose(`${head} grad ${i}`, g, full[i]!, { atol: 1e-5, rtol: 1e-4 }));
+    throwsWith(
+      () => model.forward({ ids: x }, { logits: { at: Tensor.fromArray(Int32Array.of(10), [1]) } }),
+      ShapeError,
+      /BertModel\.forward: logits\.at\[0\]: a logits position is out of range; expected 0 <= b \* T \+ t < 10 \(B 2, T 5\), got 10/,
+    );
+    model.dispose();
+  }
+  const classifier = new BertModel(config('sequence-classification'));
+  throwsWith(
+    () => classifier.forward({ ids: x }, { logits: { at } }),
+    ConfigError,
+    /a sequence classifier has one output per row/,
+  );
+  classifier.dispose();
 });
