@@ -131,6 +131,52 @@ describe('train --arch bert', () => {
     assert.equal(state.options['wholeWordMasking'], true);
   });
 
+  it('--tokenizer wordpiece:N trains a BERT WordPiece on the data, saved with the run; resume takes the same value', () => {
+    const out = join(dir, 'wordpiece');
+    const first = run([
+      ...bert,
+      '--tokenizer',
+      'wordpiece:200',
+      '--iters',
+      '2',
+      '--eval-every',
+      '2',
+      '--out',
+      out,
+      '--json',
+    ]);
+    assert.equal(first.status, 0, first.stderr);
+    const saved = JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')) as {
+      model: { type: string; vocab: Record<string, number> };
+    };
+    assert.equal(saved.model.type, 'WordPiece');
+    assert.deepEqual(
+      ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((token) => saved.model.vocab[token]),
+      [0, 1, 2, 3, 4],
+    );
+    const resumed = run([
+      ...bert,
+      '--tokenizer',
+      'wordpiece:200',
+      '--iters',
+      '3',
+      '--eval-every',
+      '2',
+      '--out',
+      out,
+      '--resume',
+    ]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assertUserError(
+      run([...bert, '--tokenizer', 'wordpiece:5', '--out', join(dir, 'wp5')]),
+      'train: invalid flags: --tokenizer: wordpiece vocabulary size must be an integer > 5; expected wordpiece:N with N larger than the special tokens and the alphabet, e.g. wordpiece:8000, got wordpiece:5',
+    );
+    assertUserError(
+      run([...bert, '--tokenizer', 'wordpiece:10', '--out', join(dir, 'wp10')]),
+      /^--tokenizer: too small for the alphabet; expected at least \d+ \(5 special tokens, \d+ characters/,
+    );
+  });
+
   it('user errors: a tokenizer without BERT special tokens (the missing ones named), whole-word masking for a decoder', () => {
     assertUserError(
       run([...bert, '--iters', '2', '--out', join(dir, 'char')]),

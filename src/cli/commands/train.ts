@@ -53,8 +53,8 @@ export function trainCommand(): Command {
       ).choices(Object.keys(trainArchs)),
     )
     .option(
-      '--tokenizer <char|bpe:N|path>',
-      'char, bpe:N (trained on the data now), or a tokenizer name/path',
+      '--tokenizer <char|bpe:N|wordpiece:N|path>',
+      'char, bpe:N or wordpiece:N (trained on the data now; wordpiece for --arch bert), or a tokenizer name/path',
       'char',
     )
     .option('--n-layer <n>', 'transformer blocks (default 4)', integer({ min: 1 }))
