@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertUserError, lastJson, run, tinyShape } from './cli-util.js';
-import { wordpieceJson } from '../models/bert/wordpiece-json.js';
+import { trainWordPiece } from '../../src/tokenizers/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmforge-bert-cli-'));
 const text =
@@ -19,9 +19,15 @@ const text =
 const corpus = join(dir, 'corpus.txt');
 const tokenizer = join(dir, 'tokenizer.json');
 writeFileSync(corpus, text);
-writeFileSync(tokenizer, wordpieceJson(text));
+const trained = trainWordPiece([text], { vocabSize: 100 });
+writeFileSync(tokenizer, JSON.stringify(trained.toJSON()));
 const noMask = join(dir, 'no-mask.json');
-writeFileSync(noMask, wordpieceJson(text, 10, ['[PAD]', '[UNK]', '[CLS]', '[SEP]']));
+writeFileSync(
+  noMask,
+  JSON.stringify(
+    trainWordPiece([text], { vocabSize: 100, specialTokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'] }).toJSON(),
+  ),
+);
 
 const bert = ['train', '--arch', 'bert', '--data', corpus, ...tinyShape, '--eval-iters', '1', '--lr', '3e-3'];
 
@@ -96,7 +102,7 @@ describe('train --arch bert', () => {
     assert.equal(described['model_type'], 'bert');
     assert.equal(described['architecture'], 'BertForMaskedLM');
     assert.equal(described['context'], 16);
-    assert.deepEqual(described['tokenizer'], { kind: 'wordpiece', vocab_size: 62, eos_id: 3 });
+    assert.deepEqual(described['tokenizer'], { kind: 'wordpiece', vocab_size: trained.vocabSize, eos_id: 3 });
     assert.match(run(['info', out]).stdout, /^model_type: bert \(BertForMaskedLM\)$/m);
 
     // An encoder neither generates nor has a next-token loss.

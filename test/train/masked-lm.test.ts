@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import '../../src/backend/index.js';
 import { Rng, crossEntropy, noGrad } from '../../src/tensor/index.js';
 import { bertPreset, createModel, gpt2Preset } from '../../src/models/index.js';
-import { PipelineTokenizer, parseTokenizerJson } from '../../src/tokenizers/index.js';
+import { trainWordPiece } from '../../src/tokenizers/index.js';
 import {
   MaskedLmObjective,
   Trainer,
@@ -21,7 +21,6 @@ import {
   type MaskedLmTokens,
 } from '../../src/train/index.js';
 import { ConfigError } from '../../src/util/errors.js';
-import { wordpieceJson } from '../models/bert/wordpiece-json.js';
 import { assertClose } from '../util/close.js';
 
 const V = 1000;
@@ -133,7 +132,7 @@ test('whole-word masking chooses whole words (a token and its ## continuations),
 
 const text =
   'the cat sat on the mat. a dog ate the log. the cats were sitting quietly on warm mats.\n'.repeat(60);
-const tokenizer = new PipelineTokenizer(parseTokenizerJson(wordpieceJson(text), 'tiny bert'));
+const tokenizer = trainWordPiece([text], { vocabSize: 100 });
 const ids = Int32Array.from(tokenizer.encode(text, { addSpecialTokens: false }));
 const { train, val } = splitTokens(ids);
 
@@ -199,9 +198,10 @@ test("the loss (head at the masked positions only) equals HF's: cross-entropy ov
 });
 
 test('errors: a tokenizer without [MASK], a decoder, a context too short, a split shorter than one sequence', () => {
-  const noMask = new PipelineTokenizer(
-    parseTokenizerJson(wordpieceJson(text, 10, ['[PAD]', '[UNK]', '[CLS]', '[SEP]']), 'no mask'),
-  );
+  const noMask = trainWordPiece([text], {
+    vocabSize: 100,
+    specialTokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'],
+  });
   assert.throws(
     () => maskedLmTokens(noMask, '--tokenizer'),
     (e: unknown) =>
