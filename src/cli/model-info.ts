@@ -91,6 +91,10 @@ export interface ModelInfo {
   };
   /** Run folders of models with expert layers: the last `router` record of log.jsonl (null before the first evaluation). */
   readonly router?: RouterLogRecord | null;
+  /** The HF class config.json names, when the family states it (BertForMaskedLM ...). */
+  readonly architecture?: string;
+  /** A classification head's labels (id2label). */
+  readonly labels?: readonly string[];
   readonly tokenizer: {
     readonly kind: TokenizerKind;
     readonly vocab_size: number;
@@ -178,6 +182,8 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
             active_parameters: a.moe.activeParameters,
           },
         }),
+    ...(a.architecture === undefined ? {} : { architecture: a.architecture }),
+    ...(a.labels === undefined ? {} : { labels: a.labels }),
     tokenizer,
     files,
   };
@@ -237,7 +243,7 @@ const tokenizerNames: Readonly<Record<TokenizerKind, string>> = {
 export function formatModelInfo(info: ModelInfo): string[] {
   const lines = [
     `folder: ${info.folder}`,
-    `model_type: ${info.model_type}`,
+    `model_type: ${info.model_type}${info.architecture === undefined ? '' : ` (${info.architecture})`}`,
     `parameters: ${info.parameters.toLocaleString('en-US')}`,
     `layers: ${info.layers}, heads: ${info.heads} (kv ${info.kv_heads}), width: ${info.width}`,
     `mlp: ${info.mlp.kind} ${info.mlp.intermediate_size}`,
@@ -254,6 +260,7 @@ export function formatModelInfo(info: ModelInfo): string[] {
       `router losses: load balancing x ${moe.aux_loss_coef}, z-loss x ${moe.z_loss_coef}`,
     );
   }
+  if (info.labels !== undefined) lines.push(`labels: ${info.labels.join(', ')}`);
   const t = info.tokenizer;
   lines.push(
     t === null

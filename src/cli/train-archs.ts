@@ -1,13 +1,24 @@
 /**
  * What `lmforge train --arch A` builds and trains, one entry per architecture: the model
  * config from the shape flags and the data's vocabulary, and the objective over the loaded
- * data (next-token prediction for decoders; masked-LM for encoders, sequence-to-sequence for
- * encoder-decoders as those families land). A new family adds one entry here.
+ * data (next-token prediction for decoders, masked-LM for encoders; sequence-to-sequence for
+ * encoder-decoders as that family lands). A new family adds one entry here.
  */
-import { resolveDecoderConfig, type FieldNames, type ModelConfig } from '../models/index.js';
+import {
+  resolveBertConfig,
+  resolveDecoderConfig,
+  type FieldNames,
+  type ModelConfig,
+} from '../models/index.js';
 import { ConfigError } from '../util/errors.js';
 import type { Tokenizer } from '../tokenizers/index.js';
-import { CausalLmObjective, type Objective, type TrainOptions } from '../train/index.js';
+import {
+  CausalLmObjective,
+  MaskedLmObjective,
+  maskedLmTokens,
+  type Objective,
+  type TrainOptions,
+} from '../train/index.js';
 
 /** Model shape flags (absent: each architecture's defaults). */
 export interface ModelFlags {
@@ -62,9 +73,10 @@ export interface TrainArch {
   readonly description: string;
   /**
    * The resolved config for these flags (every bad flag in one ConfigError, its problems in
-   * `actual`), with `vocabSize` ids and `blockSize` positions.
+   * `actual`), with `vocabSize` ids and `blockSize` positions; `tokenizer` (absent while the
+   * flags are checked before the data is read) gives the special ids a family records.
    */
-  modelConfig(flags: ModelFlags, vocabSize: number, blockSize: number): ModelConfig;
+  modelConfig(flags: ModelFlags, vocabSize: number, blockSize: number, tokenizer?: Tokenizer): ModelConfig;
   objective(data: TrainData, options: TrainOptions): Objective;
 }
 
@@ -105,18 +117,59 @@ function decoderArch(arch: 'gpt2' | 'llama' | 'mixtral', description: string): T
         moeFlagNames,
       );
     },
-    objective: (data, options) =>
-      new CausalLmObjective({
+    objective: (data, options) => {
+      if (options.wholeWordMasking) {
+        throw new ConfigError('whole-word masking is for masked-LM training', {
+          where: '--whole-word-masking',
+          hint: 'it applies to --arch bert',
+        });
+      }
+      return new CausalLmObjective({
         train: data.train,
         val: data.val,
         blockSize: options.blockSize,
         batchSize: options.batchSize,
-      }),
+      });
+    },
   };
 }
+
+/**
+ * BERT pre-trained by masked-LM: post-LayerNorm, exact GELU, an intermediate size of 4
+ * widths, `--block-size` positions (max_position_embeddings), one dropout rate for hidden
+ * states and attention; the tokenizer must have [CLS] [SEP] [MASK] [PAD].
+ */
+const bertArch: TrainArch = {
+  description: 'BERT encoder, masked-LM pre-training (needs a tokenizer with [CLS] [SEP] [MASK] [PAD])',
+  modelConfig: (flags, vocabSize, blockSize, tokenizer) =>
+    resolveBertConfig(
+      {
+        head: 'masked-lm',
+        vocabSize,
+        nLayer: flags.nLayer ?? 4,
+        nHead: flags.nHead ?? 4,
+        nEmbd: flags.nEmbd ?? 128,
+        maxPositions: blockSize,
+        dropout: flags.dropout ?? 0,
+        attentionDropout: flags.dropout ?? 0,
+        padTokenId: tokenizer === undefined ? null : maskedLmTokens(tokenizer, '--tokenizer').pad,
+      },
+      'model flags',
+    ),
+  objective: (data, options) =>
+    new MaskedLmObjective({
+      train: data.train,
+      val: data.val,
+      blockSize: options.blockSize,
+      batchSize: options.batchSize,
+      tokens: maskedLmTokens(data.tokenizer, '--tokenizer'),
+      masking: { wholeWord: options.wholeWordMasking },
+    }),
+};
 
 export const trainArchs: Readonly<Record<string, TrainArch>> = {
   gpt2: decoderArch('gpt2', 'GPT-2 decoder (learned positions, LayerNorm, GELU)'),
   llama: decoderArch('llama', 'Llama decoder (RoPE, RMSNorm, SwiGLU)'),
   mixtral: decoderArch('mixtral', 'Llama blocks with sparse mixture-of-experts MLPs'),
+  bert: bertArch,
 };

@@ -321,7 +321,12 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   }
   const source = absoluteSource(request.source ?? { kind: 'builtin' });
   const data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
-  const config = arch.modelConfig(request.model, data.tokenizer.vocabSize, resolved.blockSize);
+  const config = arch.modelConfig(
+    request.model,
+    data.tokenizer.vocabSize,
+    resolved.blockSize,
+    data.tokenizer,
+  );
   return {
     model: createModel(config, { seed: resolved.seed }),
     options: resolved,
@@ -438,6 +443,8 @@ export function summaryJson(
     step: summary.step,
     stop_reason: summary.stopReason,
     best_val_loss: summary.bestValLoss,
+    // The objective's metrics at the last evaluation (masked-LM: val_masked_accuracy).
+    ...summary.metrics,
     out,
     backend: backend.name,
     threads: backend.threads,

@@ -33,6 +33,10 @@ export interface ArchitectureSummary {
     readonly jitter: number;
     readonly activeParameters: number;
   };
+  /** The HF class the config names (`architectures`: BertForMaskedLM, GPT2ForSequenceClassification ...). */
+  readonly architecture?: string;
+  /** A classification head's class names (id2label). */
+  readonly labels?: readonly string[];
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * lmforge/models: the model contract (model.ts), the family registry, the decoder-only
- * presets (GPT-2, Llama, Mixtral) and model folders.
+ * presets (GPT-2, Llama, Mixtral), the BERT family, the heads and model folders.
  */
 export type {
   LanguageModel,
@@ -15,6 +15,8 @@ export type {
   ForwardMode,
   AttentionMaskInput,
   EncoderOutput,
+  ModelHead,
+  LogitsSelection,
 } from './model.js';
 export type { ModelFamily, ModelInit, ArchitectureSummary } from './family.js';
 export {
@@ -99,3 +101,37 @@ export {
   type LoadedAdapter,
 } from './adapter-folder.js';
 export { KVCache, type KVCacheShape } from '../nn/index.js';
+export {
+  type BertConfig,
+  type BertHead,
+  type BertActivation,
+  type RawBertConfig,
+  type BertField,
+  type BertFieldNames,
+  resolveBertConfig,
+  headHasLabels,
+  headHasPooler,
+} from './bert/config.js';
+export { bertFamily, bertPreset, type BertOverrides } from './bert/family.js';
+export { bertFromHf, bertToHf, bertArchitectures, bertFieldNames } from './bert/hf.js';
+export { BertModel, BertBody, BertEmbeddings, type BertOptions, type BodyResult } from './bert/model.js';
+export { bertBlockSpec } from './bert/block-spec.js';
+export { bertParameterShapes, bertCheckpointKeys } from './bert/weights.js';
+export {
+  type ClassLabels,
+  type ProblemType,
+  defaultLabelNames,
+  labelsFromHf,
+  labelsToHf,
+  maxLabels,
+} from './heads/labels.js';
+export { MaskedLmHead, type MaskedLmHeadOptions } from './heads/masked-lm-head.js';
+export {
+  ClassificationHead,
+  type ClassificationHeadOptions,
+  firstToken,
+  tokensAt,
+  lastTokenPositions,
+  selectPositions,
+} from './heads/classification-head.js';
+export { callDropout, callAttentionDropout } from './blocks/dropout.js';

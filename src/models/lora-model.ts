@@ -123,18 +123,18 @@ export class LoraModel<Config extends ModelConfig = ModelConfig> implements Lang
  * const lora = withLora(model, resolveLoraConfig({ rank: 8, alpha: 16, targets: ['q_proj', 'v_proj'] }), { init: 'random', rng: new Rng(0) });
  * lora.forward(ids); // base + adapter; model.forward(ids) is the base alone
  */
-export function withLora<Config extends ModelConfig>(
-  base: LanguageModel<Config>,
+export function withLora<Model extends LanguageModel>(
+  base: Model,
   config: LoraConfig,
   init: LoraInit,
   options: AttachOptions = {},
-): LoraModel<Config> {
+): LoraModel<Model['config']> {
   if (!(base instanceof Module)) {
     throw new ConfigError('LoRA needs a model built from lmforge modules', {
       where: 'withLora',
       actual: (base as object).constructor.name,
     });
   }
-  const module = base as LanguageModel<Config> & Module;
+  const module = base as unknown as LanguageModel<Model['config']> & Module;
   return new LoraModel(module, attachLora(module, config, init, options));
 }

@@ -13,6 +13,9 @@ import { checkSizeFits, type ModelSize } from './size.js';
 import { gpt2Family } from './gpt2/family.js';
 import { llamaFamily } from './llama/family.js';
 import { mixtralFamily } from './mixtral/family.js';
+import type { BertConfig } from './bert/config.js';
+import type { BertModel } from './bert/model.js';
+import { bertFamily } from './bert/family.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -23,6 +26,7 @@ export interface BuiltinFamilies {
   readonly gpt2: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly llama: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly mixtral: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly bert: { readonly config: BertConfig; readonly model: BertModel };
 }
 
 export type AnyModelConfig = BuiltinFamilies[keyof BuiltinFamilies]['config'];
@@ -52,6 +56,7 @@ export function registerFamily<Config extends ModelConfig>(family: ModelFamily<C
 registerFamily(gpt2Family);
 registerFamily(llamaFamily);
 registerFamily(mixtralFamily);
+registerFamily(bertFamily);
 
 /** The model_types that can be built and loaded, in registration order. */
 export function modelTypes(): string[] {
@@ -116,6 +121,7 @@ export interface CreateModelOptions {
  * const model = createModel(gpt2Preset({ vocabSize: 65, nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64 }), { seed: 1337 });
  */
 export function createModel(config: DecoderConfig, options?: CreateModelOptions): DecoderLM;
+export function createModel(config: BertConfig, options?: CreateModelOptions): BertModel;
 export function createModel(config: ModelConfig, options?: CreateModelOptions): LanguageModel;
 export function createModel(config: ModelConfig, options: CreateModelOptions = {}): LanguageModel {
   const family = familyOf(config.arch, 'createModel: arch');

@@ -69,6 +69,15 @@ export type {
 } from './objectives/objective.js';
 export { CausalLmObjective, type CausalLmData } from './objectives/causal-lm.js';
 export {
+  MaskedLmObjective,
+  maskSequences,
+  maskedLmTokens,
+  type MaskedLmBatch,
+  type MaskedLmData,
+  type MaskedLmTokens,
+  type MaskingOptions,
+} from './objectives/masked-lm.js';
+export {
   type Delimited,
   type DelimitedRecord,
   type DelimitedTable,

@@ -156,7 +156,7 @@ test('resizeVocabulary: old rows kept bit for bit, new rows the mean, the old vo
 test('added tokens: the resized embedding and head travel with the adapter and resize the base on load', async () => {
   const dir = tmp();
   const model = llama();
-  const resized = resizeVocabulary(model, 24);
+  const resized = resizeVocabulary(model, 24) as DecoderLM;
   const trainBase = ['model.embed_tokens', 'lm_head'];
   const lora = trainedLora(resized, ['q_proj'], trainBase);
   // The new rows trained: make them differ from the mean.

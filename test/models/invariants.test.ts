@@ -298,7 +298,7 @@ test('corrupt model folders fail with errors naming the file and field', async (
       (e: unknown) => e instanceof ConfigError && /attn_pdrop/.test(e.message),
     );
 
-    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(good), model_type: 'bert' }));
+    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(good), model_type: 'xlnet' }));
     await assert.rejects(
       loadModelFolder(dir),
       (e: unknown) => e instanceof ConfigError && /model_type/.test(e.message),

@@ -6,7 +6,9 @@ import {
   gpt2Preset,
   llamaPreset,
   mixtralPreset,
+  type AnyLanguageModel,
   type DecoderLM,
+  type ModuleLike,
 } from '../../src/models/index.js';
 import { CharTokenizer } from '../../src/tokenizers/index.js';
 import {
@@ -55,7 +57,7 @@ export function tinyOptions(overrides: Partial<TrainOptions> = {}): TrainOptions
 }
 
 export function tinyTrainer(
-  model: DecoderLM,
+  model: AnyLanguageModel,
   options: TrainOptions,
   runDir: string | null,
   extra: Partial<TrainerInit> = {},
@@ -81,7 +83,7 @@ export function tinyTrainer(
 }
 
 /** Every parameter's values, by name. */
-export function weights(model: DecoderLM): Map<string, number[]> {
+export function weights(model: ModuleLike): Map<string, number[]> {
   return new Map(model.namedParameters().map(([name, p]) => [name, [...p.floats()]]));
 }
 

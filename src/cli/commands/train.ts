@@ -1,8 +1,9 @@
 /**
  * `lmforge train`: train a GPT-2, Llama or Mixtral (sparse mixture of experts) style model
- * from scratch on text files (or the built-in WordNet corpus), or resume a run. With --json
- * the last stdout line is one JSON object: train_loss, val_loss, ms_per_iter_median,
- * tokens_per_s, params (and more; for mixtral aux_loss and expert_load).
+ * (next-token prediction) or a BERT encoder (masked-LM) from scratch on text files (or the
+ * built-in WordNet corpus), or resume a run. With --json the last stdout line is one JSON
+ * object: train_loss, val_loss, ms_per_iter_median, tokens_per_s, params (and more; for
+ * mixtral aux_loss and expert_load).
  */
 import { Command, Option } from 'commander';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
@@ -36,6 +37,7 @@ interface TrainFlags extends ComputeFlags {
   evalEvery?: number;
   evalIters?: number;
   earlyStop?: number;
+  wholeWordMasking?: boolean;
   seed?: number;
   out: string;
   resume?: boolean;
@@ -57,14 +59,18 @@ export function trainCommand(): Command {
       ).choices(Object.keys(trainArchs)),
     )
     .option(
-      '--tokenizer <char|bpe:N|path>',
-      'char, bpe:N (trained on the data now), or a tokenizer name/path',
+      '--tokenizer <char|bpe:N|wordpiece:N|path>',
+      'char, bpe:N or wordpiece:N (trained on the data now; wordpiece for --arch bert), or a tokenizer name/path',
       'char',
     )
     .option('--n-layer <n>', 'transformer blocks (default 4)', integer({ min: 1 }))
     .option('--n-head <n>', 'attention heads (default 4)', integer({ min: 1 }))
     .option('--n-embd <n>', 'embedding width (default 128)', integer({ min: 1 }))
-    .option('--block-size <n>', 'context length (default 64)', integer({ min: 1 }))
+    .option(
+      '--block-size <n>',
+      'context length (default 64); with --arch bert the max_position_embeddings',
+      integer({ min: 1 }),
+    )
     .option('--batch-size <n>', 'sequences per micro-batch (default 12)', integer({ min: 1 }))
     .option('--grad-accum <n>', 'micro-batches per optimiser step (default 1)', integer({ min: 1 }))
     .option('--iters <n>', 'optimiser steps (default 2000)', integer({ min: 1 }))
@@ -95,6 +101,7 @@ export function trainCommand(): Command {
     .option('--eval-every <n>', 'evaluate and checkpoint every N steps (default 250)', integer({ min: 1 }))
     .option('--eval-iters <n>', 'batches per evaluation (default 20)', integer({ min: 1 }))
     .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer({ min: 1 }))
+    .option('--whole-word-masking', 'masked-LM (--arch bert): mask whole words, not single word pieces')
     .option('--seed <n>', 'random seed (default 1337)', integer({ min: 0, max: 2 ** 32 }))
     .option('--out <dir>', 'run folder (an HF model folder + optimizer and trainer state)', 'runs/train')
     .option('--resume', 'continue the run in --out from its last checkpoint')
@@ -134,6 +141,7 @@ export function trainCommand(): Command {
         evalEvery: flags.evalEvery,
         evalIters: flags.evalIters,
         earlyStopPatience: flags.earlyStop,
+        wholeWordMasking: flags.wholeWordMasking,
         seed: flags.seed,
       },
       out: flags.out,

@@ -7,6 +7,8 @@
 import type { PositionalEncoding, Activation, MlpKind } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
 import type { NormKind } from '../blocks/transformer-block.js';
+import { readClassLabels, type ClassLabels } from '../heads/labels.js';
+import { FieldReader } from '../../util/fields.js';
 import { gpt2Defaults } from '../gpt2/config.js';
 import { llamaDefaults } from '../llama/config.js';
 import { mixtralDefaults, moeDefaults, resolveMoeConfig, type MoeConfig } from '../mixtral/config.js';
@@ -15,8 +17,23 @@ import { mixtralDefaults, moeDefaults, resolveMoeConfig, type MoeConfig } from '
 export type DecoderArch = 'gpt2' | 'llama' | 'mixtral';
 export type { NormKind };
 
+/**
+ * The head: next-token logits (GPT2LMHeadModel, LlamaForCausalLM), or one label per
+ * sequence read at its last real token (GPT2ForSequenceClassification,
+ * LlamaForSequenceClassification: `score`, no bias).
+ */
+export type DecoderHead = 'causal-lm' | 'sequence-classification';
+
 export interface DecoderConfig {
   readonly arch: DecoderArch;
+  readonly head: DecoderHead;
+  /** The classes of a sequence-classification head (id2label); null for causal-lm. */
+  readonly labels: ClassLabels | null;
+  /**
+   * Sequence classification without an attention mask: the last token that is not this id
+   * is the one classified (HF's pad_token_id rule); null: the last position. Causal-lm: null.
+   */
+  readonly padTokenId: number | null;
   readonly vocabSize: number;
   readonly nLayer: number;
   readonly nHead: number;
@@ -56,17 +73,30 @@ export type RawDecoderConfig = Readonly<Record<string, unknown>>;
  * Typed preset overrides: any subset of the fields (headSize is derived); `positional`
  * may also be a kind name, with `ropeTheta` for 'rope'.
  */
-export type DecoderOverrides = Partial<Omit<DecoderConfig, 'arch' | 'headSize' | 'positional' | 'moe'>> & {
+export type DecoderOverrides = Partial<
+  Omit<DecoderConfig, 'arch' | 'headSize' | 'positional' | 'moe' | 'labels'>
+> & {
   readonly positional?: PositionalEncoding | PositionalEncoding['kind'];
   readonly ropeTheta?: number;
   /** Expert settings (mixtral): any subset, the rest from the preset. */
   readonly moe?: Partial<MoeConfig>;
+  /** A sequence-classification head's label names (id2label). */
+  readonly labels?: readonly string[];
+  readonly problemType?: 'single_label_classification' | null;
 };
 
 /** The values a preset gives every field not set (gpt2/config.ts, llama/config.ts). */
 export type DecoderDefaults = Omit<
   DecoderConfig,
-  'arch' | 'headSize' | 'intermediateSize' | 'nKvHead' | 'positional' | 'moe'
+  | 'arch'
+  | 'headSize'
+  | 'intermediateSize'
+  | 'nKvHead'
+  | 'positional'
+  | 'moe'
+  | 'head'
+  | 'labels'
+  | 'padTokenId'
 > & {
   readonly positional: PositionalEncoding['kind'];
   readonly ropeTheta: number;
@@ -107,16 +137,20 @@ export const dimensionLimits = {
 
 /**
  * A raw config's field: a DecoderConfig field, ropeTheta (the theta of `positional: 'rope'`
- * given flat), or a field of the `moe` settings.
+ * given flat), problemType, or a field of the `moe` settings.
  */
-export type DecoderField = keyof DecoderConfig | 'ropeTheta' | `moe.${keyof MoeConfig}`;
+export type DecoderField = keyof DecoderConfig | 'ropeTheta' | 'problemType' | `moe.${keyof MoeConfig}`;
 
 /** How to name each field in errors (e.g. the config.json key it came from); default the field itself. */
 export type FieldNames = Readonly<Partial<Record<DecoderField, string>>>;
 
 /** Every top-level field a raw config may give; its type makes it list each field exactly once. */
-const knownFields: Readonly<Record<keyof DecoderConfig | 'ropeTheta', true>> = {
+const knownFields: Readonly<Record<keyof DecoderConfig | 'ropeTheta' | 'problemType', true>> = {
   arch: true,
+  head: true,
+  labels: true,
+  problemType: true,
+  padTokenId: true,
   vocabSize: true,
   nLayer: true,
   nHead: true,
@@ -213,6 +247,18 @@ export function resolveDecoderConfig(
   const tiedEmbeddings = flag('tiedEmbeddings', d.tiedEmbeddings);
   const dropout = real('dropout', d.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
   const initStd = real('initStd', d.initStd, (v) => v > 0, '> 0');
+  const head = oneOf<DecoderHead>('head', 'causal-lm', ['causal-lm', 'sequence-classification']);
+  const classifies = head === 'sequence-classification';
+  const fields = new FieldReader<DecoderField>(raw, label, problems);
+  const labels = classifies ? readClassLabels(fields) : null;
+  for (const key of ['labels', 'problemType', 'padTokenId'] as const) {
+    if (!classifies && raw[key] !== undefined && raw[key] !== null)
+      fields.problem(key, 'only a sequence-classification head has it');
+  }
+  const padTokenId =
+    !classifies || raw.padTokenId === undefined || raw.padTokenId === null
+      ? null
+      : fields.int('padTokenId', 0, 0, Number.isNaN(vocabSize) ? dimensionLimits.vocabSize : vocabSize - 1);
 
   let positional: PositionalEncoding = { kind: 'learned' };
   const rawPositional = pick('positional', d.positional);
@@ -266,6 +312,9 @@ export function resolveDecoderConfig(
   if (problems.length > 0) throw configError(where, problems);
   return Object.freeze({
     arch,
+    head,
+    labels,
+    padTokenId,
     vocabSize,
     nLayer,
     nHead,

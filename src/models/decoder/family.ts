@@ -32,6 +32,7 @@ function describeDecoder(c: DecoderConfig): ArchitectureSummary {
     ...(moe === null
       ? {}
       : { moe: { ...moe, activeParameters: activeParameters(c, decoderSize(c).parameters) } }),
+    ...(c.labels === null ? {} : { labels: c.labels.names }),
   };
 }
 
@@ -44,6 +45,10 @@ export function decoderFamily(modelType: DecoderArch, hf: DecoderHfMapping): Mod
     parameterShapes,
     checkpointKeys: decoderCheckpointKeys,
     size: decoderSize,
-    describe: describeDecoder,
+    // The HF class config.json names (GPT2LMHeadModel, LlamaForSequenceClassification ...).
+    describe: (config) => ({
+      ...describeDecoder(config),
+      architecture: String((hf.toHf(config)['architectures'] as string[])[0]),
+    }),
   };
 }

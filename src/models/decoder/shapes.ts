@@ -54,7 +54,8 @@ export function parameterShapes(config: DecoderConfig): Map<string, readonly num
     linear(`${mlp}.${m.down}`, hidden, C);
   }
   norm(`${body}.${names.finalNorm}`);
-  if (!config.tiedEmbeddings) shapes.set('lm_head.weight', [V, C]);
+  if (config.head === 'sequence-classification') shapes.set('score.weight', [config.labels!.names.length, C]);
+  else if (!config.tiedEmbeddings) shapes.set('lm_head.weight', [V, C]);
   return shapes;
 }
 

@@ -9,14 +9,26 @@ import { resolveDecoderConfig, type DecoderConfig, type FieldNames } from '../de
 import {
   activationOf,
   activationToHf,
+  decoderHeadFromHf,
+  decoderHeadToHf,
   positionalOf,
   rejectUnsupported,
   requireFields,
   type HfConfigJson,
 } from '../decoder/hf-common.js';
 
+/** The HF classes of the llama heads (config.json's `architectures`). */
+const llamaClasses = {
+  causalLm: 'LlamaForCausalLM',
+  sequenceClassification: 'LlamaForSequenceClassification',
+};
+
 /** The config.json key of each DecoderConfig field (for naming fields in errors). */
 export const llamaFieldNames: FieldNames = {
+  head: 'architectures',
+  labels: 'id2label',
+  problemType: 'problem_type',
+  padTokenId: 'pad_token_id',
   vocabSize: 'vocab_size',
   nEmbd: 'hidden_size',
   intermediateSize: 'intermediate_size',
@@ -96,7 +108,7 @@ export function llamaStyleToHf(s: DecoderConfig): Record<string, unknown> {
 export function llamaToHf(s: DecoderConfig): Record<string, unknown> {
   const { torch_dtype, ...fields } = llamaStyleToHf(s);
   return {
-    architectures: ['LlamaForCausalLM'],
+    ...decoderHeadToHf(s, llamaClasses),
     model_type: 'llama',
     ...fields,
     attention_bias: s.bias,
@@ -170,7 +182,11 @@ export function llamaStyleRaw(
 export function llamaFromHf(c: HfConfigJson, where: string): DecoderConfig {
   requireFields(c, llamaStyleRequiredFields(c), 'llama', where);
   const problems: string[] = [];
-  const raw = { arch: 'llama', ...llamaStyleRaw(c, llamaHfDefaults, problems) };
+  const raw = {
+    arch: 'llama',
+    ...decoderHeadFromHf(c, llamaClasses, problems),
+    ...llamaStyleRaw(c, llamaHfDefaults, problems),
+  };
   rejectUnsupported(problems, where);
   return resolveDecoderConfig(raw, where, llamaFieldNames);
 }

@@ -5,8 +5,9 @@
  * masked text, sentence pairs, labelled examples), makes batches from a seeded Rng, and
  * turns one batch into a scalar loss through the model contract (../../models/model.ts).
  *
- * Objectives today: causal-lm.ts (next-token prediction, decoders). Masked-LM (encoders),
- * sequence-to-sequence (encoder-decoders) and classification/tagging heads plug in here.
+ * Objectives today: causal-lm.ts (next-token prediction, decoders) and masked-lm.ts
+ * (masked-token prediction, encoders). Sequence-to-sequence (encoder-decoders) and
+ * classification/tagging heads plug in here.
  */
 import type { Rng, Tensor } from '../../tensor/index.js';
 import type { LanguageModel, ModelOutputs } from '../../models/index.js';
