@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { commandTree } from '../../src/cli/commands/index.js';
+import { trainArchs } from '../../src/cli/train-archs.js';
 import { assertUserError, bin, cliEnv, lastLine, run, runAll } from './cli-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-cli-errors-'));
@@ -207,7 +208,7 @@ describe('lmforge numeric flags', () => {
       ],
       [
         ['train', '--arch', 'gpt3', '--backend', 'cuda'],
-        `option '--arch <arch>': expected one of gpt2, llama, mixtral, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
+        `option '--arch <arch>': expected one of ${Object.keys(trainArchs).join(', ')}, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
       ],
       [
         ['bench', 'matmul', '--m', '1000000', '--k', '1000000', '--n', '1'],
