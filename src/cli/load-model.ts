@@ -1,24 +1,62 @@
 /**
- * Loads a model folder and its tokenizer for `generate`, `eval` and `demo`, with the EOS id
- * tokenizer_config.json names (when the folder has one; see lmforge/generate's eosIdsFor).
+ * Loads a model and its tokenizer for `generate`, `eval`, `demo` and `export`: an HF model
+ * folder (with the EOS id tokenizer_config.json names, when the folder has one; see
+ * lmforge/generate's eosIdsFor), or a `.gguf` file (the tokenizer stored in it, which
+ * encodes as llama.cpp's llama_tokenize; generation stops where llama.cpp's does).
  */
 import { join } from 'node:path';
 import { eosIdFromTokenizerConfig } from '../generate/index.js';
-import { loadModelFolder, tokenizerConfigFileName, type LoadedModelFolder } from '../models/index.js';
+import {
+  generationConfigFileName,
+  loadGguf,
+  loadModelFolder,
+  tokenizerConfigFileName,
+  type AnyLanguageModel,
+  type AnyModelConfig,
+  type GgufSummary,
+} from '../models/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { recoverRunFolder } from '../train/index.js';
 import { FormatError } from '../util/errors.js';
 
-export async function loadModelWithTokenizer(
-  dir: string,
-): Promise<LoadedModelFolder & { tokenizer: Tokenizer; tokenizerConfigEos: number | undefined }> {
+export interface LoadedModel {
+  readonly model: AnyLanguageModel;
+  readonly config: AnyModelConfig;
+  readonly tokenizer: Tokenizer;
+  /** HF generation_config.json fields (a GGUF file's end-of-generation ids as eos_token_id), or null. */
+  readonly generationConfig: Record<string, unknown> | null;
+  /** Where generationConfig came from, for errors. */
+  readonly generationConfigWhere: string;
+  readonly tokenizerConfigEos: number | undefined;
+  /** Set for a .gguf file. */
+  readonly gguf: GgufSummary | null;
+}
+
+/** A path names a GGUF file when it ends in `.gguf`; anything else is a model folder. */
+export function isGgufPath(path: string): boolean {
+  return path.toLowerCase().endsWith('.gguf');
+}
+
+export async function loadModelWithTokenizer(path: string): Promise<LoadedModel> {
+  if (isGgufPath(path)) {
+    const { model, config, tokenizer, eosIds, summary } = await loadGguf(path);
+    return {
+      model,
+      config,
+      tokenizer,
+      generationConfig: eosIds.length === 0 ? null : { eos_token_id: [...eosIds] },
+      generationConfigWhere: `${path}: tokenizer.ggml.eos_token_id`,
+      tokenizerConfigEos: undefined,
+      gguf: summary,
+    };
+  }
   // A run folder whose last checkpoint swap was interrupted is put back in order first.
-  await recoverRunFolder(dir);
-  const folder = await loadModelFolder(dir);
+  await recoverRunFolder(path);
+  const folder = await loadModelFolder(path);
   try {
     if (folder.tokenizerPath === null) {
       throw new FormatError('the model folder has no tokenizer.json', {
-        where: dir,
+        where: path,
         hint: 'generation and evaluation need the tokenizer the model was trained with',
       });
     }
@@ -36,9 +74,17 @@ export async function loadModelWithTokenizer(
     const tokenizerConfigEos = eosIdFromTokenizerConfig(
       folder.tokenizerConfig,
       tokenizer,
-      join(dir, tokenizerConfigFileName),
+      join(path, tokenizerConfigFileName),
     );
-    return { ...folder, tokenizer, tokenizerConfigEos };
+    return {
+      model: folder.model,
+      config: folder.config,
+      tokenizer,
+      generationConfig: folder.generationConfig,
+      generationConfigWhere: join(path, generationConfigFileName),
+      tokenizerConfigEos,
+      gguf: null,
+    };
   } catch (error) {
     folder.model.dispose();
     throw error;

@@ -6,14 +6,20 @@
  * describeModelFolder returns numbers and enums (for --json); formatModelInfo renders them.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { checkModelFolder, familyOf, tokenizerFileName } from '../models/index.js';
+import { basename, join } from 'node:path';
+import {
+  checkGguf,
+  checkModelFolder,
+  familyOf,
+  tokenizerFileName,
+  type AnyModelConfig,
+} from '../models/index.js';
 import { loadTokenizer } from '../tokenizers/index.js';
 import { readTrainerState, recoverRunFolder, trainerStateFile } from '../train/index.js';
 
 /** How a tokenizer splits text, from its tokenizer.json. */
 export type TokenizerKind =
-  'char' | 'byte-level-bpe' | 'bpe' | 'wordpiece' | 'unigram' | 'wordlevel' | 'unknown';
+  'char' | 'byte-level-bpe' | 'bpe' | 'wordpiece' | 'unigram' | 'wordlevel' | 'sentencepiece' | 'unknown';
 
 interface TokenizerJson {
   readonly model?: { readonly type?: string; readonly merges?: unknown[]; readonly vocab?: unknown };
@@ -107,12 +113,61 @@ export interface ModelInfo {
     };
   };
   readonly files: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
+  /** .gguf files only: the format version, alignment, general.name and tensors per ggml type. */
+  readonly gguf?: {
+    readonly version: number;
+    readonly alignment: number;
+    readonly name: string | null;
+    readonly tensor_types: Readonly<Record<string, number>>;
+  };
+}
+
+/** The architecture fields of ModelInfo, from a resolved config. */
+function architectureOf(config: AnyModelConfig) {
+  const a = familyOf(config.arch).describe(config);
+  return {
+    model_type: config.arch,
+    layers: a.layers,
+    heads: a.heads,
+    kv_heads: a.kvHeads,
+    width: a.width,
+    mlp: { kind: a.mlp.kind, intermediate_size: a.mlp.intermediateSize },
+    context: a.context,
+    vocab_size: a.vocabSize,
+    positions: a.positions,
+    norm: a.norm,
+    tied_embeddings: a.tiedEmbeddings,
+  };
+}
+
+/**
+ * `lmforge info FILE.gguf`: checked as loading would (header, metadata, every tensor read
+ * and finite, the vocabulary against the embedding), without building the model.
+ */
+export async function describeGgufFile(path: string): Promise<ModelInfo> {
+  const { config, parameters, tokenizer, summary } = await checkGguf(path);
+  return {
+    folder: path,
+    ...architectureOf(config),
+    parameters,
+    tokenizer: {
+      kind: summary.tokenizerModel === 'gpt2' ? 'byte-level-bpe' : 'sentencepiece',
+      vocab_size: tokenizer.vocabSize,
+      eos_id: tokenizer.eosId ?? null,
+    },
+    files: [{ name: basename(path), bytes: (await stat(path)).size }],
+    gguf: {
+      version: summary.version,
+      alignment: summary.alignment,
+      name: summary.name ?? null,
+      tensor_types: summary.tensorTypes,
+    },
+  };
 }
 
 export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   await recoverRunFolder(dir);
   const { config, parameters } = await checkModelFolder(dir);
-  const a = familyOf(config.arch).describe(config);
   const names = (await readdir(dir)).sort();
   let tokenizer: ModelInfo['tokenizer'] = null;
   if (names.includes(tokenizerFileName)) {
@@ -129,18 +184,8 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   );
   const info: ModelInfo = {
     folder: dir,
-    model_type: config.arch,
+    ...architectureOf(config),
     parameters,
-    layers: a.layers,
-    heads: a.heads,
-    kv_heads: a.kvHeads,
-    width: a.width,
-    mlp: { kind: a.mlp.kind, intermediate_size: a.mlp.intermediateSize },
-    context: a.context,
-    vocab_size: a.vocabSize,
-    positions: a.positions,
-    norm: a.norm,
-    tied_embeddings: a.tiedEmbeddings,
     tokenizer,
     files,
   };
@@ -192,6 +237,7 @@ const tokenizerNames: Readonly<Record<TokenizerKind, string>> = {
   wordpiece: 'WordPiece',
   unigram: 'Unigram',
   wordlevel: 'word-level',
+  sentencepiece: 'SentencePiece (llama.cpp)',
   unknown: 'unknown kind',
 };
 
@@ -206,6 +252,13 @@ export function formatModelInfo(info: ModelInfo): string[] {
     `context: ${info.context}, vocabulary: ${info.vocab_size}`,
     `positions: ${info.positions}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
   ];
+  const g = info.gguf;
+  if (g !== undefined) {
+    const types = Object.entries(g.tensor_types).map(([type, n]) => `${type} ${n}`);
+    lines.push(
+      `gguf: v${g.version}, alignment ${g.alignment}, tensors ${types.join(', ')}${g.name === null ? '' : `, name ${JSON.stringify(g.name)}`}`,
+    );
+  }
   const t = info.tokenizer;
   lines.push(
     t === null

@@ -88,3 +88,28 @@ export {
   tokenizerConfigFileName,
 } from './checkpoint-folder.js';
 export { KVCache, type KVCacheShape } from '../nn/index.js';
+export {
+  loadGguf,
+  loadGgufSource,
+  checkGguf,
+  saveGguf,
+  registerGgufMapping,
+  ggufArchitectures,
+  type LoadGgufOptions,
+  type LoadedGguf,
+  type CheckedGgufFile,
+  type GgufSummary,
+  type GgufFileType,
+  type SaveGgufOptions,
+  type SavedGguf,
+} from './gguf-file.js';
+export {
+  ggufDims,
+  toGgufLayout,
+  fromGgufLayout,
+  type GgufMapping,
+  type GgufTensorPlan,
+  type GgufLayout,
+} from './gguf-mapping.js';
+export { llamaGguf } from './llama/gguf.js';
+export { gpt2Gguf } from './gpt2/gguf.js';

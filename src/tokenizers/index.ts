@@ -23,3 +23,10 @@ export type { PreTokenizer } from './pre-tokenizers.js';
 export type { Decoder } from './decoders.js';
 export type { PostProcessor, TypedIds } from './post-processors.js';
 export type { AddedToken } from './added-tokens.js';
+export { LlamaSpmTokenizer, tokenTypes, type SpmVocab } from './llama-spm.js';
+export {
+  tokenizerFromGgufVocab,
+  ggufVocabFromTokenizer,
+  ggufPreTokenizers,
+  type GgufVocab,
+} from './gguf-vocab.js';

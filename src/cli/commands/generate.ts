@@ -1,5 +1,5 @@
 /**
- * `lmforge generate DIR --prompt TEXT`: stream a continuation to stdout as tokens are
+ * `lmforge generate DIR|FILE.gguf --prompt TEXT`: stream a continuation to stdout as tokens are
  * produced, or with --top N show the next-token distribution instead. --temperature 0 is
  * greedy. --json prints one JSON object: {"text", "tokens", "tokens_per_s"}, or with --top
  * {"prompt_tokens", "top": [{"token", "id", "prob"}, ...]}.
@@ -15,8 +15,6 @@ import {
   type GenerationConfig,
   type Sampling,
 } from '../../generate/index.js';
-import { join } from 'node:path';
-import { generationConfigFileName } from '../../models/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
@@ -84,7 +82,7 @@ export function generationConfigFrom(
 
 export function generateCommand(): Command {
   const command = new Command('generate')
-    .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
+    .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json), or a .gguf file')
     .requiredOption('--prompt <text>', 'text to continue')
     .option(
       '--max-tokens <n>',
@@ -103,7 +101,8 @@ export function generateCommand(): Command {
     .option('--json', 'print one JSON object instead of streaming text');
   return addComputeOptions(command).action(async (dir: string, flags: GenerateFlags) => {
     applyComputeOptions(flags, flags.json === true);
-    const { model, tokenizer, generationConfig, tokenizerConfigEos } = await loadModelWithTokenizer(dir);
+    const { model, tokenizer, generationConfig, generationConfigWhere, tokenizerConfigEos } =
+      await loadModelWithTokenizer(dir);
     try {
       warnUnknownIn(tokenizer, flags.prompt, 'the prompt');
       if (flags.top !== undefined) {
@@ -132,7 +131,7 @@ export function generateCommand(): Command {
         }
         return;
       }
-      const config = generationConfigFrom(flags, generationConfig, join(dir, generationConfigFileName));
+      const config = generationConfigFrom(flags, generationConfig, generationConfigWhere);
       const ids: number[] = [];
       let text = '';
       let finishReason = 'length';
