@@ -24,6 +24,9 @@ import { GPT2_PATTERN } from './split-patterns.js';
 import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
 import { CharTokenizer } from './char-tokenizer.js';
 import type { TypedIds } from './post-processors.js';
+import { BYTE_TO_CHAR } from './byte-level.js';
+
+const encoder = new TextEncoder();
 
 /** The `tokenizer.ggml.*` values of a file (absent keys undefined). */
 export interface GgufVocab {
@@ -339,17 +342,50 @@ function checkGpt2Spec(spec: TokenizerSpec, where: string): void {
 }
 
 /**
+ * A character vocabulary as llama.cpp's `gpt2` (byte-level BPE): each character is the
+ * byte-level form of its UTF-8 bytes, and the only merges join the bytes of one
+ * multi-byte character, left to right. llama.cpp splits words into bytes and merges them
+ * back into exactly those characters (no merge joins two characters), so every character
+ * gets its own id; a character the vocabulary lacks is dropped, as lmforge drops it. (A
+ * `llama` vocabulary cannot do this: llama.cpp aborts on a character it has no byte
+ * token for.) llama.cpp always has an EOS, 11 by default for this vocabulary type: it is
+ * written explicitly, so lmforge reading the file stops where llama.cpp does.
+ */
+function charVocab(
+  chars: readonly string[],
+  vocabSize: number,
+  pad: (tokens: string[], types: number[]) => void,
+): GgufVocab {
+  const tokens: string[] = [];
+  const merges = new Set<string>();
+  for (const char of chars) {
+    const bytes = Array.from(encoder.encode(char), (b) => BYTE_TO_CHAR[b]!);
+    for (let i = 1; i < bytes.length; i++) merges.add(`${bytes.slice(0, i).join('')} ${bytes[i]}`);
+    tokens.push(bytes.join(''));
+  }
+  const types = tokens.map(() => tokenTypes.normal as number);
+  pad(tokens, types);
+  return {
+    model: 'gpt2',
+    pre: 'gpt-2',
+    tokens,
+    tokenTypes: Int32Array.from(types),
+    merges: [...merges],
+    ...(vocabSize > 11 ? { eosId: 11 } : {}),
+    addBos: false,
+    addEos: false,
+  };
+}
+
+/**
  * The GGUF vocabulary of a tokenizer for a model of `vocabSize` embedding rows (ids the
  * tokenizer lacks become `[PAD<id>]` tokens of type UNUSED, as llama.cpp's converter pads):
  *
  * - byte-level BPE with GPT-2's split -> `gpt2` + merges + pre `gpt-2`; added special tokens
  *   are CONTROL, other added tokens USER_DEFINED; `add_bos_token` true only when the
  *   post-processor adds a BOS (false when the model has none), EOS as the tokenizer says.
- * - a character tokenizer -> `llama` with one NORMAL token per character (space as U+2581),
- *   no space prefix, no BOS: llama.cpp's SentencePiece merging then finds no pair to merge
- *   (no token is two characters long), so it gives every character its own id exactly as
- *   the character tokenizer does. llama.cpp has no way to say "no EOS": its default EOS for
- *   this vocabulary type is id 2, which is written explicitly so both sides agree.
+ * - a character tokenizer -> `gpt2` with one token per character and the merges that
+ *   rebuild multi-byte characters from their bytes (see charVocab).
  *
  * Anything else is a TokenizerError naming what llama.cpp cannot represent.
  */
@@ -372,23 +408,7 @@ export function ggufVocabFromTokenizer(
     }
   };
   const chars = charVocabulary(tokenizer);
-  if (chars !== null) {
-    if (chars.includes('\u2581'))
-      unsupported("the vocabulary has U+2581 ('▁'), which llama.cpp writes spaces as", where);
-    const tokens = chars.map((c) => (c === ' ' ? '\u2581' : c));
-    const types = tokens.map(() => tokenTypes.normal as number);
-    pad(tokens, types);
-    return {
-      model: 'llama',
-      tokens,
-      scores: new Float32Array(tokens.length),
-      tokenTypes: Int32Array.from(types),
-      eosId: vocabSize > 2 ? 2 : undefined,
-      addBos: false,
-      addEos: false,
-      addSpacePrefix: false,
-    };
-  }
+  if (chars !== null) return charVocab(chars, vocabSize, pad);
   if (!(tokenizer instanceof PipelineTokenizer))
     unsupported('this tokenizer kind has no GGUF form', where, tokenizer.constructor.name);
   checkGpt2Spec(tokenizer.spec, where);
