@@ -102,6 +102,8 @@ class GgufBpeTokenizer implements Tokenizer {
 
   constructor(
     readonly inner: PipelineTokenizer,
+    /** The vocabulary it was read from (written back as is). */
+    readonly vocab: GgufVocab,
     readonly bosId: number | undefined,
     readonly eosId: number | undefined,
     readonly padId: number | undefined,
@@ -242,6 +244,7 @@ function gpt2Tokenizer(vocab: GgufVocab, where: string): Tokenizer {
   };
   return new GgufBpeTokenizer(
     new PipelineTokenizer(spec),
+    vocab,
     bosId,
     eosId,
     specialId(vocab.padId, undefined, size),
@@ -409,6 +412,24 @@ export function ggufVocabFromTokenizer(
   };
   const chars = charVocabulary(tokenizer);
   if (chars !== null) return charVocab(chars, vocabSize, pad);
+  // A vocabulary read from a GGUF file goes back as it was (requantizing a file).
+  if (tokenizer instanceof GgufBpeTokenizer && tokenizer.vocabSize === vocabSize) return tokenizer.vocab;
+  if (tokenizer instanceof LlamaSpmTokenizer && tokenizer.vocabSize === vocabSize) {
+    const v = tokenizer.vocab;
+    return {
+      model: 'llama',
+      tokens: v.tokens,
+      scores: v.scores,
+      tokenTypes: v.types,
+      bosId: v.bosId,
+      eosId: v.eosId,
+      unkId: v.unkId,
+      padId: v.padId,
+      addBos: v.addBos,
+      addEos: v.addEos,
+      addSpacePrefix: v.addSpacePrefix,
+    };
+  }
   if (!(tokenizer instanceof PipelineTokenizer))
     unsupported('this tokenizer kind has no GGUF form', where, tokenizer.constructor.name);
   checkGpt2Spec(tokenizer.spec, where);
