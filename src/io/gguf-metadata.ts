@@ -24,6 +24,15 @@ function typeName(value: GgufValue): string {
   return value.type === 'array' ? `array[${value.itemType}]` : value.type;
 }
 
+/** The shortest decimal whose float32 rounding is `value` (a float32). */
+export function shortestFloat32(value: number): number {
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(value.toPrecision(digits));
+    if (Math.fround(candidate) === value) return candidate;
+  }
+  return value;
+}
+
 export class GgufMetadata {
   constructor(
     readonly entries: ReadonlyMap<string, GgufValue>,
@@ -65,13 +74,16 @@ export class GgufMetadata {
     return this.#required(key, this.integer(key, min, max), `an integer in [${min}, ${max}]`);
   }
 
-  /** A finite float32/float64; undefined when absent. */
+  /**
+   * A finite float32/float64; undefined when absent. A float32 is given as the shortest
+   * decimal that rounds to it (1e-5, not 9.999999747378752e-6), the number its writer meant.
+   */
   float(key: string): number | undefined {
     const value = this.entries.get(key);
     if (value === undefined) return undefined;
     if (value.type !== 'float32' && value.type !== 'float64') this.#fail(key, 'a float', typeName(value));
     if (!Number.isFinite(value.value)) this.#fail(key, 'a finite float', String(value.value));
-    return value.value;
+    return value.type === 'float32' ? shortestFloat32(value.value) : value.value;
   }
 
   requiredFloat(key: string): number {

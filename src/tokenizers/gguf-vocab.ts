@@ -5,9 +5,8 @@
  * - `llama` (SentencePiece): tokens, scores and token types -> ./llama-spm.ts. Defaults:
  *   unk 0, bos 1, eos 2, BOS added, a space prefix.
  * - `gpt2` (byte-level BPE): tokens, merges and the pre-tokenizer named by
- *   `tokenizer.ggml.pre` -> a PipelineTokenizer (the HF pipeline lmforge already runs, which
- *   gives the same ids). Defaults: bos = eos = 11, no BOS added except for the pre-tokenizers
- *   llama.cpp adds one for (llama3 and its aliases).
+ *   `tokenizer.ggml.pre` -> ./llama-bpe.ts. Defaults: bos = eos = 11, no BOS added except
+ *   for the pre-tokenizers llama.cpp adds one for (llama3 and its aliases).
  *
  * Explicit `tokenizer.ggml.*_token_id` keys override the defaults when in range, and a
  * default outside the vocabulary is dropped; `add_bos_token` / `add_eos_token` /
@@ -15,16 +14,14 @@
  * models layer reads it from the file's metadata): tokenizers do not depend on io.
  */
 import { TokenizerError } from '../util/errors.js';
-import { specialToken, type AddedToken } from './added-tokens.js';
-import { LlamaSpmTokenizer, tokenTypes } from './llama-spm.js';
-import { PipelineTokenizer, type TokenizerSpec } from './pipeline-tokenizer.js';
-import type { PostProcessor } from './post-processors.js';
-import type { PreTokenizer } from './pre-tokenizers.js';
-import { GPT2_PATTERN } from './split-patterns.js';
-import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
-import { CharTokenizer } from './char-tokenizer.js';
-import type { TypedIds } from './post-processors.js';
 import { BYTE_TO_CHAR } from './byte-level.js';
+import { CharTokenizer } from './char-tokenizer.js';
+import { LlamaBpeTokenizer } from './llama-bpe.js';
+import { LlamaSpmTokenizer } from './llama-spm.js';
+import { LlamaVocabTokenizer, tokenTypes } from './llama-vocab.js';
+import { PipelineTokenizer, type TokenizerSpec } from './pipeline-tokenizer.js';
+import { GPT2_PATTERN } from './split-patterns.js';
+import type { Tokenizer } from './tokenizer.js';
 
 const encoder = new TextEncoder();
 
@@ -95,77 +92,6 @@ function specialId(
   return fallback !== undefined && fallback < size ? fallback : undefined;
 }
 
-/** A tokenizer whose BOS/EOS/PAD ids are what llama.cpp resolves, around the pipeline that encodes. */
-class GgufBpeTokenizer implements Tokenizer {
-  readonly vocabSize: number;
-  readonly specialTokens: ReadonlyMap<string, number>;
-
-  constructor(
-    readonly inner: PipelineTokenizer,
-    /** The vocabulary it was read from (written back as is). */
-    readonly vocab: GgufVocab,
-    readonly bosId: number | undefined,
-    readonly eosId: number | undefined,
-    readonly padId: number | undefined,
-  ) {
-    this.vocabSize = inner.vocabSize;
-    this.specialTokens = inner.specialTokens;
-  }
-
-  encode(text: string, options?: EncodeOptions): number[] {
-    return this.inner.encode(text, options);
-  }
-
-  encodePair(first: string, second: string, options?: EncodeOptions): TypedIds {
-    return this.inner.encodePair(first, second, options);
-  }
-
-  decode(ids: readonly number[], options?: DecodeOptions): string {
-    return this.inner.decode(ids, options);
-  }
-
-  createStreamDecoder(options?: DecodeOptions): StreamDecoder {
-    return this.inner.createStreamDecoder(options);
-  }
-
-  tokenToId(token: string): number | undefined {
-    return this.inner.tokenToId(token);
-  }
-
-  idToToken(id: number): string | undefined {
-    return this.inner.idToToken(id);
-  }
-
-  toJSON(): object {
-    return this.inner.toJSON();
-  }
-}
-
-/** BOS first and/or EOS last, as an HF TemplateProcessing (so tokenizer.json says so too). */
-function bosEosTemplate(
-  tokens: readonly string[],
-  bos: number | undefined,
-  eos: number | undefined,
-): PostProcessor {
-  const special = (id: number) => ({ kind: 'special' as const, name: tokens[id]!, typeId: 0 });
-  const sequence = (name: 'A' | 'B', typeId: number) => ({ kind: 'sequence' as const, name, typeId });
-  const wrap = (name: 'A' | 'B', typeId: number) => [
-    ...(bos === undefined ? [] : [{ ...special(bos), typeId }]),
-    sequence(name, typeId),
-    ...(eos === undefined ? [] : [{ ...special(eos), typeId }]),
-  ];
-  const ids = [bos, eos].filter((id): id is number => id !== undefined);
-  return {
-    type: 'TemplateProcessing',
-    single: wrap('A', 0),
-    pair: [...wrap('A', 0), ...wrap('B', 1)],
-    specialTokens: new Map(ids.map((id) => [tokens[id]!, [id]])),
-    specialTokensRaw: Object.fromEntries(
-      ids.map((id) => [tokens[id]!, { id: tokens[id]!, ids: [id], tokens: [tokens[id]!] }]),
-    ),
-  };
-}
-
 function gpt2Tokenizer(vocab: GgufVocab, where: string): Tokenizer {
   const pre = vocab.pre ?? 'default';
   const kind = preTokenizers[pre];
@@ -196,59 +122,45 @@ function gpt2Tokenizer(vocab: GgufVocab, where: string): Tokenizer {
   const size = vocab.tokens.length;
   const bosId = specialId(vocab.bosId, 11, size);
   const eosId = specialId(vocab.eosId, 11, size);
-  const addBos = (vocab.addBos ?? kind.addBos) && bosId !== undefined;
-  const addEos = (vocab.addEos ?? false) && eosId !== undefined;
-  const types = vocab.tokenTypes;
-  const addedTokens: AddedToken[] = [];
-  vocab.tokens.forEach((content, id) => {
-    const type = types?.[id];
-    if (content.length === 0) return;
-    if (type === tokenTypes.control || type === tokenTypes.unknown)
-      addedTokens.push(specialToken(content, id));
-    else if (type === tokenTypes.userDefined)
-      addedTokens.push({ ...specialToken(content, id), special: false });
-  });
-  const preTokenizer: PreTokenizer =
-    kind === gpt2Kind
-      ? { type: 'ByteLevel', addPrefixSpace: false, trimOffsets: true, useRegex: true }
-      : {
-          type: 'Sequence',
-          pretokenizers: [
-            {
-              type: 'Split',
-              pattern: { kind: 'regex', value: kind.pattern },
-              behavior: 'Isolated',
-              invert: false,
-            },
-            { type: 'ByteLevel', addPrefixSpace: false, trimOffsets: true, useRegex: false },
-          ],
-        };
-  const spec: TokenizerSpec = {
-    normalizer: null,
-    preTokenizer,
-    model: {
-      type: 'BPE',
-      options: {
-        vocab: new Map(vocab.tokens.map((token, id) => [token, id])),
-        merges,
-        symbols: 'bytes',
-        ...(kind.ignoreMerges ? { ignoreMerges: true } : {}),
-      },
-    },
-    postProcessor:
-      addBos || addEos
-        ? bosEosTemplate(vocab.tokens, addBos ? bosId : undefined, addEos ? eosId : undefined)
-        : null,
-    decoder: { type: 'ByteLevel' },
-    addedTokens,
-  };
-  return new GgufBpeTokenizer(
-    new PipelineTokenizer(spec),
-    vocab,
+  return new LlamaBpeTokenizer({
+    tokens: vocab.tokens,
+    types: vocab.tokenTypes ?? new Int32Array(size).fill(tokenTypes.normal),
     bosId,
     eosId,
-    specialId(vocab.padId, undefined, size),
-  );
+    unkId: specialId(vocab.unkId, undefined, size),
+    padId: specialId(vocab.padId, undefined, size),
+    addBos: (vocab.addBos ?? kind.addBos) && bosId !== undefined,
+    addEos: (vocab.addEos ?? false) && eosId !== undefined,
+    merges,
+    pre,
+    patterns: [kind.pattern],
+    ignoreMerges: kind.ignoreMerges,
+  });
+}
+
+/** The GGUF vocabulary a tokenizer read from GGUF was built from, with the ids it resolved. */
+function vocabOf(tokenizer: LlamaVocabTokenizer): GgufVocab {
+  const v = tokenizer.base;
+  const common = {
+    tokens: v.tokens,
+    tokenTypes: v.types,
+    bosId: v.bosId,
+    eosId: v.eosId,
+    unkId: v.unkId,
+    padId: v.padId,
+    addBos: v.addBos,
+    addEos: v.addEos,
+  };
+  if (tokenizer instanceof LlamaSpmTokenizer) {
+    return {
+      ...common,
+      model: 'llama',
+      scores: tokenizer.vocab.scores,
+      addSpacePrefix: tokenizer.vocab.addSpacePrefix,
+    };
+  }
+  const bpe = (tokenizer as LlamaBpeTokenizer).vocab;
+  return { ...common, model: 'gpt2', pre: bpe.pre, merges: bpe.merges.map(([a, b]) => `${a} ${b}`) };
 }
 
 /**
@@ -413,23 +325,8 @@ export function ggufVocabFromTokenizer(
   const chars = charVocabulary(tokenizer);
   if (chars !== null) return charVocab(chars, vocabSize, pad);
   // A vocabulary read from a GGUF file goes back as it was (requantizing a file).
-  if (tokenizer instanceof GgufBpeTokenizer && tokenizer.vocabSize === vocabSize) return tokenizer.vocab;
-  if (tokenizer instanceof LlamaSpmTokenizer && tokenizer.vocabSize === vocabSize) {
-    const v = tokenizer.vocab;
-    return {
-      model: 'llama',
-      tokens: v.tokens,
-      scores: v.scores,
-      tokenTypes: v.types,
-      bosId: v.bosId,
-      eosId: v.eosId,
-      unkId: v.unkId,
-      padId: v.padId,
-      addBos: v.addBos,
-      addEos: v.addEos,
-      addSpacePrefix: v.addSpacePrefix,
-    };
-  }
+  if (tokenizer instanceof LlamaVocabTokenizer && tokenizer.vocabSize === vocabSize)
+    return vocabOf(tokenizer);
   if (!(tokenizer instanceof PipelineTokenizer))
     unsupported('this tokenizer kind has no GGUF form', where, tokenizer.constructor.name);
   checkGpt2Spec(tokenizer.spec, where);

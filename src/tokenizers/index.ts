@@ -23,7 +23,9 @@ export type { PreTokenizer } from './pre-tokenizers.js';
 export type { Decoder } from './decoders.js';
 export type { PostProcessor, TypedIds } from './post-processors.js';
 export type { AddedToken } from './added-tokens.js';
-export { LlamaSpmTokenizer, tokenTypes, type SpmVocab } from './llama-spm.js';
+export { LlamaVocabTokenizer, tokenTypes, type LlamaVocab } from './llama-vocab.js';
+export { LlamaSpmTokenizer, type SpmVocab } from './llama-spm.js';
+export { LlamaBpeTokenizer, type BpeVocab } from './llama-bpe.js';
 export {
   tokenizerFromGgufVocab,
   ggufVocabFromTokenizer,
