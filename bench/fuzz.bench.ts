@@ -1,6 +1,6 @@
 /**
  * The mutation fuzzer at length (test/io/fuzz-harness.ts; the default tests run 3000 cases):
- * `npm run bench -- fuzz` runs 100,000 cases over mutated GGUF and safetensors files
+ * `npm run bench -- fuzz` runs 50,000 cases over mutated GGUF and safetensors files
  * (`--cases N`, `--seed N`; `--quick`: 5,000) and prints the case count, the rate, the
  * outcomes (valid loads and each typed error), the slowest case and the most memory a case
  * left allocated. It exits 1 on the first case that ends in anything but a load or a typed
@@ -17,7 +17,7 @@ function flag(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
-  const cases = flag('--cases', process.argv.includes('--quick') ? 5000 : 100_000);
+  const cases = flag('--cases', process.argv.includes('--quick') ? 5000 : 50_000);
   const seed = flag('--seed', 1);
   process.stderr.write(`fuzz: ${cases} cases, seed ${seed}\n`);
   const report = await runFuzz({ cases, seed }, 5000, (done) => process.stderr.write(`  ${done} cases\r`));
