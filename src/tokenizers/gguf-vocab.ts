@@ -51,19 +51,28 @@ const LLAMA3_PATTERN =
 const QWEN2_PATTERN =
   "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+/** llama.cpp's regexes for a missing or 'default' pre-tokenizer, applied in turn. */
+const DEFAULT_PATTERNS = [
+  '[\\p{P}\\$\\+<=>\\^~\\|]+',
+  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
+  '\\p{N}+',
+  '[0-9][0-9][0-9]',
+];
+
 interface PreTokenizerKind {
-  readonly pattern: string;
+  readonly patterns: readonly string[];
   /** llama.cpp sets ignore_merges (a word that is a token is taken whole). */
   readonly ignoreMerges: boolean;
   /** llama.cpp's add_bos default for this pre-tokenizer. */
   readonly addBos: boolean;
 }
 
-const gpt2Kind: PreTokenizerKind = { pattern: GPT2_PATTERN, ignoreMerges: false, addBos: false };
-const llama3Kind: PreTokenizerKind = { pattern: LLAMA3_PATTERN, ignoreMerges: true, addBos: true };
-const qwen2Kind: PreTokenizerKind = { pattern: QWEN2_PATTERN, ignoreMerges: false, addBos: false };
+const gpt2Kind: PreTokenizerKind = { patterns: [GPT2_PATTERN], ignoreMerges: false, addBos: false };
+const llama3Kind: PreTokenizerKind = { patterns: [LLAMA3_PATTERN], ignoreMerges: true, addBos: true };
+const qwen2Kind: PreTokenizerKind = { patterns: [QWEN2_PATTERN], ignoreMerges: false, addBos: false };
 
 const preTokenizers: Readonly<Record<string, PreTokenizerKind>> = {
+  default: { patterns: DEFAULT_PATTERNS, ignoreMerges: false, addBos: false },
   'gpt-2': gpt2Kind,
   'phi-2': gpt2Kind,
   'jina-es': gpt2Kind,
@@ -93,6 +102,7 @@ function specialId(
 }
 
 function gpt2Tokenizer(vocab: GgufVocab, where: string): Tokenizer {
+  // llama.cpp reads a missing pre-tokenizer as 'default' (and warns that quality suffers).
   const pre = vocab.pre ?? 'default';
   const kind = preTokenizers[pre];
   if (kind === undefined) {
@@ -133,7 +143,7 @@ function gpt2Tokenizer(vocab: GgufVocab, where: string): Tokenizer {
     addEos: (vocab.addEos ?? false) && eosId !== undefined,
     merges,
     pre,
-    patterns: [kind.pattern],
+    patterns: kind.patterns,
     ignoreMerges: kind.ignoreMerges,
   });
 }

@@ -8,9 +8,9 @@
  * 2. The fragment starts as one symbol per character; the adjacent pair whose concatenation
  *    is a token with the highest score is merged (the leftmost on equal scores), again and
  *    again. This is the score-driven merging of SentencePiece BPE, not HF's merge ranks.
- * 3. A symbol that is no token is written as its UTF-8 bytes (`<0xXX>` byte tokens).
+ * 3. A symbol that is no token is written as its UTF-8 bytes (`<0xXX>` byte tokens); a
+ *    character without them is dropped (llama.cpp aborts there instead).
  */
-import { TokenizerError } from '../util/errors.js';
 import { LlamaVocabTokenizer, type LlamaVocab } from './llama-vocab.js';
 import type { UnknownCharacters } from './unknown-characters.js';
 
@@ -155,16 +155,11 @@ export class LlamaSpmTokenizer extends LlamaVocabTokenizer {
         out.push(id);
         continue;
       }
-      // Only single characters can be missing (merges make tokens): their bytes, or drop.
+      // Only single characters can be missing (merges make tokens): their bytes, else the
+      // character is dropped as lmforge's other tokenizers drop it (llama.cpp aborts on it).
       const byteIds = Array.from(encoder.encode(piece), (b) => this.#byteIds[b]!);
       if (byteIds.every((b) => b >= 0)) out.push(...byteIds);
-      else if (unknown !== undefined) unknown.add(piece === SPACE ? ' ' : piece);
-      else {
-        throw new TokenizerError('character is not in the vocabulary and it has no byte tokens', {
-          where: `encode: ${JSON.stringify(piece)}`,
-          hint: 'llama.cpp fails on it too; the vocabulary needs <0xXX> byte tokens for such text',
-        });
-      }
+      else unknown?.add(piece === SPACE ? ' ' : piece);
     }
   }
 }
