@@ -139,16 +139,18 @@ export async function loadLlamaCpp(): Promise<LlamaCpp | string> {
   } catch (error) {
     return `node-llama-cpp's prebuilt binary does not load here (${(error as Error).message}); it would need a build or a download`;
   }
+  // One load per file (the tests write each file once, then ask several questions of it).
+  const models = new Map<string, ReturnType<typeof llama.loadModel>>();
   const withModel = async <R>(
     path: string,
     use: (model: Awaited<ReturnType<typeof llama.loadModel>>) => Promise<R>,
   ): Promise<R> => {
-    const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
-    try {
-      return await use(model);
-    } finally {
-      await model.dispose();
+    let model = models.get(path);
+    if (model === undefined) {
+      model = llama.loadModel({ modelPath: path, gpuLayers: 0 });
+      models.set(path, model);
     }
+    return use(await model);
   };
   return {
     tokenize: (path, text) =>
@@ -179,6 +181,9 @@ export async function loadLlamaCpp(): Promise<LlamaCpp | string> {
       withModel(path, async (model) =>
         Array.from({ length: vocabSize }, (_, id) => id).filter((id) => model.isEogToken(id as never)),
       ),
-    dispose: () => llama.dispose(),
+    dispose: async () => {
+      for (const model of models.values()) await (await model).dispose();
+      await llama.dispose();
+    },
   };
 }
