@@ -18,6 +18,7 @@ import {
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { recoverRunFolder } from '../train/index.js';
 import { FormatError } from '../util/errors.js';
+import { isGgufPath } from './gguf-path.js';
 
 export interface LoadedModel {
   readonly model: AnyLanguageModel;
@@ -32,10 +33,7 @@ export interface LoadedModel {
   readonly gguf: GgufSummary | null;
 }
 
-/** A path names a GGUF file when it ends in `.gguf`; anything else is a model folder. */
-export function isGgufPath(path: string): boolean {
-  return path.toLowerCase().endsWith('.gguf');
-}
+export { isGgufPath };
 
 export async function loadModelWithTokenizer(path: string): Promise<LoadedModel> {
   if (isGgufPath(path)) {

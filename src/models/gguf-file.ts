@@ -266,6 +266,28 @@ export async function loadGguf(path: string, options: LoadGgufOptions = {}): Pro
   );
 }
 
+/**
+ * The tokenizer stored in a GGUF file, reading only its header (no weights): for
+ * `lmforge tokenize --tokenizer FILE.gguf`.
+ *
+ * @example
+ * const tokenizer = await loadGgufTokenizer('model.gguf'); // encodes as llama_tokenize
+ */
+export async function loadGgufTokenizer(
+  path: string,
+  options: Pick<LoadGgufOptions, 'limits'> = {},
+): Promise<Tokenizer> {
+  const file = await openGgufFile(path, options.limits === undefined ? {} : { limits: options.limits });
+  try {
+    return tokenizerFromGgufVocab(
+      vocabFromMetadata(new GgufMetadata(file.header.metadata, path)).vocab,
+      path,
+    );
+  } finally {
+    await file.close();
+  }
+}
+
 export interface CheckedGgufFile {
   readonly config: AnyModelConfig;
   readonly parameters: number;

@@ -91,6 +91,7 @@ export { KVCache, type KVCacheShape } from '../nn/index.js';
 export {
   loadGguf,
   loadGgufSource,
+  loadGgufTokenizer,
   checkGguf,
   saveGguf,
   registerGgufMapping,

@@ -1,6 +1,6 @@
 /**
- * The CLI with GGUF files: `export DIR --format gguf` writes a file that `generate`, `eval`
- * and `info` take in place of the folder (an f32 export gives the folder's tokens, loss and
+ * The CLI with GGUF files: `export DIR --format gguf` writes a file that `generate`, `eval`,
+ * `info` and `tokenize --tokenizer` take in place of the folder (an f32 export gives the folder's tokens, loss and
  * perplexity over the same windows exactly), `generate FILE.gguf --top N --json` reports
  * the prompt ids llama_tokenize gives, and every bad flag, output path, model and file is an
  * exit 2 with one `lmforge: <where>: <what>` line.
@@ -49,7 +49,7 @@ describe('export, then generate / eval / info on the .gguf', () => {
       exported.stdout,
       /^wrote .*llama\.f32\.gguf: 12 tensors \(F32 12\), gpt2 vocabulary, [\d.]+ MiB\n$/,
     );
-    const [folderGen, fileGen, folderTop, fileTop, folderEval, fileEval, info, folderInfo, human] =
+    const [folderGen, fileGen, folderTop, fileTop, folderEval, fileEval, info, folderInfo, human, tokenized] =
       await runAll([
         [
           'generate',
@@ -82,8 +82,20 @@ describe('export, then generate / eval / info on the .gguf', () => {
         ['info', file, '--json'],
         ['info', dir, '--json'],
         ['info', file],
+        ['tokenize', data, '--tokenizer', file, '--json'],
       ]);
-    for (const r of [folderGen, fileGen, folderTop, fileTop, folderEval, fileEval, info, folderInfo, human]) {
+    for (const r of [
+      folderGen,
+      fileGen,
+      folderTop,
+      fileTop,
+      folderEval,
+      fileEval,
+      info,
+      folderInfo,
+      human,
+      tokenized,
+    ]) {
       assert.equal(r!.status, 0, r!.stderr);
     }
     assert.deepEqual(lastJson(fileGen!.stdout)['tokens'], lastJson(folderGen!.stdout)['tokens']);
@@ -99,6 +111,7 @@ describe('export, then generate / eval / info on the .gguf', () => {
     assert.deepEqual(details['gguf'], { version: 3, alignment: 32, name: null, tensor_types: { F32: 12 } });
     assert.equal(details['parameters'], lastJson(folderInfo!.stdout)['parameters']);
     assert.match(human!.stdout, /gguf: v3, alignment 32, tensors F32 12/);
+    assert.deepEqual(JSON.parse(tokenized!.stdout), bpe.encode(text), 'tokenize --tokenizer FILE.gguf');
   });
 
   it('q8_0 and q4_0 exports load everywhere; a requantized .gguf exports again', async () => {

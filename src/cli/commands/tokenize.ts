@@ -8,6 +8,7 @@ import {
   type Tokenizer,
 } from '../../tokenizers/index.js';
 import { TokenizerError } from '../../util/errors.js';
+import { isGgufPath } from '../gguf-path.js';
 import { warnUnknownCharacters } from '../unknown-characters.js';
 
 async function readInput(file: string): Promise<string> {
@@ -62,7 +63,7 @@ export function tokenizeCommand(): Command {
     .argument('[file]', 'text file, or - for stdin', '-')
     .requiredOption(
       '-t, --tokenizer <name|path>',
-      'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, or a model folder',
+      'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, a model folder, or a .gguf file',
     )
     .option('--json', 'print exactly one JSON array of ids on stdout')
     .option('--no-special', 'leave out what the post-processor adds (BOS/CLS/SEP)')
@@ -79,7 +80,10 @@ export function tokenizeCommand(): Command {
           specialAsText?: boolean;
         },
       ) => {
-        const tokenizer = await loadTokenizer(options.tokenizer);
+        // A .gguf file's own tokenizer (the model code is loaded for it only).
+        const tokenizer = isGgufPath(options.tokenizer)
+          ? await (await import('../../models/gguf-file.js')).loadGgufTokenizer(options.tokenizer)
+          : await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
         const unknown = new UnknownCharacters();
         const ids = encodeForCli(tokenizer, text, {
