@@ -1,16 +1,21 @@
 /**
- * Loads a model folder and its tokenizer for `generate`, `eval`, `chat` and `demo`, with the
- * EOS id tokenizer_config.json names (when the folder has one; see lmforge/generate's
- * eosIdsFor), and for generate and chat a LoRA adapter folder applied over it.
+ * Loads a model and its tokenizer for `generate`, `eval`, `chat`, `demo` and `export`: an HF
+ * model folder (with the EOS id tokenizer_config.json names, when the folder has one; see
+ * lmforge/generate's eosIdsFor), or a `.gguf` file (the tokenizer stored in it, which
+ * encodes as llama.cpp's llama_tokenize; generation stops where llama.cpp's does); for
+ * generate and chat a LoRA adapter folder applied over it.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eosIdFromTokenizerConfig } from '../generate/index.js';
 import {
+  generationConfigFileName,
   loadAdapterFolder,
+  loadGguf,
   loadModelFolder,
   tokenizerConfigFileName,
+  type GgufSummary,
   type LanguageModel,
   type LoadedModelFolder,
   type LoraModel,
@@ -23,10 +28,35 @@ import {
 } from '../tokenizers/index.js';
 import { recoverRunFolder } from '../train/index.js';
 import { FormatError } from '../util/errors.js';
+import { isGgufPath } from './gguf-path.js';
 
-export async function loadModelWithTokenizer(
-  dir: string,
-): Promise<LoadedModelFolder & { tokenizer: Tokenizer; tokenizerConfigEos: number | undefined }> {
+export interface LoadedModel extends LoadedModelFolder {
+  readonly tokenizer: Tokenizer;
+  /** Where generationConfig came from, for errors. */
+  readonly generationConfigWhere: string;
+  readonly tokenizerConfigEos: number | undefined;
+  /** Set for a .gguf file. */
+  readonly gguf: GgufSummary | null;
+}
+
+export { isGgufPath };
+
+export async function loadModelWithTokenizer(dir: string): Promise<LoadedModel> {
+  if (isGgufPath(dir)) {
+    const { model, config, tokenizer, eosIds, summary } = await loadGguf(dir);
+    return {
+      model,
+      config,
+      tokenizer,
+      tokenizerPath: null,
+      // A GGUF file's end-of-generation ids as HF's eos_token_id.
+      generationConfig: eosIds.length === 0 ? null : { eos_token_id: [...eosIds] },
+      generationConfigWhere: `${dir}: tokenizer.ggml.eos_token_id`,
+      tokenizerConfig: null,
+      tokenizerConfigEos: undefined,
+      gguf: summary,
+    };
+  }
   // A run folder whose last checkpoint swap was interrupted is put back in order first.
   await recoverRunFolder(dir);
   const folder = await loadModelFolder(dir);
@@ -53,7 +83,13 @@ export async function loadModelWithTokenizer(
       tokenizer,
       join(dir, tokenizerConfigFileName),
     );
-    return { ...folder, tokenizer, tokenizerConfigEos };
+    return {
+      ...folder,
+      tokenizer,
+      generationConfigWhere: join(dir, generationConfigFileName),
+      tokenizerConfigEos,
+      gguf: null,
+    };
   } catch (error) {
     folder.model.dispose();
     throw error;
@@ -72,8 +108,8 @@ export interface LoadedForGeneration {
   readonly tokenizerConfigEos: number | undefined;
   /** The folder whose tokenizer_config.json (and chat_template.jinja) applies. */
   readonly configDir: string;
-  /** The folder whose generation_config.json applies (for errors naming it). */
-  readonly generationConfigDir: string;
+  /** Where generationConfig came from (for errors naming it). */
+  readonly generationConfigWhere: string;
   dispose(): void;
 }
 
@@ -89,7 +125,6 @@ export async function loadModelWithAdapter(dir: string, adapterDir?: string): Pr
       ...folder,
       adapter: null,
       configDir: dir,
-      generationConfigDir: dir,
       dispose: () => folder.model.dispose(),
     };
   }
@@ -121,7 +156,10 @@ export async function loadModelWithAdapter(dir: string, adapterDir?: string): Pr
         join(configDir, tokenizerConfigFileName),
       ),
       configDir,
-      generationConfigDir: loaded.generationConfig === null ? dir : adapterDir,
+      generationConfigWhere:
+        loaded.generationConfig === null
+          ? folder.generationConfigWhere
+          : join(adapterDir, generationConfigFileName),
       dispose: () => {
         loaded.model.dispose();
         loaded.base.dispose();

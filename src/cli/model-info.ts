@@ -7,8 +7,14 @@
  * describeModelFolder returns numbers and enums (for --json); formatModelInfo renders them.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { checkModelFolder, familyOf, tokenizerFileName } from '../models/index.js';
+import { basename, join } from 'node:path';
+import {
+  checkGguf,
+  checkModelFolder,
+  familyOf,
+  tokenizerFileName,
+  type AnyModelConfig,
+} from '../models/index.js';
 import { loadTokenizer } from '../tokenizers/index.js';
 import {
   readLastRouterRecord,
@@ -20,7 +26,7 @@ import {
 
 /** How a tokenizer splits text, from its tokenizer.json. */
 export type TokenizerKind =
-  'char' | 'byte-level-bpe' | 'bpe' | 'wordpiece' | 'unigram' | 'wordlevel' | 'unknown';
+  'char' | 'byte-level-bpe' | 'bpe' | 'wordpiece' | 'unigram' | 'wordlevel' | 'sentencepiece' | 'unknown';
 
 interface TokenizerJson {
   readonly model?: { readonly type?: string; readonly merges?: unknown[]; readonly vocab?: unknown };
@@ -133,30 +139,20 @@ export interface ModelInfo {
     };
   };
   readonly files: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
+  /** .gguf files only: the format version, alignment, general.name and tensors per ggml type. */
+  readonly gguf?: {
+    readonly version: number;
+    readonly alignment: number;
+    readonly name: string | null;
+    readonly tensor_types: Readonly<Record<string, number>>;
+  };
 }
 
-export async function describeModelFolder(dir: string): Promise<ModelInfo> {
-  await recoverRunFolder(dir);
-  const { config, parameters } = await checkModelFolder(dir);
+/** The architecture fields of ModelInfo, from a resolved config. */
+function architectureOf(config: AnyModelConfig) {
   const a = familyOf(config.arch).describe(config);
-  const names = (await readdir(dir)).sort();
-  let tokenizer: ModelInfo['tokenizer'] = null;
-  if (names.includes(tokenizerFileName)) {
-    // A tokenizer.json that does not load is an error here as it is for generate and eval.
-    const loaded = await loadTokenizer(dir);
-    tokenizer = {
-      kind: tokenizerKind(loaded.toJSON() as TokenizerJson),
-      vocab_size: loaded.vocabSize,
-      eos_id: loaded.eosId ?? null,
-    };
-  }
-  const files = await Promise.all(
-    names.map(async (name) => ({ name, bytes: (await stat(join(dir, name))).size })),
-  );
-  const info: ModelInfo = {
-    folder: dir,
+  return {
     model_type: config.arch,
-    parameters,
     layers: a.layers,
     heads: a.heads,
     kv_heads: a.kvHeads,
@@ -184,6 +180,55 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
         }),
     ...(a.architecture === undefined ? {} : { architecture: a.architecture }),
     ...(a.labels === undefined ? {} : { labels: a.labels }),
+  };
+}
+
+/**
+ * `lmforge info FILE.gguf`: checked as loading would (header, metadata, every tensor read
+ * and finite, the vocabulary against the embedding), without building the model.
+ */
+export async function describeGgufFile(path: string): Promise<ModelInfo> {
+  const { config, parameters, tokenizer, summary } = await checkGguf(path);
+  return {
+    folder: path,
+    ...architectureOf(config),
+    parameters,
+    tokenizer: {
+      kind: summary.tokenizerModel === 'gpt2' ? 'byte-level-bpe' : 'sentencepiece',
+      vocab_size: tokenizer.vocabSize,
+      eos_id: tokenizer.eosId ?? null,
+    },
+    files: [{ name: basename(path), bytes: (await stat(path)).size }],
+    gguf: {
+      version: summary.version,
+      alignment: summary.alignment,
+      name: summary.name ?? null,
+      tensor_types: summary.tensorTypes,
+    },
+  };
+}
+
+export async function describeModelFolder(dir: string): Promise<ModelInfo> {
+  await recoverRunFolder(dir);
+  const { config, parameters } = await checkModelFolder(dir);
+  const names = (await readdir(dir)).sort();
+  let tokenizer: ModelInfo['tokenizer'] = null;
+  if (names.includes(tokenizerFileName)) {
+    // A tokenizer.json that does not load is an error here as it is for generate and eval.
+    const loaded = await loadTokenizer(dir);
+    tokenizer = {
+      kind: tokenizerKind(loaded.toJSON() as TokenizerJson),
+      vocab_size: loaded.vocabSize,
+      eos_id: loaded.eosId ?? null,
+    };
+  }
+  const files = await Promise.all(
+    names.map(async (name) => ({ name, bytes: (await stat(join(dir, name))).size })),
+  );
+  const info: ModelInfo = {
+    folder: dir,
+    ...architectureOf(config),
+    parameters,
     tokenizer,
     files,
   };
@@ -192,7 +237,7 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   const o = state.options;
   return {
     ...info,
-    ...(a.moe === undefined ? {} : { router: await readLastRouterRecord(dir) }),
+    ...(info.moe === undefined ? {} : { router: await readLastRouterRecord(dir) }),
     step: state.step,
     training: {
       step: state.step,
@@ -236,6 +281,7 @@ const tokenizerNames: Readonly<Record<TokenizerKind, string>> = {
   wordpiece: 'WordPiece',
   unigram: 'Unigram',
   wordlevel: 'word-level',
+  sentencepiece: 'SentencePiece (llama.cpp)',
   unknown: 'unknown kind',
 };
 
@@ -261,6 +307,13 @@ export function formatModelInfo(info: ModelInfo): string[] {
     );
   }
   if (info.labels !== undefined) lines.push(`labels: ${info.labels.join(', ')}`);
+  const g = info.gguf;
+  if (g !== undefined) {
+    const types = Object.entries(g.tensor_types).map(([type, n]) => `${type} ${n}`);
+    lines.push(
+      `gguf: v${g.version}, alignment ${g.alignment}, tensors ${types.join(', ')}${g.name === null ? '' : `, name ${JSON.stringify(g.name)}`}`,
+    );
+  }
   const t = info.tokenizer;
   lines.push(
     t === null

@@ -1,4 +1,4 @@
-/** lmforge/io: file formats (safetensors, PEFT adapter folders); no model-family knowledge (each family maps its own config.json). */
+/** lmforge/io: file formats (safetensors, PEFT adapter folders, GGUF); no model-family knowledge (each family maps its own config and tensor names). */
 export {
   parseSafetensors,
   serializeSafetensors,
@@ -30,3 +30,24 @@ export {
   type PeftKey,
   type PeftAdapterFiles,
 } from './peft.js';
+export {
+  type GgufScalarType,
+  type GgufValue,
+  type GgufArray,
+  type GgufArrayValues,
+  type GgmlType,
+  type GgmlTypeName,
+  type GgufTensorInfo,
+  type GgufHeader,
+  type GgufLimits,
+  ggmlTypes,
+  ggmlType,
+  defaultGgufLimits,
+  QK_K,
+} from './gguf-types.js';
+export { parseGgufHeader, alignUp } from './gguf-read.js';
+export { dequantize, quantize, dequantizableTypes, type GgufWriteType } from './gguf-quant.js';
+export { serializeGguf, writeGgufFile, type GgufTensorSource, type WriteGgufOptions } from './gguf-write.js';
+export { openGgufFile, ggufFromBytes, type GgufSource, type OpenGgufOptions } from './gguf.js';
+export { halfToNumber, numberToHalf, bfloat16ToNumber } from './half.js';
+export { GgufMetadata } from './gguf-metadata.js';

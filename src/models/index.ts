@@ -135,3 +135,29 @@ export {
   selectPositions,
 } from './heads/classification-head.js';
 export { callDropout, callAttentionDropout } from './blocks/dropout.js';
+export {
+  loadGguf,
+  loadGgufSource,
+  loadGgufTokenizer,
+  checkGguf,
+  saveGguf,
+  registerGgufMapping,
+  ggufArchitectures,
+  type LoadGgufOptions,
+  type LoadedGguf,
+  type CheckedGgufFile,
+  type GgufSummary,
+  type GgufFileType,
+  type SaveGgufOptions,
+  type SavedGguf,
+} from './gguf-file.js';
+export {
+  ggufDims,
+  toGgufLayout,
+  fromGgufLayout,
+  type GgufMapping,
+  type GgufTensorPlan,
+  type GgufLayout,
+} from './gguf-mapping.js';
+export { llamaGguf } from './llama/gguf.js';
+export { gpt2Gguf } from './gpt2/gguf.js';

@@ -67,3 +67,12 @@ export {
   type TokenizerConfigInput,
 } from './chat-template.js';
 export { addSpecialTokens, addedTokensOf, type AddedSpecialTokens } from './add-tokens.js';
+export { LlamaVocabTokenizer, tokenTypes, type LlamaVocab } from './llama-vocab.js';
+export { LlamaSpmTokenizer, type SpmVocab } from './llama-spm.js';
+export { LlamaBpeTokenizer, type BpeVocab } from './llama-bpe.js';
+export {
+  tokenizerFromGgufVocab,
+  ggufVocabFromTokenizer,
+  ggufPreTokenizers,
+  type GgufVocab,
+} from './gguf-vocab.js';

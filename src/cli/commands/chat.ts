@@ -10,7 +10,6 @@
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { chatStopIds, eosIdsFor, fitHistory, reply } from '../../generate/index.js';
-import { generationConfigFileName } from '../../models/index.js';
 import type { ChatMessage } from '../../tokenizers/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { join } from 'node:path';
@@ -55,11 +54,7 @@ export function chatCommand(): Command {
           hint: 'fine-tune it with `lmforge finetune DIR --task sft`, which gives it one',
         });
       }
-      const config = generationConfigFrom(
-        flags,
-        loaded.generationConfig,
-        join(loaded.generationConfigDir, generationConfigFileName),
-      );
+      const config = generationConfigFrom(flags, loaded.generationConfig, loaded.generationConfigWhere);
       const stopIds = chatStopIds(
         template,
         tokenizer,

@@ -1,5 +1,5 @@
 /**
- * `lmforge generate DIR --prompt TEXT`: stream a continuation to stdout as tokens are
+ * `lmforge generate DIR|FILE.gguf --prompt TEXT`: stream a continuation to stdout as tokens are
  * produced, or with --top N show the next-token distribution instead. --temperature 0 is
  * greedy. --json prints one JSON object: {"text", "tokens", "tokens_per_s"}, or with --top
  * {"prompt_tokens", "top": [{"token", "id", "prob"}, ...]}. --adapter DIR applies a LoRA
@@ -16,8 +16,6 @@ import {
   type GenerationConfig,
   type Sampling,
 } from '../../generate/index.js';
-import { join } from 'node:path';
-import { generationConfigFileName } from '../../models/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithAdapter } from '../load-model.js';
@@ -102,7 +100,7 @@ export function addSamplingOptions(command: Command): Command {
 export function generateCommand(): Command {
   const command = addSamplingOptions(
     new Command('generate')
-      .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
+      .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json), or a .gguf file')
       .requiredOption('--prompt <text>', 'text to continue'),
   )
     .option('--stop <text...>', 'stop when the output contains any of these strings')
@@ -143,11 +141,7 @@ export function generateCommand(): Command {
         }
         return;
       }
-      const config = generationConfigFrom(
-        flags,
-        generationConfig,
-        join(loaded.generationConfigDir, generationConfigFileName),
-      );
+      const config = generationConfigFrom(flags, generationConfig, loaded.generationConfigWhere);
       const ids: number[] = [];
       let text = '';
       let finishReason = 'length';

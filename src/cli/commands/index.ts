@@ -39,7 +39,8 @@ export const commands: readonly CommandEntry[] = [
   {
     name: 'generate',
     usage: '[options] <dir>',
-    description: 'Generate text from a model folder (streams to stdout), or show next-token probabilities',
+    description:
+      'Generate text from a model folder or .gguf file (streams to stdout), or show next-token probabilities',
     load: async () => (await import('./generate.js')).generateCommand,
   },
   {
@@ -68,6 +69,12 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./eval.js')).evalCommand,
   },
   {
+    name: 'export',
+    usage: '[options] <dir>',
+    description: 'Write a model as a GGUF file that llama.cpp loads (f32, f16, q8_0 or q4_0)',
+    load: async () => (await import('./export.js')).exportCommand,
+  },
+  {
     name: 'demo',
     usage: '[options]',
     description: 'Train a small model on the built-in WordNet corpus for a few minutes, then generate',
@@ -82,7 +89,7 @@ export const commands: readonly CommandEntry[] = [
   {
     name: 'info',
     usage: '[options] [dir]',
-    description: 'Compute backend, instruction set and threads (or, with DIR, a model folder)',
+    description: 'Compute backend, instruction set and threads (or, with DIR, a model folder or .gguf file)',
     load: async () => (await import('./info.js')).infoCommand,
   },
 ];

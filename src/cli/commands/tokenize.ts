@@ -14,6 +14,7 @@ import {
   type Tokenizer,
 } from '../../tokenizers/index.js';
 import { ConfigError, TokenizerError } from '../../util/errors.js';
+import { isGgufPath } from '../gguf-path.js';
 import { warnUnknownCharacters } from '../unknown-characters.js';
 
 async function readInput(file: string): Promise<string> {
@@ -93,7 +94,7 @@ export function tokenizeCommand(): Command {
     .argument('[file]', 'text file, or - for stdin', '-')
     .requiredOption(
       '-t, --tokenizer <name|path>',
-      'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, or a model folder',
+      'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, a model folder, or a .gguf file',
     )
     .option(
       '--json',
@@ -124,7 +125,10 @@ export function tokenizeCommand(): Command {
         } & SpecialFlags,
       ) => {
         const special = specialOptions(options);
-        const tokenizer = await loadTokenizer(options.tokenizer);
+        // A .gguf file's own tokenizer (the model code is loaded for it only).
+        const tokenizer = isGgufPath(options.tokenizer)
+          ? await (await import('../../models/gguf-file.js')).loadGgufTokenizer(options.tokenizer)
+          : await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
         const unknown = new UnknownCharacters();
         const encodeOptions: EncodeOptions = {
