@@ -1,6 +1,6 @@
 /**
  * lmforge/models: the model contract (model.ts), the family registry, the decoder-only
- * presets (GPT-2, Llama) and model folders.
+ * presets (GPT-2, Llama), the Marian encoder-decoder and model folders.
  */
 export type {
   LanguageModel,
@@ -15,7 +15,10 @@ export type {
   ForwardMode,
   AttentionMaskInput,
   EncoderOutput,
+  EncoderDecoderModel,
+  ModeOptions,
 } from './model.js';
+export { isEncoderDecoder } from './model.js';
 export type { ModelFamily, ModelInit, ArchitectureSummary } from './family.js';
 export {
   type CreateModelOptions,
@@ -45,6 +48,26 @@ export {
 export { gpt2Preset, gpt2Family } from './gpt2/family.js';
 export { llamaPreset, llamaFamily } from './llama/family.js';
 export { DecoderLM, type DecoderOptions, type ForwardOptions } from './decoder/model.js';
+export {
+  type MarianConfig,
+  type MarianPositions,
+  type MarianFieldNames,
+  type RawMarianConfig,
+  marianDefaults,
+  marianNormEps,
+  marianPreset,
+  resolveMarianConfig,
+} from './marian/config.js';
+export { marianFromHf, marianToHf, marianFieldNames } from './marian/hf.js';
+export { MarianMTModel, MarianStack, type MarianOptions } from './marian/model.js';
+export { marianBlockSpec, marianNormSpec, type MarianSide } from './marian/block-spec.js';
+export {
+  marianFamily,
+  marianParameterShapes,
+  marianBufferShapes,
+  marianCheckpointKeys,
+} from './marian/family.js';
+export { blockParameterShapes } from './blocks/block-shapes.js';
 export { parameterShapes } from './decoder/shapes.js';
 export { decoderBlockSpec } from './decoder/block-spec.js';
 export {

@@ -1,7 +1,14 @@
 /** A tiny model and corpus for trainer, checkpoint and resume tests (milliseconds per step). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createModel, gpt2Preset, llamaPreset, type DecoderLM } from '../../src/models/index.js';
+import {
+  createModel,
+  gpt2Preset,
+  llamaPreset,
+  type AnyLanguageModel,
+  type DecoderLM,
+  type LanguageModel,
+} from '../../src/models/index.js';
 import { CharTokenizer } from '../../src/tokenizers/index.js';
 import {
   resolveTrainOptions,
@@ -41,7 +48,7 @@ export function tinyOptions(overrides: Partial<TrainOptions> = {}): TrainOptions
 }
 
 export function tinyTrainer(
-  model: DecoderLM,
+  model: AnyLanguageModel,
   options: TrainOptions,
   runDir: string | null,
   extra: Partial<TrainerInit> = {},
@@ -67,7 +74,7 @@ export function tinyTrainer(
 }
 
 /** Every parameter's values, by name. */
-export function weights(model: DecoderLM): Map<string, number[]> {
+export function weights(model: LanguageModel): Map<string, number[]> {
   return new Map(model.namedParameters().map(([name, p]) => [name, [...p.floats()]]));
 }
 

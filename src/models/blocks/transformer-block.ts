@@ -54,8 +54,12 @@ export type NormPlacement = 'pre' | 'post';
 /** Which keys self-attention sees before any padding or additive mask. */
 export type SelfAttentionRule = 'causal' | 'bidirectional';
 
-/** What sits in the feed-forward slot: anything that maps (B, T, C) to (B, T, C). */
-export type FeedForward = Module & { forward(x: Tensor): Tensor };
+/**
+ * What sits in the feed-forward slot: anything that maps (B, T, C) to (B, T, C). The dense
+ * MLP applies `dropHidden` (the context's activationDrop) to its hidden activation; a
+ * module may ignore it.
+ */
+export type FeedForward = Module & { forward(x: Tensor, dropHidden?: (h: Tensor) => Tensor): Tensor };
 
 export type FeedForwardSpec =
   /** The dense MLP (nn/layers/mlp.ts); its names say GELU-style (up, down) or SwiGLU (gate, up, down). */
@@ -139,6 +143,8 @@ export interface BlockContext extends AttentionContext {
   readonly mask?: AttentionMask;
   /** Dropout on the residual branches (identity in eval mode). */
   readonly drop: (x: Tensor) => Tensor;
+  /** Dropout on the feed-forward's hidden activation (HF activation_dropout); absent: none. */
+  readonly activationDrop?: (x: Tensor) => Tensor;
   /** The encoder output, for a block with cross-attention (and only for one). */
   readonly cross?: CrossContext;
 }
@@ -272,7 +278,7 @@ export class TransformerBlock extends Module {
       });
     }
 
-    const output = residual(h, this.norm2, (input) => this.mlp.forward(input)); // (B, T, C)
+    const output = residual(h, this.norm2, (input) => this.mlp.forward(input, context.activationDrop)); // (B, T, C)
     return { output, probabilities, crossProbabilities };
   }
 

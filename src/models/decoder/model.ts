@@ -11,16 +11,7 @@
  *
  * Legend: B batch, T time, C channels (nEmbd), V vocab, nH heads, nKV kv-heads, hs head size.
  */
-import {
-  type Tensor,
-  Rng,
-  add,
-  dropout,
-  embedding,
-  isTensor,
-  matmulTransposed,
-  narrow,
-} from '../../tensor/index.js';
+import { type Tensor, Rng, add, embedding, isTensor, matmulTransposed, narrow } from '../../tensor/index.js';
 import {
   Module,
   Linear,
@@ -28,19 +19,18 @@ import {
   RotaryEmbedding,
   sinusoidalTable,
   positionRows,
-  type AttentionMask,
   type Projection,
 } from '../../nn/index.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 import { weightInit, type BuildInit } from '../blocks/transformer-block.js';
-import type {
-  LanguageModel,
-  LogitsOptions,
-  ModelCache,
-  ModelInputs,
-  ModelOutputs,
-  OutputOptions,
-} from '../model.js';
+import {
+  attentionDropoutOf,
+  dropper,
+  isTraining,
+  kvCacheOf,
+  layerMaskOf,
+} from '../blocks/forward-context.js';
+import type { LanguageModel, LogitsOptions, ModelInputs, ModelOutputs, OutputOptions } from '../model.js';
 import type { ModelInit } from '../family.js';
 import type { DecoderConfig } from './config.js';
 import { archNames } from './names.js';
@@ -145,14 +135,13 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       });
     }
     const [B, T] = ids.shape as [number, number];
-    const cache = this.#cacheOf(inputs.cache, B);
+    const cache = kvCacheOf(inputs.cache, B, this.config.nLayer, where);
     const offset = cache?.length ?? 0;
     this.#checkInputs(inputs, offset);
-    const training = outputs.mode === undefined ? this.training : outputs.mode === 'train';
-    const drop = this.#dropper(training, outputs.rng);
+    const training = isTraining(outputs.mode, this.training);
     const p = this.config.dropout;
-    // #dropper has checked that training with dropout comes with an rng.
-    const attentionDropout = training && p > 0 ? { p, rng: outputs.rng! } : null;
+    const drop = dropper(p, training, outputs.rng, where);
+    const attentionDropout = attentionDropoutOf(p, training, outputs.rng);
     const body = this.body;
 
     let x = body.embed.forward(ids); // (B, T, C)
@@ -165,7 +154,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       x = add(x, rows); // (B, T, C) + (T, C) or (B, T, C)
     }
     x = drop(x);
-    const mask = maskOf(inputs.attentionMask);
+    const mask = layerMaskOf(inputs.attentionMask, true);
     const stack = body.blocks.run(
       x,
       { offset, rope: this.#rope, cache, drop, attentionDropout, ...(mask === null ? {} : { mask }) },
@@ -189,33 +178,14 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     return head === null ? matmulTransposed(x, this.body.embed.weight) : head.forward(x); // (B, T', V)
   }
 
-  /** The cache as this model's KV cache, checked against the input. */
-  #cacheOf(cache: ModelCache | undefined, B: number): KVCache | null {
-    if (cache === undefined) return null;
-    if (!(cache instanceof KVCache)) {
-      throw new ConfigError('the cache was not created by this model', {
-        where: 'DecoderLM.forward',
-        expected: 'a cache from model.createCache()',
-        actual: cache.constructor.name,
-      });
-    }
-    if (cache.shape.batch !== B || cache.shape.nLayer !== this.config.nLayer) {
-      throw new ShapeError('cache does not match the input', {
-        where: 'DecoderLM.forward',
-        expected: `batch ${B}, ${this.config.nLayer} layers`,
-        actual: `batch ${cache.shape.batch}, ${cache.shape.nLayer} layers`,
-      });
-    }
-    return cache;
-  }
-
   /** Rejects inputs this model cannot take, before any work. */
   #checkInputs(inputs: ModelInputs, offset: number): void {
     const where = 'DecoderLM.forward';
-    if (inputs.encoderOutput !== undefined) {
-      throw new ConfigError('a decoder-only model has no cross-attention', {
-        where: `${where}: encoderOutput`,
-        hint: 'encoderOutput is for encoder-decoder families',
+    for (const key of ['encoderOutput', 'sourceIds', 'sourceMask'] as const) {
+      if (inputs[key] === undefined) continue;
+      throw new ConfigError('a decoder-only model has no encoder or cross-attention', {
+        where: `${where}: ${key}`,
+        hint: `${key} is for encoder-decoder families`,
       });
     }
     checkPositions(inputs, offset, this.#rope !== null, this.config.blockSize, where);
@@ -240,35 +210,10 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     return new KVCache({ nLayer, batch, nKvHead, maxT, headSize });
   }
 
-  #dropper(training: boolean, rng: Rng | undefined): (x: Tensor) => Tensor {
-    const p = this.config.dropout;
-    if (p === 0 || !training) return (x) => x;
-    if (rng === undefined) {
-      throw new ConfigError('training with dropout needs an rng', {
-        where: 'DecoderLM.forward',
-        expected: 'options.rng',
-        actual: `dropout ${p}, no rng`,
-        hint: "pass { rng } to forward(), or run in eval mode (model.eval(), or mode: 'eval')",
-      });
-    }
-    return (x) => dropout(x, p, rng, true);
-  }
-
   override dispose(): void {
     super.dispose();
     this.#sinusoidal?.dispose();
     this.#rope?.dispose();
-  }
-}
-
-/** The contract's attention mask as the attention layers' mask kind, with the causal rule kept. */
-function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
-  if (input === undefined) return null;
-  switch (input.kind) {
-    case 'padding':
-      return { kind: 'padding', keys: input.keys, causal: true };
-    case 'additive':
-      return { kind: 'additive', mask: input.mask, causal: true };
   }
 }
 
