@@ -1,18 +1,32 @@
 // Lint rules plus the import-boundary rule of STYLE.md: dependencies point one way,
 // tensor <- backend <- nn <- models <- train/generate <- cli/server (train may use generate);
-// tokenizers and io depend only on tensor and util.
+// tokenizers and io depend only on tensor and util; eval (metrics over strings) only on util.
 import tseslint from 'typescript-eslint';
 
 const layers = ['tensor', 'backend', 'nn', 'models', 'train', 'generate', 'cli', 'server'];
 /** Folders each layer may NOT import from. */
 const forbidden = {
-  util: ['tensor', 'backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
-  tensor: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
-  backend: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
-  tokenizers: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'io'],
-  io: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server'],
-  nn: ['models', 'train', 'generate', 'cli', 'server'],
-  models: ['train', 'generate', 'cli', 'server'],
+  util: [
+    'tensor',
+    'backend',
+    'nn',
+    'models',
+    'train',
+    'generate',
+    'cli',
+    'server',
+    'tokenizers',
+    'io',
+    'eval',
+  ],
+  tensor: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io', 'eval'],
+  backend: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io', 'eval'],
+  tokenizers: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'io', 'eval'],
+  io: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'eval'],
+  // Metrics (BLEU, chrF) are pure functions over strings: train, generate, server and cli use them.
+  eval: ['tensor', 'backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
+  nn: ['models', 'train', 'generate', 'cli', 'server', 'eval'],
+  models: ['train', 'generate', 'cli', 'server', 'eval'],
   // train may use generate: RL rollouts and evaluation by generation (STYLE.md).
   train: ['cli', 'server'],
   generate: ['train', 'cli', 'server'],

@@ -1,4 +1,4 @@
-/** lmforge/generate: sampling, GenerationConfig, the streaming generate() generator, the next-token view. */
+/** lmforge/generate: sampling, GenerationConfig, the streaming generate() generator, the next-token view, batched greedy/sampled decoding and beam search. */
 export {
   type Sampling,
   validateSampling,
@@ -28,3 +28,13 @@ export {
   eosIdFromTokenizerConfig,
   eosIdsFor,
 } from './generation-config.js';
+export {
+  type DecodeSource,
+  type SearchOptions,
+  type DecodeBatchOptions,
+  type DecodedSequence,
+  type SequenceFinish,
+  decodeBatch,
+} from './batch-decode.js';
+export { type BeamSearchOptions, beamSearch } from './beam.js';
+export { bannedNgramIds, bannedBadWordIds } from './logits-processors.js';

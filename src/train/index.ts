@@ -59,3 +59,116 @@ export type {
   ForwardSettings,
 } from './objectives/objective.js';
 export { CausalLmObjective, type CausalLmData } from './objectives/causal-lm.js';
+export {
+  type Delimited,
+  type DelimitedRecord,
+  type DelimitedTable,
+  parseDelimited,
+} from './data/delimited-text.js';
+export {
+  type TextFormat,
+  type LabeledText,
+  type LabeledRow,
+  type TextRow,
+  type TextFileOptions,
+  type LabeledTextOptions,
+  type LabeledTextFile,
+  type TextFile,
+  detectTextFormat,
+  parseLabeledText,
+  parseUnlabeledText,
+  readLabeledText,
+  readUnlabeledText,
+} from './data/labeled-text.js';
+export {
+  type LabelMap,
+  type HfLabelFields,
+  labelMapOf,
+  labelMapFromLabels,
+  encodeLabels,
+  labelMapFromHfConfig,
+  labelMapToHf,
+} from './data/label-map.js';
+export { type HoldOutOptions, type HoldOutSplit, holdOutSplit } from './data/holdout-split.js';
+export {
+  type TagScheme,
+  type ParsedTag,
+  type SchemeViolation,
+  parseTag,
+  parseTagOrThrow,
+  firstSchemeViolation,
+  iob1ToBio,
+} from './data/tag-scheme.js';
+export {
+  type TaggedSentence,
+  type ConllSentence,
+  type ConllFile,
+  type ConllOptions,
+  parseConll,
+  readConll,
+  conllToBio,
+  tagLabelMap,
+  encodeTags,
+  conllWhere,
+} from './data/conll.js';
+export { ignoreLabel, wordIdsFromCounts, alignWordLabels, firstTokenOfWords } from './data/word-labels.js';
+export {
+  type WordnetPos,
+  type WordnetSynset,
+  lexicographerFiles,
+  parseSynsetLine,
+  wordnetSynsets,
+} from './data/wordnet-synsets.js';
+export {
+  type WordnetTaskName,
+  type WordnetTaskOptions,
+  type WordnetSource,
+  type WordnetTextExample,
+  type WordnetSentence,
+  type WordnetClassificationTask,
+  type WordnetTaggingTask,
+  type SynsetSplit,
+  headwordTags,
+  isHeldOutWord,
+  splitSynsets,
+  wordnetClassificationTask,
+  wordnetTaggingTask,
+  splitWords,
+  isInflectionOf,
+  tagHeadwords,
+} from './data/wordnet-tasks.js';
+export {
+  type ClassScores,
+  type ClassificationReport,
+  accuracy,
+  classificationReport,
+} from './metrics/classification.js';
+export {
+  type ChunkScores,
+  type TypeScores,
+  type ConllevalReport,
+  type Chunk,
+  chunksOf,
+  conlleval,
+} from './metrics/conlleval.js';
+export { type TextClassifier, bagOfWords } from './baselines/text-classifier.js';
+export { fitMajorityClass } from './baselines/majority-class.js';
+export { type NaiveBayesOptions, fitNaiveBayes } from './baselines/naive-bayes.js';
+export { type LogisticRegressionOptions, fitLogisticRegression } from './baselines/logistic-regression.js';
+export { type Tagger, fitMostFrequentTag } from './baselines/most-frequent-tag.js';
+export {
+  type PairFormat,
+  type TextPair,
+  type PairTokenization,
+  type EncodedPair,
+  type PairBatching,
+  type PairBatcherOptions,
+  type PairBatch,
+  type PairBatcherState,
+  labelIgnoreIndex,
+  pairFormatOf,
+  parsePairs,
+  readPairs,
+  encodePairs,
+  PairBatcher,
+} from './data/pairs.js';
