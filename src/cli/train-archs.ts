@@ -1,12 +1,33 @@
 /**
- * What `lmforge train --arch A` builds and trains, one entry per architecture: the model
- * config from the shape flags and the data's vocabulary, and the objective over the loaded
- * data (next-token prediction for decoders; masked-LM for encoders, sequence-to-sequence for
- * encoder-decoders as those families land). A new family adds one entry here.
+ * What `lmforge train --arch A` builds and trains, one entry per architecture: what data it
+ * reads (a token stream, or sentence pairs), the model config from the shape flags and the
+ * data's vocabulary, the objective over the loaded data (next-token prediction for decoders,
+ * sequence-to-sequence for encoder-decoders; masked-LM for encoders as that family lands),
+ * and the generation_config.json its checkpoints carry. A new family adds one entry here.
  */
-import { resolveDecoderConfig, type ModelConfig } from '../models/index.js';
+import {
+  isEncoderDecoder,
+  resolveDecoderConfig,
+  resolveMarianConfig,
+  type LanguageModel,
+  type MarianFieldNames,
+  type ModelConfig,
+} from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
-import { CausalLmObjective, type Objective, type TrainOptions } from '../train/index.js';
+import {
+  defaultTranslationConfig,
+  resolveTranslationConfig,
+  translationConfigToHf,
+} from '../generate/index.js';
+import {
+  CausalLmObjective,
+  Seq2seqObjective,
+  type DataSource,
+  type EncodedPair,
+  type Objective,
+  type TrainOptions,
+} from '../train/index.js';
+import { ConfigError } from '../util/errors.js';
 
 /** Model shape flags (absent: each architecture's defaults). */
 export interface ModelFlags {
@@ -17,28 +38,68 @@ export interface ModelFlags {
   readonly dropout?: number | undefined;
 }
 
-/** The token streams `lmforge train` reads (train and validation splits of the data). */
-export interface TrainData {
+/** The token streams a decoder trains on (train and validation splits of the text). */
+export interface TokenData {
+  readonly kind: 'tokens';
   readonly train: Int32Array;
   readonly val: Int32Array;
   readonly tokenizer: Tokenizer;
 }
 
+/** The sentence pairs an encoder-decoder trains on, encoded with the joint tokenizer (EOS last). */
+export interface PairData {
+  readonly kind: 'pairs';
+  readonly train: readonly EncodedPair[];
+  readonly val: readonly EncodedPair[];
+  /** The validation target texts, in order (the references of val_bleu and val_chrf). */
+  readonly valTargets: readonly string[];
+  readonly tokenizer: Tokenizer;
+  readonly padTokenId: number;
+  readonly eosTokenId: number;
+}
+
+export type TrainData = TokenData | PairData;
+
+/** The ids a seq2seq tokenizer reserves (decoders ignore them). */
+export interface SpecialIds {
+  readonly padTokenId: number;
+  readonly eosTokenId: number;
+}
+
 export interface TrainArch {
   /** One line for `--help`. */
   readonly description: string;
+  /** What the architecture trains on: --data text, or --pairs / a built-in task. */
+  readonly data: TrainData['kind'];
+  /** The data of a run that names none: the built-in corpus, or a built-in WordNet task. */
+  readonly defaultSource: DataSource;
   /**
    * The resolved config for these flags (every bad flag in one ConfigError, its problems in
    * `actual`), with `vocabSize` ids and `blockSize` positions.
    */
-  modelConfig(flags: ModelFlags, vocabSize: number, blockSize: number): ModelConfig;
+  modelConfig(flags: ModelFlags, vocabSize: number, blockSize: number, ids: SpecialIds): ModelConfig;
   objective(data: TrainData, options: TrainOptions): Objective;
+  /** The generation_config.json of its checkpoints (HF names); absent: the trainer's default. */
+  generationConfig?(model: LanguageModel): Record<string, unknown>;
+}
+
+function dataOf<K extends TrainData['kind']>(data: TrainData, kind: K): Extract<TrainData, { kind: K }> {
+  if (data.kind !== kind) {
+    throw new ConfigError('the data does not fit the architecture', {
+      where: 'train --arch',
+      expected: kind === 'pairs' ? 'sentence pairs (--pairs, --task)' : 'text (--data)',
+      actual: data.kind,
+    });
+  }
+  return data as Extract<TrainData, { kind: K }>;
 }
 
 /** The decoder shapes `train` builds by default: nanoGPT's small CPU model. */
 function decoderArch(arch: 'gpt2' | 'llama', description: string): TrainArch {
   return {
     description,
+    data: 'tokens',
+    defaultSource: { kind: 'builtin' },
     modelConfig: (flags, vocabSize, blockSize) =>
       resolveDecoderConfig(
         {
@@ -56,17 +117,93 @@ function decoderArch(arch: 'gpt2' | 'llama', description: string): TrainArch {
         },
         'model flags',
       ),
-    objective: (data, options) =>
-      new CausalLmObjective({
-        train: data.train,
-        val: data.val,
+    objective: (data, options) => {
+      const { train, val } = dataOf(data, 'tokens');
+      return new CausalLmObjective({
+        train,
+        val,
         blockSize: options.blockSize,
         batchSize: options.batchSize,
-      }),
+        labelSmoothing: options.labelSmoothing,
+      });
+    },
   };
 }
+
+/** The flags that set each Marian field, for naming them in errors. */
+const marianFlagNames: MarianFieldNames = {
+  dModel: '--n-embd',
+  encoderLayers: '--n-layer',
+  decoderLayers: '--n-layer',
+  encoderHeads: '--n-head',
+  decoderHeads: '--n-head',
+  maxPositions: '--block-size',
+  dropout: '--dropout',
+  vocabSize: 'the tokenizer vocabulary',
+  padTokenId: "the tokenizer's <pad>",
+  eosTokenId: "the tokenizer's </s>",
+};
+
+/**
+ * Marian: `--n-layer N` is N encoder and N decoder layers, `--n-head` both stacks' heads,
+ * `--n-embd` d_model, `--block-size` max_position_embeddings; the paper's post-norm, ReLU,
+ * sinusoid, shared and tied embeddings and dropout 0.1; pad (= the decoder start) and EOS
+ * from the tokenizer. Its checkpoints decode with 4 beams, as Helsinki-NLP's Marian models.
+ */
+const marianArch: TrainArch = {
+  description: 'Marian encoder-decoder (translation: post-norm, ReLU, sinusoidal positions, dropout 0.1)',
+  data: 'pairs',
+  defaultSource: { kind: 'wordnet-pairs', task: 'reverse-dictionary' },
+  modelConfig: (flags, vocabSize, blockSize, ids) => {
+    const layers = flags.nLayer ?? 4;
+    const heads = flags.nHead ?? 4;
+    return resolveMarianConfig(
+      {
+        vocabSize,
+        dModel: flags.nEmbd ?? 128,
+        encoderLayers: layers,
+        decoderLayers: layers,
+        encoderHeads: heads,
+        decoderHeads: heads,
+        maxPositions: blockSize,
+        dropout: flags.dropout ?? 0.1,
+        padTokenId: ids.padTokenId,
+        eosTokenId: ids.eosTokenId,
+        decoderStartTokenId: ids.padTokenId,
+      },
+      'model flags',
+      marianFlagNames,
+    );
+  },
+  objective: (data, options) => {
+    const pairs = dataOf(data, 'pairs');
+    return new Seq2seqObjective({
+      train: pairs.train,
+      val: pairs.val,
+      valTargets: pairs.valTargets,
+      batching: { kind: 'sentences', size: options.batchSize },
+      padTokenId: pairs.padTokenId,
+      decoderStartTokenId: pairs.padTokenId,
+      eosTokenId: pairs.eosTokenId,
+      labelSmoothing: options.labelSmoothing,
+      detokenize: (ids) => pairs.tokenizer.decode([...ids], { skipSpecialTokens: true }),
+    });
+  },
+  generationConfig: (model) => {
+    if (!isEncoderDecoder(model))
+      throw new ConfigError('not an encoder-decoder', { where: 'marian', actual: model.kind });
+    const config = resolveTranslationConfig({
+      ...defaultTranslationConfig(model),
+      numBeams: 4,
+      maxNewTokens: model.maxPositions - 1,
+      badWordsIds: [[model.padTokenId]],
+    });
+    return translationConfigToHf(config);
+  },
+};
 
 export const trainArchs: Readonly<Record<string, TrainArch>> = {
   gpt2: decoderArch('gpt2', 'GPT-2 decoder (learned positions, LayerNorm, GELU)'),
   llama: decoderArch('llama', 'Llama decoder (RoPE, RMSNorm, SwiGLU)'),
+  marian: marianArch,
 };

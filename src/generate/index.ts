@@ -38,3 +38,12 @@ export {
 } from './batch-decode.js';
 export { type BeamSearchOptions, beamSearch } from './beam.js';
 export { bannedNgramIds, bannedBadWordIds } from './logits-processors.js';
+export {
+  type TranslationConfig,
+  type TranslationDefaults,
+  defaultTranslationConfig,
+  resolveTranslationConfig,
+  translationConfigFromHf,
+  translationConfigToHf,
+} from './translation-config.js';
+export { type TranslateOptions, translateIds } from './translate.js';

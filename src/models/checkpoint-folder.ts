@@ -65,9 +65,13 @@ export async function saveModelFolder(
   options: SaveModelFolderOptions = {},
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeSafetensorsFile(join(dir, weightsFileName), checkpointFromParameters(model.stateDict()), {
-    format: 'pt',
-  });
+  await writeSafetensorsFile(
+    join(dir, weightsFileName),
+    checkpointFromParameters(model.stateDict?.() ?? model.namedParameters()),
+    {
+      format: 'pt',
+    },
+  );
   await writeFileAtomic(join(dir, configFileName), json(configToHf(model.config)));
   if (options.tokenizerJson !== undefined) {
     const text =
@@ -191,7 +195,7 @@ export async function loadModelFolder(
     }) as AnyLanguageModel;
     try {
       // Parameters and persistent buffers; a buffer the file leaves out keeps its initial value.
-      for (const [path, tensor] of model.stateDict()) {
+      for (const [path, tensor] of model.stateDict?.() ?? model.namedParameters()) {
         const entry = weights.entries.get(path);
         if (entry !== undefined) await readFinite(weights, entry, tensor.values());
       }

@@ -143,8 +143,11 @@ export interface ModuleLike {
   train(mode?: boolean): this;
   eval(): this;
   namedParameters(): Array<[string, Tensor]>;
-  /** The parameters and persistent buffers by path: what a model folder saves and loads. */
-  stateDict(): Map<string, Tensor>;
+  /**
+   * The parameters and persistent buffers by path: what a model folder saves and loads
+   * (Module has it); a model without it is saved as its namedParameters().
+   */
+  stateDict?(): Map<string, Tensor>;
   parameters(): Tensor[];
   dispose(): void;
 }
@@ -201,6 +204,12 @@ export interface EncoderDecoderModel<Config extends ModelConfig = ModelConfig> e
   readonly sourceVocabSize: number;
   /** The first decoder input of every target (HF decoder_start_token_id; Marian: the pad id). */
   readonly decoderStartTokenId: number;
+  /** config.json's pad_token_id (source padding; what finished rows are fed). */
+  readonly padTokenId: number;
+  /** config.json's eos_token_id: the end of a source and of a target. */
+  readonly eosTokenId: number;
+  /** config.json's forced_eos_token_id: forced at the last position a length limit allows; null for none. */
+  readonly forcedEosTokenId: number | null;
   /** sourceIds (B, S) int32 -> the encoder output, `keys` = sourceMask. */
   encode(sourceIds: Tensor, options?: ModeOptions & { readonly sourceMask?: Tensor }): EncoderOutput;
 }

@@ -30,7 +30,16 @@ export interface TrainOptions {
   readonly seed: number;
   /** Stop after this many evaluations without a better validation loss; null never stops early. */
   readonly earlyStopPatience: number | null;
+  /**
+   * The learning-rate schedule: 'cosine' (nanoGPT's warm-up then cosine decay to minLr) or
+   * 'inverse-sqrt' (the paper's inverse-square-root warm-up, peaking at lr after warmup steps).
+   */
+  readonly schedule: ScheduleName;
+  /** eps of the label-smoothed cross-entropy, in [0, 1) (0: none). */
+  readonly labelSmoothing: number;
 }
+
+export type ScheduleName = 'cosine' | 'inverse-sqrt';
 
 /**
  * The warm-up a run gets when none is asked for: nanoGPT's 100 steps, but at most a tenth
@@ -58,6 +67,8 @@ export const defaultTrainOptions: TrainOptions = {
   evalIters: 20,
   seed: 1337,
   earlyStopPatience: null,
+  schedule: 'cosine',
+  labelSmoothing: 0,
 };
 
 type Raw = { readonly [K in keyof TrainOptions]?: TrainOptions[K] | undefined };
@@ -104,6 +115,13 @@ export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOpti
   real('weightDecay', (v) => v >= 0, '>= 0');
   if (o.gradClip !== null) real('gradClip', (v) => v > 0, '> 0 (or null for no clipping)');
   if (o.earlyStopPatience !== null) int('earlyStopPatience', 1);
+  real('labelSmoothing', (v) => v >= 0 && v < 1, 'in [0, 1)');
+  if (o.schedule !== 'cosine' && o.schedule !== 'inverse-sqrt') {
+    problems.push(`schedule must be cosine or inverse-sqrt (got ${String(o.schedule)})`);
+  }
+  if (o.schedule === 'inverse-sqrt' && Number.isInteger(o.warmup) && o.warmup < 1) {
+    problems.push('warmup must be >= 1 with the inverse-sqrt schedule (it divides by the warm-up)');
+  }
   if (Number.isInteger(o.warmup) && Number.isInteger(o.iters) && o.warmup >= o.iters) {
     problems.push(
       `warmup must be < iters (got warmup ${o.warmup}, iters ${o.iters}); pass a smaller --warmup`,
@@ -115,13 +133,21 @@ export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOpti
   return Object.freeze(o);
 }
 
-/** nanoGPT's schedule: warm-up to lr, cosine decay to minLr at the last step. */
+/**
+ * The schedule of the options: nanoGPT's (warm-up to lr, cosine decay to minLr at the last
+ * step), or the paper's inverse square root with its peak at lr (minLr unused).
+ */
 export function scheduleOf(options: TrainOptions): LrSchedule {
-  return {
-    kind: 'warmupCosine',
-    lr: options.lr,
-    minLr: options.minLr,
-    warmup: options.warmup,
-    decayIters: options.iters,
-  };
+  switch (options.schedule) {
+    case 'cosine':
+      return {
+        kind: 'warmupCosine',
+        lr: options.lr,
+        minLr: options.minLr,
+        warmup: options.warmup,
+        decayIters: options.iters,
+      };
+    case 'inverse-sqrt':
+      return { kind: 'inverseSqrt', lr: options.lr, warmup: options.warmup };
+  }
 }

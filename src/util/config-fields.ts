@@ -94,11 +94,10 @@ export class FieldReader {
 
   /** Throws one ConfigError at `where` listing every problem collected so far. */
   throwIfAny(where: string): void {
-    const n = this.problems.length;
+    // Each once: two fields set by one flag (--n-layer) report the same problem.
+    const problems = [...new Set(this.problems)];
+    const n = problems.length;
     if (n === 0) return;
-    throw new ConfigError(`${n} invalid field${n === 1 ? '' : 's'}`, {
-      where,
-      actual: this.problems.join('; '),
-    });
+    throw new ConfigError(`${n} invalid field${n === 1 ? '' : 's'}`, { where, actual: problems.join('; ') });
   }
 }

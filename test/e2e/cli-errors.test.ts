@@ -50,6 +50,7 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--weight-decay': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--grad-clip': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1'] },
+    '--label-smoothing': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
     '--eval-every': atLeastOne,
     '--eval-iters': atLeastOne,
     '--early-stop': atLeastOne,
@@ -177,7 +178,7 @@ describe('lmforge numeric flags', () => {
       ],
       [
         ['train', '--arch', 'gpt3', '--backend', 'cuda'],
-        `option '--arch <arch>': expected one of gpt2, llama, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
+        `option '--arch <arch>': expected one of gpt2, llama, marian, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
       ],
       [
         ['bench', 'matmul', '--m', '1000000', '--k', '1000000', '--n', '1'],

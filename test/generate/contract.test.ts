@@ -55,9 +55,6 @@ class Wrapped implements LanguageModel<{ readonly arch: 'wrapped' }> {
   namedParameters(): Array<[string, Tensor]> {
     return this.inner.namedParameters();
   }
-  stateDict(): Map<string, Tensor> {
-    return this.inner.stateDict();
-  }
   parameters(): Tensor[] {
     return this.inner.parameters();
   }

@@ -54,7 +54,12 @@ export interface MarianConfig {
   readonly attentionDropout: number;
   /** Dropout on the feed-forward's hidden activation. */
   readonly activationDropout: number;
-  /** Std of the normal initialisation of every matrix and embedding (HF init_std). */
+  /**
+   * Std of the normal initialisation of every matrix and embedding (HF init_std). lmforge's
+   * default is dModel^-0.5 (fairseq's transformer embeddings; Xavier's std for a square
+   * matrix), so that scaled token embeddings start at unit variance beside the sinusoid; HF's
+   * default 0.02 leaves a small model's tokens at a tenth of the positions' magnitude.
+   */
   readonly initStd: number;
 }
 
@@ -70,7 +75,7 @@ export type MarianFieldNames = Readonly<Partial<Record<keyof MarianConfig, strin
 /** The defaults of lmforge-built models (marianPreset): the base model of the paper, smaller. */
 export const marianDefaults: Omit<
   MarianConfig,
-  'arch' | 'decoderVocabSize' | 'decoderStartTokenId' | 'encoderFfnDim' | 'decoderFfnDim'
+  'arch' | 'decoderVocabSize' | 'decoderStartTokenId' | 'encoderFfnDim' | 'decoderFfnDim' | 'initStd'
 > = {
   vocabSize: 512,
   dModel: 128,
@@ -91,7 +96,6 @@ export const marianDefaults: Omit<
   dropout: 0.1,
   attentionDropout: 0,
   activationDropout: 0,
-  initStd: 0.02,
 };
 
 /** Every field a raw config may give; its type makes it list each field exactly once. */
@@ -127,7 +131,8 @@ const activations: readonly Activation[] = ['relu', 'gelu', 'geluTanh', 'silu'];
 
 /**
  * Resolves raw settings into a MarianConfig; absent fields take marianDefaults (the FFN
- * widths 4 dModel, the decoder vocabulary the source's, the decoder start the pad id).
+ * widths 4 dModel, the decoder vocabulary the source's, the decoder start the pad id, initStd
+ * dModel^-0.5).
  * Every invalid field is listed in one ConfigError, named as `fieldNames` says.
  *
  * @example
@@ -169,7 +174,7 @@ export function resolveMarianConfig(
   const dropout = rate('dropout', d.dropout);
   const attentionDropout = rate('attentionDropout', d.attentionDropout);
   const activationDropout = rate('activationDropout', d.activationDropout);
-  const initStd = read.real('initStd', d.initStd, (v) => v > 0, '> 0');
+  const initStd = read.real('initStd', Number.isNaN(dModel) ? 1 : 1 / Math.sqrt(dModel), (v) => v > 0, '> 0');
 
   // Token ids must be rows of the vocabulary they index: the source/shared one for pad
   // (the embedding's padding row), the target one for what the decoder reads and writes.

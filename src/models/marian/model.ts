@@ -262,6 +262,18 @@ export class MarianMTModel extends Module implements EncoderDecoderModel<MarianC
     return this.config.decoderStartTokenId;
   }
 
+  get padTokenId(): number {
+    return this.config.padTokenId;
+  }
+
+  get eosTokenId(): number {
+    return this.config.eosTokenId;
+  }
+
+  get forcedEosTokenId(): number | null {
+    return this.config.forcedEosTokenId;
+  }
+
   /** The dropout closures of one call; training with any rate > 0 needs an rng. */
   #dropouts(mode: ForwardMode | undefined, rng: Rng | undefined, where: string): Dropouts {
     const training = isTraining(mode, this.training);
