@@ -69,6 +69,14 @@ export interface ModelInfo {
   readonly positions: string;
   readonly norm: string;
   readonly tied_embeddings: boolean;
+  /** Encoder-decoder folders: the encoder's stack (the fields above are the decoder's). */
+  readonly encoder?: {
+    readonly layers: number;
+    readonly heads: number;
+    readonly intermediate_size: number;
+    readonly vocab_size: number;
+    readonly shared_embeddings: boolean;
+  };
   readonly tokenizer: {
     readonly kind: TokenizerKind;
     readonly vocab_size: number;
@@ -141,6 +149,17 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
     positions: a.positions,
     norm: a.norm,
     tied_embeddings: a.tiedEmbeddings,
+    ...(a.encoder === undefined
+      ? {}
+      : {
+          encoder: {
+            layers: a.encoder.layers,
+            heads: a.encoder.heads,
+            intermediate_size: a.encoder.intermediateSize,
+            vocab_size: a.encoder.vocabSize,
+            shared_embeddings: a.encoder.sharedEmbeddings,
+          },
+        }),
     tokenizer,
     files,
   };
@@ -206,6 +225,15 @@ export function formatModelInfo(info: ModelInfo): string[] {
     `context: ${info.context}, vocabulary: ${info.vocab_size}`,
     `positions: ${info.positions}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
   ];
+  const e = info.encoder;
+  if (e !== undefined) {
+    lines.splice(
+      3,
+      0,
+      `encoder: ${e.layers} layers, ${e.heads} heads, mlp ${e.intermediate_size}, source vocabulary ${e.vocab_size}` +
+        `${e.shared_embeddings ? ' (embeddings shared with the decoder)' : ''}; decoder:`,
+    );
+  }
   const t = info.tokenizer;
   lines.push(
     t === null

@@ -67,7 +67,19 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--top': atLeastOne,
     '--threads': threads,
   },
-  eval: { '--batch-size': atLeastOne, '--threads': threads },
+  eval: {
+    '--batch-size': atLeastOne,
+    '--beam': atLeastOne,
+    '--max-tokens': atLeastOne,
+    '--threads': threads,
+  },
+  translate: {
+    '--beam': atLeastOne,
+    '--n-best': atLeastOne,
+    '--max-tokens': atLeastOne,
+    '--batch-size': atLeastOne,
+    '--threads': threads,
+  },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -98,6 +110,7 @@ const required: Readonly<Record<string, readonly string[]>> = {
   train: ['--data', data, '--out', join(work, 'never')],
   generate: [missing, '--prompt', 'x'],
   eval: [missing, '--data', data],
+  translate: [missing, '--text', 'x'],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -213,7 +226,6 @@ describe('lmforge command-line errors', () => {
       [['train', '--itres', '5'], `train: unknown option '--itres' (Did you mean --iters?)`],
       [['train', '--iters'], `train: option '--iters <n>' argument missing`],
       [['train', '--iters', 'abc'], `option '--iters <n>': expected an integer >= 1, got "abc"`],
-      [['eval', missing], `eval: required option '--data <file>' not specified`],
       [['eval', '--data', data], `eval: missing required argument 'dir'`],
       [
         ['eval', missing, missing, '--data', data],
