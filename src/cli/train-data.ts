@@ -49,19 +49,14 @@ const seconds = (started: number): string => `${((performance.now() - started) /
 export function checkSourceFits(arch: TrainArch, archName: string, source: DataSource): void {
   const pairs = source.kind === 'pairs' || source.kind === 'wordnet-pairs';
   if (pairs === (arch.data === 'pairs')) return;
-  throw new ConfigError(
-    pairs
-      ? `--${source.kind === 'pairs' ? 'pairs' : 'task'} is for encoder-decoders`
-      : '--data is text for decoders',
-    {
-      where: pairs ? (source.kind === 'pairs' ? '--pairs' : '--task') : '--data',
-      expected:
-        arch.data === 'pairs'
-          ? `sentence pairs for --arch ${archName} (--pairs FILE [--val-pairs FILE], or --task)`
-          : `text for --arch ${archName} (--data FILE...)`,
-      hint: pairs ? 'train an encoder-decoder with --arch marian' : 'give parallel data with --pairs FILE',
-    },
-  );
+  throw new ConfigError(pairs ? 'sentence pairs train an encoder-decoder' : 'text trains a decoder', {
+    where: pairs ? (source.kind === 'pairs' ? '--pairs' : '--task') : '--data',
+    expected:
+      arch.data === 'pairs'
+        ? `sentence pairs for --arch ${archName} (--pairs FILE [--val-pairs FILE], or --task)`
+        : `text for --arch ${archName} (--data FILE...)`,
+    hint: pairs ? 'train an encoder-decoder with --arch marian' : 'give parallel data with --pairs FILE',
+  });
 }
 
 /** Reads and tokenizes the data of `source` for `arch` (see the file header). */

@@ -4,7 +4,7 @@
  * generation_config.json (--beam 1 is greedy; --beam N beam search), sentences batched.
  * Without --json one translation per input line (with --n-best K, K lines per input:
  * `input<TAB>score<TAB>translation`); with --json one JSON object per input line:
- * {"source", "translation", "ids", "score", "finish_reason"} and, with --n-best,
+ * {"source", "source_ids", "translation", "ids", "score", "finish_reason"} and, with --n-best,
  * "n_best": [{"translation", "ids", "score"}] best first. `ids` are the generated ids
  * without the decoder start, ending in EOS when decoding stopped on it.
  */
@@ -90,6 +90,7 @@ export function translateCommand(): Command {
           process.stdout.write(
             JSON.stringify({
               source: texts[i],
+              source_ids: sources[i],
               translation: best.translation,
               ids: best.ids,
               score: best.score,

@@ -12,6 +12,7 @@
  * every training pair, 1000 validation pairs). The same options give the same pairs.
  * Each pair's `where` is the synset's data file and line (`data.noun:1234`).
  */
+import { basename } from 'node:path';
 import { Rng } from '../../tensor/index.js';
 import { ConfigError } from '../../util/errors.js';
 import type { TextPair } from './pairs.js';
@@ -79,7 +80,7 @@ export function wordnetPairTask(
   const split = splitSynsets(synsets, fraction);
   const pair = (synset: WordnetSynset): TextPair => {
     const word = synset.lemmas[0]!;
-    const where = `${synset.file}:${synset.line}`;
+    const where = `${basename(synset.file)}:${synset.line}`;
     return name === 'reverse-dictionary'
       ? { source: synset.definition, target: word, where }
       : { source: word, target: synset.definition, where };
