@@ -93,8 +93,9 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   'tokenizer train': {
-    '--vocab-size': { kind: 'integer', range: 'in [256, 2097152)', outside: ['255', '2097152'] },
+    '--vocab-size': { kind: 'integer', range: 'in [1, 2097152)', outside: ['0', '2097152'] },
     '--min-frequency': { kind: 'integer', range: '>= 0', outside: ['-1'] },
+    '--limit-alphabet': { kind: 'integer', range: '>= 0', outside: ['-1'] },
   },
   info: { '--threads': threads },
 };

@@ -1,4 +1,7 @@
-/** `lmforge tokenize [FILE|-] --tokenizer NAME|PATH`: show pieces and ids, or `--json` ids only. */
+/**
+ * `lmforge tokenize [FILE|-] --tokenizer NAME|PATH [--pair TEXT]`: show pieces and ids (and the
+ * type ids of a pair), or `--json` ids only.
+ */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import {
@@ -20,9 +23,9 @@ async function readInput(file: string): Promise<string> {
 const COLOURS = [41, 42, 43, 44, 45, 46];
 
 /** Encode, turning the library's "special token in the text" error into one naming the flags. */
-function encodeForCli(tokenizer: Tokenizer, text: string, options: EncodeOptions): number[] {
+function encodeForCli<T>(tokenizer: Tokenizer, encode: () => T): T {
   try {
-    return tokenizer.encode(text, options);
+    return encode();
   } catch (error) {
     if (
       error instanceof TokenizerError &&
@@ -64,10 +67,17 @@ export function tokenizeCommand(): Command {
       '-t, --tokenizer <name|path>',
       'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, or a model folder',
     )
-    .option('--json', 'print exactly one JSON array of ids on stdout')
+    .option(
+      '--json',
+      'print exactly one JSON array of ids on stdout (with --pair: one {"ids", "typeIds"} object)',
+    )
     .option('--no-special', 'leave out what the post-processor adds (BOS/CLS/SEP)')
     .option('--allow-special', 'turn special tokens written in the text into their ids')
     .option('--special-as-text', 'encode special tokens written in the text as plain text')
+    .option(
+      '--pair <text>',
+      'encode the input and TEXT as a pair (BERT: [CLS] A [SEP] B [SEP]) and print the type ids too',
+    )
     .action(
       async (
         file: string,
@@ -77,20 +87,28 @@ export function tokenizeCommand(): Command {
           special: boolean;
           allowSpecial?: boolean;
           specialAsText?: boolean;
+          pair?: string;
         },
       ) => {
         const tokenizer = await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
         const unknown = new UnknownCharacters();
-        const ids = encodeForCli(tokenizer, text, {
+        const encodeOptions: EncodeOptions = {
           unknown,
           addSpecialTokens: options.special,
           ...(options.allowSpecial === true ? { allowedSpecial: 'all' as const } : {}),
           ...(options.specialAsText === true ? { disallowedSpecial: new Set<string>() } : {}),
-        });
+        };
+        const pair = options.pair;
+        const { ids, typeIds } = encodeForCli(tokenizer, () =>
+          pair === undefined
+            ? { ids: tokenizer.encode(text, encodeOptions), typeIds: undefined }
+            : tokenizer.encodePair(text, pair, encodeOptions),
+        );
         warnUnknownCharacters(unknown, file === '-' ? 'the input' : file);
         if (options.json === true) {
-          writeJsonIds(ids);
+          if (typeIds === undefined) writeJsonIds(ids);
+          else process.stdout.write(JSON.stringify({ ids, typeIds }) + '\n');
           return;
         }
         const colour = process.stdout.isTTY;
@@ -100,7 +118,9 @@ export function tokenizeCommand(): Command {
           return colour ? `\x1b[30;${COLOURS[i % COLOURS.length]}m${piece}\x1b[0m` : `[${piece}]`;
         });
         process.stdout.write(pieces.join('') + '\n' + ids.join(' ') + '\n');
-        process.stderr.write(`${ids.length} tokens, ${text.length} characters\n`);
+        if (typeIds !== undefined) process.stdout.write(`type ids: ${typeIds.join(' ')}\n`);
+        const characters = text.length + (pair?.length ?? 0);
+        process.stderr.write(`${ids.length} tokens, ${characters} characters\n`);
       },
     );
 }
