@@ -212,7 +212,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, eval, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, translate, eval, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
