@@ -1,6 +1,7 @@
 /**
- * `lmforge info DIR`: what a model folder holds: architecture, parameter count, tokenizer,
- * and the training state when the folder is an lmforge run. Everything reported is
+ * `lmforge info DIR`: what a model folder holds: architecture (with its experts, for a
+ * mixture of experts), parameter count, tokenizer, and the training state when the folder
+ * is an lmforge run (with the last router statistics of its log, for experts). Everything reported is
  * validated first, as loading would (config.json, model.safetensors against it, every
  * weight finite), so a folder that cannot be loaded is an error, not a page of numbers.
  * describeModelFolder returns numbers and enums (for --json); formatModelInfo renders them.
@@ -9,7 +10,13 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkModelFolder, familyOf, tokenizerFileName } from '../models/index.js';
 import { loadTokenizer } from '../tokenizers/index.js';
-import { readTrainerState, recoverRunFolder, trainerStateFile } from '../train/index.js';
+import {
+  readLastRouterRecord,
+  readTrainerState,
+  recoverRunFolder,
+  trainerStateFile,
+  type RouterLogRecord,
+} from '../train/index.js';
 
 /** How a tokenizer splits text, from its tokenizer.json. */
 export type TokenizerKind =
@@ -77,6 +84,21 @@ export interface ModelInfo {
     readonly vocab_size: number;
     readonly shared_embeddings: boolean;
   };
+  /** Models with expert layers. */
+  readonly moe?: {
+    readonly experts: number;
+    readonly experts_per_token: number;
+    readonly shared_experts: number;
+    readonly routing: string;
+    readonly capacity_factor: number | null;
+    readonly aux_loss_coef: number;
+    readonly z_loss_coef: number;
+    readonly jitter: number;
+    /** Parameters one token runs through. */
+    readonly active_parameters: number;
+  };
+  /** Run folders of models with expert layers: the last `router` record of log.jsonl (null before the first evaluation). */
+  readonly router?: RouterLogRecord | null;
   readonly tokenizer: {
     readonly kind: TokenizerKind;
     readonly vocab_size: number;
@@ -160,6 +182,21 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
             shared_embeddings: a.encoder.sharedEmbeddings,
           },
         }),
+    ...(a.moe === undefined
+      ? {}
+      : {
+          moe: {
+            experts: a.moe.experts,
+            experts_per_token: a.moe.expertsPerToken,
+            shared_experts: a.moe.sharedExperts,
+            routing: a.moe.routing,
+            capacity_factor: a.moe.capacityFactor,
+            aux_loss_coef: a.moe.auxLossCoef,
+            z_loss_coef: a.moe.zLossCoef,
+            jitter: a.moe.jitter,
+            active_parameters: a.moe.activeParameters,
+          },
+        }),
     tokenizer,
     files,
   };
@@ -168,6 +205,7 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   const o = state.options;
   return {
     ...info,
+    ...(a.moe === undefined ? {} : { router: await readLastRouterRecord(dir) }),
     step: state.step,
     training: {
       step: state.step,
@@ -225,13 +263,23 @@ export function formatModelInfo(info: ModelInfo): string[] {
     `context: ${info.context}, vocabulary: ${info.vocab_size}`,
     `positions: ${info.positions}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
   ];
-  const e = info.encoder;
-  if (e !== undefined) {
+  const encoder = info.encoder;
+  if (encoder !== undefined) {
     lines.splice(
       3,
       0,
-      `encoder: ${e.layers} layers, ${e.heads} heads, mlp ${e.intermediate_size}, source vocabulary ${e.vocab_size}` +
-        `${e.shared_embeddings ? ' (embeddings shared with the decoder)' : ''}; decoder:`,
+      `encoder: ${encoder.layers} layers, ${encoder.heads} heads, mlp ${encoder.intermediate_size}, ` +
+        `source vocabulary ${encoder.vocab_size}${encoder.shared_embeddings ? ' (embeddings shared with the decoder)' : ''}; decoder:`,
+    );
+  }
+  const moe = info.moe;
+  if (moe !== undefined) {
+    const shared = moe.shared_experts > 0 ? `, ${moe.shared_experts} shared` : '';
+    const capacity = moe.capacity_factor === null ? 'dropless' : `capacity factor ${moe.capacity_factor}`;
+    lines.push(
+      `experts: ${moe.experts} per layer, ${moe.experts_per_token} per token${shared} (${moe.routing} routing, ${capacity}); ` +
+        `${moe.active_parameters.toLocaleString('en-US')} parameters active per token`,
+      `router losses: load balancing x ${moe.aux_loss_coef}, z-loss x ${moe.z_loss_coef}`,
     );
   }
   const t = info.tokenizer;
@@ -250,6 +298,19 @@ export function formatModelInfo(info: ModelInfo): string[] {
       );
     }
     lines.push(`tokens seen: ${training.tokens_seen}`);
+    const router = info.router;
+    if (router !== undefined && router !== null) {
+      const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
+      lines.push(
+        `router (${router.passes} passes to step ${router.step}): load-balancing loss ${router.balance_loss.toFixed(4)}, ` +
+          `z-loss ${router.z_loss.toFixed(4)}`,
+      );
+      router.layers.forEach((layer, i) => {
+        lines.push(
+          `  layer ${i}: load ${layer.load.map(percent).join(' ')}, entropy ${layer.entropy.toFixed(3)}, dropped ${percent(layer.dropped)}`,
+        );
+      });
+    }
     const d = training.data;
     lines.push(`data: ${d.description} (${d.train_tokens} train / ${d.val_tokens} val tokens)`);
     const r = training.recipe;

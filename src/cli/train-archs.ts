@@ -9,6 +9,7 @@ import {
   isEncoderDecoder,
   resolveDecoderConfig,
   resolveMarianConfig,
+  type FieldNames,
   type LanguageModel,
   type MarianFieldNames,
   type ModelConfig,
@@ -36,6 +37,53 @@ export interface ModelFlags {
   readonly nHead?: number | undefined;
   readonly nEmbd?: number | undefined;
   readonly dropout?: number | undefined;
+  /** Expert settings (--arch mixtral only). */
+  readonly nExperts?: number | undefined;
+  readonly expertsPerToken?: number | undefined;
+  readonly auxLossCoef?: number | undefined;
+  readonly routerZLoss?: number | undefined;
+  readonly capacityFactor?: number | undefined;
+}
+
+/** The expert flags and the DecoderConfig.moe field each sets. */
+export const moeFlags = {
+  nExperts: 'experts',
+  expertsPerToken: 'expertsPerToken',
+  auxLossCoef: 'auxLossCoef',
+  routerZLoss: 'zLossCoef',
+  capacityFactor: 'capacityFactor',
+} as const;
+
+const flagOf = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** Errors name the flag, not the config field. */
+const moeFlagNames: FieldNames = Object.fromEntries(
+  Object.entries(moeFlags).map(([flag, field]) => [`moe.${field}`, flagOf(flag)]),
+);
+
+/** The expert settings the flags give (absent ones take the preset's defaults). */
+function moeSettings(flags: ModelFlags): Record<string, number> {
+  const settings: Record<string, number> = {};
+  for (const [flag, field] of Object.entries(moeFlags)) {
+    const value = flags[flag as keyof typeof moeFlags];
+    if (value !== undefined) settings[field] = value;
+  }
+  return settings;
+}
+
+/** Refuses the expert flags for an architecture without experts. */
+function rejectExpertFlags(flags: ModelFlags, arch: string): void {
+  const given = (Object.keys(moeFlags) as Array<keyof typeof moeFlags>).filter(
+    (flag) => flags[flag] !== undefined,
+  );
+  if (given.length > 0) {
+    throw new ConfigError('expert flags need --arch mixtral', {
+      where: 'model flags',
+      actual: given
+        .map((flag) => `${flagOf(flag)}: experts need --arch mixtral, got --arch ${arch}`)
+        .join('; '),
+    });
+  }
 }
 
 /** The token streams a decoder trains on (train and validation splits of the text). */
@@ -95,13 +143,14 @@ function dataOf<K extends TrainData['kind']>(data: TrainData, kind: K): Extract<
 }
 
 /** The decoder shapes `train` builds by default: nanoGPT's small CPU model. */
-function decoderArch(arch: 'gpt2' | 'llama', description: string): TrainArch {
+function decoderArch(arch: 'gpt2' | 'llama' | 'mixtral', description: string): TrainArch {
   return {
     description,
     data: 'tokens',
     defaultSource: { kind: 'builtin' },
-    modelConfig: (flags, vocabSize, blockSize) =>
-      resolveDecoderConfig(
+    modelConfig: (flags, vocabSize, blockSize) => {
+      if (arch !== 'mixtral') rejectExpertFlags(flags, arch);
+      return resolveDecoderConfig(
         {
           arch,
           vocabSize,
@@ -114,9 +163,12 @@ function decoderArch(arch: 'gpt2' | 'llama', description: string): TrainArch {
           bias: false,
           // nanoGPT's MLP uses exact GELU (nn.GELU()), not GPT-2's tanh approximation.
           ...(arch === 'gpt2' ? { activation: 'gelu' as const } : {}),
+          ...(arch === 'mixtral' ? { moe: moeSettings(flags) } : {}),
         },
         'model flags',
-      ),
+        moeFlagNames,
+      );
+    },
     objective: (data, options) => {
       const { train, val } = dataOf(data, 'tokens');
       return new CausalLmObjective({
@@ -155,6 +207,7 @@ const marianArch: TrainArch = {
   data: 'pairs',
   defaultSource: { kind: 'wordnet-pairs', task: 'reverse-dictionary' },
   modelConfig: (flags, vocabSize, blockSize, ids) => {
+    rejectExpertFlags(flags, 'marian');
     const layers = flags.nLayer ?? 4;
     const heads = flags.nHead ?? 4;
     return resolveMarianConfig(
@@ -205,5 +258,6 @@ const marianArch: TrainArch = {
 export const trainArchs: Readonly<Record<string, TrainArch>> = {
   gpt2: decoderArch('gpt2', 'GPT-2 decoder (learned positions, LayerNorm, GELU)'),
   llama: decoderArch('llama', 'Llama decoder (RoPE, RMSNorm, SwiGLU)'),
+  mixtral: decoderArch('mixtral', 'Llama blocks with sparse mixture-of-experts MLPs'),
   marian: marianArch,
 };

@@ -42,7 +42,7 @@ import {
 import { ConfigError, FormatError } from '../util/errors.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
-import { trainArchs, type ModelFlags, type SpecialIds, type TrainArch } from './train-archs.js';
+import { moeFlags, trainArchs, type ModelFlags, type SpecialIds, type TrainArch } from './train-archs.js';
 import { checkSourceFits, loadTrainData, type LoadedData, type TokenizerSource } from './train-data.js';
 
 export type { ModelFlags } from './train-archs.js';
@@ -106,10 +106,11 @@ const resumable = new Set<string>(['iters', 'evalEvery', 'evalIters', 'earlyStop
 const flagOf = (key: string): string =>
   key === 'earlyStopPatience' ? '--early-stop' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
-/** A value as the flag would be written (no clipping is --grad-clip 0). */
+/** A value as the flag would be written (no clipping is --grad-clip 0; an unset setting is 'none'). */
 const flagValue = (key: string, value: unknown): string =>
-  value === null && key === 'gradClip' ? '0' : String(value);
+  value === null && key === 'gradClip' ? '0' : value === null || value === undefined ? 'none' : String(value);
 
+/** The expert flags, by the MoeConfig field each sets (errors name the flag). */
 /** Data files as absolute paths, so that a resume from another directory finds them. */
 function absoluteSource(source: DataSource): DataSource {
   switch (source.kind) {
@@ -151,6 +152,12 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
     nHead: shape.heads,
     nEmbd: shape.width,
     dropout: 'dropout' in config ? config.dropout : undefined,
+    ...Object.fromEntries(
+      Object.entries(moeFlags).map(([flag, field]) => [
+        flag,
+        'moe' in config ? config.moe?.[field] : undefined,
+      ]),
+    ),
   };
   const changes: string[] = [];
   const compare = (given: object, checkpointValues: Record<string, unknown>): void => {
@@ -350,6 +357,7 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   };
 }
 
+/** The MoeConfig fields the expert flags give (the rest take the preset's defaults). */
 /** Trains (or resumes) as asked; prints progress on stderr; returns the summary. */
 export async function runTraining(request: TrainRequest): Promise<TrainOutcome> {
   const out = request.out;
@@ -386,9 +394,13 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     model.dispose();
     throw error;
   }
+  const experts =
+    shape.moe === undefined ? '' : `, ${shape.moe.experts} experts (${shape.moe.expertsPerToken} per token)`;
+  const active =
+    shape.moe === undefined ? '' : ` (${shape.moe.activeParameters.toLocaleString('en')} active per token)`;
   log(
-    `model: ${model.family}, ${shape.layers} layers, ${shape.heads} heads, ${shape.width} wide, context ${shape.context}, ` +
-      `vocabulary ${shape.vocabSize}: ${trainer.params.toLocaleString('en')} parameters`,
+    `model: ${model.family}, ${shape.layers} layers, ${shape.heads} heads, ${shape.width} wide${experts}, context ${shape.context}, ` +
+      `vocabulary ${shape.vocabSize}: ${trainer.params.toLocaleString('en')} parameters${active}`,
   );
   const signals = watchStopSignals(trainer, (code) => process.exit(code));
   let summary: TrainSummary;
@@ -458,5 +470,9 @@ export function summaryJson(
     out,
     backend: backend.name,
     threads: backend.threads,
+    // Models with expert layers: the last evaluation window's router statistics.
+    ...(summary.router === null
+      ? {}
+      : { aux_loss: summary.router.auxLoss, expert_load: summary.router.layers.map((layer) => layer.load) }),
   });
 }

@@ -34,6 +34,18 @@ export interface ArchitectureSummary {
     /** Source and target share one embedding. */
     readonly sharedEmbeddings: boolean;
   };
+  /** Families with expert layers: their settings, and the parameters one token runs through. */
+  readonly moe?: {
+    readonly experts: number;
+    readonly expertsPerToken: number;
+    readonly sharedExperts: number;
+    readonly routing: string;
+    readonly capacityFactor: number | null;
+    readonly auxLossCoef: number;
+    readonly zLossCoef: number;
+    readonly jitter: number;
+    readonly activeParameters: number;
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * lmforge/models: the model contract (model.ts), the family registry, the decoder-only
- * presets (GPT-2, Llama), the Marian encoder-decoder and model folders.
+ * presets (GPT-2, Llama, Mixtral), the Marian encoder-decoder and model folders.
  */
 export type {
   LanguageModel,
@@ -47,6 +47,8 @@ export {
 } from './decoder/config.js';
 export { gpt2Preset, gpt2Family } from './gpt2/family.js';
 export { llamaPreset, llamaFamily } from './llama/family.js';
+export { mixtralPreset, mixtralFamily } from './mixtral/family.js';
+export { type MoeConfig, moeDefaults } from './mixtral/config.js';
 export { DecoderLM, type DecoderOptions, type ForwardOptions } from './decoder/model.js';
 export {
   type MarianConfig,

@@ -15,6 +15,7 @@
  * L layers, nH heads.
  */
 import type { Rng, Tensor } from '../tensor/index.js';
+import type { RouterStats } from '../nn/index.js';
 
 /** The structural kind: what inputs forward() needs and what a cache holds. */
 export type ModelKind = 'decoder' | 'encoder' | 'encoder-decoder';
@@ -87,8 +88,10 @@ export interface OutputOptions {
   readonly attentions?: boolean;
   /** Dropout for this call only; absent: the model's `training` flag. */
   readonly mode?: ForwardMode;
-  /** Dropout randomness; required in 'train' mode when the model has dropout > 0. */
+  /** Dropout randomness; required in 'train' mode when the model has dropout > 0 (or router jitter). */
   readonly rng?: Rng;
+  /** Return what each MoE layer's router did (models with expert layers; ignored by dense ones). */
+  readonly routerStats?: boolean;
 }
 
 /** The options of the shorthand `forward(ids, options)`, which returns the logits alone. */
@@ -109,8 +112,14 @@ export interface ModelOutputs {
   readonly attentions?: readonly Tensor[];
   /** With `attentions`, encoder-decoder families: the decoder's cross-attention, one (B, nH, T, S) per layer. */
   readonly crossAttentions?: readonly Tensor[];
-  /** A loss term the family adds to the objective (MoE load balancing); absent when none. */
+  /**
+   * A loss term the family adds to the objective (MoE load balancing and router z-loss,
+   * already weighted by their coefficients); absent when the family has none, when its
+   * coefficients are 0, and under noGrad() (it is a training term).
+   */
   readonly auxLoss?: Tensor;
+  /** With `routerStats`, on models with expert layers: one record per MoE layer. */
+  readonly routerStats?: readonly RouterStats[];
 }
 
 /**

@@ -12,6 +12,7 @@ import type { LanguageModel, ModelConfig } from './model.js';
 import { checkSizeFits, type ModelSize } from './size.js';
 import { gpt2Family } from './gpt2/family.js';
 import { llamaFamily } from './llama/family.js';
+import { mixtralFamily } from './mixtral/family.js';
 import type { MarianConfig } from './marian/config.js';
 import type { MarianMTModel } from './marian/model.js';
 import { marianFamily } from './marian/family.js';
@@ -24,6 +25,7 @@ import { marianFamily } from './marian/family.js';
 export interface BuiltinFamilies {
   readonly gpt2: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly llama: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly mixtral: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly marian: { readonly config: MarianConfig; readonly model: MarianMTModel };
 }
 
@@ -53,6 +55,7 @@ export function registerFamily<Config extends ModelConfig>(family: ModelFamily<C
 
 registerFamily(gpt2Family);
 registerFamily(llamaFamily);
+registerFamily(mixtralFamily);
 registerFamily(marianFamily);
 
 /** The model_types that can be built and loaded, in registration order. */

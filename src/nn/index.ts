@@ -52,3 +52,16 @@ export {
   type MlpOptions,
 } from './layers/mlp.js';
 export { KVCache, type KVCacheShape } from './layers/kv-cache.js';
+export {
+  SparseMoe,
+  RouterRecorder,
+  routerAuxLoss,
+  routerLossValues,
+  type MoeRouting,
+  type MoeNames,
+  type SparseMoeOptions,
+  type MoeContext,
+  type RouterStats,
+  type RouterRecord,
+  type RouterLossCoefficients,
+} from './layers/moe.js';

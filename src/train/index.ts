@@ -189,3 +189,11 @@ export {
   encodePairs,
   PairBatcher,
 } from './data/pairs.js';
+export {
+  RouterWindow,
+  routerLogRecord,
+  readLastRouterRecord,
+  type RouterSummary,
+  type RouterLayerSummary,
+  type RouterLogRecord,
+} from './router-window.js';

@@ -47,6 +47,7 @@ import { learningRate } from './schedule.js';
 import { scheduleOf, type TrainOptions } from './options.js';
 import type { BatchSource, Objective } from './objectives/objective.js';
 import { CausalLmObjective } from './objectives/causal-lm.js';
+import { RouterWindow, routerLogRecord, type RouterSummary } from './router-window.js';
 import {
   logFile,
   saveCheckpoint,
@@ -102,6 +103,8 @@ export interface TrainSummary {
   readonly metrics: Readonly<Record<string, number>>;
   /** The last step's auxiliary loss; null when the model has none. */
   readonly auxLoss: number | null;
+  /** Models with expert layers: the router statistics of the last evaluation window; else null. */
+  readonly router: RouterSummary | null;
 }
 
 /**
@@ -168,6 +171,9 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
   #lastEval: TrainerState['lastEval'] = null;
   #lastMetrics: Readonly<Record<string, number>> = {};
   #stopRequested = false;
+  /** Router statistics since the last evaluation (models with expert layers). */
+  readonly #router = new RouterWindow();
+  #lastRouter: RouterSummary | null = null;
   /** Log lines not yet on disk: non-null only while replacing a run, before the first checkpoint. */
   #pendingLog: string[] | null;
   #checkpointStep: number | null;
@@ -276,6 +282,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
         const settings = { mode: 'train', rng: this.#dropoutRng } as const;
         const result = this.objective.loss(this.model, this.#sampler.next(), settings);
         tokens += result.tokens;
+        this.#router.add(result);
         const aux = result.auxLoss;
         backward(aux === undefined ? result.loss : add(result.loss, aux)); // ()
         if (aux !== undefined) auxSum = (auxSum ?? 0) + aux.item();
@@ -381,7 +388,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     this.#init.onEvent?.({ kind: 'checkpoint', step: this.#step, dir });
   }
 
-  async #log(record: Record<string, unknown>): Promise<void> {
+  async #log(record: object): Promise<void> {
     const dir = this.#init.runDir;
     if (dir === null) return;
     const line = JSON.stringify(record) + '\n';
@@ -465,6 +472,11 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       ...metrics,
       time: new Date().toISOString(),
     });
+    const router = this.#router.take();
+    if (router !== null) {
+      this.#lastRouter = router;
+      await this.#log(routerLogRecord(this.#step, router));
+    }
     if (this.#bestValLoss === null || valLoss < this.#bestValLoss) {
       this.#bestValLoss = valLoss;
       this.#evalsWithoutImprovement = 0;
@@ -557,6 +569,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       checkpointStep: this.#checkpointStep,
       metrics: this.#lastMetrics,
       auxLoss: lastAux,
+      router: this.#lastRouter,
     };
   }
 

@@ -51,6 +51,11 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--grad-clip': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1'] },
     '--label-smoothing': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
+    '--n-experts': atLeastOne,
+    '--experts-per-token': atLeastOne,
+    '--aux-loss-coef': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+    '--router-z-loss': { kind: 'number', range: '>= 0', outside: ['-1'] },
+    '--capacity-factor': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--eval-every': atLeastOne,
     '--eval-iters': atLeastOne,
     '--early-stop': atLeastOne,
@@ -192,7 +197,7 @@ describe('lmforge numeric flags', () => {
       ],
       [
         ['train', '--arch', 'gpt3', '--backend', 'cuda'],
-        `option '--arch <arch>': expected one of gpt2, llama, marian, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
+        `option '--arch <arch>': expected one of gpt2, llama, mixtral, marian, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
       ],
       [
         ['bench', 'matmul', '--m', '1000000', '--k', '1000000', '--n', '1'],

@@ -18,6 +18,7 @@ import {
   gpt2Preset,
   llamaPreset,
   loadModelFolder,
+  mixtralPreset,
   modelSize,
   parameterShapes,
   saveModelFolder,
@@ -53,6 +54,17 @@ const variants: ReadonlyArray<[string, DecoderConfig]> = [
       norm: 'rmsNorm',
       bias: false,
       positional: 'sinusoidal',
+    }),
+  ],
+  ['mixtral', mixtralPreset({ ...small, nHead: 4, nKvHead: 2, intermediateSize: 24, moe: { experts: 3 } })],
+  [
+    'mixtral GELU and shared experts',
+    mixtralPreset({
+      ...small,
+      nHead: 2,
+      mlp: 'gelu',
+      intermediateSize: 8,
+      moe: { experts: 2, sharedExperts: 2 },
     }),
   ],
 ];

@@ -1,9 +1,10 @@
 /**
- * `lmforge train`: train a GPT-2 or Llama style model from scratch on text files (or the
- * built-in WordNet corpus), or a Marian encoder-decoder on sentence pairs (or a built-in
- * WordNet task), or resume a run. With --json the last stdout line is one JSON object:
- * train_loss, val_loss, the objective's metrics (val_bleu, val_chrf), ms_per_iter_median,
- * tokens_per_s, params (and more).
+ * `lmforge train`: train a GPT-2, Llama or Mixtral (sparse mixture of experts) style model
+ * from scratch on text files (or the built-in WordNet corpus), or a Marian encoder-decoder on
+ * sentence pairs (or a built-in WordNet task), or resume a run. With --json the last stdout
+ * line is one JSON object: train_loss, val_loss, the objective's metrics (val_bleu,
+ * val_chrf for marian), ms_per_iter_median, tokens_per_s, params (and more; for mixtral
+ * aux_loss and expert_load).
  */
 import { Command, Option } from 'commander';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
@@ -42,6 +43,11 @@ interface TrainFlags extends ComputeFlags {
   weightDecay?: number;
   gradClip?: number;
   dropout?: number;
+  nExperts?: number;
+  expertsPerToken?: number;
+  auxLossCoef?: number;
+  routerZLoss?: number;
+  capacityFactor?: number;
   evalEvery?: number;
   evalIters?: number;
   earlyStop?: number;
@@ -142,6 +148,23 @@ export function trainCommand(): Command {
         'learning-rate schedule: cosine (warm-up, cosine decay to --min-lr) or inverse-sqrt (the paper: warm-up, then lr * sqrt(warmup / step)) (default cosine)',
       ).choices(['cosine', 'inverse-sqrt']),
     )
+    .option('--n-experts <n>', 'mixtral: experts per MoE layer (default 8)', integer({ min: 1 }))
+    .option(
+      '--experts-per-token <n>',
+      'mixtral: experts each token runs through (default 2)',
+      integer({ min: 1 }),
+    )
+    .option(
+      '--aux-loss-coef <x>',
+      'mixtral: load-balancing loss coefficient (default 0.01)',
+      real({ min: 0 }),
+    )
+    .option('--router-z-loss <x>', 'mixtral: router z-loss coefficient (default 0)', real({ min: 0 }))
+    .option(
+      '--capacity-factor <x>',
+      'mixtral: expert capacity in training, x tokens * k / experts (default: dropless)',
+      real({ above: 0 }),
+    )
     .option('--eval-every <n>', 'evaluate and checkpoint every N steps (default 250)', integer({ min: 1 }))
     .option('--eval-iters <n>', 'batches per evaluation (default 20)', integer({ min: 1 }))
     .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer({ min: 1 }))
@@ -164,6 +187,11 @@ export function trainCommand(): Command {
         nHead: flags.nHead,
         nEmbd: flags.nEmbd,
         dropout: flags.dropout,
+        nExperts: flags.nExperts,
+        expertsPerToken: flags.expertsPerToken,
+        auxLossCoef: flags.auxLossCoef,
+        routerZLoss: flags.routerZLoss,
+        capacityFactor: flags.capacityFactor,
       },
       options: {
         iters: flags.iters,

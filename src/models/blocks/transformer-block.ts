@@ -35,6 +35,7 @@ import {
   type LayerInitOptions,
   type LinearLayout,
   type MlpNames,
+  type MoeContext,
 } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
 
@@ -55,11 +56,13 @@ export type NormPlacement = 'pre' | 'post';
 export type SelfAttentionRule = 'causal' | 'bidirectional';
 
 /**
- * What sits in the feed-forward slot: anything that maps (B, T, C) to (B, T, C). The dense
- * MLP applies `dropHidden` (the context's activationDrop) to its hidden activation; a
- * module may ignore it.
+ * What sits in the feed-forward slot: anything that maps (B, T, C) to (B, T, C); a mixture
+ * of experts also reads the call's MoeContext (mode, jitter rng, router recorder).
  */
-export type FeedForward = Module & { forward(x: Tensor, dropHidden?: (h: Tensor) => Tensor): Tensor };
+export type FeedForward = Module & { forward(x: Tensor, moe?: MoeContext): Tensor };
+
+/** What a block's feed-forward slot holds: the dense MLP (it takes the activation dropout), or a family's module. */
+export type BlockFeedForward = Mlp | FeedForward;
 
 export type FeedForwardSpec =
   /** The dense MLP (nn/layers/mlp.ts); its names say GELU-style (up, down) or SwiGLU (gate, up, down). */
@@ -147,6 +150,8 @@ export interface BlockContext extends AttentionContext {
   readonly activationDrop?: (x: Tensor) => Tensor;
   /** The encoder output, for a block with cross-attention (and only for one). */
   readonly cross?: CrossContext;
+  /** What a mixture-of-experts feed-forward needs for this call; absent for dense blocks. */
+  readonly moe?: MoeContext;
 }
 
 export interface BlockResult {
@@ -168,7 +173,7 @@ export interface BlockResult {
 export class TransformerBlock extends Module {
   readonly spec: BlockSpec;
   /** The feed-forward when mounted (names.mlp ''): it has no path, so the block keeps it. */
-  readonly #mountedFeedForward: FeedForward | null;
+  readonly #mountedFeedForward: BlockFeedForward | null;
 
   constructor(spec: BlockSpec, build: BuildInit) {
     super();
@@ -196,7 +201,7 @@ export class TransformerBlock extends Module {
         this.addChild(cross.attention, new CrossAttention(options));
       });
     }
-    let mounted: FeedForward | null = null;
+    let mounted: BlockFeedForward | null = null;
     sublayer(names.norm2, () => {
       const feedForward = createFeedForward(spec, init);
       if (names.mlp === '') mounted = this.mount(feedForward);
@@ -226,8 +231,8 @@ export class TransformerBlock extends Module {
     return this.child<Norm>(this.spec.names.norm2);
   }
 
-  get mlp(): FeedForward {
-    return this.#mountedFeedForward ?? this.child<FeedForward>(this.spec.names.mlp);
+  get mlp(): BlockFeedForward {
+    return this.#mountedFeedForward ?? this.child<BlockFeedForward>(this.spec.names.mlp);
   }
 
   /** x (B, T, C) -> (B, T, C). */
@@ -278,7 +283,13 @@ export class TransformerBlock extends Module {
       });
     }
 
-    const output = residual(h, this.norm2, (input) => this.mlp.forward(input, context.activationDrop)); // (B, T, C)
+    // The dense MLP takes the activation dropout; a family's module (MoE) the call's MoeContext.
+    const feedForward = this.mlp;
+    const output = residual(h, this.norm2, (input) =>
+      feedForward instanceof Mlp
+        ? feedForward.forward(input, context.activationDrop)
+        : feedForward.forward(input, context.moe),
+    ); // (B, T, C)
     return { output, probabilities, crossProbabilities };
   }
 
@@ -298,7 +309,7 @@ export class TransformerBlock extends Module {
   }
 }
 
-function createFeedForward(spec: BlockSpec, init: LayerInitOptions): FeedForward {
+function createFeedForward(spec: BlockSpec, init: LayerInitOptions): BlockFeedForward {
   const feedForward = spec.feedForward;
   switch (feedForward.kind) {
     case 'mlp': {

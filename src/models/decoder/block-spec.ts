@@ -1,10 +1,11 @@
 /**
- * The BlockSpec of a decoder-only preset (GPT-2, Llama): pre-norm, causal, no
- * cross-attention, the dense MLP; widths, norm and init from DecoderConfig, names from the
+ * The BlockSpec of a decoder-only preset (GPT-2, Llama, Mixtral): pre-norm, causal, no
+ * cross-attention, the dense MLP or (config.moe) a sparse mixture of experts; widths, norm and init from DecoderConfig, names from the
  * preset's ArchNames. The shared block (../blocks/transformer-block.ts) knows nothing else
  * about decoders.
  */
-import type { BlockSpec, NormSpec } from '../blocks/transformer-block.js';
+import { SparseMoe } from '../../nn/index.js';
+import type { BlockSpec, FeedForwardSpec, NormSpec } from '../blocks/transformer-block.js';
 import type { DecoderConfig } from './config.js';
 import { archNames } from './names.js';
 
@@ -34,11 +35,32 @@ export function decoderBlockSpec(config: DecoderConfig): BlockSpec {
       mlp: names.mlp,
     },
     cross: null,
-    feedForward: {
+    feedForward: decoderFeedForward(config),
+  };
+}
+
+function decoderFeedForward(config: DecoderConfig): FeedForwardSpec {
+  const names = archNames[config.arch];
+  const moe = config.moe;
+  if (moe === null) {
+    return {
       kind: 'mlp',
       intermediateSize: config.intermediateSize,
       activation: config.activation,
       names: names.mlpNames[config.mlp],
-    },
+    };
+  }
+  return {
+    kind: 'module',
+    create: (init) =>
+      new SparseMoe({
+        nEmbd: config.nEmbd,
+        hidden: config.intermediateSize,
+        ...moe,
+        kind: config.mlp,
+        activation: config.activation,
+        names: names.moe!,
+        ...init,
+      }),
   };
 }

@@ -9,9 +9,10 @@ import { ConfigError } from '../../util/errors.js';
 import type { NormKind } from '../blocks/transformer-block.js';
 import { gpt2Defaults } from '../gpt2/config.js';
 import { llamaDefaults } from '../llama/config.js';
+import { mixtralDefaults, moeDefaults, resolveMoeConfig, type MoeConfig } from '../mixtral/config.js';
 
-/** Which checkpoint naming and projection layout the model uses (GPT2LMHeadModel or LlamaForCausalLM). */
-export type DecoderArch = 'gpt2' | 'llama';
+/** Which checkpoint naming and projection layout the model uses (GPT2LMHeadModel, LlamaForCausalLM, MixtralForCausalLM). */
+export type DecoderArch = 'gpt2' | 'llama' | 'mixtral';
 export type { NormKind };
 
 export interface DecoderConfig {
@@ -41,6 +42,11 @@ export interface DecoderConfig {
   readonly dropout: number;
   /** Std of the normal initialisation (residual projections get initStd / sqrt(2 nLayer)). */
   readonly initStd: number;
+  /**
+   * Sparse mixture of experts in every block's MLP slot (intermediateSize is then each
+   * expert's hidden size); null for a dense MLP. Set for the mixtral preset, null otherwise.
+   */
+  readonly moe: MoeConfig | null;
 }
 
 /** Raw, unvalidated input (user options, converted config.json); resolveDecoderConfig checks it. */
@@ -50,15 +56,17 @@ export type RawDecoderConfig = Readonly<Record<string, unknown>>;
  * Typed preset overrides: any subset of the fields (headSize is derived); `positional`
  * may also be a kind name, with `ropeTheta` for 'rope'.
  */
-export type DecoderOverrides = Partial<Omit<DecoderConfig, 'arch' | 'headSize' | 'positional'>> & {
+export type DecoderOverrides = Partial<Omit<DecoderConfig, 'arch' | 'headSize' | 'positional' | 'moe'>> & {
   readonly positional?: PositionalEncoding | PositionalEncoding['kind'];
   readonly ropeTheta?: number;
+  /** Expert settings (mixtral): any subset, the rest from the preset. */
+  readonly moe?: Partial<MoeConfig>;
 };
 
 /** The values a preset gives every field not set (gpt2/config.ts, llama/config.ts). */
 export type DecoderDefaults = Omit<
   DecoderConfig,
-  'arch' | 'headSize' | 'intermediateSize' | 'nKvHead' | 'positional'
+  'arch' | 'headSize' | 'intermediateSize' | 'nKvHead' | 'positional' | 'moe'
 > & {
   readonly positional: PositionalEncoding['kind'];
   readonly ropeTheta: number;
@@ -67,6 +75,7 @@ export type DecoderDefaults = Omit<
 const defaultsOf: Readonly<Record<DecoderArch, DecoderDefaults>> = {
   gpt2: gpt2Defaults,
   llama: llamaDefaults,
+  mixtral: mixtralDefaults,
 };
 
 /**
@@ -96,14 +105,17 @@ export const dimensionLimits = {
   blockSize: 2 ** 24,
 } as const;
 
-/** How to name each field in errors (e.g. the config.json key it came from); default the field itself. */
-/** A raw config's field: a DecoderConfig field, or ropeTheta (the theta of `positional: 'rope'` given flat). */
-export type DecoderField = keyof DecoderConfig | 'ropeTheta';
+/**
+ * A raw config's field: a DecoderConfig field, ropeTheta (the theta of `positional: 'rope'`
+ * given flat), or a field of the `moe` settings.
+ */
+export type DecoderField = keyof DecoderConfig | 'ropeTheta' | `moe.${keyof MoeConfig}`;
 
+/** How to name each field in errors (e.g. the config.json key it came from); default the field itself. */
 export type FieldNames = Readonly<Partial<Record<DecoderField, string>>>;
 
-/** Every field a raw config may give; its type makes it list each field exactly once. */
-const knownFields: Readonly<Record<DecoderField, true>> = {
+/** Every top-level field a raw config may give; its type makes it list each field exactly once. */
+const knownFields: Readonly<Record<keyof DecoderConfig | 'ropeTheta', true>> = {
   arch: true,
   vocabSize: true,
   nLayer: true,
@@ -123,6 +135,7 @@ const knownFields: Readonly<Record<DecoderField, true>> = {
   tiedEmbeddings: true,
   dropout: true,
   initStd: true,
+  moe: true,
 };
 
 /**
@@ -144,8 +157,8 @@ export function resolveDecoderConfig(
     if (!Object.hasOwn(knownFields, key)) problems.push(`${key}: unknown field`);
   }
   const arch = raw.arch;
-  if (arch !== 'gpt2' && arch !== 'llama') {
-    problems.push(`arch: expected 'gpt2' or 'llama', got ${JSON.stringify(arch)}`);
+  if (arch !== 'gpt2' && arch !== 'llama' && arch !== 'mixtral') {
+    problems.push(`arch: expected 'gpt2', 'llama' or 'mixtral', got ${JSON.stringify(arch)}`);
     throw configError(where, problems);
   }
   const d = defaultsOf[arch];
@@ -239,6 +252,14 @@ export function resolveDecoderConfig(
   if (positional.kind === 'sinusoidal' && Number.isInteger(nEmbd) && nEmbd % 2 !== 0) {
     problems.push(`${label('nEmbd')}: sinusoidal positions need an even width, got ${nEmbd}`);
   }
+  // Every Mixtral block is sparse; the other presets are dense.
+  let moe: MoeConfig | null = null;
+  if (arch === 'mixtral') {
+    moe = resolveMoeConfig(raw.moe, moeDefaults, (field) => label(`moe.${field}`), problems);
+    if (bias) problems.push(`${label('bias')}: Mixtral has no biases, got true`);
+  } else if (raw.moe !== undefined && raw.moe !== null) {
+    problems.push(`moe: only the mixtral preset has expert layers, got experts for arch '${arch}'`);
+  }
   if (raw.headSize !== undefined && raw.headSize !== headSize) {
     problems.push(`headSize: derived as nEmbd / nHead = ${headSize}, got ${JSON.stringify(raw.headSize)}`);
   }
@@ -262,6 +283,7 @@ export function resolveDecoderConfig(
     tiedEmbeddings,
     dropout,
     initStd,
+    moe,
   });
 }
 

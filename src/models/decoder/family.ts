@@ -1,6 +1,6 @@
 /**
  * The ModelFamily of a decoder-only preset: everything but the HF mapping is shared by
- * GPT-2 and Llama (the model, the parameter plan, checkpoint keys, size, summary); each
+ * GPT-2, Llama and Mixtral (the model, the parameter plan, checkpoint keys, size, summary); each
  * preset's family.ts adds its fromHf/toHf.
  */
 import type { ArchitectureSummary, ModelFamily } from '../family.js';
@@ -9,6 +9,7 @@ import { DecoderLM } from './model.js';
 import { decoderSize, parameterShapes } from './shapes.js';
 import { decoderCheckpointKeys } from './weights.js';
 import type { HfConfigJson } from './hf-common.js';
+import { activeParameters } from '../mixtral/shapes.js';
 
 export interface DecoderHfMapping {
   readonly fromHf: (json: HfConfigJson, where: string) => DecoderConfig;
@@ -16,6 +17,7 @@ export interface DecoderHfMapping {
 }
 
 function describeDecoder(c: DecoderConfig): ArchitectureSummary {
+  const moe = c.moe;
   return {
     layers: c.nLayer,
     heads: c.nHead,
@@ -27,6 +29,9 @@ function describeDecoder(c: DecoderConfig): ArchitectureSummary {
     positions: c.positional.kind,
     norm: c.norm,
     tiedEmbeddings: c.tiedEmbeddings,
+    ...(moe === null
+      ? {}
+      : { moe: { ...moe, activeParameters: activeParameters(c, decoderSize(c).parameters) } }),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * DecoderLM: the decoder-only causal LM of the GPT-2 and Llama presets, driven by
+ * DecoderLM: the decoder-only causal LM of the GPT-2, Llama and Mixtral presets, driven by
  * DecoderConfig and implementing the model contract (../model.ts). It reads top to bottom
  * as nanoGPT's model.py: token (+ position) embeddings, the pre-norm blocks
  * (../blocks/transformer-block.ts with ./block-spec.ts), a final norm and a head (the lm_head Linear, or the token
@@ -7,18 +7,33 @@
  *
  * Parameter paths equal the Hugging Face checkpoint keys of the config's `arch`
  * (GPT2LMHeadModel: transformer.h.3.attn.c_attn.weight; LlamaForCausalLM:
- * model.layers.3.self_attn.q_proj.weight), so a saved model is an HF model folder.
+ * model.layers.3.self_attn.q_proj.weight; MixtralForCausalLM:
+ * model.layers.3.block_sparse_moe.experts.5.w1.weight), so a saved model is an HF model folder.
+ * With expert layers (config.moe) the blocks share one RouterRecorder per call, from which
+ * the auxiliary loss (ModelOutputs.auxLoss) and the router statistics are returned.
  *
  * Legend: B batch, T time, C channels (nEmbd), V vocab, nH heads, nKV kv-heads, hs head size.
  */
-import { type Tensor, Rng, add, embedding, isTensor, matmulTransposed, narrow } from '../../tensor/index.js';
+import {
+  type Tensor,
+  Rng,
+  add,
+  embedding,
+  isGradEnabled,
+  isTensor,
+  matmulTransposed,
+  narrow,
+} from '../../tensor/index.js';
 import {
   Module,
   Linear,
   KVCache,
   RotaryEmbedding,
+  RouterRecorder,
+  routerAuxLoss,
   sinusoidalTable,
   positionRows,
+  type MoeContext,
   type Projection,
 } from '../../nn/index.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
@@ -155,9 +170,18 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     }
     x = drop(x);
     const mask = layerMaskOf(inputs.attentionMask, true);
+    const moe = this.#moeContext(training, outputs);
     const stack = body.blocks.run(
       x,
-      { offset, rope: this.#rope, cache, drop, attentionDropout, ...(mask === null ? {} : { mask }) },
+      {
+        offset,
+        rope: this.#rope,
+        cache,
+        drop,
+        attentionDropout,
+        ...(mask === null ? {} : { mask }),
+        ...(moe === null ? {} : { moe }),
+      },
       outputs,
     );
     x = body.finalNorm.forward(stack.output); // (B, T, C)
@@ -165,10 +189,32 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     const attentions = stack.attentions;
     cache?.advance(T);
     const logits = outputs.logits ?? 'all';
+    const records = moe?.recorder?.records;
     return {
       logits: logits === 'none' ? null : this.#head(logits === 'last' ? narrow(x, 1, T - 1, 1) : x),
       ...(hiddenStates === null ? {} : { hiddenStates }),
       ...(attentions === null ? {} : { attentions }),
+      ...(moe?.recorder?.losses === true ? { auxLoss: routerAuxLoss(records!, this.config.moe!) } : {}),
+      ...(outputs.routerStats === true && records !== undefined
+        ? { routerStats: records.map((r) => r.stats) }
+        : {}),
+    };
+  }
+
+  /**
+   * The expert layers' context of one call (null for a dense model): the mode, the rng for
+   * router jitter, and a recorder when router statistics are asked for or the auxiliary loss
+   * is due (nonzero coefficients, while autograd records: it is a training term).
+   */
+  #moeContext(training: boolean, outputs: OutputOptions): MoeContext | null {
+    const moe = this.config.moe;
+    if (moe === null) return null;
+    const losses = (moe.auxLossCoef > 0 || moe.zLossCoef > 0) && isGradEnabled();
+    const recorder = losses || outputs.routerStats === true ? new RouterRecorder({ losses }) : null;
+    return {
+      training,
+      ...(outputs.rng === undefined ? {} : { rng: outputs.rng }),
+      ...(recorder === null ? {} : { recorder }),
     };
   }
 

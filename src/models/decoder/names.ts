@@ -1,11 +1,12 @@
 /**
  * The checkpoint names a decoder-only preset gives its modules, and the table of every
- * preset's names (gpt2/names.ts, llama/names.ts). The blocks (../blocks/) and the
+ * preset's names (gpt2/names.ts, llama/names.ts, mixtral/names.ts). The blocks (../blocks/) and the
  * parameter plan (./shapes.ts) both build their paths from these.
  */
-import type { AttentionProjections, LinearLayout, MlpNames } from '../../nn/index.js';
+import type { AttentionProjections, LinearLayout, MlpNames, MoeNames } from '../../nn/index.js';
 import { gpt2Names } from '../gpt2/names.js';
 import { llamaNames } from '../llama/names.js';
+import { mixtralNames } from '../mixtral/names.js';
 import type { DecoderArch } from './config.js';
 
 export interface ArchNames {
@@ -24,8 +25,14 @@ export interface ArchNames {
   /** GPT-2 stores its Conv1D weights (in, out); nn.Linear is (out, in). */
   readonly layout: LinearLayout;
   readonly mlpNames: { readonly gelu: MlpNames; readonly swiglu: MlpNames };
+  /** The names inside a sparse MoE block (presets with MoE layers: mixtral). */
+  readonly moe?: MoeNames;
   /** Checkpoint keys that hold buffers, not weights: skipped on load. */
   readonly bufferKeys: readonly RegExp[];
 }
 
-export const archNames: Readonly<Record<DecoderArch, ArchNames>> = { gpt2: gpt2Names, llama: llamaNames };
+export const archNames: Readonly<Record<DecoderArch, ArchNames>> = {
+  gpt2: gpt2Names,
+  llama: llamaNames,
+  mixtral: mixtralNames,
+};

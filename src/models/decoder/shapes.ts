@@ -8,6 +8,7 @@
 import { sizeOfPlan, type ModelSize } from '../size.js';
 import type { DecoderConfig } from './config.js';
 import { archNames } from './names.js';
+import { moeParameterShapes } from '../mixtral/shapes.js';
 
 /** Parameter path -> shape, in the order DecoderLM registers them. */
 export function parameterShapes(config: DecoderConfig): Map<string, readonly number[]> {
@@ -42,6 +43,11 @@ export function parameterShapes(config: DecoderConfig): Map<string, readonly num
     linear(`${attention}.${p.out}`, C, C);
     norm(`${block}.${names.norm2}`);
     const mlp = `${block}.${names.mlp}`;
+    if (config.moe !== null) {
+      for (const [path, shape] of moeParameterShapes(mlp, config, config.moe, names.moe!))
+        shapes.set(path, shape);
+      continue;
+    }
     const m = names.mlpNames[config.mlp];
     if (m.kind === 'swiglu') linear(`${mlp}.${m.gate}`, C, hidden);
     linear(`${mlp}.${m.up}`, C, hidden);

@@ -2,7 +2,8 @@
  * LlamaConfig (config.json of LlamaForCausalLM) <-> DecoderConfig. snake_case lives only
  * in the HF mappings; lmforge_* keys hold what LlamaConfig cannot say
  * (decoder/hf-common.ts). The fields that size the weights are required; the rest take
- * HF's defaults.
+ * HF's defaults. The Llama-style fields are shared with Mixtral (../mixtral/hf.ts), whose
+ * config class has the same keys with other defaults.
  */
 import { resolveDecoderConfig, type DecoderConfig, type FieldNames } from '../decoder/config.js';
 import {
@@ -35,8 +36,24 @@ export const llamaFieldNames: FieldNames = {
   dropout: 'attention_dropout',
 };
 
+/** HF's defaults of the Llama-style fields a config.json may leave out (LlamaConfig's; MixtralConfig's differ). */
+export interface LlamaStyleDefaults {
+  readonly ropeTheta: number;
+  readonly rmsNormEps: number;
+  /** num_key_value_heads when absent; null: num_attention_heads (multi-head attention). */
+  readonly kvHeads: number | null;
+  readonly maxPositions: number;
+}
+
+const llamaHfDefaults: LlamaStyleDefaults = {
+  ropeTheta: 10000,
+  rmsNormEps: 1e-6,
+  kvHeads: null,
+  maxPositions: 2048,
+};
+
 /** With learned positions the context length sizes a weight too. */
-function requiredFields(c: HfConfigJson): string[] {
+export function llamaStyleRequiredFields(c: HfConfigJson): string[] {
   const fields = [
     'vocab_size',
     'hidden_size',
@@ -48,7 +65,8 @@ function requiredFields(c: HfConfigJson): string[] {
   return fields;
 }
 
-export function llamaToHf(s: DecoderConfig): Record<string, unknown> {
+/** The Llama-style keys of a config.json for `s`, and the lmforge_* extras it needs. */
+export function llamaStyleToHf(s: DecoderConfig): Record<string, unknown> {
   const extras: Record<string, unknown> = {};
   if (s.positional.kind !== 'rope') extras['lmforge_positional'] = s.positional.kind;
   if (s.norm !== 'rmsNorm') extras['lmforge_norm'] = s.norm;
@@ -57,8 +75,6 @@ export function llamaToHf(s: DecoderConfig): Record<string, unknown> {
   // also drops embeddings and residual branches, which lmforge_dropout records.
   if (s.dropout !== 0) extras['lmforge_dropout'] = s.dropout;
   return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
     vocab_size: s.vocabSize,
     hidden_size: s.nEmbd,
     intermediate_size: s.intermediateSize,
@@ -69,8 +85,6 @@ export function llamaToHf(s: DecoderConfig): Record<string, unknown> {
     hidden_act: activationToHf[s.activation],
     rms_norm_eps: s.normEps,
     rope_theta: s.positional.kind === 'rope' ? s.positional.theta : 10000,
-    attention_bias: s.bias,
-    mlp_bias: s.bias,
     attention_dropout: s.dropout,
     initializer_range: s.initStd,
     tie_word_embeddings: s.tiedEmbeddings,
@@ -79,10 +93,27 @@ export function llamaToHf(s: DecoderConfig): Record<string, unknown> {
   };
 }
 
-/** A resolved DecoderConfig from a Llama config.json object; every bad field named by its key. */
-export function llamaFromHf(c: HfConfigJson, where: string): DecoderConfig {
-  requireFields(c, requiredFields(c), 'llama', where);
-  const problems: string[] = [];
+export function llamaToHf(s: DecoderConfig): Record<string, unknown> {
+  const { torch_dtype, ...fields } = llamaStyleToHf(s);
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    ...fields,
+    attention_bias: s.bias,
+    mlp_bias: s.bias,
+    torch_dtype,
+  };
+}
+
+/**
+ * The raw DecoderConfig fields (all but arch) of a Llama-style config.json, absent fields
+ * taking `defaults`; what lmforge cannot represent is pushed to `problems`.
+ */
+export function llamaStyleRaw(
+  c: HfConfigJson,
+  defaults: LlamaStyleDefaults,
+  problems: string[],
+): Record<string, unknown> {
   const attentionBias = c['attention_bias'] ?? false;
   const mlpBias = c['mlp_bias'] ?? attentionBias;
   if (attentionBias !== mlpBias) {
@@ -105,6 +136,7 @@ export function llamaFromHf(c: HfConfigJson, where: string): DecoderConfig {
   const heads = c['num_attention_heads'];
   if (
     c['head_dim'] !== undefined &&
+    c['head_dim'] !== null &&
     typeof c['hidden_size'] === 'number' &&
     typeof heads === 'number' &&
     c['head_dim'] !== c['hidden_size'] / heads
@@ -113,19 +145,18 @@ export function llamaFromHf(c: HfConfigJson, where: string): DecoderConfig {
       `head_dim: must equal hidden_size / num_attention_heads, got ${JSON.stringify(c['head_dim'])}`,
     );
   }
-  const raw = {
-    arch: 'llama',
+  return {
     vocabSize: c['vocab_size'],
     nEmbd: c['hidden_size'],
     intermediateSize: c['intermediate_size'],
     nLayer: c['num_hidden_layers'],
     nHead: heads,
-    // HF: num_key_value_heads None means multi-head attention.
-    nKvHead: c['num_key_value_heads'] ?? heads,
-    blockSize: c['max_position_embeddings'] ?? 2048,
+    // num_key_value_heads None means multi-head attention (Llama's default).
+    nKvHead: c['num_key_value_heads'] ?? defaults.kvHeads ?? heads,
+    blockSize: c['max_position_embeddings'] ?? defaults.maxPositions,
     activation: activationOf(c, 'hidden_act', 'silu', problems),
-    normEps: c['rms_norm_eps'] ?? 1e-6,
-    positional: positionalOf(c, 'rope', c['rope_theta'] ?? 10000),
+    normEps: c['rms_norm_eps'] ?? defaults.rmsNormEps,
+    positional: positionalOf(c, 'rope', c['rope_theta'] ?? defaults.ropeTheta),
     bias: attentionBias,
     initStd: c['initializer_range'] ?? 0.02,
     tiedEmbeddings: c['tie_word_embeddings'] ?? false,
@@ -133,6 +164,13 @@ export function llamaFromHf(c: HfConfigJson, where: string): DecoderConfig {
     mlp: c['lmforge_mlp'] ?? 'swiglu',
     dropout: c['lmforge_dropout'] ?? c['attention_dropout'] ?? 0,
   };
+}
+
+/** A resolved DecoderConfig from a Llama config.json object; every bad field named by its key. */
+export function llamaFromHf(c: HfConfigJson, where: string): DecoderConfig {
+  requireFields(c, llamaStyleRequiredFields(c), 'llama', where);
+  const problems: string[] = [];
+  const raw = { arch: 'llama', ...llamaStyleRaw(c, llamaHfDefaults, problems) };
   rejectUnsupported(problems, where);
   return resolveDecoderConfig(raw, where, llamaFieldNames);
 }

@@ -10,7 +10,7 @@
  * heads plug in here.
  */
 import type { Rng, Tensor } from '../../tensor/index.js';
-import type { LanguageModel } from '../../models/index.js';
+import type { LanguageModel, ModelOutputs } from '../../models/index.js';
 
 /** A split of an objective's data. */
 export type ObjectiveSplit = 'train' | 'val';
@@ -39,9 +39,11 @@ export interface ObjectiveLoss {
   /** () the objective's loss (the mean over the batch's targets): what evaluation reports. */
   readonly loss: Tensor;
   /** () a term the model adds (MoE load balancing); optimised with the loss, logged apart. */
-  readonly auxLoss?: Tensor;
+  readonly auxLoss?: Tensor | undefined;
   /** Targets this batch trains on (tokens, masked tokens, examples): for throughput. */
   readonly tokens: number;
+  /** Models with expert layers: the routers' statistics of this forward (logged per evaluation window). */
+  readonly routerStats?: ModelOutputs['routerStats'] | undefined;
 }
 
 export interface Objective<Batch = unknown> {
