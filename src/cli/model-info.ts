@@ -82,6 +82,14 @@ export interface ModelInfo {
   readonly positions: string;
   readonly norm: string;
   readonly tied_embeddings: boolean;
+  /** Encoder-decoder folders: the encoder's stack (the fields above are the decoder's). */
+  readonly encoder?: {
+    readonly layers: number;
+    readonly heads: number;
+    readonly intermediate_size: number;
+    readonly vocab_size: number;
+    readonly shared_embeddings: boolean;
+  };
   /** Models with expert layers. */
   readonly moe?: {
     readonly experts: number;
@@ -163,6 +171,17 @@ function architectureOf(config: AnyModelConfig) {
     positions: a.positions,
     norm: a.norm,
     tied_embeddings: a.tiedEmbeddings,
+    ...(a.encoder === undefined
+      ? {}
+      : {
+          encoder: {
+            layers: a.encoder.layers,
+            heads: a.encoder.heads,
+            intermediate_size: a.encoder.intermediateSize,
+            vocab_size: a.encoder.vocabSize,
+            shared_embeddings: a.encoder.sharedEmbeddings,
+          },
+        }),
     ...(a.moe === undefined
       ? {}
       : {
@@ -296,6 +315,15 @@ export function formatModelInfo(info: ModelInfo): string[] {
     `context: ${info.context}, vocabulary: ${info.vocab_size}`,
     `positions: ${info.positions}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
   ];
+  const encoder = info.encoder;
+  if (encoder !== undefined) {
+    lines.splice(
+      3,
+      0,
+      `encoder: ${encoder.layers} layers, ${encoder.heads} heads, mlp ${encoder.intermediate_size}, ` +
+        `source vocabulary ${encoder.vocab_size}${encoder.shared_embeddings ? ' (embeddings shared with the decoder)' : ''}; decoder:`,
+    );
+  }
   const moe = info.moe;
   if (moe !== undefined) {
     const shared = moe.shared_experts > 0 ? `, ${moe.shared_experts} shared` : '';

@@ -16,6 +16,9 @@ import { mixtralFamily } from './mixtral/family.js';
 import type { BertConfig } from './bert/config.js';
 import type { BertModel } from './bert/model.js';
 import { bertFamily } from './bert/family.js';
+import type { MarianConfig } from './marian/config.js';
+import type { MarianMTModel } from './marian/model.js';
+import { marianFamily } from './marian/family.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -27,6 +30,7 @@ export interface BuiltinFamilies {
   readonly llama: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly mixtral: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly bert: { readonly config: BertConfig; readonly model: BertModel };
+  readonly marian: { readonly config: MarianConfig; readonly model: MarianMTModel };
 }
 
 export type AnyModelConfig = BuiltinFamilies[keyof BuiltinFamilies]['config'];
@@ -57,6 +61,7 @@ registerFamily(gpt2Family);
 registerFamily(llamaFamily);
 registerFamily(mixtralFamily);
 registerFamily(bertFamily);
+registerFamily(marianFamily);
 
 /** The model_types that can be built and loaded, in registration order. */
 export function modelTypes(): string[] {
@@ -122,6 +127,7 @@ export interface CreateModelOptions {
  */
 export function createModel(config: DecoderConfig, options?: CreateModelOptions): DecoderLM;
 export function createModel(config: BertConfig, options?: CreateModelOptions): BertModel;
+export function createModel(config: MarianConfig, options?: CreateModelOptions): MarianMTModel;
 export function createModel(config: ModelConfig, options?: CreateModelOptions): LanguageModel;
 export function createModel(config: ModelConfig, options: CreateModelOptions = {}): LanguageModel {
   const family = familyOf(config.arch, 'createModel: arch');

@@ -15,6 +15,7 @@ export { LayerNorm } from './layers/layer-norm.js';
 export { RMSNorm } from './layers/rms-norm.js';
 export {
   type PositionalEncoding,
+  type SinusoidLayout,
   RotaryEmbedding,
   sinusoidalTable,
   positionRows,

@@ -51,6 +51,7 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--weight-decay': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--grad-clip': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1'] },
+    '--label-smoothing': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
     '--n-experts': atLeastOne,
     '--experts-per-token': atLeastOne,
     '--aux-loss-coef': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
@@ -72,7 +73,12 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--top': atLeastOne,
     '--threads': threads,
   },
-  eval: { '--batch-size': atLeastOne, '--threads': threads },
+  eval: {
+    '--batch-size': atLeastOne,
+    '--beam': atLeastOne,
+    '--max-tokens': atLeastOne,
+    '--threads': threads,
+  },
   finetune: {
     '--epochs': atLeastOne,
     '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
@@ -94,6 +100,13 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   'lora merge': { '--threads': threads },
+  translate: {
+    '--beam': atLeastOne,
+    '--n-best': atLeastOne,
+    '--max-tokens': atLeastOne,
+    '--batch-size': atLeastOne,
+    '--threads': threads,
+  },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -128,6 +141,7 @@ const required: Readonly<Record<string, readonly string[]>> = {
   finetune: [missing, '--task', 'sft', '--out', join(work, 'never')],
   chat: [missing],
   'lora merge': [missing, '--out', join(work, 'never')],
+  translate: [missing, '--text', 'x'],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -228,7 +242,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, eval, export, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, translate, eval, export, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
@@ -243,7 +257,6 @@ describe('lmforge command-line errors', () => {
       [['train', '--itres', '5'], `train: unknown option '--itres' (Did you mean --iters?)`],
       [['train', '--iters'], `train: option '--iters <n>' argument missing`],
       [['train', '--iters', 'abc'], `option '--iters <n>': expected an integer >= 1, got "abc"`],
-      [['eval', missing], `eval: required option '--data <file>' not specified`],
       [['eval', '--data', data], `eval: missing required argument 'dir'`],
       [
         ['eval', missing, missing, '--data', data],

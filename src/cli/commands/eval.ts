@@ -1,49 +1,146 @@
-/** `lmforge eval DIR|FILE.gguf --data FILE`: loss and perplexity of a model on a text file. */
+/**
+ * `lmforge eval DIR|FILE.gguf --data FILE`: loss and perplexity of a decoder on a text file.
+ * `lmforge eval DIR --pairs FILE`: BLEU and chrF (sacreBLEU's corpus scores: 13a BLEU, chrF2)
+ * of an encoder-decoder folder's translations of the sources against the targets, decoded as
+ * `translate` decodes (the folder's generation_config.json, --beam, --max-tokens).
+ */
 import { Command } from 'commander';
+import { bleuSignature, corpusBleu, corpusChrf, formatBleu, formatChrf } from '../../eval/index.js';
 import { UnknownCharacters } from '../../tokenizers/index.js';
-import { evaluateLoss, readTextFile } from '../../train/index.js';
+import { evaluateLoss, readPairs, readTextFile } from '../../train/index.js';
+import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { loadModelWithTokenizer } from '../load-model.js';
 import { integer } from '../parse-number.js';
+import { encodeSources, loadTranslator, translateTexts } from '../translation.js';
 import { warnUnknownCharacters } from '../unknown-characters.js';
 
 interface EvalFlags extends ComputeFlags {
-  data: string;
-  batchSize: number;
+  data?: string;
+  pairs?: string;
+  batchSize?: number;
+  beam?: number;
+  maxTokens?: number;
   json?: boolean;
+}
+
+async function evalText(dir: string, path: string, flags: EvalFlags): Promise<void> {
+  // Missing, empty, binary or invalid UTF-8: a FormatError naming the file, as for training data.
+  const text = await readTextFile(path);
+  const { model, tokenizer } = await loadModelWithTokenizer(dir);
+  try {
+    if (model.kind === 'encoder-decoder') {
+      throw new ConfigError('an encoder-decoder is evaluated on sentence pairs', {
+        where: '--data',
+        expected: '--pairs FILE (TSV source<TAB>target or JSON Lines), scored by BLEU and chrF',
+        actual: `a ${model.family} encoder-decoder folder`,
+      });
+    }
+    const unknown = new UnknownCharacters();
+    const ids = Int32Array.from(
+      tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set(), unknown }),
+    );
+    warnUnknownCharacters(unknown, path);
+    const started = performance.now();
+    const result = evaluateLoss(model, ids, { batchSize: flags.batchSize ?? 8 });
+    const seconds = (performance.now() - started) / 1000;
+    if (flags.json === true) {
+      process.stdout.write(
+        JSON.stringify({ loss: result.loss, perplexity: result.perplexity, tokens: result.tokens }) + '\n',
+      );
+    } else {
+      process.stdout.write(
+        `loss ${result.loss.toFixed(4)}, perplexity ${result.perplexity.toFixed(3)} over ${result.tokens.toLocaleString('en')} tokens (${seconds.toFixed(1)} s)\n`,
+      );
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+async function evalPairs(dir: string, path: string, flags: EvalFlags): Promise<void> {
+  const pairs = await readPairs(path);
+  const translator = await loadTranslator(dir, flags, 'eval');
+  try {
+    const sources = encodeSources(
+      translator.tokenizer,
+      pairs.map((p) => p.source),
+      path,
+    );
+    const started = performance.now();
+    const results = await translateTexts(translator, sources, (i) => pairs[i]!.where, flags.batchSize ?? 16);
+    const seconds = (performance.now() - started) / 1000;
+    const hypotheses = results.map(([best]) => best!.translation);
+    const references = [pairs.map((p) => p.target)];
+    const bleu = corpusBleu(hypotheses, references);
+    const chrf = corpusChrf(hypotheses, references);
+    const beams = translator.config.numBeams;
+    if (flags.json === true) {
+      process.stdout.write(
+        JSON.stringify({
+          bleu: bleu.score,
+          chrf: chrf.score,
+          bleu_signature: bleuSignature({}, 1),
+          precisions: bleu.precisions,
+          bp: bleu.bp,
+          sentences: pairs.length,
+          num_beams: beams,
+          sentences_per_s: pairs.length / seconds,
+        }) + '\n',
+      );
+    } else {
+      process.stdout.write(`${formatBleu(bleu)}\n${formatChrf(chrf)}\n`);
+      process.stderr.write(
+        `${pairs.length} pairs of ${path} in ${seconds.toFixed(1)} s (${beams === 1 ? 'greedy' : `beam ${beams}`}; ${bleuSignature({}, 1)})\n`,
+      );
+    }
+  } finally {
+    translator.model.dispose();
+  }
 }
 
 export function evalCommand(): Command {
   const command = new Command('eval')
     .argument('<dir>', 'model folder, or a .gguf file')
-    .requiredOption('--data <file>', 'text file to evaluate on')
-    .option('--batch-size <n>', 'blocks per forward pass', integer({ min: 1 }), 8)
-    .option('--json', 'print one JSON object {loss, perplexity, tokens}');
+    .option('--data <file>', 'text file to evaluate a decoder on (loss and perplexity)')
+    .option(
+      '--pairs <file>',
+      'sentence pairs to evaluate an encoder-decoder on (BLEU and chrF): TSV source<TAB>target or JSON Lines',
+    )
+    .option(
+      '--batch-size <n>',
+      'blocks per forward pass (--data, default 8) or sentences decoded together (--pairs, default 16)',
+      integer({ min: 1 }),
+    )
+    .option(
+      '--beam <n>',
+      "beams for --pairs (1: greedy; default: the folder's generation_config.json)",
+      integer({ min: 1 }),
+    )
+    .option('--max-tokens <n>', 'ids to generate at most per sentence (--pairs)', integer({ min: 1 }))
+    .option(
+      '--json',
+      'print one JSON object ({loss, perplexity, tokens}, or with --pairs {bleu, chrf, ...})',
+    );
   return addComputeOptions(command).action(async (dir: string, flags: EvalFlags) => {
     applyComputeOptions(flags, flags.json === true);
-    // Missing, empty, binary or invalid UTF-8: a FormatError naming the file, as for training data.
-    const text = await readTextFile(flags.data);
-    const { model, tokenizer } = await loadModelWithTokenizer(dir);
-    try {
-      const unknown = new UnknownCharacters();
-      const ids = Int32Array.from(
-        tokenizer.encode(text, { addSpecialTokens: false, disallowedSpecial: new Set(), unknown }),
-      );
-      warnUnknownCharacters(unknown, flags.data);
-      const started = performance.now();
-      const result = evaluateLoss(model, ids, { batchSize: flags.batchSize });
-      const seconds = (performance.now() - started) / 1000;
-      if (flags.json === true) {
-        process.stdout.write(
-          JSON.stringify({ loss: result.loss, perplexity: result.perplexity, tokens: result.tokens }) + '\n',
-        );
-      } else {
-        process.stdout.write(
-          `loss ${result.loss.toFixed(4)}, perplexity ${result.perplexity.toFixed(3)} over ${result.tokens.toLocaleString('en')} tokens (${seconds.toFixed(1)} s)\n`,
-        );
+    if ((flags.data === undefined) === (flags.pairs === undefined)) {
+      throw new ConfigError('give --data (a text file) or --pairs (sentence pairs), one of them', {
+        where: 'eval',
+        actual: flags.data === undefined ? 'neither' : 'both',
+      });
+    }
+    if (flags.data !== undefined) {
+      for (const flag of ['beam', 'maxTokens'] as const) {
+        if (flags[flag] !== undefined) {
+          throw new ConfigError('decoding flags apply to --pairs', {
+            where: flag === 'beam' ? '--beam' : '--max-tokens',
+          });
+        }
       }
-    } finally {
-      model.dispose();
+      await evalText(dir, flags.data, flags);
+    } else {
+      await evalPairs(dir, flags.pairs!, flags);
     }
   });
 }

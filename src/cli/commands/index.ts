@@ -33,7 +33,8 @@ export const commands: readonly CommandEntry[] = [
   {
     name: 'train',
     usage: '[options]',
-    description: 'Train a language model from scratch (defaults: nanoGPT shakespeare-char CPU run)',
+    description:
+      'Train a language model from scratch (defaults: nanoGPT shakespeare-char CPU run), or a Marian translation model',
     load: async () => (await import('./train.js')).trainCommand,
   },
   {
@@ -63,9 +64,16 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./lora.js')).loraCommand,
   },
   {
+    name: 'translate',
+    usage: '[options] <dir>',
+    description: 'Translate texts with an encoder-decoder model folder (greedy or beam search)',
+    load: async () => (await import('./translate.js')).translateCommand,
+  },
+  {
     name: 'eval',
     usage: '[options] <dir>',
-    description: 'Loss and perplexity of a model on a text file (every token predicted once)',
+    description:
+      'Loss and perplexity of a model on a text file, or BLEU and chrF of an encoder-decoder on sentence pairs',
     load: async () => (await import('./eval.js')).evalCommand,
   },
   {
