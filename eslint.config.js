@@ -1,21 +1,35 @@
 // Lint rules plus the import-boundary rule of STYLE.md: dependencies point one way,
 // tensor <- backend <- nn <- models <- train/generate <- cli/server (train may use generate);
-// tokenizers and io depend only on tensor and util.
+// tokenizers and io depend only on tensor and util; ngram (n-gram models, not neural) on
+// tensor, util and tokenizers, and train (the evaluation harness) and cli use it.
 import tseslint from 'typescript-eslint';
 
 const layers = ['tensor', 'backend', 'nn', 'models', 'train', 'generate', 'cli', 'server'];
 /** Folders each layer may NOT import from. */
 const forbidden = {
-  util: ['tensor', 'backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
-  tensor: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
-  backend: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io'],
-  tokenizers: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'io'],
-  io: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server'],
-  nn: ['models', 'train', 'generate', 'cli', 'server'],
-  models: ['train', 'generate', 'cli', 'server'],
+  util: [
+    'tensor',
+    'backend',
+    'nn',
+    'models',
+    'train',
+    'generate',
+    'cli',
+    'server',
+    'tokenizers',
+    'io',
+    'ngram',
+  ],
+  tensor: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io', 'ngram'],
+  backend: ['nn', 'models', 'train', 'generate', 'cli', 'server', 'tokenizers', 'io', 'ngram'],
+  tokenizers: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'io', 'ngram'],
+  io: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'ngram'],
+  ngram: ['backend', 'nn', 'models', 'train', 'generate', 'cli', 'server', 'io'],
+  nn: ['models', 'train', 'generate', 'cli', 'server', 'ngram'],
+  models: ['train', 'generate', 'cli', 'server', 'ngram'],
   // train may use generate: RL rollouts and evaluation by generation (STYLE.md).
   train: ['cli', 'server'],
-  generate: ['train', 'cli', 'server'],
+  generate: ['train', 'cli', 'server', 'ngram'],
   server: ['cli'],
   cli: [],
 };
