@@ -1,13 +1,14 @@
 /**
  * Generating from an n-gram model: the prompt's units continue a sentence from <s>, then
- * units are drawn one at a time from p(. | context) until </s> or `maxTokens`. <unk> is
- * never drawn (the distribution is renormalised without it), nor <s>.
+ * units are drawn one at a time from p(. | context) until </s> or `maxTokens` (with
+ * `stopAtEos: false`, </s> is a line break and a new sentence starts). <unk> is never drawn
+ * (the distribution is renormalised without it), nor <s>.
  */
 import { Rng } from '../tensor/index.js';
 import { ConfigError } from '../util/errors.js';
 import type { NgramModel } from './model.js';
 import type { NgramUnits } from './units.js';
-import { eosId, unkId } from './vocabulary.js';
+import { eosId, eosWord, unkId } from './vocabulary.js';
 
 export interface NgramGenerateOptions {
   /** Units to draw at most (>= 1). */
@@ -15,6 +16,8 @@ export interface NgramGenerateOptions {
   /** 0: the most probable unit (lowest id on ties); else p^(1/T), renormalised. Default 1. */
   readonly temperature?: number;
   readonly seed?: number;
+  /** End at </s> (default true); false: </s> is a line break and generation goes on. */
+  readonly stopAtEos?: boolean;
 }
 
 export interface NgramGeneration {
@@ -22,7 +25,7 @@ export interface NgramGeneration {
   readonly text: string;
   /** The prompt's and the generated units as one text (words joined by single spaces). */
   readonly sentence: string;
-  /** The generated units (</s> not included). */
+  /** The generated units, </s> where one was drawn without ending (stopAtEos false). */
   readonly units: readonly string[];
   readonly finishReason: 'eos' | 'length';
 }
@@ -55,19 +58,31 @@ export function generateNgram(
   const rng = new Rng(options.seed ?? 0);
   const promptUnits = units.split(prompt);
   let state = model.stateAfter(promptUnits.map((unit) => model.vocabulary.idOf(unit)));
-  const out: string[] = [];
-  const result = (finishReason: NgramGeneration['finishReason']): NgramGeneration => ({
-    text: units.join(out),
-    sentence: units.join([...promptUnits, ...out]),
-    units: out,
-    finishReason,
-  });
+  const drawn: string[] = [];
+  const lines: string[][] = [[]];
+  const result = (finishReason: NgramGeneration['finishReason']): NgramGeneration => {
+    const text = lines.map((line) => units.join(line)).join('\n');
+    const first = units.join([...promptUnits, ...lines[0]!]);
+    return {
+      text,
+      sentence: [first, ...lines.slice(1).map((line) => units.join(line))].join('\n'),
+      units: drawn,
+      finishReason,
+    };
+  };
   for (let i = 0; i < options.maxTokens; i++) {
     const probs = model.distribution(state);
     probs[unkId] = 0;
     const id = temperature === 0 ? argmax(probs) : rng.multinomial(sharpen(probs, temperature));
-    if (id === eosId) return result('eos');
-    out.push(model.vocabulary.wordOf(id));
+    if (id === eosId) {
+      if (options.stopAtEos !== false) return result('eos');
+      drawn.push(eosWord);
+      lines.push([]);
+      state = model.startState();
+      continue;
+    }
+    drawn.push(model.vocabulary.wordOf(id));
+    lines[lines.length - 1]!.push(model.vocabulary.wordOf(id));
     state = model.score(state, id).state;
   }
   return result('length');

@@ -28,22 +28,9 @@ import {
 } from '../../src/ngram/index.js';
 import { ConfigError, FormatError } from '../../src/util/errors.js';
 import { assertThrowsAt } from '../util/throws.js';
+import { zipfText } from './corpus.js';
 
-/** A seeded text of Zipf-distributed made-up words, some lines with punctuation and tabs. */
-function corpus(seed: number, lines: number): string {
-  const rng = new Rng(seed);
-  const words = Array.from({ length: 30 }, (_, i) => `w${i}`).concat(['a\\b', 'x.y', 'é']);
-  const weights = words.map((_, i) => 1 / (i + 1));
-  const out: string[] = [];
-  for (let l = 0; l < lines; l++) {
-    const length = rng.randint(0, 9);
-    const line = Array.from({ length }, () => words[rng.multinomial(weights)]!);
-    out.push(line.join(l % 7 === 3 ? '\t' : ' '));
-  }
-  return out.join('\n') + '\n';
-}
-
-const text = corpus(1, 300);
+const text = zipfText(1, 300);
 const kneserNey: Smoothing = { kind: 'kneser-ney', discountFallback: kenlmDiscountFallback };
 
 /** Random contexts the model may be asked about: any units for KN, full ones (N - 1, or fewer from <s>) for add-k. */
@@ -101,7 +88,7 @@ function checkRoundTrip(model: NgramModel, units: NgramUnits, name: string): voi
     assert.deepEqual(back.levels[k]!.logBackoff, level.logBackoff, `${name}: backoff of order ${k + 1}`);
   });
   assert.deepEqual(back.info, model.info, `${name}: header`);
-  const heldOut = [{ name: 'held out', text: corpus(2, 40) }];
+  const heldOut = [{ name: 'held out', text: zipfText(2, 40) }];
   assert.deepEqual(
     evaluateNgram(back, units, heldOut),
     evaluateNgram(model, units, heldOut),

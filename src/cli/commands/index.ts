@@ -49,6 +49,12 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./eval.js')).evalCommand,
   },
   {
+    name: 'ngram',
+    usage: '',
+    description: 'N-gram language models (Kneser-Ney, ARPA files): train, eval, generate',
+    load: async () => (await import('./ngram.js')).ngramCommand,
+  },
+  {
     name: 'demo',
     usage: '[options]',
     description: 'Train a small model on the built-in WordNet corpus for a few minutes, then generate',
