@@ -5,7 +5,7 @@
 #ifndef LMF_KERNELS_GEN_H
 #define LMF_KERNELS_GEN_H
 
-#define LMF_MANIFEST_HASH "b17d5964abd83098"
+#define LMF_MANIFEST_HASH "69d48783c7be9e42"
 
 /* UnaryOp codes: the position of each name in the manifest's list */
 enum {
@@ -114,6 +114,10 @@ typedef struct {
   X(attention_forward, void, (const float *q, const float *k, const float *v, float *out, float *lse, const lmf_attn_params *p)) \
   X(attention_backward, void, (const float *q, const float *k, const float *v, const float *out, const float *lse, const float *dout, float *dq, float *dk, float *dv, const lmf_attn_params *p)) \
   X(rope, void, (const float *x, const float *cos, const float *sin, float *y, long R, long T, long hs, long pos0, int inverse)) \
+  X(lstm_cell_forward, void, (float *gates, const float *cPrev, float *c, float *h, long B, long H)) \
+  X(lstm_cell_backward, void, (const float *gates, const float *cPrev, const float *c, const float *dhOut, const float *dhNext, float *dc, float *dGates, long B, long H)) \
+  X(gru_cell_forward, void, (const float *xg, const float *hg, const float *hPrev, float *gates, float *h, long B, long H)) \
+  X(gru_cell_backward, void, (const float *gates, const float *hg, const float *hPrev, const float *dhOut, const float *dhNext, float *dxg, float *dhg, float *dhPrev, long B, long H)) \
   X(sum_of_squares, double, (const float *x, long N)) \
   X(adamw, void, (float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p))
 
@@ -515,6 +519,74 @@ static napi_value lmf_entry_rope(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* lstmCellForward(gates, cPrev, c, h, B, H) */
+static napi_value lmf_entry_lstmCellForward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 6)) return NULL;
+  float *gates = typed(&A, 0, napi_float32_array, 0);
+  float *cPrev = typed(&A, 1, napi_float32_array, 0);
+  float *c = typed(&A, 2, napi_float32_array, 0);
+  float *h = typed(&A, 3, napi_float32_array, 0);
+  long B = lng(&A, 4);
+  long H = lng(&A, 5);
+  if (!A.ok) return NULL;
+  K->lstm_cell_forward(gates, cPrev, c, h, B, H);
+  return undefined(env);
+}
+
+/* lstmCellBackward(gates, cPrev, c, dhOut, dhNext, dc, dGates, B, H) */
+static napi_value lmf_entry_lstmCellBackward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 9)) return NULL;
+  float *gates = typed(&A, 0, napi_float32_array, 0);
+  float *cPrev = typed(&A, 1, napi_float32_array, 0);
+  float *c = typed(&A, 2, napi_float32_array, 0);
+  float *dhOut = typed(&A, 3, napi_float32_array, 0);
+  float *dhNext = typed(&A, 4, napi_float32_array, 0);
+  float *dc = typed(&A, 5, napi_float32_array, 0);
+  float *dGates = typed(&A, 6, napi_float32_array, 0);
+  long B = lng(&A, 7);
+  long H = lng(&A, 8);
+  if (!A.ok) return NULL;
+  K->lstm_cell_backward(gates, cPrev, c, dhOut, dhNext, dc, dGates, B, H);
+  return undefined(env);
+}
+
+/* gruCellForward(xg, hg, hPrev, gates, h, B, H) */
+static napi_value lmf_entry_gruCellForward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 7)) return NULL;
+  float *xg = typed(&A, 0, napi_float32_array, 0);
+  float *hg = typed(&A, 1, napi_float32_array, 0);
+  float *hPrev = typed(&A, 2, napi_float32_array, 0);
+  float *gates = typed(&A, 3, napi_float32_array, 0);
+  float *h = typed(&A, 4, napi_float32_array, 0);
+  long B = lng(&A, 5);
+  long H = lng(&A, 6);
+  if (!A.ok) return NULL;
+  K->gru_cell_forward(xg, hg, hPrev, gates, h, B, H);
+  return undefined(env);
+}
+
+/* gruCellBackward(gates, hg, hPrev, dhOut, dhNext, dxg, dhg, dhPrev, B, H) */
+static napi_value lmf_entry_gruCellBackward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 10)) return NULL;
+  float *gates = typed(&A, 0, napi_float32_array, 0);
+  float *hg = typed(&A, 1, napi_float32_array, 0);
+  float *hPrev = typed(&A, 2, napi_float32_array, 0);
+  float *dhOut = typed(&A, 3, napi_float32_array, 0);
+  float *dhNext = typed(&A, 4, napi_float32_array, 0);
+  float *dxg = typed(&A, 5, napi_float32_array, 0);
+  float *dhg = typed(&A, 6, napi_float32_array, 0);
+  float *dhPrev = typed(&A, 7, napi_float32_array, 0);
+  long B = lng(&A, 8);
+  long H = lng(&A, 9);
+  if (!A.ok) return NULL;
+  K->gru_cell_backward(gates, hg, hPrev, dhOut, dhNext, dxg, dhg, dhPrev, B, H);
+  return undefined(env);
+}
+
 /* sumOfSquares(x, N) */
 static napi_value lmf_entry_sumOfSquares(napi_env env, napi_callback_info info) {
   args A;
@@ -563,6 +635,10 @@ static napi_value lmf_entry_adamw(napi_env env, napi_callback_info info) {
   FN("attentionForward", lmf_entry_attentionForward), \
   FN("attentionBackward", lmf_entry_attentionBackward), \
   FN("rope", lmf_entry_rope), \
+  FN("lstmCellForward", lmf_entry_lstmCellForward), \
+  FN("lstmCellBackward", lmf_entry_lstmCellBackward), \
+  FN("gruCellForward", lmf_entry_gruCellForward), \
+  FN("gruCellBackward", lmf_entry_gruCellBackward), \
   FN("sumOfSquares", lmf_entry_sumOfSquares), \
   FN("adamw", lmf_entry_adamw),
 

@@ -13,6 +13,7 @@ import { layerNormForward, layerNormBackward, rmsNormForward, rmsNormBackward } 
 import { embeddingForward, embeddingBackward } from './embedding.js';
 import { attentionForward, attentionBackward } from './attention.js';
 import { rope } from './rope.js';
+import { lstmCellForward, lstmCellBackward, gruCellForward, gruCellBackward } from './rnn.js';
 import { sumOfSquares, adamw } from './optim.js';
 
 export const jsBackend: Backend = {
@@ -43,6 +44,10 @@ export const jsBackend: Backend = {
   attentionForward,
   attentionBackward,
   rope,
+  lstmCellForward,
+  lstmCellBackward,
+  gruCellForward,
+  gruCellBackward,
   sumOfSquares,
   adamw,
 };

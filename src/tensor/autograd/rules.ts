@@ -18,6 +18,7 @@ import { attentionBackward, type AttentionSaved } from '../ops/attention.js';
 import { ropeBackward, type RopeSaved } from '../ops/rope.js';
 import { concatBackward, type ConcatSaved } from '../ops/join.js';
 import { whereBackward, gatherBackward, type GatherSaved } from '../ops/select.js';
+import { lstmBackward, gruBackward, type LstmSaved, type GruSaved } from '../ops/rnn.js';
 
 type Rule<S> = (g: Tensor, inputs: readonly Tensor[], saved: S) => ReadonlyArray<Tensor | null>;
 const rule = <S>(fn: Rule<S>): Rule<S> => fn;
@@ -57,6 +58,10 @@ export const rules = {
   attention: rule<AttentionSaved>((g, [q, k, v], s) => attentionBackward(g, q!, k!, v!, s)),
   // y = R(angle) x (rotary embedding)  =>  dx = R(-angle) dy
   rope: rule<RopeSaved>((g, _, s) => [ropeBackward(g, s)]),
+  // h_1..h_T of an LSTM / GRU layer  =>  backward through time (ops/rnn.ts), inputs
+  // [xProj, W_hh, h0, c0] / [xProj, W_hh, b_hh, h0]
+  lstm: rule<LstmSaved>((g, inputs, s) => lstmBackward(g, inputs, s)),
+  gru: rule<GruSaved>((g, inputs, s) => gruBackward(g, inputs, s)),
 
   // ---- joining and selection -------------------------------------------------------
   // y = concat(x_0, x_1, ..., axis)  =>  dx_i = dy narrowed to x_i's slice
