@@ -4,7 +4,14 @@
  * data (next-token prediction for decoders; masked-LM for encoders, sequence-to-sequence for
  * encoder-decoders as those families land). A new family adds one entry here.
  */
-import { resolveDecoderConfig, type ModelConfig } from '../models/index.js';
+import {
+  resolveDecoderConfig,
+  resolveRnnConfig,
+  rnnArchOf,
+  type ModelConfig,
+  type RnnCell,
+} from '../models/index.js';
+import { ConfigError } from '../util/errors.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { CausalLmObjective, type Objective, type TrainOptions } from '../train/index.js';
 
@@ -27,6 +34,8 @@ export interface TrainData {
 export interface TrainArch {
   /** One line for `--help`. */
   readonly description: string;
+  /** The model_type (config.arch) of the models it builds, when it is not the --arch name itself. */
+  readonly modelType?: string;
   /**
    * The resolved config for these flags (every bad flag in one ConfigError, its problems in
    * `actual`), with `vocabSize` ids and `blockSize` positions.
@@ -56,17 +65,60 @@ function decoderArch(arch: 'gpt2' | 'llama', description: string): TrainArch {
         },
         'model flags',
       ),
-    objective: (data, options) =>
-      new CausalLmObjective({
-        train: data.train,
-        val: data.val,
-        blockSize: options.blockSize,
-        batchSize: options.batchSize,
-      }),
+    objective: causalLm,
+  };
+}
+
+/** Next-token prediction over the data's token streams. */
+function causalLm(data: TrainData, options: TrainOptions): Objective {
+  return new CausalLmObjective({
+    train: data.train,
+    val: data.val,
+    blockSize: options.blockSize,
+    batchSize: options.batchSize,
+  });
+}
+
+/**
+ * An LSTM or GRU language model (2 layers, 256 wide unless --n-layer / --n-embd say), trained
+ * by next-token prediction like the decoders. It reads no positions, so it runs on contexts
+ * up to 1024 (or --block-size when longer) after training on blocks of --block-size.
+ */
+function recurrentArch(cell: RnnCell, description: string): TrainArch {
+  return {
+    description,
+    modelType: rnnArchOf[cell],
+    modelConfig: (flags, vocabSize, blockSize) => {
+      if (flags.nHead !== undefined) {
+        throw new ConfigError('invalid flags', {
+          where: 'model flags',
+          actual: `--n-head: a recurrent model has no attention heads, got ${flags.nHead}`,
+        });
+      }
+      return resolveRnnConfig(
+        {
+          arch: rnnArchOf[cell],
+          vocabSize,
+          nLayer: flags.nLayer ?? 2,
+          nEmbd: flags.nEmbd ?? 256,
+          dropout: flags.dropout ?? 0,
+          maxPositions: Math.max(blockSize, 1024),
+        },
+        'model flags',
+      );
+    },
+    objective: causalLm,
   };
 }
 
 export const trainArchs: Readonly<Record<string, TrainArch>> = {
   gpt2: decoderArch('gpt2', 'GPT-2 decoder (learned positions, LayerNorm, GELU)'),
   llama: decoderArch('llama', 'Llama decoder (RoPE, RMSNorm, SwiGLU)'),
+  lstm: recurrentArch('lstm', 'LSTM language model (PyTorch nn.LSTM, tied head; 2 layers of 256 by default)'),
+  gru: recurrentArch('gru', 'GRU language model (PyTorch nn.GRU, tied head; 2 layers of 256 by default)'),
 };
+
+/** The --arch name of a model_type ('lmforge-lstm' -> 'lstm'); a decoder's is its model_type. */
+export function archName(modelType: string): string {
+  return Object.entries(trainArchs).find(([, arch]) => arch.modelType === modelType)?.[0] ?? modelType;
+}

@@ -42,7 +42,7 @@ import { ConfigError, FormatError } from '../util/errors.js';
 import { warnUnknownCharacters } from './unknown-characters.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
-import { trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
+import { archName, trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
 
 export type { ModelFlags } from './train-archs.js';
 
@@ -146,7 +146,7 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
   const config = checkpoint.config;
   const shape = familyOf(config.arch).describe(config);
   const savedModel: Record<string, unknown> = {
-    arch: config.arch,
+    arch: archName(config.arch),
     nLayer: shape.layers,
     nHead: shape.heads,
     nEmbd: shape.width,
@@ -338,7 +338,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     trainer = new Trainer({
       model,
       tokenizer: data.tokenizer,
-      objective: trainArch(model.family).objective(data, options),
+      objective: trainArch(archName(model.family)).objective(data, options),
       options,
       runDir: out,
       data: {

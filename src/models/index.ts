@@ -88,3 +88,16 @@ export {
   tokenizerConfigFileName,
 } from './checkpoint-folder.js';
 export { KVCache, type KVCacheShape } from '../nn/index.js';
+export {
+  type RnnConfig,
+  type RnnCell,
+  type RnnArch,
+  type RawRnnConfig,
+  resolveRnnConfig,
+  rnnArchOf,
+  gatesOf,
+} from './rnn/config.js';
+export { rnnFromHf, rnnToHf } from './rnn/hf.js';
+export { RnnLM, RnnStack, RnnHead, type RnnOptions } from './rnn/model.js';
+export { RnnState, type RnnStateShape } from './rnn/state.js';
+export { lstmFamily, gruFamily, rnnPreset, rnnParameterShapes } from './rnn/family.js';

@@ -12,6 +12,9 @@ import type { LanguageModel, ModelConfig } from './model.js';
 import { checkSizeFits, type ModelSize } from './size.js';
 import { gpt2Family } from './gpt2/family.js';
 import { llamaFamily } from './llama/family.js';
+import type { RnnConfig } from './rnn/config.js';
+import { gruFamily, lstmFamily } from './rnn/family.js';
+import type { RnnLM } from './rnn/model.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -21,6 +24,8 @@ import { llamaFamily } from './llama/family.js';
 export interface BuiltinFamilies {
   readonly gpt2: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly llama: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly 'lmforge-lstm': { readonly config: RnnConfig; readonly model: RnnLM };
+  readonly 'lmforge-gru': { readonly config: RnnConfig; readonly model: RnnLM };
 }
 
 export type AnyModelConfig = BuiltinFamilies[keyof BuiltinFamilies]['config'];
@@ -49,6 +54,8 @@ export function registerFamily<Config extends ModelConfig>(family: ModelFamily<C
 
 registerFamily(gpt2Family);
 registerFamily(llamaFamily);
+registerFamily(lstmFamily);
+registerFamily(gruFamily);
 
 /** The model_types that can be built and loaded, in registration order. */
 export function modelTypes(): string[] {
@@ -113,6 +120,7 @@ export interface CreateModelOptions {
  * const model = createModel(gpt2Preset({ vocabSize: 65, nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64 }), { seed: 1337 });
  */
 export function createModel(config: DecoderConfig, options?: CreateModelOptions): DecoderLM;
+export function createModel(config: RnnConfig, options?: CreateModelOptions): RnnLM;
 export function createModel(config: ModelConfig, options?: CreateModelOptions): LanguageModel;
 export function createModel(config: ModelConfig, options: CreateModelOptions = {}): LanguageModel {
   const family = familyOf(config.arch, 'createModel: arch');

@@ -144,6 +144,7 @@ test('config.json without its dimensions: a ConfigError naming every missing fie
   );
   // Fields with an HF default need not be given.
   const minimal = configFromHf(minimalLlama);
+  assert.ok(minimal.arch === 'llama');
   assert.equal(minimal.nKvHead, 2);
   assert.equal(minimal.blockSize, 2048);
   assert.equal(minimal.tiedEmbeddings, false);
@@ -296,6 +297,7 @@ test('integer data for a float weight is an error naming the tensor and dtype; F
       t.set('transformer.wte.weight', Tensor.fromArray(Float64Array.from(wte.values()), wte.shape));
     });
     const { model } = await loadModelFolder(dir);
+    assert.ok(model instanceof DecoderLM);
     assertBitEqual('F64 -> float32 embedding', model.body.embed.weight, wte);
     model.dispose();
     original.dispose();

@@ -1,7 +1,13 @@
 /** A tiny model and corpus for trainer, checkpoint and resume tests (milliseconds per step). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createModel, gpt2Preset, llamaPreset, type DecoderLM } from '../../src/models/index.js';
+import {
+  createModel,
+  gpt2Preset,
+  llamaPreset,
+  type DecoderLM,
+  type LanguageModel,
+} from '../../src/models/index.js';
 import { CharTokenizer } from '../../src/tokenizers/index.js';
 import {
   resolveTrainOptions,
@@ -41,11 +47,11 @@ export function tinyOptions(overrides: Partial<TrainOptions> = {}): TrainOptions
 }
 
 export function tinyTrainer(
-  model: DecoderLM,
+  model: LanguageModel,
   options: TrainOptions,
   runDir: string | null,
-  extra: Partial<TrainerInit> = {},
-): Trainer {
+  extra: Partial<TrainerInit<LanguageModel>> = {},
+): Trainer<LanguageModel> {
   const ids = Int32Array.from(tinyTokenizer.encode(tinyText));
   const { train, val } = splitTokens(ids);
   return new Trainer({
@@ -67,7 +73,7 @@ export function tinyTrainer(
 }
 
 /** Every parameter's values, by name. */
-export function weights(model: DecoderLM): Map<string, number[]> {
+export function weights(model: LanguageModel): Map<string, number[]> {
   return new Map(model.namedParameters().map(([name, p]) => [name, [...p.floats()]]));
 }
 
