@@ -32,6 +32,8 @@ export interface RecurrentResult {
   readonly h: Tensor;
   /** (B, H) c_T of an LSTM, without gradient; null for a GRU. */
   readonly c: Tensor | null;
+  /** (T, B, H) c_1 .. c_T of an LSTM, without gradient (a state cache keeps them); null for a GRU. */
+  readonly cells: Tensor | null;
 }
 
 export interface LstmSaved {
@@ -169,7 +171,7 @@ export function lstm(xIn: Tensor, weightIn: Tensor, h0In: Tensor, c0In: Tensor):
   }
   const saved: LstmSaved = { gates, cells, hidden };
   const output = record('lstm', [xProj, weightHh, h0In, c0In], stepsOf(hidden, 1, T), saved);
-  return { output, h: stepsOf(hidden, T, null), c: stepsOf(cells, T, null) };
+  return { output, h: stepsOf(hidden, T, null), c: stepsOf(cells, T, null), cells: stepsOf(cells, 1, T) };
 }
 
 /** Gradients of lstm's inputs [xProj, weightHh, h0, c0] for the output gradient g (T, B, H). */
@@ -264,7 +266,7 @@ export function gru(xIn: Tensor, weightIn: Tensor, biasIn: Tensor, h0In: Tensor)
   }
   const saved: GruSaved = { gates, recurrent, hidden };
   const output = record('gru', [xProj, weightHh, biasHh, h0In], stepsOf(hidden, 1, T), saved);
-  return { output, h: stepsOf(hidden, T, null), c: null };
+  return { output, h: stepsOf(hidden, T, null), c: null, cells: null };
 }
 
 /** Gradients of gru's inputs [xProj, weightHh, biasHh, h0] for the output gradient g (T, B, H). */
