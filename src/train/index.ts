@@ -156,3 +156,4 @@ export { fitMajorityClass } from './baselines/majority-class.js';
 export { type NaiveBayesOptions, fitNaiveBayes } from './baselines/naive-bayes.js';
 export { type LogisticRegressionOptions, fitLogisticRegression } from './baselines/logistic-regression.js';
 export { type Tagger, fitMostFrequentTag } from './baselines/most-frequent-tag.js';
+export * from './harness/index.js';

@@ -197,7 +197,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, eval, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, eval, ngram, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
@@ -212,7 +212,7 @@ describe('lmforge command-line errors', () => {
       [['train', '--itres', '5'], `train: unknown option '--itres' (Did you mean --iters?)`],
       [['train', '--iters'], `train: option '--iters <n>' argument missing`],
       [['train', '--iters', 'abc'], `option '--iters <n>': expected an integer >= 1, got "abc"`],
-      [['eval', missing], `eval: required option '--data <file>' not specified`],
+      [['eval', missing], 'eval: --data <file> or --task <task...> is required'],
       [['eval', '--data', data], `eval: missing required argument 'dir'`],
       [
         ['eval', missing, missing, '--data', data],

@@ -45,7 +45,8 @@ export const commands: readonly CommandEntry[] = [
   {
     name: 'eval',
     usage: '[options] <dir>',
-    description: 'Loss and perplexity of a model on a text file (every token predicted once)',
+    description:
+      'Perplexity of a model (or an ARPA n-gram model) on a text file, or its zero/few-shot accuracy on tasks',
     load: async () => (await import('./eval.js')).evalCommand,
   },
   {
