@@ -93,8 +93,8 @@ interface Measured {
   readonly val: Readonly<Record<string, number>>;
   readonly genTokensPerS: number;
   readonly sample: string;
-  /** Task name -> accuracy (acc) per number of shots. */
-  readonly accuracy: Readonly<Record<string, Readonly<Record<number, number>>>>;
+  /** Task name -> shots -> acc and acc_norm. */
+  readonly accuracy: Readonly<Record<string, Readonly<Record<number, { acc: number; acc_norm: number }>>>>;
 }
 
 const shotCounts = [0, 1, 4];
@@ -103,13 +103,14 @@ const tasks: HarnessTask[] = [
   builtinTask('wordnet-definition', { testLimit: quick ? 50 : 200, poolLimit: 100 }),
 ];
 
-/** acc of every task at every shot count (characters the tokenizer lacks are dropped). */
-async function accuracyVsShots(scorer: Scorer): Promise<Record<string, Record<number, number>>> {
-  const out: Record<string, Record<number, number>> = {};
+/** acc and acc_norm of every task at every shot count (characters the tokenizer lacks are dropped). */
+async function accuracyVsShots(scorer: Scorer): Promise<Measured['accuracy']> {
+  const out: Record<string, Record<number, { acc: number; acc_norm: number }>> = {};
   for (const task of tasks) {
     out[task.name] = {};
     for (const shots of shotCounts) {
-      out[task.name]![shots] = (await evaluateTask(scorer, task, { shots, seed: 1234 })).metrics['acc']!;
+      const { metrics } = await evaluateTask(scorer, task, { shots, seed: 1234 });
+      out[task.name]![shots] = { acc: metrics['acc']!, acc_norm: metrics['acc_norm']! };
     }
   }
   return out;
@@ -343,11 +344,12 @@ say(
   `(the 5-gram's "params" are its stored n-grams; its bits per byte from its own count of bytes: ${ngram.val['bits_per_byte_direct']!.toFixed(4)})`,
 );
 say(
-  `\naccuracy (acc) vs shots, ${tasks.map((t) => `${t.name}: ${t.test.length} documents, chance ${(1 / t.test[0]!.choices.length).toFixed(2)}`).join('; ')}`,
+  `\naccuracy vs shots (acc / acc_norm), ${tasks.map((t) => `${t.name}: ${t.test.length} documents, chance ${(1 / t.test[0]!.choices.length).toFixed(2)}`).join('; ')}`,
 );
 for (const r of runs) {
   const cells = tasks.map(
-    (t) => `${t.name} ${shotCounts.map((k) => `${k}-shot ${r.accuracy[t.name]![k]!.toFixed(3)}`).join(' ')}`,
+    (t) =>
+      `${t.name} ${shotCounts.map((k) => `${k}-shot ${r.accuracy[t.name]![k]!.acc.toFixed(2)}/${r.accuracy[t.name]![k]!.acc_norm.toFixed(2)}`).join(' ')}`,
   );
   say(`${r.name.padEnd(20)} ${cells.join(' | ')}`);
   emit({ name: 'baselines_accuracy_vs_shots', model: r.name, accuracy: r.accuracy, seconds });
