@@ -9,7 +9,7 @@ import { eosId, unkId, type NgramModel, type NgramState, type NgramUnits } from 
 import { ConfigError } from '../../util/errors.js';
 import { cutAtStop, type GenerationRequest, type Scorer } from './scorer.js';
 
-/** The state after `text` (from a sentence start) and the units it ended with. */
+/** The state after `text`: its last line's units from a sentence start (a line break ends a sentence). */
 function stateAfterText(model: NgramModel, units: NgramUnits, text: string): NgramState {
   const lines = text.split('\n');
   return model.stateAfter(units.split(lines[lines.length - 1]!).map((unit) => model.vocabulary.idOf(unit)));
