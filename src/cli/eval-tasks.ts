@@ -26,7 +26,7 @@ import {
 } from '../train/index.js';
 import { ConfigError } from '../util/errors.js';
 import { loadModelWithTokenizer } from './load-model.js';
-import { loadNgramModel, ngramWarnings } from './ngram-model.js';
+import { loadNgramModel, warnAboutNgram } from './ngram-model.js';
 import { integer } from './parse-number.js';
 import { warnUnknownCharacters } from './unknown-characters.js';
 
@@ -119,7 +119,7 @@ export async function runEvalTasks(target: string, flags: EvalTaskFlags): Promis
   const text = await readTextFile(flags.data);
   if (arpa) {
     const { model, units } = await loadNgramModel(target);
-    for (const line of ngramWarnings(model, target)) process.stderr.write(`lmforge: warning: ${line}\n`);
+    warnAboutNgram(model, target);
     const r = evaluateNgram(model, units, [{ name: flags.data, text }]);
     const loss = (-r.log10Prob * Math.LN10) / r.tokens;
     report(flags, {
@@ -177,7 +177,7 @@ async function runTasks(target: string, arpa: boolean, flags: EvalTaskFlags): Pr
   let dispose = (): void => {};
   if (arpa) {
     const { model, units } = await loadNgramModel(target);
-    for (const line of ngramWarnings(model, target)) process.stderr.write(`lmforge: warning: ${line}\n`);
+    warnAboutNgram(model, target);
     scorer = ngramScorer(model, units, target);
   } else {
     const { model, tokenizer } = await loadModelWithTokenizer(target);

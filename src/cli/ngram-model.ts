@@ -70,16 +70,13 @@ export async function loadNgramModel(path: string, tokenizerOverride?: string): 
   return { model, units: tokenizerUnits(tokenizer, spec.path) };
 }
 
-/** The stderr warnings a loaded model deserves (not normalised; <unk> added). */
-export function ngramWarnings(model: NgramModel, path: string): string[] {
-  const warnings: string[] = [];
+/** Warns on stderr about what a loaded model's scores mean (stupid backoff's are not probabilities; an added <unk>). */
+export function warnAboutNgram(model: NgramModel, path: string): void {
+  const warn = (line: string): void => void process.stderr.write(`lmforge: warning: ${line}\n`);
   if (!model.info.normalized) {
-    warnings.push(
-      `${path} holds stupid-backoff scores, not probabilities: its perplexity is not a perplexity`,
-    );
+    warn(`${path} holds stupid-backoff scores, not probabilities: its perplexity is not a perplexity`);
   }
   if (model.info.unknownAdded === true) {
-    warnings.push(`${path} has no <unk>: unknown units get log10 p = -100 (as KenLM does)`);
+    warn(`${path} has no <unk>: unknown units get log10 p = -100 (as KenLM does)`);
   }
-  return warnings;
 }

@@ -66,7 +66,20 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--top': atLeastOne,
     '--threads': threads,
   },
-  eval: { '--batch-size': atLeastOne, '--threads': threads },
+  eval: {
+    '--batch-size': atLeastOne,
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+    '--limit': atLeastOne,
+    '--window': atLeastOne,
+    '--stride': atLeastOne,
+    '--threads': threads,
+  },
+  'ngram train': { '--order': { kind: 'integer', range: 'in [1, 6]', outside: ['0', '7'] } },
+  'ngram generate': {
+    '--max-tokens': atLeastOne,
+    '--temperature': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+  },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -97,6 +110,8 @@ const required: Readonly<Record<string, readonly string[]>> = {
   train: ['--data', data, '--out', join(work, 'never')],
   generate: [missing, '--prompt', 'x'],
   eval: [missing, '--data', data],
+  'ngram train': ['--data', data, '--out', join(work, 'never')],
+  'ngram generate': [missing, '--prompt', 'x'],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -177,7 +192,7 @@ describe('lmforge numeric flags', () => {
       ],
       [
         ['train', '--arch', 'gpt3', '--backend', 'cuda'],
-        `option '--arch <arch>': expected one of gpt2, llama, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
+        `option '--arch <arch>': expected one of gpt2, llama, lstm, gru, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
       ],
       [
         ['bench', 'matmul', '--m', '1000000', '--k', '1000000', '--n', '1'],
@@ -212,7 +227,6 @@ describe('lmforge command-line errors', () => {
       [['train', '--itres', '5'], `train: unknown option '--itres' (Did you mean --iters?)`],
       [['train', '--iters'], `train: option '--iters <n>' argument missing`],
       [['train', '--iters', 'abc'], `option '--iters <n>': expected an integer >= 1, got "abc"`],
-      [['eval', missing], 'eval: --data <file> or --task <task...> is required'],
       [['eval', '--data', data], `eval: missing required argument 'dir'`],
       [
         ['eval', missing, missing, '--data', data],
@@ -291,6 +305,7 @@ describe('lmforge file errors: one line naming the path, never a stack', () => {
   it('missing inputs, a file where a folder belongs and the reverse, tokenizer train vocabulary checks', async () => {
     const cases: Array<[string[], string | RegExp]> = [
       [['eval', missing, '--data', data], new RegExp(`^${missing}/config\\.json: `)],
+      [['eval', missing], 'eval: --data <file> or --task <task...> is required'],
       [['generate', `${missing}/`, '--prompt', 'x'], new RegExp(`^${missing}/+config\\.json: `)],
       [['tokenize', `${missing}.txt`, '-t', 'gpt2'], `${missing}.txt: no such file or directory`],
       [

@@ -126,17 +126,39 @@ test('char units and a tokenizer.json: eval finds the units from the file header
   assert.ok(String(lastJson(g.stdout)['sentence']).startsWith('w1 '));
 });
 
-test('generate: seeded, --temperature 0 is deterministic, --no-eos runs to --max-tokens', () => {
+test('generate: seeded, --no-eos runs to --max-tokens; stupid-backoff scores come with a warning', async () => {
   const out = join(dir, 'g.arpa');
-  assert.equal(run(['ngram', 'train', '--data', trainFile, '--order', '2', '--out', out]).status, 0);
-  const [a, b, long] = [
-    run(['ngram', 'generate', out, '--prompt', 'w1', '--seed', '9', '--json']),
-    run(['ngram', 'generate', out, '--prompt', 'w1', '--seed', '9', '--json']),
-    run(['ngram', 'generate', out, '--prompt', '', '--no-eos', '--max-tokens', '40', '--json']),
-  ];
-  assert.equal(a.stdout, b.stdout);
-  assert.equal(lastJson(long.stdout)['tokens'], 40);
-  assert.equal(lastJson(long.stdout)['finish_reason'], 'length');
+  const stupid = join(dir, 's.arpa');
+  const trained = await runAll([
+    ['ngram', 'train', '--data', trainFile, '--order', '2', '--out', out],
+    [
+      'ngram',
+      'train',
+      '--data',
+      trainFile,
+      '--order',
+      '2',
+      '--smoothing',
+      'stupid-backoff:0.4',
+      '--out',
+      stupid,
+    ],
+  ]);
+  for (const r of trained) assert.equal(r.status, 0, r.stderr);
+  const [a, b, long, scores] = await runAll([
+    ['ngram', 'generate', out, '--prompt', 'w1', '--seed', '9', '--json'],
+    ['ngram', 'generate', out, '--prompt', 'w1', '--seed', '9', '--json'],
+    ['ngram', 'generate', out, '--prompt', '', '--no-eos', '--max-tokens', '40', '--json'],
+    ['ngram', 'eval', stupid, '--data', testFile],
+  ]);
+  assert.equal(a!.stdout, b!.stdout);
+  assert.equal(lastJson(long!.stdout)['tokens'], 40);
+  assert.equal(lastJson(long!.stdout)['finish_reason'], 'length');
+  assert.equal(scores!.status, 0, scores!.stderr);
+  assert.match(
+    scores!.stderr,
+    /^lmforge: warning: .*s\.arpa holds stupid-backoff scores, not probabilities/m,
+  );
 });
 
 test('bad flags and files: exit 2 with one lmforge: <where>: <what> line', async () => {
@@ -203,7 +225,7 @@ test('bad flags and files: exit 2 with one lmforge: <where>: <what> line', async
     `option '--order <n>': expected an integer in [1, 6], got "0"`,
     `option '--order <n>': expected an integer in [1, 6], got "7"`,
     '--smoothing: unknown smoothing; expected kneser-ney | add-k[:K] | stupid-backoff[:ALPHA], got witten-bell',
-    '--smoothing: the add-k parameter must be a number > 0, got add-k:0',
+    '--smoothing: the add-k parameter: expected a number > 0, got "0"',
     `${join(dir, 'missing.txt')}: no such data file`,
     '--discount-fallback: only Kneser-Ney has discounts, got add-k',
     /^kneser-ney: order 1: the counts give no valid Kneser-Ney discounts for this order; .*--discount-fallback/,

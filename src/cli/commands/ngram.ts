@@ -19,24 +19,27 @@ import {
 import { readTextFile } from '../../train/index.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { ConfigError } from '../../util/errors.js';
-import { loadNgramModel, ngramUnitsFor, ngramWarnings } from '../ngram-model.js';
-import { integer, real } from '../parse-number.js';
+import { loadNgramModel, ngramUnitsFor, warnAboutNgram } from '../ngram-model.js';
+import { integer, real, type NumberRange } from '../parse-number.js';
 
 const warn = (line: string): void => void process.stderr.write(`lmforge: warning: ${line}\n`);
 
 /** `kneser-ney`, `add-k[:K]` (default 1) or `stupid-backoff[:ALPHA]` (default 0.4). */
 export function parseSmoothing(value: string, discountFallback: boolean): Smoothing {
   const [kind, parameter, ...rest] = value.split(':');
-  const number = (fallback: number, ok: (x: number) => boolean, range: string): number => {
+  /** The parameter after the colon, read by the flags' own number grammar (parse-number.ts). */
+  const number = (fallback: number, range: NumberRange): number => {
     if (parameter === undefined) return fallback;
-    const x = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(parameter) ? Number(parameter) : NaN;
-    if (!ok(x)) {
-      throw new ConfigError(`the ${kind} parameter must be a number ${range}`, {
-        where: '--smoothing',
-        actual: value,
-      });
+    try {
+      return real(range)(parameter);
+    } catch (error) {
+      throw new ConfigError(
+        `the ${kind} parameter: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          where: '--smoothing',
+        },
+      );
     }
-    return x;
   };
   if (rest.length === 0) {
     switch (kind) {
@@ -46,9 +49,9 @@ export function parseSmoothing(value: string, discountFallback: boolean): Smooth
         }
         break;
       case 'add-k':
-        return { kind: 'add-k', k: number(1, (x) => x > 0 && Number.isFinite(x), '> 0') };
+        return { kind: 'add-k', k: number(1, { above: 0 }) };
       case 'stupid-backoff':
-        return { kind: 'stupid-backoff', alpha: number(0.4, (x) => x > 0 && x <= 1, 'in (0, 1]') };
+        return { kind: 'stupid-backoff', alpha: number(0.4, { above: 0, max: 1 }) };
     }
   }
   throw new ConfigError('unknown smoothing', {
@@ -150,7 +153,7 @@ function evalSubcommand(): Command {
     .action(async (path: string, flags: { data: string; tokenizer?: string; json?: boolean }) => {
       const text = await readTextFile(flags.data);
       const { model, units } = await loadNgramModel(path, flags.tokenizer);
-      for (const line of ngramWarnings(model, path)) warn(line);
+      warnAboutNgram(model, path);
       const r = evaluateNgram(model, units, [{ name: flags.data, text }]);
       if (flags.json === true) {
         process.stdout.write(
@@ -199,7 +202,7 @@ function generateSubcommand(): Command {
     .option('--json', 'print {"text","sentence","tokens","finish_reason"}')
     .action(async (path: string, flags: GenerateFlags) => {
       const { model, units } = await loadNgramModel(path, flags.tokenizer);
-      for (const line of ngramWarnings(model, path)) warn(line);
+      warnAboutNgram(model, path);
       if (flags.prompt.includes('\n')) {
         throw new ConfigError('the prompt must be one line (a line break ends a sentence)', {
           where: '--prompt',

@@ -82,7 +82,7 @@ export function modelScorer(
         // Nothing before the first continuation token: start from BOS (EOS), as lm-evaluation-harness does.
         if (pair.context.length === 0) {
           if (bos === undefined) {
-            throw new ConfigError('the context is empty and the tokenizer has no BOS or EOS to start from', {
+            throw new ConfigError('the context is empty and the tokenizer has no BOS or EOS to begin with', {
               where: `logLikelihood: request ${index}`,
               hint: 'give every request some context (a template prefix)',
             });
