@@ -97,6 +97,27 @@ export function writeArpa(model: NgramModel): string {
   return out.join('\n');
 }
 
+/** Whether a parsed header has the fields readers rely on (units, smoothing, normalized). */
+function isHeader(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { format, units, smoothing, normalized } = value as Record<string, unknown>;
+  const unitsOk =
+    units === null ||
+    (typeof units === 'object' &&
+      units !== null &&
+      (['word', 'char'].includes((units as { kind?: unknown }).kind as string) ||
+        ((units as { kind?: unknown }).kind === 'tokenizer' &&
+          typeof (units as { path?: unknown }).path === 'string' &&
+          typeof (units as { sha256?: unknown }).sha256 === 'string')));
+  const kinds = ['kneser-ney', 'add-k', 'stupid-backoff'];
+  const smoothingOk =
+    smoothing === null ||
+    (typeof smoothing === 'object' &&
+      smoothing !== null &&
+      kinds.includes((smoothing as { kind?: unknown }).kind as string));
+  return format === 1 && unitsOk && smoothingOk && typeof normalized === 'boolean';
+}
+
 /** A strict number (no hex, no empty text); NaN otherwise. */
 function parseNumber(text: string): number {
   return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) ? Number(text) : NaN;
@@ -122,11 +143,14 @@ export function readArpa(text: string, where: string): NgramModel {
   for (; at < lines.length && lineText(at).trim() !== '\\data\\'; at++) {
     const line = lineText(at);
     if (!line.startsWith(headerPrefix)) continue;
+    let parsed: unknown;
     try {
-      header = JSON.parse(line.slice(headerPrefix.length)) as ArpaHeader;
+      parsed = JSON.parse(line.slice(headerPrefix.length));
     } catch {
       fail('the lmforge header is not valid JSON', at, line.slice(0, 80));
     }
+    if (!isHeader(parsed)) fail('the lmforge header is not one lmforge writes', at, line.slice(0, 80));
+    header = parsed as ArpaHeader;
   }
   if (at === lines.length) {
     throw new FormatError('not an ARPA file: no \\data\\ line', { where });

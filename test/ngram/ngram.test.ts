@@ -262,6 +262,13 @@ test('malformed ARPA files are FormatErrors naming file:line', () => {
     'pre.arpa:15',
     /prefix of this n-gram/,
   );
+  const badHeader = ['# lmforge n-gram model {"format":1,"units":{"kind":"tokenizer"}}', ...good];
+  assertThrowsAt(
+    () => readArpa(badHeader.join('\n'), 'h.arpa'),
+    FormatError,
+    'h.arpa:1',
+    /not one lmforge writes/,
+  );
   const noEos = ['\\data\\', 'ngram 1=2', '', '\\1-grams:', '-99 <s>', '-0.5 a', '', '\\end\\'];
   assertThrowsAt(() => readArpa(noEos.join('\n'), 'eos.arpa'), FormatError, 'eos.arpa', /lack <\/s>/);
 });
