@@ -25,7 +25,7 @@
  */
 import { ConfigError } from '../util/errors.js';
 import { ngramStructure, type NgramCounts, type NgramStructure } from './counts.js';
-import { logZero, type NgramLevel, type NgramModelInfo } from './model.js';
+import { log10OrZero, logZero, type NgramLevel, type NgramModelInfo } from './model.js';
 import { findChild } from './trie.js';
 import { bosId } from './vocabulary.js';
 
@@ -54,9 +54,6 @@ export function discountsFromCounts(
   const d: [number, number, number] = [1 - (2 * y * n2) / n1, 2 - (3 * y * n3) / n2, 3 - (4 * y * n4) / n3];
   return d.every((value, j) => Number.isFinite(value) && value >= 0 && value <= j + 1) ? d : null;
 }
-
-/** log10 of a probability or weight; 0 is ARPA's -99. */
-const log10Of = (p: number): number => (p > 0 ? Math.log10(p) : logZero);
 
 /**
  * The model levels of interpolated modified Kneser-Ney over `counts` (see the file header).
@@ -95,7 +92,7 @@ export function kneserNey(
     if (w === bosId) continue;
     previous[w] = discounted(a1[w]!, D1) / total + gammaRoot / (V - 1);
   }
-  const unigramLog = Float32Array.from(previous, log10Of);
+  const unigramLog = Float32Array.from(previous, log10OrZero);
   unigramLog[bosId] = logZero;
   levels.push({ keys: null, logProb: unigramLog, logBackoff: new Float32Array(V) });
 
@@ -122,12 +119,12 @@ export function kneserNey(
       for (let i = start; i < end; i++) {
         probs[i] = discounted(a[i]!, D) / denominator + gamma * previous[suffix[i]!]!;
       }
-      contextBackoff[context] = log10Of(gamma);
+      contextBackoff[context] = log10OrZero(gamma);
       start = end;
     }
     levels.push({
       keys,
-      logProb: Float32Array.from(probs, log10Of),
+      logProb: Float32Array.from(probs, log10OrZero),
       logBackoff: new Float32Array(keys.length),
     });
     previous = probs;

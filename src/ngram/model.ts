@@ -61,6 +61,9 @@ export interface NgramModelInfo {
 /** log10 probability ARPA files give to what is never predicted (<s>) or impossible. */
 export const logZero = -99;
 
+/** log10 of a probability or weight as ARPA stores it: 0 is -99. */
+export const log10OrZero = (p: number): number => (p > 0 ? Math.log10(p) : logZero);
+
 /** A position in a sentence: the stored n-grams that end there, by length. */
 export interface NgramState {
   /** `ends[len]`: index (in order len) of the n-gram of the last `len` units, or -1; len = 1..L. */

@@ -18,10 +18,8 @@
  */
 import { ConfigError } from '../util/errors.js';
 import { ngramStructure, type NgramCounts } from './counts.js';
-import { logZero, type NgramLevel, type NgramModelInfo } from './model.js';
+import { log10OrZero, logZero, type NgramLevel, type NgramModelInfo } from './model.js';
 import { bosId } from './vocabulary.js';
-
-const log10Of = (p: number): number => (p > 0 ? Math.log10(p) : logZero);
 
 /** c(h) of every context: the sum of its children's counts, per order (index k - 1 for contexts of order k). */
 function contextTotals(counts: NgramCounts, parents: readonly (Int32Array | null)[]): Float64Array[] {
@@ -113,8 +111,8 @@ export function stupidBackoff(
     const logProb = new Float32Array(raw.length);
     const logBackoff = new Float32Array(raw.length);
     for (let i = 0; i < raw.length; i++) {
-      if (order === 1) logProb[i] = i === bosId ? logZero : log10Of(raw[i]! / tokens);
-      else logProb[i] = log10Of(raw[i]! / totals[order - 2]![parents[order - 1]![i]!]!);
+      if (order === 1) logProb[i] = i === bosId ? logZero : log10OrZero(raw[i]! / tokens);
+      else logProb[i] = log10OrZero(raw[i]! / totals[order - 2]![parents[order - 1]![i]!]!);
       if (order < N && totals[order - 1]![i]! > 0) logBackoff[i] = logAlpha;
     }
     levels.push({ keys: counts.keys[order - 1]!, logProb, logBackoff });
