@@ -6,7 +6,7 @@
  */
 import { Rng } from '../tensor/index.js';
 import { ConfigError } from '../util/errors.js';
-import type { NgramModel } from './model.js';
+import type { NgramModel, NgramState } from './model.js';
 import type { NgramUnits } from './units.js';
 import { eosId, eosWord, unkId } from './vocabulary.js';
 
@@ -92,6 +92,13 @@ function argmax(probs: Float64Array): number {
   let best = 0;
   for (let i = 1; i < probs.length; i++) if (probs[i]! > probs[best]!) best = i;
   return best;
+}
+
+/** The most probable unit after `state`, never <unk> (the lowest id on ties): greedy decoding's choice. */
+export function mostProbableUnit(model: NgramModel, state: NgramState): number {
+  const probs = model.distribution(state);
+  probs[unkId] = 0;
+  return argmax(probs);
 }
 
 /** p^(1/T) (unnormalised; Rng.multinomial normalises). */

@@ -43,5 +43,10 @@ export {
 } from './units.js';
 export { type NgramText, type NgramTrainOptions, trainNgram, ngramCorpus } from './train.js';
 export { type NgramEvaluation, evaluateNgram } from './evaluate.js';
-export { type NgramGenerateOptions, type NgramGeneration, generateNgram } from './generate.js';
+export {
+  type NgramGenerateOptions,
+  type NgramGeneration,
+  generateNgram,
+  mostProbableUnit,
+} from './generate.js';
 export { readArpa, writeArpa, formatFloat32 } from './arpa.js';

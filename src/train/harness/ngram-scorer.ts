@@ -5,7 +5,13 @@
  * is </s>), log10 probabilities turned into natural logs. Generation takes the most
  * probable unit each step (never <unk>), a </s> being a line break.
  */
-import { eosId, unkId, type NgramModel, type NgramState, type NgramUnits } from '../../ngram/index.js';
+import {
+  eosId,
+  mostProbableUnit,
+  type NgramModel,
+  type NgramState,
+  type NgramUnits,
+} from '../../ngram/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { cutAtStop, type GenerationRequest, type Scorer } from './scorer.js';
 
@@ -20,13 +26,7 @@ function stateAfterText(model: NgramModel, units: NgramUnits, text: string): Ngr
  * const scorer = ngramScorer(model, wordUnits, 'model.arpa');
  */
 export function ngramScorer(model: NgramModel, units: NgramUnits, name = 'n-gram'): Scorer {
-  const argmax = (state: NgramState): number => {
-    const probs = model.distribution(state);
-    probs[unkId] = 0;
-    let best = 0;
-    for (let i = 1; i < probs.length; i++) if (probs[i]! > probs[best]!) best = i;
-    return best;
-  };
+  const argmax = (state: NgramState): number => mostProbableUnit(model, state);
   return {
     name,
     logLikelihood(requests) {
