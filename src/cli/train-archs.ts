@@ -11,10 +11,13 @@ import {
   resolveBertConfig,
   resolveDecoderConfig,
   resolveMarianConfig,
+  resolveRnnConfig,
+  rnnArchOf,
   type FieldNames,
   type LanguageModel,
   type MarianFieldNames,
   type ModelConfig,
+  type RnnCell,
 } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import {
@@ -119,6 +122,8 @@ export interface TrainArch {
   readonly data: TrainData['kind'];
   /** The data of a run that names none: the built-in corpus, or a built-in WordNet task. */
   readonly defaultSource: DataSource;
+  /** The model_type (config.arch) of the models it builds, when it is not the --arch name itself. */
+  readonly modelType?: string;
   /**
    * The resolved config for these flags (every bad flag in one ConfigError, its problems in
    * `actual`), with `vocabSize` ids and `blockSize` positions; `data` (absent while the
@@ -168,22 +173,60 @@ function decoderArch(arch: 'gpt2' | 'llama' | 'mixtral', description: string): T
         moeFlagNames,
       );
     },
-    objective: (data, options) => {
-      if (options.wholeWordMasking) {
-        throw new ConfigError('whole-word masking is for masked-LM training', {
-          where: '--whole-word-masking',
-          hint: 'it applies to --arch bert',
+    objective: causalLm,
+  };
+}
+
+/** Next-token prediction over the data's token streams. */
+function causalLm(data: TrainData, options: TrainOptions): Objective {
+  if (options.wholeWordMasking) {
+    throw new ConfigError('whole-word masking is for masked-LM training', {
+      where: '--whole-word-masking',
+      hint: 'it applies to --arch bert',
+    });
+  }
+  const { train, val } = dataOf(data, 'tokens');
+  return new CausalLmObjective({
+    train,
+    val,
+    blockSize: options.blockSize,
+    batchSize: options.batchSize,
+    labelSmoothing: options.labelSmoothing,
+  });
+}
+
+/**
+ * An LSTM or GRU language model (2 layers, 256 wide unless --n-layer / --n-embd say), trained
+ * by next-token prediction like the decoders. It reads no positions, so it runs on contexts
+ * up to 1024 (or --block-size when longer) after training on blocks of --block-size.
+ */
+function recurrentArch(cell: RnnCell, description: string): TrainArch {
+  return {
+    description,
+    modelType: rnnArchOf[cell],
+    data: 'tokens',
+    defaultSource: { kind: 'builtin' },
+    modelConfig: (flags, vocabSize, blockSize) => {
+      rejectExpertFlags(flags, cell);
+      if (flags.nHead !== undefined) {
+        throw new ConfigError('invalid flags', {
+          where: 'model flags',
+          actual: `--n-head: a recurrent model has no attention heads, got ${flags.nHead}`,
         });
       }
-      const { train, val } = dataOf(data, 'tokens');
-      return new CausalLmObjective({
-        train,
-        val,
-        blockSize: options.blockSize,
-        batchSize: options.batchSize,
-        labelSmoothing: options.labelSmoothing,
-      });
+      return resolveRnnConfig(
+        {
+          arch: rnnArchOf[cell],
+          vocabSize,
+          nLayer: flags.nLayer ?? 2,
+          nEmbd: flags.nEmbd ?? 256,
+          dropout: flags.dropout ?? 0,
+          maxPositions: Math.max(blockSize, 1024),
+        },
+        'model flags',
+      );
     },
+    objective: causalLm,
   };
 }
 
@@ -307,4 +350,11 @@ export const trainArchs: Readonly<Record<string, TrainArch>> = {
   mixtral: decoderArch('mixtral', 'Llama blocks with sparse mixture-of-experts MLPs'),
   bert: bertArch,
   marian: marianArch,
+  lstm: recurrentArch('lstm', 'LSTM language model (PyTorch nn.LSTM, tied head; 2 layers of 256 by default)'),
+  gru: recurrentArch('gru', 'GRU language model (PyTorch nn.GRU, tied head; 2 layers of 256 by default)'),
 };
+
+/** The --arch name of a model_type ('lmforge-lstm' -> 'lstm'); a decoder's is its model_type. */
+export function archName(modelType: string): string {
+  return Object.entries(trainArchs).find(([, arch]) => arch.modelType === modelType)?.[0] ?? modelType;
+}

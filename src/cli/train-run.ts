@@ -42,7 +42,7 @@ import {
 import { ConfigError, FormatError } from '../util/errors.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
-import { moeFlags, trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
+import { archName, moeFlags, trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
 import { checkSourceFits, loadTrainData, type LoadedData, type TokenizerSource } from './train-data.js';
 
 export type { ModelFlags } from './train-archs.js';
@@ -139,7 +139,7 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
   const config = checkpoint.config;
   const shape = familyOf(config.arch).describe(config);
   const savedModel: Record<string, unknown> = {
-    arch: config.arch,
+    arch: archName(config.arch),
     nLayer: shape.layers,
     nHead: shape.heads,
     nEmbd: shape.width,
@@ -244,7 +244,7 @@ async function prepareResume(request: TrainRequest): Promise<Prepared> {
         actual: options.iters,
       });
     }
-    const arch = trainArch(resume.config.arch);
+    const arch = trainArch(archName(resume.config.arch));
     checkSourceFits(arch, resume.config.arch, source);
     const tokenizers: TokenizerSource = {
       forText: async () => resume.tokenizer,
@@ -297,12 +297,12 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
       return null;
     }
   };
-  const archName = request.model.arch ?? 'gpt2';
+  const archLabel = request.model.arch ?? 'gpt2';
   const tokenizer = request.tokenizer ?? (arch.data === 'pairs' ? 'bpe:4096' : 'char');
   const resolved = collect(() => resolveTrainOptions(request.options, 'train'));
   collect(() => arch.modelConfig(request.model, 1, resolved?.blockSize ?? 1));
   const source = absoluteSource(request.source ?? arch.defaultSource);
-  collect(() => checkSourceFits(arch, archName, source), true);
+  collect(() => checkSourceFits(arch, archLabel, source), true);
   const choice = collect(() => parseTokenizerChoice(tokenizer), true);
   if (resolved === null || choice === null || problems.length > 0) {
     throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'train' });
@@ -347,7 +347,6 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   };
 }
 
-/** The MoeConfig fields the expert flags give (the rest take the preset's defaults). */
 /** Trains (or resumes) as asked; prints progress on stderr; returns the summary. */
 export async function runTraining(request: TrainRequest): Promise<TrainOutcome> {
   const out = request.out;
@@ -356,7 +355,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     : await prepareNewRun(request);
   const shape = familyOf(model.family).describe(model.config);
   const progress = request.showProgress ? createTrainProgress(options.iters, resume?.state.step ?? 0) : null;
-  const arch = trainArch(model.family);
+  const arch = trainArch(archName(model.family));
   let trainer: Trainer<LanguageModel>;
   try {
     const generationConfig = arch.generationConfig?.(model);

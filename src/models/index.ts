@@ -185,3 +185,16 @@ export {
 } from './gguf-mapping.js';
 export { llamaGguf } from './llama/gguf.js';
 export { gpt2Gguf } from './gpt2/gguf.js';
+export {
+  type RnnConfig,
+  type RnnCell,
+  type RnnArch,
+  type RawRnnConfig,
+  resolveRnnConfig,
+  rnnArchOf,
+  gatesOf,
+} from './rnn/config.js';
+export { rnnFromHf, rnnToHf } from './rnn/hf.js';
+export { RnnLM, RnnStack, RnnHead, type RnnOptions } from './rnn/model.js';
+export { RnnState, type RnnStateShape } from './rnn/state.js';
+export { lstmFamily, gruFamily, rnnPreset, rnnParameterShapes } from './rnn/family.js';

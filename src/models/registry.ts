@@ -19,6 +19,9 @@ import { bertFamily } from './bert/family.js';
 import type { MarianConfig } from './marian/config.js';
 import type { MarianMTModel } from './marian/model.js';
 import { marianFamily } from './marian/family.js';
+import type { RnnConfig } from './rnn/config.js';
+import { gruFamily, lstmFamily } from './rnn/family.js';
+import type { RnnLM } from './rnn/model.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -31,6 +34,8 @@ export interface BuiltinFamilies {
   readonly mixtral: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly bert: { readonly config: BertConfig; readonly model: BertModel };
   readonly marian: { readonly config: MarianConfig; readonly model: MarianMTModel };
+  readonly 'lmforge-lstm': { readonly config: RnnConfig; readonly model: RnnLM };
+  readonly 'lmforge-gru': { readonly config: RnnConfig; readonly model: RnnLM };
 }
 
 export type AnyModelConfig = BuiltinFamilies[keyof BuiltinFamilies]['config'];
@@ -62,6 +67,8 @@ registerFamily(llamaFamily);
 registerFamily(mixtralFamily);
 registerFamily(bertFamily);
 registerFamily(marianFamily);
+registerFamily(lstmFamily);
+registerFamily(gruFamily);
 
 /** The model_types that can be built and loaded, in registration order. */
 export function modelTypes(): string[] {
@@ -128,6 +135,7 @@ export interface CreateModelOptions {
 export function createModel(config: DecoderConfig, options?: CreateModelOptions): DecoderLM;
 export function createModel(config: BertConfig, options?: CreateModelOptions): BertModel;
 export function createModel(config: MarianConfig, options?: CreateModelOptions): MarianMTModel;
+export function createModel(config: RnnConfig, options?: CreateModelOptions): RnnLM;
 export function createModel(config: ModelConfig, options?: CreateModelOptions): LanguageModel;
 export function createModel(config: ModelConfig, options: CreateModelOptions = {}): LanguageModel {
   const family = familyOf(config.arch, 'createModel: arch');

@@ -61,6 +61,7 @@ export { type AttentionOptions, scaledDotProductAttention } from './ops/attentio
 export { composedAttention, type AttentionWithProbabilities } from './ops/attention-composed.js';
 export { attentionDropoutFactors } from './ops/attention-dropout.js';
 export { dropout } from './ops/dropout.js';
+export { type RecurrentResult, lstm, gru } from './ops/rnn.js';
 export { concat, split, stack } from './ops/join.js';
 export { where, maskedFill, gather, argmax, type TopK, topk, triu, tril } from './ops/select.js';
 export {

@@ -242,8 +242,8 @@ export {
 } from './data/wordnet-instructions.js';
 export {
   answerAccuracy,
-  normalizeAnswer,
   type AccuracyReport,
   type AccuracyCount,
   type AccuracyOptions,
 } from './answer-accuracy.js';
+export * from './harness/index.js';

@@ -77,6 +77,10 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--batch-size': atLeastOne,
     '--beam': atLeastOne,
     '--max-tokens': atLeastOne,
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+    '--limit': atLeastOne,
+    '--window': atLeastOne,
+    '--stride': atLeastOne,
     '--threads': threads,
   },
   finetune: {
@@ -106,6 +110,12 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--max-tokens': atLeastOne,
     '--batch-size': atLeastOne,
     '--threads': threads,
+  },
+  'ngram train': { '--order': { kind: 'integer', range: 'in [1, 6]', outside: ['0', '7'] } },
+  'ngram generate': {
+    '--max-tokens': atLeastOne,
+    '--temperature': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
   },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
@@ -142,6 +152,8 @@ const required: Readonly<Record<string, readonly string[]>> = {
   chat: [missing],
   'lora merge': [missing, '--out', join(work, 'never')],
   translate: [missing, '--text', 'x'],
+  'ngram train': ['--data', data, '--out', join(work, 'never')],
+  'ngram generate': [missing, '--prompt', 'x'],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -242,7 +254,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, translate, eval, export, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, translate, eval, export, ngram, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
@@ -335,6 +347,10 @@ describe('lmforge file errors: one line naming the path, never a stack', () => {
   it('missing inputs, a file where a folder belongs and the reverse, tokenizer train vocabulary checks', async () => {
     const cases: Array<[string[], string | RegExp]> = [
       [['eval', missing, '--data', data], new RegExp(`^${missing}/config\\.json: `)],
+      [
+        ['eval', missing],
+        'eval: give --data (a text file), --pairs (sentence pairs) or --task (tasks), one of them, got none',
+      ],
       [['generate', `${missing}/`, '--prompt', 'x'], new RegExp(`^${missing}/+config\\.json: `)],
       [['tokenize', `${missing}.txt`, '-t', 'gpt2'], `${missing}.txt: no such file or directory`],
       [

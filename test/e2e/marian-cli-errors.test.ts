@@ -135,7 +135,7 @@ describe('lmforge marian commands: bad input', () => {
       [['eval', gpt2, '--pairs', pairs], new RegExp(`^${gpt2}: eval needs an encoder-decoder model folder`)],
       [
         ['eval', run1],
-        'eval: give --data (a text file) or --pairs (sentence pairs), one of them, got neither',
+        'eval: give --data (a text file), --pairs (sentence pairs) or --task (tasks), one of them, got none',
       ],
       [
         ['translate', run1],

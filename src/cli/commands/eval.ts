@@ -1,5 +1,7 @@
 /**
- * `lmforge eval DIR|FILE.gguf --data FILE`: loss and perplexity of a decoder on a text file.
+ * `lmforge eval DIR|FILE.gguf --data FILE`: loss, perplexity and bits per byte of a decoder
+ * on a text file; tasks (--task), sliding windows and ARPA n-gram models go through
+ * ../eval-tasks.ts.
  * `lmforge eval DIR --pairs FILE`: BLEU and chrF (sacreBLEU's corpus scores: 13a BLEU, chrF2)
  * of an encoder-decoder folder's translations of the sources against the targets, decoded as
  * `translate` decodes (the folder's generation_config.json, --beam, --max-tokens).
@@ -7,15 +9,16 @@
 import { Command } from 'commander';
 import { bleuSignature, corpusBleu, corpusChrf, formatBleu, formatChrf } from '../../eval/index.js';
 import { UnknownCharacters } from '../../tokenizers/index.js';
-import { evaluateLoss, readPairs, readTextFile } from '../../train/index.js';
+import { bitsPerByte, evaluateLoss, readPairs, readTextFile } from '../../train/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
+import { addEvalTaskOptions, runEvalTasks, type EvalTaskFlags } from '../eval-tasks.js';
 import { loadModelWithTokenizer } from '../load-model.js';
 import { integer } from '../parse-number.js';
 import { encodeSources, loadTranslator, translateTexts } from '../translation.js';
 import { warnUnknownCharacters } from '../unknown-characters.js';
 
-interface EvalFlags extends ComputeFlags {
+interface EvalFlags extends ComputeFlags, Omit<EvalTaskFlags, 'batchSize'> {
   data?: string;
   pairs?: string;
   batchSize?: number;
@@ -44,13 +47,19 @@ async function evalText(dir: string, path: string, flags: EvalFlags): Promise<vo
     const started = performance.now();
     const result = evaluateLoss(model, ids, { batchSize: flags.batchSize ?? 8 });
     const seconds = (performance.now() - started) / 1000;
+    const bpb = bitsPerByte(result.loss, result.tokens, text);
     if (flags.json === true) {
       process.stdout.write(
-        JSON.stringify({ loss: result.loss, perplexity: result.perplexity, tokens: result.tokens }) + '\n',
+        JSON.stringify({
+          loss: result.loss,
+          perplexity: result.perplexity,
+          tokens: result.tokens,
+          bits_per_byte: bpb,
+        }) + '\n',
       );
     } else {
       process.stdout.write(
-        `loss ${result.loss.toFixed(4)}, perplexity ${result.perplexity.toFixed(3)} over ${result.tokens.toLocaleString('en')} tokens (${seconds.toFixed(1)} s)\n`,
+        `loss ${result.loss.toFixed(4)}, perplexity ${result.perplexity.toFixed(3)}, ${bpb.toFixed(4)} bits per byte over ${result.tokens.toLocaleString('en')} tokens (${seconds.toFixed(1)} s)\n`,
       );
     }
   } finally {
@@ -101,7 +110,7 @@ async function evalPairs(dir: string, path: string, flags: EvalFlags): Promise<v
 
 export function evalCommand(): Command {
   const command = new Command('eval')
-    .argument('<dir>', 'model folder, or a .gguf file')
+    .argument('<dir>', 'model folder, a .gguf file, or an ARPA file (an n-gram model)')
     .option('--data <file>', 'text file to evaluate a decoder on (loss and perplexity)')
     .option(
       '--pairs <file>',
@@ -109,7 +118,7 @@ export function evalCommand(): Command {
     )
     .option(
       '--batch-size <n>',
-      'blocks per forward pass (--data, default 8) or sentences decoded together (--pairs, default 16)',
+      'blocks (task requests) per forward pass (--data, --task: default 8) or sentences decoded together (--pairs, default 16)',
       integer({ min: 1 }),
     )
     .option(
@@ -120,27 +129,30 @@ export function evalCommand(): Command {
     .option('--max-tokens <n>', 'ids to generate at most per sentence (--pairs)', integer({ min: 1 }))
     .option(
       '--json',
-      'print one JSON object ({loss, perplexity, tokens}, or with --pairs {bleu, chrf, ...})',
+      'print one JSON object ({loss, perplexity, tokens, bits_per_byte}; --pairs {bleu, chrf, ...}; --task {model, results})',
     );
+  addEvalTaskOptions(command);
   return addComputeOptions(command).action(async (dir: string, flags: EvalFlags) => {
     applyComputeOptions(flags, flags.json === true);
-    if ((flags.data === undefined) === (flags.pairs === undefined)) {
-      throw new ConfigError('give --data (a text file) or --pairs (sentence pairs), one of them', {
-        where: 'eval',
-        actual: flags.data === undefined ? 'neither' : 'both',
-      });
+    const given = [flags.data, flags.pairs, flags.task].filter((v) => v !== undefined).length;
+    if (given !== 1) {
+      throw new ConfigError(
+        'give --data (a text file), --pairs (sentence pairs) or --task (tasks), one of them',
+        { where: 'eval', actual: given === 0 ? 'none' : 'more than one' },
+      );
     }
-    if (flags.data !== undefined) {
-      for (const flag of ['beam', 'maxTokens'] as const) {
-        if (flags[flag] !== undefined) {
-          throw new ConfigError('decoding flags apply to --pairs', {
-            where: flag === 'beam' ? '--beam' : '--max-tokens',
-          });
-        }
+    if (flags.pairs !== undefined) {
+      await evalPairs(dir, flags.pairs, flags);
+      return;
+    }
+    for (const flag of ['beam', 'maxTokens'] as const) {
+      if (flags[flag] !== undefined) {
+        throw new ConfigError('decoding flags apply to --pairs', {
+          where: flag === 'beam' ? '--beam' : '--max-tokens',
+        });
       }
-      await evalText(dir, flags.data, flags);
-    } else {
-      await evalPairs(dir, flags.pairs!, flags);
     }
+    if (await runEvalTasks(dir, { ...flags, batchSize: flags.batchSize ?? 8 })) return;
+    await evalText(dir, flags.data!, flags);
   });
 }

@@ -73,7 +73,7 @@ export const commands: readonly CommandEntry[] = [
     name: 'eval',
     usage: '[options] <dir>',
     description:
-      'Loss and perplexity of a model on a text file, or BLEU and chrF of an encoder-decoder on sentence pairs',
+      'Perplexity of a model (or an ARPA n-gram model) on a text file, zero/few-shot accuracy on tasks, or BLEU and chrF of an encoder-decoder on sentence pairs',
     load: async () => (await import('./eval.js')).evalCommand,
   },
   {
@@ -81,6 +81,12 @@ export const commands: readonly CommandEntry[] = [
     usage: '[options] <dir>',
     description: 'Write a model as a GGUF file that llama.cpp loads (f32, f16, q8_0 or q4_0)',
     load: async () => (await import('./export.js')).exportCommand,
+  },
+  {
+    name: 'ngram',
+    usage: '',
+    description: 'N-gram language models (Kneser-Ney, ARPA files): train, eval, generate',
+    load: async () => (await import('./ngram.js')).ngramCommand,
   },
   {
     name: 'demo',
