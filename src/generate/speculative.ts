@@ -37,7 +37,12 @@ import { Tensor, noGrad, scope, type Rng } from '../tensor/index.js';
 import type { LanguageModel, ModelCache } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
-import { prepareGeneration, type GenerateOptions, type GenerateResult, type GeneratedToken } from './generate.js';
+import {
+  prepareGeneration,
+  type GenerateOptions,
+  type GenerateResult,
+  type GeneratedToken,
+} from './generate.js';
 import { promptLookupDraft, resolvePromptLookup, type PromptLookupOptions } from './prompt-lookup.js';
 import { applyRepetitionPenalty, filteredDistribution, selectToken, type Sampling } from './sampling.js';
 import { TokenEmitter } from './token-emitter.js';
