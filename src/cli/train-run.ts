@@ -35,6 +35,7 @@ import {
   type DataSource,
   type LoadedCheckpoint,
   type TokenizerChoice,
+  type Objective,
   type TrainOptions,
   type TrainSummary,
 } from '../train/index.js';
@@ -42,7 +43,7 @@ import { ConfigError, FormatError } from '../util/errors.js';
 import { warnUnknownCharacters } from './unknown-characters.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
-import { moeFlags, trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
+import { moeFlags, trainArchs, type ModelFlags, type TrainArch, type TrainData } from './train-archs.js';
 
 export type { ModelFlags } from './train-archs.js';
 
@@ -72,6 +73,21 @@ export interface TrainRequest {
   readonly force: boolean;
   readonly cacheDir: string;
   readonly showProgress: boolean;
+  /** A command built on train (distill): its objective, vocabulary and recorded recipe. */
+  readonly variant?: TrainVariant;
+}
+
+/**
+ * What a command built on train changes: the objective (instead of the architecture's), the
+ * model's vocabulary size (instead of the tokenizer's), and a recipe recorded in
+ * trainer_state.json that a resume must match (the flags of the variant).
+ */
+export interface TrainVariant {
+  readonly objective: (data: TrainData, options: TrainOptions) => Objective;
+  readonly vocabSize: number;
+  readonly recipe: Readonly<Record<string, unknown>>;
+  /** The command a run of this variant is resumed with (named in errors). */
+  readonly command: string;
 }
 
 /** The signal that stopped the run, if any. */
@@ -178,6 +194,32 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
   }
 }
 
+/** A run of a variant (distill) resumes only with that command and the same recipe; a train run only with train. */
+function checkResumeRecipe(request: TrainRequest, checkpoint: LoadedCheckpoint): void {
+  const recorded = checkpoint.state.data.recipe ?? null;
+  const given = request.variant?.recipe ?? null;
+  const command = (recipe: Readonly<Record<string, unknown>> | null): string =>
+    recipe === null ? 'train' : String(recipe['command']);
+  if (command(recorded) !== command(given)) {
+    throw new ConfigError(`this run was made by lmforge ${command(recorded)}`, {
+      where: '--resume',
+      hint: `resume it with lmforge ${command(recorded)} --resume`,
+    });
+  }
+  if (recorded === null || given === null) return;
+  const changes = Object.keys({ ...recorded, ...given })
+    .filter((key) => JSON.stringify(recorded[key]) !== JSON.stringify(given[key]))
+    .map(
+      (key) => `${key} ${JSON.stringify(recorded[key])} in the checkpoint, got ${JSON.stringify(given[key])}`,
+    );
+  if (changes.length > 0) {
+    throw new ConfigError(`these settings differ from the checkpoint's: ${changes.join('; ')}`, {
+      where: '--resume',
+      hint: 'resume with the original settings, or start a new run (--force)',
+    });
+  }
+}
+
 /** Rejects a --tokenizer that is not the checkpoint's (same recorded value, or the same tokenizer). */
 async function checkResumeTokenizer(
   value: string,
@@ -240,6 +282,7 @@ async function prepareResume(request: TrainRequest): Promise<Prepared> {
   }
   const resume = await loadCheckpoint(out);
   try {
+    checkResumeRecipe(request, resume);
     checkResumeFlags(request, resume);
     const state = resume.state;
     const source = request.source === null ? await storedSource(resume, out) : absoluteSource(request.source);
@@ -323,7 +366,7 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   const data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
   const config = arch.modelConfig(
     request.model,
-    data.tokenizer.vocabSize,
+    request.variant?.vocabSize ?? data.tokenizer.vocabSize,
     resolved.blockSize,
     data.tokenizer,
   );
@@ -351,7 +394,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     trainer = new Trainer({
       model,
       tokenizer: data.tokenizer,
-      objective: trainArch(model.family).objective(data, options),
+      objective: (request.variant?.objective ?? trainArch(model.family).objective)(data, options),
       options,
       runDir: out,
       data: {
@@ -361,6 +404,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
         trainTokens: data.train.length,
         valTokens: data.val.length,
         ...(tokenizer === undefined ? {} : { tokenizer }),
+        ...(request.variant === undefined ? {} : { recipe: request.variant.recipe }),
       },
       ...(resume === undefined ? {} : { resume }),
       replacesRun,

@@ -230,3 +230,9 @@ export {
   type AccuracyCount,
   type AccuracyOptions,
 } from './answer-accuracy.js';
+export {
+  DistillObjective,
+  defaultDistillSettings,
+  softenedKl,
+  type DistillSettings,
+} from './objectives/distill.js';
