@@ -85,9 +85,8 @@ export interface TrainRequest {
 export interface TrainVariant {
   readonly objective: (data: TrainData, options: TrainOptions) => Objective;
   readonly vocabSize: number;
-  readonly recipe: Readonly<Record<string, unknown>>;
-  /** The command a run of this variant is resumed with (named in errors). */
-  readonly command: string;
+  /** Recorded in trainer_state.json; its `command` names the command that resumes the run. */
+  readonly recipe: Readonly<Record<string, unknown>> & { readonly command: string };
 }
 
 /** The signal that stopped the run, if any. */

@@ -72,7 +72,6 @@ export function distillCommand(): Command {
         ...trainRequestOf({ ...flags, tokenizer: teacherPath }, self),
         tokenizer: teacherPath,
         variant: {
-          command: 'distill',
           vocabSize: teacher.model.vocabSize,
           recipe: { command: 'distill', teacher: teacherPath, temperature, alpha },
           objective: (data, options) =>
