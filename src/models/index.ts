@@ -134,4 +134,10 @@ export {
   lastTokenPositions,
   selectPositions,
 } from './heads/classification-head.js';
+export {
+  withClassifierHead,
+  type ClassifierKind,
+  type ClassifierHeadOptions,
+  type ClassifierModel,
+} from './heads/with-head.js';
 export { callDropout, callAttentionDropout } from './blocks/dropout.js';
