@@ -55,7 +55,8 @@ export function withClassifierHead(model: LanguageModel, options: ClassifierHead
   const { kind, labels, seed } = options;
   const current = headOf(model.config);
   const sameLabels =
-    current.labels?.names?.length === labels.length && labels.every((l, i) => current.labels!.names![i] === l);
+    current.labels?.names?.length === labels.length &&
+    labels.every((l, i) => current.labels!.names![i] === l);
   if (current.head === kind && sameLabels) return { model, initialized: [], replaced: false };
   const family = familyOf(model.config.arch, 'withClassifierHead');
   const swapped = {

@@ -14,12 +14,7 @@
 import { Rng, Tensor, crossEntropy, noGrad, scope, softmax } from '../../tensor/index.js';
 import type { LanguageModel } from '../../models/index.js';
 import { ConfigError } from '../../util/errors.js';
-import {
-  ExampleBatches,
-  checkSequences,
-  padRows,
-  type SequenceExample,
-} from '../data/example-batches.js';
+import { ExampleBatches, checkSequences, padRows, type SequenceExample } from '../data/example-batches.js';
 import { argmax } from '../baselines/text-classifier.js';
 import { classificationReport, type ClassificationReport } from '../metrics/classification.js';
 import type { BatchSource, ForwardSettings, Objective, ObjectiveLoss, ObjectiveSplit } from './objective.js';
@@ -138,7 +133,10 @@ export class ClassifyObjective implements Objective<ClassifyBatch> {
     return split === 'train' ? this.#data.train : this.#data.val;
   }
 
-  batches(split: ObjectiveSplit, rng: Rng): BatchSource<ClassifyBatch> & { readonly batchesPerEpoch: number } {
+  batches(
+    split: ObjectiveSplit,
+    rng: Rng,
+  ): BatchSource<ClassifyBatch> & { readonly batchesPerEpoch: number } {
     const examples = this.#examples(split);
     return new ExampleBatches(
       examples.length,

@@ -16,12 +16,7 @@ import { Rng, Tensor, crossEntropy, noGrad, scope } from '../../tensor/index.js'
 import type { LanguageModel } from '../../models/index.js';
 import type { Tokenizer } from '../../tokenizers/index.js';
 import { ConfigError } from '../../util/errors.js';
-import {
-  ExampleBatches,
-  checkSequences,
-  padRows,
-  type SequenceExample,
-} from '../data/example-batches.js';
+import { ExampleBatches, checkSequences, padRows, type SequenceExample } from '../data/example-batches.js';
 import { alignWordLabels, firstTokenOfWords, ignoreLabel, wordIdsFromCounts } from '../data/word-labels.js';
 import { argmax } from '../baselines/text-classifier.js';
 import { conlleval, type ConllevalReport } from '../metrics/conlleval.js';
