@@ -29,16 +29,12 @@ import {
 } from '../train/index.js';
 import { ConfigError } from '../util/errors.js';
 import type { FinetuneFlags, FinetuneTask } from './finetune-run.js';
+import { encodeText } from './task-model.js';
 import { builtinTasks, percent, prepareLabeled, warnTooLong, type LabeledData } from './finetune-labeled.js';
 
 interface ClassifyFlags {
   readonly textField?: string;
   readonly labelField?: string;
-}
-
-/** A text's ids with the tokenizer's specials ([CLS] ... [SEP]). */
-export function encodeText(tokenizer: Tokenizer, text: string): Int32Array {
-  return Int32Array.from(tokenizer.encode(text));
 }
 
 interface Split {

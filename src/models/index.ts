@@ -140,4 +140,11 @@ export {
   type ClassifierHeadOptions,
   type ClassifierModel,
 } from './heads/with-head.js';
+export {
+  padRows,
+  sentenceEmbeddings,
+  cosineSimilarity,
+  type PaddedRows,
+  type Pooling,
+} from './heads/sentence-embedding.js';
 export { callDropout, callAttentionDropout } from './blocks/dropout.js';

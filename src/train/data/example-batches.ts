@@ -9,40 +9,18 @@
  *
  * Legend: B batch (rows), T the longest row of the batch.
  */
-import { Rng, Tensor, type RngState } from '../../tensor/index.js';
+import { Rng, type RngState } from '../../tensor/index.js';
+import { padRows, type PaddedRows } from '../../models/index.js';
 import { ConfigError, FormatError } from '../../util/errors.js';
 import type { BatchSource } from '../objectives/objective.js';
 import { shuffleInPlace } from './shuffle.js';
+
+export { padRows, type PaddedRows };
 
 /** A token sequence of an example, with where it came from (file:line) for errors. */
 export interface SequenceExample {
   readonly ids: Int32Array;
   readonly where: string;
-}
-
-/** Right-padded rows: ids (B, T) int32 and the padding mask keys (B, T) int32 (1 = real token). */
-export interface PaddedRows {
-  readonly ids: Tensor;
-  readonly keys: Tensor;
-  /** The longest row (T). */
-  readonly length: number;
-}
-
-/**
- * `rows` right-padded with `padId` to the longest one.
- * @example
- * padRows([Int32Array.of(2, 7, 3), Int32Array.of(2, 3)], 0).ids.toArray(); // [[2, 7, 3], [2, 3, 0]]
- */
-export function padRows(rows: readonly Int32Array[], padId: number): PaddedRows {
-  const B = rows.length;
-  const T = rows.reduce((n, row) => Math.max(n, row.length), 1);
-  const ids = new Int32Array(B * T).fill(padId);
-  const keys = new Int32Array(B * T);
-  rows.forEach((row, b) => {
-    ids.set(row, b * T);
-    keys.fill(1, b * T, b * T + row.length);
-  });
-  return { ids: Tensor.fromArray(ids, [B, T]), keys: Tensor.fromArray(keys, [B, T]), length: T };
 }
 
 interface EpochState {
