@@ -94,6 +94,9 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   'lora merge': { '--threads': threads },
+  classify: { '--threads': threads },
+  tag: { '--threads': threads },
+  embed: { '--threads': threads },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -128,6 +131,9 @@ const required: Readonly<Record<string, readonly string[]>> = {
   finetune: [missing, '--task', 'sft', '--out', join(work, 'never')],
   chat: [missing],
   'lora merge': [missing, '--out', join(work, 'never')],
+  classify: [missing, '--text', 'x'],
+  tag: [missing, '--text', 'x'],
+  embed: [missing, '--text', 'x'],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -228,7 +234,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, eval, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, classify, tag, embed, chat, lora, eval, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
