@@ -27,6 +27,8 @@ import { watchStopSignals, type StopSignal } from './train-run.js';
 export interface FinetuneFlags {
   readonly data?: string;
   readonly val?: string;
+  /** The built-in task of classify / tag without --data (lexname, pos, headword). */
+  readonly builtin?: string;
   readonly out: string;
   readonly epochs?: number;
   readonly lr?: number;
@@ -103,6 +105,25 @@ export async function checkOutFolder(flags: FinetuneFlags): Promise<{ replacesRu
     });
   }
   return { replacesRun: kind === 'run' };
+}
+
+/** The flags that differ from the recorded recipe, as one ConfigError. */
+export function checkRecipe(
+  recorded: Readonly<Record<string, unknown>> | undefined,
+  given: Record<string, unknown>,
+): void {
+  const changed = Object.keys(given).filter(
+    (key) => JSON.stringify(recorded?.[key]) !== JSON.stringify(given[key]),
+  );
+  if (changed.length > 0) {
+    throw new ConfigError(
+      `these settings differ from the run's: ${changed.map((k) => `${k} ${JSON.stringify(recorded?.[k])} in the run, got ${JSON.stringify(given[k])}`).join('; ')}`,
+      {
+        where: '--resume',
+        hint: 'resume with the command line that started the run, or start over with --force',
+      },
+    );
+  }
 }
 
 export interface FinetuneOutcome {

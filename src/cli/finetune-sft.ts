@@ -73,6 +73,7 @@ import { integer, real } from './parse-number.js';
 import { loraTargetModules, loraTargetNames, parseLoraTargets } from './lora-targets.js';
 import {
   checkOutFolder,
+  checkRecipe,
   type FinetuneFlags,
   type FinetuneTask,
   type PreparedFinetune,
@@ -255,25 +256,6 @@ function recipeOf(
             targets: own.loraTargets ?? 'all',
           },
   };
-}
-
-/** The flags that differ from the recorded recipe, as one ConfigError. */
-function checkRecipe(
-  recorded: Readonly<Record<string, unknown>> | undefined,
-  given: Record<string, unknown>,
-): void {
-  const changed = Object.keys(given).filter(
-    (key) => JSON.stringify(recorded?.[key]) !== JSON.stringify(given[key]),
-  );
-  if (changed.length > 0) {
-    throw new ConfigError(
-      `these settings differ from the run's: ${changed.map((k) => `${k} ${JSON.stringify(recorded?.[k])} in the run, got ${JSON.stringify(given[k])}`).join('; ')}`,
-      {
-        where: '--resume',
-        hint: 'resume with the command line that started the run, or start over with --force',
-      },
-    );
-  }
 }
 
 function accuracyLines(label: string, report: AccuracyReport): string[] {

@@ -198,3 +198,16 @@ export { rnnFromHf, rnnToHf } from './rnn/hf.js';
 export { RnnLM, RnnStack, RnnHead, type RnnOptions } from './rnn/model.js';
 export { RnnState, type RnnStateShape } from './rnn/state.js';
 export { lstmFamily, gruFamily, rnnPreset, rnnParameterShapes } from './rnn/family.js';
+export {
+  withClassifierHead,
+  type ClassifierKind,
+  type ClassifierHeadOptions,
+  type ClassifierModel,
+} from './heads/with-head.js';
+export {
+  padRows,
+  sentenceEmbeddings,
+  cosineSimilarity,
+  type PaddedRows,
+  type Pooling,
+} from './heads/sentence-embedding.js';

@@ -253,3 +253,30 @@ export {
   softenedKl,
   type DistillSettings,
 } from './objectives/distill.js';
+export {
+  ExampleBatches,
+  checkSequences,
+  padRows,
+  type PaddedRows,
+  type SequenceExample,
+} from './data/example-batches.js';
+export {
+  ClassifyObjective,
+  classProbabilities,
+  checkSequenceClassifier,
+  predictedClasses,
+  type ClassifyBatch,
+  type ClassifyData,
+  type ClassifyExample,
+} from './objectives/classify.js';
+export {
+  TagObjective,
+  checkTokenClassifier,
+  encodeWords,
+  tagExample,
+  wordTagPredictions,
+  type TagBatch,
+  type TagData,
+  type TagExample,
+  type WordSequence,
+} from './objectives/tag.js';

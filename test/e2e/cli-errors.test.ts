@@ -126,6 +126,9 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--temperature': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
     '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
   },
+  classify: { '--threads': threads },
+  tag: { '--threads': threads },
+  embed: { '--threads': threads },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -164,6 +167,9 @@ const required: Readonly<Record<string, readonly string[]>> = {
   translate: [missing, '--text', 'x'],
   'ngram train': ['--data', data, '--out', join(work, 'never')],
   'ngram generate': [missing, '--prompt', 'x'],
+  classify: [missing, '--text', 'x'],
+  tag: [missing, '--text', 'x'],
+  embed: [missing, '--text', 'x'],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -264,7 +270,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, chat, lora, translate, eval, export, ngram, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, classify, tag, embed, chat, lora, translate, eval, export, ngram, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');

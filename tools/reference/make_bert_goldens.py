@@ -26,7 +26,8 @@ saves seeded lmforge models with saveModelFolder() into test/golden/bert/from-lm
 with a batch and lmforge's own logits (expected.safetensors); this script loads each folder by
 HF names into the reference (strictly: no missing or unexpected key) and stores the reference's
 logits beside them (pytorch.safetensors), which test/models/bert/golden.test.ts compares with
-lmforge's. The verdicts go into test/golden/bert/manifest.json; a mismatch exits 1.
+lmforge's. Two of those folders (finetune-classify, finetune-tag) are what the CLI's
+`lmforge finetune --task classify | tag --out` wrote (config.json and model.safetensors). The verdicts go into test/golden/bert/manifest.json; a mismatch exits 1.
 
 Run: /usr/bin/python3 tools/reference/make_bert_goldens.py   (torch 1.13, CPU, a few seconds;
      --skip-lmforge reuses the committed from-lmforge folders instead of rewriting them)

@@ -9,6 +9,9 @@ import { Command, Option } from 'commander';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { finetuneJson, runFinetune, type FinetuneFlags, type FinetuneTask } from '../finetune-run.js';
 import { sftTask } from '../finetune-sft.js';
+import { classifyTask } from '../finetune-classify.js';
+import { builtinTasks } from '../finetune-labeled.js';
+import { tagTask } from '../finetune-tag.js';
 import { integer, real } from '../parse-number.js';
 import { signalExitCode } from '../train-run.js';
 import { ConfigError } from '../../util/errors.js';
@@ -16,6 +19,8 @@ import { ConfigError } from '../../util/errors.js';
 /** The tasks, by --task name. */
 export const tasks: Readonly<Record<string, FinetuneTask>> = {
   sft: sftTask,
+  classify: classifyTask,
+  tag: tagTask,
 };
 
 /** `--flag-name` of an option's attribute name. */
@@ -34,7 +39,18 @@ export function finetuneCommand(): Command {
         .choices(Object.keys(tasks))
         .makeOptionMandatory(),
     )
-    .option('--data <file>', 'training data (JSONL; the task says what a line holds)')
+    .option(
+      '--data <file>',
+      'training data (sft: chat JSONL; classify: JSONL, CSV or TSV with a header; tag: CoNLL)',
+    )
+    .addOption(
+      new Option(
+        '--builtin <task>',
+        `without --data, the built-in WordNet task: ${Object.entries(builtinTasks)
+          .map(([task, names]) => `${names.join(' | ')} (--task ${task}, default ${names[0]})`)
+          .join('; ')}`,
+      ).choices(Object.values(builtinTasks).flat()),
+    )
     .option('--val <file>', 'validation data (default: a tenth of --data)')
     .option(
       '--out <dir>',
@@ -74,6 +90,24 @@ export function finetuneCommand(): Command {
           });
         }
         own[key] = (flags as unknown as Record<string, unknown>)[key];
+      }
+      if (flags.builtin !== undefined) {
+        const names: readonly string[] | undefined = (builtinTasks as Record<string, readonly string[]>)[
+          flags.task
+        ];
+        if (names === undefined || !names.includes(flags.builtin)) {
+          throw new ConfigError(
+            names === undefined
+              ? `is not a flag of --task ${flags.task}`
+              : `--task ${flags.task} has the built-in tasks ${names.join(' | ')}`,
+            { where: '--builtin', actual: flags.builtin },
+          );
+        }
+        if (flags.data !== undefined) {
+          throw new ConfigError('chooses the task trained without --data: pass one of them', {
+            where: '--builtin',
+          });
+        }
       }
       const backend = applyComputeOptions(flags, flags.json === true);
       const prepared = await task.prepare(dir, flags, own);

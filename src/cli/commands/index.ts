@@ -55,8 +55,26 @@ export const commands: readonly CommandEntry[] = [
     name: 'finetune',
     usage: '[options] <dir>',
     description:
-      'Fine-tune a model folder (--task sft: chat / instruction SFT, every weight or a LoRA adapter)',
+      'Fine-tune a model folder (--task sft: chat / instruction SFT, every weight or a LoRA adapter; classify; tag)',
     load: async () => (await import('./finetune.js')).finetuneCommand,
+  },
+  {
+    name: 'classify',
+    usage: '[options] <dir>',
+    description: 'Label texts with a sequence classifier (the label and the probability of each label)',
+    load: async () => (await import('./classify.js')).classifyCommand,
+  },
+  {
+    name: 'tag',
+    usage: '[options] <dir>',
+    description: 'Tag the words of a text with a token classifier, and list the entities',
+    load: async () => (await import('./tag.js')).tagCommand,
+  },
+  {
+    name: 'embed',
+    usage: '[options] <dir>',
+    description: 'Sentence embeddings of texts (mean or [CLS] pooling) and their cosine similarities',
+    load: async () => (await import('./embed.js')).embedCommand,
   },
   {
     name: 'chat',
