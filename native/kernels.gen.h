@@ -5,7 +5,7 @@
 #ifndef LMF_KERNELS_GEN_H
 #define LMF_KERNELS_GEN_H
 
-#define LMF_MANIFEST_HASH "0950e7e43784eb78"
+#define LMF_MANIFEST_HASH "de91a5cd18afe65c"
 
 /* UnaryOp codes: the position of each name in the manifest's list */
 enum {
@@ -35,6 +35,12 @@ enum {
   LMF_MAXIMUM,
   LMF_MINIMUM,
   LMF_BINARY_COUNT
+};
+/* QuantOp codes: the position of each name in the manifest's list */
+enum {
+  LMF_Q8_0,
+  LMF_Q4_0,
+  LMF_QUANT_COUNT
 };
 
 /* GemmParams as the kernels read it */
@@ -141,6 +147,7 @@ typedef struct {
   X(moe_dispatch, void, (const float *x, const int32_t *slots, const float *weights, float *out, long N, long k, long C, long R)) \
   X(moe_combine, void, (const float *src, const int32_t *slots, const float *weights, float *out, long N, long k, long C, long R)) \
   X(moe_gate_grad, void, (const float *dout, const float *src, const int32_t *slots, float *dweights, long N, long k, long C, long R)) \
+  X(quant_matmul, void, (int type, const uint8_t *w, const float *x, float *y, long m, long n, long k)) \
   X(sum_of_squares, double, (const float *x, long N)) \
   X(adamw, void, (float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p))
 
@@ -678,6 +685,22 @@ static napi_value lmf_entry_moeGateGrad(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* quantMatmul(type, w, x, y, m, n, k) */
+static napi_value lmf_entry_quantMatmul(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 7)) return NULL;
+  int type = op_code(&A, 0, LMF_QUANT_COUNT);
+  uint8_t *w = typed(&A, 1, napi_uint8_array, 0);
+  float *x = typed(&A, 2, napi_float32_array, 0);
+  float *y = typed(&A, 3, napi_float32_array, 0);
+  long m = lng(&A, 4);
+  long n = lng(&A, 5);
+  long k = lng(&A, 6);
+  if (!A.ok) return NULL;
+  K->quant_matmul(type, w, x, y, m, n, k);
+  return undefined(env);
+}
+
 /* sumOfSquares(x, N) */
 static napi_value lmf_entry_sumOfSquares(napi_env env, napi_callback_info info) {
   args A;
@@ -733,6 +756,7 @@ static napi_value lmf_entry_adamw(napi_env env, napi_callback_info info) {
   FN("moeDispatch", lmf_entry_moeDispatch), \
   FN("moeCombine", lmf_entry_moeCombine), \
   FN("moeGateGrad", lmf_entry_moeGateGrad), \
+  FN("quantMatmul", lmf_entry_quantMatmul), \
   FN("sumOfSquares", lmf_entry_sumOfSquares), \
   FN("adamw", lmf_entry_adamw),
 

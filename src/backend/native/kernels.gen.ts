@@ -4,7 +4,7 @@
  * reference kernels; float32 ones are bounds-checked and handed to the addon zero-copy,
  * parameter objects packed into reused Float64Arrays in the manifest's field order.
  */
-import type { AdamWParams, AttentionParams, BinaryOp, GemmParams, GroupedGemmParams, UnaryOp } from '../../tensor/backend.js';
+import type { AdamWParams, AttentionParams, BinaryOp, GemmParams, GroupedGemmParams, QuantOp, UnaryOp } from '../../tensor/backend.js';
 import type { Kernels } from '../../tensor/kernels.gen.js';
 import { dropKeepScale, dropThreshold } from '../../tensor/ops/attention-dropout.js';
 import { jsBackend } from '../js/index.js';
@@ -34,6 +34,10 @@ export const binaryCode: Readonly<Record<BinaryOp, number>> = {
   pow: 4,
   maximum: 5,
   minimum: 6,
+};
+export const quantCode: Readonly<Record<QuantOp, number>> = {
+  q8_0: 0,
+  q4_0: 1,
 };
 
 /** The addon's kernel exports (native/kernels.gen.h), argument for argument. */
@@ -66,6 +70,7 @@ export interface NativeKernelExports {
   moeDispatch(x: Float32Array, slots: Int32Array, weights: Float32Array | null, out: Float32Array, N: number, k: number, C: number, R: number): void;
   moeCombine(src: Float32Array, slots: Int32Array, weights: Float32Array | null, out: Float32Array, N: number, k: number, C: number, R: number): void;
   moeGateGrad(dout: Float32Array, src: Float32Array, slots: Int32Array, dweights: Float32Array, N: number, k: number, C: number, R: number): void;
+  quantMatmul(type: number, w: Uint8Array, x: Float32Array, y: Float32Array, m: number, n: number, k: number): void;
   sumOfSquares(x: Float32Array, N: number): number;
   adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, N: number, p: Float64Array): void;
 }
@@ -442,6 +447,18 @@ export function generatedKernels(addon: NativeKernelExports): Omit<Kernels, Cust
       checks.need('moeGateGrad', 'dweights', dweights, N * k);
       checks.ids('moeGateGrad', slots, N * k, R, -1);
       addon.moeGateGrad(dout, src, slots, dweights, N, k, C, R);
+    },
+    quantMatmul(type, w, x, y, m, n, k) {
+      if (!(x instanceof Float32Array && y instanceof Float32Array)) {
+        checks.floats('quantMatmul', [['x', x], ['y', y]]);
+        return jsBackend.quantMatmul(type, w, x, y, m, n, k);
+      }
+      checks.uint8('quantMatmul', 'w', w, false);
+      checks.need('quantMatmul', 'w', w, n * (k >> 5) * (type === 'q8_0' ? 34 : 18));
+      checks.need('quantMatmul', 'x', x, m * k);
+      checks.need('quantMatmul', 'y', y, m * n);
+      checks.quantBlocks('quantMatmul', k);
+      addon.quantMatmul(quantCode[type], w, x, y, m, n, k);
     },
     sumOfSquares(x, N) {
       if (!(x instanceof Float32Array)) {
