@@ -14,10 +14,8 @@
  */
 import type { F } from '../../tensor/backend.js';
 import type { QuantOp } from '../../tensor/kernels.gen.js';
+import { quantBlockBytes } from '../../tensor/ops/quantized-matmul.js';
 import { halfToNumber, numberToHalf } from '../../util/half.js';
-
-/** Bytes per 32-weight block. */
-export const quantBlockBytes: Readonly<Record<QuantOp, number>> = { q8_0: 34, q4_0: 18 };
 
 const exact = (v: number): number => v;
 
