@@ -67,7 +67,8 @@ static void *typed_n(args *a, size_t i, napi_typedarray_type want, int nullable,
       napi_get_typedarray_info(a->env, a->argv[i], &type, &length, &data, NULL, NULL) != napi_ok ||
       type != want) {
     fail(a, want == napi_float32_array ? "a Float32Array" : want == napi_int32_array ? "an Int32Array"
-            : want == napi_float64_array ? "a Float64Array" : "a 4-byte typed array", i);
+            : want == napi_float64_array ? "a Float64Array" : want == napi_uint8_array ? "a Uint8Array"
+            : "a 4-byte typed array", i);
     return NULL;
   }
   if (count != NULL) *count = length;

@@ -5,7 +5,7 @@
 #ifndef LMF_KERNELS_GEN_H
 #define LMF_KERNELS_GEN_H
 
-#define LMF_MANIFEST_HASH "e4730171b69e1522"
+#define LMF_MANIFEST_HASH "c20d4434669efe66"
 
 /* UnaryOp codes: the position of each name in the manifest's list */
 enum {
@@ -35,6 +35,12 @@ enum {
   LMF_MAXIMUM,
   LMF_MINIMUM,
   LMF_BINARY_COUNT
+};
+/* QuantOp codes: the position of each name in the manifest's list */
+enum {
+  LMF_Q8_0,
+  LMF_Q4_0,
+  LMF_QUANT_COUNT
 };
 
 /* GemmParams as the kernels read it */
@@ -145,6 +151,7 @@ typedef struct {
   X(lstm_cell_backward, void, (const float *gates, const float *cPrev, const float *c, const float *dhOut, const float *dhNext, float *dc, float *dGates, long B, long H)) \
   X(gru_cell_forward, void, (const float *xg, const float *hg, const float *hPrev, float *gates, float *h, long B, long H)) \
   X(gru_cell_backward, void, (const float *gates, const float *hg, const float *hPrev, const float *dhOut, const float *dhNext, float *dxg, float *dhg, float *dhPrev, long B, long H)) \
+  X(quant_matmul, void, (int type, const uint8_t *w, const float *x, float *y, long m, long n, long k)) \
   X(sum_of_squares, double, (const float *x, long N)) \
   X(adamw, void, (float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p))
 
@@ -750,6 +757,22 @@ static napi_value lmf_entry_gruCellBackward(napi_env env, napi_callback_info inf
   return undefined(env);
 }
 
+/* quantMatmul(type, w, x, y, m, n, k) */
+static napi_value lmf_entry_quantMatmul(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 7)) return NULL;
+  int type = op_code(&A, 0, LMF_QUANT_COUNT);
+  uint8_t *w = typed(&A, 1, napi_uint8_array, 0);
+  float *x = typed(&A, 2, napi_float32_array, 0);
+  float *y = typed(&A, 3, napi_float32_array, 0);
+  long m = lng(&A, 4);
+  long n = lng(&A, 5);
+  long k = lng(&A, 6);
+  if (!A.ok) return NULL;
+  K->quant_matmul(type, w, x, y, m, n, k);
+  return undefined(env);
+}
+
 /* sumOfSquares(x, N) */
 static napi_value lmf_entry_sumOfSquares(napi_env env, napi_callback_info info) {
   args A;
@@ -809,6 +832,7 @@ static napi_value lmf_entry_adamw(napi_env env, napi_callback_info info) {
   FN("lstmCellBackward", lmf_entry_lstmCellBackward), \
   FN("gruCellForward", lmf_entry_gruCellForward), \
   FN("gruCellBackward", lmf_entry_gruCellBackward), \
+  FN("quantMatmul", lmf_entry_quantMatmul), \
   FN("sumOfSquares", lmf_entry_sumOfSquares), \
   FN("adamw", lmf_entry_adamw),
 

@@ -53,6 +53,9 @@ function cParams(manifest: KernelManifest, args: readonly KernelArg[]): string {
       case 'i32':
         out.push(`${constness}int32_t *${a.name}`);
         break;
+      case 'u8':
+        out.push(`${constness}uint8_t *${a.name}`);
+        break;
       case 'word32':
         out.push(`${constness}uint32_t *${a.name}`);
         break;
@@ -92,12 +95,14 @@ function cEntry(manifest: KernelManifest, k: KernelSpec): string {
     switch (a.type) {
       case 'f32':
       case 'i32':
+      case 'u8':
       case 'word32': {
-        const ctype = a.type === 'f32' ? 'float' : a.type === 'i32' ? 'int32_t' : 'uint32_t';
+        const ctype = { f32: 'float', i32: 'int32_t', u8: 'uint8_t', word32: 'uint32_t' }[a.type];
+        const napiType = { f32: 'napi_float32_array', i32: 'napi_int32_array', u8: 'napi_uint8_array' };
         const get =
           a.type === 'word32'
             ? `word32(&A, ${at})`
-            : `typed(&A, ${at}, ${a.type === 'f32' ? 'napi_float32_array' : 'napi_int32_array'}, ${a.nullable ? 1 : 0})`;
+            : `typed(&A, ${at}, ${napiType[a.type]}, ${a.nullable ? 1 : 0})`;
         lines.push(`  ${ctype} *${a.name} = ${get};`);
         if (a.offset) {
           i++;
@@ -231,6 +236,8 @@ function tsType(manifest: KernelManifest, a: KernelArg): string {
       return a.nullable ? 'F | null' : 'F';
     case 'i32':
       return a.nullable ? 'Int32Array | null' : 'Int32Array';
+    case 'u8':
+      return a.nullable ? 'Uint8Array | null' : 'Uint8Array';
     case 'word32':
       return 'TypedArray';
     case 'long':
@@ -295,6 +302,8 @@ function addonType(a: KernelArg, manifest: KernelManifest): string[] {
       ];
     case 'i32':
       return [`${a.name}: Int32Array${a.nullable ? ' | null' : ''}`];
+    case 'u8':
+      return [`${a.name}: Uint8Array${a.nullable ? ' | null' : ''}`];
     case 'word32':
       return [`${a.name}: Float32Array | Int32Array`, ...(a.offset ? [`${a.name}Offset: number`] : [])];
     case 'long':
@@ -351,6 +360,9 @@ function tsWrapper(manifest: KernelManifest, k: KernelSpec): string {
   for (const a of args) {
     if (a.type === 'i32') {
       body.push(`      checks.int32('${k.name}', '${a.name}', ${a.name}, ${a.nullable});`);
+    }
+    if (a.type === 'u8') {
+      body.push(`      checks.uint8('${k.name}', '${a.name}', ${a.name}, ${a.nullable});`);
     }
     if (a.length !== null) body.push(`      checks.need('${k.name}', '${a.name}', ${a.name}, ${a.length});`);
     if (a.type === 'op') call.push(`${a.ref}Code[${a.name}]`);

@@ -15,7 +15,7 @@
  * checks its shape; the C side cannot read either, so C gets a generated header anyway.
  *
  * Argument grammar (`name: [out ]type[?][+][[length]]`, comma separated):
- *   f32, i32       Float32Array / Int32Array (the wrapper hands float64 to the JS kernels);
+ *   f32, i32, u8   Float32Array / Int32Array / Uint8Array (the wrapper hands float64 to the JS kernels);
  *                  `out` marks one the kernel writes; `?` allows null; `[expr]` the number
  *                  of elements the kernel reads or writes, checked before the call
  *   word32         Float32Array or Int32Array (moved as 4-byte words)
@@ -85,6 +85,8 @@ export const kernelManifest: KernelManifest = {
       'sign',
     ],
     binary: ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'],
+    // GGUF's 32-weight block formats (src/backend/js/quant.ts)
+    quant: ['q8_0', 'q4_0'],
   },
   structs: {
     gemm: {
@@ -395,6 +397,18 @@ export const kernelManifest: KernelManifest = {
         'dhPrev = dh z, the direct part of the gradient of hPrev (dhg W_hh adds the rest).',
     },
     {
+      name: 'quantMatmul',
+      c: 'quant_matmul',
+      args:
+        "type: op<quant>, w: u8[n * (k >> 5) * (type === 'q8_0' ? 34 : 18)], x: f32[m * k], y: out f32[m * n], " +
+        'm: long, n: long, k: long',
+      check: 'quantBlocks(k)',
+      doc:
+        "y (m, n) = x (m, k) W^T for W (n, k) stored as Q8_0 or Q4_0 blocks (GGUF's bytes, 32 weights and an\n" +
+        'fp16 scale each): each row of x quantized per block to Q8_0 (d = amax / 127 as fp16, q = round(x / d)),\n' +
+        'integer dot products per block pair, y = sum of sumi * dW * dX (ggml_vec_dot_q8_0_q8_0 / q4_0_q8_0).',
+    },
+    {
       name: 'sumOfSquares',
       c: 'sum_of_squares',
       args: 'x: f32[N], N: long',
@@ -413,7 +427,8 @@ export const kernelManifest: KernelManifest = {
 /** One parsed argument of a kernel line (see the grammar above). */
 export interface KernelArg {
   readonly name: string;
-  readonly type: 'f32' | 'i32' | 'word32' | 'long' | 'float' | 'double' | 'flag' | 'op' | 'struct' | 'layout';
+  readonly type:
+    'f32' | 'i32' | 'u8' | 'word32' | 'long' | 'float' | 'double' | 'flag' | 'op' | 'struct' | 'layout';
   /** The kernel writes it (C: not const). */
   readonly out: boolean;
   readonly nullable: boolean;
@@ -426,7 +441,7 @@ export interface KernelArg {
 }
 
 const ARG =
-  /^(\w+):\s*(out\s+)?(f32|i32|word32|long|float|double|flag|layout|op<(\w+)>|struct<(\w+)>)(\?)?(\+)?(?:\[(.+)\])?$/;
+  /^(\w+):\s*(out\s+)?(f32|i32|u8|word32|long|float|double|flag|layout|op<(\w+)>|struct<(\w+)>)(\?)?(\+)?(?:\[(.+)\])?$/;
 
 /** Splits at top-level commas (length expressions may hold calls with commas). */
 function splitTop(list: string): string[] {

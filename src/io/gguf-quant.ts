@@ -16,7 +16,7 @@
  * where ggml rounds it.
  */
 import { FormatError } from '../util/errors.js';
-import { bfloat16ToNumber, halfToNumber, numberToHalf } from './half.js';
+import { bfloat16ToNumber, halfToNumber, numberToHalf } from '../util/half.js';
 import { QK_K, type GgmlType, type GgmlTypeName } from './gguf-types.js';
 
 const f = Math.fround;

@@ -49,5 +49,5 @@ export { parseGgufHeader, alignUp } from './gguf-read.js';
 export { dequantize, quantize, dequantizableTypes, type GgufWriteType } from './gguf-quant.js';
 export { serializeGguf, writeGgufFile, type GgufTensorSource, type WriteGgufOptions } from './gguf-write.js';
 export { openGgufFile, ggufFromBytes, type GgufSource, type OpenGgufOptions } from './gguf.js';
-export { halfToNumber, numberToHalf, bfloat16ToNumber } from './half.js';
+export { halfToNumber, numberToHalf, bfloat16ToNumber } from '../util/half.js';
 export { GgufMetadata } from './gguf-metadata.js';

@@ -13,7 +13,7 @@
 import { Tensor } from '../tensor/index.js';
 import type { DType, TypedArray } from '../tensor/index.js';
 import { FormatError, type ErrorDetails } from '../util/errors.js';
-import { halfToNumber } from './half.js';
+import { halfToNumber } from '../util/half.js';
 import {
   headerLength,
   itemBytes,

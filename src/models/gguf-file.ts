@@ -12,6 +12,7 @@
  */
 import {
   GgufMetadata,
+  dequantize,
   dequantizableTypes,
   ggmlType,
   openGgufFile,
@@ -24,13 +25,15 @@ import {
   type GgufValue,
   type GgufWriteType,
 } from '../io/index.js';
-import type { Tensor } from '../tensor/index.js';
+import { Linear, Module, QuantizedLinear } from '../nn/index.js';
+import type { QuantOp, Tensor } from '../tensor/index.js';
 import { ggufVocabFromTokenizer, tokenizerFromGgufVocab, type Tokenizer } from '../tokenizers/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
 import { gpt2Gguf } from './gpt2/gguf.js';
 import {
   fromGgufLayout,
   ggufDims,
+  quantizedRows,
   toGgufLayout,
   type GgufMapping,
   type GgufTensorPlan,
@@ -213,6 +216,51 @@ export interface LoadGgufOptions {
   readonly limits?: GgufLimits;
   /** The memory the model may take (default: this machine's). */
   readonly memoryLimitBytes?: number;
+  /**
+   * Dequantise every tensor to float32 (default false: Q8_0 / Q4_0 weights of linear layers
+   * stay quantized, in QuantizedLinear layers).
+   */
+  readonly dequantize?: boolean;
+}
+
+/** The ggml types a QuantizedLinear keeps, by their kernel names. */
+const keptQuantized: Readonly<Partial<Record<string, QuantOp>>> = { Q8_0: 'q8_0', Q4_0: 'q4_0' };
+
+/** The Linear a planned weight belongs to, when its tensor stays quantized; else null. */
+function quantizedTarget(
+  model: AnyLanguageModel,
+  entry: GgufTensorPlan,
+  info: GgufTensorInfo,
+): Linear | null {
+  if (entry.path === null || !entry.path.endsWith('.weight') || keptQuantized[info.type.name] === undefined) {
+    return null;
+  }
+  const layer = model.getSubmodule(entry.path.slice(0, -'.weight'.length));
+  return layer instanceof Linear && info.dims.length === 2 ? layer : null;
+}
+
+/**
+ * The blocks of a Q8_0 / Q4_0 weight as the Linear's (out, in) rows, every fp16 scale
+ * checked finite (a hostile file's inf or NaN would poison every output).
+ */
+async function readQuantized(
+  file: GgufSource,
+  entry: GgufTensorPlan,
+  info: GgufTensorInfo,
+): Promise<QuantizedLinear['weight']> {
+  const type = keptQuantized[info.type.name]!;
+  const bytes = (await file.readBytes(info)).slice();
+  const [cols, rows] = info.dims as [number, number];
+  for (let at = 0, block = 0; at < bytes.length; at += info.type.typeSize, block++) {
+    if ((bytes[at + 1]! & 0x7c) === 0x7c) {
+      throw new FormatError('weight is not finite', {
+        where: `${file.source} tensor '${info.name}'`,
+        expected: 'finite block scales',
+        actual: `an inf or NaN scale in block ${block}`,
+      });
+    }
+  }
+  return { type, rows, cols, blocks: quantizedRows(entry, bytes, rows, false) };
 }
 
 export interface LoadedGguf {
@@ -237,6 +285,16 @@ export async function loadGgufSource(file: GgufSource, options: LoadGgufOptions 
     try {
       const parameters = new Map<string, Tensor>(model.namedParameters());
       for (const [entry, info] of checked.plan) {
+        const linear = options.dequantize === true ? null : quantizedTarget(model, entry, info);
+        if (linear !== null) {
+          const weight = await readQuantized(file, entry, info);
+          const path = entry.path!.slice(0, -'.weight'.length);
+          model.replaceChild(path, () =>
+            QuantizedLinear.replacing(linear, weight, `${file.source} tensor '${info.name}'`),
+          );
+          linear.weight.dispose();
+          continue;
+        }
         const into = entry.path === null ? undefined : (parameters.get(entry.path)!.values() as Float32Array);
         await readParameter(file, entry, info, into);
       }
@@ -330,6 +388,17 @@ const fileTypes: Readonly<Record<GgufFileType, { readonly id: number; readonly t
 
 export interface SaveGgufOptions {
   readonly type: GgufFileType;
+  /**
+   * The type of the output head (output.weight; token_embd.weight when the head is tied to
+   * it), when it differs from `type`: llama-quantize's rule (see `lmforge quantize`).
+   */
+  readonly headType?: GgufFileType;
+  /**
+   * A quantized type's weight whose rows are not whole 32-value blocks: written as F16
+   * ('f16', the default, as llama.cpp's converter does), or a ConfigError naming the tensor
+   * ('error', as llama-quantize refuses it).
+   */
+  readonly partialBlocks?: 'f16' | 'error';
   /** general.name. */
   readonly name?: string;
   readonly onTensor?: (done: number, total: number, name: string) => void;
@@ -351,14 +420,45 @@ export interface SavedGguf {
  * position embeddings stay F32; other weights take the file type; a quantized type whose
  * block does not divide the rows falls back to F16.
  */
-function tensorType(entry: GgufTensorPlan, type: GgufWriteType): { type: GgmlType; fallback: boolean } {
+function tensorType(
+  entry: GgufTensorPlan,
+  type: GgufWriteType,
+  partialBlocks: 'f16' | 'error',
+): { type: GgmlType; fallback: boolean } {
   const dims = ggufDims(entry);
   if (dims.length <= 1 || entry.name.endsWith('_norm.weight') || entry.name.startsWith('position_embd.')) {
     return { type: ggmlType('F32'), fallback: false };
   }
   const wanted = ggmlType(type);
-  if (dims[0]! % wanted.blockSize !== 0) return { type: ggmlType('F16'), fallback: true };
+  if (dims[0]! % wanted.blockSize !== 0) {
+    if (partialBlocks === 'error') {
+      throw new ConfigError(`${type} needs rows of whole ${wanted.blockSize}-value blocks`, {
+        where: `tensor '${entry.name}' (${entry.path ?? 'zeros'})`,
+        expected: `a row length (GGUF ne[0]) that is a multiple of ${wanted.blockSize}`,
+        actual: `[${dims.join(', ')}]`,
+        hint: 'export it with `lmforge export --type` instead: rows that are not whole blocks are written as F16 there',
+      });
+    }
+    return { type: ggmlType('F16'), fallback: true };
+  }
   return { type: wanted, fallback: false };
+}
+
+/** The head tensor llama-quantize treats apart: output.weight, else the tied token embedding. */
+function headTensor(plan: readonly GgufTensorPlan[]): string {
+  return plan.some((entry) => entry.name === 'output.weight') ? 'output.weight' : 'token_embd.weight';
+}
+
+/**
+ * A QuantizedLinear's weight as the GGUF tensor `type`: its blocks unchanged (in GGUF's row
+ * order) when the type is the layer's, else dequantised and quantized again.
+ */
+function quantizedTensorBytes(entry: GgufTensorPlan, layer: QuantizedLinear, type: GgmlType): Uint8Array {
+  const { rows, cols, blocks } = layer.weight;
+  const stored = ggmlType(layer.weight.type === 'q8_0' ? 'Q8_0' : 'Q4_0');
+  const bytes = quantizedRows(entry, blocks, rows, true);
+  if (stored.name === type.name) return bytes;
+  return quantize(type.name as GgufWriteType, dequantize(stored, bytes, rows * cols), entry.name);
 }
 
 /**
@@ -393,14 +493,29 @@ export async function saveGguf(
     ['general.file_type', { type: 'uint32', value: fileType.id }],
   ]);
   for (const entry of mapping.configToGguf(model.config, 'saveGguf')) metadata.set(...entry);
+  const headType = fileTypes[options.headType ?? options.type];
+  if (headType === undefined) {
+    throw new ConfigError('unknown GGUF file type', {
+      where: 'saveGguf: headType',
+      expected: Object.keys(fileTypes).join(' | '),
+      actual: String(options.headType),
+    });
+  }
   const parameters = new Map(model.namedParameters());
   const fallbacks: string[] = [];
   const tensorTypes: Record<string, number> = {};
-  const tensors = mapping.tensorPlan(model.config).map((entry) => {
-    const { type, fallback } = tensorType(entry, fileType.type);
+  const plan = mapping.tensorPlan(model.config);
+  const head = headTensor(plan);
+  const tensors = plan.map((entry) => {
+    const wanted = entry.name === head ? headType.type : fileType.type;
+    const { type, fallback } = tensorType(entry, wanted, options.partialBlocks ?? 'f16');
     if (fallback) fallbacks.push(entry.name);
     tensorTypes[type.name] = (tensorTypes[type.name] ?? 0) + 1;
-    const parameter = entry.path === null ? null : parameters.get(entry.path)!;
+    const parameter = entry.path === null ? null : (parameters.get(entry.path) ?? null);
+    const layer =
+      entry.path !== null && parameter === null && model instanceof Module
+        ? model.getSubmodule(entry.path.slice(0, -'.weight'.length))
+        : null;
     const values = (): Float32Array =>
       parameter === null
         ? new Float32Array(entry.shape.reduce((a, b) => a * b, 1))
@@ -409,7 +524,10 @@ export async function saveGguf(
       name: entry.name,
       dims: ggufDims(entry),
       type,
-      data: () => quantize(type.name as GgufWriteType, values(), entry.name),
+      data: () =>
+        layer instanceof QuantizedLinear
+          ? quantizedTensorBytes(entry, layer, type)
+          : quantize(type.name as GgufWriteType, values(), entry.name),
     };
   });
   if (Object.keys(tensorTypes).some((name) => name.startsWith('Q'))) {

@@ -61,18 +61,21 @@ export function ggufDims(plan: GgufTensorPlan): number[] {
 }
 
 /**
- * The permutation of rows between layouts for rope: `rows` rows of `cols` values in heads of
- * hs rows. HF row h*hs + i*hs/2 + j (i = 0, 1: first or second half) is GGUF row
- * h*hs + 2j + i. `toGguf` moves HF rows to GGUF rows, otherwise back.
+ * The permutation of rows between layouts for rope: `rows` rows of `cols` elements (values,
+ * or the bytes of quantized blocks) in heads of hs rows. HF row h*hs + i*hs/2 + j (i = 0, 1:
+ * first or second half) is GGUF row h*hs + 2j + i. `toGguf` moves HF rows to GGUF rows,
+ * otherwise back.
  */
-function permuteRope(
-  values: Float32Array,
+function permuteRope<A extends Float32Array | Uint8Array>(
+  values: A,
   rows: number,
   cols: number,
   heads: number,
   toGguf: boolean,
-): Float32Array {
-  const out = new Float32Array(values.length);
+): A {
+  const out = (
+    values instanceof Float32Array ? new Float32Array(values.length) : new Uint8Array(values.length)
+  ) as A;
   const hs = rows / heads;
   const half = hs / 2;
   for (let h = 0; h < heads; h++) {
@@ -86,6 +89,21 @@ function permuteRope(
     }
   }
   return out;
+}
+
+/**
+ * The bytes of a quantized matrix tensor (whole blocks per row) between GGUF's row order and
+ * the (out, in) rows of the parameter's Linear: the same bytes for 'rows' and 'transposed'
+ * (GGUF's rows are the output features in both), the rope permutation of rows otherwise.
+ */
+export function quantizedRows(
+  plan: GgufTensorPlan,
+  bytes: Uint8Array,
+  rows: number,
+  toGguf: boolean,
+): Uint8Array {
+  if (plan.layout.kind !== 'ropeInterleaved') return bytes;
+  return permuteRope(bytes, rows, bytes.length / rows, plan.layout.heads, toGguf);
 }
 
 /** A (rows, cols) matrix transposed. */

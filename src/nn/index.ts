@@ -10,6 +10,7 @@ export {
 } from './module.js';
 export { type Init, type InitOptions, type LayerInitOptions } from './init.js';
 export { Linear, type LinearLayout, type LinearOptions, type Projection } from './layers/linear.js';
+export { QuantizedLinear } from './layers/quantized-linear.js';
 export { Embedding, type EmbeddingOptions } from './layers/embedding.js';
 export { LayerNorm } from './layers/layer-norm.js';
 export { RMSNorm } from './layers/rms-norm.js';

@@ -79,7 +79,7 @@ export interface GroupedGemmParams {
   readonly beta: number;
 }
 
-export type { BinaryOp, UnaryOp } from './kernels.gen.js';
+export type { BinaryOp, QuantOp, UnaryOp } from './kernels.gen.js';
 
 /**
  * A broadcast binary op over an N-d output of shape `shape` (contiguous), reading A and B

@@ -10,7 +10,7 @@ export type { DType, FloatDType, TypedArray, FloatArray } from './dtype.js';
 export { type Shape, numel, shapesEqual, broadcastShapes } from './shape.js';
 export { scope, keep } from './scope.js';
 export { poolStats, clearPool, setPoolLimit } from './storage.js';
-export { backend, setBackend, type Backend } from './backend.js';
+export { backend, setBackend, type Backend, type QuantOp } from './backend.js';
 export { backward, noGrad, isGradEnabled, zeroGrad } from './autograd/tape.js';
 export {
   layoutOf,
@@ -51,6 +51,12 @@ export {
 } from './ops/elementwise.js';
 export { type ReduceOptions, sum, mean, variance, max } from './ops/reduce.js';
 export { matmul, matmulTransposed } from './ops/matmul.js';
+export {
+  type QuantizedMatrix,
+  quantBlockBytes,
+  checkQuantizedMatrix,
+  quantizedMatmul,
+} from './ops/quantized-matmul.js';
 export { Rng, type RngState } from './random.js';
 export { tensor, full, zeros, ones, arange, type RandnOptions, randn, rand, randint } from './ops/create.js';
 export { softmax, logSoftmax } from './ops/softmax.js';

@@ -7,6 +7,8 @@ export const unaryOps = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid'
 export type UnaryOp = (typeof unaryOps)[number];
 export const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
 export type BinaryOp = (typeof binaryOps)[number];
+export const quantOps = ['q8_0', 'q4_0'] as const;
+export type QuantOp = (typeof quantOps)[number];
 
 export interface Kernels {
   /** Copies every element of a strided view of src into a strided view of dst (same shape). */
@@ -114,6 +116,12 @@ export interface Kernels {
    * dhPrev = dh z, the direct part of the gradient of hPrev (dhg W_hh adds the rest).
    */
   gruCellBackward(gates: F, hg: F, hPrev: F, dhOut: F, dhNext: F, dxg: F, dhg: F, dhPrev: F, B: number, H: number): void;
+  /**
+   * y (m, n) = x (m, k) W^T for W (n, k) stored as Q8_0 or Q4_0 blocks (GGUF's bytes, 32 weights and an
+   * fp16 scale each): each row of x quantized per block to Q8_0 (d = amax / 127 as fp16, q = round(x / d)),
+   * integer dot products per block pair, y = sum of sumi * dW * dX (ggml_vec_dot_q8_0_q8_0 / q4_0_q8_0).
+   */
+  quantMatmul(type: QuantOp, w: Uint8Array, x: F, y: F, m: number, n: number, k: number): void;
   /** Sum of squares of x (for gradient-norm clipping), accumulated in float64. */
   sumOfSquares(x: F, N: number): number;
   /** One decoupled-weight-decay Adam step, in place on param, m, v. */

@@ -270,7 +270,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, classify, tag, embed, chat, lora, translate, eval, export, ngram, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, classify, tag, embed, chat, lora, translate, eval, export, quantize, ngram, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');

@@ -175,7 +175,10 @@ test('bad eval flags and task files: exit 2 with one lmforge: <where>: <what> li
       r.badBuiltin,
       /^--task: unknown built-in task; expected builtin:wordnet-definition \| .* \| builtin:sentiment, got builtin:trivia$/,
     ],
-    [r.taskAndData, '--task: --task and --data measure different things: pass one'],
+    [
+      r.taskAndData,
+      'eval: give --data (a text file), --pairs (sentence pairs) or --task (tasks), one of them, got more than one',
+    ],
     [r.strideAlone, '--stride: sliding windows need --data'],
   ];
   for (const [result, line] of cases) assertUserError(result, line);

@@ -13,6 +13,7 @@ import { layerNormForward, layerNormBackward, rmsNormForward, rmsNormBackward } 
 import { embeddingForward, embeddingBackward } from './embedding.js';
 import { attentionForward, attentionBackward } from './attention.js';
 import { rope } from './rope.js';
+import { quantMatmul } from './quant.js';
 import {
   groupedGemm,
   moeCombine,
@@ -53,6 +54,7 @@ export const jsBackend: Backend = {
   attentionForward,
   attentionBackward,
   rope,
+  quantMatmul,
   groupedGemm,
   moeTopk,
   moeGates,

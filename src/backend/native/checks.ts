@@ -21,7 +21,7 @@ const dtypeName = (x: unknown): string =>
   x === null ? 'null' : typeof x === 'object' ? (x.constructor?.name ?? 'object') : typeof x;
 
 /** Throws unless elements [0, end) of `array` exist (null passes: an optional argument). */
-export function need(where: string, name: string, array: TypedArray | null, end: number): void {
+export function need(where: string, name: string, array: TypedArray | Uint8Array | null, end: number): void {
   if (array !== null && end > array.length) throw outOfBounds(where, name, end, array.length);
 }
 
@@ -67,6 +67,26 @@ export function int32(where: string, name: string, x: unknown, nullable: boolean
     expected: `${name}: an Int32Array${nullable ? ' or null' : ''}`,
     actual: dtypeName(x),
   });
+}
+
+export function uint8(where: string, name: string, x: unknown, nullable: boolean): void {
+  if (x instanceof Uint8Array || (nullable && x === null)) return;
+  throw new BackendError('wrong array type', {
+    where: `native.${where}`,
+    expected: `${name}: a Uint8Array${nullable ? ' or null' : ''}`,
+    actual: dtypeName(x),
+  });
+}
+
+/** The quantized kernels' inner size: whole 32-value blocks. */
+export function quantBlocks(where: string, k: number): void {
+  if (k % 32 !== 0) {
+    throw new BackendError('the inner size is not a whole number of 32-value blocks', {
+      where: `native.${where}`,
+      expected: 'k a multiple of 32',
+      actual: k,
+    });
+  }
 }
 
 /** ids[0, N) each in [0, rows), or equal to `ignore`. */

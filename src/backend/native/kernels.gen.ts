@@ -4,7 +4,7 @@
  * reference kernels; float32 ones are bounds-checked and handed to the addon zero-copy,
  * parameter objects packed into reused Float64Arrays in the manifest's field order.
  */
-import type { AdamWParams, AttentionParams, BinaryOp, GemmParams, GroupedGemmParams, UnaryOp } from '../../tensor/backend.js';
+import type { AdamWParams, AttentionParams, BinaryOp, GemmParams, GroupedGemmParams, QuantOp, UnaryOp } from '../../tensor/backend.js';
 import type { Kernels } from '../../tensor/kernels.gen.js';
 import { dropKeepScale, dropThreshold } from '../../tensor/ops/attention-dropout.js';
 import { jsBackend } from '../js/index.js';
@@ -34,6 +34,10 @@ export const binaryCode: Readonly<Record<BinaryOp, number>> = {
   pow: 4,
   maximum: 5,
   minimum: 6,
+};
+export const quantCode: Readonly<Record<QuantOp, number>> = {
+  q8_0: 0,
+  q4_0: 1,
 };
 
 /** The addon's kernel exports (native/kernels.gen.h), argument for argument. */
@@ -70,6 +74,7 @@ export interface NativeKernelExports {
   lstmCellBackward(gates: Float32Array, cPrev: Float32Array, c: Float32Array, dhOut: Float32Array, dhNext: Float32Array, dc: Float32Array, dGates: Float32Array, B: number, H: number): void;
   gruCellForward(xg: Float32Array, hg: Float32Array, hPrev: Float32Array, gates: Float32Array, h: Float32Array, B: number, H: number): void;
   gruCellBackward(gates: Float32Array, hg: Float32Array, hPrev: Float32Array, dhOut: Float32Array, dhNext: Float32Array, dxg: Float32Array, dhg: Float32Array, dhPrev: Float32Array, B: number, H: number): void;
+  quantMatmul(type: number, w: Uint8Array, x: Float32Array, y: Float32Array, m: number, n: number, k: number): void;
   sumOfSquares(x: Float32Array, N: number): number;
   adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, N: number, p: Float64Array): void;
 }
@@ -498,6 +503,18 @@ export function generatedKernels(addon: NativeKernelExports): Omit<Kernels, Cust
       checks.need('gruCellBackward', 'dhg', dhg, B * 3 * H);
       checks.need('gruCellBackward', 'dhPrev', dhPrev, B * H);
       addon.gruCellBackward(gates, hg, hPrev, dhOut, dhNext, dxg, dhg, dhPrev, B, H);
+    },
+    quantMatmul(type, w, x, y, m, n, k) {
+      if (!(x instanceof Float32Array && y instanceof Float32Array)) {
+        checks.floats('quantMatmul', [['x', x], ['y', y]]);
+        return jsBackend.quantMatmul(type, w, x, y, m, n, k);
+      }
+      checks.uint8('quantMatmul', 'w', w, false);
+      checks.need('quantMatmul', 'w', w, n * (k >> 5) * (type === 'q8_0' ? 34 : 18));
+      checks.need('quantMatmul', 'x', x, m * k);
+      checks.need('quantMatmul', 'y', y, m * n);
+      checks.quantBlocks('quantMatmul', k);
+      addon.quantMatmul(quantCode[type], w, x, y, m, n, k);
     },
     sumOfSquares(x, N) {
       if (!(x instanceof Float32Array)) {

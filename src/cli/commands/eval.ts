@@ -135,12 +135,12 @@ export function evalCommand(): Command {
   return addComputeOptions(command).action(async (dir: string, flags: EvalFlags) => {
     applyComputeOptions(flags, flags.json === true);
     const given = [flags.data, flags.pairs, flags.task].filter((v) => v !== undefined).length;
-    if (given !== 1) {
-      throw new ConfigError(
-        'give --data (a text file), --pairs (sentence pairs) or --task (tasks), one of them',
-        { where: 'eval', actual: given === 0 ? 'none' : 'more than one' },
-      );
-    }
+    const oneOf = (actual: string): ConfigError =>
+      new ConfigError('give --data (a text file), --pairs (sentence pairs) or --task (tasks), one of them', {
+        where: 'eval',
+        actual,
+      });
+    if (given > 1) throw oneOf('more than one');
     if (flags.pairs !== undefined) {
       await evalPairs(dir, flags.pairs, flags);
       return;
@@ -152,7 +152,9 @@ export function evalCommand(): Command {
         });
       }
     }
+    // Tasks, sliding windows and ARPA models (each with its own checks of the flags).
     if (await runEvalTasks(dir, { ...flags, batchSize: flags.batchSize ?? 8 })) return;
-    await evalText(dir, flags.data!, flags);
+    if (flags.data === undefined) throw oneOf('none');
+    await evalText(dir, flags.data, flags);
   });
 }

@@ -40,6 +40,66 @@ async function checkOut(out: string): Promise<void> {
   }
 }
 
+/** What `export` and `quantize` write: the model at `dir` as a GGUF file of `type`. */
+export interface GgufWriteFlags {
+  readonly type: GgufFileType;
+  readonly out: string;
+  readonly name?: string;
+  readonly progress: boolean;
+  /** `quantize`: llama-quantize's head type and its refusal of partial blocks. */
+  readonly headType?: GgufFileType;
+  readonly partialBlocks?: 'f16' | 'error';
+}
+
+/**
+ * Loads the model at `dir` (a folder or a .gguf file) and writes it to `flags.out`, with a
+ * progress bar on a terminal, warnings on stderr and a summary line on stdout.
+ */
+export async function writeModelAsGguf(dir: string, flags: GgufWriteFlags): Promise<void> {
+  await checkOut(flags.out);
+  const { model, tokenizer } = await loadModelWithTokenizer(dir);
+  const bar =
+    flags.progress && process.stderr.isTTY === true
+      ? new SingleBar({ format: 'tensors [{bar}] {value}/{total} {name}', stream: process.stderr })
+      : null;
+  try {
+    let started = false;
+    const saved = await saveGguf(model, tokenizer, flags.out, {
+      type: flags.type,
+      ...(flags.headType === undefined ? {} : { headType: flags.headType }),
+      ...(flags.partialBlocks === undefined ? {} : { partialBlocks: flags.partialBlocks }),
+      ...(flags.name === undefined ? {} : { name: flags.name }),
+      onTensor: (done, total, name) => {
+        if (!started) bar?.start(total, 0, { name });
+        started = true;
+        bar?.update(done, { name });
+      },
+    });
+    bar?.stop();
+    if (saved.fallbacks.length > 0) {
+      process.stderr.write(
+        `lmforge: warning: ${saved.fallbacks.length} weights have rows that are not whole ${flags.type} blocks of 32 and were written as F16: ${saved.fallbacks.join(', ')}\n`,
+      );
+    }
+    for (const note of saved.approximations) process.stderr.write(`lmforge: warning: ${note}\n`);
+    if (saved.vocabulary.eosId !== undefined && tokenizer.eosId === undefined) {
+      process.stderr.write(
+        `lmforge: warning: the tokenizer has no end-of-sequence token, but llama.cpp always has one; it stops at id ${saved.vocabulary.eosId} (${JSON.stringify(tokenizer.decode([saved.vocabulary.eosId]))}), and so does lmforge reading ${flags.out}\n`,
+      );
+    }
+    const { size } = await stat(flags.out);
+    const types = Object.entries(saved.tensorTypes)
+      .map(([type, n]) => `${type} ${n}`)
+      .join(', ');
+    process.stdout.write(
+      `wrote ${flags.out}: ${saved.tensors} tensors (${types}), ${saved.vocabulary.model} vocabulary, ${(size / 2 ** 20).toFixed(2)} MiB\n`,
+    );
+  } finally {
+    bar?.stop();
+    model.dispose();
+  }
+}
+
 export function exportCommand(): Command {
   return new Command('export')
     .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json), or a .gguf file')
@@ -52,46 +112,5 @@ export function exportCommand(): Command {
     .requiredOption('--out <file>', 'the .gguf file to write (replaced if it exists)')
     .option('--name <text>', 'general.name written in the file')
     .option('--no-progress', 'no progress bar')
-    .action(async (dir: string, flags: ExportFlags) => {
-      await checkOut(flags.out);
-      const { model, tokenizer } = await loadModelWithTokenizer(dir);
-      const bar =
-        flags.progress && process.stderr.isTTY === true
-          ? new SingleBar({ format: 'tensors [{bar}] {value}/{total} {name}', stream: process.stderr })
-          : null;
-      try {
-        let started = false;
-        const saved = await saveGguf(model, tokenizer, flags.out, {
-          type: flags.type,
-          ...(flags.name === undefined ? {} : { name: flags.name }),
-          onTensor: (done, total, name) => {
-            if (!started) bar?.start(total, 0, { name });
-            started = true;
-            bar?.update(done, { name });
-          },
-        });
-        bar?.stop();
-        if (saved.fallbacks.length > 0) {
-          process.stderr.write(
-            `lmforge: warning: ${saved.fallbacks.length} weights have rows that are not whole ${flags.type} blocks of 32 and were written as F16: ${saved.fallbacks.join(', ')}\n`,
-          );
-        }
-        for (const note of saved.approximations) process.stderr.write(`lmforge: warning: ${note}\n`);
-        if (saved.vocabulary.eosId !== undefined && tokenizer.eosId === undefined) {
-          process.stderr.write(
-            `lmforge: warning: the tokenizer has no end-of-sequence token, but llama.cpp always has one; it stops at id ${saved.vocabulary.eosId} (${JSON.stringify(tokenizer.decode([saved.vocabulary.eosId]))}), and so does lmforge reading ${flags.out}\n`,
-          );
-        }
-        const { size } = await stat(flags.out);
-        const types = Object.entries(saved.tensorTypes)
-          .map(([type, n]) => `${type} ${n}`)
-          .join(', ');
-        process.stdout.write(
-          `wrote ${flags.out}: ${saved.tensors} tensors (${types}), ${saved.vocabulary.model} vocabulary, ${(size / 2 ** 20).toFixed(2)} MiB\n`,
-        );
-      } finally {
-        bar?.stop();
-        model.dispose();
-      }
-    });
+    .action((dir: string, flags: ExportFlags) => writeModelAsGguf(dir, flags));
 }

@@ -108,6 +108,13 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./export.js')).exportCommand,
   },
   {
+    name: 'quantize',
+    usage: '[options] <dir>',
+    description:
+      "Write a model as a Q8_0 or Q4_0 GGUF file (llama-quantize's choices) that generate, chat and eval run quantized",
+    load: async () => (await import('./quantize.js')).quantizeCommand,
+  },
+  {
     name: 'ngram',
     usage: '',
     description: 'N-gram language models (Kneser-Ney, ARPA files): train, eval, generate',

@@ -1,7 +1,7 @@
 /**
  * IEEE 754 half precision (binary16) to and from numbers, and bfloat16 to numbers, for the
  * formats that store 16-bit floats (safetensors F16/BF16, GGUF F16/BF16 and the fp16 scales
- * of its quantized blocks).
+ * of its quantized blocks, and the Q8_0 activations of the quantized matmul kernels).
  */
 
 /** Half-precision bits to a number (exact: every half is a float32). */
