@@ -1,6 +1,6 @@
 /**
  * lmforge/models: the model contract (model.ts), the family registry, the decoder-only
- * presets (GPT-2, Llama) and model folders.
+ * presets (GPT-2, Llama, Mistral, Qwen2, Qwen3) and model folders.
  */
 export type {
   LanguageModel,
@@ -34,6 +34,9 @@ export { type ModelSize, memoryLimitBytes, checkSizeFits, sizeOfPlan } from './s
 export {
   type DecoderConfig,
   type DecoderArch,
+  type AttentionBias,
+  type SlidingWindow,
+  decoderArchs,
   type NormKind,
   type RawDecoderConfig,
   type DecoderOverrides,
@@ -44,6 +47,15 @@ export {
 } from './decoder/config.js';
 export { gpt2Preset, gpt2Family } from './gpt2/family.js';
 export { llamaPreset, llamaFamily } from './llama/family.js';
+export { mistralPreset, mistralFamily } from './mistral/family.js';
+export { qwen2Preset, qwen2Family } from './qwen2/family.js';
+export { qwen3Preset, qwen3Family } from './qwen3/family.js';
+export {
+  llamaStyleFromHf,
+  llamaStyleToHf,
+  type LlamaStyleArchitecture,
+  type LlamaStyleDefaults,
+} from './decoder/hf-llama-style.js';
 export { DecoderLM, type DecoderOptions, type ForwardOptions } from './decoder/model.js';
 export { parameterShapes } from './decoder/shapes.js';
 export { decoderBlockSpec } from './decoder/block-spec.js';
@@ -65,6 +77,7 @@ export {
   type NormPlacement,
   type NormSpec,
   type SelfAttentionRule,
+  type SelfAttentionExtras,
 } from './blocks/transformer-block.js';
 export { BlockStack, type StackContext, type StackOutputs, type StackResult } from './blocks/block-stack.js';
 export {

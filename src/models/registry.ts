@@ -12,6 +12,9 @@ import type { LanguageModel, ModelConfig } from './model.js';
 import { checkSizeFits, type ModelSize } from './size.js';
 import { gpt2Family } from './gpt2/family.js';
 import { llamaFamily } from './llama/family.js';
+import { mistralFamily } from './mistral/family.js';
+import { qwen2Family } from './qwen2/family.js';
+import { qwen3Family } from './qwen3/family.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -21,6 +24,9 @@ import { llamaFamily } from './llama/family.js';
 export interface BuiltinFamilies {
   readonly gpt2: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly llama: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly mistral: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly qwen2: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly qwen3: { readonly config: DecoderConfig; readonly model: DecoderLM };
 }
 
 export type AnyModelConfig = BuiltinFamilies[keyof BuiltinFamilies]['config'];
@@ -49,6 +55,9 @@ export function registerFamily<Config extends ModelConfig>(family: ModelFamily<C
 
 registerFamily(gpt2Family);
 registerFamily(llamaFamily);
+registerFamily(mistralFamily);
+registerFamily(qwen2Family);
+registerFamily(qwen3Family);
 
 /** The model_types that can be built and loaded, in registration order. */
 export function modelTypes(): string[] {

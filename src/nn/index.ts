@@ -15,6 +15,9 @@ export { LayerNorm } from './layers/layer-norm.js';
 export { RMSNorm } from './layers/rms-norm.js';
 export {
   type PositionalEncoding,
+  type RopeScaling,
+  noRopeScaling,
+  ropeInverseFrequencies,
   RotaryEmbedding,
   sinusoidalTable,
   positionRows,
@@ -25,6 +28,7 @@ export {
   SelfAttention as CausalSelfAttention,
   type AttentionOptions,
   type AttentionProjections,
+  type QkNorm,
   type AttentionContext,
   type AttentionResult,
 } from './layers/attention.js';
@@ -41,6 +45,7 @@ export {
   bidirectionalMask,
   isCausal,
   paddingKeys,
+  slidingWindowMask,
 } from './layers/attention-mask.js';
 export {
   Mlp,

@@ -96,7 +96,7 @@ test('an unknown model_type names the registered ones', () => {
     (error: unknown) =>
       error instanceof ConfigError &&
       error.message ===
-        'dir/config.json: model_type: unsupported model_type; expected gpt2 | llama, got "bert"',
+        'dir/config.json: model_type: unsupported model_type; expected gpt2 | llama | mistral | qwen2 | qwen3, got "bert"',
   );
 });
 

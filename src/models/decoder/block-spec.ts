@@ -1,20 +1,28 @@
 /**
- * The BlockSpec of a decoder-only preset (GPT-2, Llama): pre-norm, causal, no
- * cross-attention, the dense MLP; widths, norm and init from DecoderConfig, names from the
- * preset's ArchNames. The shared block (../blocks/transformer-block.ts) knows nothing else
- * about decoders.
+ * The BlockSpec of a decoder-only preset (GPT-2, Llama, Mistral, Qwen2, Qwen3): pre-norm,
+ * causal, no cross-attention, the dense MLP; widths, biases, norms, q/k norms and the
+ * sliding window from DecoderConfig, names from the preset's ArchNames. The shared block
+ * (../blocks/transformer-block.ts) knows nothing else about decoders.
  */
 import type { BlockSpec, NormSpec } from '../blocks/transformer-block.js';
 import type { DecoderConfig } from './config.js';
-import { archNames } from './names.js';
+import { archNames, qkNormNames } from './names.js';
 
 /** The norm of every block and of the final norm. */
 export function decoderNormSpec(config: DecoderConfig): NormSpec {
   return { kind: config.norm, eps: config.normEps, bias: config.bias };
 }
 
-export function decoderBlockSpec(config: DecoderConfig): BlockSpec {
+/** The sliding window of block `layer` (null: it attends to every earlier key). */
+export function windowOf(config: DecoderConfig, layer: number): number | null {
+  const window = config.slidingWindow;
+  return window !== null && window.layers.includes(layer) ? window.size : null;
+}
+
+/** The spec of block `layer` (the layers differ only in their sliding window). */
+export function decoderBlockSpec(config: DecoderConfig, layer = 0): BlockSpec {
   const names = archNames[config.arch];
+  const qkNorm = config.qkNorm ? { eps: config.normEps, ...qkNormNames(names) } : null;
   return {
     nEmbd: config.nEmbd,
     nHead: config.nHead,
@@ -22,7 +30,7 @@ export function decoderBlockSpec(config: DecoderConfig): BlockSpec {
     placement: 'pre',
     selfAttention: 'causal',
     norm: decoderNormSpec(config),
-    bias: config.bias,
+    bias: config.attentionBias !== 'none',
     layout: names.layout,
     // GPT-2 init: residual projections scaled by 1/sqrt(2L) (two residual adds per block).
     init: { std: config.initStd, outStd: config.initStd / Math.sqrt(2 * config.nLayer) },
@@ -33,12 +41,19 @@ export function decoderBlockSpec(config: DecoderConfig): BlockSpec {
       norm2: names.norm2,
       mlp: names.mlp,
     },
+    attention: {
+      headSize: config.headSize,
+      outBias: config.attentionBias === 'all',
+      qkNorm,
+      window: windowOf(config, layer),
+    },
     cross: null,
     feedForward: {
       kind: 'mlp',
       intermediateSize: config.intermediateSize,
       activation: config.activation,
       names: names.mlpNames[config.mlp],
+      bias: config.mlpBias,
     },
   };
 }

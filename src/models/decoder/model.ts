@@ -1,13 +1,14 @@
 /**
- * DecoderLM: the decoder-only causal LM of the GPT-2 and Llama presets, driven by
+ * DecoderLM: the decoder-only causal LM of the GPT-2, Llama, Mistral and Qwen presets, driven by
  * DecoderConfig and implementing the model contract (../model.ts). It reads top to bottom
  * as nanoGPT's model.py: token (+ position) embeddings, the pre-norm blocks
  * (../blocks/transformer-block.ts with ./block-spec.ts), a final norm and a head (the lm_head Linear, or the token
  * embedding when tied).
  *
  * Parameter paths equal the Hugging Face checkpoint keys of the config's `arch`
- * (GPT2LMHeadModel: transformer.h.3.attn.c_attn.weight; LlamaForCausalLM:
- * model.layers.3.self_attn.q_proj.weight), so a saved model is an HF model folder.
+ * (GPT2LMHeadModel: transformer.h.3.attn.c_attn.weight; LlamaForCausalLM, MistralForCausalLM,
+ * Qwen2ForCausalLM: model.layers.3.self_attn.q_proj.weight; Qwen3ForCausalLM adds
+ * model.layers.3.self_attn.q_norm.weight), so a saved model is an HF model folder.
  *
  * Legend: B batch, T time, C channels (nEmbd), V vocab, nH heads, nKV kv-heads, hs head size.
  */
@@ -26,6 +27,7 @@ import {
   Linear,
   KVCache,
   RotaryEmbedding,
+  ropeInverseFrequencies,
   sinusoidalTable,
   positionRows,
   type AttentionMask,
@@ -96,7 +98,11 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       positional.kind === 'sinusoidal' ? sinusoidalTable(config.blockSize, config.nEmbd) : null;
     this.#rope =
       positional.kind === 'rope'
-        ? new RotaryEmbedding(config.headSize, config.blockSize, positional.theta)
+        ? new RotaryEmbedding(
+            config.headSize,
+            config.blockSize,
+            ropeInverseFrequencies(config.headSize, positional.theta, positional.scaling),
+          )
         : null;
   }
 

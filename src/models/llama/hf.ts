@@ -1,138 +1,60 @@
 /**
- * LlamaConfig (config.json of LlamaForCausalLM) <-> DecoderConfig. snake_case lives only
- * in the HF mappings; lmforge_* keys hold what LlamaConfig cannot say
- * (decoder/hf-common.ts). The fields that size the weights are required; the rest take
- * HF's defaults.
+ * LlamaConfig (config.json of LlamaForCausalLM: Llama 1, 2, 3, 3.1, 3.2) <-> DecoderConfig,
+ * through the Llama-style mapping (../decoder/hf-llama-style.ts). The fields that size the
+ * weights are required; the rest take LlamaConfig's defaults.
+ *
+ * Read: vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+ * num_key_value_heads (absent: multi-head), head_dim (absent or null: hidden_size /
+ * num_attention_heads), max_position_embeddings (2048), hidden_act (silu), rms_norm_eps
+ * (1e-6), rope_theta (10000), rope_scaling / rope_parameters (default, linear, llama3;
+ * dynamic, which equals default within max_position_embeddings), attention_bias (q, k, v and
+ * o together; false), mlp_bias (false), attention_dropout (training only), initializer_range
+ * (random init only), tie_word_embeddings (false).
+ * Ignored, because LlamaForCausalLM's forward does not depend on them: pretraining_tp (it
+ * slices the same matrix products, equal up to rounding), use_cache, bos/eos/pad_token_id
+ * (eos_token_id is read for generation when the folder has no generation_config.json),
+ * torch_dtype / dtype (lmforge computes in float32 whatever the stored dtype), and every key
+ * LlamaModel does not read (transformers_version, architectures, ...).
+ * Rejected: rope_scaling types other than those above (yarn, longrope, ...), a
+ * partial_rotary_factor other than 1, and the fields no family supports
+ * (quantization_config, auto_map, pruned_heads, add_cross_attention; decoder/hf-common.ts).
  */
-import { resolveDecoderConfig, type DecoderConfig, type FieldNames } from '../decoder/config.js';
+import type { DecoderConfig, FieldNames } from '../decoder/config.js';
+import type { HfConfigJson } from '../decoder/hf-common.js';
 import {
-  activationOf,
-  activationToHf,
-  positionalOf,
-  rejectUnsupported,
-  requireFields,
-  type HfConfigJson,
-} from '../decoder/hf-common.js';
+  llamaStyleFieldNames,
+  llamaStyleFromHf,
+  llamaStyleToHf,
+  type LlamaStyleArchitecture,
+} from '../decoder/hf-llama-style.js';
 
 /** The config.json key of each DecoderConfig field (for naming fields in errors). */
-export const llamaFieldNames: FieldNames = {
-  vocabSize: 'vocab_size',
-  nEmbd: 'hidden_size',
-  intermediateSize: 'intermediate_size',
-  nLayer: 'num_hidden_layers',
-  nHead: 'num_attention_heads',
-  nKvHead: 'num_key_value_heads',
-  blockSize: 'max_position_embeddings',
-  activation: 'hidden_act',
-  normEps: 'rms_norm_eps',
-  positional: 'lmforge_positional',
-  ropeTheta: 'rope_theta',
-  bias: 'attention_bias',
-  initStd: 'initializer_range',
-  tiedEmbeddings: 'tie_word_embeddings',
-  norm: 'lmforge_norm',
-  mlp: 'lmforge_mlp',
-  dropout: 'attention_dropout',
+export const llamaFieldNames: FieldNames = llamaStyleFieldNames;
+
+export const llamaArchitecture: LlamaStyleArchitecture = {
+  modelType: 'llama',
+  className: 'LlamaForCausalLM',
+  defaults: {
+    ropeTheta: 10000,
+    rmsNormEps: 1e-6,
+    kvHeads: null,
+    maxPositions: 2048,
+    headDim: null,
+    tieWordEmbeddings: false,
+    slidingWindow: null,
+    maxWindowLayers: 0,
+  },
+  attentionBias: 'field',
+  mlpBias: 'field',
+  qkNorm: false,
+  window: 'none',
 };
 
-/** With learned positions the context length sizes a weight too. */
-function requiredFields(c: HfConfigJson): string[] {
-  const fields = [
-    'vocab_size',
-    'hidden_size',
-    'intermediate_size',
-    'num_hidden_layers',
-    'num_attention_heads',
-  ];
-  if (c['lmforge_positional'] === 'learned') fields.push('max_position_embeddings');
-  return fields;
-}
-
 export function llamaToHf(s: DecoderConfig): Record<string, unknown> {
-  const extras: Record<string, unknown> = {};
-  if (s.positional.kind !== 'rope') extras['lmforge_positional'] = s.positional.kind;
-  if (s.norm !== 'rmsNorm') extras['lmforge_norm'] = s.norm;
-  if (s.mlp !== 'swiglu') extras['lmforge_mlp'] = s.mlp;
-  // HF's Llama drops attention probabilities only (attention_dropout); lmforge's one rate
-  // also drops embeddings and residual branches, which lmforge_dropout records.
-  if (s.dropout !== 0) extras['lmforge_dropout'] = s.dropout;
-  return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    vocab_size: s.vocabSize,
-    hidden_size: s.nEmbd,
-    intermediate_size: s.intermediateSize,
-    num_hidden_layers: s.nLayer,
-    num_attention_heads: s.nHead,
-    num_key_value_heads: s.nKvHead,
-    max_position_embeddings: s.blockSize,
-    hidden_act: activationToHf[s.activation],
-    rms_norm_eps: s.normEps,
-    rope_theta: s.positional.kind === 'rope' ? s.positional.theta : 10000,
-    attention_bias: s.bias,
-    mlp_bias: s.bias,
-    attention_dropout: s.dropout,
-    initializer_range: s.initStd,
-    tie_word_embeddings: s.tiedEmbeddings,
-    torch_dtype: 'float32',
-    ...extras,
-  };
+  return llamaStyleToHf(llamaArchitecture, s);
 }
 
 /** A resolved DecoderConfig from a Llama config.json object; every bad field named by its key. */
 export function llamaFromHf(c: HfConfigJson, where: string): DecoderConfig {
-  requireFields(c, requiredFields(c), 'llama', where);
-  const problems: string[] = [];
-  const attentionBias = c['attention_bias'] ?? false;
-  const mlpBias = c['mlp_bias'] ?? attentionBias;
-  if (attentionBias !== mlpBias) {
-    problems.push(
-      `mlp_bias: lmforge has one bias flag; expected ${JSON.stringify(attentionBias)} (attention_bias), got ${JSON.stringify(mlpBias)}`,
-    );
-  }
-  if (
-    c['lmforge_dropout'] !== undefined &&
-    c['attention_dropout'] !== undefined &&
-    c['attention_dropout'] !== c['lmforge_dropout']
-  ) {
-    problems.push(
-      `attention_dropout: lmforge has one dropout rate; expected ${JSON.stringify(c['lmforge_dropout'])} (lmforge_dropout), got ${JSON.stringify(c['attention_dropout'])}`,
-    );
-  }
-  if (c['rope_scaling'] !== undefined && c['rope_scaling'] !== null) {
-    problems.push(`rope_scaling: not supported, got ${JSON.stringify(c['rope_scaling'])}`);
-  }
-  const heads = c['num_attention_heads'];
-  if (
-    c['head_dim'] !== undefined &&
-    typeof c['hidden_size'] === 'number' &&
-    typeof heads === 'number' &&
-    c['head_dim'] !== c['hidden_size'] / heads
-  ) {
-    problems.push(
-      `head_dim: must equal hidden_size / num_attention_heads, got ${JSON.stringify(c['head_dim'])}`,
-    );
-  }
-  const raw = {
-    arch: 'llama',
-    vocabSize: c['vocab_size'],
-    nEmbd: c['hidden_size'],
-    intermediateSize: c['intermediate_size'],
-    nLayer: c['num_hidden_layers'],
-    nHead: heads,
-    // HF: num_key_value_heads None means multi-head attention.
-    nKvHead: c['num_key_value_heads'] ?? heads,
-    blockSize: c['max_position_embeddings'] ?? 2048,
-    activation: activationOf(c, 'hidden_act', 'silu', problems),
-    normEps: c['rms_norm_eps'] ?? 1e-6,
-    positional: positionalOf(c, 'rope', c['rope_theta'] ?? 10000),
-    bias: attentionBias,
-    initStd: c['initializer_range'] ?? 0.02,
-    tiedEmbeddings: c['tie_word_embeddings'] ?? false,
-    norm: c['lmforge_norm'] ?? 'rmsNorm',
-    mlp: c['lmforge_mlp'] ?? 'swiglu',
-    dropout: c['lmforge_dropout'] ?? c['attention_dropout'] ?? 0,
-  };
-  rejectUnsupported(problems, where);
-  return resolveDecoderConfig(raw, where, llamaFieldNames);
+  return llamaStyleFromHf(llamaArchitecture, c, where);
 }
