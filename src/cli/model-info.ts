@@ -1,14 +1,25 @@
 /**
- * `lmforge info DIR`: what a model folder holds: architecture, parameter count, tokenizer,
- * and the training state when the folder is an lmforge run. Everything reported is
- * validated first, as loading would (config.json, model.safetensors against it, every
- * weight finite), so a folder that cannot be loaded is an error, not a page of numbers.
- * describeModelFolder returns numbers and enums (for --json); formatModelInfo renders them.
+ * `lmforge info DIR`: what a model folder holds and how it was loaded: the family and
+ * architecture (head size, biases, q/k norms, sliding window, RoPE scaling), parameter
+ * count, the weights (one file or shards, the dtypes converted from, keys not loaded), the
+ * tokenizer and its special tokens, the ids generation stops at, and the training state
+ * when the folder is an lmforge run. Everything reported is validated first, as loading
+ * would (config.json, the safetensors headers against it, every weight finite), so a
+ * folder that cannot be loaded is an error, not a page of numbers. describeModelFolder
+ * returns numbers and enums (for --json); formatModelInfo renders them.
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { checkModelFolder, familyOf, tokenizerFileName } from '../models/index.js';
-import { loadTokenizer } from '../tokenizers/index.js';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { eosIdFromTokenizerConfig, eosIdsFor, generationConfigFromHf } from '../generate/index.js';
+import {
+  checkModelFolder,
+  familyOf,
+  generationConfigFileName,
+  tokenizerConfigFileName,
+  tokenizerFileName,
+} from '../models/index.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
+import { FormatError } from '../util/errors.js';
 import { readTrainerState, recoverRunFolder, trainerStateFile } from '../train/index.js';
 
 /** How a tokenizer splits text, from its tokenizer.json. */
@@ -69,11 +80,43 @@ export interface ModelInfo {
   readonly positions: string;
   readonly norm: string;
   readonly tied_embeddings: boolean;
+  /** Attention details (decoders): head size, which projections have a bias, q/k norm, sliding window. */
+  readonly attention?: {
+    readonly head_size: number;
+    readonly bias: string;
+    readonly qk_norm: boolean;
+    readonly sliding_window: { readonly size: number; readonly layers: readonly number[] } | null;
+  };
+  readonly mlp_bias?: boolean;
+  /** RoPE's theta and frequency scaling ({ kind: 'none' | 'linear' | 'llama3', ... }). */
+  readonly rope?: { readonly theta: number; readonly scaling: Readonly<Record<string, string | number>> };
+  readonly weights: {
+    /** File names: model.safetensors, or the shards. */
+    readonly files: readonly string[];
+    /** The index file of a sharded checkpoint, else null. */
+    readonly index: string | null;
+    /** Parameter tensors per stored dtype. */
+    readonly dtypes: Readonly<Record<string, number>>;
+    /** The stored dtypes converted to float32 on load (F16, BF16, F64). */
+    readonly converted_from: readonly string[];
+    /** Stored keys not loaded (buffers, a tied head's copy). */
+    readonly ignored_keys: readonly string[];
+    /** The keys were saved without the body prefix (a base model's checkpoint). */
+    readonly bare_keys: boolean;
+  };
   readonly tokenizer: {
     readonly kind: TokenizerKind;
     readonly vocab_size: number;
     readonly eos_id: number | null;
   } | null;
+  /** tokenizer_config.json's special tokens with their ids (null: not named, or no such file). */
+  readonly special_tokens: Readonly<
+    Record<SpecialTokenField, { readonly content: string; readonly id: number | null } | null>
+  >;
+  /** Where the generation defaults come from: generation_config.json, config.json's token ids, or none. */
+  readonly generation_config: 'generation_config.json' | 'config.json' | null;
+  /** The ids `generate` stops at (generation_config.json, else tokenizer_config.json, else the tokenizer). */
+  readonly eos_ids: readonly number[];
   /** Run folders only: the optimiser steps completed. */
   readonly step?: number;
   readonly training?: {
@@ -109,21 +152,78 @@ export interface ModelInfo {
   readonly files: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
 }
 
+type SpecialTokenField = 'bos_token' | 'eos_token' | 'pad_token' | 'unk_token';
+const specialTokenFields: readonly SpecialTokenField[] = ['bos_token', 'eos_token', 'pad_token', 'unk_token'];
+
+/** A tokenizer_config.json's special tokens (a string or an added-token object with content) and their ids. */
+function specialTokensOf(
+  json: Record<string, unknown> | null,
+  tokenizer: Tokenizer | null,
+): ModelInfo['special_tokens'] {
+  const entry = (field: SpecialTokenField): { content: string; id: number | null } | null => {
+    const token = json?.[field];
+    const content =
+      typeof token === 'string'
+        ? token
+        : typeof token === 'object' && token !== null
+          ? (token as { content?: unknown }).content
+          : undefined;
+    if (typeof content !== 'string') return null;
+    const id = tokenizer?.specialTokens.get(content) ?? tokenizer?.tokenToId(content) ?? null;
+    return { content, id };
+  };
+  return Object.fromEntries(
+    specialTokenFields.map((field) => [field, entry(field)]),
+  ) as ModelInfo['special_tokens'];
+}
+
+async function optionalJson(path: string): Promise<Record<string, unknown> | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new FormatError('not valid JSON', {
+      where: path,
+      actual: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
 export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   await recoverRunFolder(dir);
-  const { config, parameters } = await checkModelFolder(dir);
+  const { config, parameters, weights, generationConfig } = await checkModelFolder(dir);
   const a = familyOf(config.arch).describe(config);
   const names = (await readdir(dir)).sort();
   let tokenizer: ModelInfo['tokenizer'] = null;
+  let loaded: Tokenizer | null = null;
   if (names.includes(tokenizerFileName)) {
     // A tokenizer.json that does not load is an error here as it is for generate and eval.
-    const loaded = await loadTokenizer(dir);
+    loaded = await loadTokenizer(dir);
     tokenizer = {
       kind: tokenizerKind(loaded.toJSON() as TokenizerJson),
       vocab_size: loaded.vocabSize,
       eos_id: loaded.eosId ?? null,
     };
   }
+  // The ids generate stops at, resolved as generate resolves them (a bad field is an error here too).
+  const tokenizerConfigPath = join(dir, tokenizerConfigFileName);
+  const tokenizerConfig = await optionalJson(tokenizerConfigPath);
+  const generationPath = names.includes(generationConfigFileName)
+    ? join(dir, generationConfigFileName)
+    : join(dir, 'config.json');
+  const generation =
+    generationConfig === null ? null : generationConfigFromHf(generationConfig, generationPath);
+  const tokenizerConfigEos =
+    loaded === null ? undefined : eosIdFromTokenizerConfig(tokenizerConfig, loaded, tokenizerConfigPath);
+  const eosIds =
+    loaded === null
+      ? (generation?.eosTokenIds ?? [])
+      : eosIdsFor(generation ?? { eosTokenIds: null }, loaded, tokenizerConfigEos);
   const files = await Promise.all(
     names.map(async (name) => ({ name, bytes: (await stat(join(dir, name))).size })),
   );
@@ -141,7 +241,35 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
     positions: a.positions,
     norm: a.norm,
     tied_embeddings: a.tiedEmbeddings,
+    ...(a.attention === undefined
+      ? {}
+      : {
+          attention: {
+            head_size: a.attention.headSize,
+            bias: a.attention.bias,
+            qk_norm: a.attention.qkNorm,
+            sliding_window: a.attention.slidingWindow,
+          },
+        }),
+    ...(a.mlpBias === undefined ? {} : { mlp_bias: a.mlpBias }),
+    ...(a.rope === undefined ? {} : { rope: a.rope }),
+    weights: {
+      files: weights.files.map((file) => basename(file)),
+      index: weights.index === null ? null : basename(weights.index),
+      dtypes: weights.dtypes,
+      converted_from: Object.keys(weights.dtypes).filter((dtype) => dtype !== 'F32'),
+      ignored_keys: weights.ignoredKeys,
+      bare_keys: weights.bareKeys,
+    },
     tokenizer,
+    special_tokens: specialTokensOf(tokenizerConfig, loaded),
+    generation_config:
+      generationConfig === null
+        ? null
+        : names.includes(generationConfigFileName)
+          ? 'generation_config.json'
+          : 'config.json',
+    eos_ids: eosIds,
     files,
   };
   if (!names.includes(trainerStateFile)) return info;
@@ -195,6 +323,16 @@ const tokenizerNames: Readonly<Record<TokenizerKind, string>> = {
   unknown: 'unknown kind',
 };
 
+/** ', theta 500000, llama3 scaling (factor 8, ...)' for a RoPE model; '' otherwise. */
+function ropeLine(rope: ModelInfo['rope']): string {
+  if (rope === undefined) return '';
+  const { kind, ...parameters } = rope.scaling;
+  const detail = Object.entries(parameters)
+    .map(([key, value]) => `${key} ${value}`)
+    .join(', ');
+  return ` (theta ${rope.theta}${kind === 'none' ? '' : `, ${kind} scaling: ${detail}`})`;
+}
+
 /** The human-readable lines of `info`. */
 export function formatModelInfo(info: ModelInfo): string[] {
   const lines = [
@@ -204,13 +342,45 @@ export function formatModelInfo(info: ModelInfo): string[] {
     `layers: ${info.layers}, heads: ${info.heads} (kv ${info.kv_heads}), width: ${info.width}`,
     `mlp: ${info.mlp.kind} ${info.mlp.intermediate_size}`,
     `context: ${info.context}, vocabulary: ${info.vocab_size}`,
-    `positions: ${info.positions}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
+    `positions: ${info.positions}${ropeLine(info.rope)}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
   ];
+  const at = info.attention;
+  if (at !== undefined) {
+    const window =
+      at.sliding_window === null
+        ? 'none'
+        : `${at.sliding_window.size} in ${at.sliding_window.layers.length === info.layers ? 'every layer' : `layers ${at.sliding_window.layers.join(', ')}`}`;
+    lines.push(
+      `attention: head size ${at.head_size}, biases ${at.bias}, q/k norm ${at.qk_norm ? 'yes' : 'no'}, sliding window ${window}` +
+        (info.mlp_bias === undefined ? '' : `; mlp biases ${info.mlp_bias ? 'yes' : 'no'}`),
+    );
+  }
+  const w = info.weights;
+  const dtypes = Object.entries(w.dtypes)
+    .map(([dtype, count]) => `${count} ${dtype}`)
+    .join(', ');
+  lines.push(
+    `weights: ${w.index === null ? w.files.join(', ') : `${w.files.length} shards (${w.index})`}; ${dtypes} tensors` +
+      (w.converted_from.length === 0 ? '' : ` (${w.converted_from.join(', ')} converted to float32)`) +
+      (w.bare_keys ? '; keys without the body prefix' : '') +
+      (w.ignored_keys.length === 0 ? '' : `; not loaded: ${w.ignored_keys.join(', ')}`),
+  );
   const t = info.tokenizer;
   lines.push(
     t === null
       ? 'tokenizer: none'
       : `tokenizer: ${tokenizerNames[t.kind]}, ${t.vocab_size} ids${t.eos_id === null ? '' : `, eos ${t.eos_id}`}`,
+  );
+  const special = Object.entries(info.special_tokens)
+    .filter(([, token]) => token !== null)
+    .map(
+      ([field, token]) =>
+        `${field} ${JSON.stringify(token!.content)} (${token!.id ?? 'not in the vocabulary'})`,
+    );
+  if (special.length > 0) lines.push(`special tokens (tokenizer_config.json): ${special.join(', ')}`);
+  lines.push(
+    `generation stops at: ${info.eos_ids.length === 0 ? 'no id' : `id${info.eos_ids.length === 1 ? '' : 's'} ${info.eos_ids.join(', ')}`}` +
+      (info.generation_config === null ? '' : ` (defaults from ${info.generation_config})`),
   );
   const training = info.training;
   if (training !== undefined) {

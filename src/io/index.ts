@@ -1,4 +1,7 @@
-/** lmforge/io: file formats (safetensors); no model-family knowledge (each family maps its own config.json). */
+/**
+ * lmforge/io: file formats (safetensors, single and sharded); no model-family knowledge
+ * (each family maps its own config.json).
+ */
 export {
   parseSafetensors,
   serializeSafetensors,
@@ -15,3 +18,8 @@ export {
   type ReadSafetensorsOptions,
   type SafetensorsReader,
 } from './safetensors-file.js';
+export {
+  openSafetensorsIndex,
+  parseSafetensorsIndex,
+  type ShardedSafetensorsReader,
+} from './safetensors-index.js';

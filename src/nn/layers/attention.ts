@@ -157,15 +157,15 @@ export class SelfAttention extends Module {
     const kvWidth = nKvHead * this.headSize;
     const std = projectionInit(options, 'std');
     if (projections.kind === 'fused') {
-      this.addChild(projections.qkv, new Linear(nEmbd, qWidth + 2 * kvWidth, { bias, layout, ...std }));
+      this.addChild(projections.qkv, new Linear(nEmbd, qWidth + 2 * kvWidth, { ...std, bias, layout }));
     } else {
-      this.addChild(projections.q, new Linear(nEmbd, qWidth, { bias, layout, ...std }));
-      this.addChild(projections.k, new Linear(nEmbd, kvWidth, { bias, layout, ...std }));
-      this.addChild(projections.v, new Linear(nEmbd, kvWidth, { bias, layout, ...std }));
+      this.addChild(projections.q, new Linear(nEmbd, qWidth, { ...std, bias, layout }));
+      this.addChild(projections.k, new Linear(nEmbd, kvWidth, { ...std, bias, layout }));
+      this.addChild(projections.v, new Linear(nEmbd, kvWidth, { ...std, bias, layout }));
     }
-    const outInit = projectionInit(options, 'outStd');
     const outBias = options.outBias ?? bias;
-    this.addChild(projections.out, new Linear(qWidth, nEmbd, { bias: outBias, layout, ...outInit }));
+    const outInit = projectionInit(options, 'outStd');
+    this.addChild(projections.out, new Linear(qWidth, nEmbd, { ...outInit, bias: outBias, layout }));
     // After the projections, as Qwen3Attention registers them; norms draw nothing.
     if (this.#qkNorm !== null) {
       const init = options.init === 'empty' ? 'empty' : 'random';
