@@ -54,8 +54,10 @@ export function parseSafetensorsIndex(text: string, where: string): Map<string, 
     });
   }
   // JSON.parse kept the last of two equal keys: a tensor listed twice names two shards.
-  const duplicate = findDuplicateKey(text);
-  if (duplicate !== null) {
+  const path = findDuplicateKey(text);
+  if (path !== null) {
+    // The path of the repeated key; a tensor's is 'weight_map.<name>'.
+    const duplicate = path.startsWith('weight_map.') ? path.slice('weight_map.'.length) : path;
     throw new FormatError('a key is listed twice in the index', {
       where: `${where}: weight_map '${duplicate}'`,
       expected: 'each tensor in one shard',

@@ -9,7 +9,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import '../../src/backend/index.js';
 import { concat, narrow, noGrad, type Tensor } from '../../src/tensor/index.js';
@@ -17,29 +16,8 @@ import { readSafetensorsFile } from '../../src/io/index.js';
 import { checkModelFolder, loadModelFolder } from '../../src/models/index.js';
 import { generate } from '../../src/generate/index.js';
 import { loadTokenizer } from '../../src/tokenizers/index.js';
-import { REPO_ROOT } from '../util/repo-root.js';
-import { assertClose, type Tolerance } from '../util/close.js';
-
-export const hfFoldersDir = join(REPO_ROOT, 'test', 'golden', 'hf-folders');
-
-export interface HfFolderFixture {
-  readonly folder: string;
-  readonly model_type: string;
-  readonly features: readonly string[];
-  readonly weights: {
-    readonly dtype: string;
-    readonly shards: number;
-    readonly bare_keys: boolean;
-    readonly ignored_keys: readonly string[];
-  };
-  readonly tokenizer: { readonly kind: string; readonly ids: number };
-  readonly eos_ids: readonly number[];
-}
-
-export const hfManifest = JSON.parse(readFileSync(join(hfFoldersDir, 'manifest.json'), 'utf8')) as {
-  readonly tolerance: { readonly logits: Tolerance };
-  readonly folders: readonly HfFolderFixture[];
-};
+import { assertClose } from '../util/close.js';
+import { hfFoldersDir, hfManifest } from './hf-fixtures.js';
 
 const { atol, rtol } = hfManifest.tolerance.logits;
 

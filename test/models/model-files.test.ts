@@ -24,6 +24,7 @@ import {
   type DecoderConfig,
 } from '../../src/models/index.js';
 import { assertBitEqual } from '../util/close.js';
+import { newFamilyVariants } from './family-variants.js';
 
 const small = { vocabSize: 37, nLayer: 2, nEmbd: 32, blockSize: 24 };
 const variants: ReadonlyArray<[string, DecoderConfig]> = [
@@ -55,6 +56,7 @@ const variants: ReadonlyArray<[string, DecoderConfig]> = [
       positional: 'sinusoidal',
     }),
   ],
+  ...newFamilyVariants,
 ];
 
 /** Checks `promise` rejects with exactly `type` and a message matching every pattern. */

@@ -37,6 +37,7 @@ import { CharTokenizer } from '../../src/tokenizers/index.js';
 import { resolveTrainOptions, splitTokens, Trainer } from '../../src/train/index.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { assertBitEqual } from '../util/close.js';
+import { newFamilyVariants } from './family-variants.js';
 
 const variants: Array<[string, DecoderConfig]> = [
   ['gpt2 preset', gpt2Preset({ vocabSize: 50, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8 })],
@@ -75,6 +76,7 @@ const variants: Array<[string, DecoderConfig]> = [
       dropout: 0.2,
     }),
   ],
+  ...newFamilyVariants,
 ];
 
 for (const [name, config] of variants) {
