@@ -204,13 +204,23 @@ class LlamaStyle:
 class Conv1D(nn.Module):
     """HF's Conv1D: a linear layer whose weight is stored (in, out): y = x @ W + b."""
 
-    def __init__(self, nf, nx):
+    def __init__(self, nf, nx, bias=True):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(nx, nf))
-        self.bias = nn.Parameter(torch.zeros(nf))
+        self.bias = nn.Parameter(torch.zeros(nf)) if bias else None
 
     def forward(self, x):
-        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).reshape(*x.shape[:-1], -1)
+        flat = x.reshape(-1, x.shape[-1])
+        y = flat @ self.weight if self.bias is None else torch.addmm(self.bias, flat, self.weight)
+        return y.reshape(*x.shape[:-1], -1)
+
+
+def layer_norm(dim, eps, bias):
+    """nn.LayerNorm, without its bias for a bias-free GPT-2 (torch 1.13's LayerNorm has no bias=False)."""
+    norm = nn.LayerNorm(dim, eps=eps)
+    if not bias:
+        norm.bias = None
+    return norm
 
 
 def gelu_new(x):
@@ -226,15 +236,16 @@ class GPT2Block(nn.Module):
         super().__init__()
         C, eps = c['n_embd'], c.get('layer_norm_epsilon', 1e-5)
         inner = c.get('n_inner') or 4 * C
+        bias = c.get('lmforge_bias', True)  # lmforge's nanoGPT-style GPT-2 without biases
         self.n_head = c['n_head']
-        self.ln_1 = nn.LayerNorm(C, eps=eps)
+        self.ln_1 = layer_norm(C, eps, bias)
         self.attn = nn.Module()
-        self.attn.c_attn = Conv1D(3 * C, C)
-        self.attn.c_proj = Conv1D(C, C)
-        self.ln_2 = nn.LayerNorm(C, eps=eps)
+        self.attn.c_attn = Conv1D(3 * C, C, bias)
+        self.attn.c_proj = Conv1D(C, C, bias)
+        self.ln_2 = layer_norm(C, eps, bias)
         self.mlp = nn.Module()
-        self.mlp.c_fc = Conv1D(inner, C)
-        self.mlp.c_proj = Conv1D(C, inner)
+        self.mlp.c_fc = Conv1D(inner, C, bias)
+        self.mlp.c_proj = Conv1D(C, inner, bias)
         self.act = ACT[c.get('activation_function', 'gelu_new')]
 
     def forward(self, x):
@@ -243,7 +254,7 @@ class GPT2Block(nn.Module):
         q, k, v = self.attn.c_attn(self.ln_1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))
         w = q @ k.transpose(-1, -2) / math.sqrt(hs)
-        w = w.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool)), float('-inf'))
+        w = w.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool, device=x.device)), float('-inf'))
         x = x + self.attn.c_proj((w.softmax(-1) @ v).transpose(1, 2).reshape(B, T, C))
         return x + self.mlp.c_proj(self.act(self.mlp.c_fc(self.ln_2(x))))
 
@@ -255,7 +266,7 @@ class GPT2LMHeadModel(nn.Module):
         self.transformer.wte = nn.Embedding(c['vocab_size'], c['n_embd'])
         self.transformer.wpe = nn.Embedding(c['n_positions'], c['n_embd'])
         self.transformer.h = nn.ModuleList([GPT2Block(c) for _ in range(c['n_layer'])])
-        self.transformer.ln_f = nn.LayerNorm(c['n_embd'], eps=c.get('layer_norm_epsilon', 1e-5))
+        self.transformer.ln_f = layer_norm(c['n_embd'], c.get('layer_norm_epsilon', 1e-5), c.get('lmforge_bias', True))
         self.lm_head = nn.Linear(c['n_embd'], c['vocab_size'], bias=False)
         self.tied = c.get('tie_word_embeddings', True)
         if self.tied:
@@ -263,7 +274,7 @@ class GPT2LMHeadModel(nn.Module):
 
     def forward(self, ids):
         t = self.transformer
-        x = t.wte(ids) + t.wpe(torch.arange(ids.shape[1]))
+        x = t.wte(ids) + t.wpe(torch.arange(ids.shape[1], device=ids.device))
         for block in t.h:
             x = block(x)
         return self.lm_head(t.ln_f(x))
@@ -312,8 +323,8 @@ class LlamaStyleAttention(nn.Module):
         rep = s.nH // s.nKV  # repeat_kv: kv head j serves query heads j*rep .. j*rep + rep - 1
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
         w = q @ k.transpose(2, 3) * s.hs ** -0.5
-        qi = torch.arange(T).view(T, 1)
-        ki = torch.arange(T).view(1, T)
+        qi = torch.arange(T, device=x.device).view(T, 1)
+        ki = torch.arange(T, device=x.device).view(1, T)
         seen = ki <= qi
         if self.window is not None:  # masking_utils' sliding_window_overlay: kv_idx > q_idx - window
             seen = seen & (ki > qi - self.window)
@@ -358,7 +369,7 @@ class LlamaStyleForCausalLM(nn.Module):
         T = ids.shape[1]
         x = self.model.embed_tokens(ids)
         # cos/sin in float32 as HF's rotary embedding computes them, then in the model's dtype.
-        freqs = torch.outer(torch.arange(T).float(), self.inv_freq.float())
+        freqs = torch.outer(torch.arange(T, device=ids.device).float(), self.inv_freq.float())
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
         for layer in self.model.layers:
@@ -369,6 +380,13 @@ class LlamaStyleForCausalLM(nn.Module):
 def build_model(config):
     """The torch module of an HF config.json dict (GPT-2 or a Llama-style family)."""
     family = config['model_type']
+    # lmforge_bias false is a GPT-2 without biases (nanoGPT's choice, `lmforge train`'s
+    # default): the same modules minus the bias terms. Other lmforge-only settings have no
+    # module here.
+    extras = sorted(k for k in config if k.startswith('lmforge_') and not (family == 'gpt2' and k == 'lmforge_bias'))
+    if extras:
+        raise SystemExit(f'config.json has lmforge-only settings {extras} (no HF architecture has them); '
+                         'only models an HF config can describe, and a bias-free GPT-2, go to PyTorch')
     if family == 'gpt2':
         return GPT2LMHeadModel(config)
     if family in LLAMA_STYLE_DEFAULTS:
