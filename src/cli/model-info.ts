@@ -8,9 +8,14 @@
  * folder that cannot be loaded is an error, not a page of numbers. describeModelFolder
  * returns numbers and enums (for --json); formatModelInfo renders them.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { eosIdFromTokenizerConfig, eosIdsFor, generationConfigFromHf } from '../generate/index.js';
+import {
+  eosIdFromTokenizerConfig,
+  eosIdsFor,
+  generationConfigFromHf,
+  tokenizerConfigToken,
+} from '../generate/index.js';
 import {
   checkModelFolder,
   familyOf,
@@ -19,7 +24,6 @@ import {
   tokenizerFileName,
 } from '../models/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
-import { FormatError } from '../util/errors.js';
 import { readTrainerState, recoverRunFolder, trainerStateFile } from '../train/index.js';
 
 /** How a tokenizer splits text, from its tokenizer.json. */
@@ -155,20 +159,14 @@ export interface ModelInfo {
 type SpecialTokenField = 'bos_token' | 'eos_token' | 'pad_token' | 'unk_token';
 const specialTokenFields: readonly SpecialTokenField[] = ['bos_token', 'eos_token', 'pad_token', 'unk_token'];
 
-/** A tokenizer_config.json's special tokens (a string or an added-token object with content) and their ids. */
+/** A tokenizer_config.json's special tokens and their ids. */
 function specialTokensOf(
   json: Record<string, unknown> | null,
   tokenizer: Tokenizer | null,
 ): ModelInfo['special_tokens'] {
   const entry = (field: SpecialTokenField): { content: string; id: number | null } | null => {
-    const token = json?.[field];
-    const content =
-      typeof token === 'string'
-        ? token
-        : typeof token === 'object' && token !== null
-          ? (token as { content?: unknown }).content
-          : undefined;
-    if (typeof content !== 'string') return null;
+    const content = tokenizerConfigToken(json, field);
+    if (content === undefined) return null;
     const id = tokenizer?.specialTokens.get(content) ?? tokenizer?.tokenToId(content) ?? null;
     return { content, id };
   };
@@ -177,26 +175,9 @@ function specialTokensOf(
   ) as ModelInfo['special_tokens'];
 }
 
-async function optionalJson(path: string): Promise<Record<string, unknown> | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (error) {
-    throw new FormatError('not valid JSON', {
-      where: path,
-      actual: error instanceof Error ? error.message : String(error),
-    });
-  }
-}
-
 export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   await recoverRunFolder(dir);
-  const { config, parameters, weights, generationConfig } = await checkModelFolder(dir);
+  const { config, parameters, weights, generationConfig, tokenizerConfig } = await checkModelFolder(dir);
   const a = familyOf(config.arch).describe(config);
   const names = (await readdir(dir)).sort();
   let tokenizer: ModelInfo['tokenizer'] = null;
@@ -212,7 +193,6 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   }
   // The ids generate stops at, resolved as generate resolves them (a bad field is an error here too).
   const tokenizerConfigPath = join(dir, tokenizerConfigFileName);
-  const tokenizerConfig = await optionalJson(tokenizerConfigPath);
   const generationPath = names.includes(generationConfigFileName)
     ? join(dir, generationConfigFileName)
     : join(dir, 'config.json');

@@ -281,13 +281,22 @@ export async function loadModelFolder(
     await weights.file.close();
   }
   const tokenizerPath = existsSync(join(dir, tokenizerFileName)) ? join(dir, tokenizerFileName) : null;
+  const side = await readSideFiles(dir, configJson);
+  model.eval();
+  return { model, config, weights: weights.summary, tokenizerPath, ...side };
+}
+
+/** A folder's generation_config.json (else config.json's token ids) and tokenizer_config.json, parsed. */
+async function readSideFiles(
+  dir: string,
+  configJson: Readonly<Record<string, unknown>>,
+): Promise<Pick<LoadedModelFolder, 'generationConfig' | 'tokenizerConfig'>> {
   const optionalJson = async (name: string): Promise<Record<string, unknown> | null> =>
     existsSync(join(dir, name)) ? ((await readJson(join(dir, name))) as Record<string, unknown>) : null;
-  const generationConfig =
-    (await optionalJson(generationConfigFileName)) ?? generationFieldsOfConfig(configJson);
-  const tokenizerConfig = await optionalJson(tokenizerConfigFileName);
-  model.eval();
-  return { model, config, weights: weights.summary, tokenizerPath, generationConfig, tokenizerConfig };
+  return {
+    generationConfig: (await optionalJson(generationConfigFileName)) ?? generationFieldsOfConfig(configJson),
+    tokenizerConfig: await optionalJson(tokenizerConfigFileName),
+  };
 }
 
 export interface CheckedModelFolder {
@@ -297,6 +306,8 @@ export interface CheckedModelFolder {
   readonly weights: WeightsSummary;
   /** As LoadedModelFolder's: generation_config.json, else config.json's token ids, else null. */
   readonly generationConfig: Record<string, unknown> | null;
+  /** As LoadedModelFolder's: the parsed tokenizer_config.json, or null. */
+  readonly tokenizerConfig: Record<string, unknown> | null;
 }
 
 /**
@@ -318,14 +329,10 @@ export async function checkModelFolder(
   } finally {
     await weights.file.close();
   }
-  const generationPath = join(dir, generationConfigFileName);
-  const generationConfig = existsSync(generationPath)
-    ? ((await readJson(generationPath)) as Record<string, unknown>)
-    : generationFieldsOfConfig(weights.configJson);
   return {
     config: weights.config,
     parameters: modelSize(weights.config).parameters,
     weights: weights.summary,
-    generationConfig,
+    ...(await readSideFiles(dir, weights.configJson)),
   };
 }
