@@ -28,7 +28,7 @@ import {
   llamaPreset,
   loadModelFolder,
   saveModelFolder,
-  type DecoderLM,
+  DecoderLM,
 } from '../src/models/index.js';
 import { CharTokenizer } from '../src/tokenizers/index.js';
 import { generate } from '../src/generate/index.js';
@@ -74,6 +74,7 @@ async function loadStories15mShape(): Promise<DecoderLM> {
     await saveModelFolder(dir, created);
     created.dispose();
     const { model } = await loadModelFolder(dir);
+    if (!(model instanceof DecoderLM)) throw new Error('the benchmark model must be a decoder');
     if (model.lmHead === null) throw new Error('the benchmark model must have an untied head, as stories15M');
     return model;
   } finally {

@@ -14,6 +14,9 @@
  *
  * Threads: tasks are (batch, block of M or N); each task packs its own panels into the
  * running thread's scratch buffers (allocated once and grown, never per call).
+ *
+ * The grouped GEMM of the mixture-of-experts layers (GroupedGemmParams) runs the same blocked
+ * product over each expert's contiguous row group, all groups in one parallel loop.
  */
 #include "lmf.h"
 #include "simd.h"
@@ -535,4 +538,118 @@ void LMF_FN(lmf_gemm)(const float *a, const float *b, float *c, const lmf_gemm_p
     j.splits = (dim + j.chunk - 1) / j.chunk;
   }
   lmf_parallel(p->batch * j.splits, gemm_task, &j);
+}
+
+/* ---- grouped GEMM (mixture of experts) ------------------------------------------------------ */
+
+/* Groups reordered largest first (an insertion sort into a stack array) for at most this many groups; beyond, in order. */
+#define GROUPED_ORDER_MAX 256
+
+typedef struct {
+  const float *a, *b;
+  float *c;
+  const int32_t *offsets;
+  const lmf_grouped_gemm_params *p;
+  long parts;          /* tasks per group */
+  const int32_t *order; /* group of each task slot, largest first; NULL: in order */
+} grouped_job;
+
+/* rows of C = beta * C: a product with an empty contraction (an expert no token chose) */
+static void scale_rows(float *c, long ldc, long m, long n, float beta) {
+  for (long i = 0; i < m; i++)
+    for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
+}
+
+/* The block job of group g's whole product (before any split). */
+static block_job group_job(const grouped_job *j, long g) {
+  const lmf_grouped_gemm_params *p = j->p;
+  long r0 = j->offsets[g], rows = j->offsets[g + 1] - r0;
+  block_job bj;
+  if (p->inner) {
+    /* op(A)(i, q) = A[r0 + q, i]: the group's rows of A read transposed */
+    bj.a = j->a + p->offA + r0 * p->lda;
+    bj.ars = 1;
+    bj.acs = p->lda;
+    bj.b = j->b + p->offB + r0 * p->ldb;
+    bj.brs = p->ldb;
+    bj.bcs = 1;
+    bj.c = j->c + p->offC + g * p->strideC;
+    bj.m = p->m;
+    bj.k = rows;
+  } else {
+    bj.a = j->a + p->offA + r0 * p->lda;
+    bj.ars = p->lda;
+    bj.acs = 1;
+    bj.b = j->b + p->offB + g * p->strideB;
+    bj.brs = p->transB ? 1 : p->ldb;
+    bj.bcs = p->transB ? p->ldb : 1;
+    bj.c = j->c + p->offC + r0 * p->ldc;
+    bj.m = rows;
+    bj.k = p->k;
+  }
+  bj.ldc = p->ldc;
+  bj.n = p->n;
+  bj.alpha = p->alpha;
+  bj.beta = p->beta;
+  return bj;
+}
+
+/* Part `part` of a group: a block of C's rows or columns, along the larger of the two (each
+ * part packs the whole of the other operand, so the smaller is the one duplicated), run by
+ * the same blocked product as one GEMM. */
+static void grouped_task(void *ctx, long task, int tid) {
+  const grouped_job *j = ctx;
+  long slot = task / j->parts, part = task % j->parts;
+  long g = j->order == NULL ? slot : j->order[slot];
+  block_job bj = group_job(j, g);
+  int split_m = bj.m >= bj.n;
+  long dim = split_m ? bj.m : bj.n, unit = split_m ? MR : NR;
+  long chunk = ((dim + j->parts - 1) / j->parts + unit - 1) / unit * unit;
+  long lo = part * chunk, hi = lo + chunk < dim ? lo + chunk : dim;
+  if (lo >= hi) return;
+  if (split_m) {
+    bj.a += lo * bj.ars;
+    bj.c += lo * bj.ldc;
+    bj.m = hi - lo;
+  } else {
+    bj.b += lo * bj.bcs;
+    bj.c += lo;
+    bj.n = hi - lo;
+  }
+  if (bj.k <= 0 || bj.alpha == 0)
+    scale_rows(bj.c, bj.ldc, bj.m, bj.n, bj.beta);
+  else
+    gemm_block(&bj, tid);
+}
+
+/*
+ * Every group's product in one parallel loop. Groups run whole, largest first, so that the
+ * task counter balances groups of uneven size (experts with more tokens); a group is split
+ * only when there are fewer than two groups per thread, and only while each part keeps
+ * ~1 MFLOP (a part repacks the operand it shares with the other parts).
+ */
+void LMF_FN(grouped_gemm)(const float *a, const float *b, float *c, const int32_t *offsets,
+                          const lmf_grouped_gemm_params *p) {
+  long G = p->groups;
+  if (G <= 0 || p->n <= 0 || (p->inner && p->m <= 0)) return;
+  long rows = offsets[G] - offsets[0];
+  double flops = 2.0 * (double)rows * (double)p->n * (double)(p->inner ? p->m : p->k);
+  long threads = lmf_threads();
+  long parts = (2 * threads + G - 1) / G;
+  while (parts > 1 && flops / (double)(parts * G) < 1e6) parts--;
+  int32_t order[GROUPED_ORDER_MAX];
+  grouped_job j = {a, b, c, offsets, p, parts, NULL};
+  if (threads > 1 && G <= GROUPED_ORDER_MAX) {
+    /* insertion sort by rows, descending (stable: equal groups stay in order) */
+    for (long g = 0; g < G; g++) {
+      long size = offsets[g + 1] - offsets[g], at = g;
+      while (at > 0 && offsets[order[at - 1] + 1] - offsets[order[at - 1]] < size) {
+        order[at] = order[at - 1];
+        at--;
+      }
+      order[at] = (int32_t)g;
+    }
+    j.order = order;
+  }
+  lmf_parallel(G * parts, grouped_task, &j);
 }

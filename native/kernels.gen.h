@@ -5,7 +5,7 @@
 #ifndef LMF_KERNELS_GEN_H
 #define LMF_KERNELS_GEN_H
 
-#define LMF_MANIFEST_HASH "b17d5964abd83098"
+#define LMF_MANIFEST_HASH "0950e7e43784eb78"
 
 /* UnaryOp codes: the position of each name in the manifest's list */
 enum {
@@ -80,6 +80,26 @@ typedef struct {
   float drop_keep;
 } lmf_attn_params;
 
+/* GroupedGemmParams as the kernels read it */
+typedef struct {
+  long groups;
+  int inner;
+  long m;
+  long n;
+  long k;
+  int transB;
+  long lda;
+  long ldb;
+  long ldc;
+  long offA;
+  long offB;
+  long offC;
+  long strideB;
+  long strideC;
+  float alpha;
+  float beta;
+} lmf_grouped_gemm_params;
+
 /* AdamWParams as the kernels read it */
 typedef struct {
   float lr;
@@ -114,6 +134,13 @@ typedef struct {
   X(attention_forward, void, (const float *q, const float *k, const float *v, float *out, float *lse, const lmf_attn_params *p)) \
   X(attention_backward, void, (const float *q, const float *k, const float *v, const float *out, const float *lse, const float *dout, float *dq, float *dk, float *dv, const lmf_attn_params *p)) \
   X(rope, void, (const float *x, const float *cos, const float *sin, float *y, long R, long T, long hs, long pos0, int inverse)) \
+  X(grouped_gemm, void, (const float *a, const float *b, float *c, const int32_t *offsets, const lmf_grouped_gemm_params *p)) \
+  X(moe_topk, void, (const float *logits, int32_t *indices, long N, long E, long k)) \
+  X(moe_gates, void, (const float *logits, const int32_t *indices, float *gates, long N, long E, long k, int chosen)) \
+  X(moe_gates_backward, void, (const float *logits, const int32_t *indices, const float *gates, const float *dgates, float *dlogits, long N, long E, long k, int chosen)) \
+  X(moe_dispatch, void, (const float *x, const int32_t *slots, const float *weights, float *out, long N, long k, long C, long R)) \
+  X(moe_combine, void, (const float *src, const int32_t *slots, const float *weights, float *out, long N, long k, long C, long R)) \
+  X(moe_gate_grad, void, (const float *dout, const float *src, const int32_t *slots, float *dweights, long N, long k, long C, long R)) \
   X(sum_of_squares, double, (const float *x, long N)) \
   X(adamw, void, (float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p))
 
@@ -167,6 +194,28 @@ static void unpack_attention(args *a, size_t i, lmf_attn_params *p) {
   p->drop_seed = (uint32_t)P[14];
   p->drop_threshold = (uint32_t)P[15];
   p->drop_keep = (float)P[16];
+}
+
+/* GroupedGemmParams: Float64Array(16) at argument i, buffer fields after it */
+static void unpack_groupedGemm(args *a, size_t i, lmf_grouped_gemm_params *p) {
+  const double *P = f64(a, i, 16);
+  if (P == NULL) return;
+  p->groups = (long)P[0];
+  p->inner = P[1] != 0;
+  p->m = (long)P[2];
+  p->n = (long)P[3];
+  p->k = (long)P[4];
+  p->transB = P[5] != 0;
+  p->lda = (long)P[6];
+  p->ldb = (long)P[7];
+  p->ldc = (long)P[8];
+  p->offA = (long)P[9];
+  p->offB = (long)P[10];
+  p->offC = (long)P[11];
+  p->strideB = (long)P[12];
+  p->strideC = (long)P[13];
+  p->alpha = (float)P[14];
+  p->beta = (float)P[15];
 }
 
 /* AdamWParams: Float64Array(7) at argument i, buffer fields after it */
@@ -515,6 +564,120 @@ static napi_value lmf_entry_rope(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* groupedGemm(a, b, c, offsets, p) */
+static napi_value lmf_entry_groupedGemm(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 5)) return NULL;
+  float *a = typed(&A, 0, napi_float32_array, 0);
+  float *b = typed(&A, 1, napi_float32_array, 0);
+  float *c = typed(&A, 2, napi_float32_array, 0);
+  int32_t *offsets = typed(&A, 3, napi_int32_array, 0);
+  lmf_grouped_gemm_params p;
+  unpack_groupedGemm(&A, 4, &p);
+  if (!A.ok) return NULL;
+  K->grouped_gemm(a, b, c, offsets, &p);
+  return undefined(env);
+}
+
+/* moeTopk(logits, indices, N, E, k) */
+static napi_value lmf_entry_moeTopk(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 5)) return NULL;
+  float *logits = typed(&A, 0, napi_float32_array, 0);
+  int32_t *indices = typed(&A, 1, napi_int32_array, 0);
+  long N = lng(&A, 2);
+  long E = lng(&A, 3);
+  long k = lng(&A, 4);
+  if (!A.ok) return NULL;
+  K->moe_topk(logits, indices, N, E, k);
+  return undefined(env);
+}
+
+/* moeGates(logits, indices, gates, N, E, k, chosen) */
+static napi_value lmf_entry_moeGates(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 7)) return NULL;
+  float *logits = typed(&A, 0, napi_float32_array, 0);
+  int32_t *indices = typed(&A, 1, napi_int32_array, 0);
+  float *gates = typed(&A, 2, napi_float32_array, 0);
+  long N = lng(&A, 3);
+  long E = lng(&A, 4);
+  long k = lng(&A, 5);
+  int chosen = flag(&A, 6);
+  if (!A.ok) return NULL;
+  K->moe_gates(logits, indices, gates, N, E, k, chosen);
+  return undefined(env);
+}
+
+/* moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen) */
+static napi_value lmf_entry_moeGatesBackward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 9)) return NULL;
+  float *logits = typed(&A, 0, napi_float32_array, 0);
+  int32_t *indices = typed(&A, 1, napi_int32_array, 0);
+  float *gates = typed(&A, 2, napi_float32_array, 0);
+  float *dgates = typed(&A, 3, napi_float32_array, 0);
+  float *dlogits = typed(&A, 4, napi_float32_array, 0);
+  long N = lng(&A, 5);
+  long E = lng(&A, 6);
+  long k = lng(&A, 7);
+  int chosen = flag(&A, 8);
+  if (!A.ok) return NULL;
+  K->moe_gates_backward(logits, indices, gates, dgates, dlogits, N, E, k, chosen);
+  return undefined(env);
+}
+
+/* moeDispatch(x, slots, weights, out, N, k, C, R) */
+static napi_value lmf_entry_moeDispatch(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 8)) return NULL;
+  float *x = typed(&A, 0, napi_float32_array, 0);
+  int32_t *slots = typed(&A, 1, napi_int32_array, 0);
+  float *weights = typed(&A, 2, napi_float32_array, 1);
+  float *out = typed(&A, 3, napi_float32_array, 0);
+  long N = lng(&A, 4);
+  long k = lng(&A, 5);
+  long C = lng(&A, 6);
+  long R = lng(&A, 7);
+  if (!A.ok) return NULL;
+  K->moe_dispatch(x, slots, weights, out, N, k, C, R);
+  return undefined(env);
+}
+
+/* moeCombine(src, slots, weights, out, N, k, C, R) */
+static napi_value lmf_entry_moeCombine(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 8)) return NULL;
+  float *src = typed(&A, 0, napi_float32_array, 0);
+  int32_t *slots = typed(&A, 1, napi_int32_array, 0);
+  float *weights = typed(&A, 2, napi_float32_array, 1);
+  float *out = typed(&A, 3, napi_float32_array, 0);
+  long N = lng(&A, 4);
+  long k = lng(&A, 5);
+  long C = lng(&A, 6);
+  long R = lng(&A, 7);
+  if (!A.ok) return NULL;
+  K->moe_combine(src, slots, weights, out, N, k, C, R);
+  return undefined(env);
+}
+
+/* moeGateGrad(dout, src, slots, dweights, N, k, C, R) */
+static napi_value lmf_entry_moeGateGrad(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 8)) return NULL;
+  float *dout = typed(&A, 0, napi_float32_array, 0);
+  float *src = typed(&A, 1, napi_float32_array, 0);
+  int32_t *slots = typed(&A, 2, napi_int32_array, 0);
+  float *dweights = typed(&A, 3, napi_float32_array, 0);
+  long N = lng(&A, 4);
+  long k = lng(&A, 5);
+  long C = lng(&A, 6);
+  long R = lng(&A, 7);
+  if (!A.ok) return NULL;
+  K->moe_gate_grad(dout, src, slots, dweights, N, k, C, R);
+  return undefined(env);
+}
+
 /* sumOfSquares(x, N) */
 static napi_value lmf_entry_sumOfSquares(napi_env env, napi_callback_info info) {
   args A;
@@ -563,6 +726,13 @@ static napi_value lmf_entry_adamw(napi_env env, napi_callback_info info) {
   FN("attentionForward", lmf_entry_attentionForward), \
   FN("attentionBackward", lmf_entry_attentionBackward), \
   FN("rope", lmf_entry_rope), \
+  FN("groupedGemm", lmf_entry_groupedGemm), \
+  FN("moeTopk", lmf_entry_moeTopk), \
+  FN("moeGates", lmf_entry_moeGates), \
+  FN("moeGatesBackward", lmf_entry_moeGatesBackward), \
+  FN("moeDispatch", lmf_entry_moeDispatch), \
+  FN("moeCombine", lmf_entry_moeCombine), \
+  FN("moeGateGrad", lmf_entry_moeGateGrad), \
   FN("sumOfSquares", lmf_entry_sumOfSquares), \
   FN("adamw", lmf_entry_adamw),
 

@@ -2,7 +2,7 @@
  * lmforge native kernels: shared declarations.
  *
  * Every kernel is a pure C function over flat float32 buffers and sizes (no N-API, no
- * allocation in hot paths). The kernel sources (gemm.c, elementwise.c, nn.c, attention.c,
+ * allocation in hot paths). The kernel sources (gemm.c, elementwise.c, nn.c, attention.c, moe.c,
  * rope.c, table.c) are compiled three times, once per instruction set (binding.gyp), with
  * LMF_ISA set to avx512, avx2 or portable; LMF_FN(name) gives each copy its own symbol
  * name, and dispatch.c picks one table at load time with __builtin_cpu_supports.

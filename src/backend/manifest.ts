@@ -105,6 +105,14 @@ export const kernelManifest: KernelManifest = {
         'dropout: flag = p.dropout > 0, drop_seed: u32 = p.dropoutSeed, ' +
         'drop_threshold: u32 = dropThreshold(p.dropout), drop_keep: float = dropKeepScale(p.dropout)',
     },
+    groupedGemm: {
+      c: 'lmf_grouped_gemm_params',
+      ts: 'GroupedGemmParams',
+      fields:
+        'groups: long, inner: flag, m: long, n: long, k: long, transB: flag, lda: long, ldb: long, ldc: long, ' +
+        'offA: long = p.offsetA, offB: long = p.offsetB, offC: long = p.offsetC, strideB: long, strideC: long, ' +
+        'alpha: float, beta: float',
+    },
     adamw: {
       c: 'lmf_adamw_params',
       ts: 'AdamWParams',
@@ -275,6 +283,75 @@ export const kernelManifest: KernelManifest = {
         'Rotary embedding (rotate_half convention) of x (R, T, hs) at positions [pos0, pos0 + T):\n' +
         'y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin, x1/x2 the two halves of a row, cos/sin\n' +
         '(P, hs/2) tables of the angles. `inverse` rotates by -angle (the backward: dx from dy).',
+    },
+    {
+      name: 'groupedGemm',
+      c: 'grouped_gemm',
+      args: 'a: f32, b: f32, c: out f32, offsets: i32[p.groups + 1], p: struct<groupedGemm>',
+      check: 'groupedGemm(a, b, c, offsets, p)',
+      doc:
+        'One GEMM per row group [offsets[g], offsets[g + 1]) (the rows of expert g), in one call: C[rows_g] =\n' +
+        'A[rows_g] @ op(B_g), or C_g = A[rows_g]^T @ B[rows_g] for the weight gradient (see GroupedGemmParams).',
+    },
+    {
+      name: 'moeTopk',
+      c: 'moe_topk',
+      args: 'logits: f32[N * E], indices: out i32[N * k], N: long, E: long, k: long',
+      check: 'topk(k, E)',
+      doc:
+        'The k largest of each of N rows of E router logits, largest first (ties: the lower index first;\n' +
+        'NaN counts as the largest): indices (N, k) of the chosen experts.',
+    },
+    {
+      name: 'moeGates',
+      c: 'moe_gates',
+      args: 'logits: f32[N * E], indices: i32[N * k], gates: out f32[N * k], N: long, E: long, k: long, chosen: flag',
+      check: 'ids(indices, N * k, E, null)',
+      doc:
+        'The gates of the chosen experts: with `chosen`, a softmax over the k chosen logits of each row\n' +
+        '(Mixtral); else the softmax over all E, read at the chosen experts (Switch).',
+    },
+    {
+      name: 'moeGatesBackward',
+      c: 'moe_gates_backward',
+      args:
+        'logits: f32[N * E], indices: i32[N * k], gates: f32[N * k], dgates: f32[N * k], dlogits: out f32[N * E], ' +
+        'N: long, E: long, k: long, chosen: flag',
+      check: 'ids(indices, N * k, E, null)',
+      doc:
+        'dlogits of moeGates: with `chosen`, g (dg - <dg, g>) at the chosen experts and 0 elsewhere;\n' +
+        'else p (dp - <dg, g>) over all E, p the softmax and dp the gate gradients at the chosen experts.',
+    },
+    {
+      name: 'moeDispatch',
+      c: 'moe_dispatch',
+      args:
+        'x: f32[N * C], slots: i32[N * k], weights: f32?[N * k], out: out f32[R * C], N: long, k: long, C: long, ' +
+        'R: long',
+      check: 'ids(slots, N * k, R, -1)',
+      doc:
+        'Token rows to expert rows: out[slots[n * k + j]] = weights[n * k + j] * x[n] (x[n] when weights is null)\n' +
+        'for N tokens of k slots each; a slot of -1 (dropped by capacity) writes nothing.',
+    },
+    {
+      name: 'moeCombine',
+      c: 'moe_combine',
+      args:
+        'src: f32[R * C], slots: i32[N * k], weights: f32?[N * k], out: out f32[N * C], N: long, k: long, C: long, ' +
+        'R: long',
+      check: 'ids(slots, N * k, R, -1)',
+      doc:
+        'Expert rows back to token rows: out[n] = sum over j of weights[n * k + j] * src[slots[n * k + j]] (weight 1\n' +
+        'when null), slots of -1 skipped (a token with none gets zeros).',
+    },
+    {
+      name: 'moeGateGrad',
+      c: 'moe_gate_grad',
+      args:
+        'dout: f32[N * C], src: f32[R * C], slots: i32[N * k], dweights: out f32[N * k], N: long, k: long, ' +
+        'C: long, R: long',
+      check: 'ids(slots, N * k, R, -1)',
+      doc: 'The gate gradient of moeCombine: dweights[n * k + j] = dot(dout[n], src[slots[n * k + j]]), 0 where the slot is -1.',
     },
     {
       name: 'sumOfSquares',

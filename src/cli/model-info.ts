@@ -1,11 +1,12 @@
 /**
- * `lmforge info DIR`: what a model folder holds and how it was loaded: the family and
- * architecture (head size, biases, q/k norms, sliding window, RoPE scaling), parameter
- * count, the weights (one file or shards, the dtypes converted from, keys not loaded), the
- * tokenizer and its special tokens, the ids generation stops at, and the training state
- * when the folder is an lmforge run. Everything reported is validated first, as loading
- * would (config.json, the safetensors headers against it, every weight finite), so a
- * folder that cannot be loaded is an error, not a page of numbers. describeModelFolder
+ * `lmforge info DIR` (or FILE.gguf): what a model folder holds and how it was loaded: the
+ * family and architecture (head size, biases, q/k norms, sliding window, RoPE scaling; the
+ * experts of a mixture of experts), parameter count, the weights (one file or shards, the
+ * dtypes converted from, keys not loaded), the tokenizer and its special tokens, the ids
+ * generation stops at, and the training state when the folder is an lmforge run (with the
+ * last router statistics of its log, for experts). Everything reported is validated first,
+ * as loading would (config.json, the safetensors headers against it, every weight finite),
+ * so a folder that cannot be loaded is an error, not a page of numbers. describeModelFolder
  * returns numbers and enums (for --json); formatModelInfo renders them.
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -17,18 +18,26 @@ import {
   tokenizerConfigToken,
 } from '../generate/index.js';
 import {
+  checkGguf,
   checkModelFolder,
   familyOf,
   generationConfigFileName,
   tokenizerConfigFileName,
   tokenizerFileName,
+  type AnyModelConfig,
 } from '../models/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
-import { readTrainerState, recoverRunFolder, trainerStateFile } from '../train/index.js';
+import {
+  readLastRouterRecord,
+  readTrainerState,
+  recoverRunFolder,
+  trainerStateFile,
+  type RouterLogRecord,
+} from '../train/index.js';
 
 /** How a tokenizer splits text, from its tokenizer.json. */
 export type TokenizerKind =
-  'char' | 'byte-level-bpe' | 'bpe' | 'wordpiece' | 'unigram' | 'wordlevel' | 'unknown';
+  'char' | 'byte-level-bpe' | 'bpe' | 'wordpiece' | 'unigram' | 'wordlevel' | 'sentencepiece' | 'unknown';
 
 interface TokenizerJson {
   readonly model?: { readonly type?: string; readonly merges?: unknown[]; readonly vocab?: unknown };
@@ -94,7 +103,8 @@ export interface ModelInfo {
   readonly mlp_bias?: boolean;
   /** RoPE's theta and frequency scaling ({ kind: 'none' | 'linear' | 'llama3', ... }). */
   readonly rope?: { readonly theta: number; readonly scaling: Readonly<Record<string, string | number>> };
-  readonly weights: {
+  /** Folders only: the weights as stored. */
+  readonly weights?: {
     /** File names: model.safetensors, or the shards. */
     readonly files: readonly string[];
     /** The index file of a sharded checkpoint, else null. */
@@ -108,19 +118,38 @@ export interface ModelInfo {
     /** The keys were saved without the body prefix (a base model's checkpoint). */
     readonly bare_keys: boolean;
   };
+  /** Models with expert layers. */
+  readonly moe?: {
+    readonly experts: number;
+    readonly experts_per_token: number;
+    readonly shared_experts: number;
+    readonly routing: string;
+    readonly capacity_factor: number | null;
+    readonly aux_loss_coef: number;
+    readonly z_loss_coef: number;
+    readonly jitter: number;
+    /** Parameters one token runs through. */
+    readonly active_parameters: number;
+  };
+  /** Run folders of models with expert layers: the last `router` record of log.jsonl (null before the first evaluation). */
+  readonly router?: RouterLogRecord | null;
+  /** The HF class config.json names, when the family states it (BertForMaskedLM ...). */
+  readonly architecture?: string;
+  /** A classification head's labels (id2label). */
+  readonly labels?: readonly string[];
   readonly tokenizer: {
     readonly kind: TokenizerKind;
     readonly vocab_size: number;
     readonly eos_id: number | null;
   } | null;
-  /** tokenizer_config.json's special tokens with their ids (null: not named, or no such file). */
-  readonly special_tokens: Readonly<
+  /** Folders only: tokenizer_config.json's special tokens with their ids (null: not named, or no such file). */
+  readonly special_tokens?: Readonly<
     Record<SpecialTokenField, { readonly content: string; readonly id: number | null } | null>
   >;
-  /** Where the generation defaults come from: generation_config.json, config.json's token ids, or none. */
-  readonly generation_config: 'generation_config.json' | 'config.json' | null;
-  /** The ids `generate` stops at (generation_config.json, else tokenizer_config.json, else the tokenizer). */
-  readonly eos_ids: readonly number[];
+  /** Folders only: where the generation defaults come from: generation_config.json, config.json's token ids, or none. */
+  readonly generation_config?: 'generation_config.json' | 'config.json' | null;
+  /** Folders only: the ids `generate` stops at (generation_config.json, else tokenizer_config.json, else the tokenizer). */
+  readonly eos_ids?: readonly number[];
   /** Run folders only: the optimiser steps completed. */
   readonly step?: number;
   readonly training?: {
@@ -154,6 +183,85 @@ export interface ModelInfo {
     };
   };
   readonly files: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
+  /** .gguf files only: the format version, alignment, general.name and tensors per ggml type. */
+  readonly gguf?: {
+    readonly version: number;
+    readonly alignment: number;
+    readonly name: string | null;
+    readonly tensor_types: Readonly<Record<string, number>>;
+  };
+}
+
+/** The architecture fields of ModelInfo, from a resolved config. */
+function architectureOf(config: AnyModelConfig) {
+  const a = familyOf(config.arch).describe(config);
+  return {
+    model_type: config.arch,
+    layers: a.layers,
+    heads: a.heads,
+    kv_heads: a.kvHeads,
+    width: a.width,
+    mlp: { kind: a.mlp.kind, intermediate_size: a.mlp.intermediateSize },
+    context: a.context,
+    vocab_size: a.vocabSize,
+    positions: a.positions,
+    norm: a.norm,
+    tied_embeddings: a.tiedEmbeddings,
+    ...(a.attention === undefined
+      ? {}
+      : {
+          attention: {
+            head_size: a.attention.headSize,
+            bias: a.attention.bias,
+            qk_norm: a.attention.qkNorm,
+            sliding_window: a.attention.slidingWindow,
+          },
+        }),
+    ...(a.mlpBias === undefined ? {} : { mlp_bias: a.mlpBias }),
+    ...(a.rope === undefined ? {} : { rope: a.rope }),
+    ...(a.moe === undefined
+      ? {}
+      : {
+          moe: {
+            experts: a.moe.experts,
+            experts_per_token: a.moe.expertsPerToken,
+            shared_experts: a.moe.sharedExperts,
+            routing: a.moe.routing,
+            capacity_factor: a.moe.capacityFactor,
+            aux_loss_coef: a.moe.auxLossCoef,
+            z_loss_coef: a.moe.zLossCoef,
+            jitter: a.moe.jitter,
+            active_parameters: a.moe.activeParameters,
+          },
+        }),
+    ...(a.architecture === undefined ? {} : { architecture: a.architecture }),
+    ...(a.labels === undefined ? {} : { labels: a.labels }),
+  };
+}
+
+/**
+ * `lmforge info FILE.gguf`: checked as loading would (header, metadata, every tensor read
+ * and finite, the vocabulary against the embedding), without building the model.
+ */
+export async function describeGgufFile(path: string): Promise<ModelInfo> {
+  const { config, parameters, tokenizer, summary } = await checkGguf(path);
+  return {
+    folder: path,
+    ...architectureOf(config),
+    parameters,
+    tokenizer: {
+      kind: summary.tokenizerModel === 'gpt2' ? 'byte-level-bpe' : 'sentencepiece',
+      vocab_size: tokenizer.vocabSize,
+      eos_id: tokenizer.eosId ?? null,
+    },
+    files: [{ name: basename(path), bytes: (await stat(path)).size }],
+    gguf: {
+      version: summary.version,
+      alignment: summary.alignment,
+      name: summary.name ?? null,
+      tensor_types: summary.tensorTypes,
+    },
+  };
 }
 
 type SpecialTokenField = 'bos_token' | 'eos_token' | 'pad_token' | 'unk_token';
@@ -163,22 +271,21 @@ const specialTokenFields: readonly SpecialTokenField[] = ['bos_token', 'eos_toke
 function specialTokensOf(
   json: Record<string, unknown> | null,
   tokenizer: Tokenizer | null,
-): ModelInfo['special_tokens'] {
+): NonNullable<ModelInfo['special_tokens']> {
   const entry = (field: SpecialTokenField): { content: string; id: number | null } | null => {
     const content = tokenizerConfigToken(json, field);
     if (content === undefined) return null;
     const id = tokenizer?.specialTokens.get(content) ?? tokenizer?.tokenToId(content) ?? null;
     return { content, id };
   };
-  return Object.fromEntries(
-    specialTokenFields.map((field) => [field, entry(field)]),
-  ) as ModelInfo['special_tokens'];
+  return Object.fromEntries(specialTokenFields.map((field) => [field, entry(field)])) as NonNullable<
+    ModelInfo['special_tokens']
+  >;
 }
 
 export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   await recoverRunFolder(dir);
   const { config, parameters, weights, generationConfig, tokenizerConfig } = await checkModelFolder(dir);
-  const a = familyOf(config.arch).describe(config);
   const names = (await readdir(dir)).sort();
   let tokenizer: ModelInfo['tokenizer'] = null;
   let loaded: Tokenizer | null = null;
@@ -209,30 +316,8 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   );
   const info: ModelInfo = {
     folder: dir,
-    model_type: config.arch,
+    ...architectureOf(config),
     parameters,
-    layers: a.layers,
-    heads: a.heads,
-    kv_heads: a.kvHeads,
-    width: a.width,
-    mlp: { kind: a.mlp.kind, intermediate_size: a.mlp.intermediateSize },
-    context: a.context,
-    vocab_size: a.vocabSize,
-    positions: a.positions,
-    norm: a.norm,
-    tied_embeddings: a.tiedEmbeddings,
-    ...(a.attention === undefined
-      ? {}
-      : {
-          attention: {
-            head_size: a.attention.headSize,
-            bias: a.attention.bias,
-            qk_norm: a.attention.qkNorm,
-            sliding_window: a.attention.slidingWindow,
-          },
-        }),
-    ...(a.mlpBias === undefined ? {} : { mlp_bias: a.mlpBias }),
-    ...(a.rope === undefined ? {} : { rope: a.rope }),
     weights: {
       files: weights.files.map((file) => basename(file)),
       index: weights.index === null ? null : basename(weights.index),
@@ -257,6 +342,7 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   const o = state.options;
   return {
     ...info,
+    ...(info.moe === undefined ? {} : { router: await readLastRouterRecord(dir) }),
     step: state.step,
     training: {
       step: state.step,
@@ -300,6 +386,7 @@ const tokenizerNames: Readonly<Record<TokenizerKind, string>> = {
   wordpiece: 'WordPiece',
   unigram: 'Unigram',
   wordlevel: 'word-level',
+  sentencepiece: 'SentencePiece (llama.cpp)',
   unknown: 'unknown kind',
 };
 
@@ -317,7 +404,7 @@ function ropeLine(rope: ModelInfo['rope']): string {
 export function formatModelInfo(info: ModelInfo): string[] {
   const lines = [
     `folder: ${info.folder}`,
-    `model_type: ${info.model_type}`,
+    `model_type: ${info.model_type}${info.architecture === undefined ? '' : ` (${info.architecture})`}`,
     `parameters: ${info.parameters.toLocaleString('en-US')}`,
     `layers: ${info.layers}, heads: ${info.heads} (kv ${info.kv_heads}), width: ${info.width}`,
     `mlp: ${info.mlp.kind} ${info.mlp.intermediate_size}`,
@@ -336,32 +423,55 @@ export function formatModelInfo(info: ModelInfo): string[] {
     );
   }
   const w = info.weights;
-  const dtypes = Object.entries(w.dtypes)
-    .map(([dtype, count]) => `${count} ${dtype}`)
-    .join(', ');
-  lines.push(
-    `weights: ${w.index === null ? w.files.join(', ') : `${w.files.length} shards (${w.index})`}; ${dtypes} tensors` +
-      (w.converted_from.length === 0 ? '' : ` (${w.converted_from.join(', ')} converted to float32)`) +
-      (w.bare_keys ? '; keys without the body prefix' : '') +
-      (w.ignored_keys.length === 0 ? '' : `; not loaded: ${w.ignored_keys.join(', ')}`),
-  );
+  if (w !== undefined) {
+    const dtypes = Object.entries(w.dtypes)
+      .map(([dtype, count]) => `${count} ${dtype}`)
+      .join(', ');
+    lines.push(
+      `weights: ${w.index === null ? w.files.join(', ') : `${w.files.length} shards (${w.index})`}; ${dtypes} tensors` +
+        (w.converted_from.length === 0 ? '' : ` (${w.converted_from.join(', ')} converted to float32)`) +
+        (w.bare_keys ? '; keys without the body prefix' : '') +
+        (w.ignored_keys.length === 0 ? '' : `; not loaded: ${w.ignored_keys.join(', ')}`),
+    );
+  }
+  const moe = info.moe;
+  if (moe !== undefined) {
+    const shared = moe.shared_experts > 0 ? `, ${moe.shared_experts} shared` : '';
+    const capacity = moe.capacity_factor === null ? 'dropless' : `capacity factor ${moe.capacity_factor}`;
+    lines.push(
+      `experts: ${moe.experts} per layer, ${moe.experts_per_token} per token${shared} (${moe.routing} routing, ${capacity}); ` +
+        `${moe.active_parameters.toLocaleString('en-US')} parameters active per token`,
+      `router losses: load balancing x ${moe.aux_loss_coef}, z-loss x ${moe.z_loss_coef}`,
+    );
+  }
+  if (info.labels !== undefined) lines.push(`labels: ${info.labels.join(', ')}`);
+  const g = info.gguf;
+  if (g !== undefined) {
+    const types = Object.entries(g.tensor_types).map(([type, n]) => `${type} ${n}`);
+    lines.push(
+      `gguf: v${g.version}, alignment ${g.alignment}, tensors ${types.join(', ')}${g.name === null ? '' : `, name ${JSON.stringify(g.name)}`}`,
+    );
+  }
   const t = info.tokenizer;
   lines.push(
     t === null
       ? 'tokenizer: none'
       : `tokenizer: ${tokenizerNames[t.kind]}, ${t.vocab_size} ids${t.eos_id === null ? '' : `, eos ${t.eos_id}`}`,
   );
-  const special = Object.entries(info.special_tokens)
+  const special = Object.entries(info.special_tokens ?? {})
     .filter(([, token]) => token !== null)
     .map(
       ([field, token]) =>
         `${field} ${JSON.stringify(token!.content)} (${token!.id ?? 'not in the vocabulary'})`,
     );
   if (special.length > 0) lines.push(`special tokens (tokenizer_config.json): ${special.join(', ')}`);
-  lines.push(
-    `generation stops at: ${info.eos_ids.length === 0 ? 'no id' : `id${info.eos_ids.length === 1 ? '' : 's'} ${info.eos_ids.join(', ')}`}` +
-      (info.generation_config === null ? '' : ` (defaults from ${info.generation_config})`),
-  );
+  const eos = info.eos_ids;
+  if (eos !== undefined) {
+    lines.push(
+      `generation stops at: ${eos.length === 0 ? 'no id' : `id${eos.length === 1 ? '' : 's'} ${eos.join(', ')}`}` +
+        (info.generation_config === null ? '' : ` (defaults from ${info.generation_config})`),
+    );
+  }
   const training = info.training;
   if (training !== undefined) {
     lines.push(`training: step ${training.step} of ${training.iters} (${training.status})`);
@@ -372,6 +482,19 @@ export function formatModelInfo(info: ModelInfo): string[] {
       );
     }
     lines.push(`tokens seen: ${training.tokens_seen}`);
+    const router = info.router;
+    if (router !== undefined && router !== null) {
+      const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
+      lines.push(
+        `router (${router.passes} passes to step ${router.step}): load-balancing loss ${router.balance_loss.toFixed(4)}, ` +
+          `z-loss ${router.z_loss.toFixed(4)}`,
+      );
+      router.layers.forEach((layer, i) => {
+        lines.push(
+          `  layer ${i}: load ${layer.load.map(percent).join(' ')}, entropy ${layer.entropy.toFixed(3)}, dropped ${percent(layer.dropped)}`,
+        );
+      });
+    }
     const d = training.data;
     lines.push(`data: ${d.description} (${d.train_tokens} train / ${d.val_tokens} val tokens)`);
     const r = training.recipe;

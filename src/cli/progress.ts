@@ -52,7 +52,10 @@ export function createTrainProgress(iters: number, startStep: number): TrainProg
         case 'eval':
           line(
             `step ${event.step}: train loss ${event.trainLoss.toFixed(4)} (ppl ${event.trainPerplexity.toFixed(2)}), ` +
-              `val loss ${event.valLoss.toFixed(4)} (ppl ${event.valPerplexity.toFixed(2)})`,
+              `val loss ${event.valLoss.toFixed(4)} (ppl ${event.valPerplexity.toFixed(2)})` +
+              Object.entries(event.metrics)
+                .map(([name, value]) => `, ${name} ${value.toFixed(4)}`)
+                .join(''),
           );
           break;
         case 'checkpoint':

@@ -42,7 +42,7 @@ import { ConfigError, FormatError } from '../util/errors.js';
 import { warnUnknownCharacters } from './unknown-characters.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
-import { trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
+import { moeFlags, trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
 
 export type { ModelFlags } from './train-archs.js';
 
@@ -105,10 +105,11 @@ const resumable = new Set<string>(['iters', 'evalEvery', 'evalIters', 'earlyStop
 const flagOf = (key: string): string =>
   key === 'earlyStopPatience' ? '--early-stop' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
-/** A value as the flag would be written (no clipping is --grad-clip 0). */
+/** A value as the flag would be written (no clipping is --grad-clip 0; an unset setting is 'none'). */
 const flagValue = (key: string, value: unknown): string =>
-  value === null && key === 'gradClip' ? '0' : String(value);
+  value === null && key === 'gradClip' ? '0' : value === null || value === undefined ? 'none' : String(value);
 
+/** The expert flags, by the MoeConfig field each sets (errors name the flag). */
 /** Data files as absolute paths, so that a resume from another directory finds them. */
 function absoluteSource(source: DataSource): DataSource {
   return source.kind === 'files' ? { kind: 'files', paths: source.paths.map((p) => resolve(p)) } : source;
@@ -151,6 +152,12 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
     nHead: shape.heads,
     nEmbd: shape.width,
     dropout: 'dropout' in config ? config.dropout : undefined,
+    ...Object.fromEntries(
+      Object.entries(moeFlags).map(([flag, field]) => [
+        flag,
+        'moe' in config ? config.moe?.[field] : undefined,
+      ]),
+    ),
   };
   const changes: string[] = [];
   const compare = (given: object, checkpointValues: Record<string, unknown>): void => {
@@ -314,7 +321,12 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   }
   const source = absoluteSource(request.source ?? { kind: 'builtin' });
   const data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
-  const config = arch.modelConfig(request.model, data.tokenizer.vocabSize, resolved.blockSize);
+  const config = arch.modelConfig(
+    request.model,
+    data.tokenizer.vocabSize,
+    resolved.blockSize,
+    data.tokenizer,
+  );
   return {
     model: createModel(config, { seed: resolved.seed }),
     options: resolved,
@@ -325,6 +337,7 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   };
 }
 
+/** The MoeConfig fields the expert flags give (the rest take the preset's defaults). */
 /** Trains (or resumes) as asked; prints progress on stderr; returns the summary. */
 export async function runTraining(request: TrainRequest): Promise<TrainOutcome> {
   const out = request.out;
@@ -358,9 +371,13 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     model.dispose();
     throw error;
   }
+  const experts =
+    shape.moe === undefined ? '' : `, ${shape.moe.experts} experts (${shape.moe.expertsPerToken} per token)`;
+  const active =
+    shape.moe === undefined ? '' : ` (${shape.moe.activeParameters.toLocaleString('en')} active per token)`;
   log(
-    `model: ${model.family}, ${shape.layers} layers, ${shape.heads} heads, ${shape.width} wide, context ${shape.context}, ` +
-      `vocabulary ${shape.vocabSize}: ${trainer.params.toLocaleString('en')} parameters`,
+    `model: ${model.family}, ${shape.layers} layers, ${shape.heads} heads, ${shape.width} wide${experts}, context ${shape.context}, ` +
+      `vocabulary ${shape.vocabSize}: ${trainer.params.toLocaleString('en')} parameters${active}`,
   );
   const signals = watchStopSignals(trainer, (code) => process.exit(code));
   let summary: TrainSummary;
@@ -426,8 +443,14 @@ export function summaryJson(
     step: summary.step,
     stop_reason: summary.stopReason,
     best_val_loss: summary.bestValLoss,
+    // The objective's metrics at the last evaluation (masked-LM: val_masked_accuracy).
+    ...summary.metrics,
     out,
     backend: backend.name,
     threads: backend.threads,
+    // Models with expert layers: the last evaluation window's router statistics.
+    ...(summary.router === null
+      ? {}
+      : { aux_loss: summary.router.auxLoss, expert_load: summary.router.layers.map((layer) => layer.load) }),
   });
 }

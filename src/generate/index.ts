@@ -39,3 +39,11 @@ export {
 } from './batch-decode.js';
 export { type BeamSearchOptions, beamSearch } from './beam.js';
 export { bannedNgramIds, bannedBadWordIds } from './logits-processors.js';
+export {
+  chatStopIds,
+  chatPromptIds,
+  fitHistory,
+  reply,
+  type FittedHistory,
+  type ReplyOptions,
+} from './chat.js';

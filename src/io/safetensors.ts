@@ -13,6 +13,7 @@
 import { Tensor } from '../tensor/index.js';
 import type { DType, TypedArray } from '../tensor/index.js';
 import { FormatError, type ErrorDetails } from '../util/errors.js';
+import { halfToNumber } from './half.js';
 import {
   headerLength,
   itemBytes,
@@ -54,16 +55,6 @@ export interface SafetensorsFile {
 
 function fail(message: string, details: ErrorDetails): never {
   throw new FormatError(message, details);
-}
-
-/** IEEE half-precision bits to a number (exact: every half is a float32). */
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
 let halfTable: Float32Array | null = null;

@@ -49,6 +49,8 @@ export interface SaveModelFolderOptions {
   readonly tokenizerJson?: string | object;
   /** generation_config.json contents (HF field names), written as is. */
   readonly generationConfig?: object;
+  /** tokenizer_config.json contents (a chat template, special tokens), written as is. */
+  readonly tokenizerConfig?: object;
 }
 
 /** What a folder's weights were: for `lmforge info`, and for callers that want to say what they loaded. */
@@ -106,6 +108,9 @@ export async function saveModelFolder(
   }
   if (options.generationConfig !== undefined) {
     await writeFileAtomic(join(dir, generationConfigFileName), json(options.generationConfig));
+  }
+  if (options.tokenizerConfig !== undefined) {
+    await writeFileAtomic(join(dir, tokenizerConfigFileName), json(options.tokenizerConfig));
   }
 }
 

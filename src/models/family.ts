@@ -33,6 +33,22 @@ export interface ArchitectureSummary {
   readonly mlpBias?: boolean;
   /** RoPE's theta and frequency scaling (kind and its parameters), for rotary positions. */
   readonly rope?: { readonly theta: number; readonly scaling: Readonly<Record<string, string | number>> };
+  /** Families with expert layers: their settings, and the parameters one token runs through. */
+  readonly moe?: {
+    readonly experts: number;
+    readonly expertsPerToken: number;
+    readonly sharedExperts: number;
+    readonly routing: string;
+    readonly capacityFactor: number | null;
+    readonly auxLossCoef: number;
+    readonly zLossCoef: number;
+    readonly jitter: number;
+    readonly activeParameters: number;
+  };
+  /** The HF class the config names (`architectures`: BertForMaskedLM, GPT2ForSequenceClassification ...). */
+  readonly architecture?: string;
+  /** A classification head's class names (id2label). */
+  readonly labels?: readonly string[];
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * lmforge/models: the model contract (model.ts), the family registry, the decoder-only
- * presets (GPT-2, Llama, Mistral, Qwen2, Qwen3) and model folders.
+ * presets (GPT-2, Llama, Mistral, Qwen2, Qwen3, Mixtral), the BERT family, the heads and model folders.
  */
 export type {
   LanguageModel,
@@ -15,6 +15,8 @@ export type {
   ForwardMode,
   AttentionMaskInput,
   EncoderOutput,
+  ModelHead,
+  LogitsSelection,
 } from './model.js';
 export type { ModelFamily, ModelInit, ArchitectureSummary } from './family.js';
 export {
@@ -56,6 +58,8 @@ export {
   type LlamaStyleArchitecture,
   type LlamaStyleDefaults,
 } from './decoder/hf-llama-style.js';
+export { mixtralPreset, mixtralFamily } from './mixtral/family.js';
+export { type MoeConfig, moeDefaults } from './mixtral/config.js';
 export { DecoderLM, type DecoderOptions, type ForwardOptions } from './decoder/model.js';
 export { parameterShapes } from './decoder/shapes.js';
 export { decoderBlockSpec } from './decoder/block-spec.js';
@@ -102,4 +106,73 @@ export {
   generationConfigFileName,
   tokenizerConfigFileName,
 } from './checkpoint-folder.js';
+export { resizeVocabulary } from './resize-vocabulary.js';
+export { LoraModel, withLora } from './lora-model.js';
+export {
+  saveAdapterFolder,
+  loadAdapterFolder,
+  vocabularyParameters,
+  type SaveAdapterOptions,
+  type LoadedAdapter,
+} from './adapter-folder.js';
 export { KVCache, type KVCacheShape } from '../nn/index.js';
+export {
+  type BertConfig,
+  type BertHead,
+  type BertActivation,
+  type RawBertConfig,
+  type BertField,
+  type BertFieldNames,
+  resolveBertConfig,
+  headHasLabels,
+  headHasPooler,
+} from './bert/config.js';
+export { bertFamily, bertPreset, type BertOverrides } from './bert/family.js';
+export { bertFromHf, bertToHf, bertArchitectures, bertFieldNames } from './bert/hf.js';
+export { BertModel, BertBody, BertEmbeddings, type BertOptions, type BodyResult } from './bert/model.js';
+export { bertBlockSpec } from './bert/block-spec.js';
+export { bertParameterShapes, bertCheckpointKeys } from './bert/weights.js';
+export {
+  type ClassLabels,
+  type ProblemType,
+  defaultLabelNames,
+  labelsFromHf,
+  labelsToHf,
+  maxLabels,
+} from './heads/labels.js';
+export { MaskedLmHead, type MaskedLmHeadOptions } from './heads/masked-lm-head.js';
+export {
+  ClassificationHead,
+  type ClassificationHeadOptions,
+  firstToken,
+  tokensAt,
+  lastTokenPositions,
+  selectPositions,
+} from './heads/classification-head.js';
+export { callDropout, callAttentionDropout } from './blocks/dropout.js';
+export {
+  loadGguf,
+  loadGgufSource,
+  loadGgufTokenizer,
+  checkGguf,
+  saveGguf,
+  registerGgufMapping,
+  ggufArchitectures,
+  type LoadGgufOptions,
+  type LoadedGguf,
+  type CheckedGgufFile,
+  type GgufSummary,
+  type GgufFileType,
+  type SaveGgufOptions,
+  type SavedGguf,
+} from './gguf-file.js';
+export {
+  ggufDims,
+  toGgufLayout,
+  fromGgufLayout,
+  type GgufMapping,
+  type GgufTensorPlan,
+  type GgufLayout,
+} from './gguf-mapping.js';
+export { llamaGguf } from './llama/gguf.js';
+export { gpt2Gguf } from './gpt2/gguf.js';

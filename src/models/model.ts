@@ -5,15 +5,17 @@
  * ModelFamily (registry.ts); no caller reads a family's config fields.
  *
  * One call is `forward(inputs, outputs)`: the inputs say what the model sees (ids, which
- * keys each query may attend, positions, a cache to continue, an encoder's output), the
- * output options say what to compute and return (logits of every position, of the last
- * one or none; hidden states; attention probabilities) and in which mode (dropout on or
- * off for this call only, so concurrent generations never flip shared model state).
+ * keys each query may attend, positions, token types, a cache to continue, an encoder's
+ * output), the output options say what to compute and return (the head's logits: of
+ * every position, of the last one or none; hidden states; attention probabilities) and in
+ * which mode (dropout on or off for this call only, so concurrent generations never flip
+ * shared model state). `head` says what the logits are (next token, masked tokens, labels).
  *
  * Legend: B batch, T time (new positions), Tk keys (cached + new), C channels, V vocab,
  * L layers, nH heads.
  */
 import type { Rng, Tensor } from '../tensor/index.js';
+import type { RouterStats } from '../nn/index.js';
 
 /** The structural kind: what inputs forward() needs and what a cache holds. */
 export type ModelKind = 'decoder' | 'encoder' | 'encoder-decoder';
@@ -27,10 +29,16 @@ export type ForwardMode = 'train' | 'eval';
  *   every key the call sees (cached positions + new ones); left padding is how batched
  *   generation lines prompts up;
  * - additive: a float mask broadcastable to (B, nH, T, Tk) added to the scores
- *   (-Infinity removes a key), for custom patterns (prefix LM, document boundaries).
+ *   (-Infinity removes a key), for custom patterns (prefix LM);
+ * - segments: (B, Tk) int32, the document id of every key the call sees (cached + new): a
+ *   token attends only the tokens of its own document, so several sequences packed into one
+ *   row (SFT packing) attend as if each were alone; with it, `positions` may restart at
+ *   each document.
  */
 export type AttentionMaskInput =
-  { readonly kind: 'padding'; readonly keys: Tensor } | { readonly kind: 'additive'; readonly mask: Tensor };
+  | { readonly kind: 'padding'; readonly keys: Tensor }
+  | { readonly kind: 'additive'; readonly mask: Tensor }
+  | { readonly kind: 'segments'; readonly segments: Tensor };
 
 /** The output of an encoder, for cross-attention (encoder-decoder families). */
 export interface EncoderOutput {
@@ -55,11 +63,27 @@ export interface ModelInputs {
   readonly cache?: ModelCache;
   /** Encoder-decoder families: what the decoder cross-attends. */
   readonly encoderOutput?: EncoderOutput;
+  /**
+   * (B, T) int32 segment of each token (HF's `token_type_ids`: 0 for the first text of a
+   * pair, 1 for the second; Tokenizer.encodePair gives them), for families with a
+   * token-type embedding (BERT); each id below the config's type_vocab_size. Absent: all 0.
+   * Families without one (decoders) reject it.
+   */
+  readonly tokenTypes?: Tensor;
 }
 
+/**
+ * Which positions' logits a per-token head computes: 'all' (B, T, V), 'last' (B, 1, V),
+ * 'none' (no head work at all), or `{ at }`: only the positions `at` lists, (N) int32 flat
+ * indices b * T + t, giving (N, V) in that order (a loss with targets on few positions, as
+ * the original BERT's masked-LM computes its head at the masked positions only). A
+ * sequence-classification head has one output per row and rejects `{ at }`.
+ */
+export type LogitsSelection = 'all' | 'last' | 'none' | { readonly at: Tensor };
+
 export interface OutputOptions {
-  /** 'all' (B, T, V), 'last' (B, 1, V) or 'none' (no head work at all). Default 'all'. */
-  readonly logits?: 'all' | 'last' | 'none';
+  /** Default 'all'. */
+  readonly logits?: LogitsSelection;
   /** Return the input of every block and the final normed state: L + 1 tensors (B, T, C). */
   readonly hiddenStates?: boolean;
   /**
@@ -69,8 +93,10 @@ export interface OutputOptions {
   readonly attentions?: boolean;
   /** Dropout for this call only; absent: the model's `training` flag. */
   readonly mode?: ForwardMode;
-  /** Dropout randomness; required in 'train' mode when the model has dropout > 0. */
+  /** Dropout randomness; required in 'train' mode when the model has dropout > 0 (or router jitter). */
   readonly rng?: Rng;
+  /** Return what each MoE layer's router did (models with expert layers; ignored by dense ones). */
+  readonly routerStats?: boolean;
 }
 
 /** The options of the shorthand `forward(ids, options)`, which returns the logits alone. */
@@ -83,14 +109,25 @@ export interface LogitsOptions {
 }
 
 export interface ModelOutputs {
-  /** (B, T, V), (B, 1, V) with logits 'last', null with 'none'. */
+  /**
+   * What the model's head computes (see ModelHead): next-token or masked-token logits
+   * (B, T, V), (B, 1, V) with logits 'last', (N, V) with `{ at }`; sequence classification
+   * (B, numLabels); token classification (B, T, numLabels) (or (B, 1, L), (N, L)); null
+   * with 'none' or a model without a head.
+   */
   readonly logits: Tensor | null;
   /** With `hiddenStates`: L + 1 tensors (B, T, C) (block inputs, then the final normed state). */
   readonly hiddenStates?: readonly Tensor[];
   /** With `attentions`: one (B, nH, T, Tk) per layer. */
   readonly attentions?: readonly Tensor[];
-  /** A loss term the family adds to the objective (MoE load balancing); absent when none. */
+  /**
+   * A loss term the family adds to the objective (MoE load balancing and router z-loss,
+   * already weighted by their coefficients); absent when the family has none, when its
+   * coefficients are 0, and under noGrad() (it is a training term).
+   */
   readonly auxLoss?: Tensor;
+  /** With `routerStats`, on models with expert layers: one record per MoE layer. */
+  readonly routerStats?: readonly RouterStats[];
 }
 
 /**
@@ -128,6 +165,20 @@ export interface ModuleLike {
 }
 
 /**
+ * What a model's logits are, HF's task classes: next-token prediction (`*ForCausalLM`,
+ * `GPT2LMHeadModel`), masked-token prediction (`BertForMaskedLM`), one label per sequence
+ * (`*ForSequenceClassification`: logits (B, numLabels)), one label per token
+ * (`*ForTokenClassification`: (B, T, numLabels)), or none (a bare body such as `BertModel`,
+ * whose use is its hidden states). `labels` are the class names (config.json's id2label).
+ */
+export type ModelHead =
+  | { readonly kind: 'causal-lm' }
+  | { readonly kind: 'masked-lm' }
+  | { readonly kind: 'sequence-classification'; readonly labels: readonly string[] }
+  | { readonly kind: 'token-classification'; readonly labels: readonly string[] }
+  | { readonly kind: 'none' };
+
+/**
  * A model any caller can drive. `config` is the family's resolved config (registry.ts
  * turns it into config.json and back); callers read only the fields below.
  *
@@ -149,6 +200,8 @@ export interface LanguageModel<Config extends ModelConfig = ModelConfig> extends
   readonly vocabSize: number;
   /** The longest sequence (positions) the model takes; a cache holds at most this many. */
   readonly maxPositions: number;
+  /** What the logits are; absent: next-token prediction ('causal-lm'). */
+  readonly head?: ModelHead;
   forward(inputs: ModelInputs, outputs?: OutputOptions): ModelOutputs;
   /** Shorthand for `forward({ ids, cache }, options).logits`: the nn-style call of training loops and tests. */
   forward(ids: Tensor, options?: LogitsOptions): Tensor;

@@ -15,6 +15,10 @@ import { llamaFamily } from './llama/family.js';
 import { mistralFamily } from './mistral/family.js';
 import { qwen2Family } from './qwen2/family.js';
 import { qwen3Family } from './qwen3/family.js';
+import { mixtralFamily } from './mixtral/family.js';
+import type { BertConfig } from './bert/config.js';
+import type { BertModel } from './bert/model.js';
+import { bertFamily } from './bert/family.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -27,6 +31,8 @@ export interface BuiltinFamilies {
   readonly mistral: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly qwen2: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly qwen3: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly mixtral: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly bert: { readonly config: BertConfig; readonly model: BertModel };
 }
 
 export type AnyModelConfig = BuiltinFamilies[keyof BuiltinFamilies]['config'];
@@ -58,6 +64,8 @@ registerFamily(llamaFamily);
 registerFamily(mistralFamily);
 registerFamily(qwen2Family);
 registerFamily(qwen3Family);
+registerFamily(mixtralFamily);
+registerFamily(bertFamily);
 
 /** The model_types that can be built and loaded, in registration order. */
 export function modelTypes(): string[] {
@@ -122,6 +130,7 @@ export interface CreateModelOptions {
  * const model = createModel(gpt2Preset({ vocabSize: 65, nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64 }), { seed: 1337 });
  */
 export function createModel(config: DecoderConfig, options?: CreateModelOptions): DecoderLM;
+export function createModel(config: BertConfig, options?: CreateModelOptions): BertModel;
 export function createModel(config: ModelConfig, options?: CreateModelOptions): LanguageModel;
 export function createModel(config: ModelConfig, options: CreateModelOptions = {}): LanguageModel {
   const family = familyOf(config.arch, 'createModel: arch');

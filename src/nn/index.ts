@@ -56,3 +56,32 @@ export {
   type MlpOptions,
 } from './layers/mlp.js';
 export { KVCache, type KVCacheShape } from './layers/kv-cache.js';
+export {
+  SparseMoe,
+  RouterRecorder,
+  routerAuxLoss,
+  routerLossValues,
+  type MoeRouting,
+  type MoeNames,
+  type SparseMoeOptions,
+  type MoeContext,
+  type RouterStats,
+  type RouterRecord,
+  type RouterLossCoefficients,
+} from './layers/moe.js';
+export {
+  LoraLinear,
+  LoraAdapter,
+  attachLora,
+  resolveLoraConfig,
+  loraScale,
+  loraSettingsAt,
+  matchesLoraTarget,
+  type LoraSettings,
+  type LoraConfig,
+  type RawLoraConfig,
+  type LoraTargets,
+  type LoraBranch,
+  type LoraInit,
+  type AttachOptions,
+} from './adapters/lora.js';

@@ -9,7 +9,8 @@
  * parameter used twice (tied embeddings) sums its gradients; input gradients are written.
  *
  * Legend: B batch, T time, C channels, V vocab, nH query heads, nKV key/value heads,
- * hs head size, Tq/Tk query/key lengths, N element count.
+ * hs head size, Tq/Tk query/key lengths, N element count; E experts, k experts per token,
+ * R expert rows (the token-expert assignments kept, sorted by expert).
  *
  * Implementations: src/backend/js (portable reference), src/backend/native (C via N-API).
  * The active one is chosen in src/backend and installed here with setBackend().
@@ -39,6 +40,38 @@ export interface GemmParams {
   readonly offsetC: number;
   /** Elements between consecutive batch matrices; 0 reuses one matrix for every batch. */
   readonly strideA: number;
+  readonly strideB: number;
+  readonly strideC: number;
+  readonly alpha: number;
+  /** 0 overwrites C (its old contents are ignored, even NaN); 1 accumulates. */
+  readonly beta: number;
+}
+
+/**
+ * A grouped GEMM (mixture of experts): one kernel call runs a product per group g < groups,
+ * each over the contiguous rows [offsets[g], offsets[g + 1]) of row-sorted matrices (the
+ * rows routed to expert g). Two kinds:
+ * - rows (`inner` false): C[rows_g] = alpha * A[rows_g] @ op(B_g) + beta * C[rows_g], with A
+ *   (R, k) and C (R, n) row-major (lda, ldc) and B_g at offsetB + g * strideB, stored (k, n),
+ *   or (n, k) when transB (ldb). The forward and the input gradient of the expert layers.
+ * - inner (`inner` true): C_g = alpha * A[rows_g]^T @ B[rows_g] + beta * C_g, with A (R, m) and
+ *   B (R, n) row-major and C_g (m, n) at offsetC + g * strideC (ldc): the per-expert weight
+ *   gradient. A group without rows gets beta * C_g (zeros when beta is 0).
+ * `m` is unused by the rows kind (a group's row count is its own), `k` and `transB` by the inner kind.
+ */
+export interface GroupedGemmParams {
+  readonly groups: number;
+  readonly inner: boolean;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transB: boolean;
+  readonly lda: number;
+  readonly ldb: number;
+  readonly ldc: number;
+  readonly offsetA: number;
+  readonly offsetB: number;
+  readonly offsetC: number;
   readonly strideB: number;
   readonly strideC: number;
   readonly alpha: number;

@@ -63,3 +63,13 @@ export { attentionDropoutFactors } from './ops/attention-dropout.js';
 export { dropout } from './ops/dropout.js';
 export { concat, split, stack } from './ops/join.js';
 export { where, maskedFill, gather, argmax, type TopK, topk, triu, tril } from './ops/select.js';
+export {
+  type ExpertRouting,
+  type GateRule,
+  expertChoices,
+  routerGates,
+  routeTokens,
+  dispatchTokens,
+  combineExperts,
+  groupedMatmul,
+} from './ops/moe.js';

@@ -28,10 +28,13 @@ export function specialToken(content: string, id: number): AddedToken {
   return { id, content, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true };
 }
 
-/** A run of text to normalize and pre-tokenize, or an added token's id. */
+/**
+ * A run of text to normalize and pre-tokenize, or an added token's id; `start` (and a
+ * token's `end`, whitespace it strips included) are positions in the text that was split.
+ */
 export type Segment =
-  | { readonly kind: 'text'; readonly text: string; readonly atStart: boolean }
-  | { readonly kind: 'token'; readonly id: number };
+  | { readonly kind: 'text'; readonly text: string; readonly atStart: boolean; readonly start: number }
+  | { readonly kind: 'token'; readonly id: number; readonly start: number; readonly end: number };
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -84,7 +87,7 @@ class PatternSet {
   ): void {
     const regex = this.regex;
     if (regex === undefined) {
-      if (text.length > 0) out.push({ kind: 'text', text, atStart });
+      if (text.length > 0) out.push({ kind: 'text', text, atStart, start: 0 });
       return;
     }
     let last = 0;
@@ -123,13 +126,18 @@ class PatternSet {
         }
       }
       if (start > last)
-        out.push({ kind: 'text', text: text.slice(last, start), atStart: atStart && last === 0 });
-      out.push({ kind: 'token', id: token.id });
+        out.push({
+          kind: 'text',
+          text: text.slice(last, start),
+          atStart: atStart && last === 0,
+          start: last,
+        });
+      out.push({ kind: 'token', id: token.id, start, end });
       last = end;
       // The search goes on from the end of the match itself, as aho-corasick's find_iter does.
     }
     if (last < text.length)
-      out.push({ kind: 'text', text: text.slice(last), atStart: atStart && last === 0 });
+      out.push({ kind: 'text', text: text.slice(last), atStart: atStart && last === 0, start: last });
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { TokenizerError } from '../util/errors.js';
 import type { TypedIds } from './post-processors.js';
-import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
+import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, Tokenizer } from './tokenizer.js';
 
 export class CharTokenizer implements Tokenizer {
   readonly vocabSize: number;
@@ -66,6 +66,39 @@ export class CharTokenizer implements Tokenizer {
     const a = this.encode(first);
     const b = this.encode(second);
     return { ids: [...a, ...b], typeIds: [...a.map(() => 0), ...b.map(() => 1)] };
+  }
+
+  /**
+   * Each character one token at its place in the text; with no pre-tokenizer the whole
+   * input is one word (word id 0), as HF has it for the tokenizer.json this writes.
+   */
+  encodeDetailed(text: string, pair?: string, options?: EncodeOptions): Encoding {
+    const out: Encoding = {
+      ids: [],
+      typeIds: [],
+      attentionMask: [],
+      specialTokensMask: [],
+      sequenceIds: [],
+      offsets: [],
+      wordIds: [],
+    };
+    (pair === undefined ? [text] : [text, pair]).forEach((input, sequence) => {
+      let at = 0;
+      for (const char of input) {
+        const start = at;
+        at += char.length;
+        const [id] = this.encode(char, options);
+        if (id === undefined) continue; // dropped and counted in options.unknown
+        out.ids.push(id);
+        out.typeIds.push(sequence);
+        out.attentionMask.push(1);
+        out.specialTokensMask.push(0);
+        out.sequenceIds.push(sequence);
+        out.offsets?.push([start, at]);
+        out.wordIds?.push(0);
+      }
+    });
+    return out;
   }
 
   decode(ids: readonly number[], _options?: DecodeOptions): string {

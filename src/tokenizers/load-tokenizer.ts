@@ -92,7 +92,9 @@ export function loadEncoding(name: EncodingName): Promise<PipelineTokenizer> {
           hint: 'reinstall lmforge',
         });
       const ranks = parseRankTable(table, path);
-      return new PipelineTokenizer(tiktokenSpec(ranks, definition.pattern, definition.specialTokens));
+      return new PipelineTokenizer(tiktokenSpec(ranks, definition.pattern, definition.specialTokens), {
+        specialsInText: 'refuse',
+      });
     })();
     // A failed load is not cached: the next call tries again.
     promise.catch(() => loaded.delete(name));

@@ -4,6 +4,14 @@
  * tokenizer.json `normalizer` object parses straight into a `Normalizer`.
  */
 import { ConfigError } from '../util/errors.js';
+import {
+  cleanText,
+  lowercaseCharwise,
+  normalizeLikeHf,
+  spaceChineseChars,
+  stripCombiningMarks,
+  stripNonspacingMarks,
+} from './hf-unicode.js';
 import { precompiledNormalizer, type PrecompiledCharsmap } from './precompiled-charsmap.js';
 import { compileSplitRegex } from './split-patterns.js';
 
@@ -40,12 +48,12 @@ export function compileNormalizer(normalizer: Normalizer | null): NormalizeFn {
     case 'NFKC':
     case 'NFKD': {
       const form = normalizer.type;
-      return (text) => text.normalize(form);
+      return (text) => normalizeLikeHf(text, form);
     }
     case 'Lowercase':
-      return (text) => text.toLowerCase();
+      return lowercaseCharwise;
     case 'StripAccents':
-      return stripAccents;
+      return stripCombiningMarks;
     case 'Strip': {
       const { left, right } = normalizer;
       return (text) =>
@@ -79,51 +87,14 @@ export function compileNormalizer(normalizer: Normalizer | null): NormalizeFn {
   }
 }
 
-/** Remove combining marks (category Mn), as HF StripAccents does; callers NFD first. */
-function stripAccents(text: string): string {
-  return text.replace(/\p{Mn}/gu, '');
-}
-
-function isChinese(code: number): boolean {
-  return (
-    (code >= 0x4e00 && code <= 0x9fff) ||
-    (code >= 0x3400 && code <= 0x4dbf) ||
-    (code >= 0x20000 && code <= 0x2a6df) ||
-    (code >= 0x2a700 && code <= 0x2b73f) ||
-    (code >= 0x2b740 && code <= 0x2b81f) ||
-    (code >= 0x2b920 && code <= 0x2ceaf) ||
-    (code >= 0xf900 && code <= 0xfaff) ||
-    (code >= 0x2f800 && code <= 0x2fa1f)
-  );
-}
-
-/** Rust's `char::is_whitespace` (Unicode White_Space), which HF uses. */
-const WHITE_SPACE = /^[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]$/u;
-/** HF `is_control`: categories Cc, Cf, Cn, Co (tab/newline/CR were handled as whitespace). */
-const CONTROL = /^[\p{Cc}\p{Cf}\p{Cn}\p{Co}]$/u;
-
-/** HF BertNormalizer (normalizers/bert.rs). */
+/** HF BertNormalizer (normalizers/bert.rs), with HF's character classes (hf-unicode.ts). */
 function bertNormalizer(options: Extract<Normalizer, { type: 'BertNormalizer' }>): NormalizeFn {
-  const strip = options.stripAccents ?? options.lowercase;
+  const { cleanText: clean, handleChineseChars: chinese, lowercase } = options;
+  const strip = options.stripAccents ?? lowercase;
   return (text) => {
-    let out = '';
-    for (const char of text) {
-      const code = char.codePointAt(0) as number;
-      if (options.cleanText) {
-        // Control characters and U+FFFD are dropped; whitespace becomes a plain space.
-        // HF filters controls first (tab, LF and CR are not controls there), then maps whitespace.
-        if (code === 0 || code === 0xfffd) continue;
-        if (char !== '\t' && char !== '\n' && char !== '\r' && CONTROL.test(char)) continue;
-        if (WHITE_SPACE.test(char)) {
-          out += ' ';
-          continue;
-        }
-      }
-      if (options.handleChineseChars && isChinese(code)) out += ` ${char} `;
-      else out += char;
-    }
-    if (strip) out = stripAccents(out.normalize('NFD'));
-    if (options.lowercase) out = out.toLowerCase();
-    return out;
+    let out = clean ? cleanText(text) : text;
+    if (chinese) out = spaceChineseChars(out);
+    if (strip) out = stripNonspacingMarks(normalizeLikeHf(out, 'NFD'));
+    return lowercase ? lowercaseCharwise(out) : out;
   };
 }

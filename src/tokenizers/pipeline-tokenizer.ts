@@ -2,23 +2,31 @@
  * The Hugging Face pipeline: added tokens -> normalizer -> pre-tokenizer -> model ->
  * post-processor, and decoder for the way back. Every tokenizer loaded from tokenizer.json,
  * a tiktoken rank file or GPT-2's encoder.json, and every trained one, is one of these.
+ *
+ * A special token written in the text (a rendered chat template holds `<|im_start|>` as
+ * text) becomes its id by default, as Hugging Face encodes it; the built-in tiktoken
+ * encodings keep tiktoken's refusal instead (`specialsInText: 'refuse'`). Either default
+ * gives way to explicit allowedSpecial / disallowedSpecial options.
  */
 import { TokenizerError } from '../util/errors.js';
 import { AddedTokenMatcher, type AddedToken, type Segment } from './added-tokens.js';
 import { BpeModel, type BpeModelOptions } from './bpe-model.js';
 import { compileDecoder, type Decoder } from './decoders.js';
 import { compileNormalizer, type NormalizeFn, type Normalizer } from './normalizers.js';
+import { OffsetEncoder } from './offset-encoder.js';
 import {
   addedPrefixAndSuffix,
   postProcess,
   postProcessPair,
+  postProcessParts,
+  type Part,
   type PostProcessor,
   type TypedIds,
 } from './post-processors.js';
 import { compilePreTokenizer, type CompiledPreTokenizer, type PreTokenizer } from './pre-tokenizers.js';
 import { writeTokenizerJson } from './tokenizer-json-write.js';
 import { byteStreamDecoder, windowStreamDecoder } from './stream-decoder.js';
-import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
+import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, Tokenizer } from './tokenizer.js';
 import { UnigramModel, type UnigramOptions } from './unigram-model.js';
 import type { UnknownCharacters } from './unknown-characters.js';
 import { binaryToBytes, decodeUtf8, wellFormed } from './utf8.js';
@@ -59,8 +67,21 @@ const BOS_NAMES = [
 const EOS_NAMES = ['</s>', '<eos>', '<|endoftext|>', '<|end_of_text|>', '<｜end▁of▁sentence｜>', '[SEP]'];
 const PAD_NAMES = ['<pad>', '[PAD]', '<|pad|>', '<｜▁pad▁｜>', '<|finetune_right_pad_id|>'];
 
+/**
+ * What a special token written in the text becomes when encode() is given neither
+ * allowedSpecial nor disallowedSpecial: its id ('encode', Hugging Face's
+ * split_special_tokens=False) or a TokenizerError ('refuse', tiktoken's default).
+ */
+export type SpecialsInText = 'encode' | 'refuse';
+
+export interface PipelineTokenizerOptions {
+  /** Default 'encode' (Hugging Face); the tiktoken encodings pass 'refuse'. */
+  readonly specialsInText?: SpecialsInText;
+}
+
 export class PipelineTokenizer implements Tokenizer {
   readonly spec: TokenizerSpec;
+  readonly specialsInText: SpecialsInText;
   readonly vocabSize: number;
   readonly bosId: number | undefined;
   readonly eosId: number | undefined;
@@ -78,9 +99,12 @@ export class PipelineTokenizer implements Tokenizer {
    * on first use (see bytesOf): building all 200k of o200k took a fifth of its load.
    */
   private readonly idBytes: Array<Uint8Array | undefined> | undefined;
+  /** Made at the first encodeDetailed; null where the pipeline's spans are not tracked. */
+  private offsetEncoder: OffsetEncoder | null | undefined;
 
-  constructor(spec: TokenizerSpec) {
+  constructor(spec: TokenizerSpec, options: PipelineTokenizerOptions = {}) {
     this.spec = spec;
+    this.specialsInText = options.specialsInText ?? 'encode';
     this.model = buildModel(spec.model);
     this.normalize = compileNormalizer(spec.normalizer);
     this.preTokenizer = compilePreTokenizer(spec.preTokenizer);
@@ -147,7 +171,10 @@ export class PipelineTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    const allowed = options.allowedSpecial ?? new Set<string>();
+    // Either option given: tiktoken's rules (allowed -> id, disallowed -> error, else text).
+    const byDefault = options.allowedSpecial === undefined && options.disallowedSpecial === undefined;
+    const allowed =
+      options.allowedSpecial ?? (byDefault && this.specialsInText === 'encode' ? 'all' : new Set<string>());
     const disallowed = options.disallowedSpecial ?? 'all';
     const ids: number[] = [];
     for (const segment of this.matcher.split(wellFormed(text), allowed, disallowed)) {
@@ -179,8 +206,13 @@ export class PipelineTokenizer implements Tokenizer {
   ): void {
     const regex = this.preTokenizer.singleRegex;
     if (regex !== undefined) {
-      // Hot path: matches and the gaps between them are the words (Isolated split).
+      // Hot path: the matches (and for an Isolated split the gaps between them) are the words.
       const model = this.model;
+      if (!this.preTokenizer.gapsAreWords) {
+        const words = normalized.match(regex) ?? [];
+        for (let i = 0; i < words.length; i++) model.encodeWord(words[i] as string, ids, unknown);
+        return;
+      }
       let last = 0;
       regex.lastIndex = 0;
       for (let match = regex.exec(normalized); match !== null; match = regex.exec(normalized)) {
@@ -216,6 +248,41 @@ export class PipelineTokenizer implements Tokenizer {
       this.encode(second, plain),
       options.addSpecialTokens !== false,
     );
+  }
+
+  /**
+   * A text, or a pair, with every per-token detail HF's `encode` gives (see
+   * `Tokenizer.encodeDetailed`); offsets and word ids for WordPiece tokenizers.
+   * @example
+   * const { ids, typeIds, offsets } = bert.encodeDetailed('Who wrote it?', 'Shakespeare.');
+   */
+  encodeDetailed(text: string, pair?: string, options: EncodeOptions = {}): Encoding {
+    if (this.offsetEncoder === undefined) {
+      const model = this.model instanceof WordPieceModel ? this.model : undefined;
+      const encoder = OffsetEncoder.create(this.matcher, this.spec.normalizer, this.preTokenizer, model);
+      this.offsetEncoder = encoder ?? null;
+    }
+    const encoder = this.offsetEncoder;
+    const plain = { ...options, addSpecialTokens: false };
+    const part = (input: string, sequence: number): Part => {
+      if (encoder !== null) return encoder.encode(input, options, sequence);
+      const ids = this.encode(input, plain);
+      const zeros = new Array<number>(ids.length).fill(0);
+      const details = {
+        specialTokensMask: zeros,
+        sequenceIds: new Array<number>(ids.length).fill(sequence),
+        offsets: undefined,
+        wordIds: undefined,
+      };
+      return { ids, typeIds: zeros, details };
+    };
+    const parts = pair === undefined ? [part(text, 0)] : [part(text, 0), part(pair, 1)];
+    const { ids, typeIds, details } = postProcessParts(
+      this.spec.postProcessor,
+      parts,
+      options.addSpecialTokens !== false,
+    );
+    return { ids, typeIds, attentionMask: new Array<number>(ids.length).fill(1), ...details! };
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {

@@ -4,6 +4,7 @@
  * cl100k and o200k splits are `Split` steps with the patterns of split-patterns.ts.
  */
 import { ConfigError } from '../util/errors.js';
+import { PUNCTUATION_CLASS } from './hf-unicode.js';
 import type { Pattern } from './normalizers.js';
 import { compileSplitRegex, GPT2_PATTERN } from './split-patterns.js';
 
@@ -41,10 +42,19 @@ export interface CompiledPreTokenizer {
   /** Words go to the model as UTF-8 bytes (a final ByteLevel step). */
   readonly byteLevel: boolean;
   /**
-   * Set when the whole pre-tokenizer is one Isolated regex split (tiktoken, Llama 3, GPT-4o):
-   * callers may then walk matches directly instead of building word arrays (encode hot path).
+   * Set when the whole pre-tokenizer is one regex split: callers may then walk matches
+   * directly instead of building word arrays (encode hot path). The matches are words, and
+   * so is the text between them when `gapsAreWords` (an Isolated split: tiktoken, Llama 3,
+   * GPT-4o; BertPreTokenizer's gaps are whitespace, which goes).
    */
   readonly singleRegex: RegExp | undefined;
+  readonly gapsAreWords: boolean;
+  /**
+   * The words of one segment as [start, end) spans, where the pre-tokenizer only splits (one
+   * regex, or none); undefined for one that rewrites the text (ByteLevel, Metaspace) or
+   * splits in several steps.
+   */
+  spans(text: string, atStart: boolean): Array<[number, number]> | undefined;
 }
 
 type Step = (piece: string, atStart: boolean) => string[];
@@ -66,17 +76,39 @@ export function compilePreTokenizer(preTokenizer: PreTokenizer | null): Compiled
   });
   const regexSteps = flat.filter((step) => step.type !== 'ByteLevel' || step.addPrefixSpace || step.useRegex);
   const only = regexSteps.length === 1 ? regexSteps[0] : undefined;
-  const singleRegex =
+  const isolated =
     only !== undefined &&
     only.type === 'Split' &&
     only.pattern.kind === 'regex' &&
     only.behavior === 'Isolated' &&
-    !only.invert
-      ? compileSplitRegex(only.pattern.value)
-      : undefined;
+    !only.invert;
+  const singleRegex = isolated
+    ? compileSplitRegex(only.pattern.value)
+    : only?.type === 'BertPreTokenizer'
+      ? BERT_WORDS
+      : only?.type === 'Whitespace'
+        ? WHITESPACE_WORDS
+        : only?.type === 'WhitespaceSplit'
+          ? NON_WHITESPACE_RUN
+          : undefined;
+  const splitsOnly = flat.length === 0 || (flat.length === 1 && singleRegex !== undefined);
   return {
     byteLevel,
     singleRegex,
+    gapsAreWords: isolated,
+    spans(text) {
+      if (!splitsOnly) return undefined;
+      if (singleRegex === undefined) return text.length === 0 ? [] : [[0, text.length]];
+      const spans: Array<[number, number]> = [];
+      let last = 0;
+      for (const match of text.matchAll(singleRegex)) {
+        if (isolated && match.index > last) spans.push([last, match.index]);
+        if (match[0].length > 0) spans.push([match.index, match.index + match[0].length]);
+        last = match.index + match[0].length;
+      }
+      if (isolated && last < text.length) spans.push([last, text.length]);
+      return spans;
+    },
     split(text, atStart) {
       let pieces = text.length === 0 ? [] : [text];
       for (const step of steps) {
@@ -96,9 +128,22 @@ function flatten(preTokenizer: PreTokenizer): PreTokenizer[] {
   return preTokenizer.type === 'Sequence' ? preTokenizer.pretokenizers.flatMap(flatten) : [preTokenizer];
 }
 
-const WHITESPACE_RUN = /[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/gu;
-/** HF `is_punctuation`: ASCII punctuation or any Unicode P* category. */
-const PUNCTUATION = /[!-/:-@[-`{-~\p{P}]/gu;
+/** Rust's `char::is_whitespace` (Unicode White_Space), which HF splits on. */
+const WHITESPACE = '\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
+const NON_WHITESPACE_RUN = new RegExp(`[^${WHITESPACE}]+`, 'gu');
+/** HF Whitespace's `\w+|[^\w\s]+`: words, and runs of what is neither word nor space. */
+const WHITESPACE_WORDS = new RegExp(
+  `[\\p{L}\\p{M}\\p{Nd}\\p{Pc}]+|[^\\p{L}\\p{M}\\p{Nd}\\p{Pc}${WHITESPACE}]+`,
+  'gu',
+);
+/** HF `is_bert_punc` / `is_punc`: ASCII punctuation or Unicode 8.0 P* (hf-unicode.ts). */
+const PUNCTUATION = new RegExp(`[${PUNCTUATION_CLASS}]`, 'gu');
+/**
+ * BertPreTokenizer's words in one pass: it splits on whitespace (removed), then isolates each
+ * punctuation character, so a word is a run of neither or one punctuation character (the
+ * run first: 15% faster on English, and the two never match the same text).
+ */
+const BERT_WORDS = new RegExp(`[^${PUNCTUATION_CLASS}${WHITESPACE}]+|[${PUNCTUATION_CLASS}]`, 'gu');
 
 function compileStep(step: PreTokenizer): Step {
   switch (step.type) {
@@ -117,18 +162,12 @@ function compileStep(step: PreTokenizer): Step {
       const regex = compileSplitRegex(pattern.value);
       return (piece) => splitByRegex(piece, regex, behavior, invert);
     }
-    case 'Whitespace': {
-      const regex =
-        /[\p{L}\p{M}\p{Nd}\p{Pc}]+|[^\p{L}\p{M}\p{Nd}\p{Pc}\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/gu;
-      return (piece) => splitByRegex(piece, regex, 'Removed', true);
-    }
+    case 'Whitespace':
+      return (piece) => splitByRegex(piece, WHITESPACE_WORDS, 'Removed', true);
     case 'WhitespaceSplit':
-      return (piece) => splitByRegex(piece, WHITESPACE_RUN, 'Removed', false);
+      return (piece) => splitByRegex(piece, NON_WHITESPACE_RUN, 'Removed', true);
     case 'BertPreTokenizer':
-      return (piece) =>
-        splitByRegex(piece, WHITESPACE_RUN, 'Removed', false).flatMap((word) =>
-          splitByRegex(word, PUNCTUATION, 'Isolated', false),
-        );
+      return (piece) => splitByRegex(piece, BERT_WORDS, 'Removed', true);
     case 'Punctuation': {
       const behavior = step.behavior;
       return (piece) => splitByRegex(piece, PUNCTUATION, behavior, false);
@@ -177,18 +216,20 @@ export function splitByRegex(
   invert: boolean,
 ): string[] {
   regex.lastIndex = 0;
-  if ((behavior === 'Isolated' && !invert) || (behavior === 'Removed' && invert)) {
-    // Every match is a word; for Isolated so is every gap between matches.
+  // Every match is a word (one call, no match objects: the fastest way V8 has).
+  if (behavior === 'Removed' && invert) return text.match(regex) ?? [];
+  if (behavior === 'Isolated' && !invert) {
+    // Every match is a word, and so is every gap between matches.
     const pieces: string[] = [];
     let last = 0;
     for (let match = regex.exec(text); match !== null; match = regex.exec(text)) {
       const start = match.index;
-      if (start > last && behavior === 'Isolated') pieces.push(text.slice(last, start));
+      if (start > last) pieces.push(text.slice(last, start));
       pieces.push(match[0]);
       last = start + match[0].length;
       if (match[0].length === 0) regex.lastIndex++;
     }
-    if (last < text.length && behavior === 'Isolated') pieces.push(text.slice(last));
+    if (last < text.length) pieces.push(text.slice(last));
     return pieces;
   }
   const matches: Array<[number, number]> = [];

@@ -2,7 +2,7 @@
  * The one interface every tokenizer in lmforge implements (BPE, WordPiece, Unigram, char).
  * Models, training and the CLI code against this, never against a concrete class.
  */
-import type { TypedIds } from './post-processors.js';
+import type { TokenDetails, TypedIds } from './post-processors.js';
 
 import type { UnknownCharacters } from './unknown-characters.js';
 
@@ -15,7 +15,11 @@ export interface EncodeOptions {
    * `add_special_tokens=True` does. Default true.
    */
   readonly addSpecialTokens?: boolean;
-  /** Special tokens that, written in the text, encode to their special id. Default none. */
+  /**
+   * Special tokens that, written in the text, encode to their special id. Default: 'all'
+   * for a tokenizer.json (Hugging Face), none for the built-in tiktoken encodings, and
+   * none whenever disallowedSpecial is given.
+   */
   readonly allowedSpecial?: SpecialTokenSet;
   /**
    * Special tokens that, written in the text and not allowed, raise a TokenizerError
@@ -27,6 +31,15 @@ export interface EncodeOptions {
    * Face drops them). CharTokenizer, which otherwise throws on them, drops and counts them too.
    */
   readonly unknown?: UnknownCharacters | undefined;
+}
+
+/**
+ * A text or a pair encoded with what HF's `Encoding` holds: ids, type ids, masks, and, where
+ * the tokenizer tracks them, offsets and word ids (see `Tokenizer.encodeDetailed`).
+ */
+export interface Encoding extends TypedIds, TokenDetails {
+  /** 1 for every token: lmforge's encode does not pad. */
+  readonly attentionMask: number[];
 }
 
 export interface DecodeOptions {
@@ -65,6 +78,19 @@ export interface Tokenizer {
    * const { ids, typeIds } = bert.encodePair('Who wrote it?', 'Shakespeare wrote it.');
    */
   encodePair(first: string, second: string, options?: EncodeOptions): TypedIds;
+  /**
+   * A text, or a pair, with every per-token detail HF's `encode` gives: the ids and type ids
+   * of `encode`/`encodePair`, the attention and special-tokens masks, sequence ids, and
+   * each token's offsets ([start, end) in UTF-16 units of its own input, as `String.slice`
+   * takes them) and word ids. Offsets and word ids are undefined for a tokenizer whose
+   * pipeline rewrites text in ways whose spans are not tracked (byte-level BPE, SentencePiece);
+   * WordPiece tokenizers (BERT) and CharTokenizer have them.
+   * @example
+   * const text = 'Who wrote Hamlet?';
+   * const { ids, offsets } = bert.encodeDetailed(text);
+   * offsets!.map(([start, end]) => text.slice(start, end)); // ['', 'Who', 'wrote', 'Hamlet', '?', ''] ([CLS], [SEP]: '')
+   */
+  encodeDetailed(text: string, pair?: string, options?: EncodeOptions): Encoding;
   /** Ids to text. Throws TokenizerError for an id outside the vocabulary, never otherwise. */
   decode(ids: readonly number[], options?: DecodeOptions): string;
   createStreamDecoder(options?: DecodeOptions): StreamDecoder;

@@ -52,6 +52,8 @@ export interface DataState {
    * that a resume can tell a different --tokenizer; absent in runs written before it was kept.
    */
   readonly tokenizer?: string;
+  /** A fine-tuning run's own settings (task, template, LoRA, packing), compared on resume. */
+  readonly recipe?: Readonly<Record<string, unknown>>;
 }
 
 export const trainerStateFile = 'trainer_state.json';
@@ -95,6 +97,8 @@ export interface CheckpointContents {
   readonly generationConfig: Readonly<Record<string, unknown>>;
   readonly optimizer: AdamWStateDict;
   readonly state: TrainerState;
+  /** Writes the model part (default: saveModelFolder with the tokenizer and generation config). */
+  readonly saveModel?: (dir: string) => Promise<void>;
 }
 
 /** Stages a test can fail at, to prove that a crash never leaves a torn checkpoint. */
@@ -142,10 +146,13 @@ export async function saveCheckpoint(
     await mkdir(dirname(dir), { recursive: true });
     await recoverRunFolder(dir);
     await mkdir(next, { recursive: true });
-    await saveModelFolder(next, contents.model, {
-      tokenizerJson: contents.tokenizer.toJSON(),
-      generationConfig: contents.generationConfig,
-    });
+    if (contents.saveModel !== undefined) await contents.saveModel(next);
+    else {
+      await saveModelFolder(next, contents.model, {
+        tokenizerJson: contents.tokenizer.toJSON(),
+        generationConfig: contents.generationConfig,
+      });
+    }
     options.onStage?.('model-written');
     const moments = new Map(contents.optimizer.tensors);
     await writeSafetensorsFile(join(next, optimizerFile), moments, {
@@ -306,18 +313,25 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   await recoverRunFolder(dir);
   const state = await readTrainerState(dir);
+  const optimizer = await readOptimizerState(dir, state.step);
   const { model, config } = await loadModelFolder(dir);
   const tokenizer = await loadTokenizer(dir);
+  return { model, config, tokenizer, optimizer, state };
+}
+
+/** A run folder's optimizer.safetensors, which must belong to the checkpoint of `step`. */
+export async function readOptimizerState(dir: string, step: number): Promise<AdamWStateDict> {
   const file = await readSafetensorsFile(join(dir, optimizerFile));
-  const step = Number(file.metadata['step']);
-  if (file.metadata['format'] !== 'lmforge-adamw' || step !== state.step) {
+  const saved = Number(file.metadata['step']);
+  if (file.metadata['format'] !== 'lmforge-adamw' || saved !== step) {
+    for (const tensor of file.tensors.values()) tensor.dispose();
     throw new FormatError('optimizer state does not match the trainer state', {
       where: join(dir, optimizerFile),
-      expected: `format lmforge-adamw at step ${state.step}`,
+      expected: `format lmforge-adamw at step ${step}`,
       actual: `format ${file.metadata['format'] ?? 'none'} at step ${file.metadata['step'] ?? 'none'}`,
     });
   }
-  return { model, config, tokenizer, optimizer: { step, tensors: file.tensors }, state };
+  return { step, tensors: file.tensors };
 }
 
 /** Files of a run folder (for `lmforge info`). */

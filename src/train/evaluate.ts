@@ -28,6 +28,14 @@ export function evaluateLoss(
   ids: Int32Array,
   options: EvaluateOptions = {},
 ): EvaluateResult {
+  const head = model.head?.kind ?? 'causal-lm';
+  if (head !== 'causal-lm') {
+    throw new ConfigError('next-token loss needs a causal language model', {
+      where: 'evaluateLoss',
+      expected: 'a model with a causal-lm head (GPT-2, Llama)',
+      actual: `a ${model.family} model with a ${head} head`,
+    });
+  }
   const T = options.blockSize ?? model.maxPositions;
   const B = options.batchSize ?? 8;
   if (!(Number.isInteger(T) && T >= 1 && T <= model.maxPositions)) {

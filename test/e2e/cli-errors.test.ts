@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { commandTree } from '../../src/cli/commands/index.js';
+import { trainArchs } from '../../src/cli/train-archs.js';
 import { assertUserError, bin, cliEnv, lastLine, run, runAll } from './cli-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-cli-errors-'));
@@ -50,6 +51,11 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--weight-decay': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--grad-clip': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1'] },
+    '--n-experts': atLeastOne,
+    '--experts-per-token': atLeastOne,
+    '--aux-loss-coef': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+    '--router-z-loss': { kind: 'number', range: '>= 0', outside: ['-1'] },
+    '--capacity-factor': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--eval-every': atLeastOne,
     '--eval-iters': atLeastOne,
     '--early-stop': atLeastOne,
@@ -67,6 +73,27 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   eval: { '--batch-size': atLeastOne, '--threads': threads },
+  finetune: {
+    '--epochs': atLeastOne,
+    '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
+    '--batch-size': atLeastOne,
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+    '--eval-every': atLeastOne,
+    '--lora': atLeastOne,
+    '--lora-alpha': { kind: 'number', range: '> 0', outside: ['0'] },
+    '--lora-dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
+    '--threads': threads,
+  },
+  chat: {
+    '--max-tokens': atLeastOne,
+    '--temperature': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+    '--top-k': atLeastOne,
+    '--top-p': { kind: 'number', range: 'in (0, 1]', outside: ['0', '1.5'] },
+    '--repetition-penalty': { kind: 'number', range: '> 0', outside: ['0'] },
+    '--seed': { kind: 'integer', range: '', outside: [] },
+    '--threads': threads,
+  },
+  'lora merge': { '--threads': threads },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -80,8 +107,9 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   'tokenizer train': {
-    '--vocab-size': { kind: 'integer', range: 'in [256, 2097152)', outside: ['255', '2097152'] },
+    '--vocab-size': { kind: 'integer', range: 'in [1, 2097152)', outside: ['0', '2097152'] },
     '--min-frequency': { kind: 'integer', range: '>= 0', outside: ['-1'] },
+    '--limit-alphabet': { kind: 'integer', range: '>= 0', outside: ['-1'] },
   },
   info: { '--threads': threads },
 };
@@ -97,6 +125,9 @@ const required: Readonly<Record<string, readonly string[]>> = {
   train: ['--data', data, '--out', join(work, 'never')],
   generate: [missing, '--prompt', 'x'],
   eval: [missing, '--data', data],
+  finetune: [missing, '--task', 'sft', '--out', join(work, 'never')],
+  chat: [missing],
+  'lora merge': [missing, '--out', join(work, 'never')],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -177,7 +208,7 @@ describe('lmforge numeric flags', () => {
       ],
       [
         ['train', '--arch', 'gpt3', '--backend', 'cuda'],
-        `option '--arch <arch>': expected one of gpt2, llama, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
+        `option '--arch <arch>': expected one of ${Object.keys(trainArchs).join(', ')}, got "gpt3"; option '--backend <name>': expected one of js, native, got "cuda"`,
       ],
       [
         ['bench', 'matmul', '--m', '1000000', '--k', '1000000', '--n', '1'],
@@ -197,7 +228,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, eval, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, eval, export, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');

@@ -95,7 +95,7 @@ function jsFiles(dir: string): string[] {
 
 /** Module specifiers a compiled file names: imports, dynamic imports, import.meta.resolve, require. */
 const SPECIFIER =
-  /\bfrom\s*['"]([^'"]+)['"]|\bimport\s*['"]([^'"]+)['"]|\bimport\s*\(\s*[`'"]([^`'"$]+)|import\.meta\.resolve\(\s*[`'"]([^`'"$]+)|\brequire(?:\.resolve)?\(\s*[`'"]([^`'"$]+)/g;
+  /\bfrom\s*['"]([^'"\s]+)['"]|\bimport\s*['"]([^'"\s]+)['"]|\bimport\s*\(\s*[`'"]([^`'"$]+)|import\.meta\.resolve\(\s*[`'"]([^`'"$]+)|\brequire(?:\.resolve)?\(\s*[`'"]([^`'"$]+)/g;
 
 describe('what the published code imports', () => {
   it('is node built-ins, the package itself and its dependencies: never a devDependency', () => {

@@ -48,8 +48,11 @@ export class TableLM implements LanguageModel<{ readonly arch: 'table' }> {
   forward(inputs: ModelInputs, outputs?: OutputOptions): ModelOutputs;
   forward(ids: Tensor, options?: LogitsOptions): Tensor;
   forward(input: ModelInputs | Tensor, options?: OutputOptions | LogitsOptions): ModelOutputs | Tensor {
-    if (isTensor(input)) return this.#run({ ids: input }, options?.logits ?? 'all').logits!;
-    return this.#run(input, (options as OutputOptions | undefined)?.logits ?? 'all');
+    const which = options?.logits ?? 'all';
+    // Search reads whole rows or the last position; the sparse { at } selection is for losses.
+    if (typeof which === 'object') throw new Error('TableLM computes all or last logits only');
+    if (isTensor(input)) return this.#run({ ids: input }, which).logits!;
+    return this.#run(input, which);
   }
 
   #run(inputs: ModelInputs, which: 'all' | 'last' | 'none'): ModelOutputs {

@@ -14,7 +14,12 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import '../../src/backend/index.js';
 import { readSafetensorsFile, serializeSafetensors } from '../../src/io/index.js';
-import { checkModelFolder, configFromHf, loadModelFolder } from '../../src/models/index.js';
+import {
+  checkModelFolder,
+  configFromHf,
+  loadModelFolder,
+  type DecoderConfig,
+} from '../../src/models/index.js';
 import { ConfigError, FormatError } from '../../src/util/errors.js';
 import { assertRejectsAt, assertThrowsAt } from '../util/throws.js';
 import { copyHfFolder, hfFoldersDir } from './hf-fixtures.js';
@@ -263,18 +268,16 @@ test('bad values of the new fields: rope_scaling parameters, both RoPE spellings
 
 test('what transformers ignores is ignored, and what only matters past the context reads as default', () => {
   // GPT-2's n_ctx, summary_* and task_specific_params; Qwen2's window fields with use_sliding_window false.
-  const gpt2 = configWith('gpt2', {})() as ReturnType<typeof configFromHf>;
+  const gpt2 = configWith('gpt2', {})() as DecoderConfig;
   assert.equal(gpt2.blockSize, 32);
-  const qwen2 = configWith('qwen2', { sliding_window: 4, max_window_layers: 0 })() as ReturnType<
-    typeof configFromHf
-  >;
+  const qwen2 = configWith('qwen2', { sliding_window: 4, max_window_layers: 0 })() as DecoderConfig;
   assert.equal(qwen2.slidingWindow, null);
   // Dynamic NTK rescales only past max_position_embeddings: within it, the default frequencies.
   const dynamic = configWith('llama-linear-bf16', {
     rope_scaling: { type: 'dynamic', factor: 4 },
-  })() as ReturnType<typeof configFromHf>;
+  })() as DecoderConfig;
   assert.deepEqual(dynamic.positional, { kind: 'rope', theta: 10000, scaling: { kind: 'none' } });
   // A window as long as the context removes no key: the same logits as no window at all.
-  const mistral = configWith('mistral', { sliding_window: 64 })() as ReturnType<typeof configFromHf>;
+  const mistral = configWith('mistral', { sliding_window: 64 })() as DecoderConfig;
   assert.deepEqual(mistral.slidingWindow, { size: 64, layers: [0, 1] });
 });

@@ -1,5 +1,5 @@
 /**
- * Model invariants on tiny configs of both presets: batched forward equals per-sequence
+ * Model invariants on tiny configs of every preset: batched forward equals per-sequence
  * forward; KV-cache incremental decoding equals full recompute (GQA included); save ->
  * load is bit-exact; configs and state dicts fail with errors that name every problem.
  */
@@ -27,6 +27,7 @@ import {
   gpt2Preset,
   llamaPreset,
   loadModelFolder,
+  mixtralPreset,
   parametersFromCheckpoint,
   resolveDecoderConfig,
   saveModelFolder,
@@ -64,6 +65,27 @@ const configs: ReadonlyArray<[string, DecoderConfig]> = [
       activation: 'gelu',
       bias: true,
       tiedEmbeddings: true,
+    }),
+  ],
+  [
+    'mixtral (top-2 of 4 SwiGLU experts, GQA)',
+    mixtralPreset({
+      ...small,
+      nHead: 4,
+      nKvHead: 2,
+      intermediateSize: 24,
+      moe: { experts: 4, expertsPerToken: 2 },
+    }),
+  ],
+  [
+    'mixtral variant (Switch routing, GELU and shared experts, a capacity for training only)',
+    mixtralPreset({
+      ...small,
+      nHead: 2,
+      mlp: 'gelu',
+      activation: 'gelu',
+      intermediateSize: 16,
+      moe: { experts: 3, expertsPerToken: 1, routing: 'softmax-topk', sharedExperts: 1, capacityFactor: 1 },
     }),
   ],
 ];
@@ -201,7 +223,7 @@ test('config errors list every bad field at once', () => {
   );
   assert.throws(
     () => resolveDecoderConfig({ arch: 'bert' }),
-    /arch: expected one of gpt2 \| llama \| mistral \| qwen2 \| qwen3/,
+    /arch: expected one of gpt2 \| llama \| mistral \| qwen2 \| qwen3 \| mixtral/,
   );
   assert.throws(() => llamaPreset({ nHead: 4, nKvHead: 3, nEmbd: 32 }), /nKvHead: 3 must divide nHead 4/);
   assert.throws(() => llamaPreset({ nHead: 4, nEmbd: 12 }), /RoPE needs an even head size/);
@@ -279,7 +301,7 @@ test('corrupt model folders fail with errors naming the file and field', async (
       (e: unknown) => e instanceof ConfigError && /attn_pdrop/.test(e.message),
     );
 
-    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(good), model_type: 'bert' }));
+    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(good), model_type: 'xlnet' }));
     await assert.rejects(
       loadModelFolder(dir),
       (e: unknown) => e instanceof ConfigError && /model_type/.test(e.message),

@@ -18,6 +18,7 @@ import {
   gpt2Preset,
   llamaPreset,
   loadModelFolder,
+  mixtralPreset,
   modelSize,
   parameterShapes,
   saveModelFolder,
@@ -57,6 +58,17 @@ const variants: ReadonlyArray<[string, DecoderConfig]> = [
     }),
   ],
   ...newFamilyVariants,
+  ['mixtral', mixtralPreset({ ...small, nHead: 4, nKvHead: 2, intermediateSize: 24, moe: { experts: 3 } })],
+  [
+    'mixtral GELU and shared experts',
+    mixtralPreset({
+      ...small,
+      nHead: 2,
+      mlp: 'gelu',
+      intermediateSize: 8,
+      moe: { experts: 2, sharedExperts: 2 },
+    }),
+  ],
 ];
 
 /** Checks `promise` rejects with exactly `type` and a message matching every pattern. */
@@ -146,6 +158,7 @@ test('config.json without its dimensions: a ConfigError naming every missing fie
   );
   // Fields with an HF default need not be given.
   const minimal = configFromHf(minimalLlama);
+  assert.ok(minimal.arch === 'llama');
   assert.equal(minimal.nKvHead, 2);
   assert.equal(minimal.blockSize, 2048);
   assert.equal(minimal.tiedEmbeddings, false);
@@ -298,6 +311,7 @@ test('integer data for a float weight is an error naming the tensor and dtype; F
       t.set('transformer.wte.weight', Tensor.fromArray(Float64Array.from(wte.values()), wte.shape));
     });
     const { model } = await loadModelFolder(dir);
+    assert.ok(model instanceof DecoderLM);
     assertBitEqual('F64 -> float32 embedding', model.body.embed.weight, wte);
     model.dispose();
     original.dispose();

@@ -15,7 +15,7 @@ function firstDifference(a: readonly number[], b: readonly number[]): string {
 }
 
 /** Straight N steps vs N/2 steps, stop, load the checkpoint, N/2 more: bit-identical. */
-async function assertResumeExact(arch: 'gpt2' | 'llama', dropout: number): Promise<void> {
+async function assertResumeExact(arch: 'gpt2' | 'llama' | 'mixtral', dropout: number): Promise<void> {
   const options = tinyOptions({ iters: 12, evalEvery: 5 });
   const straightModel = tinyModel(arch, dropout);
   const straight = tinyTrainer(straightModel, options, null);
@@ -70,6 +70,9 @@ describe('resume', () => {
   });
   it('Llama: N/2 + resume N/2 equals N straight, bit for bit', async () => {
     await assertResumeExact('llama', 0);
+  });
+  it('Mixtral (router jitter, capacity drops, both router losses): N/2 + resume N/2 equals N straight, bit for bit', async () => {
+    await assertResumeExact('mixtral', 0);
   });
 });
 

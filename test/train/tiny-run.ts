@@ -1,7 +1,15 @@
 /** A tiny model and corpus for trainer, checkpoint and resume tests (milliseconds per step). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createModel, gpt2Preset, llamaPreset, type DecoderLM } from '../../src/models/index.js';
+import {
+  createModel,
+  gpt2Preset,
+  llamaPreset,
+  mixtralPreset,
+  type AnyLanguageModel,
+  type DecoderLM,
+  type ModuleLike,
+} from '../../src/models/index.js';
 import { CharTokenizer } from '../../src/tokenizers/index.js';
 import {
   resolveTrainOptions,
@@ -14,7 +22,8 @@ import {
 export const tinyText = 'the cat sat on the mat. a dog ate the log. '.repeat(40);
 export const tinyTokenizer = CharTokenizer.fromText(tinyText);
 
-export function tinyModel(arch: 'gpt2' | 'llama' = 'gpt2', dropout = 0): DecoderLM {
+/** mixtral: 4 experts, top-2, with every training-time rule on (capacity, jitter, both router losses). */
+export function tinyModel(arch: 'gpt2' | 'llama' | 'mixtral' = 'gpt2', dropout = 0): DecoderLM {
   const shape = {
     vocabSize: tinyTokenizer.vocabSize,
     nLayer: 2,
@@ -23,7 +32,14 @@ export function tinyModel(arch: 'gpt2' | 'llama' = 'gpt2', dropout = 0): Decoder
     blockSize: 16,
     dropout,
   };
-  return createModel(arch === 'gpt2' ? gpt2Preset(shape) : llamaPreset(shape), { seed: 3 });
+  const moe = { experts: 4, expertsPerToken: 2, zLossCoef: 0.001, capacityFactor: 1, jitter: 0.01 };
+  const config =
+    arch === 'gpt2'
+      ? gpt2Preset(shape)
+      : arch === 'llama'
+        ? llamaPreset(shape)
+        : mixtralPreset({ ...shape, intermediateSize: 16, moe });
+  return createModel(config, { seed: 3 });
 }
 
 export function tinyOptions(overrides: Partial<TrainOptions> = {}): TrainOptions {
@@ -41,7 +57,7 @@ export function tinyOptions(overrides: Partial<TrainOptions> = {}): TrainOptions
 }
 
 export function tinyTrainer(
-  model: DecoderLM,
+  model: AnyLanguageModel,
   options: TrainOptions,
   runDir: string | null,
   extra: Partial<TrainerInit> = {},
@@ -67,7 +83,7 @@ export function tinyTrainer(
 }
 
 /** Every parameter's values, by name. */
-export function weights(model: DecoderLM): Map<string, number[]> {
+export function weights(model: ModuleLike): Map<string, number[]> {
   return new Map(model.namedParameters().map(([name, p]) => [name, [...p.floats()]]));
 }
 

@@ -345,15 +345,16 @@ def make_forward_fixture(name, config, gen, B=2, T=12):
             'parameters': sorted(weights), 'gradients': sorted(k for k in debug if k.startswith('grad.'))}
 
 
-def check_lmforge_folder(name):
-    """Loads an lmforge-saved folder by HF names into the reference; compares logits."""
-    folder = os.path.join(OUT, 'from-lmforge', name)
+def check_lmforge_folder(name, out=OUT, arch=ARCH):
+    """Loads an lmforge-saved folder (out/from-lmforge/name) by HF names into the reference
+    (arch: model_type -> module class); compares logits."""
+    folder = os.path.join(out, 'from-lmforge', name)
     with open(os.path.join(folder, 'config.json')) as f:
         config = json.load(f)
     extras = [k for k in config if k.startswith('lmforge_')]
     if extras:
         raise SystemExit(f'{folder}/config.json: lmforge-only keys {extras} (not an HF-clean preset)')
-    model = ARCH[config['model_type']](config)
+    model = arch[config['model_type']](config)
     weights = read_safetensors(os.path.join(folder, 'model.safetensors'))
     missing, unexpected = model.load_state_dict(weights, strict=False)
     tied = config.get('tie_word_embeddings', config['model_type'] == 'gpt2')
@@ -363,6 +364,8 @@ def check_lmforge_folder(name):
     expected = read_safetensors(os.path.join(folder, 'expected.safetensors'))
     with torch.no_grad():
         logits = model.double()(expected['ids'].long())
+    if isinstance(logits, tuple):  # models that also return router logits
+        logits = logits[0]
     diff = (logits - expected['logits'].double()).abs()
     max_abs = diff.max().item()
     ok = max_abs <= 1e-4

@@ -7,8 +7,8 @@
  * Run: npx tsx tools/reference/write_lmforge_models.ts
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import '../../src/backend/index.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { useBackend } from '../../src/backend/index.js';
 import { Rng, noGrad, randint } from '../../src/tensor/index.js';
 import { writeSafetensorsFile } from '../../src/io/index.js';
 import {
@@ -39,7 +39,10 @@ const models: ReadonlyArray<[string, DecoderConfig]> = [
   ],
 ];
 
-for (const [name, config] of models) {
+/** Saves a seeded model of `config` into `folder` with expected.safetensors (ids and lmforge's logits). */
+export async function writeLmforgeModel(folder: string, config: DecoderConfig): Promise<void> {
+  // The golden tests reproduce these logits bit for bit on the backend that wrote them.
+  useBackend('js');
   const model = new DecoderLM(config, { seed: 7 });
   // Norm weights start at one and biases at zero: perturb every parameter so that a
   // swapped or mis-laid tensor changes the logits.
@@ -48,9 +51,13 @@ for (const [name, config] of models) {
     const values = parameter.floats();
     for (let i = 0; i < values.length; i++) values[i] = values[i]! + 0.05 * rng.normal();
   }
-  const folder = join(out, name);
   await saveModelFolder(folder, model);
   const ids = randint(0, config.vocabSize, [2, 10], new Rng(3));
   const logits = noGrad(() => model.eval().forward(ids));
   writeSafetensorsFile(join(folder, 'expected.safetensors'), { ids, logits }, { format: 'pt' });
+  model.dispose();
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const [name, config] of models) await writeLmforgeModel(join(out, name), config);
 }

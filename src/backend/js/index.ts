@@ -13,6 +13,15 @@ import { layerNormForward, layerNormBackward, rmsNormForward, rmsNormBackward } 
 import { embeddingForward, embeddingBackward } from './embedding.js';
 import { attentionForward, attentionBackward } from './attention.js';
 import { rope } from './rope.js';
+import {
+  groupedGemm,
+  moeCombine,
+  moeDispatch,
+  moeGateGrad,
+  moeGates,
+  moeGatesBackward,
+  moeTopk,
+} from './moe.js';
 import { sumOfSquares, adamw } from './optim.js';
 
 export const jsBackend: Backend = {
@@ -43,6 +52,13 @@ export const jsBackend: Backend = {
   attentionForward,
   attentionBackward,
   rope,
+  groupedGemm,
+  moeTopk,
+  moeGates,
+  moeGatesBackward,
+  moeDispatch,
+  moeCombine,
+  moeGateGrad,
   sumOfSquares,
   adamw,
 };

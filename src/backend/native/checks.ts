@@ -4,7 +4,7 @@
  * (kernels.gen.ts) call `need` for each manifest length and the manifest's `check` calls;
  * every error is a BackendError naming the kernel (`native.<kernel>`) and the argument.
  */
-import type { AttentionParams, F, GemmParams } from '../../tensor/backend.js';
+import type { AttentionParams, F, GemmParams, GroupedGemmParams } from '../../tensor/backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import { BackendError } from '../../util/errors.js';
 
@@ -139,6 +139,62 @@ export function evenHeadSize(where: string, hs: number): void {
       where: `native.${where}`,
       expected: 'hs even',
       actual: hs,
+    });
+  }
+}
+
+/**
+ * Group offsets non-decreasing from 0 or more (C walks each group's rows from offsets[g] to
+ * offsets[g + 1]), and every row and every group matrix inside its array.
+ */
+export function groupedGemm(
+  where: string,
+  a: F,
+  b: F,
+  c: F,
+  offsets: Int32Array,
+  p: GroupedGemmParams,
+): void {
+  const { groups, m, n, k } = p;
+  if (!(groups > 0 && n > 0)) return;
+  for (let g = 0; g < groups; g++) {
+    const lo = offsets[g]!;
+    const hi = offsets[g + 1]!;
+    if (lo < 0 || hi < lo) {
+      throw new BackendError('group offsets must be non-decreasing from 0', {
+        where: `native.${where}`,
+        expected: '0 <= offsets[g] <= offsets[g + 1]',
+        actual: `offsets[${g}] = ${lo}, offsets[${g + 1}] = ${hi}`,
+      });
+    }
+  }
+  const rows = offsets[groups]!;
+  if (p.inner) {
+    if (m <= 0) return;
+    if (rows > 0) {
+      need(where, 'a', a, p.offsetA + (rows - 1) * p.lda + m);
+      need(where, 'b', b, p.offsetB + (rows - 1) * p.ldb + n);
+    }
+    need(where, 'c', c, p.offsetC + (groups - 1) * p.strideC + (m - 1) * p.ldc + n);
+    return;
+  }
+  if (rows === 0) return;
+  if (k > 0) {
+    const bRows = p.transB ? n : k;
+    const bCols = p.transB ? k : n;
+    need(where, 'a', a, p.offsetA + (rows - 1) * p.lda + k);
+    need(where, 'b', b, p.offsetB + (groups - 1) * p.strideB + (bRows - 1) * p.ldb + bCols);
+  }
+  need(where, 'c', c, p.offsetC + (rows - 1) * p.ldc + n);
+}
+
+/** 1 <= k <= E: the selection loop of moeTopk picks k distinct experts of E. */
+export function topk(where: string, k: number, E: number): void {
+  if (!(Number.isInteger(k) && k >= 1 && k <= E)) {
+    throw new BackendError('k out of range', {
+      where: `native.${where}`,
+      expected: `an integer in [1, ${E}] (E)`,
+      actual: k,
     });
   }
 }

@@ -4,7 +4,7 @@
  * reference kernels; float32 ones are bounds-checked and handed to the addon zero-copy,
  * parameter objects packed into reused Float64Arrays in the manifest's field order.
  */
-import type { AdamWParams, AttentionParams, BinaryOp, GemmParams, UnaryOp } from '../../tensor/backend.js';
+import type { AdamWParams, AttentionParams, BinaryOp, GemmParams, GroupedGemmParams, UnaryOp } from '../../tensor/backend.js';
 import type { Kernels } from '../../tensor/kernels.gen.js';
 import { dropKeepScale, dropThreshold } from '../../tensor/ops/attention-dropout.js';
 import { jsBackend } from '../js/index.js';
@@ -59,6 +59,13 @@ export interface NativeKernelExports {
   attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, p: Float64Array, mask: Float32Array | null): void;
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dout: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, p: Float64Array, mask: Float32Array | null): void;
   rope(x: Float32Array, cos: Float32Array, sin: Float32Array, y: Float32Array, R: number, T: number, hs: number, pos0: number, inverse: boolean): void;
+  groupedGemm(a: Float32Array, b: Float32Array, c: Float32Array, offsets: Int32Array, p: Float64Array): void;
+  moeTopk(logits: Float32Array, indices: Int32Array, N: number, E: number, k: number): void;
+  moeGates(logits: Float32Array, indices: Int32Array, gates: Float32Array, N: number, E: number, k: number, chosen: boolean): void;
+  moeGatesBackward(logits: Float32Array, indices: Int32Array, gates: Float32Array, dgates: Float32Array, dlogits: Float32Array, N: number, E: number, k: number, chosen: boolean): void;
+  moeDispatch(x: Float32Array, slots: Int32Array, weights: Float32Array | null, out: Float32Array, N: number, k: number, C: number, R: number): void;
+  moeCombine(src: Float32Array, slots: Int32Array, weights: Float32Array | null, out: Float32Array, N: number, k: number, C: number, R: number): void;
+  moeGateGrad(dout: Float32Array, src: Float32Array, slots: Int32Array, dweights: Float32Array, N: number, k: number, C: number, R: number): void;
   sumOfSquares(x: Float32Array, N: number): number;
   adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, N: number, p: Float64Array): void;
 }
@@ -108,6 +115,26 @@ export function generatedKernels(addon: NativeKernelExports): Omit<Kernels, Cust
     attentionBlock[15] = dropThreshold(p.dropout);
     attentionBlock[16] = dropKeepScale(p.dropout);
     return attentionBlock;
+  }
+  const groupedGemmBlock = new Float64Array(16);
+  function packGroupedGemm(p: GroupedGemmParams): Float64Array {
+    groupedGemmBlock[0] = p.groups;
+    groupedGemmBlock[1] = p.inner ? 1 : 0;
+    groupedGemmBlock[2] = p.m;
+    groupedGemmBlock[3] = p.n;
+    groupedGemmBlock[4] = p.k;
+    groupedGemmBlock[5] = p.transB ? 1 : 0;
+    groupedGemmBlock[6] = p.lda;
+    groupedGemmBlock[7] = p.ldb;
+    groupedGemmBlock[8] = p.ldc;
+    groupedGemmBlock[9] = p.offsetA;
+    groupedGemmBlock[10] = p.offsetB;
+    groupedGemmBlock[11] = p.offsetC;
+    groupedGemmBlock[12] = p.strideB;
+    groupedGemmBlock[13] = p.strideC;
+    groupedGemmBlock[14] = p.alpha;
+    groupedGemmBlock[15] = p.beta;
+    return groupedGemmBlock;
   }
   const adamwBlock = new Float64Array(7);
   function packAdamw(p: AdamWParams): Float64Array {
@@ -329,6 +356,92 @@ export function generatedKernels(addon: NativeKernelExports): Omit<Kernels, Cust
       checks.need('rope', 'y', y, R * T * hs);
       checks.evenHeadSize('rope', hs);
       addon.rope(x, cos, sin, y, R, T, hs, pos0, inverse);
+    },
+    groupedGemm(a, b, c, offsets, p) {
+      if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
+        checks.floats('groupedGemm', [['a', a], ['b', b], ['c', c]]);
+        return jsBackend.groupedGemm(a, b, c, offsets, p);
+      }
+      checks.int32('groupedGemm', 'offsets', offsets, false);
+      checks.need('groupedGemm', 'offsets', offsets, p.groups + 1);
+      checks.groupedGemm('groupedGemm', a, b, c, offsets, p);
+      addon.groupedGemm(a, b, c, offsets, packGroupedGemm(p));
+    },
+    moeTopk(logits, indices, N, E, k) {
+      if (!(logits instanceof Float32Array)) {
+        checks.floats('moeTopk', [['logits', logits]]);
+        return jsBackend.moeTopk(logits, indices, N, E, k);
+      }
+      checks.need('moeTopk', 'logits', logits, N * E);
+      checks.int32('moeTopk', 'indices', indices, false);
+      checks.need('moeTopk', 'indices', indices, N * k);
+      checks.topk('moeTopk', k, E);
+      addon.moeTopk(logits, indices, N, E, k);
+    },
+    moeGates(logits, indices, gates, N, E, k, chosen) {
+      if (!(logits instanceof Float32Array && gates instanceof Float32Array)) {
+        checks.floats('moeGates', [['logits', logits], ['gates', gates]]);
+        return jsBackend.moeGates(logits, indices, gates, N, E, k, chosen);
+      }
+      checks.need('moeGates', 'logits', logits, N * E);
+      checks.int32('moeGates', 'indices', indices, false);
+      checks.need('moeGates', 'indices', indices, N * k);
+      checks.need('moeGates', 'gates', gates, N * k);
+      checks.ids('moeGates', indices, N * k, E, null);
+      addon.moeGates(logits, indices, gates, N, E, k, chosen);
+    },
+    moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen) {
+      if (!(logits instanceof Float32Array && gates instanceof Float32Array && dgates instanceof Float32Array && dlogits instanceof Float32Array)) {
+        checks.floats('moeGatesBackward', [['logits', logits], ['gates', gates], ['dgates', dgates], ['dlogits', dlogits]]);
+        return jsBackend.moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen);
+      }
+      checks.need('moeGatesBackward', 'logits', logits, N * E);
+      checks.int32('moeGatesBackward', 'indices', indices, false);
+      checks.need('moeGatesBackward', 'indices', indices, N * k);
+      checks.need('moeGatesBackward', 'gates', gates, N * k);
+      checks.need('moeGatesBackward', 'dgates', dgates, N * k);
+      checks.need('moeGatesBackward', 'dlogits', dlogits, N * E);
+      checks.ids('moeGatesBackward', indices, N * k, E, null);
+      addon.moeGatesBackward(logits, indices, gates, dgates, dlogits, N, E, k, chosen);
+    },
+    moeDispatch(x, slots, weights, out, N, k, C, R) {
+      if (!(x instanceof Float32Array && (weights === null || weights instanceof Float32Array) && out instanceof Float32Array)) {
+        checks.floats('moeDispatch', [['x', x], ['weights', weights], ['out', out]]);
+        return jsBackend.moeDispatch(x, slots, weights, out, N, k, C, R);
+      }
+      checks.need('moeDispatch', 'x', x, N * C);
+      checks.int32('moeDispatch', 'slots', slots, false);
+      checks.need('moeDispatch', 'slots', slots, N * k);
+      checks.need('moeDispatch', 'weights', weights, N * k);
+      checks.need('moeDispatch', 'out', out, R * C);
+      checks.ids('moeDispatch', slots, N * k, R, -1);
+      addon.moeDispatch(x, slots, weights, out, N, k, C, R);
+    },
+    moeCombine(src, slots, weights, out, N, k, C, R) {
+      if (!(src instanceof Float32Array && (weights === null || weights instanceof Float32Array) && out instanceof Float32Array)) {
+        checks.floats('moeCombine', [['src', src], ['weights', weights], ['out', out]]);
+        return jsBackend.moeCombine(src, slots, weights, out, N, k, C, R);
+      }
+      checks.need('moeCombine', 'src', src, R * C);
+      checks.int32('moeCombine', 'slots', slots, false);
+      checks.need('moeCombine', 'slots', slots, N * k);
+      checks.need('moeCombine', 'weights', weights, N * k);
+      checks.need('moeCombine', 'out', out, N * C);
+      checks.ids('moeCombine', slots, N * k, R, -1);
+      addon.moeCombine(src, slots, weights, out, N, k, C, R);
+    },
+    moeGateGrad(dout, src, slots, dweights, N, k, C, R) {
+      if (!(dout instanceof Float32Array && src instanceof Float32Array && dweights instanceof Float32Array)) {
+        checks.floats('moeGateGrad', [['dout', dout], ['src', src], ['dweights', dweights]]);
+        return jsBackend.moeGateGrad(dout, src, slots, dweights, N, k, C, R);
+      }
+      checks.need('moeGateGrad', 'dout', dout, N * C);
+      checks.need('moeGateGrad', 'src', src, R * C);
+      checks.int32('moeGateGrad', 'slots', slots, false);
+      checks.need('moeGateGrad', 'slots', slots, N * k);
+      checks.need('moeGateGrad', 'dweights', dweights, N * k);
+      checks.ids('moeGateGrad', slots, N * k, R, -1);
+      addon.moeGateGrad(dout, src, slots, dweights, N, k, C, R);
     },
     sumOfSquares(x, N) {
       if (!(x instanceof Float32Array)) {

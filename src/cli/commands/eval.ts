@@ -1,4 +1,4 @@
-/** `lmforge eval DIR --data FILE`: loss and perplexity of a model folder on a text file. */
+/** `lmforge eval DIR|FILE.gguf --data FILE`: loss and perplexity of a model on a text file. */
 import { Command } from 'commander';
 import { UnknownCharacters } from '../../tokenizers/index.js';
 import { evaluateLoss, readTextFile } from '../../train/index.js';
@@ -15,7 +15,7 @@ interface EvalFlags extends ComputeFlags {
 
 export function evalCommand(): Command {
   const command = new Command('eval')
-    .argument('<dir>', 'model folder')
+    .argument('<dir>', 'model folder, or a .gguf file')
     .requiredOption('--data <file>', 'text file to evaluate on')
     .option('--batch-size <n>', 'blocks per forward pass', integer({ min: 1 }), 8)
     .option('--json', 'print one JSON object {loss, perplexity, tokens}');

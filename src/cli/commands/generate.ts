@@ -1,8 +1,9 @@
 /**
- * `lmforge generate DIR --prompt TEXT`: stream a continuation to stdout as tokens are
+ * `lmforge generate DIR|FILE.gguf --prompt TEXT`: stream a continuation to stdout as tokens are
  * produced, or with --top N show the next-token distribution instead. --temperature 0 is
  * greedy. --json prints one JSON object: {"text", "tokens", "tokens_per_s"}, or with --top
- * {"prompt_tokens", "top": [{"token", "id", "prob"}, ...]}.
+ * {"prompt_tokens", "top": [{"token", "id", "prob"}, ...]}. --adapter DIR applies a LoRA
+ * adapter folder (lmforge's or PEFT's) unmerged, with its tokenizer when it has one.
  */
 import { Command } from 'commander';
 import {
@@ -15,11 +16,9 @@ import {
   type GenerationConfig,
   type Sampling,
 } from '../../generate/index.js';
-import { join } from 'node:path';
-import { generationConfigFileName } from '../../models/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { loadModelWithTokenizer } from '../load-model.js';
+import { loadModelWithAdapter } from '../load-model.js';
 import { integer, real } from '../parse-number.js';
 import { warnUnknownIn } from '../unknown-characters.js';
 
@@ -36,6 +35,7 @@ interface GenerateFlags extends ComputeFlags {
   top?: number;
   cache: boolean;
   json?: boolean;
+  adapter?: string;
 }
 
 /**
@@ -82,10 +82,9 @@ export function generationConfigFrom(
   );
 }
 
-export function generateCommand(): Command {
-  const command = new Command('generate')
-    .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
-    .requiredOption('--prompt <text>', 'text to continue')
+/** The sampling flags generate and chat share (--max-tokens, --temperature, --top-k, --top-p, --repetition-penalty, --seed). */
+export function addSamplingOptions(command: Command): Command {
+  return command
     .option(
       '--max-tokens <n>',
       `tokens to generate at most (default: the folder's generation_config.json, else ${defaultGenerationConfig.maxNewTokens})`,
@@ -95,15 +94,25 @@ export function generateCommand(): Command {
     .option('--top-k <n>', 'sample from the k most probable tokens (default 200)', integer({ min: 1 }))
     .option('--top-p <x>', 'nucleus sampling mass in (0, 1]', real({ above: 0, max: 1 }))
     .option('--repetition-penalty <x>', 'CTRL repetition penalty (1 = none)', real({ above: 0 }))
-    .option('--seed <n>', 'sampling seed', integer(), 0)
+    .option('--seed <n>', 'sampling seed', integer(), 0);
+}
+
+export function generateCommand(): Command {
+  const command = addSamplingOptions(
+    new Command('generate')
+      .argument('<dir>', 'model folder (config.json, model.safetensors, tokenizer.json), or a .gguf file')
+      .requiredOption('--prompt <text>', 'text to continue'),
+  )
     .option('--stop <text...>', 'stop when the output contains any of these strings')
     .option('--no-eos', 'do not stop at the end-of-sequence token')
     .option('--top <n>', 'print the N most probable next tokens instead of generating', integer({ min: 1 }))
     .option('--no-cache', 'recompute the context every step (no KV cache; slow, for checking)')
+    .option('--adapter <dir>', 'apply a LoRA adapter folder (PEFT format) over the model, unmerged')
     .option('--json', 'print one JSON object instead of streaming text');
   return addComputeOptions(command).action(async (dir: string, flags: GenerateFlags) => {
     applyComputeOptions(flags, flags.json === true);
-    const { model, tokenizer, generationConfig, tokenizerConfigEos } = await loadModelWithTokenizer(dir);
+    const loaded = await loadModelWithAdapter(dir, flags.adapter);
+    const { model, tokenizer, generationConfig, tokenizerConfigEos } = loaded;
     try {
       warnUnknownIn(tokenizer, flags.prompt, 'the prompt');
       if (flags.top !== undefined) {
@@ -132,7 +141,7 @@ export function generateCommand(): Command {
         }
         return;
       }
-      const config = generationConfigFrom(flags, generationConfig, join(dir, generationConfigFileName));
+      const config = generationConfigFrom(flags, generationConfig, loaded.generationConfigWhere);
       const ids: number[] = [];
       let text = '';
       let finishReason = 'length';
@@ -163,7 +172,7 @@ export function generateCommand(): Command {
         );
       }
     } finally {
-      model.dispose();
+      loaded.dispose();
     }
   });
 }

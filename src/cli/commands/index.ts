@@ -39,14 +39,40 @@ export const commands: readonly CommandEntry[] = [
   {
     name: 'generate',
     usage: '[options] <dir>',
-    description: 'Generate text from a model folder (streams to stdout), or show next-token probabilities',
+    description:
+      'Generate text from a model folder or .gguf file (streams to stdout), or show next-token probabilities',
     load: async () => (await import('./generate.js')).generateCommand,
+  },
+  {
+    name: 'finetune',
+    usage: '[options] <dir>',
+    description:
+      'Fine-tune a model folder (--task sft: chat / instruction SFT, every weight or a LoRA adapter)',
+    load: async () => (await import('./finetune.js')).finetuneCommand,
+  },
+  {
+    name: 'chat',
+    usage: '[options] <dir>',
+    description: 'Chat with a model that has a chat template (streams replies; --message TEXT answers once)',
+    load: async () => (await import('./chat.js')).chatCommand,
+  },
+  {
+    name: 'lora',
+    usage: '',
+    description: 'LoRA adapter tools (merge an adapter into its base)',
+    load: async () => (await import('./lora.js')).loraCommand,
   },
   {
     name: 'eval',
     usage: '[options] <dir>',
     description: 'Loss and perplexity of a model on a text file (every token predicted once)',
     load: async () => (await import('./eval.js')).evalCommand,
+  },
+  {
+    name: 'export',
+    usage: '[options] <dir>',
+    description: 'Write a model as a GGUF file that llama.cpp loads (f32, f16, q8_0 or q4_0)',
+    load: async () => (await import('./export.js')).exportCommand,
   },
   {
     name: 'demo',
@@ -63,7 +89,7 @@ export const commands: readonly CommandEntry[] = [
   {
     name: 'info',
     usage: '[options] [dir]',
-    description: 'Compute backend, instruction set and threads (or, with DIR, a model folder)',
+    description: 'Compute backend, instruction set and threads (or, with DIR, a model folder or .gguf file)',
     load: async () => (await import('./info.js')).infoCommand,
   },
 ];

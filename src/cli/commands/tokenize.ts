@@ -1,4 +1,10 @@
-/** `lmforge tokenize [FILE|-] --tokenizer NAME|PATH`: show pieces and ids, or `--json` ids only. */
+/**
+ * `lmforge tokenize [FILE|-] --tokenizer NAME|PATH [--pair TEXT]`: show pieces and ids (and the
+ * type ids of a pair), or `--json` ids only. A special token written in the text becomes its
+ * id with a tokenizer.json (as Hugging Face encodes it) and is an error with a built-in
+ * tiktoken encoding (as tiktoken refuses it); --allow-special, --special-as-text and
+ * --refuse-special choose one treatment for either.
+ */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import {
@@ -7,7 +13,8 @@ import {
   type EncodeOptions,
   type Tokenizer,
 } from '../../tokenizers/index.js';
-import { TokenizerError } from '../../util/errors.js';
+import { ConfigError, TokenizerError } from '../../util/errors.js';
+import { isGgufPath } from '../gguf-path.js';
 import { warnUnknownCharacters } from '../unknown-characters.js';
 
 async function readInput(file: string): Promise<string> {
@@ -20,9 +27,9 @@ async function readInput(file: string): Promise<string> {
 const COLOURS = [41, 42, 43, 44, 45, 46];
 
 /** Encode, turning the library's "special token in the text" error into one naming the flags. */
-function encodeForCli(tokenizer: Tokenizer, text: string, options: EncodeOptions): number[] {
+function encodeForCli<T>(tokenizer: Tokenizer, encode: () => T): T {
   try {
-    return tokenizer.encode(text, options);
+    return encode();
   } catch (error) {
     if (
       error instanceof TokenizerError &&
@@ -37,6 +44,31 @@ function encodeForCli(tokenizer: Tokenizer, text: string, options: EncodeOptions
       });
     }
     throw error;
+  }
+}
+
+type SpecialFlags = { allowSpecial?: boolean; specialAsText?: boolean; refuseSpecial?: boolean };
+
+/** The encode options of the special-token flags (at most one); none given: the tokenizer's own default. */
+function specialOptions(flags: SpecialFlags): EncodeOptions {
+  const given = (['allowSpecial', 'specialAsText', 'refuseSpecial'] as const).filter(
+    (k) => flags[k] === true,
+  );
+  if (given.length > 1) {
+    const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new ConfigError('these flags choose different treatments of special tokens: pass one', {
+      where: given.map(flag).join(', '),
+    });
+  }
+  switch (given[0]) {
+    case 'allowSpecial':
+      return { allowedSpecial: 'all' };
+    case 'specialAsText':
+      return { disallowedSpecial: new Set<string>() };
+    case 'refuseSpecial':
+      return { allowedSpecial: new Set<string>(), disallowedSpecial: 'all' };
+    case undefined:
+      return {};
   }
 }
 
@@ -62,12 +94,26 @@ export function tokenizeCommand(): Command {
     .argument('[file]', 'text file, or - for stdin', '-')
     .requiredOption(
       '-t, --tokenizer <name|path>',
-      'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, or a model folder',
+      'gpt2|r50k_base|cl100k_base|o200k_base, a tokenizer.json, a model folder, or a .gguf file',
     )
-    .option('--json', 'print exactly one JSON array of ids on stdout')
+    .option(
+      '--json',
+      'print exactly one JSON array of ids on stdout (with --pair: one {"ids", "typeIds"} object)',
+    )
     .option('--no-special', 'leave out what the post-processor adds (BOS/CLS/SEP)')
-    .option('--allow-special', 'turn special tokens written in the text into their ids')
+    .option(
+      '--allow-special',
+      'turn special tokens written in the text into their ids (the default with a tokenizer.json)',
+    )
     .option('--special-as-text', 'encode special tokens written in the text as plain text')
+    .option(
+      '--refuse-special',
+      'a special token written in the text is an error (the default with a tiktoken encoding)',
+    )
+    .option(
+      '--pair <text>',
+      'encode the input and TEXT as a pair (BERT: [CLS] A [SEP] B [SEP]) and print the type ids too',
+    )
     .action(
       async (
         file: string,
@@ -75,22 +121,31 @@ export function tokenizeCommand(): Command {
           tokenizer: string;
           json?: boolean;
           special: boolean;
-          allowSpecial?: boolean;
-          specialAsText?: boolean;
-        },
+          pair?: string;
+        } & SpecialFlags,
       ) => {
-        const tokenizer = await loadTokenizer(options.tokenizer);
+        const special = specialOptions(options);
+        // A .gguf file's own tokenizer (the model code is loaded for it only).
+        const tokenizer = isGgufPath(options.tokenizer)
+          ? await (await import('../../models/gguf-file.js')).loadGgufTokenizer(options.tokenizer)
+          : await loadTokenizer(options.tokenizer);
         const text = await readInput(file);
         const unknown = new UnknownCharacters();
-        const ids = encodeForCli(tokenizer, text, {
+        const encodeOptions: EncodeOptions = {
           unknown,
           addSpecialTokens: options.special,
-          ...(options.allowSpecial === true ? { allowedSpecial: 'all' as const } : {}),
-          ...(options.specialAsText === true ? { disallowedSpecial: new Set<string>() } : {}),
-        });
+          ...special,
+        };
+        const pair = options.pair;
+        const { ids, typeIds } = encodeForCli(tokenizer, () =>
+          pair === undefined
+            ? { ids: tokenizer.encode(text, encodeOptions), typeIds: undefined }
+            : tokenizer.encodePair(text, pair, encodeOptions),
+        );
         warnUnknownCharacters(unknown, file === '-' ? 'the input' : file);
         if (options.json === true) {
-          writeJsonIds(ids);
+          if (typeIds === undefined) writeJsonIds(ids);
+          else process.stdout.write(JSON.stringify({ ids, typeIds }) + '\n');
           return;
         }
         const colour = process.stdout.isTTY;
@@ -100,7 +155,9 @@ export function tokenizeCommand(): Command {
           return colour ? `\x1b[30;${COLOURS[i % COLOURS.length]}m${piece}\x1b[0m` : `[${piece}]`;
         });
         process.stdout.write(pieces.join('') + '\n' + ids.join(' ') + '\n');
-        process.stderr.write(`${ids.length} tokens, ${text.length} characters\n`);
+        if (typeIds !== undefined) process.stdout.write(`type ids: ${typeIds.join(' ')}\n`);
+        const characters = text.length + (pair?.length ?? 0);
+        process.stderr.write(`${ids.length} tokens, ${characters} characters\n`);
       },
     );
 }

@@ -1,7 +1,9 @@
 /**
- * `lmforge train`: train a GPT-2 or Llama style model from scratch on text files (or the
+ * `lmforge train`: train a GPT-2, Llama or Mixtral (sparse mixture of experts) style model
+ * (next-token prediction) or a BERT encoder (masked-LM) from scratch on text files (or the
  * built-in WordNet corpus), or resume a run. With --json the last stdout line is one JSON
- * object: train_loss, val_loss, ms_per_iter_median, tokens_per_s, params (and more).
+ * object: train_loss, val_loss, ms_per_iter_median, tokens_per_s, params (and more; for
+ * mixtral aux_loss and expert_load).
  */
 import { Command, Option } from 'commander';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
@@ -27,9 +29,15 @@ interface TrainFlags extends ComputeFlags {
   weightDecay?: number;
   gradClip?: number;
   dropout?: number;
+  nExperts?: number;
+  expertsPerToken?: number;
+  auxLossCoef?: number;
+  routerZLoss?: number;
+  capacityFactor?: number;
   evalEvery?: number;
   evalIters?: number;
   earlyStop?: number;
+  wholeWordMasking?: boolean;
   seed?: number;
   out: string;
   resume?: boolean;
@@ -51,14 +59,18 @@ export function trainCommand(): Command {
       ).choices(Object.keys(trainArchs)),
     )
     .option(
-      '--tokenizer <char|bpe:N|path>',
-      'char, bpe:N (trained on the data now), or a tokenizer name/path',
+      '--tokenizer <char|bpe:N|wordpiece:N|path>',
+      'char, bpe:N or wordpiece:N (trained on the data now; wordpiece for --arch bert), or a tokenizer name/path',
       'char',
     )
     .option('--n-layer <n>', 'transformer blocks (default 4)', integer({ min: 1 }))
     .option('--n-head <n>', 'attention heads (default 4)', integer({ min: 1 }))
     .option('--n-embd <n>', 'embedding width (default 128)', integer({ min: 1 }))
-    .option('--block-size <n>', 'context length (default 64)', integer({ min: 1 }))
+    .option(
+      '--block-size <n>',
+      'context length (default 64); with --arch bert the max_position_embeddings',
+      integer({ min: 1 }),
+    )
     .option('--batch-size <n>', 'sequences per micro-batch (default 12)', integer({ min: 1 }))
     .option('--grad-accum <n>', 'micro-batches per optimiser step (default 1)', integer({ min: 1 }))
     .option('--iters <n>', 'optimiser steps (default 2000)', integer({ min: 1 }))
@@ -69,9 +81,27 @@ export function trainCommand(): Command {
     .option('--weight-decay <x>', 'AdamW weight decay on matrices (default 0.1)', real({ min: 0 }))
     .option('--grad-clip <x>', 'global gradient-norm limit, 0 for none (default 1.0)', real({ min: 0 }))
     .option('--dropout <x>', 'dropout probability (default 0)', real({ min: 0, below: 1 }))
+    .option('--n-experts <n>', 'mixtral: experts per MoE layer (default 8)', integer({ min: 1 }))
+    .option(
+      '--experts-per-token <n>',
+      'mixtral: experts each token runs through (default 2)',
+      integer({ min: 1 }),
+    )
+    .option(
+      '--aux-loss-coef <x>',
+      'mixtral: load-balancing loss coefficient (default 0.01)',
+      real({ min: 0 }),
+    )
+    .option('--router-z-loss <x>', 'mixtral: router z-loss coefficient (default 0)', real({ min: 0 }))
+    .option(
+      '--capacity-factor <x>',
+      'mixtral: expert capacity in training, x tokens * k / experts (default: dropless)',
+      real({ above: 0 }),
+    )
     .option('--eval-every <n>', 'evaluate and checkpoint every N steps (default 250)', integer({ min: 1 }))
     .option('--eval-iters <n>', 'batches per evaluation (default 20)', integer({ min: 1 }))
     .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer({ min: 1 }))
+    .option('--whole-word-masking', 'masked-LM (--arch bert): mask whole words, not single word pieces')
     .option('--seed <n>', 'random seed (default 1337)', integer({ min: 0, max: 2 ** 32 }))
     .option('--out <dir>', 'run folder (an HF model folder + optimizer and trainer state)', 'runs/train')
     .option('--resume', 'continue the run in --out from its last checkpoint')
@@ -91,6 +121,11 @@ export function trainCommand(): Command {
         nHead: flags.nHead,
         nEmbd: flags.nEmbd,
         dropout: flags.dropout,
+        nExperts: flags.nExperts,
+        expertsPerToken: flags.expertsPerToken,
+        auxLossCoef: flags.auxLossCoef,
+        routerZLoss: flags.routerZLoss,
+        capacityFactor: flags.capacityFactor,
       },
       options: {
         iters: flags.iters,
@@ -106,6 +141,7 @@ export function trainCommand(): Command {
         evalEvery: flags.evalEvery,
         evalIters: flags.evalIters,
         earlyStopPatience: flags.earlyStop,
+        wholeWordMasking: flags.wholeWordMasking,
         seed: flags.seed,
       },
       out: flags.out,

@@ -36,6 +36,7 @@ import {
   type LayerInitOptions,
   type LinearLayout,
   type MlpNames,
+  type MoeContext,
 } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
 
@@ -55,8 +56,11 @@ export type NormPlacement = 'pre' | 'post';
 /** Which keys self-attention sees before any padding or additive mask. */
 export type SelfAttentionRule = 'causal' | 'bidirectional';
 
-/** What sits in the feed-forward slot: anything that maps (B, T, C) to (B, T, C). */
-export type FeedForward = Module & { forward(x: Tensor): Tensor };
+/**
+ * What sits in the feed-forward slot: anything that maps (B, T, C) to (B, T, C); a mixture
+ * of experts also reads the call's MoeContext (mode, jitter rng, router recorder).
+ */
+export type FeedForward = Module & { forward(x: Tensor, moe?: MoeContext): Tensor };
 
 export type FeedForwardSpec =
   /** The dense MLP (nn/layers/mlp.ts); its names say GELU-style (up, down) or SwiGLU (gate, up, down). */
@@ -153,6 +157,8 @@ export interface BlockContext extends AttentionContext {
   readonly drop: (x: Tensor) => Tensor;
   /** The encoder output, for a block with cross-attention (and only for one). */
   readonly cross?: CrossContext;
+  /** What a mixture-of-experts feed-forward needs for this call; absent for dense blocks. */
+  readonly moe?: MoeContext;
 }
 
 export interface BlockResult {
@@ -185,30 +191,30 @@ export class TransformerBlock extends Module {
     // Registration order is the checkpoints' attribute order: a pre-norm block's norm
     // before its sublayer (GPT-2's ln_1, attn), a post-norm block's after it (BERT's
     // attention.output.LayerNorm lies in the attention's `output`, so it must come after).
-    // Norms draw nothing, so the random weights do not depend on the placement.
-    const sublayer = (norm: string, add: () => void): void => {
-      if (spec.placement === 'pre') this.addChild(norm, makeNorm(spec.norm, nEmbd, build));
-      add();
-      if (spec.placement === 'post') this.addChild(norm, makeNorm(spec.norm, nEmbd, build));
+    // A norm whose path lies inside a name the sublayer takes (BERT's names with pre-norm
+    // placement: `attention.output.LayerNorm`, `output.LayerNorm` beside the mounted MLP's
+    // `output.dense`) comes after it whatever the placement: its parent level must exist.
+    // Each sublayer is built in order (attention, cross, feed-forward) and norms draw
+    // nothing, so the random weights do not depend on the placement.
+    const sublayer = (norm: string, name: string, layer: Module): void => {
+      const taken = name === '' ? layer.children().map(([child]) => child) : [name.split('.')[0]!];
+      const normFirst = spec.placement === 'pre' && !taken.includes(norm.split('.')[0]!);
+      if (normFirst) this.addChild(norm, makeNorm(spec.norm, nEmbd, build));
+      if (name === '') this.mount(layer);
+      else this.addChild(name, layer);
+      if (!normFirst) this.addChild(norm, makeNorm(spec.norm, nEmbd, build));
     };
-    sublayer(names.norm1, () => {
-      const projections = names.projections;
-      const attention = { nEmbd, nHead, nKvHead, bias, layout, projections, ...spec.attention, ...init };
-      this.addChild(names.attention, new SelfAttention(attention));
-    });
+    const projections = names.projections;
+    const attention = { nEmbd, nHead, nKvHead, bias, layout, projections, ...spec.attention, ...init };
+    sublayer(names.norm1, names.attention, new SelfAttention(attention));
     if (cross !== null) {
-      sublayer(cross.norm, () => {
-        const { encoderDim, projections } = cross;
-        const options = { nEmbd, encoderDim, nHead, nKvHead, bias, layout, names: projections, ...init };
-        this.addChild(cross.attention, new CrossAttention(options));
-      });
+      const { encoderDim, projections } = cross;
+      const options = { nEmbd, encoderDim, nHead, nKvHead, bias, layout, names: projections, ...init };
+      sublayer(cross.norm, cross.attention, new CrossAttention(options));
     }
-    let mounted: FeedForward | null = null;
-    sublayer(names.norm2, () => {
-      const feedForward = createFeedForward(spec, init);
-      if (names.mlp === '') mounted = this.mount(feedForward);
-      else this.addChild(names.mlp, feedForward);
-    });
+    const feedForward = createFeedForward(spec, init);
+    sublayer(names.norm2, names.mlp, feedForward);
+    const mounted = names.mlp === '' ? feedForward : null;
     this.#mountedFeedForward = mounted;
   }
 
@@ -285,7 +291,7 @@ export class TransformerBlock extends Module {
       });
     }
 
-    const output = residual(h, this.norm2, (input) => this.mlp.forward(input)); // (B, T, C)
+    const output = residual(h, this.norm2, (input) => this.mlp.forward(input, context.moe)); // (B, T, C)
     return { output, probabilities, crossProbabilities };
   }
 

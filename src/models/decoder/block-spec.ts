@@ -1,10 +1,12 @@
 /**
- * The BlockSpec of a decoder-only preset (GPT-2, Llama, Mistral, Qwen2, Qwen3): pre-norm,
- * causal, no cross-attention, the dense MLP; widths, biases, norms, q/k norms and the
- * sliding window from DecoderConfig, names from the preset's ArchNames. The shared block
- * (../blocks/transformer-block.ts) knows nothing else about decoders.
+ * The BlockSpec of a decoder-only preset (GPT-2, Llama, Mistral, Qwen2, Qwen3, Mixtral):
+ * pre-norm, causal, no cross-attention, the dense MLP or (config.moe) a sparse mixture of
+ * experts; widths, biases, norms, q/k norms and the sliding window from DecoderConfig,
+ * names from the preset's ArchNames. The shared block (../blocks/transformer-block.ts)
+ * knows nothing else about decoders.
  */
-import type { BlockSpec, NormSpec } from '../blocks/transformer-block.js';
+import { SparseMoe } from '../../nn/index.js';
+import type { BlockSpec, FeedForwardSpec, NormSpec } from '../blocks/transformer-block.js';
 import type { DecoderConfig } from './config.js';
 import { archNames, qkNormNames } from './names.js';
 
@@ -48,12 +50,33 @@ export function decoderBlockSpec(config: DecoderConfig, layer = 0): BlockSpec {
       window: windowOf(config, layer),
     },
     cross: null,
-    feedForward: {
+    feedForward: decoderFeedForward(config),
+  };
+}
+
+function decoderFeedForward(config: DecoderConfig): FeedForwardSpec {
+  const names = archNames[config.arch];
+  const moe = config.moe;
+  if (moe === null) {
+    return {
       kind: 'mlp',
       intermediateSize: config.intermediateSize,
       activation: config.activation,
       names: names.mlpNames[config.mlp],
       bias: config.mlpBias,
-    },
+    };
+  }
+  return {
+    kind: 'module',
+    create: (init) =>
+      new SparseMoe({
+        nEmbd: config.nEmbd,
+        hidden: config.intermediateSize,
+        ...moe,
+        kind: config.mlp,
+        activation: config.activation,
+        names: names.moe!,
+        ...init,
+      }),
   };
 }

@@ -1,33 +1,52 @@
 /**
  * DecoderConfig: the one configuration of the decoder-only models. GPT-2, Llama, Mistral,
- * Qwen2 and Qwen3 are presets of it (gpt2/, llama/, mistral/, qwen2/, qwen3/: gpt2Preset,
- * llamaPreset, ...) that differ only in values. Raw input (user options, a parsed
+ * Qwen2, Qwen3 and Mixtral are presets of it (gpt2/, llama/, mistral/, qwen2/, qwen3/,
+ * mixtral/: gpt2Preset, llamaPreset, ...) that differ only in values. Raw input (user options, a parsed
  * config.json) is resolved once into a readonly, fully specified object; every bad field
  * is reported in one ConfigError.
  */
 import type { PositionalEncoding, Activation, MlpKind } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
 import type { NormKind } from '../blocks/transformer-block.js';
+import { readClassLabels, type ClassLabels } from '../heads/labels.js';
+import { FieldReader } from '../../util/fields.js';
 import { gpt2Defaults } from '../gpt2/config.js';
 import { llamaDefaults } from '../llama/config.js';
 import { mistralDefaults } from '../mistral/config.js';
 import { qwen2Defaults } from '../qwen2/config.js';
 import { qwen3Defaults } from '../qwen3/config.js';
 import { resolveRopeScaling, resolveSlidingWindow, type SlidingWindow } from './attention-config.js';
+import { mixtralDefaults, moeDefaults, resolveMoeConfig, type MoeConfig } from '../mixtral/config.js';
 
 /**
  * Which checkpoint naming and HF architecture the model has (GPT2LMHeadModel,
- * LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM).
+ * LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
+ * MixtralForCausalLM).
  */
-export type DecoderArch = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'qwen3';
-export const decoderArchs: readonly DecoderArch[] = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3'];
+export type DecoderArch = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'mixtral';
+export const decoderArchs: readonly DecoderArch[] = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'mixtral'];
 export type { NormKind, SlidingWindow };
 
 /** Which attention projections have a bias: all four (GPT-2; Llama's attention_bias), q/k/v only (Qwen2), none. */
 export type AttentionBias = 'all' | 'qkv' | 'none';
 
+/**
+ * The head: next-token logits (GPT2LMHeadModel, LlamaForCausalLM), or one label per
+ * sequence read at its last real token (GPT2ForSequenceClassification,
+ * LlamaForSequenceClassification: `score`, no bias).
+ */
+export type DecoderHead = 'causal-lm' | 'sequence-classification';
+
 export interface DecoderConfig {
   readonly arch: DecoderArch;
+  readonly head: DecoderHead;
+  /** The classes of a sequence-classification head (id2label); null for causal-lm. */
+  readonly labels: ClassLabels | null;
+  /**
+   * Sequence classification without an attention mask: the last token that is not this id
+   * is the one classified (HF's pad_token_id rule); null: the last position. Causal-lm: null.
+   */
+  readonly padTokenId: number | null;
   readonly vocabSize: number;
   readonly nLayer: number;
   readonly nHead: number;
@@ -64,6 +83,11 @@ export interface DecoderConfig {
   readonly dropout: number;
   /** Std of the normal initialisation (residual projections get initStd / sqrt(2 nLayer)). */
   readonly initStd: number;
+  /**
+   * Sparse mixture of experts in every block's MLP slot (intermediateSize is then each
+   * expert's hidden size); null for a dense MLP. Set for the mixtral preset, null otherwise.
+   */
+  readonly moe: MoeConfig | null;
 }
 
 /** Raw, unvalidated input (user options, converted config.json); resolveDecoderConfig checks it. */
@@ -76,7 +100,9 @@ type RopeEncoding = Extract<PositionalEncoding, { kind: 'rope' }>;
  * Typed preset overrides: any subset of the fields; `positional` may also be a kind name,
  * with `ropeTheta` and `ropeScaling` for 'rope'; `slidingWindow` may be a size (every layer).
  */
-export type DecoderOverrides = Partial<Omit<DecoderConfig, 'arch' | 'positional' | 'slidingWindow'>> & {
+export type DecoderOverrides = Partial<
+  Omit<DecoderConfig, 'arch' | 'positional' | 'slidingWindow' | 'moe' | 'labels'>
+> & {
   readonly positional?:
     | Exclude<PositionalEncoding, RopeEncoding>
     | (Omit<RopeEncoding, 'scaling'> & { readonly scaling?: RopeEncoding['scaling'] })
@@ -84,6 +110,11 @@ export type DecoderOverrides = Partial<Omit<DecoderConfig, 'arch' | 'positional'
   readonly ropeTheta?: number;
   readonly ropeScaling?: RopeEncoding['scaling'];
   readonly slidingWindow?: SlidingWindow | number | null;
+  /** Expert settings (mixtral): any subset, the rest from the preset. */
+  readonly moe?: Partial<MoeConfig>;
+  /** A sequence-classification head's label names (id2label). */
+  readonly labels?: readonly string[];
+  readonly problemType?: 'single_label_classification' | null;
 };
 
 /**
@@ -101,6 +132,10 @@ export type DecoderDefaults = Omit<
   | 'mlpBias'
   | 'qkNorm'
   | 'slidingWindow'
+  | 'moe'
+  | 'head'
+  | 'labels'
+  | 'padTokenId'
 > &
   Partial<Pick<DecoderConfig, 'attentionBias' | 'mlpBias' | 'qkNorm'>> & {
     readonly positional: PositionalEncoding['kind'];
@@ -114,6 +149,7 @@ const defaultsOf: Readonly<Record<DecoderArch, DecoderDefaults>> = {
   mistral: mistralDefaults,
   qwen2: qwen2Defaults,
   qwen3: qwen3Defaults,
+  mixtral: mixtralDefaults,
 };
 
 /**
@@ -145,41 +181,48 @@ export const dimensionLimits = {
 } as const;
 
 /**
- * A raw config's field: a DecoderConfig field, or ropeTheta / ropeScaling (the theta and
- * scaling of `positional: 'rope'` given flat).
+ * A raw config's field: a DecoderConfig field, ropeTheta / ropeScaling (the theta and
+ * scaling of `positional: 'rope'` given flat), problemType, or a field of the `moe` settings.
  */
-export type DecoderField = keyof DecoderConfig | 'ropeTheta' | 'ropeScaling';
+export type DecoderField =
+  keyof DecoderConfig | 'ropeTheta' | 'ropeScaling' | 'problemType' | `moe.${keyof MoeConfig}`;
 
 /** How to name each field in errors (e.g. the config.json key it came from); default the field itself. */
 export type FieldNames = Readonly<Partial<Record<DecoderField, string>>>;
 
-/** Every field a raw config may give; its type makes it list each field exactly once. */
-const knownFields: Readonly<Record<DecoderField, true>> = {
-  arch: true,
-  vocabSize: true,
-  nLayer: true,
-  nHead: true,
-  nKvHead: true,
-  nEmbd: true,
-  headSize: true,
-  intermediateSize: true,
-  blockSize: true,
-  positional: true,
-  ropeTheta: true,
-  ropeScaling: true,
-  norm: true,
-  normEps: true,
-  mlp: true,
-  activation: true,
-  bias: true,
-  attentionBias: true,
-  mlpBias: true,
-  qkNorm: true,
-  slidingWindow: true,
-  tiedEmbeddings: true,
-  dropout: true,
-  initStd: true,
-};
+/** Every top-level field a raw config may give; its type makes it list each field exactly once. */
+const knownFields: Readonly<Record<keyof DecoderConfig | 'ropeTheta' | 'ropeScaling' | 'problemType', true>> =
+  {
+    arch: true,
+    head: true,
+    labels: true,
+    problemType: true,
+    padTokenId: true,
+    vocabSize: true,
+    nLayer: true,
+    nHead: true,
+    nKvHead: true,
+    nEmbd: true,
+    headSize: true,
+    intermediateSize: true,
+    blockSize: true,
+    positional: true,
+    ropeTheta: true,
+    ropeScaling: true,
+    norm: true,
+    normEps: true,
+    mlp: true,
+    activation: true,
+    bias: true,
+    attentionBias: true,
+    mlpBias: true,
+    qkNorm: true,
+    slidingWindow: true,
+    tiedEmbeddings: true,
+    dropout: true,
+    initStd: true,
+    moe: true,
+  };
 
 /**
  * Resolves raw settings into a DecoderConfig: `arch` picks the defaults for every field
@@ -263,6 +306,18 @@ export function resolveDecoderConfig(
   const tiedEmbeddings = flag('tiedEmbeddings', d.tiedEmbeddings);
   const dropout = real('dropout', d.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
   const initStd = real('initStd', d.initStd, (v) => v > 0, '> 0');
+  const head = oneOf<DecoderHead>('head', 'causal-lm', ['causal-lm', 'sequence-classification']);
+  const classifies = head === 'sequence-classification';
+  const fields = new FieldReader<DecoderField>(raw, label, problems);
+  const labels = classifies ? readClassLabels(fields) : null;
+  for (const key of ['labels', 'problemType', 'padTokenId'] as const) {
+    if (!classifies && raw[key] !== undefined && raw[key] !== null)
+      fields.problem(key, 'only a sequence-classification head has it');
+  }
+  const padTokenId =
+    !classifies || raw.padTokenId === undefined || raw.padTokenId === null
+      ? null
+      : fields.int('padTokenId', 0, 0, Number.isNaN(vocabSize) ? dimensionLimits.vocabSize : vocabSize - 1);
 
   let positional: PositionalEncoding = { kind: 'learned' };
   const rawPositional = pick('positional', d.positional);
@@ -309,9 +364,21 @@ export function resolveDecoderConfig(
   if (positional.kind === 'sinusoidal' && Number.isInteger(nEmbd) && nEmbd % 2 !== 0) {
     problems.push(`${label('nEmbd')}: sinusoidal positions need an even width, got ${nEmbd}`);
   }
+  // Every Mixtral block is sparse; the other presets are dense.
+  let moe: MoeConfig | null = null;
+  if (arch === 'mixtral') {
+    moe = resolveMoeConfig(raw.moe, moeDefaults, (field) => label(`moe.${field}`), problems);
+    if (bias) problems.push(`${label('bias')}: Mixtral has no biases, got true`);
+    if (mlpBias) problems.push(`${label('mlpBias')}: Mixtral's experts have no biases, got true`);
+  } else if (raw.moe !== undefined && raw.moe !== null) {
+    problems.push(`moe: only the mixtral preset has expert layers, got experts for arch '${arch}'`);
+  }
   if (problems.length > 0) throw configError(where, problems);
   return Object.freeze({
     arch,
+    head,
+    labels,
+    padTokenId,
     vocabSize,
     nLayer,
     nHead,
@@ -333,6 +400,7 @@ export function resolveDecoderConfig(
     tiedEmbeddings,
     dropout,
     initStd,
+    moe,
   });
 }
 

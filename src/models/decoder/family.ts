@@ -1,7 +1,7 @@
 /**
  * The ModelFamily of a decoder-only preset: everything but the HF mapping is shared by
- * GPT-2, Llama, Mistral, Qwen2 and Qwen3 (the model, the parameter plan, checkpoint keys,
- * size, summary); each preset's family.ts adds its fromHf/toHf.
+ * GPT-2, Llama, Mistral, Qwen2, Qwen3 and Mixtral (the model, the parameter plan,
+ * checkpoint keys, size, summary); each preset's family.ts adds its fromHf/toHf.
  */
 import type { ArchitectureSummary, ModelFamily } from '../family.js';
 import type { DecoderArch, DecoderConfig } from './config.js';
@@ -9,6 +9,7 @@ import { DecoderLM } from './model.js';
 import { decoderSize, parameterShapes } from './shapes.js';
 import { decoderCheckpointKeys } from './weights.js';
 import type { HfConfigJson } from './hf-common.js';
+import { activeParameters } from '../mixtral/shapes.js';
 
 export interface DecoderHfMapping {
   readonly fromHf: (json: HfConfigJson, where: string) => DecoderConfig;
@@ -16,6 +17,7 @@ export interface DecoderHfMapping {
 }
 
 function describeDecoder(c: DecoderConfig): ArchitectureSummary {
+  const moe = c.moe;
   return {
     layers: c.nLayer,
     heads: c.nHead,
@@ -37,6 +39,10 @@ function describeDecoder(c: DecoderConfig): ArchitectureSummary {
     ...(c.positional.kind === 'rope'
       ? { rope: { theta: c.positional.theta, scaling: c.positional.scaling } }
       : {}),
+    ...(moe === null
+      ? {}
+      : { moe: { ...moe, activeParameters: activeParameters(c, decoderSize(c).parameters) } }),
+    ...(c.labels === null ? {} : { labels: c.labels.names }),
   };
 }
 
@@ -49,6 +55,10 @@ export function decoderFamily(modelType: DecoderArch, hf: DecoderHfMapping): Mod
     parameterShapes,
     checkpointKeys: decoderCheckpointKeys,
     size: decoderSize,
-    describe: describeDecoder,
+    // The HF class config.json names (GPT2LMHeadModel, LlamaForSequenceClassification ...).
+    describe: (config) => ({
+      ...describeDecoder(config),
+      architecture: String((hf.toHf(config)['architectures'] as string[])[0]),
+    }),
   };
 }

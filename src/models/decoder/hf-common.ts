@@ -11,6 +11,8 @@
  */
 import type { Activation, RopeScaling } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
+import { labelsFromHf, labelsToHf } from '../heads/labels.js';
+import type { DecoderConfig } from './config.js';
 
 /** A config.json object (snake_case keys, as HF writes it). */
 export type HfConfigJson = Readonly<Record<string, unknown>>;
@@ -230,4 +232,40 @@ export function rejectUnsupported(problems: readonly string[], where: string): v
       actual: problems.join('; '),
     });
   }
+}
+
+/** The HF class names of a preset's heads (GPT2LMHeadModel, GPT2ForSequenceClassification). */
+export interface DecoderClassNames {
+  readonly causalLm: string;
+  readonly sequenceClassification: string;
+}
+
+/**
+ * The head fields of a raw DecoderConfig from config.json: `architectures` naming the
+ * preset's *ForSequenceClassification class gives that head with its labels (id2label ...,
+ * every inconsistency added to `problems`) and pad_token_id; any other class is the causal LM.
+ */
+export function decoderHeadFromHf(
+  c: HfConfigJson,
+  classes: DecoderClassNames,
+  problems: string[],
+): Record<string, unknown> {
+  const architectures = c['architectures'];
+  const classifies = Array.isArray(architectures) && architectures[0] === classes.sequenceClassification;
+  if (!classifies) return { head: 'causal-lm' };
+  return {
+    head: 'sequence-classification',
+    ...labelsFromHf(c, problems),
+    padTokenId: c['pad_token_id'] ?? null,
+  };
+}
+
+/** config.json's `architectures` and head fields for a DecoderConfig. */
+export function decoderHeadToHf(config: DecoderConfig, classes: DecoderClassNames): Record<string, unknown> {
+  if (config.head === 'causal-lm') return { architectures: [classes.causalLm] };
+  return {
+    architectures: [classes.sequenceClassification],
+    ...labelsToHf(config.labels!),
+    pad_token_id: config.padTokenId,
+  };
 }

@@ -1,28 +1,33 @@
 /**
  * The config.json mapping shared by the Llama-style families (LlamaForCausalLM,
- * MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM): they share every key
- * (hidden_size, num_key_value_heads, rms_norm_eps, rope_theta / rope_scaling, ...) and
- * differ in their defaults and in what their modeling code fixes rather than reads (Qwen2's
- * q/k/v biases, Qwen3's q/k norms) or reads in its own way (sliding windows). Each family
- * describes itself as a LlamaStyleArchitecture (llama/hf.ts, mistral/hf.ts, qwen2/hf.ts,
- * qwen3/hf.ts, each with its list of fields read, ignored and rejected); the code here
- * maps every one of them both ways.
+ * MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MixtralForCausalLM, and their
+ * *ForSequenceClassification heads): they share every key (hidden_size,
+ * num_key_value_heads, rms_norm_eps, rope_theta / rope_scaling, ...) and differ in their
+ * defaults, in what their modeling code fixes rather than reads (Qwen2's q/k/v biases,
+ * Qwen3's q/k norms), reads in its own way (sliding windows) or adds (Mixtral's experts).
+ * Each family describes itself as a LlamaStyleArchitecture (llama/hf.ts, mistral/hf.ts,
+ * qwen2/hf.ts, qwen3/hf.ts, mixtral/hf.ts, each with its list of fields read, ignored and
+ * rejected); the code here maps every one of them both ways.
  *
  * What such a config cannot say (GELU MLP, LayerNorm, learned positions, a bias pattern or
- * q/k norm the architecture does not have, a window in some layers of a Mistral) goes into
- * lmforge_* keys, written only when needed, so that fromHf(toHf(c)) equals c and a config
+ * q/k norm the architecture does not have, a window in some layers of a Mistral, Switch
+ * routing or shared experts in a Mixtral) goes into lmforge_* keys, written only when needed, so that fromHf(toHf(c)) equals c and a config
  * made from an HF one is written back HF-clean.
  */
 import { resolveDecoderConfig, type AttentionBias, type DecoderConfig, type FieldNames } from './config.js';
+import type { MoeConfig } from '../mixtral/config.js';
 import {
   activationOf,
   activationToHf,
+  decoderHeadFromHf,
+  decoderHeadToHf,
   positionalOf,
   rejectCommonUnsupported,
   rejectUnsupported,
   requireFields,
   ropeFromHf,
   ropeToHf,
+  type DecoderClassNames,
   type HfConfigJson,
 } from './hf-common.js';
 
@@ -44,9 +49,9 @@ export interface LlamaStyleDefaults {
 
 /** One Llama-style architecture: its names, defaults, and what its modeling code reads or fixes. */
 export interface LlamaStyleArchitecture {
-  readonly modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3';
-  /** `architectures[0]` of its config.json. */
-  readonly className: string;
+  readonly modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'mixtral';
+  /** `architectures[0]` of its config.json, per head (LlamaForCausalLM, LlamaForSequenceClassification). */
+  readonly classes: DecoderClassNames;
   readonly defaults: LlamaStyleDefaults;
   /** 'field': attention_bias (every projection or none); else fixed by the modeling code. */
   readonly attentionBias: 'field' | AttentionBias;
@@ -60,10 +65,16 @@ export interface LlamaStyleArchitecture {
    * max_window_layers, layer_types).
    */
   readonly window: 'none' | 'every-layer' | 'qwen';
+  /** A sparse MoE in every block (Mixtral: num_local_experts, num_experts_per_tok, router_*). */
+  readonly experts: boolean;
 }
 
 /** The config.json key of each DecoderConfig field (for naming fields in errors). */
 export const llamaStyleFieldNames: FieldNames = {
+  head: 'architectures',
+  labels: 'id2label',
+  problemType: 'problem_type',
+  padTokenId: 'pad_token_id',
   vocabSize: 'vocab_size',
   nEmbd: 'hidden_size',
   headSize: 'head_dim',
@@ -87,6 +98,14 @@ export const llamaStyleFieldNames: FieldNames = {
   norm: 'lmforge_norm',
   mlp: 'lmforge_mlp',
   dropout: 'attention_dropout',
+  'moe.experts': 'num_local_experts',
+  'moe.expertsPerToken': 'num_experts_per_tok',
+  'moe.routing': 'lmforge_routing',
+  'moe.auxLossCoef': 'router_aux_loss_coef',
+  'moe.zLossCoef': 'lmforge_router_z_loss_coef',
+  'moe.capacityFactor': 'lmforge_capacity_factor',
+  'moe.sharedExperts': 'lmforge_shared_experts',
+  'moe.jitter': 'router_jitter_noise',
 };
 
 /** The lmforge_* keys this mapping writes and reads; any other lmforge_* key is an error. */
@@ -101,6 +120,49 @@ const lmforgeKeys = new Set([
   'lmforge_qk_norm',
   'lmforge_sliding_window',
 ]);
+
+/** The lmforge_* keys of the expert settings MixtralConfig cannot say (experts architectures only). */
+const lmforgeExpertKeys = new Set([
+  'lmforge_routing',
+  'lmforge_capacity_factor',
+  'lmforge_shared_experts',
+  'lmforge_router_z_loss_coef',
+]);
+
+/**
+ * The raw `moe` setting of a Mixtral config.json (MixtralConfig's defaults for what is
+ * absent). HF adds the auxiliary loss to the training loss only with output_router_logits
+ * true (its default is false), and so does lmforge: with it false the coefficients read as
+ * 0. Switch routing, capacity, shared experts and the z-loss are lmforge_* keys.
+ */
+function moeFromHf(c: HfConfigJson): Record<keyof MoeConfig, unknown> {
+  const losses = c['output_router_logits'] === true;
+  return {
+    experts: c['num_local_experts'] ?? 8,
+    expertsPerToken: c['num_experts_per_tok'] ?? 2,
+    routing: c['lmforge_routing'] ?? 'topk-softmax',
+    auxLossCoef: losses ? (c['router_aux_loss_coef'] ?? 0.001) : 0,
+    zLossCoef: losses ? (c['lmforge_router_z_loss_coef'] ?? 0) : 0,
+    capacityFactor: c['lmforge_capacity_factor'] ?? null,
+    sharedExperts: c['lmforge_shared_experts'] ?? 0,
+    jitter: c['router_jitter_noise'] ?? 0,
+  };
+}
+
+/** MixtralConfig's expert keys for `moe` (output_router_logits set whenever a coefficient is nonzero), lmforge_* only where it differs from HF's behaviour. */
+function moeToHf(moe: MoeConfig): Record<string, unknown> {
+  return {
+    num_local_experts: moe.experts,
+    num_experts_per_tok: moe.expertsPerToken,
+    router_aux_loss_coef: moe.auxLossCoef,
+    router_jitter_noise: moe.jitter,
+    output_router_logits: moe.auxLossCoef > 0 || moe.zLossCoef > 0,
+    ...(moe.routing === 'topk-softmax' ? {} : { lmforge_routing: moe.routing }),
+    ...(moe.capacityFactor === null ? {} : { lmforge_capacity_factor: moe.capacityFactor }),
+    ...(moe.sharedExperts > 0 ? { lmforge_shared_experts: moe.sharedExperts } : {}),
+    ...(moe.zLossCoef > 0 ? { lmforge_router_z_loss_coef: moe.zLossCoef } : {}),
+  };
+}
 
 /** With learned positions the context length sizes a weight too. */
 function requiredFields(c: HfConfigJson): string[] {
@@ -134,7 +196,7 @@ function windowFromHf(arch: LlamaStyleArchitecture, c: HfConfigJson, problems: s
     case 'every-layer': {
       if (c['layer_types'] !== undefined && c['layer_types'] !== null) {
         problems.push(
-          `layer_types: MistralForCausalLM ignores it and attends with one rule in every layer; a config with per-layer attention types is a Ministral model, which lmforge does not support`,
+          `layer_types: ${arch.classes.causalLm} ignores it and attends with one rule in every layer; a config with per-layer attention types is a Ministral model, which lmforge does not support`,
         );
       }
       const size = sizeOf();
@@ -232,7 +294,8 @@ export function llamaStyleFromHf(
   const problems: string[] = [];
   rejectCommonUnsupported(c, problems);
   for (const key of Object.keys(c)) {
-    if (key.startsWith('lmforge_') && !lmforgeKeys.has(key)) problems.push(`${key}: unknown lmforge field`);
+    const known = lmforgeKeys.has(key) || (arch.experts && lmforgeExpertKeys.has(key));
+    if (key.startsWith('lmforge_') && !known) problems.push(`${key}: unknown lmforge field`);
   }
   const d = arch.defaults;
   const heads = c['num_attention_heads'];
@@ -260,6 +323,7 @@ export function llamaStyleFromHf(
   const headDim = c['head_dim'] ?? d.headDim;
   const raw = {
     arch: arch.modelType,
+    ...decoderHeadFromHf(c, arch.classes, problems),
     vocabSize: c['vocab_size'],
     nEmbd: c['hidden_size'],
     // head_dim null or absent means hidden_size / num_attention_heads (HF's getattr(config, "head_dim", None) or ...).
@@ -284,6 +348,7 @@ export function llamaStyleFromHf(
     norm: c['lmforge_norm'] ?? 'rmsNorm',
     mlp: c['lmforge_mlp'] ?? 'swiglu',
     dropout: c['lmforge_dropout'] ?? c['attention_dropout'] ?? 0,
+    ...(arch.experts ? { moe: moeFromHf(c) } : {}),
   };
   rejectUnsupported(problems, where);
   return resolveDecoderConfig(raw, where, llamaStyleFieldNames);
@@ -306,7 +371,7 @@ export function llamaStyleToHf(arch: LlamaStyleArchitecture, s: DecoderConfig): 
   if (s.qkNorm !== arch.qkNorm) extras['lmforge_qk_norm'] = s.qkNorm;
   const rope = s.positional.kind === 'rope' ? s.positional : null;
   return {
-    architectures: [arch.className],
+    ...decoderHeadToHf(s, arch.classes),
     model_type: arch.modelType,
     vocab_size: s.vocabSize,
     hidden_size: s.nEmbd,
@@ -323,6 +388,7 @@ export function llamaStyleToHf(arch: LlamaStyleArchitecture, s: DecoderConfig): 
     ...(fieldBias ? { attention_bias: s.attentionBias === 'all' } : {}),
     ...(arch.mlpBias === 'field' ? { mlp_bias: s.mlpBias } : {}),
     ...windowToHf(arch, s),
+    ...(s.moe === null ? {} : moeToHf(s.moe)),
     attention_dropout: s.dropout,
     initializer_range: s.initStd,
     tie_word_embeddings: s.tiedEmbeddings,

@@ -1,14 +1,18 @@
 /**
- * DecoderLM: the decoder-only causal LM of the GPT-2, Llama, Mistral and Qwen presets, driven by
+ * DecoderLM: the decoder-only causal LM of the GPT-2, Llama, Mistral, Qwen and Mixtral presets, driven by
  * DecoderConfig and implementing the model contract (../model.ts). It reads top to bottom
  * as nanoGPT's model.py: token (+ position) embeddings, the pre-norm blocks
  * (../blocks/transformer-block.ts with ./block-spec.ts), a final norm and a head (the lm_head Linear, or the token
- * embedding when tied).
+ * embedding when tied; or, for sequence classification, `score` at each row's last real
+ * token, as HF's GPT2ForSequenceClassification / LlamaForSequenceClassification).
  *
  * Parameter paths equal the Hugging Face checkpoint keys of the config's `arch`
  * (GPT2LMHeadModel: transformer.h.3.attn.c_attn.weight; LlamaForCausalLM, MistralForCausalLM,
  * Qwen2ForCausalLM: model.layers.3.self_attn.q_proj.weight; Qwen3ForCausalLM adds
- * model.layers.3.self_attn.q_norm.weight), so a saved model is an HF model folder.
+ * model.layers.3.self_attn.q_norm.weight; MixtralForCausalLM:
+ * model.layers.3.block_sparse_moe.experts.5.w1.weight), so a saved model is an HF model folder.
+ * With expert layers (config.moe) the blocks share one RouterRecorder per call, from which
+ * the auxiliary loss (ModelOutputs.auxLoss) and the router statistics are returned.
  *
  * Legend: B batch, T time, C channels (nEmbd), V vocab, nH heads, nKV kv-heads, hs head size.
  */
@@ -16,11 +20,10 @@ import {
   type Tensor,
   Rng,
   add,
-  dropout,
   embedding,
+  isGradEnabled,
   isTensor,
   matmulTransposed,
-  narrow,
 } from '../../tensor/index.js';
 import {
   Module,
@@ -28,17 +31,28 @@ import {
   KVCache,
   RotaryEmbedding,
   ropeInverseFrequencies,
+  RouterRecorder,
+  routerAuxLoss,
   sinusoidalTable,
   positionRows,
   type AttentionMask,
+  type MoeContext,
   type Projection,
 } from '../../nn/index.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 import { weightInit, type BuildInit } from '../blocks/transformer-block.js';
+import { callAttentionDropout, callDropout } from '../blocks/dropout.js';
+import {
+  ClassificationHead,
+  lastTokenPositions,
+  selectPositions,
+  tokensAt,
+} from '../heads/classification-head.js';
 import type {
   LanguageModel,
   LogitsOptions,
   ModelCache,
+  ModelHead,
   ModelInputs,
   ModelOutputs,
   OutputOptions,
@@ -78,6 +92,8 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
   readonly config: DecoderConfig;
   readonly #sinusoidal: Tensor | null;
   readonly #rope: RotaryEmbedding | null;
+  readonly head: ModelHead = { kind: 'causal-lm' };
+  readonly #score: ClassificationHead | null = null;
 
   constructor(config: DecoderConfig, options: DecoderOptions = {}) {
     super();
@@ -87,7 +103,14 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
         ? { init: 'empty' }
         : { init: 'random', rng: options.rng ?? new Rng(options.seed ?? 0) };
     this.addChild(archNames[config.arch].body, new DecoderBody(config, build));
-    if (!config.tiedEmbeddings) {
+    if (config.head === 'sequence-classification') {
+      const labels = config.labels!;
+      this.head = { kind: 'sequence-classification', labels: labels.names };
+      const init = weightInit(build, config.initStd);
+      this.#score = this.mount(
+        new ClassificationHead({ nEmbd: config.nEmbd, labels, name: 'score', bias: false, init }),
+      );
+    } else if (!config.tiedEmbeddings) {
       this.addChild(
         'lm_head',
         new Linear(config.nEmbd, config.vocabSize, { bias: false, ...weightInit(build, config.initStd) }),
@@ -110,9 +133,14 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     return this.child<DecoderBody>(archNames[this.config.arch].body);
   }
 
-  /** The untied output head (C -> V); null when the head is the token embedding. */
+  /** The untied output head (C -> V); null when the head is the token embedding (or a classifier). */
   get lmHead(): Projection | null {
-    return this.config.tiedEmbeddings ? null : this.child<Projection>('lm_head');
+    return this.config.tiedEmbeddings || this.#score !== null ? null : this.child<Projection>('lm_head');
+  }
+
+  /** The sequence-classification head (`score`); null for a causal LM. */
+  get score(): ClassificationHead | null {
+    return this.#score;
   }
 
   get family(): string {
@@ -153,12 +181,11 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     const [B, T] = ids.shape as [number, number];
     const cache = this.#cacheOf(inputs.cache, B);
     const offset = cache?.length ?? 0;
-    this.#checkInputs(inputs, offset);
+    this.#checkInputs(inputs, outputs, offset);
     const training = outputs.mode === undefined ? this.training : outputs.mode === 'train';
-    const drop = this.#dropper(training, outputs.rng);
     const p = this.config.dropout;
-    // #dropper has checked that training with dropout comes with an rng.
-    const attentionDropout = training && p > 0 ? { p, rng: outputs.rng! } : null;
+    const drop = callDropout(p, training, outputs.rng, where);
+    const attentionDropout = callAttentionDropout(p, training, outputs.rng, where);
     const body = this.body;
 
     let x = body.embed.forward(ids); // (B, T, C)
@@ -172,24 +199,66 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     }
     x = drop(x);
     const mask = maskOf(inputs.attentionMask);
+    const moe = this.#moeContext(training, outputs);
     const stack = body.blocks.run(
       x,
-      { offset, rope: this.#rope, cache, drop, attentionDropout, ...(mask === null ? {} : { mask }) },
+      {
+        offset,
+        rope: this.#rope,
+        cache,
+        drop,
+        attentionDropout,
+        ...(mask === null ? {} : { mask }),
+        ...(moe === null ? {} : { moe }),
+      },
       outputs,
     );
     x = body.finalNorm.forward(stack.output); // (B, T, C)
     const hiddenStates = stack.hiddenStates === null ? null : [...stack.hiddenStates, x];
     const attentions = stack.attentions;
     cache?.advance(T);
-    const logits = outputs.logits ?? 'all';
+    const records = moe?.recorder?.records;
+    const which = outputs.logits ?? 'all';
+    let logits: Tensor | null = null;
+    if (which !== 'none') {
+      const score = this.#score;
+      // A classifier reads each row's last real token (HF: the last non-pad token).
+      logits =
+        score === null
+          ? this.#head(selectPositions(x, which, where)) // (B, T', V) or (N, V)
+          : score.forward(
+              tokensAt(x, lastTokenPositions(ids, paddingKeysOf(inputs), this.config.padTokenId)),
+            ); // (B, L)
+    }
     return {
-      logits: logits === 'none' ? null : this.#head(logits === 'last' ? narrow(x, 1, T - 1, 1) : x),
+      logits,
       ...(hiddenStates === null ? {} : { hiddenStates }),
       ...(attentions === null ? {} : { attentions }),
+      ...(moe?.recorder?.losses === true ? { auxLoss: routerAuxLoss(records!, this.config.moe!) } : {}),
+      ...(outputs.routerStats === true && records !== undefined
+        ? { routerStats: records.map((r) => r.stats) }
+        : {}),
     };
   }
 
-  /** x (B, T', C) -> logits (B, T', V): the lm_head layer, or the token embedding when tied. */
+  /**
+   * The expert layers' context of one call (null for a dense model): the mode, the rng for
+   * router jitter, and a recorder when router statistics are asked for or the auxiliary loss
+   * is due (nonzero coefficients, while autograd records: it is a training term).
+   */
+  #moeContext(training: boolean, outputs: OutputOptions): MoeContext | null {
+    const moe = this.config.moe;
+    if (moe === null) return null;
+    const losses = (moe.auxLossCoef > 0 || moe.zLossCoef > 0) && isGradEnabled();
+    const recorder = losses || outputs.routerStats === true ? new RouterRecorder({ losses }) : null;
+    return {
+      training,
+      ...(outputs.rng === undefined ? {} : { rng: outputs.rng }),
+      ...(recorder === null ? {} : { recorder }),
+    };
+  }
+
+  /** x (..., C) -> logits (..., V): the lm_head layer, or the token embedding when tied. */
   #head(x: Tensor): Tensor {
     const head = this.lmHead;
     return head === null ? matmulTransposed(x, this.body.embed.weight) : head.forward(x); // (B, T', V)
@@ -216,8 +285,26 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
   }
 
   /** Rejects inputs this model cannot take, before any work. */
-  #checkInputs(inputs: ModelInputs, offset: number): void {
+  #checkInputs(inputs: ModelInputs, outputs: OutputOptions, offset: number): void {
     const where = 'DecoderLM.forward';
+    if (inputs.tokenTypes !== undefined) {
+      throw new ConfigError('a decoder has no token-type embedding', {
+        where: `${where}: tokenTypes`,
+        hint: 'token types (segments) are for encoders such as BERT',
+      });
+    }
+    if (this.#score !== null && typeof outputs.logits === 'object') {
+      throw new ConfigError('a sequence classifier has one output per row: no logits positions', {
+        where: `${where}: logits.at`,
+        hint: "use logits 'all'",
+      });
+    }
+    if (this.#score !== null && inputs.cache !== undefined) {
+      throw new ConfigError('a sequence classifier reads whole sequences: no cache', {
+        where: `${where}: cache`,
+        hint: 'call forward without a cache',
+      });
+    }
     if (inputs.encoderOutput !== undefined) {
       throw new ConfigError('a decoder-only model has no cross-attention', {
         where: `${where}: encoderOutput`,
@@ -246,25 +333,16 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     return new KVCache({ nLayer, batch, nKvHead, maxT, headSize });
   }
 
-  #dropper(training: boolean, rng: Rng | undefined): (x: Tensor) => Tensor {
-    const p = this.config.dropout;
-    if (p === 0 || !training) return (x) => x;
-    if (rng === undefined) {
-      throw new ConfigError('training with dropout needs an rng', {
-        where: 'DecoderLM.forward',
-        expected: 'options.rng',
-        actual: `dropout ${p}, no rng`,
-        hint: "pass { rng } to forward(), or run in eval mode (model.eval(), or mode: 'eval')",
-      });
-    }
-    return (x) => dropout(x, p, rng, true);
-  }
-
   override dispose(): void {
     super.dispose();
     this.#sinusoidal?.dispose();
     this.#rope?.dispose();
   }
+}
+
+/** The (B, Tk) keys of a padding mask; null without one. */
+function paddingKeysOf(inputs: ModelInputs): Tensor | null {
+  return inputs.attentionMask?.kind === 'padding' ? inputs.attentionMask.keys : null;
 }
 
 /** The contract's attention mask as the attention layers' mask kind, with the causal rule kept. */
@@ -275,6 +353,8 @@ function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
       return { kind: 'padding', keys: input.keys, causal: true };
     case 'additive':
       return { kind: 'additive', mask: input.mask, causal: true };
+    case 'segments':
+      return { kind: 'segments', segments: input.segments, causal: true };
   }
 }
 
@@ -282,8 +362,10 @@ function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
  * Checks `positions` (B, T) int32 against ids and the context: each in [0, blockSize), and
  * with RoPE each row's tokens consecutive (p, p + 1, ...; padding, where a padding mask says
  * so, may hold anything in range), for rotary attention depends on position differences
- * only, so a row shifted by its left padding attends exactly as the default. (Across the
- * calls of one cache a row's shift must stay the same; that is the caller's part.)
+ * only, so a row shifted by its left padding attends exactly as the default. With a
+ * segments mask the rule holds within each document: a token never attends another
+ * document, so each may restart its positions (packed sequences). (Across the calls of one
+ * cache a row's shift must stay the same; that is the caller's part.)
  */
 function checkPositions(
   inputs: ModelInputs,
@@ -313,9 +395,15 @@ function checkPositions(
   // The padding mask covers every key so far (cached + new): new token t is key offset + t.
   const isToken = (b: number, t: number): boolean =>
     mask?.kind !== 'padding' || mask.keys.shape[1] !== offset + T || at(mask.keys, b, offset + t) !== 0;
+  // A new document (segments mask) may start its positions anew: new token t is key offset + t.
+  const newDocument = (b: number, t: number): boolean =>
+    mask?.kind === 'segments' &&
+    t > 0 &&
+    at(mask.segments, b, offset + t) !== at(mask.segments, b, offset + t - 1);
   for (let b = 0; b < B; b++) {
     let shift: number | null = null;
     for (let t = 0; t < T; t++) {
+      if (newDocument(b, t)) shift = null;
       const p = at(positions, b, t);
       if (!(p >= 0 && p < blockSize)) {
         throw new ConfigError('position out of range', {

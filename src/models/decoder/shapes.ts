@@ -8,6 +8,7 @@
 import { sizeOfPlan, type ModelSize } from '../size.js';
 import type { DecoderConfig } from './config.js';
 import { archNames, qkNormNames } from './names.js';
+import { moeParameterShapes } from '../mixtral/shapes.js';
 
 /** Parameter path -> shape, in the order DecoderLM registers them. */
 export function parameterShapes(config: DecoderConfig): Map<string, readonly number[]> {
@@ -50,13 +51,19 @@ export function parameterShapes(config: DecoderConfig): Map<string, readonly num
     }
     norm(`${block}.${names.norm2}`);
     const mlp = `${block}.${names.mlp}`;
+    if (config.moe !== null) {
+      for (const [path, shape] of moeParameterShapes(mlp, config, config.moe, names.moe!))
+        shapes.set(path, shape);
+      continue;
+    }
     const m = names.mlpNames[config.mlp];
     if (m.kind === 'swiglu') linear(`${mlp}.${m.gate}`, C, hidden, config.mlpBias);
     linear(`${mlp}.${m.up}`, C, hidden, config.mlpBias);
     linear(`${mlp}.${m.down}`, hidden, C, config.mlpBias);
   }
   norm(`${body}.${names.finalNorm}`);
-  if (!config.tiedEmbeddings) shapes.set('lm_head.weight', [V, C]);
+  if (config.head === 'sequence-classification') shapes.set('score.weight', [config.labels!.names.length, C]);
+  else if (!config.tiedEmbeddings) shapes.set('lm_head.weight', [V, C]);
   return shapes;
 }
 

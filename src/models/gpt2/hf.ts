@@ -19,6 +19,8 @@ import { resolveDecoderConfig, type DecoderConfig, type FieldNames } from '../de
 import {
   activationOf,
   activationToHf,
+  decoderHeadFromHf,
+  decoderHeadToHf,
   positionalOf,
   rejectCommonUnsupported,
   rejectUnsupported,
@@ -26,8 +28,15 @@ import {
   type HfConfigJson,
 } from '../decoder/hf-common.js';
 
+/** The HF classes of the gpt2 heads (config.json's `architectures`). */
+const gpt2Classes = { causalLm: 'GPT2LMHeadModel', sequenceClassification: 'GPT2ForSequenceClassification' };
+
 /** The config.json key of each DecoderConfig field (for naming fields in errors). */
 export const gpt2FieldNames: FieldNames = {
+  head: 'architectures',
+  labels: 'id2label',
+  problemType: 'problem_type',
+  padTokenId: 'pad_token_id',
   vocabSize: 'vocab_size',
   blockSize: 'n_positions',
   nEmbd: 'n_embd',
@@ -78,7 +87,7 @@ export function gpt2ToHf(s: DecoderConfig): Record<string, unknown> {
   if (!s.bias) extras['lmforge_bias'] = false;
   if (s.nKvHead !== s.nHead) extras['lmforge_n_kv_head'] = s.nKvHead;
   return {
-    architectures: ['GPT2LMHeadModel'],
+    ...decoderHeadToHf(s, gpt2Classes),
     model_type: 'gpt2',
     vocab_size: s.vocabSize,
     n_positions: s.blockSize,
@@ -126,6 +135,7 @@ export function gpt2FromHf(c: HfConfigJson, where: string): DecoderConfig {
   }
   const raw = {
     arch: 'gpt2',
+    ...decoderHeadFromHf(c, gpt2Classes, problems),
     vocabSize: c['vocab_size'],
     blockSize: c['n_positions'],
     nEmbd,

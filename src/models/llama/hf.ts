@@ -9,12 +9,15 @@
  * (1e-6), rope_theta (10000), rope_scaling / rope_parameters (default, linear, llama3;
  * dynamic, which equals default within max_position_embeddings), attention_bias (q, k, v and
  * o together; false), mlp_bias (false), attention_dropout (training only), initializer_range
- * (random init only), tie_word_embeddings (false).
+ * (random init only), tie_word_embeddings (false); for LlamaForSequenceClassification
+ * (`architectures`) id2label / label2id / num_labels, problem_type and pad_token_id (the
+ * last token that is not it is the one classified).
  * Ignored, because LlamaForCausalLM's forward does not depend on them: pretraining_tp (it
  * slices the same matrix products, equal up to rounding), use_cache, bos/eos/pad_token_id
- * (eos_token_id is read for generation when the folder has no generation_config.json),
+ * (eos_token_id is read for generation when the folder has no generation_config.json; a
+ * causal LM's pad_token_id is ignored),
  * torch_dtype / dtype (lmforge computes in float32 whatever the stored dtype), and every key
- * LlamaModel does not read (transformers_version, architectures, ...).
+ * LlamaModel does not read (transformers_version, an `architectures` naming another head, ...).
  * Rejected: rope_scaling types other than those above (yarn, longrope, ...), a
  * partial_rotary_factor other than 1, and the fields no family supports
  * (quantization_config, auto_map, pruned_heads, add_cross_attention; decoder/hf-common.ts).
@@ -33,7 +36,7 @@ export const llamaFieldNames: FieldNames = llamaStyleFieldNames;
 
 export const llamaArchitecture: LlamaStyleArchitecture = {
   modelType: 'llama',
-  className: 'LlamaForCausalLM',
+  classes: { causalLm: 'LlamaForCausalLM', sequenceClassification: 'LlamaForSequenceClassification' },
   defaults: {
     ropeTheta: 10000,
     rmsNormEps: 1e-6,
@@ -48,6 +51,7 @@ export const llamaArchitecture: LlamaStyleArchitecture = {
   mlpBias: 'field',
   qkNorm: false,
   window: 'none',
+  experts: false,
 };
 
 export function llamaToHf(s: DecoderConfig): Record<string, unknown> {

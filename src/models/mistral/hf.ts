@@ -22,7 +22,7 @@ import { llamaStyleFromHf, llamaStyleToHf, type LlamaStyleArchitecture } from '.
 
 export const mistralArchitecture: LlamaStyleArchitecture = {
   modelType: 'mistral',
-  className: 'MistralForCausalLM',
+  classes: { causalLm: 'MistralForCausalLM', sequenceClassification: 'MistralForSequenceClassification' },
   defaults: {
     ropeTheta: 10000,
     rmsNormEps: 1e-6,
@@ -37,6 +37,7 @@ export const mistralArchitecture: LlamaStyleArchitecture = {
   mlpBias: false,
   qkNorm: false,
   window: 'every-layer',
+  experts: false,
 };
 
 export function mistralToHf(s: DecoderConfig): Record<string, unknown> {

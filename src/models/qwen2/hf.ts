@@ -21,7 +21,7 @@ import { llamaStyleFromHf, llamaStyleToHf, type LlamaStyleArchitecture } from '.
 
 export const qwen2Architecture: LlamaStyleArchitecture = {
   modelType: 'qwen2',
-  className: 'Qwen2ForCausalLM',
+  classes: { causalLm: 'Qwen2ForCausalLM', sequenceClassification: 'Qwen2ForSequenceClassification' },
   defaults: {
     ropeTheta: 10000,
     rmsNormEps: 1e-6,
@@ -36,6 +36,7 @@ export const qwen2Architecture: LlamaStyleArchitecture = {
   mlpBias: false,
   qkNorm: false,
   window: 'qwen',
+  experts: false,
 };
 
 export function qwen2ToHf(s: DecoderConfig): Record<string, unknown> {

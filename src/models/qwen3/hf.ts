@@ -17,7 +17,7 @@ import { llamaStyleFromHf, llamaStyleToHf, type LlamaStyleArchitecture } from '.
 
 export const qwen3Architecture: LlamaStyleArchitecture = {
   modelType: 'qwen3',
-  className: 'Qwen3ForCausalLM',
+  classes: { causalLm: 'Qwen3ForCausalLM', sequenceClassification: 'Qwen3ForSequenceClassification' },
   defaults: {
     ropeTheta: 10000,
     rmsNormEps: 1e-6,
@@ -32,6 +32,7 @@ export const qwen3Architecture: LlamaStyleArchitecture = {
   mlpBias: false,
   qkNorm: true,
   window: 'qwen',
+  experts: false,
 };
 
 export function qwen3ToHf(s: DecoderConfig): Record<string, unknown> {

@@ -8,7 +8,10 @@
  *   and 0 for padding, optionally together with the causal rule (left-padded batched
  *   generation: pad keys are never seen, and a pad query that sees no key gives 0);
  * - additive: a custom float mask broadcastable to (B, nH, Tq, Tk), added to the scores
- *   (-Infinity removes a key), optionally with the causal rule.
+ *   (-Infinity removes a key), optionally with the causal rule;
+ * - segments: the document id of every key, (B, Tk) int32: a query sees only the keys of
+ *   its own document, optionally with the causal rule (several conversations packed into
+ *   one training row attend as if each were alone: a per-document causal mask).
  * A causal mask may also carry a sliding window (Mistral; Beltagy et al., 2020): query i
  * sees only keys j > position(i) - window, i.e. its `window` latest keys, itself included,
  * as transformers' masking_utils (sliding_window_overlay: kv_idx > q_idx - sliding_window).
@@ -31,7 +34,8 @@ export type AttentionMask =
   | { readonly kind: 'causal' }
   | { readonly kind: 'bidirectional' }
   | { readonly kind: 'padding'; readonly keys: Tensor; readonly causal: boolean }
-  | { readonly kind: 'additive'; readonly mask: Tensor; readonly causal: boolean };
+  | { readonly kind: 'additive'; readonly mask: Tensor; readonly causal: boolean }
+  | { readonly kind: 'segments'; readonly segments: Tensor; readonly causal: boolean };
 
 export const causalMask: AttentionMask = { kind: 'causal' };
 export const bidirectionalMask: AttentionMask = { kind: 'bidirectional' };
@@ -48,6 +52,7 @@ export function isCausal(mask: AttentionMask): boolean {
       return false;
     case 'padding':
     case 'additive':
+    case 'segments':
       return mask.causal;
   }
 }
@@ -112,6 +117,10 @@ export function maskOptions(
       }
       case 'additive':
         return { causal: mask.causal, causalOffset, mask: mask.mask, dropout };
+      case 'segments': {
+        const additive = segmentsToAdditive(mask.segments, shape, dtype, `${where} segments mask`);
+        return { causal: mask.causal, causalOffset, mask: additive, dropout };
+      }
     }
   })();
   // Below `size` keys every query sees all it may: the window changes nothing.
@@ -151,6 +160,47 @@ export function slidingWindowMask(
     data.fill(-Infinity, i * Tk, i * Tk + first);
   }
   return out;
+}
+
+/**
+ * Segment ids (B, filled) -> (B, 1, Tq, Tk) of 0 where key j belongs to query i's document
+ * and -Infinity elsewhere (and on unfilled keys); query i is key causalOffset + i, so
+ * Tq = filled - causalOffset. The fused kernel then applies it with the causal rule.
+ */
+function segmentsToAdditive(
+  segments: Tensor,
+  shape: { readonly B: number; readonly Tk: number; readonly filled: number; readonly causalOffset: number },
+  dtype: FloatDType,
+  where: string,
+): Tensor {
+  const { B, Tk, filled, causalOffset } = shape;
+  if (
+    segments.dtype !== 'int32' ||
+    segments.ndim !== 2 ||
+    segments.shape[0] !== B ||
+    segments.shape[1] !== filled
+  ) {
+    throw new ShapeError('a segments mask must have one int32 document id per sequence and key', {
+      where,
+      expected: `(${B}, ${filled}) int32 (batch, keys so far)`,
+      actual: `(${segments.shape.join(', ')}) ${segments.dtype}`,
+    });
+  }
+  const Tq = filled - causalOffset;
+  const ids = segments.values();
+  const [strideB, strideT] = segments.strides as [number, number];
+  const at = (b: number, j: number): number => ids[segments.offset + b * strideB + j * strideT]!;
+  const additive = TensorClass.empty([B, 1, Tq, Tk], dtype, false);
+  const out = additive.floats();
+  out.fill(-Infinity);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < Tq; i++) {
+      const own = at(b, causalOffset + i);
+      const row = (b * Tq + i) * Tk;
+      for (let j = 0; j < filled; j++) if (at(b, j) === own) out[row + j] = 0;
+    }
+  }
+  return additive;
 }
 
 /** keys (B, filled) 0/1 -> (B, 1, 1, Tk) of 0 for a token and -Infinity for padding and unfilled keys. */

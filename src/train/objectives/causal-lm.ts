@@ -64,11 +64,17 @@ export class CausalLmObjective implements Objective<Batch> {
   }
 
   loss(model: LanguageModel, batch: Batch, settings: ForwardSettings): ObjectiveLoss {
-    const { logits, auxLoss } = model.forward(
+    const rng = settings.rng === undefined ? {} : { rng: settings.rng };
+    const { logits, auxLoss, routerStats } = model.forward(
       { ids: batch.x },
-      { logits: 'all', mode: settings.mode, ...(settings.rng === undefined ? {} : { rng: settings.rng }) },
+      { logits: 'all', mode: settings.mode, routerStats: settings.mode === 'train', ...rng },
     ); // (B, T, V)
     const loss = crossEntropy(logits!, batch.y); // () mean over B*T
-    return { loss, tokens: batch.x.size, ...(auxLoss === undefined ? {} : { auxLoss }) };
+    return {
+      loss,
+      tokens: batch.x.size,
+      ...(auxLoss === undefined ? {} : { auxLoss }),
+      ...(routerStats === undefined ? {} : { routerStats }),
+    };
   }
 }

@@ -5,11 +5,12 @@
  * masked text, sentence pairs, labelled examples), makes batches from a seeded Rng, and
  * turns one batch into a scalar loss through the model contract (../../models/model.ts).
  *
- * Objectives today: causal-lm.ts (next-token prediction, decoders). Masked-LM (encoders),
- * sequence-to-sequence (encoder-decoders) and classification/tagging heads plug in here.
+ * Objectives today: causal-lm.ts (next-token prediction, decoders) and masked-lm.ts
+ * (masked-token prediction, encoders). Sequence-to-sequence (encoder-decoders) and
+ * classification/tagging heads plug in here.
  */
 import type { Rng, Tensor } from '../../tensor/index.js';
-import type { LanguageModel } from '../../models/index.js';
+import type { LanguageModel, ModelOutputs } from '../../models/index.js';
 
 /** A split of an objective's data. */
 export type ObjectiveSplit = 'train' | 'val';
@@ -38,9 +39,11 @@ export interface ObjectiveLoss {
   /** () the objective's loss (the mean over the batch's targets): what evaluation reports. */
   readonly loss: Tensor;
   /** () a term the model adds (MoE load balancing); optimised with the loss, logged apart. */
-  readonly auxLoss?: Tensor;
+  readonly auxLoss?: Tensor | undefined;
   /** Targets this batch trains on (tokens, masked tokens, examples): for throughput. */
   readonly tokens: number;
+  /** Models with expert layers: the routers' statistics of this forward (logged per evaluation window). */
+  readonly routerStats?: ModelOutputs['routerStats'] | undefined;
 }
 
 export interface Objective<Batch = unknown> {

@@ -1,0 +1,432 @@
+/**
+ * Models in GGUF files, for every family with a GGUF mapping (./gguf-mapping.ts), chosen by
+ * `general.architecture` when reading and by the model's family when writing: loadGguf,
+ * checkGguf (validate without building, for `lmforge info`) and saveGguf. The tokenizer
+ * comes from and goes to the file's `tokenizer.ggml.*` keys (./gguf-tokenizer.ts).
+ *
+ * Reading checks, before any parameter is allocated: the header (io's hostile-file
+ * parser), the architecture's keys, every tensor the config implies present with its
+ * shape and a type lmforge dequantises, no tensor it does not use, the vocabulary as long
+ * as the embedding, and the model's size against the machine's memory; then each tensor is
+ * dequantised, put back in lmforge's layout and checked finite.
+ */
+import {
+  GgufMetadata,
+  dequantizableTypes,
+  ggmlType,
+  openGgufFile,
+  quantize,
+  writeGgufFile,
+  type GgmlType,
+  type GgufLimits,
+  type GgufSource,
+  type GgufTensorInfo,
+  type GgufValue,
+  type GgufWriteType,
+} from '../io/index.js';
+import type { Tensor } from '../tensor/index.js';
+import { ggufVocabFromTokenizer, tokenizerFromGgufVocab, type Tokenizer } from '../tokenizers/index.js';
+import { ConfigError, FormatError } from '../util/errors.js';
+import { gpt2Gguf } from './gpt2/gguf.js';
+import {
+  fromGgufLayout,
+  ggufDims,
+  toGgufLayout,
+  type GgufMapping,
+  type GgufTensorPlan,
+} from './gguf-mapping.js';
+import { vocabFromMetadata, vocabToMetadata } from './gguf-tokenizer.js';
+import { llamaGguf } from './llama/gguf.js';
+import type { LanguageModel, ModelConfig } from './model.js';
+import { createModel, modelSize, type AnyLanguageModel, type AnyModelConfig } from './registry.js';
+
+const mappings = new Map<string, GgufMapping>();
+
+/**
+ * Adds a family's GGUF mapping under its architecture (a second one for a taken
+ * architecture is an error).
+ *
+ * @example
+ * registerGgufMapping(qwen2Gguf); // loadGguf then reads general.architecture 'qwen2'
+ */
+export function registerGgufMapping<Config extends ModelConfig>(mapping: GgufMapping<Config>): void {
+  if (mappings.has(mapping.architecture)) {
+    throw new ConfigError('a GGUF mapping is already registered for this architecture', {
+      where: 'registerGgufMapping',
+      actual: mapping.architecture,
+    });
+  }
+  mappings.set(mapping.architecture, mapping as unknown as GgufMapping);
+}
+
+registerGgufMapping(llamaGguf);
+registerGgufMapping(gpt2Gguf);
+
+/** The GGUF architectures lmforge reads and writes. */
+export function ggufArchitectures(): string[] {
+  return [...mappings.keys()];
+}
+
+function mappingOfArchitecture(architecture: string, where: string): GgufMapping {
+  const mapping = mappings.get(architecture);
+  if (mapping === undefined) {
+    throw new FormatError('architecture not supported', {
+      where,
+      expected: ggufArchitectures().join(' | '),
+      actual: JSON.stringify(architecture),
+    });
+  }
+  return mapping;
+}
+
+function mappingOfFamily(modelType: string, where: string): GgufMapping {
+  for (const mapping of mappings.values()) if (mapping.modelType === modelType) return mapping;
+  throw new ConfigError('this model family has no GGUF mapping', {
+    where,
+    expected: [...mappings.values()].map((m) => m.modelType).join(' | '),
+    actual: modelType,
+  });
+}
+
+/** What a GGUF file says about itself, for `lmforge info`. */
+export interface GgufSummary {
+  readonly version: number;
+  readonly architecture: string;
+  readonly name: string | undefined;
+  readonly alignment: number;
+  /** Tensors per ggml type, e.g. { Q8_0: 14, F32: 9 }. */
+  readonly tensorTypes: Readonly<Record<string, number>>;
+  readonly tokenizerModel: 'llama' | 'gpt2';
+}
+
+/** A GGUF file read as far as the weights: config, tokenizer and the tensor of each parameter. */
+interface CheckedGguf {
+  readonly config: AnyModelConfig;
+  readonly mapping: GgufMapping;
+  readonly tokenizer: Tokenizer;
+  /** The ids generation stops at: EOS, and an end-of-turn token when the file names one. */
+  readonly eosIds: readonly number[];
+  readonly plan: ReadonlyArray<readonly [GgufTensorPlan, GgufTensorInfo]>;
+  readonly summary: GgufSummary;
+}
+
+const shown = 8;
+
+/** Matches the file's tensors with the plan: one FormatError lists every disagreement. */
+function matchTensors(
+  plan: readonly GgufTensorPlan[],
+  tensors: ReadonlyMap<string, GgufTensorInfo>,
+  source: string,
+): Array<readonly [GgufTensorPlan, GgufTensorInfo]> {
+  const problems: string[] = [];
+  const matched: Array<readonly [GgufTensorPlan, GgufTensorInfo]> = [];
+  const used = new Set<string>();
+  for (const entry of plan) {
+    const info = tensors.get(entry.name);
+    const dims = ggufDims(entry);
+    if (info === undefined) {
+      problems.push(`${entry.name}: missing, the metadata implies [${dims.join(', ')}]`);
+      continue;
+    }
+    used.add(entry.name);
+    if (info.dims.length !== dims.length || info.dims.some((d, i) => d !== dims[i])) {
+      problems.push(
+        `${entry.name}: [${info.dims.join(', ')}] in the file, the metadata implies [${dims.join(', ')}]`,
+      );
+    } else if (!dequantizableTypes.includes(info.type.name)) {
+      problems.push(`${entry.name}: type ${info.type.name}, lmforge reads ${dequantizableTypes.join(', ')}`);
+    }
+    matched.push([entry, info]);
+  }
+  for (const name of tensors.keys())
+    if (!used.has(name)) problems.push(`${name}: not used by this architecture in lmforge`);
+  if (problems.length > 0) {
+    const more = problems.length > shown ? `; and ${problems.length - shown} more` : '';
+    throw new FormatError(
+      `${problems.length} tensor${problems.length === 1 ? '' : 's'} disagree with the metadata`,
+      {
+        where: source,
+        actual: problems.slice(0, shown).join('; ') + more,
+      },
+    );
+  }
+  return matched;
+}
+
+/** Everything but the weights: config, tokenizer, tensor plan, checked against each other. */
+function checkSource(file: GgufSource): CheckedGguf {
+  const { header, source } = file;
+  const metadata = new GgufMetadata(header.metadata, source);
+  const architecture = metadata.requiredString('general.architecture');
+  const mapping = mappingOfArchitecture(architecture, `${source}: general.architecture`);
+  const tensors = new Map(header.tensors.map((t) => [t.name, t]));
+  const config = mapping.configFromGguf(metadata, tensors) as AnyModelConfig;
+  const plan = matchTensors(mapping.tensorPlan(config), tensors, source);
+  const { vocab, eotId } = vocabFromMetadata(metadata);
+  const vocabSize = (config as { vocabSize?: number }).vocabSize;
+  if (vocab.tokens.length !== vocabSize) {
+    throw new FormatError('the vocabulary and the embedding disagree', {
+      where: `${source}: tokenizer.ggml.tokens`,
+      expected: `${vocabSize} tokens (token_embd.weight rows)`,
+      actual: vocab.tokens.length,
+    });
+  }
+  const tokenizer = tokenizerFromGgufVocab(vocab, source);
+  const eosIds = [tokenizer.eosId, eotId].filter(
+    (id, i, all): id is number => id !== undefined && all.indexOf(id) === i,
+  );
+  const tensorTypes: Record<string, number> = {};
+  for (const t of header.tensors) tensorTypes[t.type.name] = (tensorTypes[t.type.name] ?? 0) + 1;
+  const summary: GgufSummary = {
+    version: header.version,
+    architecture,
+    name: metadata.string('general.name'),
+    alignment: header.alignment,
+    tensorTypes,
+    tokenizerModel: vocab.model,
+  };
+  return { config, mapping, tokenizer, eosIds, plan, summary };
+}
+
+/** A tensor's values in the parameter's layout, checked finite. */
+async function readParameter(
+  file: GgufSource,
+  entry: GgufTensorPlan,
+  info: GgufTensorInfo,
+  into?: Float32Array,
+): Promise<Float32Array> {
+  const values = fromGgufLayout(entry, await file.readFloat32(info));
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      throw new FormatError('weight is not finite', {
+        where: `${file.source} tensor '${info.name}'`,
+        expected: 'finite values',
+        actual: `${values[i]} at element ${i}`,
+      });
+    }
+  }
+  into?.set(values);
+  return values;
+}
+
+export interface LoadGgufOptions {
+  readonly limits?: GgufLimits;
+  /** The memory the model may take (default: this machine's). */
+  readonly memoryLimitBytes?: number;
+}
+
+export interface LoadedGguf {
+  readonly model: AnyLanguageModel;
+  readonly config: AnyModelConfig;
+  /** Encodes as llama.cpp's llama_tokenize (BOS per the file), decodes as llama_detokenize. */
+  readonly tokenizer: Tokenizer;
+  /** EOS, and the end-of-turn token when the file names one: where llama.cpp stops. */
+  readonly eosIds: readonly number[];
+  readonly summary: GgufSummary;
+}
+
+/** loadGguf on an opened source (a file, or bytes in memory); closes it. */
+export async function loadGgufSource(file: GgufSource, options: LoadGgufOptions = {}): Promise<LoadedGguf> {
+  try {
+    const checked = checkSource(file);
+    const model = createModel(checked.config, {
+      init: 'empty',
+      where: file.source,
+      ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
+    }) as AnyLanguageModel;
+    try {
+      const parameters = new Map<string, Tensor>(model.namedParameters());
+      for (const [entry, info] of checked.plan) {
+        const into = entry.path === null ? undefined : (parameters.get(entry.path)!.values() as Float32Array);
+        await readParameter(file, entry, info, into);
+      }
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    model.eval();
+    const { config, tokenizer, eosIds, summary } = checked;
+    return { model, config, tokenizer, eosIds, summary };
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Loads a GGUF model (architectures llama and gpt2; tensors F32, F16, BF16, Q8_0, Q4_0,
+ * Q4_K, Q6_K, dequantised to float32) with the tokenizer stored in it.
+ *
+ * @example
+ * const { model, tokenizer, eosIds } = await loadGguf('tiny-llama.Q8_0.gguf');
+ */
+export async function loadGguf(path: string, options: LoadGgufOptions = {}): Promise<LoadedGguf> {
+  return loadGgufSource(
+    await openGgufFile(path, options.limits === undefined ? {} : { limits: options.limits }),
+    options,
+  );
+}
+
+/**
+ * The tokenizer stored in a GGUF file, reading only its header (no weights): for
+ * `lmforge tokenize --tokenizer FILE.gguf`.
+ *
+ * @example
+ * const tokenizer = await loadGgufTokenizer('model.gguf'); // encodes as llama_tokenize
+ */
+export async function loadGgufTokenizer(
+  path: string,
+  options: Pick<LoadGgufOptions, 'limits'> = {},
+): Promise<Tokenizer> {
+  const file = await openGgufFile(path, options.limits === undefined ? {} : { limits: options.limits });
+  try {
+    return tokenizerFromGgufVocab(
+      vocabFromMetadata(new GgufMetadata(file.header.metadata, path)).vocab,
+      path,
+    );
+  } finally {
+    await file.close();
+  }
+}
+
+export interface CheckedGgufFile {
+  readonly config: AnyModelConfig;
+  readonly parameters: number;
+  readonly tokenizer: Tokenizer;
+  readonly summary: GgufSummary;
+}
+
+/**
+ * Validates a GGUF file as loadGguf does (every tensor read and checked finite) without
+ * building the model: for `lmforge info`.
+ */
+export async function checkGguf(path: string, options: LoadGgufOptions = {}): Promise<CheckedGgufFile> {
+  const file = await openGgufFile(path, options.limits === undefined ? {} : { limits: options.limits });
+  try {
+    const checked = checkSource(file);
+    for (const [entry, info] of checked.plan) await readParameter(file, entry, info);
+    const { config, tokenizer, summary } = checked;
+    return { config, parameters: modelSize(config).parameters, tokenizer, summary };
+  } finally {
+    await file.close();
+  }
+}
+
+/** A parameter's elements in row-major order as float32 (its own storage when it can be). */
+function float32Values(parameter: Tensor): Float32Array {
+  const values = parameter.isContiguous() ? parameter.values() : Float32Array.from(parameter.toArray());
+  return values instanceof Float32Array ? values : Float32Array.from(values);
+}
+
+/** The tensor types `saveGguf` writes, named as llama.cpp's --outtype. */
+export type GgufFileType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
+
+/** general.file_type (llama.h's llama_ftype) and the type of the quantizable weights. */
+const fileTypes: Readonly<Record<GgufFileType, { readonly id: number; readonly type: GgufWriteType }>> = {
+  f32: { id: 0, type: 'F32' },
+  f16: { id: 1, type: 'F16' },
+  q4_0: { id: 2, type: 'Q4_0' },
+  q8_0: { id: 7, type: 'Q8_0' },
+};
+
+export interface SaveGgufOptions {
+  readonly type: GgufFileType;
+  /** general.name. */
+  readonly name?: string;
+  readonly onTensor?: (done: number, total: number, name: string) => void;
+}
+
+export interface SavedGguf {
+  readonly tensors: number;
+  readonly tensorTypes: Readonly<Record<string, number>>;
+  /** Weights whose rows are not whole 32-value blocks, written as F16 instead (as llama.cpp's converter does). */
+  readonly fallbacks: readonly string[];
+  /** Where the file computes close to, but not exactly, what the model does (sentences for a warning). */
+  readonly approximations: readonly string[];
+  /** The vocabulary written: its type, and the EOS id llama.cpp will stop at (undefined: none). */
+  readonly vocabulary: { readonly model: 'llama' | 'gpt2'; readonly eosId: number | undefined };
+}
+
+/**
+ * The type each tensor is written as, by llama.cpp's converter's rules: vectors, norms and
+ * position embeddings stay F32; other weights take the file type; a quantized type whose
+ * block does not divide the rows falls back to F16.
+ */
+function tensorType(entry: GgufTensorPlan, type: GgufWriteType): { type: GgmlType; fallback: boolean } {
+  const dims = ggufDims(entry);
+  if (dims.length <= 1 || entry.name.endsWith('_norm.weight') || entry.name.startsWith('position_embd.')) {
+    return { type: ggmlType('F32'), fallback: false };
+  }
+  const wanted = ggmlType(type);
+  if (dims[0]! % wanted.blockSize !== 0) return { type: ggmlType('F16'), fallback: true };
+  return { type: wanted, fallback: false };
+}
+
+/**
+ * Writes `model` and `tokenizer` as a GGUF file llama.cpp loads (atomically, one tensor in
+ * memory at a time), with the metadata llama.cpp requires: architecture, context length,
+ * head counts, rope, norm epsilon, file type, the tokenizer.
+ *
+ * @example
+ * await saveGguf(model, tokenizer, 'model.q8_0.gguf', { type: 'q8_0' });
+ */
+export async function saveGguf(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  path: string,
+  options: SaveGgufOptions,
+): Promise<SavedGguf> {
+  const fileType = fileTypes[options.type];
+  if (fileType === undefined) {
+    throw new ConfigError('unknown GGUF file type', {
+      where: 'saveGguf: type',
+      expected: Object.keys(fileTypes).join(' | '),
+      actual: String(options.type),
+    });
+  }
+  const mapping = mappingOfFamily(model.config.arch, 'saveGguf');
+  const vocab = ggufVocabFromTokenizer(tokenizer, model.vocabSize, 'saveGguf: tokenizer');
+  const metadata = new Map<string, GgufValue>([
+    ['general.architecture', { type: 'string', value: mapping.architecture }],
+    ...(options.name === undefined
+      ? []
+      : [['general.name', { type: 'string', value: options.name }] as const]),
+    ['general.file_type', { type: 'uint32', value: fileType.id }],
+  ]);
+  for (const entry of mapping.configToGguf(model.config, 'saveGguf')) metadata.set(...entry);
+  const parameters = new Map(model.namedParameters());
+  const fallbacks: string[] = [];
+  const tensorTypes: Record<string, number> = {};
+  const tensors = mapping.tensorPlan(model.config).map((entry) => {
+    const { type, fallback } = tensorType(entry, fileType.type);
+    if (fallback) fallbacks.push(entry.name);
+    tensorTypes[type.name] = (tensorTypes[type.name] ?? 0) + 1;
+    const parameter = entry.path === null ? null : parameters.get(entry.path)!;
+    const values = (): Float32Array =>
+      parameter === null
+        ? new Float32Array(entry.shape.reduce((a, b) => a * b, 1))
+        : toGgufLayout(entry, float32Values(parameter));
+    return {
+      name: entry.name,
+      dims: ggufDims(entry),
+      type,
+      data: () => quantize(type.name as GgufWriteType, values(), entry.name),
+    };
+  });
+  if (Object.keys(tensorTypes).some((name) => name.startsWith('Q'))) {
+    metadata.set('general.quantization_version', { type: 'uint32', value: 2 });
+  }
+  for (const entry of vocabToMetadata(vocab)) metadata.set(...entry);
+  await writeGgufFile(
+    path,
+    metadata,
+    tensors,
+    options.onTensor === undefined ? {} : { onTensor: options.onTensor },
+  );
+  return {
+    tensors: tensors.length,
+    tensorTypes,
+    fallbacks,
+    approximations: mapping.approximations(model.config),
+    vocabulary: { model: vocab.model, eosId: vocab.eosId },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The fuzz loop, run in a worker thread so that the parent (test/io/fuzz.test.ts,
+ * bench/fuzz.bench.ts) can stop a case that hangs: before each case it posts what the case
+ * is (seed and mutation), after it the outcome, the time it took and the memory it left
+ * allocated. Any exception other than a typed lmforge error ends the run with the case.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Rng } from '../../src/tensor/index.js';
+import { memoryLimitBytes, mutate, runCase, seeds } from './fuzz-harness.js';
+
+export interface FuzzJob {
+  readonly cases: number;
+  readonly seed: number;
+}
+
+export type FuzzMessage =
+  | { readonly kind: 'start'; readonly index: number; readonly seed: string; readonly mutation: string }
+  | {
+      readonly kind: 'end';
+      readonly index: number;
+      readonly outcome: string;
+      readonly ms: number;
+      /** ArrayBuffer and heap bytes above the start of the run, right after the case. */
+      readonly memoryBytes: number;
+      /** The case's bound: the model limit plus 16 times the file. */
+      readonly boundBytes: number;
+    }
+  | { readonly kind: 'crash'; readonly index: number; readonly error: string; readonly bytesBase64: string }
+  | { readonly kind: 'done' };
+
+const post = (message: FuzzMessage): void => parentPort!.postMessage(message);
+const used = (): number => {
+  const m = process.memoryUsage();
+  return m.arrayBuffers + m.heapUsed;
+};
+// Workers cannot take --expose-gc; the flag set at run time exposes gc to a new context.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
+async function main(): Promise<void> {
+  const job = workerData as FuzzJob;
+  const all = await seeds();
+  const rng = new Rng(job.seed);
+  collect();
+  const baseline = used();
+  for (let index = 0; index < job.cases; index++) {
+    const seed = all[index % all.length]!;
+    const { bytes, mutation } = mutate(seed, rng);
+    post({ kind: 'start', index, seed: seed.name, mutation });
+    const started = performance.now();
+    let outcome: string;
+    try {
+      outcome = await runCase(seed, bytes);
+    } catch (error) {
+      const text =
+        error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error);
+      post({ kind: 'crash', index, error: text, bytesBase64: Buffer.from(bytes).toString('base64') });
+      return;
+    }
+    const ms = performance.now() - started;
+    const memoryBytes = used() - baseline;
+    post({ kind: 'end', index, outcome, ms, memoryBytes, boundBytes: memoryLimitBytes + 16 * bytes.length });
+    // Garbage from earlier cases would count against later ones: collect now and then.
+    if (index % 64 === 63) collect();
+  }
+  post({ kind: 'done' });
+}
+
+// The test runner also loads this file as a test of its own (it lives under test/): run only as a worker.
+if (parentPort !== null) void main();
