@@ -1,7 +1,7 @@
 /**
  * The CLI on the PyTorch-written HF folders (test/golden/hf-folders/): `info` says what was
  * loaded (family, stored dtype, shards, keys not loaded, tokenizer kind, the ids generation
- * stops at), `generate` runs on each (the prompt encoded with the post-processor's special
+ * stops at), `generate` runs on each decoder (the prompt encoded with the post-processor's special
  * tokens, as transformers' tokenizer(prompt) does: BOS for Llama 3 and Mistral, none for
  * GPT-2 and Qwen; greedy tokens against PyTorch are test/models/hf-folders.test.ts's),
  * `eval` on a sharded folder, and broken folders are one `lmforge: <where>: <what>` line
@@ -16,6 +16,7 @@ import { assertUserError, lastJson, runAll } from './cli-util.js';
 import { copyHfFolder, hfFoldersDir, hfManifest } from '../models/hf-fixtures.js';
 
 const folders = hfManifest.folders;
+const decoders = folders.filter((f) => f.head === 'causal-lm');
 const dirOf = (name: string): string => join(hfFoldersDir, name);
 /** The id the post-processor puts first, for the families whose tokenizer adds one. */
 const bos: Readonly<Record<string, number>> = { 'llama3-sharded': 286, 'llama-linear-bf16': 286, mistral: 1 };
@@ -31,6 +32,9 @@ describe('lmforge on Hugging Face folders written by PyTorch', () => {
       assert.equal(r.status, 0, `${f.folder}: ${r.stderr}`);
       const info = lastJson(r.stdout) as unknown as InfoJson;
       assert.equal(info.model_type, f.model_type, f.folder);
+      // The class config.json names, and no expert lines for these dense models.
+      assert.equal(info.architecture, hfConfig(f.folder)['architectures']![0], f.folder);
+      assert.equal(info.moe, undefined, f.folder);
       assert.deepEqual(Object.keys(info.weights.dtypes), [f.weights.dtype], f.folder);
       assert.deepEqual(info.weights.converted_from, f.weights.dtype === 'F32' ? [] : [f.weights.dtype]);
       assert.equal(info.weights.files.length, f.weights.shards, f.folder);
@@ -39,7 +43,8 @@ describe('lmforge on Hugging Face folders written by PyTorch', () => {
       assert.deepEqual([...info.weights.ignored_keys].sort(), f.weights.ignored_keys, f.folder);
       assert.equal(info.tokenizer.kind, f.tokenizer.kind, f.folder);
       assert.equal(info.tokenizer.vocab_size, f.tokenizer.ids, f.folder);
-      assert.deepEqual(info.eos_ids, f.eos_ids, f.folder);
+      // A masked LM does not generate: transformers has no eos id for it (the manifest's []).
+      if (f.head === 'causal-lm') assert.deepEqual(info.eos_ids, f.eos_ids, f.folder);
     });
   });
 
@@ -61,7 +66,8 @@ describe('lmforge on Hugging Face folders written by PyTorch', () => {
         '0',
         '--json',
       ]),
-      ...folders.map((f) => ['generate', dirOf(f.folder), '--prompt', 'the fox', '--top', '3', '--json']),
+      ...decoders.map((f) => ['generate', dirOf(f.folder), '--prompt', 'the fox', '--top', '3', '--json']),
+      ['info', dirOf('bert-bf16-sharded')],
     ]);
     const [info, evaluation, ...rest] = results;
     assert.equal(info!.status, 0, info!.stderr);
@@ -83,7 +89,7 @@ describe('lmforge on Hugging Face folders written by PyTorch', () => {
       const out = lastJson(g.stdout) as { tokens: number[]; finish_reason: string };
       assert.ok(out.tokens.length === 4 || out.finish_reason === 'eos', `${name}: ${g.stdout}`);
     });
-    folders.forEach((f, i) => {
+    decoders.forEach((f, i) => {
       const t = rest[greedy.length + i]!;
       assert.equal(t.status, 0, `${f.folder}: ${t.stderr}`);
       const table = lastJson(t.stdout) as { prompt_tokens: number[]; top: unknown[] };
@@ -92,6 +98,14 @@ describe('lmforge on Hugging Face folders written by PyTorch', () => {
       if (first === undefined) assert.ok(!f.eos_ids.includes(table.prompt_tokens[0]!), f.folder);
       else assert.equal(table.prompt_tokens[0], first, `${f.folder} starts with its BOS`);
     });
+    const bert = rest.at(-1)!;
+    assert.equal(bert.status, 0, bert.stderr);
+    assert.match(bert.stdout, /model_type: bert \(BertForMaskedLM\)/);
+    assert.match(
+      bert.stdout,
+      /weights: 2 shards \(model\.safetensors\.index\.json\); \d+ BF16 tensors \(BF16 converted to float32\)/,
+    );
+    assert.match(bert.stdout, /tokenizer: WordPiece, \d+ ids/);
   });
 
   it('broken folders: exit 2 and one line naming the shard or the field', async () => {
@@ -137,13 +151,15 @@ describe('lmforge on Hugging Face folders written by PyTorch', () => {
   });
 });
 
-function hfConfig(name: string): Record<string, unknown> {
+function hfConfig(name: string): Record<string, unknown> & { readonly architectures?: string[] } {
   return JSON.parse(readFileSync(join(hfFoldersDir, name, 'config.json'), 'utf8')) as Record<string, unknown>;
 }
 
 /** The part of `info --json` checked here. */
 interface InfoJson {
   readonly model_type: string;
+  readonly architecture: string;
+  readonly moe?: unknown;
   readonly weights: {
     readonly dtypes: Record<string, number>;
     readonly converted_from: string[];

@@ -14,6 +14,8 @@ export const hfFoldersDir = join(REPO_ROOT, 'test', 'golden', 'hf-folders');
 export interface HfFolderFixture {
   readonly folder: string;
   readonly model_type: string;
+  /** causal-lm: decoders (logits, greedy tokens, cache); masked-lm: BERT (logits of a padded batch with token types). */
+  readonly head: 'causal-lm' | 'masked-lm';
   readonly features: readonly string[];
   readonly weights: {
     readonly dtype: string;

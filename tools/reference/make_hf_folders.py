@@ -1,22 +1,27 @@
 #!/usr/bin/python3
-"""Small random Hugging Face model folders of every decoder family lmforge loads, written by
-PyTorch the way transformers writes them, with the logits PyTorch computes for a fixed input:
-the fixtures of test/models/hf-folders.test.ts (test/golden/hf-folders/).
+"""Small random Hugging Face model folders of every decoder family lmforge loads, and of BERT,
+written by PyTorch the way transformers writes them, with the logits PyTorch computes for a
+fixed input: the fixtures of test/models/hf-folders.test.ts (test/golden/hf-folders/).
 
 transformers is not installable here, so its conventions are written from its documentation
-and source: the config fields of GPT2Config, LlamaConfig, MistralConfig, Qwen2Config and
-Qwen3Config; the state-dict keys of GPT2LMHeadModel / GPT2Model and <Family>ForCausalLM;
+and source: the config fields of GPT2Config, LlamaConfig, MistralConfig, Qwen2Config,
+Qwen3Config and BertConfig; the state-dict keys of GPT2LMHeadModel / GPT2Model,
+<Family>ForCausalLM and BertForMaskedLM;
 save_pretrained's layouts (one model.safetensors, or shards with model.safetensors.index.json;
 a tied lm_head left out); tokenizer.json (byte-level BPE as GPT-2, Llama 3 and Qwen use it;
-SentencePiece-style BPE with byte fallback as Mistral and Llama 2), tokenizer_config.json and
-generation_config.json. The forward passes are tools/scale-out/hf_torch.py's hand-written
-modules (HF math: RoPE with llama3 / linear scaling, Qwen3's q/k norms, Mistral's and Qwen2's
-sliding windows, grouped-query attention, head_dim != hidden / heads).
+SentencePiece-style BPE with byte fallback as Mistral and Llama 2; WordPiece with BERT's
+normalizer, pre-tokenizer and [CLS] / [SEP] template), tokenizer_config.json and
+generation_config.json. The decoders' forward passes are tools/scale-out/hf_torch.py's
+hand-written modules (HF math: RoPE with llama3 / linear scaling, Qwen3's q/k norms, Mistral's
+and Qwen2's sliding windows, grouped-query attention, head_dim != hidden / heads); BERT's is
+tools/reference/make_bert_goldens.py's BertForMaskedLM (post-LayerNorm, tied decoder).
 
 Each folder test/golden/hf-folders/<name>/ is what a download holds; the reference outputs
 are test/golden/hf-folders/reference/<name>.safetensors:
   ids     (2, 16) int32 input          logits (2, 16, V) float32, computed in float64
   prompt  (8,) the first 8 ids of row 0, greedy (6,) PyTorch's greedy continuation of it
+          (decoders; BERT instead: attention_mask (2, 16) with row 1 right-padded, and
+          token_type_ids (2, 16), the second segment 1)
 The weights of the F16 / BF16 folders are rounded to that dtype first, so the reference is
 the exact answer for the stored weights. manifest.json records the versions, the tolerance
 and why, and per folder what `lmforge info` must report.
@@ -36,6 +41,9 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'tools', 'scale-out'))
 import hf_torch  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, 'tools', 'reference'))
+from make_bert_goldens import BertForMaskedLM  # noqa: E402
 
 OUT = os.path.join(ROOT, 'test', 'golden', 'hf-folders')
 SEED = 4321
@@ -163,6 +171,38 @@ def sentencepiece_tokenizer(merges=30):
     }
 
 
+def wordpiece_tokenizer(words=40):
+    """A BERT-uncased style tokenizer.json: [PAD] [UNK] [CLS] [SEP] [MASK], the corpus's characters
+    and their ## continuations, and its `words` most frequent lowercased words whole."""
+    vocab = {t: i for i, t in enumerate(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'])}
+    text = CORPUS.lower()
+    for ch in sorted(set(text) - {' '}):
+        vocab.setdefault(ch, len(vocab))
+    for ch in sorted(set(text) - {' '}):
+        if ch.isalnum():
+            vocab.setdefault('##' + ch, len(vocab))
+    for word, _ in sorted(Counter(re.findall(r'[a-z]+', text)).items(), key=lambda wc: (-wc[1], wc[0]))[:words]:
+        vocab.setdefault(word, len(vocab))
+    special = lambda name, type_id: {'SpecialToken': {'id': name, 'type_id': type_id}}  # noqa: E731
+    sequence = lambda name, type_id: {'Sequence': {'id': name, 'type_id': type_id}}  # noqa: E731
+    return {
+        'version': '1.0', 'truncation': None, 'padding': None,
+        'added_tokens': [added(vocab[t], t) for t in ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']],
+        'normalizer': {'type': 'BertNormalizer', 'clean_text': True, 'handle_chinese_chars': True,
+                       'strip_accents': None, 'lowercase': True},
+        'pre_tokenizer': {'type': 'BertPreTokenizer'},
+        'post_processor': {'type': 'TemplateProcessing',
+                           'single': [special('[CLS]', 0), sequence('A', 0), special('[SEP]', 0)],
+                           'pair': [special('[CLS]', 0), sequence('A', 0), special('[SEP]', 0),
+                                    sequence('B', 1), special('[SEP]', 1)],
+                           'special_tokens': {t: {'id': t, 'ids': [vocab[t]], 'tokens': [t]}
+                                              for t in ['[CLS]', '[SEP]']}},
+        'decoder': {'type': 'WordPiece', 'prefix': '##', 'cleanup': True},
+        'model': {'type': 'WordPiece', 'unk_token': '[UNK]', 'continuing_subword_prefix': '##',
+                  'max_input_chars_per_word': 100, 'vocab': vocab},
+    }
+
+
 def token_count(tokenizer):
     return max(list(tokenizer['model']['vocab'].values()) + [t['id'] for t in tokenizer['added_tokens']]) + 1
 
@@ -177,6 +217,7 @@ GPT2_TOK = byte_level_tokenizer(['<|endoftext|>'])
 LLAMA3_TOK = byte_level_tokenizer(['<|begin_of_text|>', '<|end_of_text|>', '<|eot_id|>'], bos='<|begin_of_text|>')
 QWEN_TOK = byte_level_tokenizer(['<|endoftext|>', '<|im_start|>', '<|im_end|>'])
 SP_TOK = sentencepiece_tokenizer()
+WP_TOK = wordpiece_tokenizer()
 
 LLAMA_BASE = {'hidden_act': 'silu', 'initializer_range': 0.02, 'use_cache': True, 'transformers_version': '4.46.0',
               'attention_dropout': 0.0}
@@ -249,6 +290,17 @@ def fixtures():
     qwen3_gc = {'bos_token_id': endoftext, 'eos_token_id': [im_end, endoftext], 'do_sample': True,
                 'temperature': 0.6, 'top_k': 20, 'top_p': 0.95, 'transformers_version': '4.51.0'}
 
+    wp = WP_TOK
+    bert = {'architectures': ['BertForMaskedLM'], 'model_type': 'bert', 'vocab_size': token_count(wp),
+            'hidden_size': 32, 'num_hidden_layers': 2, 'num_attention_heads': 4, 'intermediate_size': 64,
+            'hidden_act': 'gelu', 'hidden_dropout_prob': 0.1, 'attention_probs_dropout_prob': 0.1,
+            'classifier_dropout': None, 'max_position_embeddings': 32, 'type_vocab_size': 2,
+            'initializer_range': 0.02, 'layer_norm_eps': 1e-12, 'pad_token_id': special_id(wp, '[PAD]'),
+            'position_embedding_type': 'absolute', 'use_cache': True, 'transformers_version': '4.46.0'}
+    bert_tc = {'tokenizer_class': 'BertTokenizer', 'do_lower_case': True, 'cls_token': '[CLS]',
+               'sep_token': '[SEP]', 'pad_token': '[PAD]', 'mask_token': '[MASK]', 'unk_token': '[UNK]',
+               'model_max_length': 32, 'tokenize_chinese_chars': True, 'strip_accents': None}
+
     # name, config, tokenizer, tokenizer_config, generation_config, stored dtype, shards, layout
     return [
         ('gpt2', gpt2, g2, gpt2_tc, None, torch.float32, 1, 'causal-lm'),
@@ -259,6 +311,7 @@ def fixtures():
         ('qwen2', qwen2, qt, qwen_tc, None, torch.float32, 1, 'causal-lm'),
         ('qwen2-window-f16', qwen2_window, qt, qwen_tc, None, torch.float16, 1, 'causal-lm'),
         ('qwen3', qwen3, qt, {**qwen_tc, 'eos_token': '<|im_end|>'}, qwen3_gc, torch.float32, 2, 'causal-lm'),
+        ('bert-bf16-sharded', bert, wp, bert_tc, None, torch.bfloat16, 2, 'masked-lm'),
     ]
 
 
@@ -267,11 +320,11 @@ def randomize(model, gen):
     embeddings N(0, 0.3^2), biases N(0, 0.05^2), norm gains 1 + N(0, 0.1^2)."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if p.ndim == 1 and ('norm' in name or 'ln_' in name):
+            if p.ndim == 1 and ('norm' in name or 'ln_' in name or 'LayerNorm' in name):
                 p.copy_(1 + 0.1 * torch.randn(p.shape, generator=gen))
             elif name.endswith('.bias'):
                 p.copy_(0.05 * torch.randn(p.shape, generator=gen))
-            elif 'wte' in name or 'wpe' in name or 'embed_tokens' in name:
+            elif 'wte' in name or 'wpe' in name or 'embed_tokens' in name or 'embeddings' in name:
                 p.copy_(0.3 * torch.randn(p.shape, generator=gen))
             else:
                 p.copy_(0.15 * torch.randn(p.shape, generator=gen))
@@ -286,13 +339,17 @@ def write_json(path, value):
 def make(name, config, tokenizer, tokenizer_config, generation_config, dtype, shards, layout, gen):
     config = {**config, 'torch_dtype': {torch.float32: 'float32', torch.float16: 'float16',
                                         torch.bfloat16: 'bfloat16'}[dtype]}
-    model = hf_torch.build_model(config)
+    masked = layout == 'masked-lm'
+    model = BertForMaskedLM(config) if masked else hf_torch.build_model(config)
     randomize(model, gen)
     # Round the weights to the stored dtype, so that the reference is exact for what is stored.
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(p.to(dtype).to(torch.float32))
-    weights = hf_torch.hf_state_dict(model, dtype)
+    if masked:  # save_pretrained leaves out the decoder tied to the word embeddings
+        weights = {k: v.to(dtype) for k, v in model.state_dict().items() if k != 'cls.predictions.decoder.weight'}
+    else:
+        weights = hf_torch.hf_state_dict(model, dtype)
     if layout == 'bare':  # GPT2Model.save_pretrained: no body prefix, no head, the old causal-mask buffers
         weights = {k[len('transformer.'):]: v for k, v in weights.items()}
         n = config['n_positions']
@@ -316,25 +373,41 @@ def make(name, config, tokenizer, tokenizer_config, generation_config, dtype, sh
     model = model.double()
     vocab = token_count(tokenizer)  # ids the tokenizer can produce (Qwen pads vocab_size past them)
     ids = torch.randint(0, vocab, (B, T), generator=gen)
-    with torch.no_grad():
-        logits = model(ids)
-        prompt = ids[0, :PROMPT].clone()
-        seq = prompt.clone()
-        for _ in range(NEW):  # greedy, recomputing the whole context each step
-            seq = torch.cat([seq, model(seq.view(1, -1))[0, -1].argmax().view(1)])
-    hf_torch.write_safetensors(os.path.join(OUT, 'reference', f'{name}.safetensors'),
-                               {'ids': ids.int(), 'logits': logits.float(), 'prompt': prompt.int(),
-                                'greedy': seq[PROMPT:].int()})
+    if masked:
+        # [CLS] a [SEP] b [SEP] in row 0; row 1 one segment, right-padded after 11 tokens.
+        cls_id, sep, pad = special_id(tokenizer, '[CLS]'), special_id(tokenizer, '[SEP]'), config['pad_token_id']
+        ids = torch.randint(5, vocab, (B, T), generator=gen)
+        ids[:, 0] = cls_id
+        ids[0, 7], ids[0, T - 1], ids[1, 10] = sep, sep, sep
+        ids[1, 11:] = pad
+        mask = (torch.arange(T) < torch.tensor([[T], [11]])).long()
+        types = torch.zeros(B, T, dtype=torch.long)
+        types[0, 8:] = 1
+        with torch.no_grad():
+            logits = model(ids, mask, types)
+        reference = {'ids': ids.int(), 'attention_mask': mask.int(), 'token_type_ids': types.int(),
+                     'logits': logits.float()}
+    else:
+        with torch.no_grad():
+            logits = model(ids)
+            prompt = ids[0, :PROMPT].clone()
+            seq = prompt.clone()
+            for _ in range(NEW):  # greedy, recomputing the whole context each step
+                seq = torch.cat([seq, model(seq.view(1, -1))[0, -1].argmax().view(1)])
+        reference = {'ids': ids.int(), 'logits': logits.float(), 'prompt': prompt.int(), 'greedy': seq[PROMPT:].int()}
+    hf_torch.write_safetensors(os.path.join(OUT, 'reference', f'{name}.safetensors'), reference)
     dtype_name = hf_torch.ST_DTYPE[dtype]
-    s = None if config['model_type'] == 'gpt2' else hf_torch.LlamaStyle(config)
+    s = None if config['model_type'] in ('gpt2', 'bert') else hf_torch.LlamaStyle(config)
     return {
         'folder': name,
         'model_type': config['model_type'],
+        'head': 'masked-lm' if masked else 'causal-lm',
         'features': feature_list(config, s, layout, dtype_name, shards),
         'weights': {'dtype': dtype_name, 'shards': shards, 'bare_keys': layout == 'bare',
                     'ignored_keys': sorted(k for k in weights if k.endswith('.attn.bias') or
                                            (layout == 'tied-copy' and k == 'lm_head.weight'))},
-        'tokenizer': {'kind': 'bpe' if tokenizer is SP_TOK else 'byte-level-bpe', 'ids': vocab},
+        'tokenizer': {'kind': {id(SP_TOK): 'bpe', id(WP_TOK): 'wordpiece'}.get(id(tokenizer), 'byte-level-bpe'),
+                      'ids': vocab},
         'eos_ids': eos_ids(config, tokenizer, tokenizer_config, generation_config),
         'max_abs_logit': logits.abs().max().item(),
     }
@@ -346,6 +419,8 @@ def feature_list(config, s, layout, dtype, shards):
         out.append('bare base-model keys and causal-mask buffers')
     if layout == 'tied-copy':
         out.append('tied head with lm_head.weight stored')
+    if layout == 'masked-lm':
+        out.append('post-LayerNorm encoder, padded batch with token types, tied decoder left out')
     if s is not None:
         if s.hs * s.nH != s.C:
             out.append(f'head_dim {s.hs} != hidden_size / num_attention_heads')
@@ -374,6 +449,8 @@ def eos_ids(config, tokenizer, tokenizer_config, generation_config):
     eos = source.get('eos_token_id')
     if eos is not None:
         return eos if isinstance(eos, list) else [eos]
+    if 'eos_token' not in tokenizer_config:  # BERT: no end of generation at all
+        return []
     return [special_id(tokenizer, tokenizer_config['eos_token'])]
 
 
