@@ -11,6 +11,7 @@
       'native/attention.c',
       'native/rope.c',
       'native/moe.c',
+      'native/rnn.c',
       'native/table.c',
     ],
     'kernel_cflags': ['-O3', '-fvisibility=hidden', '-std=gnu11', '-fPIC', '-fno-math-errno', '-fno-trapping-math', '-Wall', '-Wextra'],

@@ -74,8 +74,9 @@ async function loadStories15mShape(): Promise<DecoderLM> {
     await saveModelFolder(dir, created);
     created.dispose();
     const { model } = await loadModelFolder(dir);
-    if (!(model instanceof DecoderLM)) throw new Error('the benchmark model must be a decoder');
-    if (model.lmHead === null) throw new Error('the benchmark model must have an untied head, as stories15M');
+    if (!(model instanceof DecoderLM) || model.lmHead === null) {
+      throw new Error('the benchmark model must be a decoder with an untied head, as stories15M');
+    }
     return model;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 #ifndef LMF_KERNELS_GEN_H
 #define LMF_KERNELS_GEN_H
 
-#define LMF_MANIFEST_HASH "0950e7e43784eb78"
+#define LMF_MANIFEST_HASH "e4730171b69e1522"
 
 /* UnaryOp codes: the position of each name in the manifest's list */
 enum {
@@ -141,6 +141,10 @@ typedef struct {
   X(moe_dispatch, void, (const float *x, const int32_t *slots, const float *weights, float *out, long N, long k, long C, long R)) \
   X(moe_combine, void, (const float *src, const int32_t *slots, const float *weights, float *out, long N, long k, long C, long R)) \
   X(moe_gate_grad, void, (const float *dout, const float *src, const int32_t *slots, float *dweights, long N, long k, long C, long R)) \
+  X(lstm_cell_forward, void, (float *gates, const float *cPrev, float *c, float *h, long B, long H)) \
+  X(lstm_cell_backward, void, (const float *gates, const float *cPrev, const float *c, const float *dhOut, const float *dhNext, float *dc, float *dGates, long B, long H)) \
+  X(gru_cell_forward, void, (const float *xg, const float *hg, const float *hPrev, float *gates, float *h, long B, long H)) \
+  X(gru_cell_backward, void, (const float *gates, const float *hg, const float *hPrev, const float *dhOut, const float *dhNext, float *dxg, float *dhg, float *dhPrev, long B, long H)) \
   X(sum_of_squares, double, (const float *x, long N)) \
   X(adamw, void, (float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p))
 
@@ -678,6 +682,74 @@ static napi_value lmf_entry_moeGateGrad(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* lstmCellForward(gates, cPrev, c, h, B, H) */
+static napi_value lmf_entry_lstmCellForward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 6)) return NULL;
+  float *gates = typed(&A, 0, napi_float32_array, 0);
+  float *cPrev = typed(&A, 1, napi_float32_array, 0);
+  float *c = typed(&A, 2, napi_float32_array, 0);
+  float *h = typed(&A, 3, napi_float32_array, 0);
+  long B = lng(&A, 4);
+  long H = lng(&A, 5);
+  if (!A.ok) return NULL;
+  K->lstm_cell_forward(gates, cPrev, c, h, B, H);
+  return undefined(env);
+}
+
+/* lstmCellBackward(gates, cPrev, c, dhOut, dhNext, dc, dGates, B, H) */
+static napi_value lmf_entry_lstmCellBackward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 9)) return NULL;
+  float *gates = typed(&A, 0, napi_float32_array, 0);
+  float *cPrev = typed(&A, 1, napi_float32_array, 0);
+  float *c = typed(&A, 2, napi_float32_array, 0);
+  float *dhOut = typed(&A, 3, napi_float32_array, 0);
+  float *dhNext = typed(&A, 4, napi_float32_array, 0);
+  float *dc = typed(&A, 5, napi_float32_array, 0);
+  float *dGates = typed(&A, 6, napi_float32_array, 0);
+  long B = lng(&A, 7);
+  long H = lng(&A, 8);
+  if (!A.ok) return NULL;
+  K->lstm_cell_backward(gates, cPrev, c, dhOut, dhNext, dc, dGates, B, H);
+  return undefined(env);
+}
+
+/* gruCellForward(xg, hg, hPrev, gates, h, B, H) */
+static napi_value lmf_entry_gruCellForward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 7)) return NULL;
+  float *xg = typed(&A, 0, napi_float32_array, 0);
+  float *hg = typed(&A, 1, napi_float32_array, 0);
+  float *hPrev = typed(&A, 2, napi_float32_array, 0);
+  float *gates = typed(&A, 3, napi_float32_array, 0);
+  float *h = typed(&A, 4, napi_float32_array, 0);
+  long B = lng(&A, 5);
+  long H = lng(&A, 6);
+  if (!A.ok) return NULL;
+  K->gru_cell_forward(xg, hg, hPrev, gates, h, B, H);
+  return undefined(env);
+}
+
+/* gruCellBackward(gates, hg, hPrev, dhOut, dhNext, dxg, dhg, dhPrev, B, H) */
+static napi_value lmf_entry_gruCellBackward(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 10)) return NULL;
+  float *gates = typed(&A, 0, napi_float32_array, 0);
+  float *hg = typed(&A, 1, napi_float32_array, 0);
+  float *hPrev = typed(&A, 2, napi_float32_array, 0);
+  float *dhOut = typed(&A, 3, napi_float32_array, 0);
+  float *dhNext = typed(&A, 4, napi_float32_array, 0);
+  float *dxg = typed(&A, 5, napi_float32_array, 0);
+  float *dhg = typed(&A, 6, napi_float32_array, 0);
+  float *dhPrev = typed(&A, 7, napi_float32_array, 0);
+  long B = lng(&A, 8);
+  long H = lng(&A, 9);
+  if (!A.ok) return NULL;
+  K->gru_cell_backward(gates, hg, hPrev, dhOut, dhNext, dxg, dhg, dhPrev, B, H);
+  return undefined(env);
+}
+
 /* sumOfSquares(x, N) */
 static napi_value lmf_entry_sumOfSquares(napi_env env, napi_callback_info info) {
   args A;
@@ -733,6 +805,10 @@ static napi_value lmf_entry_adamw(napi_env env, napi_callback_info info) {
   FN("moeDispatch", lmf_entry_moeDispatch), \
   FN("moeCombine", lmf_entry_moeCombine), \
   FN("moeGateGrad", lmf_entry_moeGateGrad), \
+  FN("lstmCellForward", lmf_entry_lstmCellForward), \
+  FN("lstmCellBackward", lmf_entry_lstmCellBackward), \
+  FN("gruCellForward", lmf_entry_gruCellForward), \
+  FN("gruCellBackward", lmf_entry_gruCellBackward), \
   FN("sumOfSquares", lmf_entry_sumOfSquares), \
   FN("adamw", lmf_entry_adamw),
 

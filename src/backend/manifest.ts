@@ -354,6 +354,47 @@ export const kernelManifest: KernelManifest = {
       doc: 'The gate gradient of moeCombine: dweights[n * k + j] = dot(dout[n], src[slots[n * k + j]]), 0 where the slot is -1.',
     },
     {
+      name: 'lstmCellForward',
+      c: 'lstm_cell_forward',
+      args: 'gates: out f32[B * 4 * H], cPrev: f32[B * H], c: out f32[B * H], h: out f32[B * H], B: long, H: long',
+      doc:
+        'One LSTM step for B rows (PyTorch gate order i, f, g, o): gates (B, 4H) holds the pre-activations\n' +
+        'x W_ih^T + b_ih + h W_hh^T + b_hh on entry and sigmoid, sigmoid, tanh, sigmoid of them on return\n' +
+        '(saved for backward); c = f cPrev + i g, h = o tanh(c), (B, H) each.',
+    },
+    {
+      name: 'lstmCellBackward',
+      c: 'lstm_cell_backward',
+      args:
+        'gates: f32[B * 4 * H], cPrev: f32[B * H], c: f32[B * H], dhOut: f32[B * H], dhNext: f32[B * H], ' +
+        'dc: out f32[B * H], dGates: out f32[B * 4 * H], B: long, H: long',
+      doc:
+        'The backward of lstmCellForward from its saved gates and cells: dh = dhOut + dhNext; dc holds the\n' +
+        "gradient of c from the next step on entry and cPrev's on return; dGates (B, 4H) are the gradients\n" +
+        'of the pre-activations.',
+    },
+    {
+      name: 'gruCellForward',
+      c: 'gru_cell_forward',
+      args:
+        'xg: f32[B * 3 * H], hg: f32[B * 3 * H], hPrev: f32[B * H], gates: out f32[B * 3 * H], h: out f32[B * H], ' +
+        'B: long, H: long',
+      doc:
+        'One GRU step for B rows (PyTorch: gates r, z, n): xg = x W_ih^T + b_ih and hg = hPrev W_hh^T + b_hh,\n' +
+        '(B, 3H) each; r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn),\n' +
+        'h = (1 - z) n + z hPrev; gates (B, 3H) = r, z, n (saved for backward).',
+    },
+    {
+      name: 'gruCellBackward',
+      c: 'gru_cell_backward',
+      args:
+        'gates: f32[B * 3 * H], hg: f32[B * 3 * H], hPrev: f32[B * H], dhOut: f32[B * H], dhNext: f32[B * H], ' +
+        'dxg: out f32[B * 3 * H], dhg: out f32[B * 3 * H], dhPrev: out f32[B * H], B: long, H: long',
+      doc:
+        'The backward of gruCellForward: dh = dhOut + dhNext; dxg, dhg (B, 3H) the gradients of xg and hg;\n' +
+        'dhPrev = dh z, the direct part of the gradient of hPrev (dhg W_hh adds the rest).',
+    },
+    {
       name: 'sumOfSquares',
       c: 'sum_of_squares',
       args: 'x: f32[N], N: long',

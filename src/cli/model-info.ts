@@ -118,6 +118,14 @@ export interface ModelInfo {
     /** The keys were saved without the body prefix (a base model's checkpoint). */
     readonly bare_keys: boolean;
   };
+  /** Encoder-decoder folders: the encoder's stack (the fields above are the decoder's). */
+  readonly encoder?: {
+    readonly layers: number;
+    readonly heads: number;
+    readonly intermediate_size: number;
+    readonly vocab_size: number;
+    readonly shared_embeddings: boolean;
+  };
   /** Models with expert layers. */
   readonly moe?: {
     readonly experts: number;
@@ -219,6 +227,17 @@ function architectureOf(config: AnyModelConfig) {
         }),
     ...(a.mlpBias === undefined ? {} : { mlp_bias: a.mlpBias }),
     ...(a.rope === undefined ? {} : { rope: a.rope }),
+    ...(a.encoder === undefined
+      ? {}
+      : {
+          encoder: {
+            layers: a.encoder.layers,
+            heads: a.encoder.heads,
+            intermediate_size: a.encoder.intermediateSize,
+            vocab_size: a.encoder.vocabSize,
+            shared_embeddings: a.encoder.sharedEmbeddings,
+          },
+        }),
     ...(a.moe === undefined
       ? {}
       : {
@@ -432,6 +451,15 @@ export function formatModelInfo(info: ModelInfo): string[] {
         (w.converted_from.length === 0 ? '' : ` (${w.converted_from.join(', ')} converted to float32)`) +
         (w.bare_keys ? '; keys without the body prefix' : '') +
         (w.ignored_keys.length === 0 ? '' : `; not loaded: ${w.ignored_keys.join(', ')}`),
+    );
+  }
+  const encoder = info.encoder;
+  if (encoder !== undefined) {
+    lines.splice(
+      3,
+      0,
+      `encoder: ${encoder.layers} layers, ${encoder.heads} heads, mlp ${encoder.intermediate_size}, ` +
+        `source vocabulary ${encoder.vocab_size}${encoder.shared_embeddings ? ' (embeddings shared with the decoder)' : ''}; decoder:`,
     );
   }
   const moe = info.moe;

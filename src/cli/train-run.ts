@@ -18,31 +18,32 @@ import { readdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createModel, familyOf, type LanguageModel } from '../models/index.js';
-import { UnknownCharacters, type Tokenizer } from '../tokenizers/index.js';
+import type { Tokenizer } from '../tokenizers/index.js';
 import {
   Trainer,
   describeSource,
   inspectRunFolder,
   loadCheckpoint,
   parseTokenizerChoice,
-  readSourceText,
+  readPairSource,
   resolveTokenizer,
   resolveTrainOptions,
-  splitTokens,
+  seq2seqTokenizer,
   textHash,
-  tokenizeWithCache,
   trainerStateFile,
+  withEosPostProcessor,
   type DataSource,
+  type PairSource,
   type LoadedCheckpoint,
   type TokenizerChoice,
   type TrainOptions,
   type TrainSummary,
 } from '../train/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
-import { warnUnknownCharacters } from './unknown-characters.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
-import { moeFlags, trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
+import { archName, moeFlags, trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
+import { checkSourceFits, loadTrainData, type LoadedData, type TokenizerSource } from './train-data.js';
 
 export type { ModelFlags } from './train-archs.js';
 
@@ -112,33 +113,24 @@ const flagValue = (key: string, value: unknown): string =>
 /** The expert flags, by the MoeConfig field each sets (errors name the flag). */
 /** Data files as absolute paths, so that a resume from another directory finds them. */
 function absoluteSource(source: DataSource): DataSource {
-  return source.kind === 'files' ? { kind: 'files', paths: source.paths.map((p) => resolve(p)) } : source;
+  switch (source.kind) {
+    case 'files':
+      return { kind: 'files', paths: source.paths.map((p) => resolve(p)) };
+    case 'pairs':
+      return {
+        ...source,
+        train: resolve(source.train),
+        val: source.val === null ? null : resolve(source.val),
+      };
+    case 'builtin':
+    case 'wordnet-pairs':
+      return source;
+  }
 }
 
 /** The --tokenizer value as recorded in the run: a tokenizer file or folder given by its absolute path. */
 async function tokenizerSpec(value: string, choice: TokenizerChoice): Promise<string> {
   return choice.kind === 'load' && (await pathExists(value)) ? resolve(value) : value;
-}
-
-async function loadData(
-  source: DataSource,
-  tokenizerFor: (text: string) => Promise<Tokenizer>,
-  cacheDir: string,
-) {
-  const started = performance.now();
-  const text = await readSourceText(source);
-  const tokenizer = await tokenizerFor(text);
-  const unknown = new UnknownCharacters();
-  const tokenized = await tokenizeWithCache(text, tokenizer, cacheDir, unknown);
-  warnUnknownCharacters(unknown, 'the training data');
-  const { train, val } = splitTokens(tokenized.ids);
-  log(
-    `data: ${describeSource(source)}: ${text.length.toLocaleString('en')} characters -> ` +
-      `${tokenized.ids.length.toLocaleString('en')} tokens (vocabulary ${tokenizer.vocabSize}; ` +
-      `${tokenized.cacheHit ? 'from cache' : 'cached'} ${tokenized.cachePath ?? ''}; ` +
-      `${((performance.now() - started) / 1000).toFixed(1)} s)`,
-  );
-  return { text, tokenizer, train, val };
 }
 
 /** Every given flag whose value differs from the checkpoint's, except the resumable ones. */
@@ -147,7 +139,7 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
   const config = checkpoint.config;
   const shape = familyOf(config.arch).describe(config);
   const savedModel: Record<string, unknown> = {
-    arch: config.arch,
+    arch: archName(config.arch),
     nLayer: shape.layers,
     nHead: shape.heads,
     nEmbd: shape.width,
@@ -182,15 +174,15 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
 async function checkResumeTokenizer(
   value: string,
   checkpoint: LoadedCheckpoint,
-  text: string,
+  given: (choice: TokenizerChoice) => Promise<Tokenizer>,
 ): Promise<void> {
   const choice = parseTokenizerChoice(value);
   const recorded = checkpoint.state.data.tokenizer;
   if (recorded !== undefined && recorded === (await tokenizerSpec(value, choice))) return;
   // Another spelling of the same tokenizer (a copy of the file; a run that recorded none) is the same.
   if (recorded === undefined || choice.kind === 'load') {
-    const given = await resolveTokenizer(choice, text);
-    if (JSON.stringify(given.toJSON()) === JSON.stringify(checkpoint.tokenizer.toJSON())) return;
+    const tokenizer = await given(choice);
+    if (JSON.stringify(tokenizer.toJSON()) === JSON.stringify(checkpoint.tokenizer.toJSON())) return;
   }
   throw new ConfigError("differs from the checkpoint's tokenizer", {
     where: '--tokenizer',
@@ -218,7 +210,7 @@ async function storedSource(checkpoint: LoadedCheckpoint, out: string): Promise<
 interface Prepared {
   readonly model: LanguageModel;
   readonly options: TrainOptions;
-  readonly data: Awaited<ReturnType<typeof loadData>>;
+  readonly data: LoadedData;
   readonly source: DataSource;
   readonly tokenizer: string | undefined;
   readonly resume?: LoadedCheckpoint;
@@ -252,15 +244,27 @@ async function prepareResume(request: TrainRequest): Promise<Prepared> {
         actual: options.iters,
       });
     }
-    const data = await loadData(source, async () => resume.tokenizer, request.cacheDir);
-    if (textHash(data.text) !== state.data.textHash || data.train.length !== state.data.trainTokens) {
+    const arch = trainArch(archName(resume.config.arch));
+    checkSourceFits(arch, resume.config.arch, source);
+    const tokenizers: TokenizerSource = {
+      forText: async () => resume.tokenizer,
+      forPairs: async () => withEosPostProcessor(resume.tokenizer, join(out, 'tokenizer.json')),
+    };
+    const data = await loadTrainData(source, tokenizers, request.cacheDir, options.blockSize);
+    if (textHash(data.text) !== state.data.textHash || data.trainTokens !== state.data.trainTokens) {
       throw new FormatError('the training data changed since the checkpoint', {
         where: describeSource(source),
         expected: `text hash ${state.data.textHash.slice(0, 12)}…, ${state.data.trainTokens} training tokens`,
-        actual: `text hash ${textHash(data.text).slice(0, 12)}…, ${data.train.length} training tokens`,
+        actual: `text hash ${textHash(data.text).slice(0, 12)}…, ${data.trainTokens} training tokens`,
       });
     }
-    if (request.tokenizer !== undefined) await checkResumeTokenizer(request.tokenizer, resume, data.text);
+    if (request.tokenizer !== undefined) {
+      const given = async (choice: TokenizerChoice): Promise<Tokenizer> =>
+        arch.data === 'pairs'
+          ? (await seq2seqTokenizer(choice, (await readPairSource(source as PairSource)).train)).tokenizer
+          : resolveTokenizer(choice, data.text);
+      await checkResumeTokenizer(request.tokenizer, resume, given);
+    }
     log(`resuming ${out} at step ${state.step} of ${options.iters}`);
     return {
       model: resume.model,
@@ -293,9 +297,12 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
       return null;
     }
   };
-  const tokenizer = request.tokenizer ?? 'char';
+  const archLabel = request.model.arch ?? 'gpt2';
+  const tokenizer = request.tokenizer ?? (arch.data === 'pairs' ? 'bpe:4096' : 'char');
   const resolved = collect(() => resolveTrainOptions(request.options, 'train'));
   collect(() => arch.modelConfig(request.model, 1, resolved?.blockSize ?? 1));
+  const source = absoluteSource(request.source ?? arch.defaultSource);
+  collect(() => checkSourceFits(arch, archLabel, source), true);
   const choice = collect(() => parseTokenizerChoice(tokenizer), true);
   if (resolved === null || choice === null || problems.length > 0) {
     throw new ConfigError(`invalid flags: ${problems.join('; ')}`, { where: 'train' });
@@ -319,13 +326,16 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
       hint: 'lmforge writes a run only into a new or empty folder, or over a run with --force: pass another --out',
     });
   }
-  const source = absoluteSource(request.source ?? { kind: 'builtin' });
-  const data = await loadData(source, (text) => resolveTokenizer(choice, text), request.cacheDir);
+  const tokenizers: TokenizerSource = {
+    forText: (text) => resolveTokenizer(choice, text),
+    forPairs: (train) => seq2seqTokenizer(choice, train),
+  };
+  const data = await loadTrainData(source, tokenizers, request.cacheDir, resolved.blockSize);
   const config = arch.modelConfig(
     request.model,
-    data.tokenizer.vocabSize,
+    data.data.tokenizer.vocabSize,
     resolved.blockSize,
-    data.tokenizer,
+    data.data,
   );
   return {
     model: createModel(config, { seed: resolved.seed }),
@@ -337,7 +347,6 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   };
 }
 
-/** The MoeConfig fields the expert flags give (the rest take the preset's defaults). */
 /** Trains (or resumes) as asked; prints progress on stderr; returns the summary. */
 export async function runTraining(request: TrainRequest): Promise<TrainOutcome> {
   const out = request.out;
@@ -346,22 +355,25 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     : await prepareNewRun(request);
   const shape = familyOf(model.family).describe(model.config);
   const progress = request.showProgress ? createTrainProgress(options.iters, resume?.state.step ?? 0) : null;
+  const arch = trainArch(archName(model.family));
   let trainer: Trainer<LanguageModel>;
   try {
+    const generationConfig = arch.generationConfig?.(model);
     trainer = new Trainer({
       model,
-      tokenizer: data.tokenizer,
-      objective: trainArch(model.family).objective(data, options),
+      tokenizer: data.data.tokenizer,
+      objective: arch.objective(data.data, options),
       options,
       runDir: out,
       data: {
         source,
         description: describeSource(source),
         textHash: textHash(data.text),
-        trainTokens: data.train.length,
-        valTokens: data.val.length,
+        trainTokens: data.trainTokens,
+        valTokens: data.valTokens,
         ...(tokenizer === undefined ? {} : { tokenizer }),
       },
+      ...(generationConfig === undefined ? {} : { generationConfig }),
       ...(resume === undefined ? {} : { resume }),
       replacesRun,
       onEvent: (event) => progress?.onEvent(event),
@@ -395,7 +407,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
         : `stopped at step ${summary.step}, before the new run's first checkpoint: nothing saved, the previous run in ${out} is unchanged`,
     );
   }
-  return { summary, model, tokenizer: data.tokenizer, options, signal: signals.received() };
+  return { summary, model, tokenizer: data.data.tokenizer, options, signal: signals.received() };
 }
 
 /**
@@ -437,6 +449,7 @@ export function summaryJson(
   return JSON.stringify({
     train_loss: summary.trainLoss,
     val_loss: summary.valLoss,
+    ...summary.metrics,
     ms_per_iter_median: summary.msPerIterMedian,
     tokens_per_s: summary.tokensPerS,
     params: summary.params,

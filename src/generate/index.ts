@@ -47,3 +47,12 @@ export {
   type FittedHistory,
   type ReplyOptions,
 } from './chat.js';
+export {
+  type TranslationConfig,
+  type TranslationDefaults,
+  defaultTranslationConfig,
+  resolveTranslationConfig,
+  translationConfigFromHf,
+  translationConfigToHf,
+} from './translation-config.js';
+export { type TranslateOptions, translateIds } from './translate.js';

@@ -97,9 +97,13 @@ export async function saveModelFolder(
   options: SaveModelFolderOptions = {},
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeSafetensorsFile(join(dir, weightsFileName), checkpointFromParameters(model.namedParameters()), {
-    format: 'pt',
-  });
+  await writeSafetensorsFile(
+    join(dir, weightsFileName),
+    checkpointFromParameters(model.stateDict?.() ?? model.namedParameters()),
+    {
+      format: 'pt',
+    },
+  );
   await writeFileAtomic(join(dir, configFileName), json(configToHf(model.config)));
   if (options.tokenizerJson !== undefined) {
     const text =
@@ -275,8 +279,10 @@ export async function loadModelFolder(
       ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
     }) as AnyLanguageModel;
     try {
-      for (const [path, parameter] of model.namedParameters()) {
-        await readFinite(weights, weights.entries.get(path)!, parameter.values());
+      // Parameters and persistent buffers; a buffer the file leaves out keeps its initial value.
+      for (const [path, tensor] of model.stateDict?.() ?? model.namedParameters()) {
+        const entry = weights.entries.get(path);
+        if (entry !== undefined) await readFinite(weights, entry, tensor.values());
       }
     } catch (error) {
       model.dispose();

@@ -32,22 +32,26 @@ const showShape = (shape: readonly number[]): string => `(${shape.join(', ')})`;
 /**
  * Checks a checkpoint's header against the parameters `config` implies, before anything
  * is allocated: every parameter present, nothing unexpected, every shape equal, float
- * data for every (float) weight. One FormatError at `where` lists the mismatches, each
- * naming the tensor, its shape in the file and the shape the config implies. Returns the
- * entry to load into each parameter path.
+ * data for every (float) weight; a persistent buffer (the family's bufferShapes) may be
+ * absent, and is checked like a weight when present. One FormatError at `where` lists the
+ * mismatches, each naming the tensor, its shape in the file and the shape the config
+ * implies. Returns the entry to load into each parameter (and present buffer) path.
  */
 export function matchCheckpoint(
   config: ModelConfig,
   entries: readonly SafetensorsEntry[],
   where: string,
 ): Map<string, SafetensorsEntry> {
-  const plan = familyOf(config.arch).parameterShapes(config);
+  const family = familyOf(config.arch);
+  const plan = family.parameterShapes(config);
+  const buffers = family.bufferShapes?.(config) ?? new Map<string, readonly number[]>();
   const byName = new Map(entries.map((entry) => [entry.name, entry]));
   const keys = parameterKeys(config, [...byName.keys()]);
   const problems: string[] = [];
   const matched = new Map<string, SafetensorsEntry>();
-  for (const [path, shape] of plan) {
+  for (const [path, shape] of [...plan, ...buffers]) {
     const key = keys.get(path);
+    if (key === undefined && buffers.has(path)) continue;
     if (key === undefined) {
       const tied = path === 'lm_head.weight' ? ' (config.json has tie_word_embeddings false)' : '';
       problems.push(`${path}: missing, config.json implies ${showShape(shape)}${tied}`);
@@ -62,7 +66,7 @@ export function matchCheckpoint(
     matched.set(path, entry);
   }
   for (const [path, key] of keys) {
-    if (!plan.has(path))
+    if (!plan.has(path) && !buffers.has(path))
       problems.push(
         `${key}: unexpected ${showShape(byName.get(key)!.shape)}, config.json has no such weight`,
       );
@@ -82,9 +86,12 @@ export function matchCheckpoint(
 }
 
 /**
- * The tensors to save: the parameters by path. A tied head is one tensor reachable under
- * the embedding's path only, so `lm_head.weight` is not written, as HF does.
+ * The tensors to save: the parameters (and persistent buffers: pass model.stateDict()) by
+ * path. A tied head is one tensor reachable under the embedding's path only, so
+ * `lm_head.weight` is not written, as HF does.
  */
-export function checkpointFromParameters(named: ReadonlyArray<[string, Tensor]>): Map<string, Tensor> {
+export function checkpointFromParameters(
+  named: ReadonlyArray<[string, Tensor]> | ReadonlyMap<string, Tensor>,
+): Map<string, Tensor> {
   return new Map(named);
 }

@@ -33,6 +33,19 @@ export interface ArchitectureSummary {
   readonly mlpBias?: boolean;
   /** RoPE's theta and frequency scaling (kind and its parameters), for rotary positions. */
   readonly rope?: { readonly theta: number; readonly scaling: Readonly<Record<string, string | number>> };
+  /**
+   * Encoder-decoder families: the encoder's stack (the fields above describe the decoder,
+   * which generates); absent for decoder-only and encoder-only families.
+   */
+  readonly encoder?: {
+    readonly layers: number;
+    readonly heads: number;
+    readonly intermediateSize: number;
+    /** Source vocabulary. */
+    readonly vocabSize: number;
+    /** Source and target share one embedding. */
+    readonly sharedEmbeddings: boolean;
+  };
   /** Families with expert layers: their settings, and the parameters one token runs through. */
   readonly moe?: {
     readonly experts: number;
@@ -64,7 +77,16 @@ export interface ModelFamily<Config extends ModelConfig = ModelConfig> {
   create(config: Config, options: { readonly init: ModelInit; readonly seed: number }): LanguageModel<Config>;
   /** Every parameter path (= checkpoint key) with its shape, in namedParameters() order. */
   parameterShapes(config: Config): Map<string, readonly number[]>;
-  /** Parameter path -> key in a checkpoint holding `stored` keys (buffers and tied copies dropped). */
+  /**
+   * The persistent buffers (saved with the weights, never trained: Marian's
+   * final_logits_bias) by path with their shapes. A checkpoint may leave them out (they keep
+   * their initial value, as HF's _keys_to_ignore_on_load_missing); absent: none.
+   */
+  bufferShapes?(config: Config): Map<string, readonly number[]>;
+  /**
+   * Parameter (and persistent buffer) path -> key in a checkpoint holding `stored` keys
+   * (derived buffers and tied copies dropped).
+   */
   checkpointKeys(config: Config, stored: readonly string[]): Map<string, string>;
   size(config: Config): ModelSize;
   describe(config: Config): ArchitectureSummary;

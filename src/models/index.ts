@@ -1,6 +1,7 @@
 /**
  * lmforge/models: the model contract (model.ts), the family registry, the decoder-only
- * presets (GPT-2, Llama, Mistral, Qwen2, Qwen3, Mixtral), the BERT family, the heads and model folders.
+ * presets (GPT-2, Llama, Mistral, Qwen2, Qwen3, Mixtral), the BERT family, the heads, the
+ * Marian encoder-decoder and model folders.
  */
 export type {
   LanguageModel,
@@ -17,7 +18,10 @@ export type {
   EncoderOutput,
   ModelHead,
   LogitsSelection,
+  EncoderDecoderModel,
+  ModeOptions,
 } from './model.js';
+export { isEncoderDecoder } from './model.js';
 export type { ModelFamily, ModelInit, ArchitectureSummary } from './family.js';
 export {
   type CreateModelOptions,
@@ -61,6 +65,26 @@ export {
 export { mixtralPreset, mixtralFamily } from './mixtral/family.js';
 export { type MoeConfig, moeDefaults } from './mixtral/config.js';
 export { DecoderLM, type DecoderOptions, type ForwardOptions } from './decoder/model.js';
+export {
+  type MarianConfig,
+  type MarianPositions,
+  type MarianFieldNames,
+  type RawMarianConfig,
+  marianDefaults,
+  marianNormEps,
+  marianPreset,
+  resolveMarianConfig,
+} from './marian/config.js';
+export { marianFromHf, marianToHf, marianFieldNames } from './marian/hf.js';
+export { MarianMTModel, MarianStack, type MarianOptions } from './marian/model.js';
+export { marianBlockSpec, marianNormSpec, type MarianSide } from './marian/block-spec.js';
+export {
+  marianFamily,
+  marianParameterShapes,
+  marianBufferShapes,
+  marianCheckpointKeys,
+} from './marian/family.js';
+export { blockParameterShapes } from './blocks/block-shapes.js';
 export { parameterShapes } from './decoder/shapes.js';
 export { decoderBlockSpec } from './decoder/block-spec.js';
 export {
@@ -149,7 +173,7 @@ export {
   lastTokenPositions,
   selectPositions,
 } from './heads/classification-head.js';
-export { callDropout, callAttentionDropout } from './blocks/dropout.js';
+export { callDropout, callAttentionDropout } from './blocks/forward-context.js';
 export {
   loadGguf,
   loadGgufSource,
@@ -176,3 +200,16 @@ export {
 } from './gguf-mapping.js';
 export { llamaGguf } from './llama/gguf.js';
 export { gpt2Gguf } from './gpt2/gguf.js';
+export {
+  type RnnConfig,
+  type RnnCell,
+  type RnnArch,
+  type RawRnnConfig,
+  resolveRnnConfig,
+  rnnArchOf,
+  gatesOf,
+} from './rnn/config.js';
+export { rnnFromHf, rnnToHf } from './rnn/hf.js';
+export { RnnLM, RnnStack, RnnHead, type RnnOptions } from './rnn/model.js';
+export { RnnState, type RnnStateShape } from './rnn/state.js';
+export { lstmFamily, gruFamily, rnnPreset, rnnParameterShapes } from './rnn/family.js';

@@ -6,10 +6,11 @@
  *
  * One call is `forward(inputs, outputs)`: the inputs say what the model sees (ids, which
  * keys each query may attend, positions, token types, a cache to continue, an encoder's
- * output), the output options say what to compute and return (the head's logits: of
- * every position, of the last one or none; hidden states; attention probabilities) and in
- * which mode (dropout on or off for this call only, so concurrent generations never flip
- * shared model state). `head` says what the logits are (next token, masked tokens, labels).
+ * output or the source an encoder-decoder encodes first), the output options say what to
+ * compute and return (the head's logits: of every position, of the last one or none; hidden
+ * states; attention probabilities) and in which mode (dropout on or off for this call only,
+ * so concurrent generations never flip shared model state). `head` says what the logits are
+ * (next token, masked tokens, labels).
  *
  * Legend: B batch, T time (new positions), Tk keys (cached + new), C channels, V vocab,
  * L layers, nH heads.
@@ -40,7 +41,11 @@ export type AttentionMaskInput =
   | { readonly kind: 'additive'; readonly mask: Tensor }
   | { readonly kind: 'segments'; readonly segments: Tensor };
 
-/** The output of an encoder, for cross-attention (encoder-decoder families). */
+/**
+ * The output of an encoder, for cross-attention (encoder-decoder families): what
+ * EncoderDecoderModel.encode returns, and what a caller that decodes several steps (beam
+ * search, greedy translation) passes as `encoderOutput` on every call.
+ */
 export interface EncoderOutput {
   /** (B, Tk, C) */
   readonly hiddenStates: Tensor;
@@ -61,7 +66,11 @@ export interface ModelInputs {
   readonly positions?: Tensor;
   /** Incremental decoding: keys/values of earlier positions; the new ones are appended. */
   readonly cache?: ModelCache;
-  /** Encoder-decoder families: what the decoder cross-attends. */
+  /**
+   * Encoder-decoder families: what the decoder cross-attends, computed once per source by
+   * `encode()`. With a cache that already holds the cross-attention keys and values (after
+   * the first decoding step) only `keys`, the source padding, is read again.
+   */
   readonly encoderOutput?: EncoderOutput;
   /**
    * (B, T) int32 segment of each token (HF's `token_type_ids`: 0 for the first text of a
@@ -70,6 +79,15 @@ export interface ModelInputs {
    * Families without one (decoders) reject it.
    */
   readonly tokenTypes?: Tensor;
+  /**
+   * Encoder-decoder families, instead of encoderOutput: the source ids (B, S) int32; the
+   * call runs the encoder first (in the same mode), as HF's `model(input_ids,
+   * decoder_input_ids=...)` does (training with teacher forcing). With a cache that holds
+   * the cross-attention state already, the encoder is not run again.
+   */
+  readonly sourceIds?: Tensor;
+  /** (B, S) int32 1/0 validity of sourceIds (HF's attention_mask); absent: every position is a token. */
+  readonly sourceMask?: Tensor;
 }
 
 /**
@@ -120,6 +138,8 @@ export interface ModelOutputs {
   readonly hiddenStates?: readonly Tensor[];
   /** With `attentions`: one (B, nH, T, Tk) per layer. */
   readonly attentions?: readonly Tensor[];
+  /** With `attentions`, encoder-decoder families: the decoder's cross-attention, one (B, nH, T, S) per layer. */
+  readonly crossAttentions?: readonly Tensor[];
   /**
    * A loss term the family adds to the objective (MoE load balancing and router z-loss,
    * already weighted by their coefficients); absent when the family has none, when its
@@ -160,6 +180,11 @@ export interface ModuleLike {
   train(mode?: boolean): this;
   eval(): this;
   namedParameters(): Array<[string, Tensor]>;
+  /**
+   * The parameters and persistent buffers by path: what a model folder saves and loads
+   * (Module has it); a model without it is saved as its namedParameters().
+   */
+  stateDict?(): Map<string, Tensor>;
   parameters(): Tensor[];
   dispose(): void;
 }
@@ -207,6 +232,46 @@ export interface LanguageModel<Config extends ModelConfig = ModelConfig> extends
   forward(ids: Tensor, options?: LogitsOptions): Tensor;
   /** A cache for `batch` sequences of up to `maxT` positions (default maxPositions). */
   createCache(batch: number, maxT?: number): ModelCache;
+}
+
+/** Dropout mode and randomness of a call that is not forward() (encode). */
+export interface ModeOptions {
+  readonly mode?: ForwardMode;
+  readonly rng?: Rng;
+}
+
+/**
+ * A model of kind 'encoder-decoder' (Marian): the decoder is `forward`, whose inputs carry
+ * the source (`sourceIds` + `sourceMask`) or its encoding (`encoderOutput`); `encode` runs
+ * the encoder alone, once per source, for decoding loops. `vocabSize` is the target (output)
+ * vocabulary; `sourceVocabSize` the ids the encoder takes.
+ *
+ * @example
+ * const encoded = noGrad(() => model.encode(sourceIds, { sourceMask, mode: 'eval' })); // hiddenStates (B, S, C)
+ * const cache = model.createCache(B);
+ * let ids = Tensor.fromArray(new Int32Array(B).fill(start), [B, 1]);
+ * const { logits } = model.forward({ ids, cache, encoderOutput: encoded }, { logits: 'last', mode: 'eval' }); // (B, 1, V)
+ */
+export interface EncoderDecoderModel<Config extends ModelConfig = ModelConfig> extends LanguageModel<Config> {
+  readonly kind: 'encoder-decoder';
+  readonly sourceVocabSize: number;
+  /** The first decoder input of every target (HF decoder_start_token_id; Marian: the pad id). */
+  readonly decoderStartTokenId: number;
+  /** config.json's pad_token_id (source padding; what finished rows are fed). */
+  readonly padTokenId: number;
+  /** config.json's eos_token_id: the end of a source and of a target. */
+  readonly eosTokenId: number;
+  /** config.json's forced_eos_token_id: forced at the last position a length limit allows; null for none. */
+  readonly forcedEosTokenId: number | null;
+  /** sourceIds (B, S) int32 -> the encoder output, `keys` = sourceMask. */
+  encode(sourceIds: Tensor, options?: ModeOptions & { readonly sourceMask?: Tensor }): EncoderOutput;
+}
+
+/** True for a model of kind 'encoder-decoder' (it then has encode()). */
+export function isEncoderDecoder(model: LanguageModel): model is EncoderDecoderModel {
+  return (
+    model.kind === 'encoder-decoder' && typeof (model as Partial<EncoderDecoderModel>).encode === 'function'
+  );
 }
 
 /** What every family's resolved config has: the registry key it is saved and loaded under. */

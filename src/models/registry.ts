@@ -19,6 +19,12 @@ import { mixtralFamily } from './mixtral/family.js';
 import type { BertConfig } from './bert/config.js';
 import type { BertModel } from './bert/model.js';
 import { bertFamily } from './bert/family.js';
+import type { MarianConfig } from './marian/config.js';
+import type { MarianMTModel } from './marian/model.js';
+import { marianFamily } from './marian/family.js';
+import type { RnnConfig } from './rnn/config.js';
+import { gruFamily, lstmFamily } from './rnn/family.js';
+import type { RnnLM } from './rnn/model.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -33,6 +39,9 @@ export interface BuiltinFamilies {
   readonly qwen3: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly mixtral: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly bert: { readonly config: BertConfig; readonly model: BertModel };
+  readonly marian: { readonly config: MarianConfig; readonly model: MarianMTModel };
+  readonly 'lmforge-lstm': { readonly config: RnnConfig; readonly model: RnnLM };
+  readonly 'lmforge-gru': { readonly config: RnnConfig; readonly model: RnnLM };
 }
 
 export type AnyModelConfig = BuiltinFamilies[keyof BuiltinFamilies]['config'];
@@ -66,6 +75,9 @@ registerFamily(qwen2Family);
 registerFamily(qwen3Family);
 registerFamily(mixtralFamily);
 registerFamily(bertFamily);
+registerFamily(marianFamily);
+registerFamily(lstmFamily);
+registerFamily(gruFamily);
 
 /** The model_types that can be built and loaded, in registration order. */
 export function modelTypes(): string[] {
@@ -131,6 +143,8 @@ export interface CreateModelOptions {
  */
 export function createModel(config: DecoderConfig, options?: CreateModelOptions): DecoderLM;
 export function createModel(config: BertConfig, options?: CreateModelOptions): BertModel;
+export function createModel(config: MarianConfig, options?: CreateModelOptions): MarianMTModel;
+export function createModel(config: RnnConfig, options?: CreateModelOptions): RnnLM;
 export function createModel(config: ModelConfig, options?: CreateModelOptions): LanguageModel;
 export function createModel(config: ModelConfig, options: CreateModelOptions = {}): LanguageModel {
   const family = familyOf(config.arch, 'createModel: arch');

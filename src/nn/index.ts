@@ -18,6 +18,7 @@ export {
   type RopeScaling,
   noRopeScaling,
   ropeInverseFrequencies,
+  type SinusoidLayout,
   RotaryEmbedding,
   sinusoidalTable,
   positionRows,

@@ -56,11 +56,12 @@ export { tensor, full, zeros, ones, arange, type RandnOptions, randn, rand, rand
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { type Reduction, type CrossEntropyOptions, crossEntropy } from './ops/loss.js';
 export { layerNorm, rmsNorm } from './ops/norm.js';
-export { embedding } from './ops/embedding.js';
+export { embedding, type EmbeddingOpOptions } from './ops/embedding.js';
 export { type AttentionOptions, scaledDotProductAttention } from './ops/attention.js';
 export { composedAttention, type AttentionWithProbabilities } from './ops/attention-composed.js';
 export { attentionDropoutFactors } from './ops/attention-dropout.js';
 export { dropout } from './ops/dropout.js';
+export { type RecurrentResult, lstm, gru } from './ops/rnn.js';
 export { concat, split, stack } from './ops/join.js';
 export { where, maskedFill, gather, argmax, type TopK, topk, triu, tril } from './ops/select.js';
 export {

@@ -91,6 +91,29 @@ export interface Kernels {
   moeCombine(src: F, slots: Int32Array, weights: F | null, out: F, N: number, k: number, C: number, R: number): void;
   /** The gate gradient of moeCombine: dweights[n * k + j] = dot(dout[n], src[slots[n * k + j]]), 0 where the slot is -1. */
   moeGateGrad(dout: F, src: F, slots: Int32Array, dweights: F, N: number, k: number, C: number, R: number): void;
+  /**
+   * One LSTM step for B rows (PyTorch gate order i, f, g, o): gates (B, 4H) holds the pre-activations
+   * x W_ih^T + b_ih + h W_hh^T + b_hh on entry and sigmoid, sigmoid, tanh, sigmoid of them on return
+   * (saved for backward); c = f cPrev + i g, h = o tanh(c), (B, H) each.
+   */
+  lstmCellForward(gates: F, cPrev: F, c: F, h: F, B: number, H: number): void;
+  /**
+   * The backward of lstmCellForward from its saved gates and cells: dh = dhOut + dhNext; dc holds the
+   * gradient of c from the next step on entry and cPrev's on return; dGates (B, 4H) are the gradients
+   * of the pre-activations.
+   */
+  lstmCellBackward(gates: F, cPrev: F, c: F, dhOut: F, dhNext: F, dc: F, dGates: F, B: number, H: number): void;
+  /**
+   * One GRU step for B rows (PyTorch: gates r, z, n): xg = x W_ih^T + b_ih and hg = hPrev W_hh^T + b_hh,
+   * (B, 3H) each; r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn),
+   * h = (1 - z) n + z hPrev; gates (B, 3H) = r, z, n (saved for backward).
+   */
+  gruCellForward(xg: F, hg: F, hPrev: F, gates: F, h: F, B: number, H: number): void;
+  /**
+   * The backward of gruCellForward: dh = dhOut + dhNext; dxg, dhg (B, 3H) the gradients of xg and hg;
+   * dhPrev = dh z, the direct part of the gradient of hPrev (dhg W_hh adds the rest).
+   */
+  gruCellBackward(gates: F, hg: F, hPrev: F, dhOut: F, dhNext: F, dxg: F, dhg: F, dhPrev: F, B: number, H: number): void;
   /** Sum of squares of x (for gradient-norm clipping), accumulated in float64. */
   sumOfSquares(x: F, N: number): number;
   /** One decoupled-weight-decay Adam step, in place on param, m, v. */

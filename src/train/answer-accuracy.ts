@@ -2,22 +2,14 @@
  * Held-out answer accuracy of a chat model on closed questions (the built-in instruction
  * set's part of speech, synonym and hypernym questions): each question is rendered with the
  * chat template, answered greedily until the end-of-turn token, and counted right when the
- * normalised reply is one of the accepted answers (exact match after normalisation).
+ * normalised reply is one of the accepted answers (SQuAD's normalisation: case, punctuation
+ * and articles removed, spaces collapsed).
  */
 import { chatPromptIds, chatStopIds, generateText } from '../generate/index.js';
 import type { LanguageModel } from '../models/index.js';
 import type { ChatTemplate, Tokenizer } from '../tokenizers/index.js';
 import type { ClosedQuestion } from './data/wordnet-instructions.js';
-
-/** Lower case, surrounding spaces and final punctuation removed, inner spaces collapsed. */
-export function normalizeAnswer(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/[.!?;,:]+$/, '')
-    .trim();
-}
+import { normalizeAnswer } from './harness/metrics.js';
 
 export interface AccuracyCount {
   readonly correct: number;

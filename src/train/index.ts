@@ -4,6 +4,7 @@ export { AdamW, type AdamWOptions, type AdamWStateDict } from './optim/adamw.js'
 export { clipScale, globalGradNorm, type ClipResult } from './optim/clip.js';
 export {
   type TrainOptions,
+  type ScheduleName,
   defaultTrainOptions,
   defaultWarmup,
   resolveTrainOptions,
@@ -19,6 +20,7 @@ export {
 } from './data/builtin-corpus.js';
 export {
   type DataSource,
+  type TextSource,
   describeSource,
   readSourceText,
   tokenizeWithCache,
@@ -68,6 +70,21 @@ export type {
   ForwardSettings,
 } from './objectives/objective.js';
 export { CausalLmObjective, type CausalLmData } from './objectives/causal-lm.js';
+export { Seq2seqObjective, type Seq2seqData } from './objectives/seq2seq.js';
+export { type PairSource, type PairSplits, describePairSource, readPairSource } from './data/pair-source.js';
+export {
+  type Seq2seqTokenizer,
+  seq2seqSpecialTokens,
+  seq2seqTokenizer,
+  withEosPostProcessor,
+} from './data/seq2seq-tokenizer.js';
+export {
+  type WordnetPairTaskName,
+  type WordnetPairTaskOptions,
+  type WordnetPairTask,
+  wordnetPairTaskNames,
+  wordnetPairTask,
+} from './data/wordnet-pairs.js';
 export {
   MaskedLmObjective,
   maskSequences,
@@ -225,8 +242,8 @@ export {
 } from './data/wordnet-instructions.js';
 export {
   answerAccuracy,
-  normalizeAnswer,
   type AccuracyReport,
   type AccuracyCount,
   type AccuracyOptions,
 } from './answer-accuracy.js';
+export * from './harness/index.js';

@@ -32,7 +32,16 @@ export interface TrainOptions {
   readonly earlyStopPatience: number | null;
   /** Masked-LM objectives: mask whole words (a token and its `##` continuations) instead of tokens. */
   readonly wholeWordMasking: boolean;
+  /**
+   * The learning-rate schedule: 'cosine' (nanoGPT's warm-up then cosine decay to minLr) or
+   * 'inverse-sqrt' (the paper's inverse-square-root warm-up, peaking at lr after warmup steps).
+   */
+  readonly schedule: ScheduleName;
+  /** eps of the label-smoothed cross-entropy, in [0, 1) (0: none). */
+  readonly labelSmoothing: number;
 }
+
+export type ScheduleName = 'cosine' | 'inverse-sqrt';
 
 /**
  * The warm-up a run gets when none is asked for: nanoGPT's 100 steps, but at most a tenth
@@ -61,6 +70,8 @@ export const defaultTrainOptions: TrainOptions = {
   seed: 1337,
   earlyStopPatience: null,
   wholeWordMasking: false,
+  schedule: 'cosine',
+  labelSmoothing: 0,
 };
 
 type Raw = { readonly [K in keyof TrainOptions]?: TrainOptions[K] | undefined };
@@ -110,6 +121,13 @@ export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOpti
   if (typeof o.wholeWordMasking !== 'boolean') {
     problems.push(`wholeWordMasking must be true or false (got ${String(o.wholeWordMasking)})`);
   }
+  real('labelSmoothing', (v) => v >= 0 && v < 1, 'in [0, 1)');
+  if (o.schedule !== 'cosine' && o.schedule !== 'inverse-sqrt') {
+    problems.push(`schedule must be cosine or inverse-sqrt (got ${String(o.schedule)})`);
+  }
+  if (o.schedule === 'inverse-sqrt' && Number.isInteger(o.warmup) && o.warmup < 1) {
+    problems.push('warmup must be >= 1 with the inverse-sqrt schedule (it divides by the warm-up)');
+  }
   if (Number.isInteger(o.warmup) && Number.isInteger(o.iters) && o.warmup >= o.iters) {
     problems.push(
       `warmup must be < iters (got warmup ${o.warmup}, iters ${o.iters}); pass a smaller --warmup`,
@@ -121,13 +139,21 @@ export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOpti
   return Object.freeze(o);
 }
 
-/** nanoGPT's schedule: warm-up to lr, cosine decay to minLr at the last step. */
+/**
+ * The schedule of the options: nanoGPT's (warm-up to lr, cosine decay to minLr at the last
+ * step), or the paper's inverse square root with its peak at lr (minLr unused).
+ */
 export function scheduleOf(options: TrainOptions): LrSchedule {
-  return {
-    kind: 'warmupCosine',
-    lr: options.lr,
-    minLr: options.minLr,
-    warmup: options.warmup,
-    decayIters: options.iters,
-  };
+  switch (options.schedule) {
+    case 'cosine':
+      return {
+        kind: 'warmupCosine',
+        lr: options.lr,
+        minLr: options.minLr,
+        warmup: options.warmup,
+        decayIters: options.iters,
+      };
+    case 'inverse-sqrt':
+      return { kind: 'inverseSqrt', lr: options.lr, warmup: options.warmup };
+  }
 }

@@ -131,6 +131,8 @@ export interface TrainerSettings<Model extends LanguageModel = AnyLanguageModel>
   readonly onEvent?: (event: TrainEvent) => void;
   /** runDir holds another run, replaced at this run's first checkpoint (see the file header). */
   readonly replacesRun?: boolean;
+  /** The generation_config.json (HF names) written with each checkpoint; default: see Trainer.generationConfig. */
+  readonly generationConfig?: Readonly<Record<string, unknown>>;
   /** Passed to every saveCheckpoint (tests inject write failures here). */
   readonly checkpointHooks?: Pick<SaveCheckpointOptions, 'onStage'>;
   /**
@@ -199,6 +201,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
         val: init.val,
         blockSize: options.blockSize,
         batchSize: options.batchSize,
+        labelSmoothing: options.labelSmoothing,
       });
     objective.check(model);
     if (init.tokenizer.vocabSize > model.vocabSize) {
@@ -363,8 +366,13 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     };
   }
 
-  /** The generation_config.json written with each checkpoint: defaultGenerationConfig with the tokenizer's BOS/EOS. */
+  /**
+   * The generation_config.json written with each checkpoint: the settings' generationConfig
+   * when given (an encoder-decoder's decoding), else defaultGenerationConfig with the
+   * tokenizer's BOS/EOS.
+   */
   generationConfig(): Record<string, unknown> {
+    if (this.#init.generationConfig !== undefined) return { ...this.#init.generationConfig };
     const { bosId, eosId } = this.#init.tokenizer;
     const config = resolveGenerationConfig(
       { bosTokenId: bosId ?? null, eosTokenIds: eosId === undefined ? null : [eosId] },
@@ -433,6 +441,20 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     );
   }
 
+  /** The objective's metrics: a synchronous one inside a scope and noGrad, an asynchronous one awaited. */
+  async #metrics(): Promise<Readonly<Record<string, number>>> {
+    let pending: Promise<Readonly<Record<string, number>>> | null = null;
+    const metrics = scope(() =>
+      noGrad(() => {
+        const result = this.objective.metrics?.(this.model) ?? {};
+        if (!(result instanceof Promise)) return result;
+        pending = result;
+        return {};
+      }),
+    );
+    return pending === null ? metrics : await pending;
+  }
+
   /** Evaluates both splits, logs, updates early stopping; true when training should stop. */
   async #evaluate(): Promise<boolean> {
     const trainLoss = this.estimateLoss('train');
@@ -440,7 +462,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     if (!Number.isFinite(trainLoss) || !Number.isFinite(valLoss)) {
       throw this.#diverged(this.#step, `the evaluation loss is ${trainLoss} (train), ${valLoss} (val)`);
     }
-    const metrics = scope(() => noGrad(() => this.objective.metrics?.(this.model) ?? {}));
+    const metrics = await this.#metrics();
     this.#lastEvalStep = this.#step;
     this.#lastEval =
       Object.keys(metrics).length === 0 ? { trainLoss, valLoss } : { trainLoss, valLoss, metrics };

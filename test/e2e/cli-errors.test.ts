@@ -51,6 +51,7 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--weight-decay': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--grad-clip': { kind: 'number', range: '>= 0', outside: ['-1'] },
     '--dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1'] },
+    '--label-smoothing': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
     '--n-experts': atLeastOne,
     '--experts-per-token': atLeastOne,
     '--aux-loss-coef': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
@@ -72,7 +73,16 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--top': atLeastOne,
     '--threads': threads,
   },
-  eval: { '--batch-size': atLeastOne, '--threads': threads },
+  eval: {
+    '--batch-size': atLeastOne,
+    '--beam': atLeastOne,
+    '--max-tokens': atLeastOne,
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+    '--limit': atLeastOne,
+    '--window': atLeastOne,
+    '--stride': atLeastOne,
+    '--threads': threads,
+  },
   finetune: {
     '--epochs': atLeastOne,
     '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
@@ -94,6 +104,19 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   'lora merge': { '--threads': threads },
+  translate: {
+    '--beam': atLeastOne,
+    '--n-best': atLeastOne,
+    '--max-tokens': atLeastOne,
+    '--batch-size': atLeastOne,
+    '--threads': threads,
+  },
+  'ngram train': { '--order': { kind: 'integer', range: 'in [1, 6]', outside: ['0', '7'] } },
+  'ngram generate': {
+    '--max-tokens': atLeastOne,
+    '--temperature': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+  },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -128,6 +151,9 @@ const required: Readonly<Record<string, readonly string[]>> = {
   finetune: [missing, '--task', 'sft', '--out', join(work, 'never')],
   chat: [missing],
   'lora merge': [missing, '--out', join(work, 'never')],
+  translate: [missing, '--text', 'x'],
+  'ngram train': ['--data', data, '--out', join(work, 'never')],
+  'ngram generate': [missing, '--prompt', 'x'],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -228,7 +254,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, eval, export, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, translate, eval, export, ngram, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
@@ -243,7 +269,6 @@ describe('lmforge command-line errors', () => {
       [['train', '--itres', '5'], `train: unknown option '--itres' (Did you mean --iters?)`],
       [['train', '--iters'], `train: option '--iters <n>' argument missing`],
       [['train', '--iters', 'abc'], `option '--iters <n>': expected an integer >= 1, got "abc"`],
-      [['eval', missing], `eval: required option '--data <file>' not specified`],
       [['eval', '--data', data], `eval: missing required argument 'dir'`],
       [
         ['eval', missing, missing, '--data', data],
@@ -322,6 +347,10 @@ describe('lmforge file errors: one line naming the path, never a stack', () => {
   it('missing inputs, a file where a folder belongs and the reverse, tokenizer train vocabulary checks', async () => {
     const cases: Array<[string[], string | RegExp]> = [
       [['eval', missing, '--data', data], new RegExp(`^${missing}/config\\.json: `)],
+      [
+        ['eval', missing],
+        'eval: give --data (a text file), --pairs (sentence pairs) or --task (tasks), one of them, got none',
+      ],
       [['generate', `${missing}/`, '--prompt', 'x'], new RegExp(`^${missing}/+config\\.json: `)],
       [['tokenize', `${missing}.txt`, '-t', 'gpt2'], `${missing}.txt: no such file or directory`],
       [

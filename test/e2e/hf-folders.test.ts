@@ -136,7 +136,7 @@ describe('lmforge on Hugging Face folders written by PyTorch', () => {
     assertUserError(a!, shardError);
     assertUserError(
       b!,
-      `${join(unknownType, 'config.json')}: model_type: unsupported model_type; expected gpt2 | llama | mistral | qwen2 | qwen3 | mixtral | bert, got "phi3"`,
+      `${join(unknownType, 'config.json')}: model_type: unsupported model_type; expected gpt2 | llama | mistral | qwen2 | qwen3 | mixtral | bert | marian | lmforge-lstm | lmforge-gru, got "phi3"`,
     );
     assertUserError(
       c!,

@@ -83,7 +83,7 @@ for (const fixture of hfManifest.folders) {
     const ref = await reference(fixture.folder);
     try {
       assert.equal(config.arch, fixture.model_type);
-      assert.equal(model.head?.kind ?? 'causal-lm', fixture.head);
+      assert.equal((model as LanguageModel).head?.kind ?? 'causal-lm', fixture.head);
       const logits = noGrad(() => model.forward(inputsOf(ref)).logits!); // (B, T, V)
       assertClose(`${fixture.folder} logits`, logits, ref.get('logits')!, { atol, rtol });
       if (fixture.head === 'causal-lm') await checkDecoding(fixture.folder, dir, model, ref, logits);

@@ -94,11 +94,11 @@ for (const [name, config] of variants) {
 
 test('an unknown model_type names the registered ones', () => {
   assert.throws(
-    () => configFromHf({ model_type: 'xlnet' }, 'dir/config.json'),
+    () => configFromHf({ model_type: 'no-such-family' }, 'dir/config.json'),
     (error: unknown) =>
       error instanceof ConfigError &&
       error.message ===
-        'dir/config.json: model_type: unsupported model_type; expected gpt2 | llama | mistral | qwen2 | qwen3 | mixtral | bert, got "xlnet"',
+        'dir/config.json: model_type: unsupported model_type; expected gpt2 | llama | mistral | qwen2 | qwen3 | mixtral | bert | marian | lmforge-lstm | lmforge-gru, got "no-such-family"',
   );
 });
 

@@ -9,6 +9,7 @@ import {
   type AnyLanguageModel,
   type DecoderLM,
   type ModuleLike,
+  type LanguageModel,
 } from '../../src/models/index.js';
 import { CharTokenizer } from '../../src/tokenizers/index.js';
 import {
@@ -60,8 +61,8 @@ export function tinyTrainer(
   model: AnyLanguageModel,
   options: TrainOptions,
   runDir: string | null,
-  extra: Partial<TrainerInit> = {},
-): Trainer {
+  extra: Partial<TrainerInit<LanguageModel>> = {},
+): Trainer<LanguageModel> {
   const ids = Int32Array.from(tinyTokenizer.encode(tinyText));
   const { train, val } = splitTokens(ids);
   return new Trainer({

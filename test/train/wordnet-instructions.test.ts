@@ -70,10 +70,10 @@ test('fits: only conversations it accepts', () => {
   for (const q of short.closed) assert.ok(q.messages[0]!.content.length <= 20);
 });
 
-test('normalizeAnswer: case, spaces and final punctuation', () => {
+test('normalizeAnswer (SQuAD): case, spaces, punctuation and articles', () => {
   assert.equal(normalizeAnswer('  Noun. '), 'noun');
   assert.equal(normalizeAnswer('Big   Cat!'), 'big cat');
-  assert.equal(normalizeAnswer('a.b'), 'a.b');
+  assert.equal(normalizeAnswer('The noun'), 'noun');
 });
 
 test('fitHistory keeps the system message and whole recent turns, and says how many went', () => {

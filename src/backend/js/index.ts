@@ -22,6 +22,7 @@ import {
   moeGatesBackward,
   moeTopk,
 } from './moe.js';
+import { lstmCellForward, lstmCellBackward, gruCellForward, gruCellBackward } from './rnn.js';
 import { sumOfSquares, adamw } from './optim.js';
 
 export const jsBackend: Backend = {
@@ -59,6 +60,10 @@ export const jsBackend: Backend = {
   moeDispatch,
   moeCombine,
   moeGateGrad,
+  lstmCellForward,
+  lstmCellBackward,
+  gruCellForward,
+  gruCellBackward,
   sumOfSquares,
   adamw,
 };

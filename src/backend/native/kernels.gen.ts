@@ -66,6 +66,10 @@ export interface NativeKernelExports {
   moeDispatch(x: Float32Array, slots: Int32Array, weights: Float32Array | null, out: Float32Array, N: number, k: number, C: number, R: number): void;
   moeCombine(src: Float32Array, slots: Int32Array, weights: Float32Array | null, out: Float32Array, N: number, k: number, C: number, R: number): void;
   moeGateGrad(dout: Float32Array, src: Float32Array, slots: Int32Array, dweights: Float32Array, N: number, k: number, C: number, R: number): void;
+  lstmCellForward(gates: Float32Array, cPrev: Float32Array, c: Float32Array, h: Float32Array, B: number, H: number): void;
+  lstmCellBackward(gates: Float32Array, cPrev: Float32Array, c: Float32Array, dhOut: Float32Array, dhNext: Float32Array, dc: Float32Array, dGates: Float32Array, B: number, H: number): void;
+  gruCellForward(xg: Float32Array, hg: Float32Array, hPrev: Float32Array, gates: Float32Array, h: Float32Array, B: number, H: number): void;
+  gruCellBackward(gates: Float32Array, hg: Float32Array, hPrev: Float32Array, dhOut: Float32Array, dhNext: Float32Array, dxg: Float32Array, dhg: Float32Array, dhPrev: Float32Array, B: number, H: number): void;
   sumOfSquares(x: Float32Array, N: number): number;
   adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, N: number, p: Float64Array): void;
 }
@@ -442,6 +446,58 @@ export function generatedKernels(addon: NativeKernelExports): Omit<Kernels, Cust
       checks.need('moeGateGrad', 'dweights', dweights, N * k);
       checks.ids('moeGateGrad', slots, N * k, R, -1);
       addon.moeGateGrad(dout, src, slots, dweights, N, k, C, R);
+    },
+    lstmCellForward(gates, cPrev, c, h, B, H) {
+      if (!(gates instanceof Float32Array && cPrev instanceof Float32Array && c instanceof Float32Array && h instanceof Float32Array)) {
+        checks.floats('lstmCellForward', [['gates', gates], ['cPrev', cPrev], ['c', c], ['h', h]]);
+        return jsBackend.lstmCellForward(gates, cPrev, c, h, B, H);
+      }
+      checks.need('lstmCellForward', 'gates', gates, B * 4 * H);
+      checks.need('lstmCellForward', 'cPrev', cPrev, B * H);
+      checks.need('lstmCellForward', 'c', c, B * H);
+      checks.need('lstmCellForward', 'h', h, B * H);
+      addon.lstmCellForward(gates, cPrev, c, h, B, H);
+    },
+    lstmCellBackward(gates, cPrev, c, dhOut, dhNext, dc, dGates, B, H) {
+      if (!(gates instanceof Float32Array && cPrev instanceof Float32Array && c instanceof Float32Array && dhOut instanceof Float32Array && dhNext instanceof Float32Array && dc instanceof Float32Array && dGates instanceof Float32Array)) {
+        checks.floats('lstmCellBackward', [['gates', gates], ['cPrev', cPrev], ['c', c], ['dhOut', dhOut], ['dhNext', dhNext], ['dc', dc], ['dGates', dGates]]);
+        return jsBackend.lstmCellBackward(gates, cPrev, c, dhOut, dhNext, dc, dGates, B, H);
+      }
+      checks.need('lstmCellBackward', 'gates', gates, B * 4 * H);
+      checks.need('lstmCellBackward', 'cPrev', cPrev, B * H);
+      checks.need('lstmCellBackward', 'c', c, B * H);
+      checks.need('lstmCellBackward', 'dhOut', dhOut, B * H);
+      checks.need('lstmCellBackward', 'dhNext', dhNext, B * H);
+      checks.need('lstmCellBackward', 'dc', dc, B * H);
+      checks.need('lstmCellBackward', 'dGates', dGates, B * 4 * H);
+      addon.lstmCellBackward(gates, cPrev, c, dhOut, dhNext, dc, dGates, B, H);
+    },
+    gruCellForward(xg, hg, hPrev, gates, h, B, H) {
+      if (!(xg instanceof Float32Array && hg instanceof Float32Array && hPrev instanceof Float32Array && gates instanceof Float32Array && h instanceof Float32Array)) {
+        checks.floats('gruCellForward', [['xg', xg], ['hg', hg], ['hPrev', hPrev], ['gates', gates], ['h', h]]);
+        return jsBackend.gruCellForward(xg, hg, hPrev, gates, h, B, H);
+      }
+      checks.need('gruCellForward', 'xg', xg, B * 3 * H);
+      checks.need('gruCellForward', 'hg', hg, B * 3 * H);
+      checks.need('gruCellForward', 'hPrev', hPrev, B * H);
+      checks.need('gruCellForward', 'gates', gates, B * 3 * H);
+      checks.need('gruCellForward', 'h', h, B * H);
+      addon.gruCellForward(xg, hg, hPrev, gates, h, B, H);
+    },
+    gruCellBackward(gates, hg, hPrev, dhOut, dhNext, dxg, dhg, dhPrev, B, H) {
+      if (!(gates instanceof Float32Array && hg instanceof Float32Array && hPrev instanceof Float32Array && dhOut instanceof Float32Array && dhNext instanceof Float32Array && dxg instanceof Float32Array && dhg instanceof Float32Array && dhPrev instanceof Float32Array)) {
+        checks.floats('gruCellBackward', [['gates', gates], ['hg', hg], ['hPrev', hPrev], ['dhOut', dhOut], ['dhNext', dhNext], ['dxg', dxg], ['dhg', dhg], ['dhPrev', dhPrev]]);
+        return jsBackend.gruCellBackward(gates, hg, hPrev, dhOut, dhNext, dxg, dhg, dhPrev, B, H);
+      }
+      checks.need('gruCellBackward', 'gates', gates, B * 3 * H);
+      checks.need('gruCellBackward', 'hg', hg, B * 3 * H);
+      checks.need('gruCellBackward', 'hPrev', hPrev, B * H);
+      checks.need('gruCellBackward', 'dhOut', dhOut, B * H);
+      checks.need('gruCellBackward', 'dhNext', dhNext, B * H);
+      checks.need('gruCellBackward', 'dxg', dxg, B * 3 * H);
+      checks.need('gruCellBackward', 'dhg', dhg, B * 3 * H);
+      checks.need('gruCellBackward', 'dhPrev', dhPrev, B * H);
+      addon.gruCellBackward(gates, hg, hPrev, dhOut, dhNext, dxg, dhg, dhPrev, B, H);
     },
     sumOfSquares(x, N) {
       if (!(x instanceof Float32Array)) {

@@ -114,6 +114,13 @@ export function generateCommand(): Command {
     const loaded = await loadModelWithAdapter(dir, flags.adapter);
     const { model, tokenizer, generationConfig, tokenizerConfigEos } = loaded;
     try {
+      if (model.kind === 'encoder-decoder') {
+        throw new ConfigError('generate continues text with a decoder model', {
+          where: dir,
+          actual: `a ${model.family} encoder-decoder folder`,
+          hint: 'translate with `lmforge translate DIR --text ...`',
+        });
+      }
       warnUnknownIn(tokenizer, flags.prompt, 'the prompt');
       if (flags.top !== undefined) {
         if (flags.top > model.vocabSize) {

@@ -33,7 +33,8 @@ export const commands: readonly CommandEntry[] = [
   {
     name: 'train',
     usage: '[options]',
-    description: 'Train a language model from scratch (defaults: nanoGPT shakespeare-char CPU run)',
+    description:
+      'Train a language model from scratch (defaults: nanoGPT shakespeare-char CPU run), or a Marian translation model',
     load: async () => (await import('./train.js')).trainCommand,
   },
   {
@@ -63,9 +64,16 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./lora.js')).loraCommand,
   },
   {
+    name: 'translate',
+    usage: '[options] <dir>',
+    description: 'Translate texts with an encoder-decoder model folder (greedy or beam search)',
+    load: async () => (await import('./translate.js')).translateCommand,
+  },
+  {
     name: 'eval',
     usage: '[options] <dir>',
-    description: 'Loss and perplexity of a model on a text file (every token predicted once)',
+    description:
+      'Perplexity of a model (or an ARPA n-gram model) on a text file, zero/few-shot accuracy on tasks, or BLEU and chrF of an encoder-decoder on sentence pairs',
     load: async () => (await import('./eval.js')).evalCommand,
   },
   {
@@ -73,6 +81,12 @@ export const commands: readonly CommandEntry[] = [
     usage: '[options] <dir>',
     description: 'Write a model as a GGUF file that llama.cpp loads (f32, f16, q8_0 or q4_0)',
     load: async () => (await import('./export.js')).exportCommand,
+  },
+  {
+    name: 'ngram',
+    usage: '',
+    description: 'N-gram language models (Kneser-Ney, ARPA files): train, eval, generate',
+    load: async () => (await import('./ngram.js')).ngramCommand,
   },
   {
     name: 'demo',

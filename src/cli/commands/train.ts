@@ -1,18 +1,32 @@
 /**
  * `lmforge train`: train a GPT-2, Llama or Mixtral (sparse mixture of experts) style model
  * (next-token prediction) or a BERT encoder (masked-LM) from scratch on text files (or the
- * built-in WordNet corpus), or resume a run. With --json the last stdout line is one JSON
- * object: train_loss, val_loss, ms_per_iter_median, tokens_per_s, params (and more; for
- * mixtral aux_loss and expert_load).
+ * built-in WordNet corpus), or a Marian encoder-decoder on sentence pairs (or a built-in
+ * WordNet task), or resume a run. With --json the last stdout line is one JSON object:
+ * train_loss, val_loss, the objective's metrics (val_bleu, val_chrf for marian),
+ * ms_per_iter_median, tokens_per_s, params (and more; for mixtral aux_loss and expert_load).
  */
 import { Command, Option } from 'commander';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { integer, real } from '../parse-number.js';
 import { trainArchs } from '../train-archs.js';
 import { defaultCacheDir, runTraining, signalExitCode, summaryJson } from '../train-run.js';
+import {
+  wordnetPairTaskNames,
+  type DataSource,
+  type ScheduleName,
+  type WordnetPairTaskName,
+} from '../../train/index.js';
+import { ConfigError } from '../../util/errors.js';
 
 interface TrainFlags extends ComputeFlags {
   data?: string[];
+  pairs?: string;
+  valPairs?: string;
+  task?: WordnetPairTaskName;
+  truncate?: boolean;
+  labelSmoothing?: number;
+  schedule?: ScheduleName;
   arch?: string;
   tokenizer: string;
   nLayer?: number;
@@ -47,9 +61,56 @@ interface TrainFlags extends ComputeFlags {
   progress: boolean;
 }
 
+/** The data the flags name (null: the architecture's default, or on resume the checkpoint's). */
+function dataSource(flags: TrainFlags): DataSource | null {
+  const given = [
+    flags.data === undefined ? null : '--data',
+    flags.pairs === undefined ? null : '--pairs',
+    flags.task === undefined ? null : '--task',
+  ].filter((flag) => flag !== null);
+  if (given.length > 1) {
+    throw new ConfigError(`give one of ${given.join(', ')}`, {
+      where: given[1]!,
+      hint: '--data is text, --pairs parallel data, --task a built-in task',
+    });
+  }
+  if (flags.valPairs !== undefined && flags.pairs === undefined) {
+    throw new ConfigError('--val-pairs needs --pairs', { where: '--val-pairs' });
+  }
+  if (flags.truncate === true && flags.pairs === undefined) {
+    throw new ConfigError('--truncate applies to --pairs', {
+      where: '--truncate',
+      hint: 'the built-in tasks leave out the pairs longer than --block-size',
+    });
+  }
+  if (flags.data !== undefined) return { kind: 'files', paths: flags.data };
+  if (flags.pairs !== undefined) {
+    return {
+      kind: 'pairs',
+      train: flags.pairs,
+      val: flags.valPairs ?? null,
+      truncate: flags.truncate === true,
+    };
+  }
+  if (flags.task !== undefined) return { kind: 'wordnet-pairs', task: flags.task };
+  return null;
+}
+
 export function trainCommand(): Command {
   const command = new Command('train')
     .option('--data <file...>', 'text files to train on (default: the built-in WordNet corpus)')
+    .option(
+      '--pairs <file>',
+      'parallel data for --arch marian: TSV source<TAB>target or JSON Lines {"source","target"}',
+    )
+    .option('--val-pairs <file>', 'validation pairs (default: the last tenth of --pairs)')
+    .addOption(
+      new Option(
+        '--task <task>',
+        'built-in WordNet task for --arch marian without --pairs (default reverse-dictionary: gloss -> word; definition: word -> gloss; held-out words)',
+      ).choices(wordnetPairTaskNames),
+    )
+    .option('--truncate', 'cut pairs longer than --block-size positions instead of refusing them')
     .addOption(
       new Option(
         '--arch <arch>',
@@ -60,7 +121,7 @@ export function trainCommand(): Command {
     )
     .option(
       '--tokenizer <char|bpe:N|wordpiece:N|path>',
-      'char, bpe:N or wordpiece:N (trained on the data now; wordpiece for --arch bert), or a tokenizer name/path',
+      'char, bpe:N or wordpiece:N (trained on the data now; wordpiece for --arch bert; marian: one joint BPE of both sides with <pad> </s> <unk>), or a tokenizer name/path (default char; marian bpe:4096)',
       'char',
     )
     .option('--n-layer <n>', 'transformer blocks (default 4)', integer({ min: 1 }))
@@ -80,7 +141,18 @@ export function trainCommand(): Command {
     .option('--beta2 <x>', 'AdamW beta2 (default 0.99)', real({ min: 0, below: 1 }))
     .option('--weight-decay <x>', 'AdamW weight decay on matrices (default 0.1)', real({ min: 0 }))
     .option('--grad-clip <x>', 'global gradient-norm limit, 0 for none (default 1.0)', real({ min: 0 }))
-    .option('--dropout <x>', 'dropout probability (default 0)', real({ min: 0, below: 1 }))
+    .option('--dropout <x>', 'dropout probability (default 0; marian 0.1)', real({ min: 0, below: 1 }))
+    .option(
+      '--label-smoothing <x>',
+      'label smoothing of the cross-entropy (default 0; marian 0.1, as the paper)',
+      real({ min: 0, below: 1 }),
+    )
+    .addOption(
+      new Option(
+        '--schedule <schedule>',
+        'learning-rate schedule: cosine (warm-up, cosine decay to --min-lr) or inverse-sqrt (the paper: warm-up, then lr * sqrt(warmup / step)) (default cosine)',
+      ).choices(['cosine', 'inverse-sqrt']),
+    )
     .option('--n-experts <n>', 'mixtral: experts per MoE layer (default 8)', integer({ min: 1 }))
     .option(
       '--experts-per-token <n>',
@@ -112,7 +184,7 @@ export function trainCommand(): Command {
   return addComputeOptions(command).action(async (flags: TrainFlags, self: Command) => {
     const backend = applyComputeOptions(flags);
     const { summary, signal } = await runTraining({
-      source: flags.data === undefined ? null : { kind: 'files', paths: flags.data },
+      source: dataSource(flags),
       // Given or not matters on resume (a different one is refused), so the default is not passed.
       tokenizer: self.getOptionValueSource('tokenizer') === 'default' ? undefined : flags.tokenizer,
       model: {
@@ -143,6 +215,10 @@ export function trainCommand(): Command {
         earlyStopPatience: flags.earlyStop,
         wholeWordMasking: flags.wholeWordMasking,
         seed: flags.seed,
+        schedule: flags.schedule,
+        // The paper's 0.1 for sequence-to-sequence runs unless given.
+        labelSmoothing:
+          flags.labelSmoothing ?? (flags.arch === 'marian' && flags.resume !== true ? 0.1 : undefined),
       },
       out: flags.out,
       resume: flags.resume === true,
@@ -157,8 +233,11 @@ export function trainCommand(): Command {
       process.stdout.write(summaryJson(summary, flags.out, backend) + '\n');
     } else {
       const fmt = (x: number | null, digits = 4): string => (x === null ? '-' : x.toFixed(digits));
+      const metrics = Object.entries(summary.metrics).map(
+        ([name, value]) => `, ${name.replace(/_/g, ' ')} ${fmt(value, 2)}`,
+      );
       process.stdout.write(
-        `step ${summary.step}: train loss ${fmt(summary.trainLoss)}, val loss ${fmt(summary.valLoss)}, ` +
+        `step ${summary.step}: train loss ${fmt(summary.trainLoss)}, val loss ${fmt(summary.valLoss)}${metrics.join('')}, ` +
           `${fmt(summary.msPerIterMedian, 1)} ms/iter, ${fmt(summary.tokensPerS, 0)} tokens/s, ` +
           `${summary.params.toLocaleString('en')} parameters -> ${flags.out}\n`,
       );

@@ -28,7 +28,7 @@ import {
 } from '../../nn/index.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 import { BlockStack } from '../blocks/block-stack.js';
-import { callAttentionDropout, callDropout } from '../blocks/dropout.js';
+import { callAttentionDropout, callDropout } from '../blocks/forward-context.js';
 import { weightInit, type BuildInit } from '../blocks/transformer-block.js';
 import { ClassificationHead, firstToken, selectPositions } from '../heads/classification-head.js';
 import { MaskedLmHead } from '../heads/masked-lm-head.js';

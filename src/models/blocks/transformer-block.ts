@@ -62,6 +62,9 @@ export type SelfAttentionRule = 'causal' | 'bidirectional';
  */
 export type FeedForward = Module & { forward(x: Tensor, moe?: MoeContext): Tensor };
 
+/** What a block's feed-forward slot holds: the dense MLP (it takes the activation dropout), or a family's module. */
+export type BlockFeedForward = Mlp | FeedForward;
+
 export type FeedForwardSpec =
   /** The dense MLP (nn/layers/mlp.ts); its names say GELU-style (up, down) or SwiGLU (gate, up, down). */
   | {
@@ -155,6 +158,8 @@ export interface BlockContext extends AttentionContext {
   readonly mask?: AttentionMask;
   /** Dropout on the residual branches (identity in eval mode). */
   readonly drop: (x: Tensor) => Tensor;
+  /** Dropout on the feed-forward's hidden activation (HF activation_dropout); absent: none. */
+  readonly activationDrop?: (x: Tensor) => Tensor;
   /** The encoder output, for a block with cross-attention (and only for one). */
   readonly cross?: CrossContext;
   /** What a mixture-of-experts feed-forward needs for this call; absent for dense blocks. */
@@ -180,7 +185,7 @@ export interface BlockResult {
 export class TransformerBlock extends Module {
   readonly spec: BlockSpec;
   /** The feed-forward when mounted (names.mlp ''): it has no path, so the block keeps it. */
-  readonly #mountedFeedForward: FeedForward | null;
+  readonly #mountedFeedForward: BlockFeedForward | null;
 
   constructor(spec: BlockSpec, build: BuildInit) {
     super();
@@ -239,8 +244,8 @@ export class TransformerBlock extends Module {
     return this.child<Norm>(this.spec.names.norm2);
   }
 
-  get mlp(): FeedForward {
-    return this.#mountedFeedForward ?? this.child<FeedForward>(this.spec.names.mlp);
+  get mlp(): BlockFeedForward {
+    return this.#mountedFeedForward ?? this.child<BlockFeedForward>(this.spec.names.mlp);
   }
 
   /** x (B, T, C) -> (B, T, C). */
@@ -291,7 +296,13 @@ export class TransformerBlock extends Module {
       });
     }
 
-    const output = residual(h, this.norm2, (input) => this.mlp.forward(input, context.moe)); // (B, T, C)
+    // The dense MLP takes the activation dropout; a family's module (MoE) the call's MoeContext.
+    const feedForward = this.mlp;
+    const output = residual(h, this.norm2, (input) =>
+      feedForward instanceof Mlp
+        ? feedForward.forward(input, context.activationDrop)
+        : feedForward.forward(input, context.moe),
+    ); // (B, T, C)
     return { output, probabilities, crossProbabilities };
   }
 
@@ -311,7 +322,7 @@ export class TransformerBlock extends Module {
   }
 }
 
-function createFeedForward(spec: BlockSpec, init: LayerInitOptions): FeedForward {
+function createFeedForward(spec: BlockSpec, init: LayerInitOptions): BlockFeedForward {
   const feedForward = spec.feedForward;
   switch (feedForward.kind) {
     case 'mlp': {

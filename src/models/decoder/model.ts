@@ -35,13 +35,18 @@ import {
   routerAuxLoss,
   sinusoidalTable,
   positionRows,
-  type AttentionMask,
   type MoeContext,
   type Projection,
 } from '../../nn/index.js';
 import { ConfigError, DTypeError, ShapeError } from '../../util/errors.js';
 import { weightInit, type BuildInit } from '../blocks/transformer-block.js';
-import { callAttentionDropout, callDropout } from '../blocks/dropout.js';
+import {
+  callAttentionDropout,
+  callDropout,
+  isTraining,
+  kvCacheOf,
+  layerMaskOf,
+} from '../blocks/forward-context.js';
 import {
   ClassificationHead,
   lastTokenPositions,
@@ -51,7 +56,6 @@ import {
 import type {
   LanguageModel,
   LogitsOptions,
-  ModelCache,
   ModelHead,
   ModelInputs,
   ModelOutputs,
@@ -179,10 +183,10 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       });
     }
     const [B, T] = ids.shape as [number, number];
-    const cache = this.#cacheOf(inputs.cache, B);
+    const cache = kvCacheOf(inputs.cache, B, this.config.nLayer, where);
     const offset = cache?.length ?? 0;
     this.#checkInputs(inputs, outputs, offset);
-    const training = outputs.mode === undefined ? this.training : outputs.mode === 'train';
+    const training = isTraining(outputs.mode, this.training);
     const p = this.config.dropout;
     const drop = callDropout(p, training, outputs.rng, where);
     const attentionDropout = callAttentionDropout(p, training, outputs.rng, where);
@@ -198,7 +202,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       x = add(x, rows); // (B, T, C) + (T, C) or (B, T, C)
     }
     x = drop(x);
-    const mask = maskOf(inputs.attentionMask);
+    const mask = layerMaskOf(inputs.attentionMask, true);
     const moe = this.#moeContext(training, outputs);
     const stack = body.blocks.run(
       x,
@@ -264,26 +268,6 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     return head === null ? matmulTransposed(x, this.body.embed.weight) : head.forward(x); // (B, T', V)
   }
 
-  /** The cache as this model's KV cache, checked against the input. */
-  #cacheOf(cache: ModelCache | undefined, B: number): KVCache | null {
-    if (cache === undefined) return null;
-    if (!(cache instanceof KVCache)) {
-      throw new ConfigError('the cache was not created by this model', {
-        where: 'DecoderLM.forward',
-        expected: 'a cache from model.createCache()',
-        actual: cache.constructor.name,
-      });
-    }
-    if (cache.shape.batch !== B || cache.shape.nLayer !== this.config.nLayer) {
-      throw new ShapeError('cache does not match the input', {
-        where: 'DecoderLM.forward',
-        expected: `batch ${B}, ${this.config.nLayer} layers`,
-        actual: `batch ${cache.shape.batch}, ${cache.shape.nLayer} layers`,
-      });
-    }
-    return cache;
-  }
-
   /** Rejects inputs this model cannot take, before any work. */
   #checkInputs(inputs: ModelInputs, outputs: OutputOptions, offset: number): void {
     const where = 'DecoderLM.forward';
@@ -305,10 +289,11 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
         hint: 'call forward without a cache',
       });
     }
-    if (inputs.encoderOutput !== undefined) {
-      throw new ConfigError('a decoder-only model has no cross-attention', {
-        where: `${where}: encoderOutput`,
-        hint: 'encoderOutput is for encoder-decoder families',
+    for (const key of ['encoderOutput', 'sourceIds', 'sourceMask'] as const) {
+      if (inputs[key] === undefined) continue;
+      throw new ConfigError('a decoder-only model has no encoder or cross-attention', {
+        where: `${where}: ${key}`,
+        hint: `${key} is for encoder-decoder families`,
       });
     }
     checkPositions(inputs, offset, this.#rope !== null, this.config.blockSize, where);
@@ -343,19 +328,6 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
 /** The (B, Tk) keys of a padding mask; null without one. */
 function paddingKeysOf(inputs: ModelInputs): Tensor | null {
   return inputs.attentionMask?.kind === 'padding' ? inputs.attentionMask.keys : null;
-}
-
-/** The contract's attention mask as the attention layers' mask kind, with the causal rule kept. */
-function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
-  if (input === undefined) return null;
-  switch (input.kind) {
-    case 'padding':
-      return { kind: 'padding', keys: input.keys, causal: true };
-    case 'additive':
-      return { kind: 'additive', mask: input.mask, causal: true };
-    case 'segments':
-      return { kind: 'segments', segments: input.segments, causal: true };
-  }
 }
 
 /**

@@ -79,13 +79,16 @@ export class Mlp extends Module {
     return this.child<Projection>(this.#names.down);
   }
 
-  /** x (B, T, C) -> (B, T, C). */
-  forward(x: Tensor): Tensor {
+  /**
+   * x (B, T, C) -> (B, T, C). `dropHidden` is applied to the activated hidden state before
+   * the down projection (HF's activation_dropout in BART/Marian's fc1 -> act -> dropout -> fc2).
+   */
+  forward(x: Tensor, dropHidden?: (h: Tensor) => Tensor): Tensor {
     const gate = this.gate;
     const hidden =
       gate === null
         ? activate(this.activation, this.up.forward(x)) // (B, T, H)
         : mul(activate(this.activation, gate.forward(x)), this.up.forward(x)); // (B, T, H)
-    return this.down.forward(hidden); // (B, T, C)
+    return this.down.forward(dropHidden === undefined ? hidden : dropHidden(hidden)); // (B, T, C)
   }
 }

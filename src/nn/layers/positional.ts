@@ -86,15 +86,30 @@ export function ropeInverseFrequencies(headSize: number, theta: number, scaling:
   }
 }
 
-/** PE[p, 2i] = sin(p / 10000^(2i/C)), PE[p, 2i+1] = cos(p / 10000^(2i/C)); a (P, C) constant. */
-export function sinusoidalTable(positions: number, dim: number): Tensor {
+/**
+ * Where the sines and cosines of the sinusoidal table sit:
+ * - interleaved (Vaswani et al. 2017, sec. 3.5): PE[p, 2i] = sin, PE[p, 2i+1] = cos;
+ * - halves (Marian, HF MarianSinusoidalPositionalEmbedding): the ceil(C/2) sines first, then
+ *   the floor(C/2) cosines, PE[p, i] = sin, PE[p, ceil(C/2) + i] = cos.
+ * Both use the angle p / 10000^(2i/C) for frequency i.
+ */
+export type SinusoidLayout = 'interleaved' | 'halves';
+
+/** The (P, C) constant sinusoidal table (see SinusoidLayout), computed in float64 and stored as float32. */
+export function sinusoidalTable(
+  positions: number,
+  dim: number,
+  layout: SinusoidLayout = 'interleaved',
+): Tensor {
   const table = TensorClass.empty([positions, dim], 'float32', false);
   const data = table.values();
+  const sines = Math.ceil(dim / 2);
   for (let p = 0; p < positions; p++) {
-    for (let i = 0; i < dim; i += 2) {
-      const angle = p / Math.pow(10000, i / dim);
-      data[p * dim + i] = Math.sin(angle);
-      if (i + 1 < dim) data[p * dim + i + 1] = Math.cos(angle);
+    for (let i = 0; 2 * i < dim; i++) {
+      const angle = p / Math.pow(10000, (2 * i) / dim);
+      const [sinAt, cosAt] = layout === 'interleaved' ? [2 * i, 2 * i + 1] : [i, sines + i];
+      data[p * dim + sinAt] = Math.sin(angle);
+      if (2 * i + 1 < dim) data[p * dim + cosAt] = Math.cos(angle);
     }
   }
   return keep(table);

@@ -26,6 +26,7 @@ import {
   type GatesSaved,
   type MoeSaved,
 } from '../ops/moe.js';
+import { lstmBackward, gruBackward, type LstmSaved, type GruSaved } from '../ops/rnn.js';
 
 type Rule<S> = (g: Tensor, inputs: readonly Tensor[], saved: S) => ReadonlyArray<Tensor | null>;
 const rule = <S>(fn: Rule<S>): Rule<S> => fn;
@@ -65,6 +66,10 @@ export const rules = {
   attention: rule<AttentionSaved>((g, [q, k, v], s) => attentionBackward(g, q!, k!, v!, s)),
   // y = R(angle) x (rotary embedding)  =>  dx = R(-angle) dy
   rope: rule<RopeSaved>((g, _, s) => [ropeBackward(g, s)]),
+  // h_1..h_T of an LSTM / GRU layer  =>  backward through time (ops/rnn.ts), inputs
+  // [xProj, W_hh, h0, c0] / [xProj, W_hh, b_hh, h0]
+  lstm: rule<LstmSaved>((g, inputs, s) => lstmBackward(g, inputs, s)),
+  gru: rule<GruSaved>((g, inputs, s) => gruBackward(g, inputs, s)),
 
   // ---- joining and selection -------------------------------------------------------
   // y = concat(x_0, x_1, ..., axis)  =>  dx_i = dy narrowed to x_i's slice

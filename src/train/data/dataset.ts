@@ -7,11 +7,16 @@ import { createHash } from 'node:crypto';
 import type { Tokenizer, UnknownCharacters } from '../../tokenizers/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { builtinCorpus } from './builtin-corpus.js';
+import { describePairSource, type PairSource } from './pair-source.js';
 import { readTextFile } from './text-file.js';
 import { readTokenCache, tokenCacheKey, tokenCachePath, writeTokenCache } from './token-cache.js';
 
-export type DataSource =
+/** Text to train on: files, or the built-in corpus. */
+export type TextSource =
   { readonly kind: 'files'; readonly paths: readonly string[] } | { readonly kind: 'builtin' };
+
+/** What a run trains on: text (decoders) or sentence pairs (encoder-decoders, pair-source.ts). */
+export type DataSource = TextSource | PairSource;
 
 /** A short description for logs and trainer_state.json. */
 export function describeSource(source: DataSource): string {
@@ -20,6 +25,9 @@ export function describeSource(source: DataSource): string {
       return source.paths.join(', ');
     case 'builtin':
       return 'built-in corpus (WordNet glosses and examples)';
+    case 'pairs':
+    case 'wordnet-pairs':
+      return describePairSource(source);
   }
 }
 
@@ -27,7 +35,7 @@ export function describeSource(source: DataSource): string {
  * The text of a source: files are joined in the order given, each ending in a newline.
  * An empty, binary or non-UTF-8 file, a folder or a missing file is a FormatError naming it.
  */
-export async function readSourceText(source: DataSource): Promise<string> {
+export async function readSourceText(source: TextSource): Promise<string> {
   switch (source.kind) {
     case 'builtin':
       return builtinCorpus();

@@ -1,8 +1,8 @@
 /**
  * Next-token prediction (causal language modelling), the objective of decoder-only
  * pre-training as nanoGPT's train.py: random contiguous blocks of a token stream
- * (data/block-sampler.ts), cross-entropy of every position's next token, plus the model's
- * auxiliary loss when it returns one (MoE load balancing).
+ * (data/block-sampler.ts), cross-entropy of every position's next token (label-smoothed when
+ * asked), plus the model's auxiliary loss when it returns one (MoE load balancing).
  */
 import { Rng, crossEntropy } from '../../tensor/index.js';
 import type { LanguageModel } from '../../models/index.js';
@@ -16,6 +16,8 @@ export interface CausalLmData {
   /** Tokens per row (the context a training block covers). */
   readonly blockSize: number;
   readonly batchSize: number;
+  /** eps of a label-smoothed cross-entropy (default 0: none). */
+  readonly labelSmoothing?: number;
 }
 
 export class CausalLmObjective implements Objective<Batch> {
@@ -69,7 +71,7 @@ export class CausalLmObjective implements Objective<Batch> {
       { ids: batch.x },
       { logits: 'all', mode: settings.mode, routerStats: settings.mode === 'train', ...rng },
     ); // (B, T, V)
-    const loss = crossEntropy(logits!, batch.y); // () mean over B*T
+    const loss = crossEntropy(logits!, batch.y, { labelSmoothing: this.#data.labelSmoothing ?? 0 }); // () mean over B*T
     return {
       loss,
       tokens: batch.x.size,

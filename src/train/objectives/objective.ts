@@ -5,9 +5,9 @@
  * masked text, sentence pairs, labelled examples), makes batches from a seeded Rng, and
  * turns one batch into a scalar loss through the model contract (../../models/model.ts).
  *
- * Objectives today: causal-lm.ts (next-token prediction, decoders) and masked-lm.ts
- * (masked-token prediction, encoders). Sequence-to-sequence (encoder-decoders) and
- * classification/tagging heads plug in here.
+ * Objectives today: causal-lm.ts (next-token prediction, decoders), masked-lm.ts
+ * (masked-token prediction, encoders), seq2seq.ts (sequence-to-sequence, encoder-decoders)
+ * and sft.ts (chat / instruction fine-tuning); classification/tagging heads plug in here.
  */
 import type { Rng, Tensor } from '../../tensor/index.js';
 import type { LanguageModel, ModelOutputs } from '../../models/index.js';
@@ -60,7 +60,11 @@ export interface Objective<Batch = unknown> {
   loss(model: LanguageModel, batch: Batch, settings: ForwardSettings): ObjectiveLoss;
   /**
    * Metrics besides the loss, computed at each evaluation on the validation split (accuracy,
-   * BLEU ...), by their log names (`val_accuracy`); absent when the loss is all.
+   * BLEU ...), by their log names (`val_accuracy`); absent when the loss is all. A synchronous
+   * one runs inside the trainer's scope and noGrad; one that decodes (BLEU by generation)
+   * returns a Promise and scopes its own tensors, as the decoding loops do.
    */
-  metrics?(model: LanguageModel): Readonly<Record<string, number>>;
+  metrics?(
+    model: LanguageModel,
+  ): Readonly<Record<string, number>> | Promise<Readonly<Record<string, number>>>;
 }
