@@ -27,6 +27,7 @@ import {
 import { ConfigError } from '../util/errors.js';
 import { loadModelWithTokenizer } from './load-model.js';
 import { loadNgramModel, warnAboutNgram } from './ngram-model.js';
+import { isGgufPath } from './gguf-path.js';
 import { integer } from './parse-number.js';
 import { warnUnknownCharacters } from './unknown-characters.js';
 
@@ -46,7 +47,7 @@ export interface EvalTaskFlags {
 export function addEvalTaskOptions(command: Command): Command {
   return command
     .option('--task <task...>', `tasks: FILE.jsonl, or builtin:NAME (${builtinTaskNames.join(', ')})`)
-    .option('--shots <k>', 'examples before each document: K, or a list K,K,... (default 0)', '0')
+    .option('--shots <k>', 'examples before each document: K, or a list K,K,...', '0')
     .option('--seed <n>', 'seed of the few-shot draws', integer({ min: 0, max: 2 ** 32 }), 1234)
     .option('--limit <n>', 'test documents per task, at most', integer({ min: 1 }))
     .option(
@@ -98,7 +99,8 @@ function formatMetric(result: TaskResult, name: string): string {
 
 /** Runs `eval` when its flags ask for tasks, sliding windows or an ARPA model; false otherwise. */
 export async function runEvalTasks(target: string, flags: EvalTaskFlags): Promise<boolean> {
-  const arpa = await isFile(target);
+  // A file is an ARPA n-gram model, except a .gguf (a transformer, loaded as a folder is).
+  const arpa = !isGgufPath(target) && (await isFile(target));
   const windowed = flags.window !== undefined || flags.stride !== undefined;
   if (flags.task === undefined && !arpa && !windowed) return false;
   if (flags.task !== undefined && flags.data !== undefined) {
