@@ -15,9 +15,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const passThrough = args.filter((a) => a.startsWith('--'));
 const filters = args.filter((a) => !a.startsWith('--'));
+/** A filter that also selects other suites: `generate` runs the speculative decoding rows too. */
+const alsoSelects: Readonly<Record<string, readonly string[]>> = { generate: ['speculative'] };
 const suites = readdirSync(here)
   .filter((f) => f.endsWith('.bench.js'))
-  .filter((f) => filters.length === 0 || filters.some((name) => f.includes(name)))
+  .filter(
+    (f) =>
+      filters.length === 0 ||
+      filters.some((name) => f.includes(name) || (alsoSelects[name] ?? []).some((also) => f.includes(also))),
+  )
   .sort();
 
 const results: unknown[] = [];

@@ -135,6 +135,11 @@ export interface TrainArch {
   generationConfig?(model: LanguageModel): Record<string, unknown>;
 }
 
+/** The token streams of `data` (a ConfigError when the run reads sentence pairs). */
+export function tokenData(data: TrainData): TokenData {
+  return dataOf(data, 'tokens');
+}
+
 function dataOf<K extends TrainData['kind']>(data: TrainData, kind: K): Extract<TrainData, { kind: K }> {
   if (data.kind !== kind) {
     throw new ConfigError('the data does not fit the architecture', {

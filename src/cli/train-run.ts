@@ -36,13 +36,21 @@ import {
   type PairSource,
   type LoadedCheckpoint,
   type TokenizerChoice,
+  type Objective,
   type TrainOptions,
   type TrainSummary,
 } from '../train/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
 import { pathExists } from '../util/path-exists.js';
 import { createTrainProgress } from './progress.js';
-import { archName, moeFlags, trainArchs, type ModelFlags, type TrainArch } from './train-archs.js';
+import {
+  archName,
+  moeFlags,
+  trainArchs,
+  type ModelFlags,
+  type TrainArch,
+  type TrainData,
+} from './train-archs.js';
 import { checkSourceFits, loadTrainData, type LoadedData, type TokenizerSource } from './train-data.js';
 
 export type { ModelFlags } from './train-archs.js';
@@ -73,6 +81,20 @@ export interface TrainRequest {
   readonly force: boolean;
   readonly cacheDir: string;
   readonly showProgress: boolean;
+  /** A command built on train (distill): its objective, vocabulary and recorded recipe. */
+  readonly variant?: TrainVariant;
+}
+
+/**
+ * What a command built on train changes: the objective (instead of the architecture's), the
+ * model's vocabulary size (instead of the tokenizer's), and a recipe recorded in
+ * trainer_state.json that a resume must match (the flags of the variant).
+ */
+export interface TrainVariant {
+  readonly objective: (data: TrainData, options: TrainOptions) => Objective;
+  readonly vocabSize: number;
+  /** Recorded in trainer_state.json; its `command` names the command that resumes the run. */
+  readonly recipe: Readonly<Record<string, unknown>> & { readonly command: string };
 }
 
 /** The signal that stopped the run, if any. */
@@ -170,6 +192,32 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
   }
 }
 
+/** A run of a variant (distill) resumes only with that command and the same recipe; a train run only with train. */
+function checkResumeRecipe(request: TrainRequest, checkpoint: LoadedCheckpoint): void {
+  const recorded = checkpoint.state.data.recipe ?? null;
+  const given = request.variant?.recipe ?? null;
+  const command = (recipe: Readonly<Record<string, unknown>> | null): string =>
+    recipe === null ? 'train' : String(recipe['command']);
+  if (command(recorded) !== command(given)) {
+    throw new ConfigError(`this run was made by lmforge ${command(recorded)}`, {
+      where: '--resume',
+      hint: `resume it with lmforge ${command(recorded)} --resume`,
+    });
+  }
+  if (recorded === null || given === null) return;
+  const changes = Object.keys({ ...recorded, ...given })
+    .filter((key) => JSON.stringify(recorded[key]) !== JSON.stringify(given[key]))
+    .map(
+      (key) => `${key} ${JSON.stringify(recorded[key])} in the checkpoint, got ${JSON.stringify(given[key])}`,
+    );
+  if (changes.length > 0) {
+    throw new ConfigError(`these settings differ from the checkpoint's: ${changes.join('; ')}`, {
+      where: '--resume',
+      hint: 'resume with the original settings, or start a new run (--force)',
+    });
+  }
+}
+
 /** Rejects a --tokenizer that is not the checkpoint's (same recorded value, or the same tokenizer). */
 async function checkResumeTokenizer(
   value: string,
@@ -232,6 +280,7 @@ async function prepareResume(request: TrainRequest): Promise<Prepared> {
   }
   const resume = await loadCheckpoint(out);
   try {
+    checkResumeRecipe(request, resume);
     checkResumeFlags(request, resume);
     const state = resume.state;
     const source = request.source === null ? await storedSource(resume, out) : absoluteSource(request.source);
@@ -333,7 +382,7 @@ async function prepareNewRun(request: TrainRequest): Promise<Prepared> {
   const data = await loadTrainData(source, tokenizers, request.cacheDir, resolved.blockSize);
   const config = arch.modelConfig(
     request.model,
-    data.data.tokenizer.vocabSize,
+    request.variant?.vocabSize ?? data.data.tokenizer.vocabSize,
     resolved.blockSize,
     data.data,
   );
@@ -362,7 +411,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
     trainer = new Trainer({
       model,
       tokenizer: data.data.tokenizer,
-      objective: arch.objective(data.data, options),
+      objective: (request.variant?.objective ?? arch.objective)(data.data, options),
       options,
       runDir: out,
       data: {
@@ -372,6 +421,7 @@ export async function runTraining(request: TrainRequest): Promise<TrainOutcome> 
         trainTokens: data.trainTokens,
         valTokens: data.valTokens,
         ...(tokenizer === undefined ? {} : { tokenizer }),
+        ...(request.variant === undefined ? {} : { recipe: request.variant.recipe }),
       },
       ...(generationConfig === undefined ? {} : { generationConfig }),
       ...(resume === undefined ? {} : { resume }),

@@ -26,7 +26,8 @@ import type { LanguageModel, ModelCache } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
 import { eosIdsFor, type GenerationConfig } from './generation-config.js';
-import { selectToken, validateSampling } from './sampling.js';
+import { selectToken, validateSampling, type Sampling } from './sampling.js';
+import { TokenEmitter } from './token-emitter.js';
 
 export type FinishReason = 'length' | 'eos' | 'stop';
 
@@ -103,20 +104,6 @@ export function encodePrompt(
   return ids.slice(ids.length - (blockSize - 1));
 }
 
-/** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
-function pendingStopPrefix(text: string, stops: readonly string[]): number {
-  let longest = 0;
-  for (const stop of stops) {
-    for (let n = Math.min(stop.length - 1, text.length); n > longest; n--) {
-      if (text.endsWith(stop.slice(0, n))) {
-        longest = n;
-        break;
-      }
-    }
-  }
-  return longest;
-}
-
 /**
  * Logits (V) of the last position for `ids`, copied into `into` (one buffer reused for the
  * whole generation: a fresh V-sized array per token would be garbage at every step).
@@ -137,6 +124,30 @@ function lastLogits(
   );
 }
 
+/** What one generation call resolves from its options before the first forward (shared with speculative.ts). */
+export function prepareGeneration(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  prompt: string | readonly number[],
+  options: GenerateOptions,
+): { sampling: Sampling; penalty: number; eos: Set<number>; rng: Rng; promptIds: number[] } {
+  const sampling = options.sampling ?? { kind: 'greedy' };
+  const penalty = options.repetitionPenalty ?? 1;
+  validateSampling(sampling, penalty);
+  if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens >= 1)) {
+    throw new ConfigError('maxNewTokens must be an integer >= 1', {
+      where: 'generate',
+      actual: options.maxNewTokens,
+    });
+  }
+  const eos = new Set(
+    options.stopAtEos === false ? [] : eosIdsFor({ eosTokenIds: options.eosTokenIds ?? null }, tokenizer),
+  );
+  const rng = options.rng ?? new Rng(options.seed ?? 0);
+  const promptIds = encodePrompt(model, tokenizer, prompt, options.promptOverflow);
+  return { sampling, penalty, eos, rng, promptIds };
+}
+
 /**
  * Generates from `prompt`, yielding each token as soon as it is chosen.
  *
@@ -151,58 +162,18 @@ export async function* generate(
   prompt: string | readonly number[],
   options: GenerateOptions,
 ): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
-  const sampling = options.sampling ?? { kind: 'greedy' };
-  const penalty = options.repetitionPenalty ?? 1;
-  validateSampling(sampling, penalty);
-  if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens >= 1)) {
-    throw new ConfigError('maxNewTokens must be an integer >= 1', {
-      where: 'generate',
-      actual: options.maxNewTokens,
-    });
-  }
-  const stops = (options.stop ?? []).filter((s) => s !== '');
-  const eos = new Set(
-    options.stopAtEos === false ? [] : eosIdsFor({ eosTokenIds: options.eosTokenIds ?? null }, tokenizer),
-  );
-  const rng = options.rng ?? new Rng(options.seed ?? 0);
-  const promptIds = encodePrompt(model, tokenizer, prompt, options.promptOverflow);
+  const { sampling, penalty, eos, rng, promptIds } = prepareGeneration(model, tokenizer, prompt, options);
   const blockSize = model.maxPositions;
   const context = [...promptIds];
-  const decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: true });
+  const emitter = new TokenEmitter(tokenizer, options.stop ?? [], eos);
   const cache = options.useCache === false ? null : model.createCache(1, blockSize);
-  let output = ''; // decoded output text so far
-  let emitted = 0; // characters of `output` already yielded
   try {
     const logits = new Float32Array(model.vocabSize); // reused for every step
     lastLogits(model, promptIds, cache, logits);
     for (let index = 0; index < options.maxNewTokens; index++) {
       const id = selectToken(logits, sampling, rng, context, penalty);
       context.push(id);
-      let finishReason: FinishReason | null = null;
-      if (eos.has(id)) {
-        finishReason = 'eos';
-      } else {
-        output += decoder.push(id);
-      }
-      if (index === options.maxNewTokens - 1 || finishReason === 'eos') {
-        finishReason ??= 'length';
-        output += decoder.flush();
-      }
-      // Held-back text never contains a whole stop string, so searching from `emitted` suffices.
-      let stopAt = -1;
-      for (const stop of stops) {
-        const at = output.indexOf(stop, emitted);
-        if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
-      }
-      let end = output.length;
-      if (stopAt >= 0) {
-        end = stopAt;
-        finishReason = 'stop';
-      } else if (finishReason === null) {
-        end = output.length - pendingStopPrefix(output, stops);
-      }
-      const text = end > emitted ? output.slice(emitted, end) : '';
-      emitted = Math.max(emitted, end);
+      const { text, finishReason } = emitter.push(id, index === options.maxNewTokens - 1);
       yield { id, text, index, finishReason };
       if (finishReason !== null) return { promptIds, finishReason };
       if (options.signal?.aborted === true) return { promptIds, finishReason: 'aborted' };

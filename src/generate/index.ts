@@ -1,4 +1,4 @@
-/** lmforge/generate: sampling, GenerationConfig, the streaming generate() generator, the next-token view, batched greedy/sampled decoding and beam search. */
+/** lmforge/generate: sampling, GenerationConfig, the streaming generate() generator, the next-token view, batched greedy/sampled decoding, beam search and speculative decoding (draft model or prompt lookup). */
 export {
   type Sampling,
   validateSampling,
@@ -56,3 +56,12 @@ export {
   translationConfigToHf,
 } from './translation-config.js';
 export { type TranslateOptions, translateIds } from './translate.js';
+export {
+  speculativeGenerate,
+  vocabularyDifference,
+  type Draft,
+  type SpeculativeOptions,
+  type SpeculativeResult,
+  type SpeculativeStats,
+} from './speculative.js';
+export { promptLookupDraft, resolvePromptLookup, type PromptLookupOptions } from './prompt-lookup.js';

@@ -247,3 +247,9 @@ export {
   type AccuracyOptions,
 } from './answer-accuracy.js';
 export * from './harness/index.js';
+export {
+  DistillObjective,
+  defaultDistillSettings,
+  softenedKl,
+  type DistillSettings,
+} from './objectives/distill.js';

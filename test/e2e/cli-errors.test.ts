@@ -34,34 +34,42 @@ interface NumericFlag {
 const atLeastOne: NumericFlag = { kind: 'integer', range: '>= 1', outside: ['0', '-1'] };
 const threads: NumericFlag = { kind: 'integer', range: 'in [1, 256]', outside: ['0', '257'] };
 
+/** The numeric flags of train, which distill shares. */
+const trainNumericFlags: Readonly<Record<string, NumericFlag>> = {
+  '--n-layer': atLeastOne,
+  '--n-head': atLeastOne,
+  '--n-embd': atLeastOne,
+  '--block-size': atLeastOne,
+  '--batch-size': atLeastOne,
+  '--grad-accum': atLeastOne,
+  '--iters': atLeastOne,
+  '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
+  '--min-lr': { kind: 'number', range: '>= 0', outside: ['-1'] },
+  '--warmup': { kind: 'integer', range: '>= 0', outside: ['-1'] },
+  '--beta2': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
+  '--weight-decay': { kind: 'number', range: '>= 0', outside: ['-1'] },
+  '--grad-clip': { kind: 'number', range: '>= 0', outside: ['-1'] },
+  '--dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1'] },
+  '--label-smoothing': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
+  '--n-experts': atLeastOne,
+  '--experts-per-token': atLeastOne,
+  '--aux-loss-coef': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+  '--router-z-loss': { kind: 'number', range: '>= 0', outside: ['-1'] },
+  '--capacity-factor': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
+  '--eval-every': atLeastOne,
+  '--eval-iters': atLeastOne,
+  '--early-stop': atLeastOne,
+  '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+  '--threads': threads,
+};
+
 /** By command path, then long flag. */
 const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>>>> = {
-  train: {
-    '--n-layer': atLeastOne,
-    '--n-head': atLeastOne,
-    '--n-embd': atLeastOne,
-    '--block-size': atLeastOne,
-    '--batch-size': atLeastOne,
-    '--grad-accum': atLeastOne,
-    '--iters': atLeastOne,
-    '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
-    '--min-lr': { kind: 'number', range: '>= 0', outside: ['-1'] },
-    '--warmup': { kind: 'integer', range: '>= 0', outside: ['-1'] },
-    '--beta2': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
-    '--weight-decay': { kind: 'number', range: '>= 0', outside: ['-1'] },
-    '--grad-clip': { kind: 'number', range: '>= 0', outside: ['-1'] },
-    '--dropout': { kind: 'number', range: 'in [0, 1)', outside: ['1'] },
-    '--label-smoothing': { kind: 'number', range: 'in [0, 1)', outside: ['1', '-0.1'] },
-    '--n-experts': atLeastOne,
-    '--experts-per-token': atLeastOne,
-    '--aux-loss-coef': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
-    '--router-z-loss': { kind: 'number', range: '>= 0', outside: ['-1'] },
-    '--capacity-factor': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
-    '--eval-every': atLeastOne,
-    '--eval-iters': atLeastOne,
-    '--early-stop': atLeastOne,
-    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
-    '--threads': threads,
+  train: trainNumericFlags,
+  distill: {
+    ...trainNumericFlags,
+    '--temperature': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
+    '--alpha': { kind: 'number', range: 'in [0, 1]', outside: ['-0.1', '1.5'] },
   },
   generate: {
     '--max-tokens': atLeastOne,
@@ -71,6 +79,7 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--repetition-penalty': { kind: 'number', range: '> 0', outside: ['0'] },
     '--seed': { kind: 'integer', range: '', outside: [] },
     '--top': atLeastOne,
+    '--draft-tokens': atLeastOne,
     '--threads': threads,
   },
   eval: {
@@ -146,6 +155,7 @@ const malformed: Readonly<Record<Kind, readonly string[]>> = {
 /** What each command needs besides the flags under test. */
 const required: Readonly<Record<string, readonly string[]>> = {
   train: ['--data', data, '--out', join(work, 'never')],
+  distill: [missing, '--data', data, '--out', join(work, 'never')],
   generate: [missing, '--prompt', 'x'],
   eval: [missing, '--data', data],
   finetune: [missing, '--task', 'sft', '--out', join(work, 'never')],
@@ -254,7 +264,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, translate, eval, export, ngram, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, chat, lora, translate, eval, export, ngram, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
@@ -299,6 +309,7 @@ describe('lmforge command-line errors', () => {
       'tokenizer',
       'tokenizer train',
       'train',
+      'distill',
       'generate',
       'eval',
       'demo',

@@ -4,6 +4,9 @@
  * greedy. --json prints one JSON object: {"text", "tokens", "tokens_per_s"}, or with --top
  * {"prompt_tokens", "top": [{"token", "id", "prob"}, ...]}. --adapter DIR applies a LoRA
  * adapter folder (lmforge's or PEFT's) unmerged, with its tokenizer when it has one.
+ * --draft DRAFT_DIR|ngram decodes speculatively (a draft model sharing the tokenizer, or
+ * prompt lookup), --draft-tokens K ids per target forward; --json then adds accepted_rate.
+ * tokens_per_s counts from the start of prompt evaluation to the last token (loading excluded).
  */
 import { Command } from 'commander';
 import {
@@ -12,12 +15,17 @@ import {
   generate,
   generationConfigFromHf,
   nextTokens,
+  speculativeGenerate,
   resolveGenerationConfig,
+  type GenerateResult,
+  type GeneratedToken,
   type GenerationConfig,
   type Sampling,
+  type SpeculativeResult,
 } from '../../generate/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
+import { loadDraft, type LoadedDraft } from '../load-draft.js';
 import { loadModelWithAdapter } from '../load-model.js';
 import { integer, real } from '../parse-number.js';
 import { warnUnknownIn } from '../unknown-characters.js';
@@ -36,6 +44,8 @@ interface GenerateFlags extends ComputeFlags {
   cache: boolean;
   json?: boolean;
   adapter?: string;
+  draft?: string;
+  draftTokens?: number;
 }
 
 /**
@@ -97,6 +107,27 @@ export function addSamplingOptions(command: Command): Command {
     .option('--seed <n>', 'sampling seed', integer(), 0);
 }
 
+/** --draft-tokens needs --draft; speculative decoding generates with the KV cache. */
+function checkDraftFlags(flags: GenerateFlags): void {
+  if (flags.draftTokens !== undefined && flags.draft === undefined) {
+    throw new ConfigError('--draft-tokens needs --draft', {
+      where: '--draft-tokens',
+      hint: 'add --draft DIR or --draft ngram',
+    });
+  }
+  if (flags.draft === undefined) return;
+  const conflict = flags.top !== undefined ? '--top' : flags.cache ? null : '--no-cache';
+  if (conflict !== null) {
+    throw new ConfigError(`--draft cannot be combined with ${conflict}`, {
+      where: '--draft',
+      hint:
+        conflict === '--top'
+          ? '--top shows the next-token distribution without generating'
+          : 'speculative decoding verifies drafts against the KV cache',
+    });
+  }
+}
+
 export function generateCommand(): Command {
   const command = addSamplingOptions(
     new Command('generate')
@@ -108,11 +139,22 @@ export function generateCommand(): Command {
     .option('--top <n>', 'print the N most probable next tokens instead of generating', integer({ min: 1 }))
     .option('--no-cache', 'recompute the context every step (no KV cache; slow, for checking)')
     .option('--adapter <dir>', 'apply a LoRA adapter folder (PEFT format) over the model, unmerged')
+    .option(
+      '--draft <dir|ngram>',
+      'speculative decoding: a draft model folder sharing the tokenizer, or ngram (prompt lookup, no model)',
+    )
+    .option(
+      '--draft-tokens <k>',
+      'with --draft: draft tokens per target forward (default 4)',
+      integer({ min: 1 }),
+    )
     .option('--json', 'print one JSON object instead of streaming text');
   return addComputeOptions(command).action(async (dir: string, flags: GenerateFlags) => {
     applyComputeOptions(flags, flags.json === true);
+    checkDraftFlags(flags);
     const loaded = await loadModelWithAdapter(dir, flags.adapter);
     const { model, tokenizer, generationConfig, tokenizerConfigEos } = loaded;
+    let draft: LoadedDraft | null = null;
     try {
       if (model.kind === 'encoder-decoder') {
         throw new ConfigError('generate continues text with a decoder model', {
@@ -152,33 +194,61 @@ export function generateCommand(): Command {
       const ids: number[] = [];
       let text = '';
       let finishReason = 'length';
+      if (flags.draft !== undefined) draft = await loadDraft(flags.draft, tokenizer);
       if (flags.json !== true) process.stdout.write(flags.prompt);
       const started = performance.now();
-      const stream = generate(model, tokenizer, flags.prompt, {
+      const options = {
         ...config,
         eosTokenIds: eosIdsFor(config, tokenizer, tokenizerConfigEos),
         stopAtEos: flags.eos,
         useCache: flags.cache,
-      });
-      for await (const token of stream) {
+      };
+      const stream: AsyncGenerator<GeneratedToken, GenerateResult | SpeculativeResult> =
+        draft === null
+          ? generate(model, tokenizer, flags.prompt, options)
+          : speculativeGenerate(model, tokenizer, flags.prompt, {
+              ...options,
+              draft: draft.draft,
+              ...(flags.draftTokens === undefined ? {} : { draftTokens: flags.draftTokens }),
+            });
+      let result: GenerateResult | SpeculativeResult;
+      for (;;) {
+        const step = await stream.next();
+        if (step.done === true) {
+          result = step.value;
+          break;
+        }
+        const token = step.value;
         ids.push(token.id);
         text += token.text;
         if (token.finishReason !== null) finishReason = token.finishReason;
         if (flags.json !== true && token.text !== '') process.stdout.write(token.text);
       }
+      const stats = 'stats' in result ? result.stats : null;
       const seconds = (performance.now() - started) / 1000;
       const tokensPerS = ids.length / seconds;
       if (flags.json === true) {
         process.stdout.write(
-          JSON.stringify({ text, tokens: ids, tokens_per_s: tokensPerS, finish_reason: finishReason }) + '\n',
+          JSON.stringify({
+            text,
+            tokens: ids,
+            tokens_per_s: tokensPerS,
+            finish_reason: finishReason,
+            ...(stats === null ? {} : { accepted_rate: stats.acceptedRate }),
+          }) + '\n',
         );
       } else {
         process.stdout.write('\n');
         process.stderr.write(
-          `${ids.length} tokens in ${seconds.toFixed(2)} s (${tokensPerS.toFixed(1)} tokens/s), stop: ${finishReason}\n`,
+          `${ids.length} tokens in ${seconds.toFixed(2)} s (${tokensPerS.toFixed(1)} tokens/s), stop: ${finishReason}` +
+            (stats === null
+              ? ''
+              : `, ${stats.accepted} of ${stats.drafted} draft tokens accepted in ${stats.targetCalls} target forwards`) +
+            '\n',
         );
       }
     } finally {
+      draft?.dispose();
       loaded.dispose();
     }
   });

@@ -38,6 +38,13 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./train.js')).trainCommand,
   },
   {
+    name: 'distill',
+    usage: '[options] <teacher>',
+    description:
+      "Train a smaller student on a teacher's softened next-token distribution (a draft for generate --draft)",
+    load: async () => (await import('./distill.js')).distillCommand,
+  },
+  {
     name: 'generate',
     usage: '[options] <dir>',
     description:

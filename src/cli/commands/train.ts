@@ -10,7 +10,14 @@ import { Command, Option } from 'commander';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { integer, real } from '../parse-number.js';
 import { trainArchs } from '../train-archs.js';
-import { defaultCacheDir, runTraining, signalExitCode, summaryJson } from '../train-run.js';
+import {
+  defaultCacheDir,
+  runTraining,
+  signalExitCode,
+  summaryJson,
+  type TrainOutcome,
+  type TrainRequest,
+} from '../train-run.js';
 import {
   wordnetPairTaskNames,
   type DataSource,
@@ -19,7 +26,7 @@ import {
 } from '../../train/index.js';
 import { ConfigError } from '../../util/errors.js';
 
-interface TrainFlags extends ComputeFlags {
+export interface TrainFlags extends ComputeFlags {
   data?: string[];
   pairs?: string;
   valPairs?: string;
@@ -28,7 +35,7 @@ interface TrainFlags extends ComputeFlags {
   labelSmoothing?: number;
   schedule?: ScheduleName;
   arch?: string;
-  tokenizer: string;
+  tokenizer?: string;
   nLayer?: number;
   nHead?: number;
   nEmbd?: number;
@@ -96,34 +103,45 @@ function dataSource(flags: TrainFlags): DataSource | null {
   return null;
 }
 
-export function trainCommand(): Command {
-  const command = new Command('train')
-    .option('--data <file...>', 'text files to train on (default: the built-in WordNet corpus)')
-    .option(
-      '--pairs <file>',
-      'parallel data for --arch marian: TSV source<TAB>target or JSON Lines {"source","target"}',
-    )
-    .option('--val-pairs <file>', 'validation pairs (default: the last tenth of --pairs)')
-    .addOption(
-      new Option(
-        '--task <task>',
-        'built-in WordNet task for --arch marian without --pairs (default reverse-dictionary: gloss -> word; definition: word -> gloss; held-out words)',
-      ).choices(wordnetPairTaskNames),
-    )
-    .option('--truncate', 'cut pairs longer than --block-size positions instead of refusing them')
-    .addOption(
-      new Option(
-        '--arch <arch>',
-        `architecture (default gpt2): ${Object.entries(trainArchs)
-          .map(([name, arch]) => `${name}: ${arch.description}`)
-          .join('; ')}`,
-      ).choices(Object.keys(trainArchs)),
-    )
-    .option(
+/**
+ * The flags of `train`, shared with `distill` (`variant`), which takes its tokenizer from
+ * the teacher, trains decoders only and has its own --out default.
+ */
+export function addTrainFlags(command: Command, variant: 'train' | 'distill'): Command {
+  // distill trains decoders (a student with the teacher's next-token head) only.
+  const archs = Object.entries(trainArchs).filter(
+    ([name]) => variant === 'train' || !['bert', 'marian'].includes(name),
+  );
+  command.option('--data <file...>', 'text files to train on (default: the built-in WordNet corpus)');
+  if (variant === 'train') {
+    command
+      .option(
+        '--pairs <file>',
+        'parallel data for --arch marian: TSV source<TAB>target or JSON Lines {"source","target"}',
+      )
+      .option('--val-pairs <file>', 'validation pairs (default: the last tenth of --pairs)')
+      .addOption(
+        new Option(
+          '--task <task>',
+          'built-in WordNet task for --arch marian without --pairs (default reverse-dictionary: gloss -> word; definition: word -> gloss; held-out words)',
+        ).choices(wordnetPairTaskNames),
+      )
+      .option('--truncate', 'cut pairs longer than --block-size positions instead of refusing them');
+  }
+  command.addOption(
+    new Option(
+      '--arch <arch>',
+      `architecture (default gpt2): ${archs.map(([name, arch]) => `${name}: ${arch.description}`).join('; ')}`,
+    ).choices(archs.map(([name]) => name)),
+  );
+  if (variant === 'train') {
+    command.option(
       '--tokenizer <char|bpe:N|wordpiece:N|path>',
       'char, bpe:N or wordpiece:N (trained on the data now; wordpiece for --arch bert; marian: one joint BPE of both sides with <pad> </s> <unk>), or a tokenizer name/path (default char; marian bpe:4096)',
       'char',
-    )
+    );
+  }
+  command
     .option('--n-layer <n>', 'transformer blocks (default 4)', integer({ min: 1 }))
     .option('--n-head <n>', 'attention heads (default 4)', integer({ min: 1 }))
     .option('--n-embd <n>', 'embedding width (default 128)', integer({ min: 1 }))
@@ -172,75 +190,103 @@ export function trainCommand(): Command {
     )
     .option('--eval-every <n>', 'evaluate and checkpoint every N steps (default 250)', integer({ min: 1 }))
     .option('--eval-iters <n>', 'batches per evaluation (default 20)', integer({ min: 1 }))
-    .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer({ min: 1 }))
-    .option('--whole-word-masking', 'masked-LM (--arch bert): mask whole words, not single word pieces')
+    .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer({ min: 1 }));
+  if (variant === 'train') {
+    command.option(
+      '--whole-word-masking',
+      'masked-LM (--arch bert): mask whole words, not single word pieces',
+    );
+  }
+  command
     .option('--seed <n>', 'random seed (default 1337)', integer({ min: 0, max: 2 ** 32 }))
-    .option('--out <dir>', 'run folder (an HF model folder + optimizer and trainer state)', 'runs/train')
+    .option(
+      '--out <dir>',
+      'run folder (an HF model folder + optimizer and trainer state)',
+      variant === 'train' ? 'runs/train' : 'runs/distill',
+    )
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--force', 'replace a previous run in --out (once the new run has saved its first checkpoint)')
     .option('--cache-dir <dir>', 'token cache folder (default ~/.cache/lmforge)')
     .option('--no-progress', 'no progress bar / evaluation lines')
     .option('--json', 'print a JSON summary as the last stdout line');
-  return addComputeOptions(command).action(async (flags: TrainFlags, self: Command) => {
+  return addComputeOptions(command);
+}
+
+/** The TrainRequest of parsed train flags (`self`: the command, for where --tokenizer came from). */
+export function trainRequestOf(flags: TrainFlags, self: Command): TrainRequest {
+  return {
+    source: dataSource(flags),
+    // Given or not matters on resume (a different one is refused), so the default is not passed.
+    tokenizer: self.getOptionValueSource('tokenizer') === 'default' ? undefined : flags.tokenizer,
+    model: {
+      arch: flags.arch,
+      nLayer: flags.nLayer,
+      nHead: flags.nHead,
+      nEmbd: flags.nEmbd,
+      dropout: flags.dropout,
+      nExperts: flags.nExperts,
+      expertsPerToken: flags.expertsPerToken,
+      auxLossCoef: flags.auxLossCoef,
+      routerZLoss: flags.routerZLoss,
+      capacityFactor: flags.capacityFactor,
+    },
+    options: {
+      iters: flags.iters,
+      batchSize: flags.batchSize,
+      blockSize: flags.blockSize,
+      gradAccum: flags.gradAccum,
+      lr: flags.lr,
+      minLr: flags.minLr,
+      warmup: flags.warmup,
+      beta2: flags.beta2,
+      weightDecay: flags.weightDecay,
+      gradClip: flags.gradClip === undefined ? undefined : flags.gradClip === 0 ? null : flags.gradClip,
+      evalEvery: flags.evalEvery,
+      evalIters: flags.evalIters,
+      earlyStopPatience: flags.earlyStop,
+      wholeWordMasking: flags.wholeWordMasking,
+      seed: flags.seed,
+      schedule: flags.schedule,
+      // The paper's 0.1 for sequence-to-sequence runs unless given.
+      labelSmoothing:
+        flags.labelSmoothing ?? (flags.arch === 'marian' && flags.resume !== true ? 0.1 : undefined),
+    },
+    out: flags.out,
+    resume: flags.resume === true,
+    force: flags.force === true,
+    cacheDir: flags.cacheDir ?? defaultCacheDir(),
+    showProgress: flags.progress,
+  };
+}
+
+/** After runTraining: the exit status after a signal, and the summary line (or --json object). */
+export function reportTraining(
+  flags: Pick<TrainFlags, 'json' | 'out'>,
+  outcome: Pick<TrainOutcome, 'summary' | 'signal'>,
+  backend: { name: string; threads: number },
+): void {
+  const { summary, signal } = outcome;
+  if (signal !== null) process.exitCode = signalExitCode[signal];
+  // A replacing run stopped before its first checkpoint saved nothing: no summary to print.
+  if (summary.checkpointStep !== summary.step) return;
+  if (flags.json === true) {
+    process.stdout.write(summaryJson(summary, flags.out, backend) + '\n');
+  } else {
+    const fmt = (x: number | null, digits = 4): string => (x === null ? '-' : x.toFixed(digits));
+    const metrics = Object.entries(summary.metrics).map(
+      ([name, value]) => `, ${name.replace(/_/g, ' ')} ${fmt(value, 2)}`,
+    );
+    process.stdout.write(
+      `step ${summary.step}: train loss ${fmt(summary.trainLoss)}, val loss ${fmt(summary.valLoss)}${metrics.join('')}, ` +
+        `${fmt(summary.msPerIterMedian, 1)} ms/iter, ${fmt(summary.tokensPerS, 0)} tokens/s, ` +
+        `${summary.params.toLocaleString('en')} parameters -> ${flags.out}\n`,
+    );
+  }
+}
+
+export function trainCommand(): Command {
+  return addTrainFlags(new Command('train'), 'train').action(async (flags: TrainFlags, self: Command) => {
     const backend = applyComputeOptions(flags);
-    const { summary, signal } = await runTraining({
-      source: dataSource(flags),
-      // Given or not matters on resume (a different one is refused), so the default is not passed.
-      tokenizer: self.getOptionValueSource('tokenizer') === 'default' ? undefined : flags.tokenizer,
-      model: {
-        arch: flags.arch,
-        nLayer: flags.nLayer,
-        nHead: flags.nHead,
-        nEmbd: flags.nEmbd,
-        dropout: flags.dropout,
-        nExperts: flags.nExperts,
-        expertsPerToken: flags.expertsPerToken,
-        auxLossCoef: flags.auxLossCoef,
-        routerZLoss: flags.routerZLoss,
-        capacityFactor: flags.capacityFactor,
-      },
-      options: {
-        iters: flags.iters,
-        batchSize: flags.batchSize,
-        blockSize: flags.blockSize,
-        gradAccum: flags.gradAccum,
-        lr: flags.lr,
-        minLr: flags.minLr,
-        warmup: flags.warmup,
-        beta2: flags.beta2,
-        weightDecay: flags.weightDecay,
-        gradClip: flags.gradClip === undefined ? undefined : flags.gradClip === 0 ? null : flags.gradClip,
-        evalEvery: flags.evalEvery,
-        evalIters: flags.evalIters,
-        earlyStopPatience: flags.earlyStop,
-        wholeWordMasking: flags.wholeWordMasking,
-        seed: flags.seed,
-        schedule: flags.schedule,
-        // The paper's 0.1 for sequence-to-sequence runs unless given.
-        labelSmoothing:
-          flags.labelSmoothing ?? (flags.arch === 'marian' && flags.resume !== true ? 0.1 : undefined),
-      },
-      out: flags.out,
-      resume: flags.resume === true,
-      force: flags.force === true,
-      cacheDir: flags.cacheDir ?? defaultCacheDir(),
-      showProgress: flags.progress,
-    });
-    if (signal !== null) process.exitCode = signalExitCode[signal];
-    // A replacing run stopped before its first checkpoint saved nothing: no summary to print.
-    if (summary.checkpointStep !== summary.step) return;
-    if (flags.json === true) {
-      process.stdout.write(summaryJson(summary, flags.out, backend) + '\n');
-    } else {
-      const fmt = (x: number | null, digits = 4): string => (x === null ? '-' : x.toFixed(digits));
-      const metrics = Object.entries(summary.metrics).map(
-        ([name, value]) => `, ${name.replace(/_/g, ' ')} ${fmt(value, 2)}`,
-      );
-      process.stdout.write(
-        `step ${summary.step}: train loss ${fmt(summary.trainLoss)}, val loss ${fmt(summary.valLoss)}${metrics.join('')}, ` +
-          `${fmt(summary.msPerIterMedian, 1)} ms/iter, ${fmt(summary.tokensPerS, 0)} tokens/s, ` +
-          `${summary.params.toLocaleString('en')} parameters -> ${flags.out}\n`,
-      );
-    }
+    reportTraining(flags, await runTraining(trainRequestOf(flags, self)), backend);
   });
 }
