@@ -30,7 +30,9 @@ import { recoverRunFolder } from '../train/index.js';
 import { FormatError } from '../util/errors.js';
 import { isGgufPath } from './gguf-path.js';
 
-export interface LoadedModel extends LoadedModelFolder {
+export interface LoadedModel extends Omit<LoadedModelFolder, 'weights'> {
+  /** What the folder's weights files held; null for a .gguf file. */
+  readonly weights: LoadedModelFolder['weights'] | null;
   readonly tokenizer: Tokenizer;
   /** Where generationConfig came from, for errors. */
   readonly generationConfigWhere: string;
@@ -49,6 +51,7 @@ export async function loadModelWithTokenizer(dir: string): Promise<LoadedModel> 
       config,
       tokenizer,
       tokenizerPath: null,
+      weights: null,
       // A GGUF file's end-of-generation ids as HF's eos_token_id.
       generationConfig: eosIds.length === 0 ? null : { eos_token_id: [...eosIds] },
       generationConfigWhere: `${dir}: tokenizer.ggml.eos_token_id`,

@@ -1,21 +1,32 @@
 /**
- * `lmforge info DIR`: what a model folder holds: architecture (with its experts, for a
- * mixture of experts), parameter count, tokenizer, and the training state when the folder
- * is an lmforge run (with the last router statistics of its log, for experts). Everything reported is
- * validated first, as loading would (config.json, model.safetensors against it, every
- * weight finite), so a folder that cannot be loaded is an error, not a page of numbers.
- * describeModelFolder returns numbers and enums (for --json); formatModelInfo renders them.
+ * `lmforge info DIR` (or FILE.gguf): what a model folder holds and how it was loaded: the
+ * family and architecture (head size, biases, q/k norms, sliding window, RoPE scaling; the
+ * experts of a mixture of experts), parameter count, the weights (one file or shards, the
+ * dtypes converted from, keys not loaded), the tokenizer and its special tokens, the ids
+ * generation stops at, and the training state when the folder is an lmforge run (with the
+ * last router statistics of its log, for experts). Everything reported is validated first,
+ * as loading would (config.json, the safetensors headers against it, every weight finite),
+ * so a folder that cannot be loaded is an error, not a page of numbers. describeModelFolder
+ * returns numbers and enums (for --json); formatModelInfo renders them.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
+  eosIdFromTokenizerConfig,
+  eosIdsFor,
+  generationConfigFromHf,
+  tokenizerConfigToken,
+} from '../generate/index.js';
+import {
   checkGguf,
   checkModelFolder,
   familyOf,
+  generationConfigFileName,
+  tokenizerConfigFileName,
   tokenizerFileName,
   type AnyModelConfig,
 } from '../models/index.js';
-import { loadTokenizer } from '../tokenizers/index.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import {
   readLastRouterRecord,
   readTrainerState,
@@ -82,6 +93,31 @@ export interface ModelInfo {
   readonly positions: string;
   readonly norm: string;
   readonly tied_embeddings: boolean;
+  /** Attention details (decoders): head size, which projections have a bias, q/k norm, sliding window. */
+  readonly attention?: {
+    readonly head_size: number;
+    readonly bias: string;
+    readonly qk_norm: boolean;
+    readonly sliding_window: { readonly size: number; readonly layers: readonly number[] } | null;
+  };
+  readonly mlp_bias?: boolean;
+  /** RoPE's theta and frequency scaling ({ kind: 'none' | 'linear' | 'llama3', ... }). */
+  readonly rope?: { readonly theta: number; readonly scaling: Readonly<Record<string, string | number>> };
+  /** Folders only: the weights as stored. */
+  readonly weights?: {
+    /** File names: model.safetensors, or the shards. */
+    readonly files: readonly string[];
+    /** The index file of a sharded checkpoint, else null. */
+    readonly index: string | null;
+    /** Parameter tensors per stored dtype. */
+    readonly dtypes: Readonly<Record<string, number>>;
+    /** The stored dtypes converted to float32 on load (F16, BF16, F64). */
+    readonly converted_from: readonly string[];
+    /** Stored keys not loaded (buffers, a tied head's copy). */
+    readonly ignored_keys: readonly string[];
+    /** The keys were saved without the body prefix (a base model's checkpoint). */
+    readonly bare_keys: boolean;
+  };
   /** Encoder-decoder folders: the encoder's stack (the fields above are the decoder's). */
   readonly encoder?: {
     readonly layers: number;
@@ -114,6 +150,14 @@ export interface ModelInfo {
     readonly vocab_size: number;
     readonly eos_id: number | null;
   } | null;
+  /** Folders only: tokenizer_config.json's special tokens with their ids (null: not named, or no such file). */
+  readonly special_tokens?: Readonly<
+    Record<SpecialTokenField, { readonly content: string; readonly id: number | null } | null>
+  >;
+  /** Folders only: where the generation defaults come from: generation_config.json, config.json's token ids, or none. */
+  readonly generation_config?: 'generation_config.json' | 'config.json' | null;
+  /** Folders only: the ids `generate` stops at (generation_config.json, else tokenizer_config.json, else the tokenizer). */
+  readonly eos_ids?: readonly number[];
   /** Run folders only: the optimiser steps completed. */
   readonly step?: number;
   readonly training?: {
@@ -171,6 +215,18 @@ function architectureOf(config: AnyModelConfig) {
     positions: a.positions,
     norm: a.norm,
     tied_embeddings: a.tiedEmbeddings,
+    ...(a.attention === undefined
+      ? {}
+      : {
+          attention: {
+            head_size: a.attention.headSize,
+            bias: a.attention.bias,
+            qk_norm: a.attention.qkNorm,
+            sliding_window: a.attention.slidingWindow,
+          },
+        }),
+    ...(a.mlpBias === undefined ? {} : { mlp_bias: a.mlpBias }),
+    ...(a.rope === undefined ? {} : { rope: a.rope }),
     ...(a.encoder === undefined
       ? {}
       : {
@@ -227,20 +283,53 @@ export async function describeGgufFile(path: string): Promise<ModelInfo> {
   };
 }
 
+type SpecialTokenField = 'bos_token' | 'eos_token' | 'pad_token' | 'unk_token';
+const specialTokenFields: readonly SpecialTokenField[] = ['bos_token', 'eos_token', 'pad_token', 'unk_token'];
+
+/** A tokenizer_config.json's special tokens and their ids. */
+function specialTokensOf(
+  json: Record<string, unknown> | null,
+  tokenizer: Tokenizer | null,
+): NonNullable<ModelInfo['special_tokens']> {
+  const entry = (field: SpecialTokenField): { content: string; id: number | null } | null => {
+    const content = tokenizerConfigToken(json, field);
+    if (content === undefined) return null;
+    const id = tokenizer?.specialTokens.get(content) ?? tokenizer?.tokenToId(content) ?? null;
+    return { content, id };
+  };
+  return Object.fromEntries(specialTokenFields.map((field) => [field, entry(field)])) as NonNullable<
+    ModelInfo['special_tokens']
+  >;
+}
+
 export async function describeModelFolder(dir: string): Promise<ModelInfo> {
   await recoverRunFolder(dir);
-  const { config, parameters } = await checkModelFolder(dir);
+  const { config, parameters, weights, generationConfig, tokenizerConfig } = await checkModelFolder(dir);
   const names = (await readdir(dir)).sort();
   let tokenizer: ModelInfo['tokenizer'] = null;
+  let loaded: Tokenizer | null = null;
   if (names.includes(tokenizerFileName)) {
     // A tokenizer.json that does not load is an error here as it is for generate and eval.
-    const loaded = await loadTokenizer(dir);
+    loaded = await loadTokenizer(dir);
     tokenizer = {
       kind: tokenizerKind(loaded.toJSON() as TokenizerJson),
       vocab_size: loaded.vocabSize,
       eos_id: loaded.eosId ?? null,
     };
   }
+  // The ids generate stops at, resolved as generate resolves them (a bad field is an error here too).
+  const tokenizerConfigPath = join(dir, tokenizerConfigFileName);
+  const generationPath = names.includes(generationConfigFileName)
+    ? join(dir, generationConfigFileName)
+    : join(dir, 'config.json');
+  const generation =
+    generationConfig === null ? null : generationConfigFromHf(generationConfig, generationPath);
+  const tokenizerConfigEos =
+    loaded === null ? undefined : eosIdFromTokenizerConfig(tokenizerConfig, loaded, tokenizerConfigPath);
+  const eosIds =
+    loaded === null
+      ? (generation?.eosTokenIds ?? [])
+      : eosIdsFor(generation ?? { eosTokenIds: null }, loaded, tokenizerConfigEos);
   const files = await Promise.all(
     names.map(async (name) => ({ name, bytes: (await stat(join(dir, name))).size })),
   );
@@ -248,7 +337,23 @@ export async function describeModelFolder(dir: string): Promise<ModelInfo> {
     folder: dir,
     ...architectureOf(config),
     parameters,
+    weights: {
+      files: weights.files.map((file) => basename(file)),
+      index: weights.index === null ? null : basename(weights.index),
+      dtypes: weights.dtypes,
+      converted_from: Object.keys(weights.dtypes).filter((dtype) => dtype !== 'F32'),
+      ignored_keys: weights.ignoredKeys,
+      bare_keys: weights.bareKeys,
+    },
     tokenizer,
+    special_tokens: specialTokensOf(tokenizerConfig, loaded),
+    generation_config:
+      generationConfig === null
+        ? null
+        : names.includes(generationConfigFileName)
+          ? 'generation_config.json'
+          : 'config.json',
+    eos_ids: eosIds,
     files,
   };
   if (!names.includes(trainerStateFile)) return info;
@@ -304,6 +409,16 @@ const tokenizerNames: Readonly<Record<TokenizerKind, string>> = {
   unknown: 'unknown kind',
 };
 
+/** ', theta 500000, llama3 scaling (factor 8, ...)' for a RoPE model; '' otherwise. */
+function ropeLine(rope: ModelInfo['rope']): string {
+  if (rope === undefined) return '';
+  const { kind, ...parameters } = rope.scaling;
+  const detail = Object.entries(parameters)
+    .map(([key, value]) => `${key} ${value}`)
+    .join(', ');
+  return ` (theta ${rope.theta}${kind === 'none' ? '' : `, ${kind} scaling: ${detail}`})`;
+}
+
 /** The human-readable lines of `info`. */
 export function formatModelInfo(info: ModelInfo): string[] {
   const lines = [
@@ -313,8 +428,31 @@ export function formatModelInfo(info: ModelInfo): string[] {
     `layers: ${info.layers}, heads: ${info.heads} (kv ${info.kv_heads}), width: ${info.width}`,
     `mlp: ${info.mlp.kind} ${info.mlp.intermediate_size}`,
     `context: ${info.context}, vocabulary: ${info.vocab_size}`,
-    `positions: ${info.positions}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
+    `positions: ${info.positions}${ropeLine(info.rope)}, norm: ${info.norm}, tied embeddings: ${info.tied_embeddings}`,
   ];
+  const at = info.attention;
+  if (at !== undefined) {
+    const window =
+      at.sliding_window === null
+        ? 'none'
+        : `${at.sliding_window.size} in ${at.sliding_window.layers.length === info.layers ? 'every layer' : `layers ${at.sliding_window.layers.join(', ')}`}`;
+    lines.push(
+      `attention: head size ${at.head_size}, biases ${at.bias}, q/k norm ${at.qk_norm ? 'yes' : 'no'}, sliding window ${window}` +
+        (info.mlp_bias === undefined ? '' : `; mlp biases ${info.mlp_bias ? 'yes' : 'no'}`),
+    );
+  }
+  const w = info.weights;
+  if (w !== undefined) {
+    const dtypes = Object.entries(w.dtypes)
+      .map(([dtype, count]) => `${count} ${dtype}`)
+      .join(', ');
+    lines.push(
+      `weights: ${w.index === null ? w.files.join(', ') : `${w.files.length} shards (${w.index})`}; ${dtypes} tensors` +
+        (w.converted_from.length === 0 ? '' : ` (${w.converted_from.join(', ')} converted to float32)`) +
+        (w.bare_keys ? '; keys without the body prefix' : '') +
+        (w.ignored_keys.length === 0 ? '' : `; not loaded: ${w.ignored_keys.join(', ')}`),
+    );
+  }
   const encoder = info.encoder;
   if (encoder !== undefined) {
     lines.splice(
@@ -348,6 +486,20 @@ export function formatModelInfo(info: ModelInfo): string[] {
       ? 'tokenizer: none'
       : `tokenizer: ${tokenizerNames[t.kind]}, ${t.vocab_size} ids${t.eos_id === null ? '' : `, eos ${t.eos_id}`}`,
   );
+  const special = Object.entries(info.special_tokens ?? {})
+    .filter(([, token]) => token !== null)
+    .map(
+      ([field, token]) =>
+        `${field} ${JSON.stringify(token!.content)} (${token!.id ?? 'not in the vocabulary'})`,
+    );
+  if (special.length > 0) lines.push(`special tokens (tokenizer_config.json): ${special.join(', ')}`);
+  const eos = info.eos_ids;
+  if (eos !== undefined) {
+    lines.push(
+      `generation stops at: ${eos.length === 0 ? 'no id' : `id${eos.length === 1 ? '' : 's'} ${eos.join(', ')}`}` +
+        (info.generation_config === null ? '' : ` (defaults from ${info.generation_config})`),
+    );
+  }
   const training = info.training;
   if (training !== undefined) {
     lines.push(`training: step ${training.step} of ${training.iters} (${training.status})`);

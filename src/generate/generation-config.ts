@@ -225,6 +225,22 @@ export function resolveGenerationConfig(
 }
 
 /**
+ * The content of a special token a tokenizer_config.json names (`bos_token`, `eos_token`,
+ * ...): a string, or an added-token object with `content`; undefined when it names none.
+ */
+export function tokenizerConfigToken(json: unknown, field: string): string | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const token = (json as Record<string, unknown>)[field];
+  const content =
+    typeof token === 'string'
+      ? token
+      : typeof token === 'object' && token !== null
+        ? (token as { content?: unknown }).content
+        : undefined;
+  return typeof content === 'string' ? content : undefined;
+}
+
+/**
  * tokenizer_config.json's `eos_token` (a string, or an added-token object with `content`)
  * as an id of `tokenizer`; undefined when the file names none. A token the tokenizer does
  * not have is a ConfigError naming the file.
@@ -234,15 +250,8 @@ export function eosIdFromTokenizerConfig(
   tokenizer: Tokenizer,
   where = 'tokenizer_config.json',
 ): number | undefined {
-  if (typeof json !== 'object' || json === null) return undefined;
-  const token = (json as Record<string, unknown>)['eos_token'];
-  const content =
-    typeof token === 'string'
-      ? token
-      : typeof token === 'object' && token !== null
-        ? (token as { content?: unknown }).content
-        : undefined;
-  if (typeof content !== 'string') return undefined;
+  const content = tokenizerConfigToken(json, 'eos_token');
+  if (content === undefined) return undefined;
   const id = tokenizer.specialTokens.get(content) ?? tokenizer.tokenToId(content);
   if (id === undefined) {
     throw new ConfigError('eos_token is not a token of tokenizer.json', {

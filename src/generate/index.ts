@@ -26,6 +26,7 @@ export {
   generationConfigFromHf,
   generationConfigToHf,
   eosIdFromTokenizerConfig,
+  tokenizerConfigToken,
   eosIdsFor,
 } from './generation-config.js';
 export {

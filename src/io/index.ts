@@ -1,4 +1,4 @@
-/** lmforge/io: file formats (safetensors, PEFT adapter folders, GGUF); no model-family knowledge (each family maps its own config and tensor names). */
+/** lmforge/io: file formats (safetensors, single and sharded; PEFT adapter folders; GGUF); no model-family knowledge (each family maps its own config and tensor names). */
 export {
   parseSafetensors,
   serializeSafetensors,
@@ -15,6 +15,11 @@ export {
   type ReadSafetensorsOptions,
   type SafetensorsReader,
 } from './safetensors-file.js';
+export {
+  openSafetensorsIndex,
+  parseSafetensorsIndex,
+  type ShardedSafetensorsReader,
+} from './safetensors-index.js';
 export {
   adapterConfigFileName,
   adapterWeightsFileName,

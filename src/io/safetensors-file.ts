@@ -146,8 +146,9 @@ export async function openSafetensorsFile(
         }
         const bytes = new Uint8Array(entry.end - entry.begin);
         await readFully(handle, bytes, position, pieceBytes);
-        const values = decodeEntry(bytes, 0, entry);
-        if (into === undefined) return values;
+        // F16/BF16 decode straight into a float32 destination.
+        const values = decodeEntry(bytes, 0, entry, into);
+        if (into === undefined || values === into) return values;
         into.set(values);
         return into;
       } catch (error) {

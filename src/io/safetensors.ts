@@ -57,12 +57,53 @@ function fail(message: string, details: ErrorDetails): never {
   throw new FormatError(message, details);
 }
 
+let halfTable: Float32Array | null = null;
+
+/** Every one of the 65536 half-precision values as float32 (256 KiB, built on first use). */
+function halfToFloatTable(): Float32Array {
+  if (halfTable === null) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToNumber(h);
+  }
+  return halfTable;
+}
+
+/** The `count` little-endian 16-bit words at bytes[at]: a view when aligned, else a copy. */
+function words16(bytes: Uint8Array, at: number, count: number): Uint16Array {
+  const absolute = bytes.byteOffset + at;
+  if (hostIsLittleEndian && absolute % 2 === 0) return new Uint16Array(bytes.buffer, absolute, count);
+  const out = new Uint16Array(count);
+  const view = new DataView(bytes.buffer, absolute, 2 * count);
+  for (let i = 0; i < count; i++) out[i] = view.getUint16(2 * i, true);
+  return out;
+}
+
+/**
+ * F16 / BF16 words to float32, exactly (every half and every bfloat16 is a float32), into
+ * `out`: a table lookup per half, a shift per bfloat16 (its bits are a float32's top half).
+ */
+function decode16(words: Uint16Array, dtype: 'F16' | 'BF16', out: Float32Array): void {
+  if (dtype === 'F16') {
+    const table = halfToFloatTable();
+    for (let i = 0; i < words.length; i++) out[i] = table[words[i]!]!;
+    return;
+  }
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < words.length; i++) bits[i] = words[i]! << 16;
+}
+
 /**
  * The elements of one entry in its in-memory dtype (F32/F64/I32 as stored, F16/BF16 to
  * float32, I64/U8/BOOL to int32), from its bytes at `bytes[at]`; a view on `bytes` when
- * the dtype is stored as is and aligned.
+ * the dtype is stored as is and aligned. F16/BF16 go straight into `into` when it is a
+ * Float32Array of the element count.
  */
-export function decodeEntry(bytes: Uint8Array, at: number, entry: SafetensorsEntry): TypedArray {
+export function decodeEntry(
+  bytes: Uint8Array,
+  at: number,
+  entry: SafetensorsEntry,
+  into?: TypedArray,
+): TypedArray {
   const count = (entry.end - entry.begin) / itemBytes[entry.dtype];
   const absolute = bytes.byteOffset + at;
   const view = new DataView(bytes.buffer, absolute, entry.end - entry.begin);
@@ -78,12 +119,9 @@ export function decodeEntry(bytes: Uint8Array, at: number, entry: SafetensorsEnt
       if (direct(4)) return new Int32Array(bytes.buffer, absolute, count);
       return Int32Array.from({ length: count }, (_, i) => view.getInt32(4 * i, true));
     case 'F16':
-      return Float32Array.from({ length: count }, (_, i) => halfToNumber(view.getUint16(2 * i, true)));
     case 'BF16': {
-      // bfloat16 is the top half of a float32.
-      const out = new Float32Array(count);
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+      const out = into instanceof Float32Array && into.length === count ? into : new Float32Array(count);
+      decode16(words16(bytes, at, count), entry.dtype, out);
       return out;
     }
     case 'I64': {

@@ -1,17 +1,27 @@
 /**
  * Model folders in the Hugging Face layout: `config.json` + `model.safetensors` (+ the
- * optional `tokenizer.json` and `generation_config.json`), for any registered family
- * (registry.ts): config.json's model_type picks the family, which maps the config and
- * names the parameters by their HF keys, so transformers loads the folder as is.
+ * optional `tokenizer.json`, `tokenizer_config.json` and `generation_config.json`), for any
+ * registered family (registry.ts): config.json's model_type picks the family, which maps
+ * the config and names the parameters by their HF keys, so transformers loads the folder as
+ * is. Loading also takes what transformers writes and downloads: sharded weights
+ * (`model.safetensors.index.json` and its shards; a folder with both files loads
+ * model.safetensors, as transformers prefers it), F16 and BF16 weights (converted exactly
+ * to float32), keys saved from the bare base model (LlamaModel's `layers.0...` for
+ * LlamaForCausalLM's `model.layers.0...`), and a tied head's stored copy (`lm_head.weight`
+ * with tie_word_embeddings true: ignored, as transformers ties it to the embedding after
+ * loading).
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   openSafetensorsFile,
+  openSafetensorsIndex,
   writeSafetensorsFile,
+  type SafetensorsDType,
   type SafetensorsEntry,
   type SafetensorsReader,
+  type ShardedSafetensorsReader,
 } from '../io/index.js';
 import type { TypedArray } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -29,6 +39,7 @@ import {
 
 export const configFileName = 'config.json';
 export const weightsFileName = 'model.safetensors';
+export const weightsIndexFileName = 'model.safetensors.index.json';
 export const tokenizerFileName = 'tokenizer.json';
 export const generationConfigFileName = 'generation_config.json';
 export const tokenizerConfigFileName = 'tokenizer_config.json';
@@ -42,12 +53,31 @@ export interface SaveModelFolderOptions {
   readonly tokenizerConfig?: object;
 }
 
+/** What a folder's weights were: for `lmforge info`, and for callers that want to say what they loaded. */
+export interface WeightsSummary {
+  /** The safetensors files read: model.safetensors, or the shards of the index in its order. */
+  readonly files: readonly string[];
+  /** The index file of a sharded checkpoint; null for one model.safetensors. */
+  readonly index: string | null;
+  /** Parameter tensors per stored dtype (F16 and BF16 are converted to float32 on load). */
+  readonly dtypes: Readonly<Partial<Record<SafetensorsDType, number>>>;
+  /** Stored keys that are not parameters and were not read: buffers, a tied head's copy. */
+  readonly ignoredKeys: readonly string[];
+  /** The keys lacked the body's prefix (saved from the base model, e.g. LlamaModel). */
+  readonly bareKeys: boolean;
+}
+
 export interface LoadedModelFolder {
   readonly model: AnyLanguageModel;
   readonly config: AnyModelConfig;
+  readonly weights: WeightsSummary;
   /** Path of tokenizer.json when the folder has one, else null (the caller loads it). */
   readonly tokenizerPath: string | null;
-  /** Parsed generation_config.json (HF field names; lmforge/generate resolves it), or null. */
+  /**
+   * Parsed generation_config.json (HF field names; lmforge/generate resolves it); without
+   * that file, config.json's bos_token_id / eos_token_id when it has them (transformers'
+   * GenerationConfig.from_model_config); else null.
+   */
   readonly generationConfig: Record<string, unknown> | null;
   /** Parsed tokenizer_config.json (HF's; its eos_token says which token ends generation), or null. */
   readonly tokenizerConfig: Record<string, unknown> | null;
@@ -113,43 +143,92 @@ export interface LoadModelFolderOptions {
   readonly memoryLimitBytes?: number;
 }
 
-/** A folder's config and its weights file, opened and checked against each other. */
+/** A folder's config and its weights, opened and checked against each other. */
 interface CheckedWeights {
   readonly config: AnyModelConfig;
+  /** config.json as parsed (HF field names). */
+  readonly configJson: Readonly<Record<string, unknown>>;
   readonly configPath: string;
+  /** model.safetensors, or the index of a sharded checkpoint. */
   readonly weightsPath: string;
   readonly file: SafetensorsReader;
   /** The entry each parameter path loads from. */
   readonly entries: Map<string, SafetensorsEntry>;
+  readonly summary: WeightsSummary;
+}
+
+/** The weights of `dir`: model.safetensors, else the sharded index; neither is a FormatError saying what is there. */
+async function openWeights(dir: string, options: LoadModelFolderOptions): Promise<SafetensorsReader> {
+  const single = join(dir, weightsFileName);
+  if (existsSync(single)) return openSafetensorsFile(single, options);
+  const index = join(dir, weightsIndexFileName);
+  if (existsSync(index)) return openSafetensorsIndex(index, options);
+  const pickle = ['pytorch_model.bin', 'pytorch_model.bin.index.json'].find((name) =>
+    existsSync(join(dir, name)),
+  );
+  throw new FormatError('model folder has no weights', {
+    where: single,
+    expected: `${weightsFileName} or ${weightsIndexFileName} with its shards`,
+    ...(pickle === undefined ? {} : { actual: pickle }),
+    hint:
+      pickle === undefined
+        ? 'is this a model folder?'
+        : 'PyTorch pickle (.bin) checkpoints are not read (they can run code); convert them to safetensors',
+  });
 }
 
 /**
- * Reads config.json, opens model.safetensors and checks its header against the config;
- * only headers are read. The caller closes `file`.
+ * Reads config.json, opens the weights and checks their headers against the config; only
+ * headers are read. The caller closes `file`.
  */
 async function openCheckedWeights(dir: string, options: LoadModelFolderOptions): Promise<CheckedWeights> {
   const configPath = join(dir, configFileName);
-  const config = configFromHf(await readJson(configPath), configPath);
-  const weightsPath = join(dir, weightsFileName);
-  if (!existsSync(weightsPath)) {
-    throw new FormatError('model folder has no weights', {
-      where: weightsPath,
-      hint: 'sharded checkpoints (model-00001-of-N.safetensors) and .bin files are not supported',
-    });
-  }
-  const file = await openSafetensorsFile(weightsPath, options);
+  const configJson = await readJson(configPath);
+  const config = configFromHf(configJson, configPath);
+  const file = await openWeights(dir, options);
   try {
+    const entries = matchCheckpoint(config, file.entries, file.path);
+    const loaded = new Set(entries.values());
+    const dtypes: Partial<Record<SafetensorsDType, number>> = {};
+    for (const entry of loaded) dtypes[entry.dtype] = (dtypes[entry.dtype] ?? 0) + 1;
+    const shards = 'shards' in file ? (file as ShardedSafetensorsReader).shards : null;
+    const summary: WeightsSummary = {
+      files: shards ?? [file.path],
+      index: shards === null ? null : file.path,
+      dtypes,
+      ignoredKeys: file.entries.filter((entry) => !loaded.has(entry)).map((entry) => entry.name),
+      bareKeys: [...entries].some(([path, entry]) => path !== entry.name),
+    };
     return {
       config,
+      configJson: configJson as Readonly<Record<string, unknown>>,
       configPath,
-      weightsPath,
+      weightsPath: file.path,
       file,
-      entries: matchCheckpoint(config, file.entries, weightsPath),
+      entries,
+      summary,
     };
   } catch (error) {
     await file.close();
     throw error;
   }
+}
+
+/**
+ * The generation settings of config.json when a folder has no generation_config.json: its
+ * token ids, as transformers' GenerationConfig.from_model_config takes them (older
+ * checkpoints say which token ends a text only there). Null when it has none.
+ */
+function generationFieldsOfConfig(json: Readonly<Record<string, unknown>>): Record<string, unknown> | null {
+  const fields = ['bos_token_id', 'eos_token_id'].filter(
+    (key) => json[key] !== undefined && json[key] !== null,
+  );
+  return fields.length === 0 ? null : Object.fromEntries(fields.map((key) => [key, json[key]]));
+}
+
+/** The file that holds `entry`: its shard, for a sharded checkpoint. */
+function fileOf(file: SafetensorsReader, entry: SafetensorsEntry): string {
+  return 'shardOf' in file ? (file as ShardedSafetensorsReader).shardOf(entry) : file.path;
 }
 
 /** Reads `entry` into `into` and rejects NaN or infinite values, naming the tensor and element. */
@@ -162,7 +241,7 @@ async function readFinite(
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
       throw new FormatError('weight is not finite', {
-        where: `${weights.weightsPath} tensor '${entry.name}'`,
+        where: `${fileOf(weights.file, entry)} tensor '${entry.name}'`,
         expected: 'finite values',
         actual: `${values[i]} at element ${i} of (${entry.shape.join(', ')})`,
         hint: 'the run that wrote it diverged, or the file is damaged; load an earlier checkpoint',
@@ -173,10 +252,11 @@ async function readFinite(
 }
 
 /**
- * Loads an HF model folder of a registered model_type (gpt2, llama). Before anything is allocated,
- * config.json is validated (required dimensions present and in range), the
- * model.safetensors header is checked against it (every tensor present with the shape
- * the config implies, no unexpected ones) and the model's size against the machine's
+ * Loads an HF model folder of a registered model_type (gpt2, llama, mistral, qwen2, qwen3).
+ * Before anything is allocated, config.json is validated (required dimensions present and
+ * in range, every field that changes the math understood), the safetensors headers (one
+ * file or the shards of the index) are checked against it (every tensor present with the
+ * shape the config implies, no unexpected ones) and the model's size against the machine's
  * memory. Weights are then read in pieces straight into the parameters (F64/F16/BF16
  * converted to float32); NaN or infinite values are a FormatError naming the tensor.
  *
@@ -188,7 +268,7 @@ export async function loadModelFolder(
   options: LoadModelFolderOptions = {},
 ): Promise<LoadedModelFolder> {
   const weights = await openCheckedWeights(dir, options);
-  const { config, configPath } = weights;
+  const { config, configPath, configJson } = weights;
   let model: AnyLanguageModel;
   try {
     // Every parameter is overwritten below: no random initialisation to pay for first.
@@ -212,18 +292,33 @@ export async function loadModelFolder(
     await weights.file.close();
   }
   const tokenizerPath = existsSync(join(dir, tokenizerFileName)) ? join(dir, tokenizerFileName) : null;
+  const side = await readSideFiles(dir, configJson);
+  model.eval();
+  return { model, config, weights: weights.summary, tokenizerPath, ...side };
+}
+
+/** A folder's generation_config.json (else config.json's token ids) and tokenizer_config.json, parsed. */
+async function readSideFiles(
+  dir: string,
+  configJson: Readonly<Record<string, unknown>>,
+): Promise<Pick<LoadedModelFolder, 'generationConfig' | 'tokenizerConfig'>> {
   const optionalJson = async (name: string): Promise<Record<string, unknown> | null> =>
     existsSync(join(dir, name)) ? ((await readJson(join(dir, name))) as Record<string, unknown>) : null;
-  const generationConfig = await optionalJson(generationConfigFileName);
-  const tokenizerConfig = await optionalJson(tokenizerConfigFileName);
-  model.eval();
-  return { model, config, tokenizerPath, generationConfig, tokenizerConfig };
+  return {
+    generationConfig: (await optionalJson(generationConfigFileName)) ?? generationFieldsOfConfig(configJson),
+    tokenizerConfig: await optionalJson(tokenizerConfigFileName),
+  };
 }
 
 export interface CheckedModelFolder {
   readonly config: AnyModelConfig;
   /** Scalar parameters of the model (a tied head counted once). */
   readonly parameters: number;
+  readonly weights: WeightsSummary;
+  /** As LoadedModelFolder's: generation_config.json, else config.json's token ids, else null. */
+  readonly generationConfig: Record<string, unknown> | null;
+  /** As LoadedModelFolder's: the parsed tokenizer_config.json, or null. */
+  readonly tokenizerConfig: Record<string, unknown> | null;
 }
 
 /**
@@ -245,5 +340,10 @@ export async function checkModelFolder(
   } finally {
     await weights.file.close();
   }
-  return { config: weights.config, parameters: modelSize(weights.config).parameters };
+  return {
+    config: weights.config,
+    parameters: modelSize(weights.config).parameters,
+    weights: weights.summary,
+    ...(await readSideFiles(dir, weights.configJson)),
+  };
 }

@@ -21,6 +21,18 @@ export interface ArchitectureSummary {
   readonly positions: string;
   readonly norm: string;
   readonly tiedEmbeddings: boolean;
+  /** Attention details a family may add (decoders: Llama 3, Mistral, Qwen). */
+  readonly attention?: {
+    readonly headSize: number;
+    /** Which projections have a bias: 'all', 'qkv' or 'none'. */
+    readonly bias: string;
+    readonly qkNorm: boolean;
+    /** The sliding window and the layers that use it; null for none. */
+    readonly slidingWindow: { readonly size: number; readonly layers: readonly number[] } | null;
+  };
+  readonly mlpBias?: boolean;
+  /** RoPE's theta and frequency scaling (kind and its parameters), for rotary positions. */
+  readonly rope?: { readonly theta: number; readonly scaling: Readonly<Record<string, string | number>> };
   /**
    * Encoder-decoder families: the encoder's stack (the fields above describe the decoder,
    * which generates); absent for decoder-only and encoder-only families.

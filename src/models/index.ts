@@ -1,7 +1,7 @@
 /**
  * lmforge/models: the model contract (model.ts), the family registry, the decoder-only
- * presets (GPT-2, Llama, Mixtral), the BERT family, the heads, the Marian encoder-decoder
- * and model folders.
+ * presets (GPT-2, Llama, Mistral, Qwen2, Qwen3, Mixtral), the BERT family, the heads, the
+ * Marian encoder-decoder and model folders.
  */
 export type {
   LanguageModel,
@@ -40,6 +40,9 @@ export { type ModelSize, memoryLimitBytes, checkSizeFits, sizeOfPlan } from './s
 export {
   type DecoderConfig,
   type DecoderArch,
+  type AttentionBias,
+  type SlidingWindow,
+  decoderArchs,
   type NormKind,
   type RawDecoderConfig,
   type DecoderOverrides,
@@ -50,6 +53,15 @@ export {
 } from './decoder/config.js';
 export { gpt2Preset, gpt2Family } from './gpt2/family.js';
 export { llamaPreset, llamaFamily } from './llama/family.js';
+export { mistralPreset, mistralFamily } from './mistral/family.js';
+export { qwen2Preset, qwen2Family } from './qwen2/family.js';
+export { qwen3Preset, qwen3Family } from './qwen3/family.js';
+export {
+  llamaStyleFromHf,
+  llamaStyleToHf,
+  type LlamaStyleArchitecture,
+  type LlamaStyleDefaults,
+} from './decoder/hf-llama-style.js';
 export { mixtralPreset, mixtralFamily } from './mixtral/family.js';
 export { type MoeConfig, moeDefaults } from './mixtral/config.js';
 export { DecoderLM, type DecoderOptions, type ForwardOptions } from './decoder/model.js';
@@ -93,6 +105,7 @@ export {
   type NormPlacement,
   type NormSpec,
   type SelfAttentionRule,
+  type SelfAttentionExtras,
 } from './blocks/transformer-block.js';
 export { BlockStack, type StackContext, type StackOutputs, type StackResult } from './blocks/block-stack.js';
 export {
@@ -109,8 +122,10 @@ export {
   type LoadModelFolderOptions,
   type CheckedModelFolder,
   type LoadedModelFolder,
+  type WeightsSummary,
   configFileName,
   weightsFileName,
+  weightsIndexFileName,
   tokenizerFileName,
   generationConfigFileName,
   tokenizerConfigFileName,

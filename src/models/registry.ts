@@ -12,6 +12,9 @@ import type { LanguageModel, ModelConfig } from './model.js';
 import { checkSizeFits, type ModelSize } from './size.js';
 import { gpt2Family } from './gpt2/family.js';
 import { llamaFamily } from './llama/family.js';
+import { mistralFamily } from './mistral/family.js';
+import { qwen2Family } from './qwen2/family.js';
+import { qwen3Family } from './qwen3/family.js';
 import { mixtralFamily } from './mixtral/family.js';
 import type { BertConfig } from './bert/config.js';
 import type { BertModel } from './bert/model.js';
@@ -31,6 +34,9 @@ import type { RnnLM } from './rnn/model.js';
 export interface BuiltinFamilies {
   readonly gpt2: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly llama: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly mistral: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly qwen2: { readonly config: DecoderConfig; readonly model: DecoderLM };
+  readonly qwen3: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly mixtral: { readonly config: DecoderConfig; readonly model: DecoderLM };
   readonly bert: { readonly config: BertConfig; readonly model: BertModel };
   readonly marian: { readonly config: MarianConfig; readonly model: MarianMTModel };
@@ -64,6 +70,9 @@ export function registerFamily<Config extends ModelConfig>(family: ModelFamily<C
 
 registerFamily(gpt2Family);
 registerFamily(llamaFamily);
+registerFamily(mistralFamily);
+registerFamily(qwen2Family);
+registerFamily(qwen3Family);
 registerFamily(mixtralFamily);
 registerFamily(bertFamily);
 registerFamily(marianFamily);

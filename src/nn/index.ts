@@ -16,6 +16,9 @@ export { LayerNorm } from './layers/layer-norm.js';
 export { RMSNorm } from './layers/rms-norm.js';
 export {
   type PositionalEncoding,
+  type RopeScaling,
+  noRopeScaling,
+  ropeInverseFrequencies,
   type SinusoidLayout,
   RotaryEmbedding,
   sinusoidalTable,
@@ -27,6 +30,7 @@ export {
   SelfAttention as CausalSelfAttention,
   type AttentionOptions,
   type AttentionProjections,
+  type QkNorm,
   type AttentionContext,
   type AttentionResult,
 } from './layers/attention.js';
@@ -43,6 +47,7 @@ export {
   bidirectionalMask,
   isCausal,
   paddingKeys,
+  slidingWindowMask,
 } from './layers/attention-mask.js';
 export {
   Mlp,

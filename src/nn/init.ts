@@ -30,7 +30,7 @@ export function initConstant(shape: Shape, value: number, init: Init = 'random')
   return init === 'empty' || value === 0 ? zeros(shape) : full(shape, value);
 }
 
-/** The options of one projection of a layer: its `std` or `outStd` ('empty' passes through). */
+/** The options of one projection of a layer: its `std` or `outStd`, or empty (only the init fields, never the layer's others). */
 export function projectionInit(options: LayerInitOptions, which: 'std' | 'outStd'): InitOptions {
-  return options.init === 'empty' ? options : { std: options[which], rng: options.rng };
+  return options.init === 'empty' ? { init: 'empty' } : { std: options[which], rng: options.rng };
 }

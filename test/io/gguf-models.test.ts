@@ -254,6 +254,39 @@ describe('what llama.cpp cannot run or read is refused by name', () => {
     );
   });
 
+  it('configs: what the llama and gpt2 files have no key for (head size, bias pattern, q/k norm, window, RoPE scaling)', async () => {
+    const path = join(work, 'refused-extras.gguf');
+    const small = { vocabSize: 280, nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 16 } as const;
+    const cases = [
+      [
+        llamaPreset({ ...small, headSize: 8 }),
+        /headSize: llama\.cpp's llama has head size embedding_length \/ head_count, got 8/,
+      ],
+      [llamaPreset({ ...small, attentionBias: 'qkv' }), /attentionBias: .* got "qkv"/],
+      [llamaPreset({ ...small, bias: true, mlpBias: false }), /mlpBias: .* got false/],
+      [llamaPreset({ ...small, qkNorm: true }), /qkNorm: llama\.cpp's llama has no q\/k norms, got true/],
+      [
+        llamaPreset({ ...small, slidingWindow: { size: 4, layers: [1] } }),
+        /slidingWindow: .*no sliding window/,
+      ],
+      [
+        llamaPreset({ ...small, ropeScaling: { kind: 'linear', factor: 2 } }),
+        /positional\.scaling\.kind: llama\.cpp's llama has no RoPE frequency scaling, got "linear"/,
+      ],
+      [
+        gpt2Preset({ ...small, attentionBias: 'none' }),
+        /attentionBias: llama\.cpp's gpt2 has biases on every projection or none \(bias true\), got "none"/,
+      ],
+    ] as const;
+    for (const [config, actual] of cases) {
+      await assert.rejects(
+        saveGguf(createModel(config), bpe, path, { type: 'f32' }),
+        (e: unknown) => e instanceof ConfigError && actual.test(String(e.actual)),
+        String(actual),
+      );
+    }
+  });
+
   it("tokenizers: a split other than GPT-2's (cl100k), more ids than the model embeds", async () => {
     const path = join(work, 'refused.gguf');
     const model = createModel(

@@ -88,8 +88,9 @@ test("a minimal config.json gets MixtralConfig's defaults; without output_router
   const config = configFromHf(minimalMixtral);
   assert.ok(config.arch === 'mixtral');
   assert.equal(config.nKvHead, 8);
-  assert.deepEqual(config.positional, { kind: 'rope', theta: 1e6 });
+  assert.deepEqual(config.positional, { kind: 'rope', theta: 1e6, scaling: { kind: 'none' } });
   assert.equal(config.normEps, 1e-5);
+  assert.equal(config.slidingWindow, null, "MixtralConfig's sliding_window default is None");
   assert.equal(config.blockSize, 4096 * 32);
   assert.equal(config.moe!.experts, 8);
   assert.equal(config.moe!.expertsPerToken, 2);
@@ -120,7 +121,11 @@ test('bad expert settings are ConfigErrors naming the config.json key or the fie
     /router_aux_loss_coef: expected a number >= 0/,
   );
   rejects({ lmforge_routing: 'sinkhorn' }, /lmforge_routing: expected one of topk-softmax \| softmax-topk/);
-  rejects({ sliding_window: 4 }, /sliding_window: sliding-window attention is not supported/);
+  rejects(
+    { layer_types: ['sliding_attention', 'full_attention'] },
+    /layer_types: MixtralForCausalLM ignores it and attends with one rule in every layer/,
+  );
+  rejects({ lmforge_qk_norms: true }, /lmforge_qk_norms: unknown lmforge field/);
   assert.throws(
     () => mixtralPreset({ ...tiny, moe: { experts: 2, expertsPerToken: 3 } }),
     (e: unknown) =>
@@ -134,6 +139,28 @@ test('bad expert settings are ConfigErrors naming the config.json key or the fie
   assert.throws(
     () => mixtralPreset({ ...tiny, bias: true }),
     (e: unknown) => e instanceof ConfigError && /bias: Mixtral has no biases/.test(e.message),
+  );
+});
+
+test("Mixtral is one more Llama-style architecture: sliding_window in every layer, the expert keys Mixtral's only", () => {
+  const windowed = configFromHf({
+    ...minimalMixtral,
+    num_hidden_layers: 2,
+    sliding_window: 4,
+  });
+  assert.ok(windowed.arch === 'mixtral');
+  assert.deepEqual(windowed.slidingWindow, { size: 4, layers: [0, 1] });
+  const json = configToHf(windowed);
+  assert.equal(json['sliding_window'], 4);
+  assert.equal(
+    json['architectures'] !== undefined && (json['architectures'] as string[])[0],
+    'MixtralForCausalLM',
+  );
+  assert.deepEqual(configFromHf(json), windowed);
+  const llama = { ...minimalMixtral, model_type: 'llama', lmforge_routing: 'softmax-topk' };
+  assert.throws(
+    () => configFromHf(llama, 'dir/config.json'),
+    (e: unknown) => e instanceof ConfigError && /lmforge_routing: unknown lmforge field/.test(e.message),
   );
 });
 

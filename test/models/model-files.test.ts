@@ -25,6 +25,7 @@ import {
   type DecoderConfig,
 } from '../../src/models/index.js';
 import { assertBitEqual } from '../util/close.js';
+import { newFamilyVariants } from './family-variants.js';
 
 const small = { vocabSize: 37, nLayer: 2, nEmbd: 32, blockSize: 24 };
 const variants: ReadonlyArray<[string, DecoderConfig]> = [
@@ -56,6 +57,7 @@ const variants: ReadonlyArray<[string, DecoderConfig]> = [
       positional: 'sinusoidal',
     }),
   ],
+  ...newFamilyVariants,
   ['mixtral', mixtralPreset({ ...small, nHead: 4, nKvHead: 2, intermediateSize: 24, moe: { experts: 3 } })],
   [
     'mixtral GELU and shared experts',

@@ -37,6 +37,7 @@ import { CharTokenizer } from '../../src/tokenizers/index.js';
 import { resolveTrainOptions, splitTokens, Trainer } from '../../src/train/index.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { assertBitEqual } from '../util/close.js';
+import { newFamilyVariants } from './family-variants.js';
 
 const variants: Array<[string, DecoderConfig]> = [
   ['gpt2 preset', gpt2Preset({ vocabSize: 50, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8 })],
@@ -75,6 +76,7 @@ const variants: Array<[string, DecoderConfig]> = [
       dropout: 0.2,
     }),
   ],
+  ...newFamilyVariants,
 ];
 
 for (const [name, config] of variants) {
@@ -96,7 +98,7 @@ test('an unknown model_type names the registered ones', () => {
     (error: unknown) =>
       error instanceof ConfigError &&
       error.message ===
-        'dir/config.json: model_type: unsupported model_type; expected gpt2 | llama | mixtral | bert | marian | lmforge-lstm | lmforge-gru, got "no-such-family"',
+        'dir/config.json: model_type: unsupported model_type; expected gpt2 | llama | mistral | qwen2 | qwen3 | mixtral | bert | marian | lmforge-lstm | lmforge-gru, got "no-such-family"',
   );
 });
 

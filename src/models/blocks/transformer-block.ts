@@ -29,6 +29,7 @@ import {
   type Activation,
   type AttentionContext,
   type AttentionMask,
+  type AttentionOptions,
   type AttentionProjections,
   type CrossAttentionNames,
   type InitOptions,
@@ -71,6 +72,8 @@ export type FeedForwardSpec =
       readonly intermediateSize: number;
       readonly activation: Activation;
       readonly names: MlpNames;
+      /** The MLP's linear biases (default the spec's `bias`; Llama's mlp_bias). */
+      readonly bias?: boolean;
     }
   /** A module the family builds (a mixture of experts), given the block's init options. */
   | { readonly kind: 'module'; readonly create: (init: LayerInitOptions) => FeedForward };
@@ -96,6 +99,13 @@ export interface CrossAttentionSpec {
   readonly projections: CrossAttentionNames;
 }
 
+/**
+ * What some families' self-attention adds to the shared one (nn/layers/attention.ts): a
+ * head size other than nEmbd / nHead, no bias on the output projection (Qwen2), per-head
+ * q/k RMSNorms (Qwen3), a sliding window (Mistral; causal blocks only).
+ */
+export type SelfAttentionExtras = Pick<AttentionOptions, 'headSize' | 'outBias' | 'qkNorm' | 'window'>;
+
 export interface BlockSpec {
   readonly nEmbd: number;
   readonly nHead: number;
@@ -111,6 +121,8 @@ export interface BlockSpec {
   /** Std of the input projections and of the residual (output) projections. */
   readonly init: { readonly std: number; readonly outStd: number };
   readonly names: BlockNames;
+  /** Absent: hs = nEmbd / nHead, every projection biased as `bias`, no q/k norm, no window. */
+  readonly attention?: SelfAttentionExtras;
   readonly cross: CrossAttentionSpec | null;
   readonly feedForward: FeedForwardSpec;
 }
@@ -197,7 +209,8 @@ export class TransformerBlock extends Module {
       else this.addChild(name, layer);
       if (!normFirst) this.addChild(norm, makeNorm(spec.norm, nEmbd, build));
     };
-    const attention = { nEmbd, nHead, nKvHead, bias, layout, projections: names.projections, ...init };
+    const projections = names.projections;
+    const attention = { nEmbd, nHead, nKvHead, bias, layout, projections, ...spec.attention, ...init };
     sublayer(names.norm1, names.attention, new SelfAttention(attention));
     if (cross !== null) {
       const { encoderDim, projections } = cross;
@@ -314,7 +327,8 @@ function createFeedForward(spec: BlockSpec, init: LayerInitOptions): BlockFeedFo
   switch (feedForward.kind) {
     case 'mlp': {
       const { intermediateSize: hidden, activation, names } = feedForward;
-      const { nEmbd, bias, layout } = spec;
+      const { nEmbd, layout } = spec;
+      const bias = feedForward.bias ?? spec.bias;
       return new Mlp({ nEmbd, hidden, activation, bias, layout, names, ...init });
     }
     case 'module':
@@ -333,7 +347,14 @@ export function checkBlockSpec(spec: BlockSpec): void {
   positive('nEmbd', nEmbd);
   positive('nHead', nHead);
   positive('nKvHead', nKvHead);
-  if (nEmbd % nHead !== 0) problems.push(`nEmbd: expected a multiple of nHead ${nHead}, got ${nEmbd}`);
+  const extras = spec.attention ?? {};
+  if (extras.headSize !== undefined) positive('attention.headSize', extras.headSize);
+  else if (nEmbd % nHead !== 0) problems.push(`nEmbd: expected a multiple of nHead ${nHead}, got ${nEmbd}`);
+  if (extras.window !== undefined && extras.window !== null) {
+    positive('attention.window', extras.window);
+    if (spec.selfAttention !== 'causal')
+      problems.push(`attention.window: a sliding window needs causal self-attention, got bidirectional`);
+  }
   if (nHead % nKvHead !== 0) problems.push(`nKvHead: expected a divisor of nHead ${nHead}, got ${nKvHead}`);
   if (!(spec.norm.eps > 0)) problems.push(`norm.eps: expected a number > 0, got ${spec.norm.eps}`);
   if (spec.feedForward.kind === 'mlp')

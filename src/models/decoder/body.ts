@@ -6,7 +6,13 @@
  */
 import { Module, Embedding } from '../../nn/index.js';
 import { BlockStack } from '../blocks/block-stack.js';
-import { makeNorm, weightInit, type BuildInit, type Norm } from '../blocks/transformer-block.js';
+import {
+  TransformerBlock,
+  makeNorm,
+  weightInit,
+  type BuildInit,
+  type Norm,
+} from '../blocks/transformer-block.js';
 import type { DecoderConfig } from './config.js';
 import { archNames, type ArchNames } from './names.js';
 import { decoderBlockSpec, decoderNormSpec } from './block-spec.js';
@@ -25,7 +31,12 @@ export class DecoderBody extends Module {
     this.#learnedPositions = config.positional.kind === 'learned';
     if (this.#learnedPositions)
       this.addChild(names.positions, new Embedding(config.blockSize, config.nEmbd, init));
-    this.addChild(names.blocks, BlockStack.of(decoderBlockSpec(config), config.nLayer, build));
+    // One spec per layer: with a sliding window in some layers only (Qwen2), the specs differ.
+    const blocks = Array.from(
+      { length: config.nLayer },
+      (_, layer) => new TransformerBlock(decoderBlockSpec(config, layer), build),
+    );
+    this.addChild(names.blocks, new BlockStack(blocks));
     this.addChild(names.finalNorm, makeNorm(decoderNormSpec(config), config.nEmbd, build));
   }
 

@@ -1,8 +1,9 @@
 /**
- * DecoderConfig: the one configuration of the decoder-only models. GPT-2 and Llama are two
- * presets of it (gpt2/, llama/: gpt2Preset, llamaPreset) that differ only in values. Raw input (user
- * options, a parsed config.json) is resolved once into a readonly, fully specified object;
- * every bad field is reported in one ConfigError.
+ * DecoderConfig: the one configuration of the decoder-only models. GPT-2, Llama, Mistral,
+ * Qwen2, Qwen3 and Mixtral are presets of it (gpt2/, llama/, mistral/, qwen2/, qwen3/,
+ * mixtral/: gpt2Preset, llamaPreset, ...) that differ only in values. Raw input (user options, a parsed
+ * config.json) is resolved once into a readonly, fully specified object; every bad field
+ * is reported in one ConfigError.
  */
 import type { PositionalEncoding, Activation, MlpKind } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
@@ -11,11 +12,23 @@ import { readClassLabels, type ClassLabels } from '../heads/labels.js';
 import { FieldReader } from '../../util/fields.js';
 import { gpt2Defaults } from '../gpt2/config.js';
 import { llamaDefaults } from '../llama/config.js';
+import { mistralDefaults } from '../mistral/config.js';
+import { qwen2Defaults } from '../qwen2/config.js';
+import { qwen3Defaults } from '../qwen3/config.js';
+import { resolveRopeScaling, resolveSlidingWindow, type SlidingWindow } from './attention-config.js';
 import { mixtralDefaults, moeDefaults, resolveMoeConfig, type MoeConfig } from '../mixtral/config.js';
 
-/** Which checkpoint naming and projection layout the model uses (GPT2LMHeadModel, LlamaForCausalLM, MixtralForCausalLM). */
-export type DecoderArch = 'gpt2' | 'llama' | 'mixtral';
-export type { NormKind };
+/**
+ * Which checkpoint naming and HF architecture the model has (GPT2LMHeadModel,
+ * LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
+ * MixtralForCausalLM).
+ */
+export type DecoderArch = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'mixtral';
+export const decoderArchs: readonly DecoderArch[] = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3', 'mixtral'];
+export type { NormKind, SlidingWindow };
+
+/** Which attention projections have a bias: all four (GPT-2; Llama's attention_bias), q/k/v only (Qwen2), none. */
+export type AttentionBias = 'all' | 'qkv' | 'none';
 
 /**
  * The head: next-token logits (GPT2LMHeadModel, LlamaForCausalLM), or one label per
@@ -40,7 +53,7 @@ export interface DecoderConfig {
   /** Key/value heads (grouped-query attention); equal to nHead for multi-head attention. */
   readonly nKvHead: number;
   readonly nEmbd: number;
-  /** nEmbd / nHead. */
+  /** Channels per attention head: nEmbd / nHead unless given (HF head_dim: Qwen3, Mistral NeMo). */
   readonly headSize: number;
   /** Hidden width of the MLP. */
   readonly intermediateSize: number;
@@ -51,8 +64,19 @@ export interface DecoderConfig {
   readonly normEps: number;
   readonly mlp: MlpKind;
   readonly activation: Activation;
-  /** Biases on every linear layer and LayerNorm (RMSNorm has none). */
+  /**
+   * Biases on the linear layers and LayerNorm (RMSNorm has none): LayerNorm's bias, and
+   * the default of attentionBias ('all' or 'none') and mlpBias.
+   */
   readonly bias: boolean;
+  /** Which attention projections have a bias. */
+  readonly attentionBias: AttentionBias;
+  /** Biases on the MLP's linear layers. */
+  readonly mlpBias: boolean;
+  /** An RMSNorm over each head of q and k before RoPE (Qwen3's q_norm / k_norm). */
+  readonly qkNorm: boolean;
+  /** Sliding-window attention in some layers (Mistral, Qwen2 with use_sliding_window); null for none. */
+  readonly slidingWindow: SlidingWindow | null;
   /** The output head reuses the token embedding matrix. */
   readonly tiedEmbeddings: boolean;
   /** Dropout on embeddings and residual branches (training only). */
@@ -69,15 +93,23 @@ export interface DecoderConfig {
 /** Raw, unvalidated input (user options, converted config.json); resolveDecoderConfig checks it. */
 export type RawDecoderConfig = Readonly<Record<string, unknown>>;
 
+/** The rope variant of PositionalEncoding. */
+type RopeEncoding = Extract<PositionalEncoding, { kind: 'rope' }>;
+
 /**
- * Typed preset overrides: any subset of the fields (headSize is derived); `positional`
- * may also be a kind name, with `ropeTheta` for 'rope'.
+ * Typed preset overrides: any subset of the fields; `positional` may also be a kind name,
+ * with `ropeTheta` and `ropeScaling` for 'rope'; `slidingWindow` may be a size (every layer).
  */
 export type DecoderOverrides = Partial<
-  Omit<DecoderConfig, 'arch' | 'headSize' | 'positional' | 'moe' | 'labels'>
+  Omit<DecoderConfig, 'arch' | 'positional' | 'slidingWindow' | 'moe' | 'labels'>
 > & {
-  readonly positional?: PositionalEncoding | PositionalEncoding['kind'];
+  readonly positional?:
+    | Exclude<PositionalEncoding, RopeEncoding>
+    | (Omit<RopeEncoding, 'scaling'> & { readonly scaling?: RopeEncoding['scaling'] })
+    | PositionalEncoding['kind'];
   readonly ropeTheta?: number;
+  readonly ropeScaling?: RopeEncoding['scaling'];
+  readonly slidingWindow?: SlidingWindow | number | null;
   /** Expert settings (mixtral): any subset, the rest from the preset. */
   readonly moe?: Partial<MoeConfig>;
   /** A sequence-classification head's label names (id2label). */
@@ -85,7 +117,10 @@ export type DecoderOverrides = Partial<
   readonly problemType?: 'single_label_classification' | null;
 };
 
-/** The values a preset gives every field not set (gpt2/config.ts, llama/config.ts). */
+/**
+ * The values a preset gives every field not set (gpt2/config.ts, llama/config.ts, ...).
+ * attentionBias and mlpBias default to `bias`, qkNorm to false, slidingWindow to none.
+ */
 export type DecoderDefaults = Omit<
   DecoderConfig,
   | 'arch'
@@ -93,18 +128,27 @@ export type DecoderDefaults = Omit<
   | 'intermediateSize'
   | 'nKvHead'
   | 'positional'
+  | 'attentionBias'
+  | 'mlpBias'
+  | 'qkNorm'
+  | 'slidingWindow'
   | 'moe'
   | 'head'
   | 'labels'
   | 'padTokenId'
-> & {
-  readonly positional: PositionalEncoding['kind'];
-  readonly ropeTheta: number;
-};
+> &
+  Partial<Pick<DecoderConfig, 'attentionBias' | 'mlpBias' | 'qkNorm'>> & {
+    readonly positional: PositionalEncoding['kind'];
+    readonly ropeTheta: number;
+    readonly slidingWindow?: number;
+  };
 
 const defaultsOf: Readonly<Record<DecoderArch, DecoderDefaults>> = {
   gpt2: gpt2Defaults,
   llama: llamaDefaults,
+  mistral: mistralDefaults,
+  qwen2: qwen2Defaults,
+  qwen3: qwen3Defaults,
   mixtral: mixtralDefaults,
 };
 
@@ -131,46 +175,54 @@ export const dimensionLimits = {
   nHead: 2 ** 12,
   nKvHead: 2 ** 12,
   nEmbd: 2 ** 17,
+  headSize: 2 ** 16,
   intermediateSize: 2 ** 20,
   blockSize: 2 ** 24,
 } as const;
 
 /**
- * A raw config's field: a DecoderConfig field, ropeTheta (the theta of `positional: 'rope'`
- * given flat), problemType, or a field of the `moe` settings.
+ * A raw config's field: a DecoderConfig field, ropeTheta / ropeScaling (the theta and
+ * scaling of `positional: 'rope'` given flat), problemType, or a field of the `moe` settings.
  */
-export type DecoderField = keyof DecoderConfig | 'ropeTheta' | 'problemType' | `moe.${keyof MoeConfig}`;
+export type DecoderField =
+  keyof DecoderConfig | 'ropeTheta' | 'ropeScaling' | 'problemType' | `moe.${keyof MoeConfig}`;
 
 /** How to name each field in errors (e.g. the config.json key it came from); default the field itself. */
 export type FieldNames = Readonly<Partial<Record<DecoderField, string>>>;
 
 /** Every top-level field a raw config may give; its type makes it list each field exactly once. */
-const knownFields: Readonly<Record<keyof DecoderConfig | 'ropeTheta' | 'problemType', true>> = {
-  arch: true,
-  head: true,
-  labels: true,
-  problemType: true,
-  padTokenId: true,
-  vocabSize: true,
-  nLayer: true,
-  nHead: true,
-  nKvHead: true,
-  nEmbd: true,
-  headSize: true,
-  intermediateSize: true,
-  blockSize: true,
-  positional: true,
-  ropeTheta: true,
-  norm: true,
-  normEps: true,
-  mlp: true,
-  activation: true,
-  bias: true,
-  tiedEmbeddings: true,
-  dropout: true,
-  initStd: true,
-  moe: true,
-};
+const knownFields: Readonly<Record<keyof DecoderConfig | 'ropeTheta' | 'ropeScaling' | 'problemType', true>> =
+  {
+    arch: true,
+    head: true,
+    labels: true,
+    problemType: true,
+    padTokenId: true,
+    vocabSize: true,
+    nLayer: true,
+    nHead: true,
+    nKvHead: true,
+    nEmbd: true,
+    headSize: true,
+    intermediateSize: true,
+    blockSize: true,
+    positional: true,
+    ropeTheta: true,
+    ropeScaling: true,
+    norm: true,
+    normEps: true,
+    mlp: true,
+    activation: true,
+    bias: true,
+    attentionBias: true,
+    mlpBias: true,
+    qkNorm: true,
+    slidingWindow: true,
+    tiedEmbeddings: true,
+    dropout: true,
+    initStd: true,
+    moe: true,
+  };
 
 /**
  * Resolves raw settings into a DecoderConfig: `arch` picks the defaults for every field
@@ -190,9 +242,9 @@ export function resolveDecoderConfig(
   for (const key of Object.keys(raw)) {
     if (!Object.hasOwn(knownFields, key)) problems.push(`${key}: unknown field`);
   }
-  const arch = raw.arch;
-  if (arch !== 'gpt2' && arch !== 'llama' && arch !== 'mixtral') {
-    problems.push(`arch: expected 'gpt2', 'llama' or 'mixtral', got ${JSON.stringify(arch)}`);
+  const arch = raw.arch as DecoderArch;
+  if (!decoderArchs.includes(arch)) {
+    problems.push(`arch: expected one of ${decoderArchs.join(' | ')}, got ${JSON.stringify(arch)}`);
     throw configError(where, problems);
   }
   const d = defaultsOf[arch];
@@ -244,6 +296,13 @@ export function resolveDecoderConfig(
   const normEps = real('normEps', d.normEps, (v) => v > 0, '> 0');
   const activation = oneOf<Activation>('activation', d.activation, ['gelu', 'geluTanh', 'relu', 'silu']);
   const bias = flag('bias', d.bias);
+  const attentionBias = oneOf<AttentionBias>('attentionBias', d.attentionBias ?? (bias ? 'all' : 'none'), [
+    'all',
+    'qkv',
+    'none',
+  ]);
+  const mlpBias = flag('mlpBias', d.mlpBias ?? bias);
+  const qkNorm = flag('qkNorm', d.qkNorm ?? false);
   const tiedEmbeddings = flag('tiedEmbeddings', d.tiedEmbeddings);
   const dropout = real('dropout', d.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
   const initStd = real('initStd', d.initStd, (v) => v > 0, '> 0');
@@ -269,13 +328,13 @@ export function resolveDecoderConfig(
   if (kind === 'learned' || kind === 'sinusoidal') {
     positional = { kind };
   } else if (kind === 'rope') {
-    const objectTheta =
-      typeof rawPositional === 'object' ? (rawPositional as { theta?: unknown }).theta : undefined;
-    const theta = objectTheta ?? pick('ropeTheta', d.ropeTheta);
+    const object = typeof rawPositional === 'object' ? (rawPositional as Record<string, unknown>) : {};
+    const theta = object['theta'] ?? pick('ropeTheta', d.ropeTheta);
+    const scaling = resolveRopeScaling(object['scaling'] ?? raw.ropeScaling, label('ropeScaling'), problems);
     if (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 0) {
       problems.push(`${label('ropeTheta')}: expected a number > 0, got ${JSON.stringify(theta)}`);
-    } else {
-      positional = { kind: 'rope', theta };
+    } else if (scaling !== null) {
+      positional = { kind: 'rope', theta, scaling };
     }
   } else {
     problems.push(
@@ -283,18 +342,25 @@ export function resolveDecoderConfig(
     );
   }
 
-  const headSize = nEmbd / nHead;
-  if (Number.isFinite(headSize) && !Number.isInteger(headSize)) {
+  const headSize = raw.headSize === undefined ? nEmbd / nHead : int('headSize', undefined);
+  if (raw.headSize === undefined && Number.isFinite(headSize) && !Number.isInteger(headSize)) {
     problems.push(`${label('nEmbd')}: ${nEmbd} is not divisible by ${label('nHead')} ${nHead}`);
   }
   if (Number.isFinite(nKvHead) && Number.isFinite(nHead) && (nKvHead > nHead || nHead % nKvHead !== 0)) {
     problems.push(`${label('nKvHead')}: ${nKvHead} must divide ${label('nHead')} ${nHead}`);
   }
   if (positional.kind === 'rope' && Number.isInteger(headSize) && headSize % 2 !== 0) {
+    const size = raw.headSize === undefined ? `${label('nEmbd')} / ${label('nHead')} = ` : '';
     problems.push(
-      `${label('nEmbd')}: RoPE needs an even head size, got ${label('nEmbd')} / ${label('nHead')} = ${headSize}`,
+      `${label(raw.headSize === undefined ? 'nEmbd' : 'headSize')}: RoPE needs an even head size, got ${size}${headSize}`,
     );
   }
+  const slidingWindow = resolveSlidingWindow(
+    raw.slidingWindow === undefined ? (d.slidingWindow ?? null) : raw.slidingWindow,
+    nLayer,
+    label('slidingWindow'),
+    problems,
+  );
   if (positional.kind === 'sinusoidal' && Number.isInteger(nEmbd) && nEmbd % 2 !== 0) {
     problems.push(`${label('nEmbd')}: sinusoidal positions need an even width, got ${nEmbd}`);
   }
@@ -303,11 +369,9 @@ export function resolveDecoderConfig(
   if (arch === 'mixtral') {
     moe = resolveMoeConfig(raw.moe, moeDefaults, (field) => label(`moe.${field}`), problems);
     if (bias) problems.push(`${label('bias')}: Mixtral has no biases, got true`);
+    if (mlpBias) problems.push(`${label('mlpBias')}: Mixtral's experts have no biases, got true`);
   } else if (raw.moe !== undefined && raw.moe !== null) {
     problems.push(`moe: only the mixtral preset has expert layers, got experts for arch '${arch}'`);
-  }
-  if (raw.headSize !== undefined && raw.headSize !== headSize) {
-    problems.push(`headSize: derived as nEmbd / nHead = ${headSize}, got ${JSON.stringify(raw.headSize)}`);
   }
   if (problems.length > 0) throw configError(where, problems);
   return Object.freeze({
@@ -329,6 +393,10 @@ export function resolveDecoderConfig(
     mlp,
     activation,
     bias,
+    attentionBias,
+    mlpBias,
+    qkNorm,
+    slidingWindow,
     tiedEmbeddings,
     dropout,
     initStd,

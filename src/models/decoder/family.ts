@@ -1,7 +1,7 @@
 /**
  * The ModelFamily of a decoder-only preset: everything but the HF mapping is shared by
- * GPT-2, Llama and Mixtral (the model, the parameter plan, checkpoint keys, size, summary); each
- * preset's family.ts adds its fromHf/toHf.
+ * GPT-2, Llama, Mistral, Qwen2, Qwen3 and Mixtral (the model, the parameter plan,
+ * checkpoint keys, size, summary); each preset's family.ts adds its fromHf/toHf.
  */
 import type { ArchitectureSummary, ModelFamily } from '../family.js';
 import type { DecoderArch, DecoderConfig } from './config.js';
@@ -29,6 +29,16 @@ function describeDecoder(c: DecoderConfig): ArchitectureSummary {
     positions: c.positional.kind,
     norm: c.norm,
     tiedEmbeddings: c.tiedEmbeddings,
+    attention: {
+      headSize: c.headSize,
+      bias: c.attentionBias,
+      qkNorm: c.qkNorm,
+      slidingWindow: c.slidingWindow,
+    },
+    mlpBias: c.mlpBias,
+    ...(c.positional.kind === 'rope'
+      ? { rope: { theta: c.positional.theta, scaling: c.positional.scaling } }
+      : {}),
     ...(moe === null
       ? {}
       : { moe: { ...moe, activeParameters: activeParameters(c, decoderSize(c).parameters) } }),

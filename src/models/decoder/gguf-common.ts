@@ -31,11 +31,36 @@ export function ggufFieldNames(architecture: string, epsKey: string): FieldNames
 }
 
 /** The settings an architecture fixes, as [field, the values it can run, what it is]. */
-export type Requirement = readonly [keyof DecoderConfig | 'positional.kind', readonly unknown[], string];
+export type Requirement = readonly [
+  keyof DecoderConfig | 'positional.kind' | 'positional.scaling.kind',
+  readonly unknown[],
+  string,
+];
+
+/**
+ * What the mappings write no key or tensor for unless they say otherwise: the head size
+ * (no key_length), the biases as one flag (attn_q.bias present or not), no q/k norms, no
+ * sliding window, no RoPE frequency scaling.
+ */
+function neutralRequirements(config: DecoderConfig): Requirement[] {
+  return [
+    ['headSize', [config.nEmbd / config.nHead], 'head size embedding_length / head_count'],
+    [
+      'attentionBias',
+      [config.bias ? 'all' : 'none'],
+      `biases on every projection or none (bias ${config.bias})`,
+    ],
+    ['mlpBias', [config.bias], `MLP biases as the projections' (bias ${config.bias})`],
+    ['qkNorm', [false], 'no q/k norms'],
+    ['slidingWindow', [null], 'no sliding window'],
+    ['positional.scaling.kind', ['none'], 'no RoPE frequency scaling'],
+  ];
+}
 
 /**
  * Rejects a config the architecture cannot run, listing every field that differs from what
- * llama.cpp's graph for it computes.
+ * llama.cpp's graph for it computes (`requirements`, and the neutral values of the fields
+ * they do not name).
  */
 export function checkRepresentable(
   config: DecoderConfig,
@@ -44,8 +69,16 @@ export function checkRepresentable(
   where: string,
 ): void {
   const problems: string[] = [];
-  for (const [field, values, what] of requirements) {
-    const actual = field === 'positional.kind' ? config.positional.kind : config[field];
+  const named = new Set(requirements.map(([field]) => field));
+  const all = [...requirements, ...neutralRequirements(config).filter(([field]) => !named.has(field))];
+  const scaling = config.positional.kind === 'rope' ? config.positional.scaling.kind : 'none';
+  for (const [field, values, what] of all) {
+    const actual =
+      field === 'positional.kind'
+        ? config.positional.kind
+        : field === 'positional.scaling.kind'
+          ? scaling
+          : config[field];
     if (!values.includes(actual))
       problems.push(`${field}: llama.cpp's ${architecture} has ${what}, got ${JSON.stringify(actual)}`);
   }

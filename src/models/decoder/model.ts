@@ -1,5 +1,5 @@
 /**
- * DecoderLM: the decoder-only causal LM of the GPT-2, Llama and Mixtral presets, driven by
+ * DecoderLM: the decoder-only causal LM of the GPT-2, Llama, Mistral, Qwen and Mixtral presets, driven by
  * DecoderConfig and implementing the model contract (../model.ts). It reads top to bottom
  * as nanoGPT's model.py: token (+ position) embeddings, the pre-norm blocks
  * (../blocks/transformer-block.ts with ./block-spec.ts), a final norm and a head (the lm_head Linear, or the token
@@ -7,8 +7,9 @@
  * token, as HF's GPT2ForSequenceClassification / LlamaForSequenceClassification).
  *
  * Parameter paths equal the Hugging Face checkpoint keys of the config's `arch`
- * (GPT2LMHeadModel: transformer.h.3.attn.c_attn.weight; LlamaForCausalLM:
- * model.layers.3.self_attn.q_proj.weight; MixtralForCausalLM:
+ * (GPT2LMHeadModel: transformer.h.3.attn.c_attn.weight; LlamaForCausalLM, MistralForCausalLM,
+ * Qwen2ForCausalLM: model.layers.3.self_attn.q_proj.weight; Qwen3ForCausalLM adds
+ * model.layers.3.self_attn.q_norm.weight; MixtralForCausalLM:
  * model.layers.3.block_sparse_moe.experts.5.w1.weight), so a saved model is an HF model folder.
  * With expert layers (config.moe) the blocks share one RouterRecorder per call, from which
  * the auxiliary loss (ModelOutputs.auxLoss) and the router statistics are returned.
@@ -29,6 +30,7 @@ import {
   Linear,
   KVCache,
   RotaryEmbedding,
+  ropeInverseFrequencies,
   RouterRecorder,
   routerAuxLoss,
   sinusoidalTable,
@@ -123,7 +125,11 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       positional.kind === 'sinusoidal' ? sinusoidalTable(config.blockSize, config.nEmbd) : null;
     this.#rope =
       positional.kind === 'rope'
-        ? new RotaryEmbedding(config.headSize, config.blockSize, positional.theta)
+        ? new RotaryEmbedding(
+            config.headSize,
+            config.blockSize,
+            ropeInverseFrequencies(config.headSize, positional.theta, positional.scaling),
+          )
         : null;
   }
 

@@ -7,20 +7,23 @@
  */
 import { sizeOfPlan, type ModelSize } from '../size.js';
 import type { DecoderConfig } from './config.js';
-import { archNames } from './names.js';
+import { archNames, qkNormNames } from './names.js';
 import { moeParameterShapes } from '../mixtral/shapes.js';
 
 /** Parameter path -> shape, in the order DecoderLM registers them. */
 export function parameterShapes(config: DecoderConfig): Map<string, readonly number[]> {
   const names = archNames[config.arch];
-  const { vocabSize: V, nEmbd: C, blockSize, intermediateSize: hidden, bias } = config;
-  const kvWidth = config.nKvHead * config.headSize;
+  const { vocabSize: V, nEmbd: C, blockSize, intermediateSize: hidden, bias, headSize: hs } = config;
+  const qWidth = config.nHead * hs;
+  const kvWidth = config.nKvHead * hs;
   const inOut = names.layout === 'inOut';
   const shapes = new Map<string, readonly number[]>();
-  const linear = (path: string, inFeatures: number, outFeatures: number): void => {
+  const linear = (path: string, inFeatures: number, outFeatures: number, biased: boolean): void => {
     shapes.set(`${path}.weight`, inOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures]);
-    if (bias) shapes.set(`${path}.bias`, [outFeatures]);
+    if (biased) shapes.set(`${path}.bias`, [outFeatures]);
   };
+  const qkvBias = config.attentionBias !== 'none';
+  const outBias = config.attentionBias === 'all';
   const norm = (path: string): void => {
     shapes.set(`${path}.weight`, [C]);
     if (config.norm === 'layerNorm' && bias) shapes.set(`${path}.bias`, [C]);
@@ -34,13 +37,18 @@ export function parameterShapes(config: DecoderConfig): Map<string, readonly num
     const attention = `${block}.${names.attention}`;
     const p = names.projections;
     if (p.kind === 'fused') {
-      linear(`${attention}.${p.qkv}`, C, C + 2 * kvWidth);
+      linear(`${attention}.${p.qkv}`, C, qWidth + 2 * kvWidth, qkvBias);
     } else {
-      linear(`${attention}.${p.q}`, C, C);
-      linear(`${attention}.${p.k}`, C, kvWidth);
-      linear(`${attention}.${p.v}`, C, kvWidth);
+      linear(`${attention}.${p.q}`, C, qWidth, qkvBias);
+      linear(`${attention}.${p.k}`, C, kvWidth, qkvBias);
+      linear(`${attention}.${p.v}`, C, kvWidth, qkvBias);
     }
-    linear(`${attention}.${p.out}`, C, C);
+    linear(`${attention}.${p.out}`, qWidth, C, outBias);
+    if (config.qkNorm) {
+      const qk = qkNormNames(names);
+      shapes.set(`${attention}.${qk.q}.weight`, [hs]);
+      shapes.set(`${attention}.${qk.k}.weight`, [hs]);
+    }
     norm(`${block}.${names.norm2}`);
     const mlp = `${block}.${names.mlp}`;
     if (config.moe !== null) {
@@ -49,9 +57,9 @@ export function parameterShapes(config: DecoderConfig): Map<string, readonly num
       continue;
     }
     const m = names.mlpNames[config.mlp];
-    if (m.kind === 'swiglu') linear(`${mlp}.${m.gate}`, C, hidden);
-    linear(`${mlp}.${m.up}`, C, hidden);
-    linear(`${mlp}.${m.down}`, hidden, C);
+    if (m.kind === 'swiglu') linear(`${mlp}.${m.gate}`, C, hidden, config.mlpBias);
+    linear(`${mlp}.${m.up}`, C, hidden, config.mlpBias);
+    linear(`${mlp}.${m.down}`, hidden, C, config.mlpBias);
   }
   norm(`${body}.${names.finalNorm}`);
   if (config.head === 'sequence-classification') shapes.set('score.weight', [config.labels!.names.length, C]);

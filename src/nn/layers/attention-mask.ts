@@ -12,6 +12,11 @@
  * - segments: the document id of every key, (B, Tk) int32: a query sees only the keys of
  *   its own document, optionally with the causal rule (several conversations packed into
  *   one training row attend as if each were alone: a per-document causal mask).
+ * A causal mask may also carry a sliding window (Mistral; Beltagy et al., 2020): query i
+ * sees only keys j > position(i) - window, i.e. its `window` latest keys, itself included,
+ * as transformers' masking_utils (sliding_window_overlay: kv_idx > q_idx - sliding_window).
+ * While the keys so far number at most `window`, no key is outside any query's window and
+ * no mask is built: a window >= blockSize never changes anything.
  *
  * Legend: B batch, nH heads, Tq queries, Tk keys.
  */
@@ -21,6 +26,7 @@ import {
   type Rng,
   type Tensor,
   Tensor as TensorClass,
+  add,
 } from '../../tensor/index.js';
 import { ConfigError, ShapeError } from '../../util/errors.js';
 
@@ -75,36 +81,85 @@ export function paddingKeys(lengths: readonly number[], T: number, side: 'left' 
   return keys;
 }
 
+/** The keys a mask is applied over: Tk in all, the first `filled` of them written, query 0 at causalOffset. */
+export interface MaskShape {
+  readonly B: number;
+  readonly Tk: number;
+  readonly filled: number;
+  readonly causalOffset: number;
+}
+
 /**
  * The attention ops' options for `mask` over `Tk` keys of which the first `filled` exist
  * (a KV cache's whole buffer has Tk = maxT > filled: keys from `filled` on are removed).
- * `causalOffset` is the position of query 0 among the keys. One object per call: this runs
- * once per layer and decoding step.
+ * `causalOffset` is the position of query 0 among the keys; `T` the number of queries.
+ * `window` (keys per query, itself included; null for none) narrows a causal mask to a
+ * sliding window. One object per call: this runs once per layer and decoding step.
  */
 export function maskOptions(
   mask: AttentionMask,
-  shape: { readonly B: number; readonly Tk: number; readonly filled: number; readonly causalOffset: number },
+  shape: MaskShape,
   dtype: FloatDType,
   dropout: AttentionDropout,
   where: string,
+  window: { readonly size: number | null; readonly T: number } = { size: null, T: 0 },
 ): AttentionOptions {
   const { causalOffset } = shape;
-  switch (mask.kind) {
-    case 'causal':
-      return { causal: true, causalOffset, dropout };
-    case 'bidirectional':
-      return { causal: false, dropout };
-    case 'padding': {
-      const additive = paddingToAdditive(mask.keys, shape, dtype, `${where} padding mask`);
-      return { causal: mask.causal, causalOffset, mask: additive, dropout };
+  const options = ((): AttentionOptions => {
+    switch (mask.kind) {
+      case 'causal':
+        return { causal: true, causalOffset, dropout };
+      case 'bidirectional':
+        return { causal: false, dropout };
+      case 'padding': {
+        const additive = paddingToAdditive(mask.keys, shape, dtype, `${where} padding mask`);
+        return { causal: mask.causal, causalOffset, mask: additive, dropout };
+      }
+      case 'additive':
+        return { causal: mask.causal, causalOffset, mask: mask.mask, dropout };
+      case 'segments': {
+        const additive = segmentsToAdditive(mask.segments, shape, dtype, `${where} segments mask`);
+        return { causal: mask.causal, causalOffset, mask: additive, dropout };
+      }
     }
-    case 'additive':
-      return { causal: mask.causal, causalOffset, mask: mask.mask, dropout };
-    case 'segments': {
-      const additive = segmentsToAdditive(mask.segments, shape, dtype, `${where} segments mask`);
-      return { causal: mask.causal, causalOffset, mask: additive, dropout };
-    }
+  })();
+  // Below `size` keys every query sees all it may: the window changes nothing.
+  if (window.size === null || shape.filled <= window.size) return options;
+  if (!options.causal) {
+    throw new ConfigError('a sliding window needs the causal rule', {
+      where: `${where} mask`,
+      expected: 'a causal mask (decoder self-attention)',
+      actual: `${mask.kind} mask with causal false`,
+    });
   }
+  const slide = slidingWindowMask(window.T, shape.Tk, causalOffset, window.size, dtype); // (1, 1, T, Tk)
+  return { ...options, mask: options.mask === undefined ? slide : add(options.mask, slide) };
+}
+
+/**
+ * (1, 1, T, Tk) additive mask of a sliding window: 0 where key j lies within query i's
+ * window (j > causalOffset + i - window), -Infinity for the keys before it. Keys after the
+ * query are left to the causal rule.
+ *
+ * @example
+ * slidingWindowMask(1, 6, 5, 3, 'float32'); // [[[[-inf, -inf, -inf, 0, 0, 0]]]]: position 5 sees keys 3..5
+ */
+export function slidingWindowMask(
+  T: number,
+  Tk: number,
+  causalOffset: number,
+  window: number,
+  dtype: FloatDType,
+): Tensor {
+  const out = TensorClass.empty([1, 1, T, Tk], dtype, false);
+  const data = out.floats();
+  data.fill(0);
+  for (let i = 0; i < T; i++) {
+    // The first key query i sees: position - window + 1.
+    const first = Math.min(Tk, Math.max(0, causalOffset + i - window + 1));
+    data.fill(-Infinity, i * Tk, i * Tk + first);
+  }
+  return out;
 }
 
 /**

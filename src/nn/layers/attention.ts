@@ -11,6 +11,12 @@
  * paths equal the checkpoint keys, and may be dotted paths (BERT's self.query, output.dense). They are read through the child map (module.ts), so
  * replaceChild() can wrap any of them (LoRA on q_proj, a quantized c_attn).
  *
+ * What some families add, each an option: a head size other than C / nH (Qwen3, Mistral
+ * NeMo: head_dim; q_proj then maps C -> nH hs and o_proj nH hs -> C), no bias on the output
+ * projection while q/k/v have one (Qwen2), an RMSNorm over each head of q and k before RoPE
+ * (Qwen3's q_norm / k_norm), and a sliding window (Mistral: each query sees its `window`
+ * latest keys, itself included, see attention-mask.ts).
+ *
  * Legend: B batch, T time, C channels, nH query heads, nKV key/value heads, hs head size,
  * Tk keys attended.
  */
@@ -27,6 +33,7 @@ import {
 import { Module } from '../module.js';
 import { type LayerInitOptions, projectionInit } from '../init.js';
 import { Linear, type LinearLayout, type Projection } from './linear.js';
+import { RMSNorm } from './rms-norm.js';
 import type { RotaryEmbedding } from './positional.js';
 import type { KVCache } from './kv-cache.js';
 import {
@@ -47,7 +54,19 @@ export type AttentionProjections =
       readonly out: string;
     };
 
-/** `outStd` is the std of the output projection (GPT-2 scales residual projections by 1/sqrt(2L)). */
+/** RMSNorm over each head's queries and keys (hs channels) before RoPE, as Qwen3's q_norm / k_norm. */
+export interface QkNorm {
+  readonly eps: number;
+  /** The two norms' names (checkpoint keys below the attention), e.g. q_norm, k_norm. */
+  readonly q: string;
+  readonly k: string;
+}
+
+/**
+ * `outStd` is the std of the output projection (GPT-2 scales residual projections by
+ * 1/sqrt(2L)). `bias` is the q/k/v projections' (and, unless `outBias` says otherwise, the
+ * output projection's).
+ */
 export type AttentionOptions = {
   readonly nEmbd: number;
   readonly nHead: number;
@@ -55,6 +74,14 @@ export type AttentionOptions = {
   readonly bias: boolean;
   readonly layout: LinearLayout;
   readonly projections: AttentionProjections;
+  /** Channels per head (default nEmbd / nHead). */
+  readonly headSize?: number;
+  /** The output projection's bias (default `bias`). */
+  readonly outBias?: boolean;
+  /** Per-head RMSNorm of q and k before RoPE (default none). */
+  readonly qkNorm?: QkNorm | null;
+  /** Sliding window: each query sees at most this many latest keys, itself included (default none). */
+  readonly window?: number | null;
 } & LayerInitOptions;
 
 export interface AttentionContext {
@@ -80,10 +107,11 @@ export interface AttentionResult {
   readonly probabilities: Tensor | null;
 }
 
-/** x (B, T, n * hs) -> (B, n, T, hs), a view. */
-export function splitHeads(x: Tensor, n: number, hs: number): Tensor {
+/** x (B, T, n * hs) -> (B, n, T, hs), a view; with `norm`, each head normalised first (Qwen3's q_norm). */
+export function splitHeads(x: Tensor, n: number, hs: number, norm: RMSNorm | null = null): Tensor {
   const [B, T] = x.shape as [number, number];
-  return permute(reshape(x, [B, T, n, hs]), [0, 2, 1, 3]); // (B, n, T, hs)
+  const heads = reshape(x, [B, T, n, hs]); // (B, T, n, hs)
+  return permute(norm === null ? heads : norm.forward(heads), [0, 2, 1, 3]); // (B, n, T, hs)
 }
 
 /** y (B, nH, T, hs) -> (B, T, nH * hs). */
@@ -111,28 +139,39 @@ export class SelfAttention extends Module {
   readonly nHead: number;
   readonly nKvHead: number;
   readonly headSize: number;
+  /** The sliding window (keys per query, itself included); null for full attention. */
+  readonly window: number | null;
   readonly #names: AttentionProjections;
+  readonly #qkNorm: QkNorm | null;
 
   constructor(options: AttentionOptions) {
     super();
     const { nEmbd, nHead, nKvHead, bias, layout, projections } = options;
     this.nHead = nHead;
     this.nKvHead = nKvHead;
-    this.headSize = nEmbd / nHead;
+    this.headSize = options.headSize ?? nEmbd / nHead;
+    this.window = options.window ?? null;
     this.#names = projections;
+    this.#qkNorm = options.qkNorm ?? null;
+    const qWidth = nHead * this.headSize;
     const kvWidth = nKvHead * this.headSize;
     const std = projectionInit(options, 'std');
-    const linear = (name: string, out: number, init = std): void => {
-      this.addChild(name, new Linear(nEmbd, out, { bias, layout, ...init }));
-    };
     if (projections.kind === 'fused') {
-      linear(projections.qkv, nEmbd + 2 * kvWidth);
+      this.addChild(projections.qkv, new Linear(nEmbd, qWidth + 2 * kvWidth, { ...std, bias, layout }));
     } else {
-      linear(projections.q, nEmbd);
-      linear(projections.k, kvWidth);
-      linear(projections.v, kvWidth);
+      this.addChild(projections.q, new Linear(nEmbd, qWidth, { ...std, bias, layout }));
+      this.addChild(projections.k, new Linear(nEmbd, kvWidth, { ...std, bias, layout }));
+      this.addChild(projections.v, new Linear(nEmbd, kvWidth, { ...std, bias, layout }));
     }
-    linear(projections.out, nEmbd, projectionInit(options, 'outStd'));
+    const outBias = options.outBias ?? bias;
+    const outInit = projectionInit(options, 'outStd');
+    this.addChild(projections.out, new Linear(qWidth, nEmbd, { ...outInit, bias: outBias, layout }));
+    // After the projections, as Qwen3Attention registers them; norms draw nothing.
+    if (this.#qkNorm !== null) {
+      const init = options.init === 'empty' ? 'empty' : 'random';
+      this.addChild(this.#qkNorm.q, new RMSNorm(this.headSize, { eps: this.#qkNorm.eps, init }));
+      this.addChild(this.#qkNorm.k, new RMSNorm(this.headSize, { eps: this.#qkNorm.eps, init }));
+    }
   }
 
   /** The fused (C -> C + 2 nKV hs) projection; null with separate projections. */
@@ -156,6 +195,15 @@ export class SelfAttention extends Module {
     return this.child<Projection>(this.#names.out);
   }
 
+  /** The per-head norms of q and k; null without them. */
+  get qNorm(): RMSNorm | null {
+    return this.#qkNorm === null ? null : this.child<RMSNorm>(this.#qkNorm.q);
+  }
+
+  get kNorm(): RMSNorm | null {
+    return this.#qkNorm === null ? null : this.child<RMSNorm>(this.#qkNorm.k);
+  }
+
   /** x (B, T, C) -> (B, T, C). */
   forward(x: Tensor, context: AttentionContext): Tensor {
     return this.attend(x, context).output;
@@ -172,12 +220,13 @@ export class SelfAttention extends Module {
     if (qkv !== null) {
       // One GEMM; the heads are then views (narrow + permute), never copies.
       const heads = reshape(qkv.forward(x), [B, T, nH + 2 * nKV, hs]); // (B, T, nH + 2nKV, hs)
-      q = permute(narrow(heads, 2, 0, nH), [0, 2, 1, 3]); // (B, nH, T, hs)
-      k = permute(narrow(heads, 2, nH, nKV), [0, 2, 1, 3]); // (B, nKV, T, hs)
+      const normed = (h: Tensor, norm: RMSNorm | null): Tensor => (norm === null ? h : norm.forward(h));
+      q = permute(normed(narrow(heads, 2, 0, nH), this.qNorm), [0, 2, 1, 3]); // (B, nH, T, hs)
+      k = permute(normed(narrow(heads, 2, nH, nKV), this.kNorm), [0, 2, 1, 3]); // (B, nKV, T, hs)
       v = permute(narrow(heads, 2, nH + nKV, nKV), [0, 2, 1, 3]); // (B, nKV, T, hs)
     } else {
-      q = splitHeads(this.q!.forward(x), nH, hs); // (B, nH, T, hs)
-      k = splitHeads(this.k!.forward(x), nKV, hs); // (B, nKV, T, hs)
+      q = splitHeads(this.q!.forward(x), nH, hs, this.qNorm); // (B, nH, T, hs)
+      k = splitHeads(this.k!.forward(x), nKV, hs, this.kNorm); // (B, nKV, T, hs)
       v = splitHeads(this.v!.forward(x), nKV, hs); // (B, nKV, T, hs)
     }
     if (context.rope !== null) {
@@ -195,8 +244,9 @@ export class SelfAttention extends Module {
       // The whole buffers, not the filled prefix: with causalOffset = offset the kernel
       // reads keys 0..offset + T - 1 only, and no per-step copy of the prefix is made. A
       // rule that reads every key, a custom mask over the keys so far, or probabilities to
-      // return need the filled prefix itself.
-      const whole = isCausal(mask) && mask.kind !== 'additive' && !returnProbabilities;
+      // return need the filled prefix itself, and so does a sliding window's mask.
+      const sliding = this.window !== null && filled > this.window;
+      const whole = isCausal(mask) && mask.kind !== 'additive' && !returnProbabilities && !sliding;
       k = whole ? all.keys : narrow(all.keys, 2, 0, filled); // (B, nKV, maxT or offset + T, hs)
       v = whole ? all.values : narrow(all.values, 2, 0, filled); // (B, nKV, maxT or offset + T, hs)
       causalOffset = context.offset;
@@ -209,6 +259,10 @@ export class SelfAttention extends Module {
       q.dtype as FloatDType,
       context.attentionDropout,
       'SelfAttention',
+      {
+        size: this.window,
+        T,
+      },
     );
     const { y, probabilities } = attendHeads(q, k, v, options, returnProbabilities); // (B, nH, T, hs)
     return { output: this.out.forward(mergeHeads(y)), probabilities }; // (B, T, C)
