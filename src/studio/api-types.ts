@@ -32,8 +32,6 @@ export interface AttentionResponse {
   readonly pieces: readonly string[];
   /** layers[l][h][i][j]: the attention of query i to key j (each row sums to 1). */
   readonly layers: number[][][][];
-  /** Encoder-decoder models: the decoder's cross-attention, layers x heads x T x S; else null. */
-  readonly cross: number[][][][] | null;
 }
 
 export interface NextTokenCandidateView {

@@ -95,7 +95,7 @@ function matrixJson(values: Float32Array, T: number, S: number, precision: 'roun
   return '[' + rows.join(',') + ']';
 }
 
-/** The body of `POST /api/attention`: `{model, tokens, pieces, layers, cross}` (api-types.ts AttentionResponse). */
+/** The body of `POST /api/attention`: `{model, tokens, pieces, layers}` (api-types.ts AttentionResponse). */
 export function attentionJson(modelId: string, maps: AttentionMaps, precision: 'rounded' | 'full'): string {
   const T = maps.tokens.length;
   const layers = maps.probabilities
@@ -103,6 +103,6 @@ export function attentionJson(modelId: string, maps: AttentionMaps, precision: '
     .join(',');
   return (
     `{"model":${JSON.stringify(modelId)},"tokens":${JSON.stringify(maps.tokens)},` +
-    `"pieces":${JSON.stringify(maps.pieces)},"layers":[${layers}],"cross":null}`
+    `"pieces":${JSON.stringify(maps.pieces)},"layers":[${layers}]}`
   );
 }

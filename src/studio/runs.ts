@@ -182,7 +182,7 @@ export async function runSummaries(sources: RunSources): Promise<RunSummary[]> {
       return {
         id,
         dir,
-        step: log.steps.length === 0 ? 0 : log.steps[log.steps.length - 1]!.step + 1,
+        step: log.steps.at(-1)?.step ?? 0,
         iters: state.iters,
         hasRouter: log.router.length > 0,
         updated,
