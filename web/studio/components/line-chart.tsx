@@ -42,7 +42,7 @@ export function LineChart(props: {
         width,
         height: 220,
         scales: { x: { time: false }, y: props.log === true ? { distr: 3 } : {} },
-        axes: [{ label: 'step' }, {}],
+        axes: [{ label: 'step' }, { size: 64 }],
         series: [
           { label: 'step' },
           ...props.series.map((s, i) => ({

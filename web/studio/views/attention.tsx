@@ -94,7 +94,11 @@ export function AttentionView(props: ViewProps) {
         </button>
         <label>
           Layer
-          <select value={l} onChange={(e) => setLayer(Number((e.currentTarget as HTMLSelectElement).value))}>
+          <select
+            aria-label="Layer"
+            value={l}
+            onChange={(e) => setLayer(Number((e.currentTarget as HTMLSelectElement).value))}
+          >
             {Array.from({ length: L }, (_, i) => (
               <option key={i} value={i}>
                 {i}
@@ -104,7 +108,11 @@ export function AttentionView(props: ViewProps) {
         </label>
         <label>
           Head
-          <select value={h} onChange={(e) => setHead(Number((e.currentTarget as HTMLSelectElement).value))}>
+          <select
+            aria-label="Head"
+            value={h}
+            onChange={(e) => setHead(Number((e.currentTarget as HTMLSelectElement).value))}
+          >
             {Array.from({ length: H }, (_, i) => (
               <option key={i} value={i}>
                 {i}
