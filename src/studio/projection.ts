@@ -1,6 +1,6 @@
 /**
  * 2-D projections of embeddings: PCA (the two leading principal components of the centred
- * points, by power iteration with deflation on the covariance; each axis's sign fixed so
+ * points, by power iteration on the covariance, the second orthogonal to the first; each axis's sign fixed so
  * that its largest-magnitude loading is positive, as sklearn's svd_flip does) and UMAP
  * (McInnes et al. 2018, the umap-js implementation, seeded so that a view is repeatable).
  *
@@ -35,50 +35,68 @@ function centred(vectors: Vectors): { centred: Float64Array; covariance: Float64
   return { centred: x, covariance };
 }
 
-/** The leading eigenvector of a symmetric (C, C) matrix by power iteration (deterministic start). */
-function leadingEigenvector(matrix: Float64Array, C: number): { vector: Float64Array; value: number } {
-  let v = new Float64Array(C).map((_, i) => 1 / Math.sqrt(C) + (i % 7) * 1e-3); // not orthogonal to anything in practice
-  let value = 0;
-  for (let iteration = 0; iteration < 500; iteration++) {
+/**
+ * The leading eigenvector of a symmetric (C, C) matrix within the space orthogonal to
+ * `orthogonalTo` (unit vectors), by power iteration from a fixed start: the next principal
+ * axis. With no variance left there it is the projected start (any such axis gives 0).
+ */
+function leadingEigenvector(
+  matrix: Float64Array,
+  C: number,
+  orthogonalTo: readonly Float64Array[],
+): Float64Array {
+  const project = (v: Float64Array): void => {
+    for (const u of orthogonalTo) {
+      let dot = 0;
+      for (let i = 0; i < C; i++) dot += u[i]! * v[i]!;
+      for (let i = 0; i < C; i++) v[i]! -= dot * u[i]!;
+    }
+  };
+  const normalise = (v: Float64Array): number => {
+    let norm = 0;
+    for (let i = 0; i < C; i++) norm += v[i]! * v[i]!;
+    norm = Math.sqrt(norm);
+    if (norm > 0) for (let i = 0; i < C; i++) v[i]! /= norm;
+    return norm;
+  };
+  // A start with a component along every axis (not orthogonal to any eigenvector in practice).
+  let v = Float64Array.from({ length: C }, (_, i) => 1 + (i % 7) * 0.1);
+  project(v);
+  normalise(v);
+  for (let iteration = 0; iteration < 1000; iteration++) {
     const next = new Float64Array(C);
     for (let i = 0; i < C; i++) {
       let s = 0;
       for (let j = 0; j < C; j++) s += matrix[i * C + j]! * v[j]!;
       next[i] = s;
     }
-    const norm = Math.hypot(...next);
-    if (norm === 0) return { vector: v, value: 0 };
-    for (let i = 0; i < C; i++) next[i]! /= norm;
+    project(next);
+    if (normalise(next) < 1e-12) break; // no variance left in this subspace
     let change = 0;
     for (let i = 0; i < C; i++) change = Math.max(change, Math.abs(next[i]! - v[i]!));
     v = next;
-    value = norm;
     if (change < 1e-10) break;
   }
   // svd_flip: the largest-magnitude loading is positive.
   let largest = 0;
   for (let i = 1; i < C; i++) if (Math.abs(v[i]!) > Math.abs(v[largest]!)) largest = i;
   if (v[largest]! < 0) for (let i = 0; i < C; i++) v[i] = -v[i]!;
-  return { vector: v, value };
+  return v;
 }
 
 /** The points on their two leading principal components. */
 export function pca2(vectors: Vectors): Coordinates {
   const { rows: N, dim: C } = vectors;
   const { centred: x, covariance } = centred(vectors);
-  const first = leadingEigenvector(covariance, C);
-  // Deflate: remove the first component's variance.
-  for (let i = 0; i < C; i++) {
-    for (let j = 0; j < C; j++) covariance[i * C + j]! -= first.value * first.vector[i]! * first.vector[j]!;
-  }
-  const second = leadingEigenvector(covariance, C);
+  const first = leadingEigenvector(covariance, C, []);
+  const second = leadingEigenvector(covariance, C, [first]);
   const out: Coordinates = [];
   for (let n = 0; n < N; n++) {
     let a = 0;
     let b = 0;
     for (let c = 0; c < C; c++) {
-      a += x[n * C + c]! * first.vector[c]!;
-      b += x[n * C + c]! * second.vector[c]!;
+      a += x[n * C + c]! * first[c]!;
+      b += x[n * C + c]! * second[c]!;
     }
     out.push([a, b]);
   }
