@@ -148,7 +148,8 @@ export function createStudioApp(ctx: StudioContext): Hono {
     const body = await parseBody(c, attentionRequest, 'POST /api/attention');
     const entry = resolveModel(ctx, body.model, 'model');
     const maps = attentionMaps(entry.model, entry.tokenizer, body.text);
-    return c.body(attentionJson(entry.id, maps, body.precision ?? 'rounded'), 200, {
+    const json = attentionJson(entry.id, maps, body.precision ?? 'rounded');
+    return c.body(new Uint8Array(json.buffer, json.byteOffset, json.length) as Uint8Array<ArrayBuffer>, 200, {
       'content-type': 'application/json',
     });
   });

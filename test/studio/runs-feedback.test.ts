@@ -188,15 +188,13 @@ describe('fallback chat', () => {
         .filter((e) => e !== '')
         .map((e) => e.replace(/^data: /, ''));
       assert.equal(events.at(-1), '[DONE]');
-      const chunks = events
-        .slice(0, -1)
-        .map(
-          (e) =>
-            JSON.parse(e) as {
-              object: string;
-              choices: Array<{ delta: { content?: string }; finish_reason: string | null }>;
-            },
-        );
+      const chunks = events.slice(0, -1).map(
+        (e) =>
+          JSON.parse(e) as {
+            object: string;
+            choices: Array<{ delta: { content?: string }; finish_reason: string | null }>;
+          },
+      );
       assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
       assert.equal(chunks.at(-1)!.choices[0]!.finish_reason, 'length');
       const text = chunks.map((c) => c.choices[0]!.delta.content ?? '').join('');
