@@ -177,6 +177,8 @@ describe('the studio in chromium', { skip, timeout: 300_000 }, () => {
     const step = async (): Promise<number> =>
       Number(/step (\d+)/.exec((await label.textContent()) ?? '')?.[1] ?? -1);
     const first = await step();
+    const lossCanvas = page.locator('[data-testid=chart-loss] canvas').first();
+    const drawn = await lossCanvas.evaluate((c) => (c as HTMLCanvasElement).toDataURL());
     await page.waitForFunction(
       (n) => {
         const text =
@@ -185,6 +187,13 @@ describe('the studio in chromium', { skip, timeout: 300_000 }, () => {
         return Number(/step (\d+)/.exec(text)?.[1] ?? -1) > n;
       },
       first,
+      { timeout: 30_000 },
+    );
+    // The curves follow the run: the loss chart is redrawn with the new steps.
+    await page.waitForFunction(
+      (old) =>
+        (document.querySelector('[data-testid=chart-loss] canvas') as HTMLCanvasElement).toDataURL() !== old,
+      drawn,
       { timeout: 30_000 },
     );
     assert.deepEqual(consoleErrors, []);

@@ -31,7 +31,9 @@ export function LineChart(props: {
 }) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const shape = props.series.map((s) => s.label).join('\n') + String(props.log);
+  // The plot is rebuilt when the series or their lengths change (a live run grew): cheap at
+  // a poll every few seconds, and it rescales both axes.
+  const shape = props.series.map((s) => `${s.label}:${s.x.length}`).join('\n') + String(props.log);
   useEffect(() => {
     const element = host.current;
     if (element === null) return;
@@ -61,8 +63,5 @@ export function LineChart(props: {
       plot.current = null;
     };
   }, [shape]);
-  useEffect(() => {
-    plot.current?.setData(aligned(props.series));
-  }, [props.series]);
   return <div class="chart" ref={host} data-testid={props.testId} role="img" aria-label={props.title} />;
 }
