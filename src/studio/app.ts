@@ -82,15 +82,15 @@ const feedbackRequest = z.discriminatedUnion('kind', [
   }),
 ]);
 
-const integerQuery = (where: string, fallback: number, max: number) =>
+/** A decimal integer query parameter in [0, max], `fallback` when absent. */
+const integerQuery = (fallback: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, 'expected a decimal integer')
     .transform(Number)
     .pipe(z.number().int().min(0).max(max))
     .optional()
-    .transform((v) => v ?? fallback)
-    .describe(where);
+    .transform((v) => v ?? fallback);
 
 function parameterCount(entry: StudioContext['models'][number]): number {
   return entry.model.parameters().reduce((n, p) => n + p.size, 0);
@@ -184,7 +184,7 @@ export function createStudioApp(ctx: StudioContext): Hono {
   });
 
   app.get('/api/positional', (c) => {
-    const positions = parseValue(integerQuery('positions', 64, 4096), c.req.query('positions'), 'positions');
+    const positions = parseValue(integerQuery(64, 4096), c.req.query('positions'), 'positions');
     if (positions < 1)
       throw new ConfigError('positions must be >= 1', { where: 'positions', actual: positions });
     const entry = resolveModel(ctx, c.req.query('model'), 'model');
@@ -195,7 +195,7 @@ export function createStudioApp(ctx: StudioContext): Hono {
 
   app.get('/api/runs/:id{.+}/log', async (c) => {
     const id = c.req.param('id');
-    const from = parseValue(integerQuery('from', 0, Number.MAX_SAFE_INTEGER), c.req.query('from'), 'from');
+    const from = parseValue(integerQuery(0, Number.MAX_SAFE_INTEGER), c.req.query('from'), 'from');
     const run = (await runFolders(ctx.runs)).find((r) => r.id === id);
     if (run === undefined) throw new NotFoundError('no such run', { where: 'runs', actual: id });
     return c.json(await readRunLog(run.id, run.dir, from));

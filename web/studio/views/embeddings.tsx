@@ -111,27 +111,26 @@ export function EmbeddingsView(props: ViewProps) {
   const [selected, setSelected] = useState(0);
   const request = useRequest((body: object) => postJson<EmbeddingsResponse>('/api/embeddings', body));
   const texts = text.split('\n').filter((t) => t.trim() !== '');
-  const go = (n: number): void => {
-    const points = request.result?.points;
-    const query = mode === 'tokens' ? (points?.[n]?.id ?? undefined) : n;
+  /** Asks for the current inputs, with the neighbours of point `n` (absent: the first). */
+  const ask = (n?: number): void => {
+    const query = n === undefined ? undefined : mode === 'tokens' ? request.result?.points[n]?.id : n;
     void request.run({
       ...(props.model === undefined ? {} : { model: props.model }),
       mode,
+      // Tokens: each word with and without a leading space (byte-level BPE tells them apart).
       texts: mode === 'tokens' ? texts.map((t) => ` ${t.trim()}`).concat(texts.map((t) => t.trim())) : texts,
       projection,
       k: 8,
-      ...(query === undefined ? {} : { query }),
+      ...(query === undefined || query === null ? {} : { query }),
     });
+  };
+  const go = (n: number): void => {
+    setSelected(n);
+    ask(n);
   };
   useEffect(() => {
     setSelected(0);
-    void request.run({
-      ...(props.model === undefined ? {} : { model: props.model }),
-      mode,
-      texts: mode === 'tokens' ? texts.map((t) => ` ${t.trim()}`).concat(texts.map((t) => t.trim())) : texts,
-      projection,
-      k: 8,
-    });
+    ask();
   }, [mode, projection, props.model]);
   const data = request.result;
   return (
@@ -141,7 +140,7 @@ export function EmbeddingsView(props: ViewProps) {
         onSubmit={(e) => {
           e.preventDefault();
           setSelected(0);
-          go(0);
+          ask();
         }}
       >
         <label class="wide">
@@ -182,11 +181,7 @@ export function EmbeddingsView(props: ViewProps) {
             Neighbours of
             <select
               value={selected}
-              onChange={(e) => {
-                const n = Number((e.currentTarget as HTMLSelectElement).value);
-                setSelected(n);
-                go(n);
-              }}
+              onChange={(e) => go(Number((e.currentTarget as HTMLSelectElement).value))}
             >
               {data.points.map((p, n) => (
                 <option key={n} value={n}>
@@ -205,14 +200,7 @@ export function EmbeddingsView(props: ViewProps) {
               {data.points.length} {data.mode === 'tokens' ? 'tokens' : 'texts'}, {data.dim} dimensions → 2 by{' '}
               {data.projection.toUpperCase()}
             </h3>
-            <Scatter
-              data={data}
-              selected={selected}
-              onSelect={(n) => {
-                setSelected(n);
-                go(n);
-              }}
-            />
+            <Scatter data={data} selected={selected} onSelect={go} />
           </article>
           <article class="card">
             <h3>
