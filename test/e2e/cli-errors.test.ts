@@ -147,6 +147,10 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--limit-alphabet': { kind: 'integer', range: '>= 0', outside: ['-1'] },
   },
   info: { '--threads': threads },
+  studio: {
+    '--port': { kind: 'integer', range: 'in [0, 65535]', outside: ['-1', '65536'] },
+    '--threads': threads,
+  },
 };
 
 /** Values no numeric flag takes: hex, fractions for integers, overflow, non-numbers, nothing. */
@@ -174,6 +178,7 @@ const required: Readonly<Record<string, readonly string[]>> = {
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
   info: [],
+  studio: [missing],
 };
 
 /** Every command of the tree by path ('tokenizer train'), with its options that parse a number. */
@@ -270,7 +275,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, classify, tag, embed, chat, lora, translate, eval, export, quantize, ngram, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, classify, tag, embed, chat, lora, translate, eval, export, quantize, ngram, studio, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');

@@ -176,6 +176,7 @@ describe('the packed package installed into an empty project', { timeout: 300_00
       'data/tiktoken/o200k_base.ranks',
       'binding.gyp',
       'native/addon.c',
+      'dist/studio/index.html', // the studio's web app, built by npm run build
     ])
       assert.ok(packedFiles.includes(file), `${file} is not in the tarball`);
     const stray = packedFiles.filter((f) => /^(dist\/(test|bench|tools)|test|bench|tools|src)\//.test(f));

@@ -121,6 +121,13 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./ngram.js')).ngramCommand,
   },
   {
+    name: 'studio',
+    usage: '[options] [dirs...]',
+    description:
+      'Serve the studio, a web app that looks inside models (tokens, next token, attention, embeddings, training runs, chat, feedback)',
+    load: async () => (await import('./studio.js')).studioCommand,
+  },
+  {
     name: 'demo',
     usage: '[options]',
     description: 'Train a small model on the built-in WordNet corpus for a few minutes, then generate',

@@ -1,0 +1,163 @@
+/**
+ * The JSON shapes of the studio's API (docs/studio.md), shared by the server (src/studio)
+ * and the web app (web/studio), which imports this file's types only.
+ */
+
+export interface ModelSummary {
+  readonly id: string;
+  readonly path: string;
+  readonly family: string;
+  readonly kind: 'decoder' | 'encoder' | 'encoder-decoder';
+  /** The head's kind ('causal-lm', 'masked-lm', ...). */
+  readonly head: string;
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  readonly parameters: number;
+  readonly chat: boolean;
+}
+
+export interface TokenizeResult {
+  /** A model id or a built-in encoding (gpt2, r50k_base, cl100k_base, o200k_base). */
+  readonly tokenizer: string;
+  readonly ids: readonly number[];
+  /** The text of each token as `lmforge tokenize` shows it. */
+  readonly pieces: readonly string[];
+  readonly characters: number;
+}
+
+export interface AttentionResponse {
+  readonly model: string;
+  /** The ids `lmforge tokenize --tokenizer MODEL` gives for the text. */
+  readonly tokens: readonly number[];
+  readonly pieces: readonly string[];
+  /** layers[l][h][i][j]: the attention of query i to key j (each row sums to 1). */
+  readonly layers: number[][][][];
+}
+
+export interface NextTokenCandidateView {
+  readonly id: number;
+  readonly token: string;
+  /** softmax(logits) at temperature 1: what `generate --top` prints. */
+  readonly prob: number;
+  /** softmax(logits / temperature). */
+  readonly scaled: number;
+  /** Among the top-k (true when top-k is off). */
+  readonly keptTopK: boolean;
+  /** Survives top-p after top-k (true when top-p is off). */
+  readonly keptTopP: boolean;
+  /** The renormalised distribution a sample draws from (0 for a filtered token). */
+  readonly filtered: number;
+}
+
+export interface NextTokenResponse {
+  readonly model: string;
+  readonly promptIds: readonly number[];
+  readonly promptPieces: readonly string[];
+  /** The `top` most probable tokens, highest first. */
+  readonly candidates: readonly NextTokenCandidateView[];
+  /** Tokens of the whole vocabulary that survive both filters. */
+  readonly survivors: number;
+  readonly greedy: { readonly id: number; readonly token: string };
+  /** One draw from the filtered distribution with `seed`. */
+  readonly sampled: { readonly id: number; readonly token: string };
+}
+
+export interface EmbeddingPoint {
+  readonly label: string;
+  /** Tokens mode: the token id. */
+  readonly id: number | null;
+  readonly x: number;
+  readonly y: number;
+}
+
+export interface Neighbour {
+  readonly label: string;
+  readonly id: number | null;
+  readonly similarity: number;
+}
+
+export interface EmbeddingsResponse {
+  readonly model: string;
+  readonly mode: 'tokens' | 'sentences';
+  readonly projection: 'pca' | 'umap';
+  readonly dim: number;
+  readonly points: readonly EmbeddingPoint[];
+  /** The label of the query and its nearest neighbours by cosine, most similar first. */
+  readonly query: string | null;
+  readonly neighbours: readonly Neighbour[];
+}
+
+export interface PositionalResponse {
+  readonly model: string;
+  /** The model's own encoding where its config says ('learned', 'sinusoidal', 'rope'), else null. */
+  readonly modelEncoding: string | null;
+  /** PE[p][i] of Vaswani et al. (positions x dim). */
+  readonly sinusoidal: readonly (readonly number[])[];
+  /** cos of the RoPE rotation angle of position p, frequency i (positions x headSize/2). */
+  readonly rope: readonly (readonly number[])[];
+  readonly theta: number;
+  readonly headSize: number;
+}
+
+export interface RunSummary {
+  readonly id: string;
+  readonly dir: string;
+  /** Optimiser steps in the log so far. */
+  readonly step: number;
+  /** trainer_state.json's iters, null before the first checkpoint. */
+  readonly iters: number | null;
+  readonly hasRouter: boolean;
+  /** ms since the epoch of log.jsonl's last change. */
+  readonly updated: number;
+}
+
+export interface StepRecord {
+  readonly step: number;
+  readonly loss: number;
+  readonly lr: number;
+  readonly gradNorm: number;
+  readonly ms: number;
+  /** tokens per step / step time; null while the run has no trainer_state.json yet. */
+  readonly tokensPerS: number | null;
+}
+
+export interface EvalRecord {
+  readonly step: number;
+  readonly trainLoss: number;
+  readonly valLoss: number;
+}
+
+export interface RouterRecord {
+  readonly step: number;
+  /** load[layer][expert]: the share of assignments each expert got. */
+  readonly load: readonly (readonly number[])[];
+}
+
+export interface RunLogResponse {
+  readonly id: string;
+  readonly steps: readonly StepRecord[];
+  readonly evals: readonly EvalRecord[];
+  readonly router: readonly RouterRecord[];
+  /** The byte offset to ask from next time (`?from=`): only complete lines were read. */
+  readonly next: number;
+}
+
+export type FeedbackRequest =
+  | {
+      readonly kind: 'rating';
+      readonly prompt: string;
+      readonly response: string;
+      readonly rating: number;
+      readonly model?: string | undefined;
+    }
+  | {
+      readonly kind: 'comparison';
+      readonly prompt: string;
+      readonly chosen: string;
+      readonly rejected: string;
+      readonly model?: string | undefined;
+    };
+
+export interface ApiError {
+  readonly error: { readonly type: string; readonly message: string };
+}
