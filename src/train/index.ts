@@ -252,3 +252,24 @@ export {
   wordnetPreferences,
   JsonlAppender,
 } from './data/preferences.js';
+export {
+  RewardObjective,
+  bradleyTerryLoss,
+  collateRewardBatch,
+  rewardScores,
+  pairwiseAccuracy,
+  type RewardExample,
+  type RewardBatch,
+  type RewardData,
+} from './objectives/reward.js';
+export {
+  loadRewardModel,
+  rewardModelOf,
+  withRewardHead,
+  isRewardModel,
+  rewardLabels,
+  rewardExample,
+  rewardExampleIds,
+  scoredConversation,
+  type RewardModel,
+} from './align/reward-model.js';
