@@ -13,7 +13,7 @@ import {
   type SafetensorsEntry,
   type SafetensorsReader,
 } from '../io/index.js';
-import type { TypedArray } from '../tensor/index.js';
+import type { Tensor, TypedArray } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { FormatError } from '../util/errors.js';
 import { checkpointFromParameters, matchCheckpoint } from './checkpoint-match.js';
@@ -40,6 +40,11 @@ export interface SaveModelFolderOptions {
   readonly generationConfig?: object;
   /** tokenizer_config.json contents (a chat template, special tokens), written as is. */
   readonly tokenizerConfig?: object;
+  /**
+   * The weights to write by checkpoint key (default `model.namedParameters()`): a model with
+   * a LoRA adapter merged in writes its base weights without the adapter's matrices.
+   */
+  readonly parameters?: ReadonlyArray<[string, Tensor]>;
 }
 
 export interface LoadedModelFolder {
@@ -67,7 +72,7 @@ export async function saveModelFolder(
   options: SaveModelFolderOptions = {},
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeSafetensorsFile(join(dir, weightsFileName), checkpointFromParameters(model.namedParameters()), {
+  await writeSafetensorsFile(join(dir, weightsFileName), checkpointFromParameters(options.parameters ?? model.namedParameters()), {
     format: 'pt',
   });
   await writeFileAtomic(join(dir, configFileName), json(configToHf(model.config)));

@@ -233,6 +233,9 @@ export {
 export {
   type PreferencePair,
   type RatedResponse,
+  type PromptRecord,
+  parsePromptJsonl,
+  readPromptJsonl,
   type WordnetPreferenceOptions,
   type WordnetPreferenceSet,
   minRating,

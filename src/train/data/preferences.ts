@@ -185,6 +185,27 @@ export function parseRatingJsonl(text: string, file: string): RatedResponse[] {
   return jsonlRecords(text, file).map(({ fields, where }) => parseRatingRecord(fields, where));
 }
 
+/** A prompt to generate for (prompt-only JSONL, TRL's `{"prompt": ...}`: feedback, RLOO, GRPO). */
+export interface PromptRecord {
+  readonly prompt: readonly ChatMessage[];
+  readonly where: string;
+}
+
+/** The prompts of a JSONL text: one `{"prompt": string | messages}` object a line (other keys ignored). */
+export function parsePromptJsonl(text: string, file: string): PromptRecord[] {
+  return jsonlRecords(text, file).map(({ fields, where }) => ({
+    prompt: parsePrompt(fields['prompt'], `${where}: prompt`),
+    where,
+  }));
+}
+
+/** Reads a prompts file; one without prompts is an error. */
+export async function readPromptJsonl(path: string): Promise<PromptRecord[]> {
+  const prompts = parsePromptJsonl(await readTextFile(path), path);
+  if (prompts.length === 0) throw new FormatError('the file holds no prompts', { where: path });
+  return prompts;
+}
+
 /** Reads a pair file (readTextFile's checks, then parsePreferenceJsonl's); one without pairs is an error. */
 export async function readPreferenceJsonl(path: string): Promise<PreferencePair[]> {
   const pairs = parsePreferenceJsonl(await readTextFile(path), path);

@@ -289,6 +289,23 @@ export class RewardObjective implements Objective<RewardBatch> {
     }
   }
 
+  get trainPairs(): readonly RewardExample[] {
+    return this.#data.train;
+  }
+
+  get valPairs(): readonly RewardExample[] {
+    return this.#data.val;
+  }
+
+  /** Tokens of every training row (both sides of each pair). */
+  get trainTokens(): number {
+    return this.#data.train.reduce((n, e) => n + e.chosen.length + e.rejected.length, 0);
+  }
+
+  get valTokens(): number {
+    return this.#data.val.reduce((n, e) => n + e.chosen.length + e.rejected.length, 0);
+  }
+
   /** Training steps of `epochs` epochs. */
   stepsFor(epochs: number): number {
     return epochs * Math.ceil(this.#data.train.length / this.#data.batchSize);
