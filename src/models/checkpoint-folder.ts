@@ -72,9 +72,13 @@ export async function saveModelFolder(
   options: SaveModelFolderOptions = {},
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeSafetensorsFile(join(dir, weightsFileName), checkpointFromParameters(options.parameters ?? model.namedParameters()), {
-    format: 'pt',
-  });
+  await writeSafetensorsFile(
+    join(dir, weightsFileName),
+    checkpointFromParameters(options.parameters ?? model.namedParameters()),
+    {
+      format: 'pt',
+    },
+  );
   await writeFileAtomic(join(dir, configFileName), json(configToHf(model.config)));
   if (options.tokenizerJson !== undefined) {
     const text =

@@ -63,7 +63,6 @@ export class LoraModel<Config extends ModelConfig = ModelConfig> implements Lang
     return this.base.maxPositions;
   }
 
-
   get training(): boolean {
     return this.base.training;
   }
