@@ -79,7 +79,7 @@ describe('lmforge reward train / score', () => {
     assert.ok(Math.abs(scores[0]! - good!) < 1e-5 && Math.abs(scores[1]! - bad!) < 1e-5);
   });
 
-  it('--lora: the adapter merged into a plain HF folder, fewer parameters trained', () => {
+  it('--lora: the adapter merged into a plain HF folder (scoring as the adapted model did), fewer parameters trained', async () => {
     const out = join(work, 'rm-lora');
     const r = run(['reward', 'train', base, '--data', data, '--out', out, '--lora', '2', ...common]);
     assert.equal(r.status, 0, r.stderr);
@@ -89,6 +89,15 @@ describe('lmforge reward train / score', () => {
     const score = run(['reward', 'score', out, '--prompt', 'Define cat', '--response', 'a cat']);
     assert.equal(score.status, 0, score.stderr);
     assert.match(score.stdout, /^-?\d+\.\d{6}\n$/);
+    // val_margin was measured on the adapted model in training; the merged folder agrees.
+    const rm = await loadRewardModel(out);
+    const held = pairs[9]!; // the validation pair (every tenth)
+    const [chosen, rejected] = await rm.score(held.prompt, [held.chosen, held.rejected]);
+    rm.dispose();
+    assert.ok(
+      Math.abs(chosen! - rejected! - (summary['val_margin'] as number)) < 1e-4,
+      `${chosen! - rejected!} vs ${String(summary['val_margin'])}`,
+    );
   });
 
   it('bad input exits 2 naming the file:line, field or flag', () => {
