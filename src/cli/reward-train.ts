@@ -111,9 +111,15 @@ export async function prepareRewardTraining(dir: string, flags: RewardTrainFlags
     const context = model.maxPositions;
     const tooLong = (example: RewardExample): boolean =>
       Math.max(example.chosen.length, example.rejected.length) > context;
-    const data = await preferencePairs(flags, (pair) => !tooLong(rewardExample(format, pair)));
-    const examples = (pairs: readonly PreferencePair[]): RewardExample[] =>
-      pairs.map((pair) => rewardExample(format, pair));
+    // Each pair tokenized once (the built-in set's fit check tokenizes the pairs it keeps).
+    const tokenized = new WeakMap<PreferencePair, RewardExample>();
+    const exampleOf = (pair: PreferencePair): RewardExample => {
+      let example = tokenized.get(pair);
+      if (example === undefined) tokenized.set(pair, (example = rewardExample(format, pair)));
+      return example;
+    };
+    const data = await preferencePairs(flags, (pair) => !tooLong(exampleOf(pair)));
+    const examples = (pairs: readonly PreferencePair[]): RewardExample[] => pairs.map(exampleOf);
     const all = { train: examples(data.train), val: examples(data.val) };
     warnUnknownCharacters(unknown, 'the preference data');
     const dropped = [...all.train, ...all.val].filter(tooLong).length;
@@ -218,7 +224,6 @@ export async function prepareRewardTraining(dir: string, flags: RewardTrainFlags
         [data.train, data.val].map((s) => s.map((p) => [p.prompt, p.chosen, p.rejected, p.margin ?? 0])),
       ),
     );
-    const r = reward;
     return {
       model: trained,
       tokenizer,
@@ -262,7 +267,7 @@ export async function prepareRewardTraining(dir: string, flags: RewardTrainFlags
       },
       dispose: () => {
         lora?.dispose();
-        r.dispose();
+        model.dispose();
       },
     };
   } catch (error) {
