@@ -91,9 +91,8 @@ function scoreCommand(): Command {
     .argument('<rm>', 'the reward model folder (`lmforge reward train --out`)')
     .requiredOption('--prompt <text>', 'the prompt (one user message)')
     .requiredOption(
-      '--response <text>',
-      'a response to score (repeat for several)',
-      (value: string, previous: string[] = []) => [...previous, value],
+      '--response <text...>',
+      'the responses to score (several after one flag, or the flag repeated)',
     )
     .option('--json', 'print one {"score"} JSON line per response');
   return addComputeOptions(command).action(async (dir: string, flags: ScoreFlags) => {
