@@ -106,7 +106,7 @@ async function readJsonFile(path: string): Promise<Record<string, unknown> | nul
 }
 
 /** The chat model in hand: weights, tokenizer, template and the base config to save beside it. */
-interface ChatModel {
+export interface ChatModel {
   model: AnyLanguageModel;
   tokenizer: Tokenizer;
   template: ChatTemplate;
@@ -120,7 +120,7 @@ interface ChatModel {
 }
 
 /** A base model folder made ready to chat: its own template, or a built-in one with its tokens added. */
-async function chatModelFrom(dir: string, templateFlag: string | undefined): Promise<ChatModel> {
+export async function chatModelFrom(dir: string, templateFlag: string | undefined): Promise<ChatModel> {
   const folder = await loadModelWithTokenizer(dir);
   try {
     const own = templateFlag === undefined ? await readChatTemplate(dir, folder.tokenizerConfig) : null;

@@ -103,7 +103,10 @@ function commandNamed(argv: readonly string[]): string | undefined {
 async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('lmforge')
     .description('Train, run and inspect transformer language models')
-    .version('0.1.0');
+    .version('0.1.0')
+    // A command's options stay its own: `feedback convert F --out X` gives --out to convert,
+    // not to feedback (which has an --out of its own).
+    .enablePositionalOptions();
   const named = commandNamed(argv.slice(2));
   for (const entry of commands) {
     program.addCommand(

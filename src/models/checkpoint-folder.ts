@@ -23,7 +23,7 @@ import {
   type SafetensorsReader,
   type ShardedSafetensorsReader,
 } from '../io/index.js';
-import type { TypedArray } from '../tensor/index.js';
+import type { Tensor, TypedArray } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { FormatError } from '../util/errors.js';
 import { checkpointFromParameters, matchCheckpoint } from './checkpoint-match.js';
@@ -51,6 +51,11 @@ export interface SaveModelFolderOptions {
   readonly generationConfig?: object;
   /** tokenizer_config.json contents (a chat template, special tokens), written as is. */
   readonly tokenizerConfig?: object;
+  /**
+   * The weights to write by checkpoint key (default `model.namedParameters()`): a model with
+   * a LoRA adapter merged in writes its base weights without the adapter's matrices.
+   */
+  readonly parameters?: ReadonlyArray<[string, Tensor]>;
 }
 
 /** What a folder's weights were: for `lmforge info`, and for callers that want to say what they loaded. */
@@ -99,7 +104,7 @@ export async function saveModelFolder(
   await mkdir(dir, { recursive: true });
   await writeSafetensorsFile(
     join(dir, weightsFileName),
-    checkpointFromParameters(model.stateDict?.() ?? model.namedParameters()),
+    checkpointFromParameters(options.parameters ?? model.stateDict?.() ?? model.namedParameters()),
     {
       format: 'pt',
     },

@@ -25,6 +25,7 @@ import type {
   LogitsOptions,
   ModelCache,
   ModelConfig,
+  ModelHead,
   ModelInputs,
   ModelOutputs,
   OutputOptions,
@@ -33,10 +34,13 @@ import type {
 export class LoraModel<Config extends ModelConfig = ModelConfig> implements LanguageModel<Config> {
   readonly base: LanguageModel<Config> & Module;
   readonly adapter: LoraAdapter;
+  /** The base's head (a classifier under an adapter still classifies). */
+  readonly head?: ModelHead;
 
   constructor(base: LanguageModel<Config> & Module, adapter: LoraAdapter) {
     this.base = base;
     this.adapter = adapter;
+    if (base.head !== undefined) this.head = base.head;
   }
 
   get family(): string {

@@ -129,6 +129,26 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
   classify: { '--threads': threads },
   tag: { '--threads': threads },
   embed: { '--threads': threads },
+  feedback: {
+    '--samples': atLeastOne,
+    '--max-tokens': atLeastOne,
+    '--temperature': { kind: 'number', range: '>= 0', outside: ['-0.1'] },
+    '--top-k': atLeastOne,
+    '--top-p': { kind: 'number', range: 'in (0, 1]', outside: ['0', '1.5'] },
+    '--repetition-penalty': { kind: 'number', range: '> 0', outside: ['0'] },
+    '--seed': { kind: 'integer', range: '', outside: [] },
+    '--threads': threads,
+  },
+  'reward train': {
+    '--lora': atLeastOne,
+    '--epochs': atLeastOne,
+    '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
+    '--batch-size': atLeastOne,
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+    '--eval-every': atLeastOne,
+    '--threads': threads,
+  },
+  'reward score': { '--threads': threads },
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -174,6 +194,9 @@ const required: Readonly<Record<string, readonly string[]>> = {
   classify: [missing, '--text', 'x'],
   tag: [missing, '--text', 'x'],
   embed: [missing, '--text', 'x'],
+  feedback: [missing, '--prompts', data, '--out', join(work, 'never.jsonl')],
+  'reward train': [missing, '--out', join(work, 'never')],
+  'reward score': [missing, '--prompt', 'p', '--response', 'r'],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -275,7 +298,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, classify, tag, embed, chat, lora, translate, eval, export, quantize, ngram, studio, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, classify, tag, embed, chat, lora, translate, feedback, reward, eval, export, quantize, ngram, studio, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');

@@ -95,6 +95,19 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./translate.js')).translateCommand,
   },
   {
+    name: 'feedback',
+    usage: '[options] <dir>',
+    description:
+      'Collect human feedback: generate responses to prompts and record pairs (a/b/tie) or ratings (1-5)',
+    load: async () => (await import('./feedback.js')).feedbackCommand,
+  },
+  {
+    name: 'reward',
+    usage: '',
+    description: 'Reward models (train one on preference pairs, score responses with one)',
+    load: async () => (await import('./reward.js')).rewardCommand,
+  },
+  {
     name: 'eval',
     usage: '[options] <dir>',
     description:
