@@ -230,3 +230,26 @@ export {
   type AccuracyCount,
   type AccuracyOptions,
 } from './answer-accuracy.js';
+export {
+  tokenizeResponse,
+  responseLogProbs,
+  responseTokens,
+  scoreSequences,
+  checkFits,
+  type ResponseFormat,
+  type ScoredSequence,
+  type ScoreResult,
+} from './align/logprobs.js';
+export {
+  DpoObjective,
+  preferenceLoss,
+  checkPreferenceLoss,
+  tokenizePairs,
+  type DpoData,
+  type DpoBatch,
+  type DpoMetrics,
+  type PreferenceLoss,
+  type PreferenceLossTerms,
+  type PreferencePair,
+  type TokenizedPair,
+} from './objectives/dpo.js';
