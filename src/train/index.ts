@@ -231,6 +231,28 @@ export {
   type AccuracyOptions,
 } from './answer-accuracy.js';
 export {
+  type PreferencePair,
+  type RatedResponse,
+  type WordnetPreferenceOptions,
+  type WordnetPreferenceSet,
+  minRating,
+  maxRating,
+  parsePrompt,
+  parsePreferenceRecord,
+  parseRatingRecord,
+  parsePreferenceJsonl,
+  parseRatingJsonl,
+  readPreferenceJsonl,
+  readRatingJsonl,
+  promptField,
+  preferenceRecord,
+  ratingRecord,
+  promptKey,
+  ratingsToPairs,
+  wordnetPreferences,
+  JsonlAppender,
+} from './data/preferences.js';
+export {
   tokenizeResponse,
   responseLogProbs,
   responseTokens,
@@ -250,6 +272,5 @@ export {
   type DpoMetrics,
   type PreferenceLoss,
   type PreferenceLossTerms,
-  type PreferencePair,
   type TokenizedPair,
 } from './objectives/dpo.js';

@@ -156,7 +156,7 @@ const words = [
 ];
 const pairsOf = (list: readonly string[], where: string): PreferencePair[] =>
   list.map((word, i) => ({
-    prompt: `say ${word}`,
+    prompt: [{ role: 'user', content: `say ${word}` }],
     chosen: `yes ${word}`,
     rejected: `no ${word}`,
     where: `${where}:${i + 1}`,
@@ -209,7 +209,7 @@ test('policy == reference: the first DPO loss is ln 2 with zero rewards and marg
 test('bad pairs: identical responses and an empty response are FormatErrors naming the pair', () => {
   const model = tinyModel();
   const pair = (chosen: string, rejected: string): PreferencePair[] => [
-    { prompt: 'say cat', chosen, rejected, where: 'prefs.jsonl:7' },
+    { prompt: [{ role: 'user', content: 'say cat' }], chosen, rejected, where: 'prefs.jsonl:7' },
   ];
   assertThrowsAt(
     () => tokenizePairs(pair('yes', 'yes'), format, model),

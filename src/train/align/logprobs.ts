@@ -17,7 +17,7 @@
  */
 import { neg, noGrad, scope, sum, crossEntropy, type Tensor } from '../../tensor/index.js';
 import type { LanguageModel } from '../../models/index.js';
-import type { Tokenizer, UnknownCharacters } from '../../tokenizers/index.js';
+import type { ChatMessage, Tokenizer, UnknownCharacters } from '../../tokenizers/index.js';
 import { FormatError } from '../../util/errors.js';
 import { collateSft, tokenizeConversation, type ChatExample, type ChatFormat } from '../data/chat-data.js';
 import { countedTargets } from '../objectives/sft.js';
@@ -32,14 +32,16 @@ export type ResponseFormat =
 export type ScoredSequence = ChatExample;
 
 /**
- * Tokenizes one (prompt, response) pair. An empty response, or (plain text) an empty
- * prompt, is a FormatError naming `where`: the first token is never predicted.
+ * Tokenizes one (prompt, response) pair; `prompt` is the conversation before the response
+ * (a string: one user message). An empty response, or (plain text) an empty prompt, is a
+ * FormatError naming `where`: the first token is never predicted. Plain text takes a
+ * prompt of one user message.
  *
  * @example
  * const seq = tokenizeResponse('Define cat', 'a small feline', { kind: 'chat', chat: format }, 'prefs.jsonl:3');
  */
 export function tokenizeResponse(
-  prompt: string,
+  prompt: string | readonly ChatMessage[],
   response: string,
   format: ResponseFormat,
   where: string,
@@ -51,18 +53,26 @@ export function tokenizeResponse(
     });
   }
   if (format.kind === 'chat') {
-    const messages = [
-      { role: 'user', content: prompt },
+    const messages: ChatMessage[] = [
+      ...(typeof prompt === 'string' ? [{ role: 'user', content: prompt } as const] : prompt),
       { role: 'assistant', content: response },
-    ] as const;
+    ];
     return tokenizeConversation({ messages, where }, format.chat);
   }
+  if (typeof prompt !== 'string' && (prompt.length !== 1 || prompt[0]!.role !== 'user')) {
+    throw new FormatError('a model without a chat template takes a prompt of one user message', {
+      where,
+      actual: `${prompt.length} messages`,
+      hint: 'give the model a chat template (finetune --task sft adds one), or a string prompt',
+    });
+  }
+  const promptText = typeof prompt === 'string' ? prompt : prompt[0]!.content;
   const encode = (text: string): number[] =>
     format.tokenizer.encode(text, {
       addSpecialTokens: false,
       ...(format.unknown === undefined ? {} : { unknown: format.unknown }),
     });
-  const promptIds = encode(prompt);
+  const promptIds = encode(promptText);
   const responseIds = encode(response);
   if (promptIds.length === 0) {
     throw new FormatError('the prompt has no tokens (the first token is never predicted)', {

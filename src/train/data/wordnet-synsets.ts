@@ -31,6 +31,8 @@ export interface WordnetSynset {
   readonly definition: string;
   /** The quoted example sentences of the gloss, without quotes and attributions. */
   readonly examples: readonly string[];
+  /** The ids of the synset's hypernyms (`@` and instance `@i` pointers), in pointer order. */
+  readonly hypernyms: readonly string[];
   /** The data file (`data.noun`) and the 1-based line of the synset in it. */
   readonly file: string;
   readonly line: number;
@@ -140,6 +142,18 @@ export function parseSynsetLine(dataLine: string, file: string, line: number): W
   for (let k = 0; k < count; k++) {
     lemmas.push(fields[4 + 2 * k]!.replace(/\([a-z]+\)$/, '').replace(/_/g, ' '));
   }
+  // p_cnt (3 decimal digits), then per pointer: symbol, offset, pos, source/target.
+  let at = 4 + 2 * count;
+  const pointerCount = Number(fields[at++]);
+  if (!Number.isInteger(pointerCount) || fields.length < at + 4 * pointerCount) {
+    throw badLine(where, `p_cnt ${JSON.stringify(fields[at - 1])}`);
+  }
+  const hypernyms: string[] = [];
+  for (let p = 0; p < pointerCount; p++, at += 4) {
+    const symbol = fields[at];
+    // Satellites (s) are stored in data.adj and point as `a`; ids keep the target's type.
+    if (symbol === '@' || symbol === '@i') hypernyms.push(`${fields[at + 1]}-${fields[at + 2]}`);
+  }
   const definitions: string[] = [];
   const examples: string[] = [];
   for (const segment of glossSegments(dataLine.slice(bar + 3))) {
@@ -158,6 +172,7 @@ export function parseSynsetLine(dataLine: string, file: string, line: number): W
     lemmas: Object.freeze(lemmas),
     definition: definitions.join('; '),
     examples: Object.freeze(examples),
+    hypernyms: Object.freeze(hypernyms),
     file,
     line,
   });

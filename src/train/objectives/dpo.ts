@@ -50,16 +50,8 @@ import {
   type ResponseFormat,
   type ScoredSequence,
 } from '../align/logprobs.js';
+import type { PreferencePair } from '../data/preferences.js';
 import type { BatchSource, ForwardSettings, Objective, ObjectiveLoss, ObjectiveSplit } from './objective.js';
-
-/** A preference pair (TRL's {"prompt", "chosen", "rejected"}), with where it came from. */
-export interface PreferencePair {
-  readonly prompt: string;
-  readonly chosen: string;
-  readonly rejected: string;
-  /** `file:line` or a description, for errors. */
-  readonly where: string;
-}
 
 /** The loss: DPO's sigmoid (with cDPO label smoothing) or IPO. */
 export type PreferenceLoss =
