@@ -255,12 +255,14 @@ export {
 export {
   tokenizeResponse,
   responseLogProbs,
+  responseTokenLogProbs,
   responseTokens,
   scoreSequences,
   checkFits,
   type ResponseFormat,
   type ScoredSequence,
   type ScoreResult,
+  type TokenLogProbs,
 } from './align/logprobs.js';
 export {
   DpoObjective,
@@ -274,3 +276,20 @@ export {
   type PreferenceLossTerms,
   type TokenizedPair,
 } from './objectives/dpo.js';
+export {
+  PolicyTrainer,
+  advantagesOf,
+  defaultPolicyOptions,
+  grpoAdvantages,
+  rewardFromFunction,
+  rlooAdvantages,
+  sampleCompletions,
+  type AdvantageKind,
+  type PolicyFormat,
+  type PolicyOptions,
+  type PolicyPrompt,
+  type PolicyStepReport,
+  type Reward,
+  type RewardFunction,
+  type SkippedSample,
+} from './align/policy-opt.js';

@@ -15,7 +15,7 @@
  *
  * Legend: B sequences, T positions (n tokens give n - 1 predictions), V vocabulary.
  */
-import { neg, noGrad, scope, sum, crossEntropy, type Tensor } from '../../tensor/index.js';
+import { Tensor, crossEntropy, neg, noGrad, scope, sum } from '../../tensor/index.js';
 import type { LanguageModel } from '../../models/index.js';
 import type { ChatMessage, Tokenizer, UnknownCharacters } from '../../tokenizers/index.js';
 import { FormatError } from '../../util/errors.js';
@@ -107,9 +107,40 @@ export function checkFits(sequence: ScoredSequence, model: LanguageModel): void 
   }
 }
 
+/** A padded batch of scored sequences: per-token log-probabilities and the response mask. */
+export interface TokenLogProbs {
+  /** (B, T) log pi(token t+1 | tokens <= t), 0 off the response; differentiable. */
+  readonly logProbs: Tensor;
+  /** (B, T) float 1 where position t predicts a response token. */
+  readonly mask: Tensor;
+}
+
 /**
- * (B) the log-probability of each sequence's response, differentiable (one forward pass of
- * the batch, padded). `padId` fills the padding; it is never attended or counted.
+ * Per-token log-probabilities of each sequence's response tokens (one forward pass of the
+ * batch, right-padded with `padId`, which is never attended or counted).
+ */
+export function responseTokenLogProbs(
+  model: LanguageModel,
+  sequences: readonly ScoredSequence[],
+  settings: ForwardSettings,
+  padId = 0,
+): TokenLogProbs {
+  const rows = sequences.map((_, i) => [i]);
+  const blockSize = Math.max(...sequences.map((s) => s.ids.length - 1));
+  const batch = collateSft(sequences, rows, { batchSize: rows.length, blockSize, layout: 'padded', padId });
+  const { logits } = model.forward(
+    { ids: batch.ids },
+    { logits: 'all', mode: settings.mode, ...(settings.rng === undefined ? {} : { rng: settings.rng }) },
+  ); // (B, T, V)
+  const nll = crossEntropy(logits!, countedTargets(batch), { reduction: 'none' }); // (B, T), 0 off the response
+  const trained = batch.trained.values();
+  const mask = Tensor.fromArray(Float32Array.from(trained), batch.trained.shape); // (B, T)
+  return { logProbs: neg(nll), mask };
+}
+
+/**
+ * (B) the log-probability of each sequence's response, differentiable: the sum of
+ * responseTokenLogProbs over the positions.
  *
  * @example
  * const logps = responseLogProbs(model, [chosen, rejected], { mode: 'train', rng }, 0); // (2)
@@ -120,15 +151,7 @@ export function responseLogProbs(
   settings: ForwardSettings,
   padId = 0,
 ): Tensor {
-  const rows = sequences.map((_, i) => [i]);
-  const blockSize = Math.max(...sequences.map((s) => s.ids.length - 1));
-  const batch = collateSft(sequences, rows, { batchSize: rows.length, blockSize, layout: 'padded', padId });
-  const { logits } = model.forward(
-    { ids: batch.ids },
-    { logits: 'all', mode: settings.mode, ...(settings.rng === undefined ? {} : { rng: settings.rng }) },
-  ); // (B, T, V)
-  const nll = crossEntropy(logits!, countedTargets(batch), { reduction: 'none' }); // (B, T), 0 off the response
-  return neg(sum(nll, { axis: 1 })); // (B)
+  return sum(responseTokenLogProbs(model, sequences, settings, padId).logProbs, { axis: 1 }); // (B)
 }
 
 export interface ScoreResult {
