@@ -266,6 +266,7 @@ export {
 } from './align/logprobs.js';
 export {
   DpoObjective,
+  preferenceAccuracy,
   preferenceLoss,
   checkPreferenceLoss,
   tokenizePairs,

@@ -46,6 +46,7 @@ import { EpochBatches, collateSft } from '../data/chat-data.js';
 import {
   checkFits,
   responseLogProbs,
+  scoreSequences,
   tokenizeResponse,
   type ResponseFormat,
   type ScoredSequence,
@@ -343,7 +344,9 @@ export class DpoObjective implements Objective<DpoBatch> {
 
   /** The validation metrics (each evaluation): TRL's names, and kl. */
   metrics(model: LanguageModel): DpoMetrics {
-    return { ...this.evaluatePairs(model, 'val'), kl: this.klToReference(model) };
+    const metrics: Record<string, number> = { ...this.evaluatePairs(model, 'val') };
+    delete metrics['loss']; // the trainer reports it as val_loss
+    return { ...metrics, kl: this.klToReference(model) };
   }
 
   /**
@@ -433,4 +436,23 @@ function responseLogSoftmax(model: LanguageModel, sequence: ScoredSequence): Flo
       return out;
     }),
   );
+}
+
+/**
+ * The fraction of pairs whose chosen response the model gives the higher log-probability
+ * (log pi(chosen) > log pi(rejected), no reference): how often the model itself prefers the
+ * chosen answer, before and after DPO.
+ */
+export function preferenceAccuracy(model: LanguageModel, pairs: readonly TokenizedPair[], padId = 0): number {
+  const chosen = scoreSequences(
+    model,
+    pairs.map((p) => p.chosen),
+    { padId },
+  );
+  const rejected = scoreSequences(
+    model,
+    pairs.map((p) => p.rejected),
+    { padId },
+  );
+  return chosen.filter((c, i) => c.logprob > rejected[i]!.logprob).length / pairs.length;
 }
