@@ -193,7 +193,7 @@ export async function runPolicyOptimisation(
         skipped += report.skipped.filter((s) => s.sample !== null).length;
         for (const s of report.skipped) {
           log(
-            `lmforge: warning: step ${report.step}: ${s.prompt}${s.sample === null ? '' : ` sample ${s.sample}`}: skipped (${s.reason})`,
+            `step ${report.step}: ${s.prompt}${s.sample === null ? '' : ` sample ${s.sample}`}: skipped (${s.reason})`,
           );
         }
         if (flags.progress) {
