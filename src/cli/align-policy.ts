@@ -15,7 +15,9 @@ import { withLora, type LanguageModel, type LoraModel } from '../models/index.js
 import {
   PolicyTrainer,
   defaultPolicyOptions,
+  loadRewardModel,
   rewardFromFunction,
+  rewardFromScorer,
   type AdvantageKind,
   type PolicyPrompt,
   type PolicyStepReport,
@@ -80,17 +82,18 @@ async function rewardModule(file: string): Promise<RewardFunction> {
   return reward as RewardFunction;
 }
 
-async function rewardOf(flags: PolicyFlags): Promise<Reward> {
+/** The reward of --reward-fn or --reward, with what releases it (a reward model's weights). */
+async function rewardOf(flags: PolicyFlags): Promise<{ reward: Reward; dispose: () => void }> {
   if ((flags.reward === undefined) === (flags.rewardFn === undefined)) {
     throw new ConfigError('needs one of --reward RM and --reward-fn FILE.js', {
       where: flags.reward === undefined ? '--reward-fn' : '--reward',
     });
   }
-  if (flags.rewardFn !== undefined) return rewardFromFunction(await rewardModule(flags.rewardFn));
-  throw new ConfigError('reward-model folders are not available in this build yet', {
-    where: '--reward',
-    hint: 'pass --reward-fn FILE.js (a module exporting reward(prompt, completion))',
-  });
+  if (flags.rewardFn !== undefined) {
+    return { reward: rewardFromFunction(await rewardModule(flags.rewardFn)), dispose: () => {} };
+  }
+  const model = await loadRewardModel(flags.reward!);
+  return { reward: rewardFromScorer(model), dispose: () => model.dispose() };
 }
 
 /** A Fisher-Yates shuffle of `items` from `rng`. */
@@ -120,14 +123,20 @@ export async function runPolicyOptimisation(
   flags: PolicyFlags,
 ): Promise<PolicyOutcome> {
   await checkNewOut(flags.out, flags.force === true);
-  const reward = await rewardOf(flags);
   const prompts = await readPromptsJsonl(flags.prompts);
   const split = holdOut<PolicyPrompt>(
     prompts,
     flags.val === undefined ? null : await readPromptsJsonl(flags.val),
     flags.prompts,
   );
-  const base: AlignModel = await loadAlignModel(dir);
+  const { reward, dispose: disposeReward } = await rewardOf(flags);
+  let base: AlignModel;
+  try {
+    base = await loadAlignModel(dir);
+  } catch (error) {
+    disposeReward();
+    throw error;
+  }
   let reference: AlignModel | null = null;
   let lora: LoraModel | null = null;
   let trainer: PolicyTrainer | null = null;
@@ -215,6 +224,7 @@ export async function runPolicyOptimisation(
     await saveAligned(flags.out, base, dir, model, lora);
     return { before: before.mean, after: after.mean, last, steps: iters, skipped, trainable, total };
   } finally {
+    disposeReward();
     trainer?.dispose();
     reference?.model.dispose();
     lora?.dispose();

@@ -283,6 +283,7 @@ export {
   defaultPolicyOptions,
   grpoAdvantages,
   rewardFromFunction,
+  rewardFromScorer,
   rlooAdvantages,
   sampleCompletions,
   type AdvantageKind,
@@ -292,5 +293,27 @@ export {
   type PolicyStepReport,
   type Reward,
   type RewardFunction,
+  type ResponseScorer,
   type SkippedSample,
 } from './align/policy-opt.js';
+export {
+  RewardObjective,
+  bradleyTerryLoss,
+  collateRewardBatch,
+  rewardScores,
+  pairwiseAccuracy,
+  type RewardExample,
+  type RewardBatch,
+  type RewardData,
+} from './objectives/reward.js';
+export {
+  loadRewardModel,
+  rewardModelOf,
+  withRewardHead,
+  isRewardModel,
+  rewardLabels,
+  rewardExample,
+  rewardExampleIds,
+  scoredConversation,
+  type RewardModel,
+} from './align/reward-model.js';

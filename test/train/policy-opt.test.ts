@@ -20,7 +20,10 @@ import {
   defaultPolicyOptions,
   grpoAdvantages,
   rewardFromFunction,
+  rewardFromScorer,
+  rewardModelOf,
   rlooAdvantages,
+  withRewardHead,
   type AdvantageKind,
   type PolicyFormat,
   type PolicyPrompt,
@@ -187,3 +190,46 @@ for (const kind of ['rloo', 'grpo'] as const satisfies readonly AdvantageKind[])
     model.dispose();
   });
 }
+
+test('a reward model as the reward: empty completions and a failing scorer are per-completion errors; RLOO runs on its scores', async () => {
+  const prompt = train[0]!;
+  const calls: string[][] = [];
+  const scorer = rewardFromScorer({
+    score: (_prompt, responses) => {
+      calls.push([...responses]);
+      return Promise.resolve(responses.map((r) => r.length));
+    },
+  });
+  const scored = await scorer.score(prompt, ['ab', ' ', 'abcd']);
+  assert.deepEqual(calls, [['ab', 'abcd']], 'empty completions never reach the scorer');
+  assert.equal(scored[0], 2);
+  assert.ok(scored[1] instanceof Error && scored[1].message === 'the completion is empty');
+  assert.equal(scored[2], 4);
+  const failing = rewardFromScorer({ score: () => Promise.reject(new Error('out of memory')) });
+  const failed = await failing.score(prompt, ['a', '']);
+  assert.deepEqual(
+    failed.map((f) => (f as Error).message),
+    ['out of memory', 'the completion is empty'],
+  );
+
+  const policy = tinyModel(3);
+  const reference = tinyModel(3);
+  const rewardModel = rewardModelOf(
+    withRewardHead(tinyModel(4), { padTokenId: null, seed: 2 }),
+    tokenizer,
+    format.template,
+  );
+  const trainer = new PolicyTrainer(policy, reference, format, rewardFromScorer(rewardModel), {
+    ...defaultPolicyOptions,
+    kind: 'rloo',
+    maxNewTokens: 6,
+  });
+  const report = await trainer.step(train.slice(0, 2));
+  assert.equal(report.completions, 8);
+  assert.ok(report.updated && Number.isFinite(report.rewardMean) && Number.isFinite(report.loss));
+  assert.ok(report.skipped.every((s) => s.reason === 'the reward threw: the completion is empty'));
+  trainer.dispose();
+  rewardModel.dispose();
+  reference.dispose();
+  policy.dispose();
+});

@@ -117,6 +117,37 @@ export function rewardFromFunction(fn: RewardFunction): Reward {
   };
 }
 
+/** Scores responses to a prompt in one call (a reward model: align/reward-model.ts's RewardModel). */
+export interface ResponseScorer {
+  score(prompt: readonly ChatMessage[], responses: readonly string[]): Promise<readonly number[]>;
+}
+
+/**
+ * A Reward from a scorer (a reward model): the non-empty completions scored in one call; an
+ * empty completion (an immediate end of turn) is that completion's Error, and a scorer that
+ * throws makes every completion of the call that Error.
+ */
+export function rewardFromScorer(scorer: ResponseScorer): Reward {
+  return {
+    async score(prompt, completions) {
+      const out: Array<number | Error> = completions.map(() => new Error('the completion is empty'));
+      const scored = completions.flatMap((c, i) => (c.trim() === '' ? [] : [i]));
+      if (scored.length === 0) return out;
+      try {
+        const values = await scorer.score(
+          prompt.messages,
+          scored.map((i) => completions[i]!),
+        );
+        scored.forEach((i, j) => (out[i] = values[j]!));
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        for (const i of scored) out[i] = failure;
+      }
+      return out;
+    },
+  };
+}
+
 /** How prompts become ids and completions text: the chat template (generation prompt, end-of-turn stop). */
 export interface PolicyFormat {
   readonly template: ChatTemplate;

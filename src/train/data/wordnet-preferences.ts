@@ -9,7 +9,8 @@
  *     hypernyms; `bank` the river side vs `bank` the institution).
  * Words are the instruction set's (single lower-case words of 3 to 12 letters) and its
  * held-out words (isHeldOut) are held out here too: no training pair asks about one, the
- * held-out pairs are theirs. Deterministic: words in the instruction set's hash order,
+ * held-out pairs are theirs, and a near miss is never the answer of a word of the other split
+ * (so neither split's pairs reward recognising glosses the other answers with). Deterministic: words in the instruction set's hash order,
  * siblings chosen by a hash of the word.
  */
 import type { ChatMessage } from '../../tokenizers/index.js';
@@ -71,17 +72,32 @@ function candidates(synsets: readonly WordnetSynset[]): Candidate[] {
       else senses.push(synset);
     }
   }
+  // Which split's `Define X` answers each synset's gloss: a near miss must not be a gloss the
+  // other split answers with (a held-out pair rejecting a gloss seen as a training answer
+  // would reward remembering glosses, not knowing words).
+  const answeredBy = new Map<WordnetSynset, Set<boolean>>();
+  for (const [word, senses] of sensesOf) {
+    const splits = answeredBy.get(senses[0]!) ?? new Set<boolean>();
+    splits.add(isHeldOut(word));
+    answeredBy.set(senses[0]!, splits);
+  }
   const out: { candidate: Candidate; key: number }[] = [];
   for (const [word, senses] of sensesOf) {
+    const heldOut = isHeldOut(word);
     const first = senses[0]!;
     const chosen = firstDefinition(first);
     // A near miss must not be a definition of the word itself under another name.
     const usable = (other: WordnetSynset): boolean =>
-      other !== first && !other.lemmas.includes(word) && firstDefinition(other) !== '';
+      other !== first &&
+      !other.lemmas.includes(word) &&
+      firstDefinition(other) !== '' &&
+      !(answeredBy.get(other)?.has(!heldOut) ?? false);
     const siblings = [...new Set(first.hypernyms.flatMap((hypernym) => children.get(hypernym) ?? []))].filter(
       usable,
     );
-    const otherSenses = senses.slice(1).filter((s) => firstDefinition(s) !== chosen);
+    const otherSenses = senses
+      .slice(1)
+      .filter((s) => firstDefinition(s) !== chosen && !(answeredBy.get(s)?.has(!heldOut) ?? false));
     const choice = hash(`near-miss:${word}`);
     let candidate: Candidate | null = null;
     if (siblings.length > 0) {

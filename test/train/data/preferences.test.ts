@@ -217,6 +217,13 @@ describe('built-in WordNet preferences', () => {
   it('holds out the held-out words: none asked in training, every held-out pair about one', () => {
     assert.ok(train.every((p) => !isHeldOut(p.metadata!['word'] as string)));
     assert.ok(heldOut.every((p) => isHeldOut(p.metadata!['word'] as string)));
+    // No near miss of one split is an answer of the other.
+    const trainAnswers = new Set(
+      wordnetPreferences({ trainPairs: 1e6, heldOutPairs: 0 }).train.map((p) => p.chosen),
+    );
+    const heldOutAnswers = new Set(heldOut.map((p) => p.chosen));
+    assert.ok(heldOut.every((p) => !trainAnswers.has(p.rejected) || heldOutAnswers.has(p.rejected)));
+    assert.ok(train.every((p) => !heldOutAnswers.has(p.rejected) || trainAnswers.has(p.rejected)));
     const again = wordnetPreferences({ trainPairs: 50, heldOutPairs: 5 });
     assert.deepEqual(again.train, train.slice(0, 50));
     const short = wordnetPreferences({ trainPairs: 50, heldOutPairs: 5, fits: (p) => p.chosen.length < 30 });
