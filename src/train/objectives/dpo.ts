@@ -182,6 +182,13 @@ export interface DpoBatch {
 /** The DPO metrics of a set of pairs, by TRL's names, plus `loss`. */
 export type DpoMetrics = Readonly<Record<string, number>>;
 
+/**
+ * A pair counts for rewards/accuracies when its chosen reward beats the rejected by more than
+ * this times beta: float32 log-probabilities of one sequence batched with different padding
+ * differ by ~1e-5, which with policy == reference must not count as a preference.
+ */
+const accuracyTolerance = 1e-4;
+
 /** Sequences per reference forward pass when precomputing. */
 const referenceBatch = 16;
 
@@ -351,7 +358,8 @@ export class DpoObjective implements Objective<DpoBatch> {
 
   /**
    * TRL's metrics and the mean loss over every pair of a split (eval mode, no gradient).
-   * rewards/accuracies counts a pair when its chosen reward is strictly higher.
+   * rewards/accuracies counts a pair when its chosen reward is higher (by more than float
+   * noise: accuracyTolerance).
    */
   evaluatePairs(model: LanguageModel, split: ObjectiveSplit): DpoMetrics {
     const pairs = split === 'train' ? this.#data.train : this.#data.val;
@@ -382,7 +390,7 @@ export class DpoObjective implements Objective<DpoBatch> {
             sums.chosen += c;
             sums.rejected += r;
             sums.margins += c - r;
-            sums.accuracies += c > r ? 1 : 0;
+            sums.accuracies += c - r > accuracyTolerance * this.#data.loss.beta ? 1 : 0;
             sums.logpsChosen += pc[j]!;
             sums.logpsRejected += pr[j]!;
           });
