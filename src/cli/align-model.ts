@@ -119,7 +119,7 @@ export function holdOut<T>(
   return { train, val: held };
 }
 
-/** --out must be a new or empty folder (or, with --force, anything lmforge wrote: a run or a model folder). */
+/** --out must be a new or empty folder, or with --force any folder (the files written replace their namesakes). */
 export async function checkNewOut(out: string, force: boolean): Promise<void> {
   const kind = await inspectRunFolder(out);
   if (kind === 'empty' || kind === 'missing' || force) return;

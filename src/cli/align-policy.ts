@@ -18,6 +18,7 @@ import {
   loadRewardModel,
   rewardFromFunction,
   rewardFromScorer,
+  shuffleInPlace,
   type AdvantageKind,
   type PolicyPrompt,
   type PolicyStepReport,
@@ -94,16 +95,6 @@ async function rewardOf(flags: PolicyFlags): Promise<{ reward: Reward; dispose: 
   }
   const model = await loadRewardModel(flags.reward!);
   return { reward: rewardFromScorer(model), dispose: () => model.dispose() };
-}
-
-/** A Fisher-Yates shuffle of `items` from `rng`. */
-function shuffled<T>(items: readonly T[], rng: Rng): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = rng.randint(0, i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 export interface PolicyOutcome {
@@ -194,7 +185,7 @@ export async function runPolicyOptimisation(
     let skipped = 0;
     let updates = 0;
     for (let epoch = 0; epoch < flags.epochs; epoch++) {
-      const order = shuffled(split.train, rng);
+      const order = shuffleInPlace([...split.train], rng);
       for (let i = 0; i < order.length; i += flags.batchSize) {
         const report = await trainer.step(order.slice(i, i + flags.batchSize));
         last = report;

@@ -317,3 +317,4 @@ export {
   scoredConversation,
   type RewardModel,
 } from './align/reward-model.js';
+export { shuffleInPlace } from './data/shuffle.js';

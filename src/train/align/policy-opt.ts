@@ -14,8 +14,8 @@
  *   per token:  -( min(rho A, clip(rho, 1 - eps, 1 + eps) A) - klCoef k3 ),   rho = pi / pi_old
  *
  * averaged over each completion's tokens, then over the completions. pi_old is the policy
- * that sampled (rho is 1 at the first update of a batch; later updates of the same batch,
- * `updatesPerBatch` > 1, are clipped). RLOO and GRPO share this loop and differ only in the
+ * that sampled, read from the first update's own forward pass, detached (rho is 1 there;
+ * later updates of the same batch, `updatesPerBatch` > 1, are clipped). RLOO and GRPO share this loop and differ only in the
  * advantage. The reported `kl` is the mean over completions of sum_t (logp - ref) (k1: for
  * samples from the policy, an unbiased estimate of the sequence KL).
  *
@@ -376,11 +376,9 @@ export class PolicyTrainer {
   #update(rollouts: readonly Rollout[]): { loss: number; kl: number } {
     const sequences = rollouts.map((r) => r.sequence);
     const N = rollouts.length;
-    const old = scope(() =>
-      noGrad(() =>
-        responseTokenLogProbs(this.policy, sequences, { mode: 'eval' }, this.#padId).logProbs.toArray(),
-      ),
-    ); // (N, T) flat
+    // pi_old: the first update's own log-probabilities, detached (as TRL's GRPO with one
+    // iteration): its ratio is exactly 1 and no extra forward pass is spent on it.
+    let old: number[] | null = null; // (N, T) flat
     const reference =
       this.reference === null
         ? null
@@ -407,6 +405,7 @@ export class PolicyTrainer {
         ); // (N, T)
         const shape = logProbs.shape;
         const T = shape[1]!;
+        old ??= logProbs.toArray();
         const oldLogProbs = Tensor.fromArray(Float32Array.from(old), shape); // (N, T)
         const advantages = Tensor.fromArray(
           Float32Array.from(rollouts, (r) => r.advantage),
