@@ -80,7 +80,7 @@ import {
 } from './finetune-run.js';
 import { warnUnknownCharacters } from './unknown-characters.js';
 
-interface SftFlags {
+export interface SftFlags {
   readonly lora?: number;
   readonly loraAlpha?: number;
   readonly loraDropout?: number;
@@ -209,7 +209,7 @@ async function conversations(
   };
 }
 
-function loraConfigFrom(model: AnyLanguageModel, own: SftFlags, strictTargets: boolean): LoraConfig {
+export function loraConfigFrom(model: AnyLanguageModel, own: SftFlags, strictTargets: boolean): LoraConfig {
   const rank = own.lora!;
   const names = own.loraTargets === undefined ? [...loraTargetNames] : parseLoraTargets(own.loraTargets);
   return resolveLoraConfig(

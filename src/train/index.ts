@@ -306,6 +306,50 @@ export {
   JsonlAppender,
 } from './data/preferences.js';
 export {
+  tokenizeResponse,
+  responseLogProbs,
+  responseTokenLogProbs,
+  responseTokens,
+  scoreSequences,
+  checkFits,
+  type ResponseFormat,
+  type ScoredSequence,
+  type ScoreResult,
+  type TokenLogProbs,
+} from './align/logprobs.js';
+export {
+  DpoObjective,
+  preferenceAccuracy,
+  preferenceLoss,
+  checkPreferenceLoss,
+  tokenizePairs,
+  type DpoData,
+  type DpoBatch,
+  type DpoMetrics,
+  type PreferenceLoss,
+  type PreferenceLossTerms,
+  type TokenizedPair,
+} from './objectives/dpo.js';
+export {
+  PolicyTrainer,
+  advantagesOf,
+  defaultPolicyOptions,
+  grpoAdvantages,
+  rewardFromFunction,
+  rewardFromScorer,
+  rlooAdvantages,
+  sampleCompletions,
+  type AdvantageKind,
+  type PolicyFormat,
+  type PolicyOptions,
+  type PolicyPrompt,
+  type PolicyStepReport,
+  type Reward,
+  type RewardFunction,
+  type ResponseScorer,
+  type SkippedSample,
+} from './align/policy-opt.js';
+export {
   RewardObjective,
   bradleyTerryLoss,
   collateRewardBatch,
@@ -326,3 +370,4 @@ export {
   scoredConversation,
   type RewardModel,
 } from './align/reward-model.js';
+export { shuffleInPlace } from './data/shuffle.js';

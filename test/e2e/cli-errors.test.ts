@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Command } from 'commander';
-import { commandTree } from '../../src/cli/commands/index.js';
+import { commandTree, commands } from '../../src/cli/commands/index.js';
 import { trainArchs } from '../../src/cli/train-archs.js';
 import { assertUserError, bin, cliEnv, lastLine, run, runAll } from './cli-util.js';
 
@@ -149,6 +149,36 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--threads': threads,
   },
   'reward score': { '--threads': threads },
+  score: { '--batch-size': atLeastOne, '--threads': threads },
+  'align dpo': {
+    '--lora': atLeastOne,
+    '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
+    '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+    '--beta': { kind: 'number', range: '> 0', outside: ['0', '-0.1'] },
+    '--label-smoothing': { kind: 'number', range: 'in [0, 0.5)', outside: ['0.5', '-0.1'] },
+    '--pairs': atLeastOne,
+    '--epochs': atLeastOne,
+    '--batch-size': atLeastOne,
+    '--eval-every': atLeastOne,
+    '--threads': threads,
+  },
+  ...Object.fromEntries(
+    ['align rloo', 'align grpo'].map((path) => [
+      path,
+      {
+        '--lora': atLeastOne,
+        '--lr': { kind: 'number', range: '> 0', outside: ['0', '-1e-3'] },
+        '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
+        '--k': { kind: 'integer', range: '>= 2', outside: ['1', '0'] },
+        '--kl-coef': { kind: 'number', range: '>= 0', outside: ['-1'] },
+        '--epochs': atLeastOne,
+        '--batch-size': atLeastOne,
+        '--max-tokens': atLeastOne,
+        '--temperature': { kind: 'number', range: '> 0', outside: ['0'] },
+        '--threads': threads,
+      } satisfies Record<string, NumericFlag>,
+    ]),
+  ),
   demo: {
     '--minutes': { kind: 'number', range: '> 0', outside: ['0', '-1'] },
     '--iters': atLeastOne,
@@ -197,6 +227,10 @@ const required: Readonly<Record<string, readonly string[]>> = {
   feedback: [missing, '--prompts', data, '--out', join(work, 'never.jsonl')],
   'reward train': [missing, '--out', join(work, 'never')],
   'reward score': [missing, '--prompt', 'p', '--response', 'r'],
+  score: [missing, '--prompt', 'x', '--response', 'y'],
+  'align dpo': [missing, '--out', join(work, 'never')],
+  'align rloo': [missing, '--prompts', data, '--reward-fn', data, '--out', join(work, 'never')],
+  'align grpo': [missing, '--prompts', data, '--reward-fn', data, '--out', join(work, 'never')],
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
@@ -296,10 +330,7 @@ describe('lmforge numeric flags', () => {
 describe('lmforge command-line errors', () => {
   it('no arguments: the help on stderr, then one line naming the commands (exit 2)', async () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
-    assertUserError(
-      none!,
-      'command: none given; expected one of tokenize, tokenizer, train, distill, generate, finetune, classify, tag, embed, chat, lora, translate, feedback, reward, eval, export, quantize, ngram, studio, demo, bench, info',
-    );
+    assertUserError(none!, `command: none given; expected one of ${commands.map((c) => c.name).join(', ')}`);
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
     assertUserError(bench!, 'bench: no subcommand given; expected one of matmul');

@@ -2,7 +2,8 @@
  * `lmforge demo` (npm run demo): the main job with no user data. Trains a small character
  * model on the built-in WordNet corpus for a few minutes (the step count is fitted to
  * --minutes from a measured step time), printing the loss as it falls, saves the run to
- * runs/demo, then writes a few dictionary entries from prompts such as "music:".
+ * runs/demo, then writes a few dictionary entries from prompts such as "music:". With
+ * --lifecycle it goes on through SFT, a reward model and DPO (demo-lifecycle.ts).
  */
 import { Command } from 'commander';
 import { createModel, gpt2Preset } from '../../models/index.js';
@@ -11,14 +12,16 @@ import { generate } from '../../generate/index.js';
 import { Trainer, resolveTrainOptions } from '../../train/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { integer, real } from '../parse-number.js';
-import { defaultCacheDir, runTraining, signalExitCode } from '../train-run.js';
+import { currentBackend } from '../../backend/index.js';
+import { defaultCacheDir, runTraining, signalExitCode, type TrainOutcome } from '../train-run.js';
 
-interface DemoFlags extends ComputeFlags {
+export interface DemoFlags extends ComputeFlags {
   minutes: number;
   iters?: number;
   out: string;
   prompt?: string[];
   cacheDir?: string;
+  lifecycle?: boolean;
 }
 
 /** nanoGPT's shakespeare-char CPU model: 4 layers, 4 heads, 128 wide, context 64, batch 12. */
@@ -64,52 +67,66 @@ function measureStepMs(): number {
   return times.slice(1).sort((a, b) => a - b)[1]!;
 }
 
+/** Pre-trains the demo model for about `minutes` (or flags.iters steps) into flags.out, with progress. */
+export async function pretrainDemo(flags: DemoFlags, minutes: number): Promise<TrainOutcome> {
+  const backend = currentBackend();
+  let iters = flags.iters;
+  if (iters === undefined) {
+    const ms = measureStepMs();
+    // At least 200 steps so the loss visibly falls; at most 5000 (nanoGPT's run is 2000-5000).
+    iters = Math.max(200, Math.min(5000, Math.round((minutes * 60_000) / (ms * 1.08))));
+    log(
+      `measured ${ms.toFixed(1)} ms per step: training ${iters} steps (about ${((iters * ms * 1.08) / 60_000).toFixed(1)} min)`,
+    );
+    if (backend.name === 'js')
+      log('(the native backend trains this model far faster: npm install with a C compiler)');
+  }
+  const evalEvery = Math.max(1, Math.round(iters / 8));
+  return runTraining({
+    source: { kind: 'builtin' },
+    tokenizer: 'char',
+    model: { arch: 'gpt2', ...shape, dropout: 0 },
+    options: {
+      iters,
+      blockSize,
+      batchSize,
+      lr: 1e-3,
+      minLr: 1e-4,
+      beta2: 0.99,
+      weightDecay: 0.1,
+      evalEvery,
+      evalIters: 10,
+      seed: 1337,
+    },
+    out: flags.out,
+    resume: false,
+    force: true,
+    cacheDir: flags.cacheDir ?? defaultCacheDir(),
+    showProgress: true,
+  });
+}
+
 export function demoCommand(): Command {
   const command = new Command('demo')
-    .option('--minutes <x>', 'training time budget', real({ above: 0 }), 3)
+    .option('--minutes <x>', 'training time budget (--lifecycle: of the whole run)', real({ above: 0 }), 3)
     .option('--iters <n>', 'training steps (default: fitted to --minutes)', integer({ min: 1 }))
-    .option('--out <dir>', 'run folder', 'runs/demo')
+    .option('--out <dir>', 'run folder (--lifecycle also writes DIR-sft, DIR-rm and DIR-dpo)', 'runs/demo')
     .option('--prompt <text...>', 'prompts to complete after training', ['music:', 'house:', 'to run:'])
-    .option('--cache-dir <dir>', 'token cache folder (default ~/.cache/lmforge)');
+    .option('--cache-dir <dir>', 'token cache folder (default ~/.cache/lmforge)')
+    .option(
+      '--lifecycle',
+      'the whole lifecycle on the built-in data: pre-train, SFT, reward model, DPO, with before/after answers',
+    );
   return addComputeOptions(command).action(async (flags: DemoFlags) => {
     const backend = applyComputeOptions(flags);
     log(
       `backend: ${backend.name} (${backend.isa}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'})`,
     );
-    let iters = flags.iters;
-    if (iters === undefined) {
-      const ms = measureStepMs();
-      // At least 200 steps so the loss visibly falls; at most 5000 (nanoGPT's run is 2000-5000).
-      iters = Math.max(200, Math.min(5000, Math.round((flags.minutes * 60_000) / (ms * 1.08))));
-      log(
-        `measured ${ms.toFixed(1)} ms per step: training ${iters} steps (about ${((iters * ms * 1.08) / 60_000).toFixed(1)} min)`,
-      );
-      if (backend.name === 'js')
-        log('(the native backend trains this model far faster: npm install with a C compiler)');
+    if (flags.lifecycle === true) {
+      await (await import('../demo-lifecycle.js')).runLifecycle(flags);
+      return;
     }
-    const evalEvery = Math.max(1, Math.round(iters / 8));
-    const { model, tokenizer, signal } = await runTraining({
-      source: { kind: 'builtin' },
-      tokenizer: 'char',
-      model: { arch: 'gpt2', ...shape, dropout: 0 },
-      options: {
-        iters,
-        blockSize,
-        batchSize,
-        lr: 1e-3,
-        minLr: 1e-4,
-        beta2: 0.99,
-        weightDecay: 0.1,
-        evalEvery,
-        evalIters: 10,
-        seed: 1337,
-      },
-      out: flags.out,
-      resume: false,
-      force: true,
-      cacheDir: flags.cacheDir ?? defaultCacheDir(),
-      showProgress: true,
-    });
+    const { model, tokenizer, signal } = await pretrainDemo(flags, flags.minutes);
     if (signal !== null) {
       process.exitCode = signalExitCode[signal];
       model.dispose();

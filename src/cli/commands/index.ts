@@ -77,6 +77,18 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./embed.js')).embedCommand,
   },
   {
+    name: 'align',
+    usage: '',
+    description: 'Preference alignment: DPO / IPO / cDPO on pairs, RLOO and GRPO on a reward',
+    load: async () => (await import('./align.js')).alignCommand,
+  },
+  {
+    name: 'score',
+    usage: '[options] <dir>',
+    description: "Log-probability of a response given a prompt (DPO's implicit reward is made of it)",
+    load: async () => (await import('./score.js')).scoreCommand,
+  },
+  {
     name: 'chat',
     usage: '[options] <dir>',
     description: 'Chat with a model that has a chat template (streams replies; --message TEXT answers once)',

@@ -117,8 +117,8 @@ function forwardBatch(model: LanguageModel, batch: SftBatch, settings: ForwardSe
   return logits!;
 }
 
-/** Targets with every position the loss does not count set to the ignore index: (B, T) int32. */
-function countedTargets(batch: SftBatch): Tensor {
+/** Targets with every position the loss does not count set to the ignore index (-100): (B, T) int32. */
+export function countedTargets(batch: Pick<SftBatch, 'targets' | 'trained'>): Tensor {
   const targets = batch.targets.values();
   const trained = batch.trained.values();
   const out = new Int32Array(targets.length);
