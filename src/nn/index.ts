@@ -41,6 +41,7 @@ export {
   bidirectionalMask,
   isCausal,
   paddingKeys,
+  leftPaddingOf,
 } from './layers/attention-mask.js';
 export {
   Mlp,

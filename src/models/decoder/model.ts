@@ -33,6 +33,7 @@ import {
   routerAuxLoss,
   sinusoidalTable,
   positionRows,
+  leftPaddingOf,
   type AttentionMask,
   type MoeContext,
   type Projection,
@@ -192,7 +193,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       x = add(x, rows); // (B, T, C) + (T, C) or (B, T, C)
     }
     x = drop(x);
-    const mask = maskOf(inputs.attentionMask);
+    const mask = maskOf(inputs.attentionMask, inputs.positions, T);
     const moe = this.#moeContext(training, outputs);
     const stack = body.blocks.run(
       x,
@@ -340,11 +341,22 @@ function paddingKeysOf(inputs: ModelInputs): Tensor | null {
 }
 
 /** The contract's attention mask as the attention layers' mask kind, with the causal rule kept. */
-function maskOf(input: ModelInputs['attentionMask']): AttentionMask | null {
+function maskOf(
+  input: ModelInputs['attentionMask'],
+  positions: Tensor | undefined,
+  T: number,
+): AttentionMask | null {
   if (input === undefined) return null;
   switch (input.kind) {
     case 'padding':
-      return { kind: 'padding', keys: input.keys, causal: true };
+      // Left padding with each row's own positions: attention row by row (batch invariance).
+      return (
+        (positions === undefined ? null : leftPaddingOf(input.keys, positions, T)) ?? {
+          kind: 'padding',
+          keys: input.keys,
+          causal: true,
+        }
+      );
     case 'additive':
       return { kind: 'additive', mask: input.mask, causal: true };
     case 'segments':
