@@ -46,3 +46,16 @@ export {
   type FittedHistory,
   type ReplyOptions,
 } from './chat.js';
+export {
+  BatchEngine,
+  maxBatchRows,
+  prefillChunk,
+  type BatchEngineOptions,
+  type SequenceRequest,
+  type SequenceHandle,
+  type SequenceResult,
+  type EngineToken,
+  type TokenConstraint,
+  type SequenceFinish as EngineFinish,
+} from './batch-engine.js';
+export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from './prefix-cache.js';
