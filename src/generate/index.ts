@@ -59,3 +59,4 @@ export {
   type SequenceFinish as EngineFinish,
 } from './batch-engine.js';
 export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from './prefix-cache.js';
+export { compileJsonSchema, checkJsonPrefix, jsonConstraint, type JsonNode } from './constrained-json.js';
