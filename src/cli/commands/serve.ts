@@ -42,7 +42,9 @@ export function modelId(path: string): string {
 }
 
 /** A model folder or file loaded for serving, with its chat template (or the ChatML default). */
-export async function loadServedModel(path: string): Promise<{ served: ServedModelInput; dispose: () => void }> {
+export async function loadServedModel(
+  path: string,
+): Promise<{ served: ServedModelInput; dispose: () => void }> {
   const loaded = await loadModelWithAdapter(path);
   const { model, tokenizer } = loaded;
   const template =
