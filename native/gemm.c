@@ -536,7 +536,9 @@ void LMF_FN(lmf_gemm)(const float *a, const float *b, float *c, const lmf_gemm_p
     scale_c(c, p);
     return;
   }
-  if (p->m <= LMF_SKINNY_M || p->n == 1) {
+  /* Skinny products of activations by weights (transA == 0: a decode step's projections)
+   * take the GEMV arithmetic; a weight gradient (x^T dy, transA) keeps the blocked kernel. */
+  if ((p->m <= LMF_SKINNY_M && !p->transA) || p->m == 1 || p->n == 1) {
     for (long bi = 0; bi < p->batch; bi++) {
       const float *A = a + p->offA + bi * p->strideA;
       const float *B = b + p->offB + bi * p->strideB;

@@ -112,6 +112,15 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--limit-alphabet': { kind: 'integer', range: '>= 0', outside: ['-1'] },
   },
   info: { '--threads': threads },
+  serve: {
+    '--port': { kind: 'integer', range: 'in [0, 65535]', outside: ['-1', '65536'] },
+    '--max-concurrency': { kind: 'integer', range: 'in [1, 64]', outside: ['0', '65'] },
+    '--queue': { kind: 'integer', range: 'in [0, 100000]', outside: ['-1', '100001'] },
+    '--max-body': { kind: 'integer', range: 'in [1024, 1073741824]', outside: ['1023'] },
+    '--max-tokens': { kind: 'integer', range: 'in [1, 1048576]', outside: ['0'] },
+    '--timeout': { kind: 'integer', range: 'in [1, 86400]', outside: ['0', '86401'] },
+    '--threads': threads,
+  },
 };
 
 /** Values no numeric flag takes: hex, fractions for integers, overflow, non-numbers, nothing. */
@@ -132,6 +141,7 @@ const required: Readonly<Record<string, readonly string[]>> = {
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
   info: [],
+  serve: [missing],
 };
 
 /** Every command of the tree by path ('tokenizer train'), with its options that parse a number. */
@@ -228,7 +238,7 @@ describe('lmforge command-line errors', () => {
     const [none, bench] = await runAll([[], ['bench']], quick);
     assertUserError(
       none!,
-      'command: none given; expected one of tokenize, tokenizer, train, generate, finetune, chat, lora, eval, export, demo, bench, info',
+      'command: none given; expected one of tokenize, tokenizer, train, generate, serve, finetune, chat, lora, eval, export, demo, bench, info',
     );
     assert.match(none!.stderr, /^Usage: lmforge \[options\] \[command\]/);
     assert.equal(none!.stdout, '');
