@@ -8,7 +8,9 @@
  * over the packed panels with the B micro-panel held in L1 and the A block in L2. Packing
  * absorbs the transposes, so one micro-kernel serves all four combinations. Edge tiles run
  * the same kernel into a small buffer. Matrix-vector shapes (m == 1 or n == 1) skip the
- * packing and stream the matrix once (gemv_n / gemv_t), which is what a decode step needs;
+ * packing and stream the matrix once (gemv_n / gemv_t), which is what a decode step needs,
+ * and so do skinny products (m <= LMF_SKINNY_M: a batched decode step), one vector per row
+ * of A with the one-vector arithmetic, so that a row's result does not depend on m;
  * the dot form (y = M x, nn.Linear's x W^T) reads large matrices with the prefetch strategy
  * measured fastest for their shape on this host (tune.c).
  *
@@ -40,6 +42,11 @@
 #define MC (MR * MCF)
 #endif
 #define NR (2 * VW)
+/* Products with at most this many rows run as GEMVs over one read of B (batch invariance
+ * for batched decoding: src/generate/batch-engine.ts relies on it up to this batch). */
+#ifndef LMF_SKINNY_M
+#define LMF_SKINNY_M 64
+#endif
 #ifndef KC
 #define KC 256
 #endif
@@ -334,16 +341,43 @@ typedef struct {
   long incy;
   float alpha, beta;
   int strategy; /* LMF_GEMV_*, for trans == 0 */
+  long nx;       /* vectors: x + q * ldx -> y + q * ldy for q < nx (1 for a plain GEMV) */
+  long ldx, ldy;
 } gemv_job;
 
+/*
+ * Several vectors against one matrix (a skinny GEMM: a decode step of a few sequences), each
+ * output computed by exactly the arithmetic of the one-vector GEMV: a block of the matrix
+ * (4 rows of the dot form, a column block of the axpy form) is read once from memory and
+ * applied to every vector while it is in cache. Row r of the result therefore does not
+ * depend on how many rows the call has: batched decoding gives each sequence the bits it
+ * gets alone (batch invariance).
+ */
 static void gemv_task(void *ctx, long task, int tid) {
   (void)tid;
   const gemv_job *g = ctx;
   long o0 = task * g->chunk, o1 = o0 + g->chunk < g->out ? o0 + g->chunk : g->out;
-  if (g->trans)
-    gemv_t_cols(o0, o1, g->rows, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
-  else
-    gemv_n_rows(g->strategy, o0, o1, g->cols, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
+  if (g->trans) {
+    /* Column blocks narrower than gemv_t_cols' own keep the block in L2 for every vector;
+     * each output's sum over the rows runs in the same order whatever the block width. */
+    long step = g->nx == 1 ? o1 - o0 : 2048;
+    for (long j = o0; j < o1; j += step) {
+      long j1 = j + step < o1 ? j + step : o1;
+      for (long q = 0; q < g->nx; q++)
+        gemv_t_cols(j, j1, g->rows, g->M, g->ld, g->x + q * g->ldx, g->y + q * g->ldy, g->incy, g->alpha,
+                    g->beta);
+    }
+  } else {
+    /* Blocks of 4 rows, as gemv_n_rows takes them from o0 (a multiple of 4): the same rows
+     * run its 4-row loop and its tail loop as in a one-vector call. */
+    long step = g->nx == 1 ? o1 - o0 : 4;
+    for (long r = o0; r < o1; r += step) {
+      long r1 = r + step < o1 ? r + step : o1;
+      for (long q = 0; q < g->nx; q++)
+        gemv_n_rows(g->strategy, r, r1, g->cols, g->M, g->ld, g->x + q * g->ldx, g->y + q * g->ldy, g->incy,
+                    g->alpha, g->beta);
+    }
+  }
 }
 
 /* Matrices smaller than this are not timed: they sit in L2 or L3, where the prefetch hint
@@ -370,6 +404,7 @@ static int gemv_measure(const gemv_job *g0, long tasks) {
   float *y = malloc((size_t)g0->out * sizeof(float));
   if (y == NULL) return LMF_GEMV_KEEP;
   gemv_job g = *g0;
+  g.nx = 1;
   g.y = y;
   g.incy = 1;
   g.beta = 0;
@@ -412,17 +447,21 @@ static int gemv_strategy(const gemv_job *g, long tasks) {
 #define GEMV_TASKS_PER_THREAD 4
 #endif
 
-/* One matrix-vector product; x is copied to contiguous scratch when strided. */
+/* nx matrix-vector products with one matrix: vector q is x + q * ldx (elements incx apart,
+ * copied to contiguous scratch when strided), its result y + q * ldy. */
 static void gemv(int trans, long rows, long cols, const float *M, long ld, const float *x, long incx, float *y,
-                 long incy, float alpha, float beta) {
+                 long incy, float alpha, float beta, long nx, long ldx, long ldy) {
   long len = trans ? rows : cols;
   if (incx != 1) {
-    float *xs = lmf_scratch(3, (size_t)len);
+    float *xs = lmf_scratch(3, (size_t)(len * nx));
     if (xs == NULL) abort();
-    for (long i = 0; i < len; i++) xs[i] = x[i * incx];
+    for (long q = 0; q < nx; q++)
+      for (long i = 0; i < len; i++) xs[q * len + i] = x[q * ldx + i * incx];
     x = xs;
+    ldx = len;
   }
-  gemv_job g = {trans, rows, cols, trans ? cols : rows, 0, M, ld, x, y, incy, alpha, beta, LMF_GEMV_KEEP};
+  gemv_job g = {trans, rows,          cols, trans ? cols : rows, 0,  M,  ld, x, y, incy, alpha, beta,
+                LMF_GEMV_KEEP, nx, ldx, ldy};
   /* Several tasks per thread of at least GEMV_TASK_MACS multiply-adds each: a thread that
    * starts late (woken, or descheduled on a busy machine) then holds up at most one small
    * task instead of half the product. Row chunks are a multiple of the 4-row block (so
@@ -497,25 +536,27 @@ void LMF_FN(lmf_gemm)(const float *a, const float *b, float *c, const lmf_gemm_p
     scale_c(c, p);
     return;
   }
-  if (p->m == 1 || p->n == 1) {
+  /* Skinny products of activations by weights (transA == 0: a decode step's projections)
+   * take the GEMV arithmetic; a weight gradient (x^T dy, transA) keeps the blocked kernel. */
+  if ((p->m <= LMF_SKINNY_M && !p->transA) || p->m == 1 || p->n == 1) {
     for (long bi = 0; bi < p->batch; bi++) {
       const float *A = a + p->offA + bi * p->strideA;
       const float *B = b + p->offB + bi * p->strideB;
       float *C = c + p->offC + bi * p->strideC;
-      if (p->m == 1) {
-        /* C[0, j] = sum_p op(A)[0, p] op(B)[p, j]: M = B */
-        long incx = p->transA ? p->lda : 1;
-        if (p->transB)
-          gemv(0, p->n, p->k, B, p->ldb, A, incx, C, 1, p->alpha, p->beta);
-        else
-          gemv(1, p->k, p->n, B, p->ldb, A, incx, C, 1, p->alpha, p->beta);
-      } else {
+      if (p->n == 1 && p->m > 1) {
         /* C[i, 0] = sum_p op(A)[i, p] op(B)[p, 0]: M = A */
         long incx = p->transB ? 1 : p->ldb;
         if (p->transA)
-          gemv(1, p->k, p->m, A, p->lda, B, incx, C, p->ldc, p->alpha, p->beta);
+          gemv(1, p->k, p->m, A, p->lda, B, incx, C, p->ldc, p->alpha, p->beta, 1, 0, 0);
         else
-          gemv(0, p->m, p->k, A, p->lda, B, incx, C, p->ldc, p->alpha, p->beta);
+          gemv(0, p->m, p->k, A, p->lda, B, incx, C, p->ldc, p->alpha, p->beta, 1, 0, 0);
+      } else {
+        /* C[i, j] = sum_p op(A)[i, p] op(B)[p, j] for each of the m rows: M = B, x = row i of op(A) */
+        long incx = p->transA ? p->lda : 1, ldx = p->transA ? 1 : p->lda;
+        if (p->transB)
+          gemv(0, p->n, p->k, B, p->ldb, A, incx, C, 1, p->alpha, p->beta, p->m, ldx, p->ldc);
+        else
+          gemv(1, p->k, p->n, B, p->ldb, A, incx, C, 1, p->alpha, p->beta, p->m, ldx, p->ldc);
       }
     }
     return;

@@ -65,3 +65,17 @@ export {
   type SpeculativeStats,
 } from './speculative.js';
 export { promptLookupDraft, resolvePromptLookup, type PromptLookupOptions } from './prompt-lookup.js';
+export {
+  BatchEngine,
+  maxBatchRows,
+  prefillChunk,
+  type BatchEngineOptions,
+  type SequenceRequest,
+  type SequenceHandle,
+  type SequenceResult,
+  type EngineToken,
+  type TokenConstraint,
+  type SequenceFinish as EngineFinish,
+} from './batch-engine.js';
+export { PrefixCache, type PrefixCacheOptions, type PrefixCacheStats } from './prefix-cache.js';
+export { compileJsonSchema, checkJsonPrefix, jsonConstraint, type JsonNode } from './constrained-json.js';

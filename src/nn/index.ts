@@ -48,6 +48,7 @@ export {
   isCausal,
   paddingKeys,
   slidingWindowMask,
+  leftPaddingOf,
 } from './layers/attention-mask.js';
 export {
   Mlp,

@@ -201,6 +201,15 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--port': { kind: 'integer', range: 'in [0, 65535]', outside: ['-1', '65536'] },
     '--threads': threads,
   },
+  serve: {
+    '--port': { kind: 'integer', range: 'in [0, 65535]', outside: ['-1', '65536'] },
+    '--max-concurrency': { kind: 'integer', range: 'in [1, 64]', outside: ['0', '65'] },
+    '--queue': { kind: 'integer', range: 'in [0, 100000]', outside: ['-1', '100001'] },
+    '--max-body': { kind: 'integer', range: 'in [1024, 1073741824]', outside: ['1023'] },
+    '--max-tokens': { kind: 'integer', range: 'in [1, 1048576]', outside: ['0'] },
+    '--timeout': { kind: 'integer', range: 'in [1, 86400]', outside: ['0', '86401'] },
+    '--threads': threads,
+  },
 };
 
 /** Values no numeric flag takes: hex, fractions for integers, overflow, non-numbers, nothing. */
@@ -236,6 +245,7 @@ const required: Readonly<Record<string, readonly string[]>> = {
   'tokenizer train': [data, '--out', join(work, 'never')],
   info: [],
   studio: [missing],
+  serve: [missing],
 };
 
 /** Every command of the tree by path ('tokenizer train'), with its options that parse a number. */

@@ -52,6 +52,12 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./generate.js')).generateCommand,
   },
   {
+    name: 'serve',
+    usage: '[options] <model...>',
+    description: 'Serve models over an OpenAI-compatible HTTP API (chat, completions, embeddings, tools)',
+    load: async () => (await import('./serve.js')).serveCommand,
+  },
+  {
     name: 'finetune',
     usage: '[options] <dir>',
     description:

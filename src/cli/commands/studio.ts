@@ -27,7 +27,8 @@ interface StudioFlags extends ComputeFlags {
 }
 
 /** dist/studio, beside dist/src (this file is dist/src/cli/commands/studio.js). */
-const webRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'studio');
+/** The built web app (vite's output), shared with `serve --studio`. */
+export const webRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'studio');
 
 function uniqueId(name: string, taken: Set<string>): string {
   let id = name;

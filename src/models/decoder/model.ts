@@ -35,6 +35,8 @@ import {
   routerAuxLoss,
   sinusoidalTable,
   positionRows,
+  leftPaddingOf,
+  type AttentionMask,
   type MoeContext,
   type Projection,
 } from '../../nn/index.js';
@@ -202,7 +204,7 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       x = add(x, rows); // (B, T, C) + (T, C) or (B, T, C)
     }
     x = drop(x);
-    const mask = layerMaskOf(inputs.attentionMask, true);
+    const mask = maskOf(inputs.attentionMask, inputs.positions, T);
     const moe = this.#moeContext(training, outputs);
     const stack = body.blocks.run(
       x,
@@ -328,6 +330,22 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
 /** The (B, Tk) keys of a padding mask; null without one. */
 function paddingKeysOf(inputs: ModelInputs): Tensor | null {
   return inputs.attentionMask?.kind === 'padding' ? inputs.attentionMask.keys : null;
+}
+
+/**
+ * The contract's attention mask as the attention layers' mask kind, with the causal rule: a
+ * left-padded batch with each row's own positions attends row by row (batch invariance).
+ */
+function maskOf(
+  input: ModelInputs['attentionMask'],
+  positions: Tensor | undefined,
+  T: number,
+): AttentionMask | null {
+  if (input?.kind === 'padding' && positions !== undefined) {
+    const rows = leftPaddingOf(input.keys, positions, T);
+    if (rows !== null) return rows;
+  }
+  return layerMaskOf(input, true);
 }
 
 /**

@@ -11,7 +11,12 @@
  *   (-Infinity removes a key), optionally with the causal rule;
  * - segments: the document id of every key, (B, Tk) int32: a query sees only the keys of
  *   its own document, optionally with the causal rule (several conversations packed into
- *   one training row attend as if each were alone: a per-document causal mask).
+ *   one training row attend as if each were alone: a per-document causal mask);
+ * - leftPadding: causal, row b's keys start at column starts[b] (what came before is
+ *   padding) and its tokens sit at positions column - starts[b]. Attention runs row by row
+ *   over exactly the row's own keys, with RoPE at those positions, so every row gets the
+ *   bits it would get alone (batch invariance: continuous batching, batch-engine.ts); a
+ *   decoder turns a left-padding mask whose positions say so into this kind.
  * A causal mask may also carry a sliding window (Mistral; Beltagy et al., 2020): query i
  * sees only keys j > position(i) - window, i.e. its `window` latest keys, itself included,
  * as transformers' masking_utils (sliding_window_overlay: kv_idx > q_idx - sliding_window).
@@ -35,7 +40,8 @@ export type AttentionMask =
   | { readonly kind: 'bidirectional' }
   | { readonly kind: 'padding'; readonly keys: Tensor; readonly causal: boolean }
   | { readonly kind: 'additive'; readonly mask: Tensor; readonly causal: boolean }
-  | { readonly kind: 'segments'; readonly segments: Tensor; readonly causal: boolean };
+  | { readonly kind: 'segments'; readonly segments: Tensor; readonly causal: boolean }
+  | { readonly kind: 'leftPadding'; readonly starts: readonly number[] };
 
 export const causalMask: AttentionMask = { kind: 'causal' };
 export const bidirectionalMask: AttentionMask = { kind: 'bidirectional' };
@@ -54,7 +60,37 @@ export function isCausal(mask: AttentionMask): boolean {
     case 'additive':
     case 'segments':
       return mask.causal;
+    case 'leftPadding':
+      return true;
   }
+}
+
+/**
+ * The leftPadding mask equivalent to a causal padding mask `keys` (B, Tk) 0/1 over every key
+ * so far, for T new tokens at `positions` (B, T), when each row is padding then tokens
+ * (0...0 1...1) and its tokens sit at column - start; null otherwise (holes, right padding,
+ * shifted positions: the general additive path then runs).
+ */
+export function leftPaddingOf(keys: Tensor, positions: Tensor, T: number): AttentionMask | null {
+  if (keys.ndim !== 2 || positions.ndim !== 2) return null;
+  const [B, Tk] = keys.shape as [number, number];
+  if (positions.shape[0] !== B || positions.shape[1] !== T || Tk < T) return null;
+  const k = keys.values();
+  const p = positions.values();
+  const [kb, kt] = keys.strides as [number, number];
+  const [pb, pt] = positions.strides as [number, number];
+  const starts: number[] = [];
+  for (let b = 0; b < B; b++) {
+    let start = 0;
+    while (start < Tk && k[keys.offset + b * kb + start * kt] === 0) start++;
+    for (let j = start; j < Tk; j++) if (k[keys.offset + b * kb + j * kt] !== 1) return null;
+    for (let t = 0; t < T; t++) {
+      const column = Tk - T + t;
+      if (column >= start && p[positions.offset + b * pb + t * pt] !== column - start) return null;
+    }
+    starts.push(start);
+  }
+  return { kind: 'leftPadding', starts };
 }
 
 /**
@@ -120,6 +156,14 @@ export function maskOptions(
       case 'segments': {
         const additive = segmentsToAdditive(mask.segments, shape, dtype, `${where} segments mask`);
         return { causal: mask.causal, causalOffset, mask: additive, dropout };
+      }
+      case 'leftPadding': {
+        // The general path (probabilities to return, dropout): the padding keys removed.
+        const additive = TensorClass.empty([shape.B, 1, 1, shape.Tk], dtype, false);
+        const out = additive.floats();
+        out.fill(-Infinity);
+        mask.starts.forEach((start, b) => out.fill(0, b * shape.Tk + start, b * shape.Tk + shape.filled));
+        return { causal: true, causalOffset, mask: additive, dropout };
       }
     }
   })();

@@ -21,10 +21,11 @@
  * Tk keys attended.
  */
 import {
-  type Tensor,
+  Tensor,
   type FloatDType,
   type AttentionOptions as OpOptions,
   composedAttention,
+  concat,
   narrow,
   permute,
   reshape,
@@ -229,12 +230,18 @@ export class SelfAttention extends Module {
       k = splitHeads(this.k!.forward(x), nKV, hs, this.kNorm); // (B, nKV, T, hs)
       v = splitHeads(this.v!.forward(x), nKV, hs); // (B, nKV, T, hs)
     }
+    const mask = context.mask ?? causalMask;
+    const returnProbabilities = context.returnProbabilities ?? false;
+    if (mask.kind === 'leftPadding' && !returnProbabilities && context.attentionDropout === null) {
+      return {
+        output: this.out.forward(mergeHeads(this.#attendRows(q, k, v, mask.starts, context))),
+        probabilities: null,
+      }; // (B, T, C)
+    }
     if (context.rope !== null) {
       q = context.rope.apply(q, context.offset); // (B, nH, T, hs)
       k = context.rope.apply(k, context.offset); // (B, nKV, T, hs)
     }
-    const mask = context.mask ?? causalMask;
-    const returnProbabilities = context.returnProbabilities ?? false;
     let causalOffset = 0;
     let filled = T;
     if (context.cache !== null) {
@@ -266,5 +273,63 @@ export class SelfAttention extends Module {
     );
     const { y, probabilities } = attendHeads(q, k, v, options, returnProbabilities); // (B, nH, T, hs)
     return { output: this.out.forward(mergeHeads(y)), probabilities }; // (B, T, C)
+  }
+
+  /**
+   * The leftPadding mask's path: row b's tokens sit at positions column - starts[b], and it
+   * attends exactly its own keys [starts[b], offset + T), so each row runs the arithmetic of
+   * the same row alone in a batch of one (RoPE at its own positions, the same key count and
+   * tiling in the fused kernel). q (B, nH, T, hs), k, v (B, nKV, T, hs) before RoPE -> y (B, nH, T, hs).
+   */
+  #attendRows(q: Tensor, k: Tensor, v: Tensor, starts: readonly number[], context: AttentionContext): Tensor {
+    const [B, nH, T, hs] = q.shape as [number, number, number, number];
+    const row = (t: Tensor, b: number): Tensor => narrow(t, 0, b, 1); // (1, n, T, hs)
+    const rope = context.rope;
+    const offset = context.offset;
+    const filled = offset + T;
+    // Per row: the new columns that are padding (before its start), then its tokens.
+    const pads = starts.map((start) => Math.min(T, Math.max(0, start - offset)));
+    const qs: Tensor[] = [];
+    const ks: Tensor[] = [];
+    for (let b = 0; b < B; b++) {
+      const pad = pads[b]!;
+      const tokens = (t: Tensor): Tensor => narrow(row(t, b), 2, pad, T - pad); // (1, n, T - pad, hs)
+      const position = offset + pad - starts[b]!; // of the row's first new token
+      if (pad === T) {
+        qs.push(tokens(q));
+        ks.push(row(k, b));
+        continue;
+      }
+      qs.push(rope === null ? tokens(q) : rope.apply(tokens(q), position)); // (1, nH, T - pad, hs)
+      const kb = rope === null ? tokens(k) : rope.apply(tokens(k), position); // (1, nKV, T - pad, hs)
+      // The padding columns' keys are stored as they are: no query ever reads them.
+      ks.push(pad === 0 ? kb : concat([narrow(row(k, b), 2, 0, pad), kb], 2)); // (1, nKV, T, hs)
+    }
+    let keys: Tensor;
+    let values: Tensor;
+    if (context.cache !== null) {
+      context.cache.append(context.layer, B === 1 ? ks[0]! : concat(ks, 0), v);
+      ({ keys, values } = context.cache.buffers(context.layer)); // (B, nKV, maxT, hs)
+    } else {
+      keys = B === 1 ? ks[0]! : concat(ks, 0); // (B, nKV, T, hs)
+      values = v;
+    }
+    const ys: Tensor[] = [];
+    for (let b = 0; b < B; b++) {
+      const pad = pads[b]!;
+      const start = starts[b]!;
+      const zeros = pad === 0 ? null : Tensor.empty([1, nH, pad, hs], q.dtype); // padding queries give 0
+      if (pad === T) {
+        ys.push(zeros!);
+        continue;
+      }
+      const kb = narrow(row(keys, b), 2, start, filled - start); // (1, nKV, own keys, hs)
+      const vb = narrow(row(values, b), 2, start, filled - start); // (1, nKV, own keys, hs)
+      // Query i of the row's tokens is column offset + pad + i, key j column start + j.
+      const options = { causal: true, causalOffset: offset + pad - start, dropout: null };
+      const y = scaledDotProductAttention(qs[b]!, kb, vb, options); // (1, nH, T - pad, hs)
+      ys.push(zeros === null ? y : concat([zeros, y], 2)); // (1, nH, T, hs)
+    }
+    return B === 1 ? ys[0]! : concat(ys, 0); // (B, nH, T, hs)
   }
 }
