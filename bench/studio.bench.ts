@@ -31,7 +31,8 @@ const threads = Number(argument('--threads') ?? 2);
 const backend = useBackend(availableBackends().includes('native') ? 'native' : 'js');
 backend.setThreads(threads);
 
-const corpus = 'First Citizen:\nBefore we proceed any further, hear me speak.\nAll:\nSpeak, speak.\n';
+const corpus =
+  'garden: a plot of ground where plants are cultivated\nmusic: an artistic form of auditory communication\n';
 const tokenizer = CharTokenizer.fromText(corpus);
 const model = createModel(
   gpt2Preset({ vocabSize: tokenizer.vocabSize, nLayer: 6, nHead: 6, nEmbd: 384, blockSize: 256 }),

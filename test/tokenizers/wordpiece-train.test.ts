@@ -142,7 +142,7 @@ describe('WordPiece training equals HF WordPieceTrainer', () => {
     const json = JSON.stringify(trainWordPiece([text], options).toJSON());
     assert.equal(JSON.stringify(trainWordPiece([text], options).toJSON()), json);
     const tokens = tokensOf(trainWordPiece([text], options));
-    // "First Citizen:" opens the play: after the alphabet come ##i, ##r, ##s, ##t, then ##z.
+    // the play opens with its first speaker's name: after the alphabet come ##i, ##r, ##s, ##t, then ##z.
     const pieces = tokens.filter((token) => /^##.$/u.test(token)).slice(0, 5);
     assert.deepEqual(pieces, ['##i', '##r', '##s', '##t', '##z']);
   });
