@@ -16,6 +16,7 @@ import {
 import { UnknownCharacters, type ChatTemplate, type Tokenizer } from '../tokenizers/index.js';
 import {
   inspectRunFolder,
+  jsonlRecords,
   parsePrompt,
   readTextFile,
   type PolicyPrompt,
@@ -73,21 +74,7 @@ export async function loadAlignModel(dir: string): Promise<AlignModel> {
 export async function readJsonlObjects(
   path: string,
 ): Promise<{ fields: Record<string, unknown>; where: string }[]> {
-  const records: { fields: Record<string, unknown>; where: string }[] = [];
-  (await readTextFile(path)).split('\n').forEach((line, index) => {
-    if (line.trim() === '') return;
-    const where = `${path}:${index + 1}`;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      throw new FormatError('not valid JSON', { where, actual: (error as Error).message, cause: error });
-    }
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-      throw new FormatError('a line must hold a JSON object', { where, actual: line.slice(0, 80) });
-    }
-    records.push({ fields: record as Record<string, unknown>, where });
-  });
+  const records = jsonlRecords(await readTextFile(path), path);
   if (records.length === 0) throw new FormatError('the file holds no records', { where: path });
   return records;
 }

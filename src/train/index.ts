@@ -304,6 +304,7 @@ export {
   ratingsToPairs,
   wordnetPreferences,
   JsonlAppender,
+  jsonlRecords,
 } from './data/preferences.js';
 export {
   tokenizeResponse,

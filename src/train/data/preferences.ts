@@ -100,7 +100,10 @@ function parseMetadata(value: unknown, where: string): Record<string, unknown> |
 }
 
 /** The JSON objects of a JSONL text with their `file:line` (blank lines skipped). */
-function jsonlRecords(text: string, file: string): { fields: Record<string, unknown>; where: string }[] {
+export function jsonlRecords(
+  text: string,
+  file: string,
+): { fields: Record<string, unknown>; where: string }[] {
   const records: { fields: Record<string, unknown>; where: string }[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
