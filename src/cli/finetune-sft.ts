@@ -119,6 +119,30 @@ export interface ChatModel {
   added: readonly string[];
 }
 
+/**
+ * The tokenizer_config.json a fine-tune of `chat` writes: the base's own fields, then its
+ * chat template, special tokens (EOS: the template's, else its end of turn), added tokens
+ * and `context` as model_max_length.
+ */
+export function fineTunedTokenizerConfig(
+  chat: ChatModel,
+  endOfTurn: string | null,
+  context: number,
+): Record<string, unknown> {
+  const { template, tokenizer } = chat;
+  return {
+    ...chat.baseTokenizerConfig,
+    ...tokenizerConfigJson({
+      chatTemplate: template.source,
+      bosToken: template.bosToken,
+      eosToken: template.eosToken ?? endOfTurn,
+      padToken: (chat.baseTokenizerConfig['pad_token'] as string | null | undefined) ?? null,
+      addedTokens: addedTokensOf(tokenizer),
+      modelMaxLength: context,
+    }),
+  };
+}
+
 /** A base model folder made ready to chat: its own template, or a built-in one with its tokens added. */
 export async function chatModelFrom(dir: string, templateFlag: string | undefined): Promise<ChatModel> {
   const folder = await loadModelWithTokenizer(dir);
@@ -381,17 +405,7 @@ async function prepareSft(
     const generationConfig = generationConfigToHf(
       resolveGenerationConfig({ eosTokenIds: eosIds }, 'finetune', saved),
     );
-    const tokenizerConfig = {
-      ...chat.baseTokenizerConfig,
-      ...tokenizerConfigJson({
-        chatTemplate: template.source,
-        bosToken: template.bosToken,
-        eosToken: template.eosToken ?? format.endOfTurn,
-        padToken: (chat.baseTokenizerConfig['pad_token'] as string | null | undefined) ?? null,
-        addedTokens: addedTokensOf(tokenizer),
-        modelMaxLength: context,
-      }),
-    };
+    const tokenizerConfig = fineTunedTokenizerConfig(chat, format.endOfTurn, context);
     const tokenizerJson = tokenizer.toJSON();
     const saveModel = async (out: string): Promise<void> => {
       if (lora !== null)

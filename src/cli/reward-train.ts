@@ -22,7 +22,7 @@ import {
   type LoraModel,
 } from '../models/index.js';
 import { resolveLoraConfig, type Module } from '../nn/index.js';
-import { UnknownCharacters, addedTokensOf, tokenizerConfigJson } from '../tokenizers/index.js';
+import { UnknownCharacters } from '../tokenizers/index.js';
 import {
   RewardObjective,
   pairwiseAccuracy,
@@ -37,7 +37,7 @@ import {
   type RewardExample,
 } from '../train/index.js';
 import { ConfigError } from '../util/errors.js';
-import { chatModelFrom } from './finetune-sft.js';
+import { chatModelFrom, fineTunedTokenizerConfig } from './finetune-sft.js';
 import { checkOutFolder, type FinetuneFlags, type PreparedFinetune } from './finetune-run.js';
 import { loraTargetModules, loraTargetNames } from './lora-targets.js';
 import { warnUnknownCharacters } from './unknown-characters.js';
@@ -180,17 +180,7 @@ export async function prepareRewardTraining(dir: string, flags: RewardTrainFlags
       },
       'reward train',
     );
-    const tokenizerConfig = {
-      ...chat.baseTokenizerConfig,
-      ...tokenizerConfigJson({
-        chatTemplate: template.source,
-        bosToken: template.bosToken,
-        eosToken: template.eosToken ?? format.endOfTurn,
-        padToken: (chat.baseTokenizerConfig['pad_token'] as string | null | undefined) ?? null,
-        addedTokens: addedTokensOf(tokenizer),
-        modelMaxLength: context,
-      }),
-    };
+    const tokenizerConfig = fineTunedTokenizerConfig(chat, format.endOfTurn, context);
     const tokenizerJson = tokenizer.toJSON();
     const saveModel = async (out: string): Promise<void> => {
       if (lora === null) {

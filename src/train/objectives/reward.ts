@@ -17,20 +17,10 @@
  *
  * Legend: B pairs, T positions.
  */
-import {
-  Rng,
-  Tensor,
-  crossEntropy,
-  narrow,
-  noGrad,
-  reshape,
-  stack,
-  add,
-  type RngState,
-} from '../../tensor/index.js';
+import { Rng, Tensor, crossEntropy, narrow, noGrad, reshape, stack, add } from '../../tensor/index.js';
 import type { LanguageModel } from '../../models/index.js';
-import { ConfigError, FormatError } from '../../util/errors.js';
-import { shuffleInPlace } from '../data/shuffle.js';
+import { ConfigError } from '../../util/errors.js';
+import { ExampleBatches } from '../data/example-batches.js';
 import type { BatchSource, ForwardSettings, Objective, ObjectiveLoss, ObjectiveSplit } from './objective.js';
 
 /** A pair as token ids: prompt + chosen response, prompt + rejected response. */
@@ -120,85 +110,6 @@ export function rewardScores(
   ); // (2B, 1)
   const scores = reshape(logits!, [2 * batch.pairs]); // (2B)
   return { chosen: narrow(scores, 0, 0, batch.pairs), rejected: narrow(scores, 0, batch.pairs, batch.pairs) };
-}
-
-interface EpochState {
-  readonly epoch: number;
-  readonly batch: number;
-  readonly rng: RngState;
-}
-
-/** Batches of B pairs: every pair once per epoch, shuffled (training) or in order (validation). */
-class PairEpochs implements BatchSource<RewardBatch> {
-  readonly #examples: readonly RewardExample[];
-  readonly #batchSize: number;
-  readonly #padId: number;
-  readonly #shuffle: boolean;
-  #rng: Rng;
-  #epochStart: RngState;
-  #epoch = 0;
-  #batch = 0;
-  #order: number[];
-
-  constructor(
-    examples: readonly RewardExample[],
-    batchSize: number,
-    padId: number,
-    rng: Rng,
-    shuffle: boolean,
-  ) {
-    this.#examples = examples;
-    this.#batchSize = batchSize;
-    this.#padId = padId;
-    this.#shuffle = shuffle;
-    this.#rng = rng;
-    this.#epochStart = rng.getState();
-    this.#order = this.#plan();
-  }
-
-  #plan(): number[] {
-    const order = Array.from(this.#examples, (_, i) => i);
-    return this.#shuffle ? shuffleInPlace(order, this.#rng) : order;
-  }
-
-  get batchesPerEpoch(): number {
-    return Math.ceil(this.#examples.length / this.#batchSize);
-  }
-
-  next(): RewardBatch {
-    if (this.#batch === this.batchesPerEpoch) {
-      this.#epoch++;
-      this.#batch = 0;
-      this.#epochStart = this.#rng.getState();
-      this.#order = this.#plan();
-    }
-    const start = this.#batch++ * this.#batchSize;
-    return collateRewardBatch(this.#examples, this.#order.slice(start, start + this.#batchSize), this.#padId);
-  }
-
-  getState(): EpochState {
-    return { epoch: this.#epoch, batch: this.#batch, rng: this.#epochStart };
-  }
-
-  setState(state: unknown): void {
-    const s = state as Partial<EpochState> | null;
-    if (
-      typeof s !== 'object' ||
-      s === null ||
-      !Number.isInteger(s.epoch) ||
-      !Number.isInteger(s.batch) ||
-      s.rng === undefined
-    ) {
-      throw new FormatError('the reward batch state is not {epoch, batch, rng}', {
-        where: 'trainer_state.json: rng.sampler',
-      });
-    }
-    this.#rng = Rng.fromState(s.rng);
-    this.#epochStart = s.rng;
-    this.#order = this.#plan();
-    this.#epoch = s.epoch!;
-    this.#batch = s.batch!;
-  }
 }
 
 export interface RewardData {
@@ -319,7 +230,10 @@ export class RewardObjective implements Objective<RewardBatch> {
   batches(split: ObjectiveSplit, rng: Rng): BatchSource<RewardBatch> {
     const { batchSize, padId } = this.#data;
     const examples = split === 'train' ? this.#data.train : this.#data.val;
-    return new PairEpochs(examples, batchSize, padId, rng, split === 'train');
+    // Every pair once per epoch, shuffled (training) or in order (validation).
+    return new ExampleBatches(examples.length, { batchSize, shuffle: split === 'train' }, rng, (indices) =>
+      collateRewardBatch(examples, indices, padId),
+    );
   }
 
   loss(model: LanguageModel, batch: RewardBatch, settings: ForwardSettings): ObjectiveLoss {
