@@ -55,6 +55,7 @@ import {
   splitTokens,
 } from '../src/train/index.js';
 import { repoRoot, runPythonPeer, shakespearePath } from './peer.js';
+import { emit, median, round, say } from './report.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): number | undefined => {
@@ -64,10 +65,6 @@ const flag = (name: string): number | undefined => {
 const quick = argv.includes('--quick');
 const seconds = flag('--seconds') ?? (quick ? 20 : 120);
 const threads = flag('--threads') ?? 2;
-const say = (text: string): void => void process.stderr.write(text + '\n');
-const emit = (record: Record<string, unknown>): void =>
-  void process.stdout.write(JSON.stringify(record) + '\n');
-const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 
 if (availableBackends().includes('native')) useBackend('native');
 currentBackend().setThreads(threads);
@@ -114,11 +111,6 @@ async function accuracyVsShots(scorer: Scorer): Promise<Measured['accuracy']> {
     }
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Trains `config` for the budget and measures it. */

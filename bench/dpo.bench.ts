@@ -28,6 +28,7 @@ import {
   type TokenizedPair,
 } from '../src/train/index.js';
 import { repoRoot, runPythonPeer } from './peer.js';
+import { argument, emit, median, round, say } from './report.js';
 
 const shape = {
   dim: 288,
@@ -39,19 +40,6 @@ const shape = {
   time: 128,
   response: 64,
 } as const;
-const argument = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
-const say = (text: string): void => void process.stderr.write(text + '\n');
-const emit = (record: Record<string, unknown>): void =>
-  void process.stdout.write(JSON.stringify(record) + '\n');
-const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 const model = () =>
   createModel(

@@ -20,6 +20,7 @@ import { createModel, llamaPreset, withLora, type LanguageModel } from '../src/m
 import { CharTokenizer } from '../src/tokenizers/index.js';
 import { Trainer, resolveTrainOptions } from '../src/train/index.js';
 import { repoRoot, runPythonPeer } from './peer.js';
+import { argument, emit, median, round, say } from './report.js';
 
 const shape = {
   dim: 288,
@@ -31,19 +32,6 @@ const shape = {
   time: 128,
   rank: 8,
 } as const;
-const argument = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
-const say = (text: string): void => void process.stderr.write(text + '\n');
-const emit = (record: Record<string, unknown>): void =>
-  void process.stdout.write(JSON.stringify(record) + '\n');
-const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** One configuration, in this process: ms per step, parameters, optimizer bytes, peak RSS. */
 function child(mode: 'lora' | 'full', threads: number, iters: number): void {
