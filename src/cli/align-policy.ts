@@ -107,7 +107,21 @@ export interface PolicyOutcome {
   readonly total: number;
 }
 
-/** Runs `align rloo|grpo` and writes --out. */
+/** What a policy optimisation runs on: the training and held-out prompts, and the reward. */
+export interface PolicyInputs {
+  readonly train: readonly PolicyPrompt[];
+  readonly val: readonly PolicyPrompt[];
+  readonly reward: Reward;
+  /** Where the reward comes from (for errors): the --reward-fn file, --reward folder, or a name. */
+  readonly rewardWhere: string;
+  /** Releases the reward (a reward model's weights). */
+  readonly dispose: () => void;
+}
+
+/** The flags the run itself reads (the inputs come from PolicyInputs). */
+export type PolicyRunFlags = Omit<PolicyFlags, 'prompts' | 'reward' | 'rewardFn' | 'val'>;
+
+/** Runs `align rloo|grpo`: --out checked, --prompts / --val and the reward read, then optimisePolicy. */
 export async function runPolicyOptimisation(
   kind: AdvantageKind,
   dir: string,
@@ -120,7 +134,27 @@ export async function runPolicyOptimisation(
     flags.val === undefined ? null : await readPromptsJsonl(flags.val),
     flags.prompts,
   );
-  const { reward, dispose: disposeReward } = await rewardOf(flags);
+  const { reward, dispose } = await rewardOf(flags);
+  return optimisePolicy(kind, dir, flags, {
+    ...split,
+    reward,
+    rewardWhere: flags.rewardFn ?? flags.reward ?? '--reward',
+    dispose,
+  });
+}
+
+/**
+ * RLOO / GRPO of the model folder `dir` on `inputs` (disposed at the end): the held-out mean
+ * reward before and after, progress per step, and the result written to flags.out.
+ */
+export async function optimisePolicy(
+  kind: AdvantageKind,
+  dir: string,
+  flags: PolicyRunFlags,
+  inputs: PolicyInputs,
+): Promise<PolicyOutcome> {
+  const { reward, dispose: disposeReward } = inputs;
+  const split = { train: inputs.train, val: inputs.val };
   let base: AlignModel;
   try {
     base = await loadAlignModel(dir);
@@ -206,7 +240,7 @@ export async function runPolicyOptimisation(
     }
     if (updates === 0) {
       throw new ConfigError('the reward scored too few completions for any update (every step was skipped)', {
-        where: flags.rewardFn ?? flags.reward ?? '--reward',
+        where: inputs.rewardWhere,
         hint: 'the warnings above give each reason; nothing was written',
       });
     }

@@ -110,12 +110,16 @@ export function demoCommand(): Command {
   const command = new Command('demo')
     .option('--minutes <x>', 'training time budget (--lifecycle: of the whole run)', real({ above: 0 }), 3)
     .option('--iters <n>', 'training steps (default: fitted to --minutes)', integer({ min: 1 }))
-    .option('--out <dir>', 'run folder (--lifecycle also writes DIR-sft, DIR-rm and DIR-dpo)', 'runs/demo')
+    .option(
+      '--out <dir>',
+      'run folder (--lifecycle also writes DIR-sft, DIR-rm, DIR-dpo and DIR-rloo)',
+      'runs/demo',
+    )
     .option('--prompt <text...>', 'prompts to complete after training', ['music:', 'house:', 'to run:'])
     .option('--cache-dir <dir>', 'token cache folder (default ~/.cache/lmforge)')
     .option(
       '--lifecycle',
-      'the whole lifecycle on the built-in data: pre-train, SFT, reward model, DPO, with before/after answers',
+      'the whole lifecycle on the built-in data: pre-train, SFT, reward model, DPO, RLOO, with before/after answers',
     );
   return addComputeOptions(command).action(async (flags: DemoFlags) => {
     const backend = applyComputeOptions(flags);
