@@ -85,6 +85,10 @@ export interface TrainerState {
     /** The objective's metrics at that evaluation (absent: none). */
     readonly metrics?: Readonly<Record<string, number>>;
   } | null;
+  /** Steps skipped for a non-finite loss or gradient (options.onNonfinite 'skip'); absent in older runs: 0. */
+  readonly skippedSteps?: number;
+  /** How many of the last steps were skipped in a row (for options.maxSkips); absent: 0. */
+  readonly consecutiveSkips?: number;
   /** Why the run ended; null while it runs (a checkpoint at an evaluation). */
   readonly stopReason: StopReason | null;
 }
@@ -313,13 +317,18 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   await recoverRunFolder(dir);
   const state = await readTrainerState(dir);
-  const optimizer = await readOptimizerState(dir, state.step);
+  const optimizer = await readOptimizerState(dir, optimizerUpdates(state));
   const { model, config } = await loadModelFolder(dir);
   const tokenizer = await loadTokenizer(dir);
   return { model, config, tokenizer, optimizer, state };
 }
 
-/** A run folder's optimizer.safetensors, which must belong to the checkpoint of `step`. */
+/** The optimizer updates a checkpoint's steps made: its step count less the skipped steps. */
+export function optimizerUpdates(state: Pick<TrainerState, 'step' | 'skippedSteps'>): number {
+  return state.step - (state.skippedSteps ?? 0);
+}
+
+/** A run folder's optimizer.safetensors, which must have made `step` updates (optimizerUpdates of its trainer state). */
 export async function readOptimizerState(dir: string, step: number): Promise<AdamWStateDict> {
   const file = await readSafetensorsFile(join(dir, optimizerFile));
   const saved = Number(file.metadata['step']);
