@@ -104,6 +104,8 @@ async function memory(): Promise<void> {
       `peak ${mib(peakRss)}), V8 heap ${mib(warm.heap)} -> ${mib(last.heap)} MiB (${mib(last.heap - warm.heap)} MiB), ` +
       `buffer pool ${mib(warm.pool)} -> ${mib(last.pool)} MiB; ${seconds.toFixed(0)} s`,
   );
+  const quarters = [0.25, 0.5, 0.75, 1].map((q) => samples.find((s) => s.step >= q * steps)!);
+  say(`memory: RSS at ${quarters.map((s) => `step ${s.step} ${mib(s.rss)} MiB`).join(', ')}`);
   emit({
     bench: 'crash-memory',
     steps,
@@ -114,6 +116,7 @@ async function memory(): Promise<void> {
     heap_mib: [mib(warm.heap), mib(last.heap)],
     heap_growth_mib: mib(last.heap - warm.heap),
     pool_mib: [mib(warm.pool), mib(last.pool)],
+    rss_mib_by_step: Object.fromEntries(samples.map((s) => [s.step, mib(s.rss)])),
     seconds: round(seconds, 1),
   });
 }

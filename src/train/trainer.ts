@@ -186,12 +186,27 @@ export function trainingBatchRng(seed: number): Rng {
   return new Rng(seed + 2 ** 32);
 }
 
-/** Runs a file operation on the run folder; a failure (disk full, permissions) is an IoError naming it. */
-async function runFolderIo(dir: string, what: string, operation: () => Promise<unknown>): Promise<void> {
+/**
+ * Runs a file operation on the run folder; a failure (disk full, permissions) is an IoError
+ * naming it and, when the run has one, the checkpoint on disk (`checkpointStep`).
+ */
+async function runFolderIo(
+  dir: string,
+  what: string,
+  operation: () => Promise<unknown>,
+  checkpointStep: number | null = null,
+): Promise<void> {
   try {
     await operation();
   } catch (error) {
-    throw new IoError(`cannot ${what} (${(error as Error).message})`, { where: dir, cause: error });
+    const kept = checkpointStep === null ? '' : `; the checkpoint of step ${checkpointStep} is intact`;
+    throw new IoError(`cannot ${what} (${(error as Error).message})${kept}`, {
+      where: dir,
+      cause: error,
+      ...(checkpointStep === null
+        ? {}
+        : { hint: 'once the disk has room again, continue the run with --resume' }),
+    });
   }
 }
 
@@ -468,7 +483,12 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       this.#pendingLog.push(line);
       return;
     }
-    await runFolderIo(dir, `append to ${logFile}`, () => appendFile(join(dir, logFile), line));
+    await runFolderIo(
+      dir,
+      `append to ${logFile}`,
+      () => appendFile(join(dir, logFile), line),
+      this.#checkpointStep,
+    );
   }
 
   /** Drops log lines past the checkpoint's step (written after it, before a crash). */
