@@ -18,6 +18,7 @@ import {
 import type { Tokenizer } from '../tokenizers/index.js';
 import {
   loadCheckpoint,
+  optimizerUpdates,
   readOptimizerState,
   readTrainerState,
   resolveTrainOptions,
@@ -117,7 +118,7 @@ export async function prepareLabeled<O extends Objective>(
         model: model as LoadedCheckpoint['model'],
         config: model.config as LoadedCheckpoint['config'],
         tokenizer,
-        optimizer: await readOptimizerState(flags.out, state.step),
+        optimizer: await readOptimizerState(flags.out, optimizerUpdates(state)),
         state,
       };
     } else {

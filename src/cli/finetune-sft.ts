@@ -54,6 +54,7 @@ import {
   loadCheckpoint,
   prepareChatExamples,
   readChatJsonl,
+  optimizerUpdates,
   readOptimizerState,
   readTrainerState,
   resolveTrainOptions,
@@ -369,7 +370,7 @@ async function prepareSft(
         model: chat.model,
         config: chat.model.config,
         tokenizer,
-        optimizer: await readOptimizerState(flags.out, state.step),
+        optimizer: await readOptimizerState(flags.out, optimizerUpdates(state)),
         state,
       };
     } else if (own.lora !== undefined) {

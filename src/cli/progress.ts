@@ -58,6 +58,9 @@ export function createTrainProgress(iters: number, startStep: number): TrainProg
                 .join(''),
           );
           break;
+        case 'skip':
+          line(`step ${event.step}: skipped, ${event.reason} (${event.skippedSteps} skipped so far)`);
+          break;
         case 'checkpoint':
           line(`step ${event.step}: checkpoint saved to ${event.dir}`);
           break;

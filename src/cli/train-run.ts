@@ -10,7 +10,8 @@
  * a failure, divergence or interrupt before then leaves it bit-identical.
  *
  * Resuming accepts every flag equal to the checkpoint's (the same command line with --resume
- * added); only --iters, --eval-every, --eval-iters and --early-stop may change. Data paths are
+ * added); only --iters, --eval-every, --eval-iters, --early-stop, --on-nonfinite and --max-skips
+ * may change. Data paths are
  * stored absolute; runs written before that hold paths relative to the directory they ran in,
  * and those are still read relative to the current directory.
  */
@@ -122,7 +123,14 @@ const log = (text: string): void => {
 };
 
 /** Options that may change when resuming; every other flag must equal the checkpoint's. */
-const resumable = new Set<string>(['iters', 'evalEvery', 'evalIters', 'earlyStopPatience']);
+const resumable = new Set<string>([
+  'iters',
+  'evalEvery',
+  'evalIters',
+  'earlyStopPatience',
+  'onNonfinite',
+  'maxSkips',
+]);
 
 /** The command-line flag of an option or model field (`batchSize` -> `--batch-size`). */
 const flagOf = (key: string): string =>
@@ -187,7 +195,7 @@ function checkResumeFlags(request: TrainRequest, checkpoint: LoadedCheckpoint): 
   if (changes.length > 0) {
     throw new ConfigError(`these flags differ from the checkpoint's: ${changes.join('; ')}`, {
       where: '--resume',
-      hint: 'only --iters, --eval-every, --eval-iters and --early-stop may change on resume; start a new run (--force) to change the others',
+      hint: 'only --iters, --eval-every, --eval-iters, --early-stop, --on-nonfinite and --max-skips may change on resume; start a new run (--force) to change the others',
     });
   }
 }
@@ -506,6 +514,7 @@ export function summaryJson(
     step: summary.step,
     stop_reason: summary.stopReason,
     best_val_loss: summary.bestValLoss,
+    skipped_steps: summary.skippedSteps,
     // The objective's metrics at the last evaluation (masked-LM: val_masked_accuracy).
     ...summary.metrics,
     out,

@@ -10,10 +10,10 @@
  * lies in the shard its entry names, and no shard holds a tensor the index does not list or
  * lists elsewhere. The result reads like one file (SafetensorsReader).
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { TypedArray } from '../tensor/index.js';
 import { FormatError } from '../util/errors.js';
+import { fileCaps, readTextCapped } from '../util/read-capped.js';
 import { findDuplicateKey } from './json-duplicate-key.js';
 import type { SafetensorsEntry } from './safetensors-header.js';
 import {
@@ -118,12 +118,11 @@ export async function openSafetensorsIndex(
   indexPath: string,
   options: ReadSafetensorsOptions = {},
 ): Promise<ShardedSafetensorsReader> {
-  let text: string;
-  try {
-    text = await readFile(indexPath, 'utf8');
-  } catch (error) {
-    throw new FormatError('cannot read file', { where: indexPath, cause: error });
-  }
+  const text = await readTextCapped(
+    indexPath,
+    fileCaps.index,
+    (cause) => new FormatError('cannot read file', { where: indexPath, cause }),
+  );
   const weightMap = parseSafetensorsIndex(text, indexPath);
   const dir = dirname(indexPath);
   const shards = [...new Set(weightMap.values())];

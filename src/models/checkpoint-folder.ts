@@ -11,7 +11,7 @@
  * with tie_word_embeddings true: ignored, as transformers ties it to the embedding after
  * loading).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -25,6 +25,7 @@ import {
 } from '../io/index.js';
 import type { Tensor, TypedArray } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { fileCaps, readTextCapped } from '../util/read-capped.js';
 import { FormatError } from '../util/errors.js';
 import { checkpointFromParameters, matchCheckpoint } from './checkpoint-match.js';
 import type { LanguageModel } from './model.js';
@@ -124,12 +125,11 @@ export async function saveModelFolder(
 }
 
 async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new FormatError('cannot read file', { where: path, cause: error, hint: 'is this a model folder?' });
-  }
+  const text = await readTextCapped(
+    path,
+    fileCaps.config,
+    (cause) => new FormatError('cannot read file', { where: path, cause, hint: 'is this a model folder?' }),
+  );
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

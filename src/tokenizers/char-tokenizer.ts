@@ -4,6 +4,7 @@
  * which Hugging Face `tokenizers` loads and encodes identically.
  */
 import { TokenizerError } from '../util/errors.js';
+import { overBudget, tokenBudget } from './token-budget.js';
 import type { TypedIds } from './post-processors.js';
 import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, Tokenizer } from './tokenizer.js';
 
@@ -40,6 +41,7 @@ export class CharTokenizer implements Tokenizer {
   encode(text: string, options?: EncodeOptions): number[] {
     const ids: number[] = [];
     const unknown = options?.unknown;
+    const budget = tokenBudget(options);
     let offset = 0;
     for (const char of text) {
       const id = this.index.get(char);
@@ -56,6 +58,7 @@ export class CharTokenizer implements Tokenizer {
         });
       }
       ids.push(id);
+      if (ids.length > budget) throw overBudget(budget);
       offset += char.length;
     }
     return ids;

@@ -18,6 +18,7 @@ import type {
 } from './tokenizer.js';
 import type { UnknownCharacters } from './unknown-characters.js';
 import { decodeUtf8, wellFormed } from './utf8.js';
+import { overBudget, tokenBudget } from './token-budget.js';
 
 /** GGUF token types (tokenizer.ggml.token_type; llama.h's llama_token_type). */
 export const tokenTypes = {
@@ -101,6 +102,7 @@ export abstract class LlamaVocabTokenizer implements Tokenizer {
    */
   encode(text: string, options: EncodeOptions = {}): number[] {
     const ids: number[] = [];
+    const budget = tokenBudget(options);
     const addSpecial = options.addSpecialTokens !== false;
     if (addSpecial && this.base.addBos && this.bosId !== undefined) ids.push(this.bosId);
     let afterSpecial = true;
@@ -111,9 +113,11 @@ export abstract class LlamaVocabTokenizer implements Tokenizer {
         continue;
       }
       this.encodeFragment(fragment.text, afterSpecial, ids, options.unknown);
+      if (ids.length > budget) throw overBudget(budget);
       afterSpecial = false;
     }
     if (addSpecial && this.base.addEos && this.eosId !== undefined) ids.push(this.eosId);
+    if (ids.length > budget) throw overBudget(budget);
     return ids;
   }
 

@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, FormatError } from '../util/errors.js';
+import { fileCaps, readTextCapped } from '../util/read-capped.js';
 import { PipelineTokenizer } from './pipeline-tokenizer.js';
 import { CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN } from './split-patterns.js';
 import { parseRankTable, tiktokenSpec } from './tiktoken-files.js';
@@ -137,11 +138,10 @@ export async function loadTokenizer(pathOrName: string): Promise<Tokenizer> {
     });
   }
   if (info.isDirectory()) path = join(path, 'tokenizer.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new FormatError('cannot read tokenizer.json', { where: path, cause: error });
-  }
+  const text = await readTextCapped(
+    path,
+    fileCaps.tokenizer,
+    (cause) => new FormatError('cannot read tokenizer.json', { where: path, cause }),
+  );
   return new PipelineTokenizer(parseTokenizerJson(text, path));
 }

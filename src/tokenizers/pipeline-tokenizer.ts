@@ -29,6 +29,7 @@ import { byteStreamDecoder, windowStreamDecoder } from './stream-decoder.js';
 import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, Tokenizer } from './tokenizer.js';
 import { UnigramModel, type UnigramOptions } from './unigram-model.js';
 import type { UnknownCharacters } from './unknown-characters.js';
+import { overBudget, tokenBudget } from './token-budget.js';
 import { binaryToBytes, decodeUtf8, wellFormed } from './utf8.js';
 import { WordPieceModel, type WordPieceOptions } from './wordpiece-model.js';
 
@@ -176,33 +177,39 @@ export class PipelineTokenizer implements Tokenizer {
     const allowed =
       options.allowedSpecial ?? (byDefault && this.specialsInText === 'encode' ? 'all' : new Set<string>());
     const disallowed = options.disallowedSpecial ?? 'all';
+    const budget = tokenBudget(options);
     const ids: number[] = [];
     for (const segment of this.matcher.split(wellFormed(text), allowed, disallowed)) {
       if (segment.kind === 'token') {
         ids.push(segment.id);
+        if (ids.length > budget) throw overBudget(budget);
         continue;
       }
       const normalized = this.normalize(segment.text);
       if (!this.matcher.hasNormalized) {
-        this.encodeNormalized(normalized, segment.atStart, ids, options.unknown);
+        this.encodeNormalized(normalized, segment.atStart, ids, options.unknown, budget);
         continue;
       }
       const pieces: Segment[] = [];
       this.matcher.splitNormalized(normalized, segment.atStart, allowed, disallowed, pieces);
       for (const piece of pieces) {
         if (piece.kind === 'token') ids.push(piece.id);
-        else this.encodeNormalized(piece.text, piece.atStart, ids, options.unknown);
+        else this.encodeNormalized(piece.text, piece.atStart, ids, options.unknown, budget);
+        if (ids.length > budget) throw overBudget(budget);
       }
     }
-    return options.addSpecialTokens === false ? ids : postProcess(this.spec.postProcessor, ids);
+    const all = options.addSpecialTokens === false ? ids : postProcess(this.spec.postProcessor, ids);
+    if (all.length > budget) throw overBudget(budget);
+    return all;
   }
 
-  /** Pre-tokenize normalized text and run the model on each word, appending ids. */
+  /** Pre-tokenize normalized text and run the model on each word, appending ids (at most `budget` in all). */
   private encodeNormalized(
     normalized: string,
     atStart: boolean,
     ids: number[],
     unknown: UnknownCharacters | undefined,
+    budget = Infinity,
   ): void {
     const regex = this.preTokenizer.singleRegex;
     if (regex !== undefined) {
@@ -210,7 +217,10 @@ export class PipelineTokenizer implements Tokenizer {
       const model = this.model;
       if (!this.preTokenizer.gapsAreWords) {
         const words = normalized.match(regex) ?? [];
-        for (let i = 0; i < words.length; i++) model.encodeWord(words[i] as string, ids, unknown);
+        for (let i = 0; i < words.length; i++) {
+          model.encodeWord(words[i] as string, ids, unknown);
+          if (ids.length > budget) throw overBudget(budget);
+        }
         return;
       }
       let last = 0;
@@ -223,13 +233,17 @@ export class PipelineTokenizer implements Tokenizer {
           continue;
         }
         model.encodeWord(word, ids, unknown);
+        if (ids.length > budget) throw overBudget(budget);
         last = match.index + word.length;
       }
       if (last < normalized.length) model.encodeWord(normalized.slice(last), ids, unknown);
       return;
     }
     const words = this.preTokenizer.split(normalized, atStart);
-    for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i] as string, ids, unknown);
+    for (let i = 0; i < words.length; i++) {
+      this.model.encodeWord(words[i] as string, ids, unknown);
+      if (ids.length > budget) throw overBudget(budget);
+    }
   }
 
   /**

@@ -31,6 +31,12 @@ export interface EncodeOptions {
    * Face drops them). CharTokenizer, which otherwise throws on them, drops and counts them too.
    */
   readonly unknown?: UnknownCharacters | undefined;
+  /**
+   * A token budget for untrusted input: more ids than this is a TokenizerError, raised while
+   * encoding (checked after each word, before the rest of the text is encoded), the
+   * post-processor's BOS/EOS included. Default: no limit.
+   */
+  readonly maxTokens?: number;
 }
 
 /**

@@ -20,7 +20,7 @@
  * held in memory, until its first checkpoint, which is swapped in as above with that log
  * instead of the old one; a failure or interrupt before then leaves the old run as it was.
  */
-import { cp, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { RngState } from '../tensor/index.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../io/index.js';
@@ -34,6 +34,7 @@ import {
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { ConfigError, FormatError, IoError } from '../util/errors.js';
 import { syncFolder, writeFileAtomic } from '../util/atomic-file.js';
+import { fileCaps, readTextCapped } from '../util/read-capped.js';
 import type { AdamWStateDict } from './optim/adamw.js';
 import type { TrainOptions } from './options.js';
 import type { DataSource } from './data/dataset.js';
@@ -85,6 +86,10 @@ export interface TrainerState {
     /** The objective's metrics at that evaluation (absent: none). */
     readonly metrics?: Readonly<Record<string, number>>;
   } | null;
+  /** Steps skipped for a non-finite loss or gradient (options.onNonfinite 'skip'); absent in older runs: 0. */
+  readonly skippedSteps?: number;
+  /** How many of the last steps were skipped in a row (for options.maxSkips); absent: 0. */
+  readonly consecutiveSkips?: number;
   /** Why the run ended; null while it runs (a checkpoint at an evaluation). */
   readonly stopReason: StopReason | null;
 }
@@ -206,6 +211,7 @@ async function saveError(dir: string, step: number, cause: Error & { code: strin
   return new IoError(`could not save the checkpoint of step ${step} (${cause.message}); ${now}`, {
     where: dir,
     cause,
+    ...(onDisk === null ? {} : { hint: 'once the disk has room again, continue the run with --resume' }),
   });
 }
 
@@ -283,16 +289,16 @@ export interface LoadedCheckpoint {
 /** Reads trainer_state.json, checking its kind and fields. */
 export async function readTrainerState(dir: string): Promise<TrainerState> {
   const path = join(dir, trainerStateFile);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new FormatError('no trainer state in this folder', {
-      where: path,
-      hint: 'resume needs a run folder written by `lmforge train`',
-      cause: error,
-    });
-  }
+  const text = await readTextCapped(
+    path,
+    fileCaps.config,
+    (cause) =>
+      new FormatError('no trainer state in this folder', {
+        where: path,
+        hint: 'resume needs a run folder written by `lmforge train`',
+        cause,
+      }),
+  );
   let state: TrainerState;
   try {
     state = JSON.parse(text) as TrainerState;
@@ -313,13 +319,18 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   await recoverRunFolder(dir);
   const state = await readTrainerState(dir);
-  const optimizer = await readOptimizerState(dir, state.step);
+  const optimizer = await readOptimizerState(dir, optimizerUpdates(state));
   const { model, config } = await loadModelFolder(dir);
   const tokenizer = await loadTokenizer(dir);
   return { model, config, tokenizer, optimizer, state };
 }
 
-/** A run folder's optimizer.safetensors, which must belong to the checkpoint of `step`. */
+/** The optimizer updates a checkpoint's steps made: its step count less the skipped steps. */
+export function optimizerUpdates(state: Pick<TrainerState, 'step' | 'skippedSteps'>): number {
+  return state.step - (state.skippedSteps ?? 0);
+}
+
+/** A run folder's optimizer.safetensors, which must have made `step` updates (optimizerUpdates of its trainer state). */
 export async function readOptimizerState(dir: string, step: number): Promise<AdamWStateDict> {
   const file = await readSafetensorsFile(join(dir, optimizerFile));
   const saved = Number(file.metadata['step']);

@@ -5,6 +5,7 @@ export { clipScale, globalGradNorm, type ClipResult } from './optim/clip.js';
 export {
   type TrainOptions,
   type ScheduleName,
+  type NonfinitePolicy,
   defaultTrainOptions,
   defaultWarmup,
   resolveTrainOptions,
@@ -45,6 +46,7 @@ export {
   loadCheckpoint,
   readTrainerState,
   readOptimizerState,
+  optimizerUpdates,
   recoverRunFolder,
   inspectRunFolder,
   trainerStateFile,
@@ -55,6 +57,7 @@ export {
   Trainer,
   trainingBatchRng,
   type TrainEvent,
+  type StepResult,
   type TrainSummary,
   type TrainerInit,
   type TrainerData,

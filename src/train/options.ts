@@ -39,7 +39,17 @@ export interface TrainOptions {
   readonly schedule: ScheduleName;
   /** eps of the label-smoothed cross-entropy, in [0, 1) (0: none). */
   readonly labelSmoothing: number;
+  /**
+   * What a non-finite training loss or gradient norm does: 'stop' the run (a DivergenceError
+   * naming the step), or 'skip' the step (no update; counted and logged) until maxSkips
+   * steps in a row were skipped, which stops the run.
+   */
+  readonly onNonfinite: NonfinitePolicy;
+  /** With onNonfinite 'skip': consecutive skipped steps that stop the run. */
+  readonly maxSkips: number;
 }
+
+export type NonfinitePolicy = 'stop' | 'skip';
 
 export type ScheduleName = 'cosine' | 'inverse-sqrt';
 
@@ -72,6 +82,8 @@ export const defaultTrainOptions: TrainOptions = {
   wholeWordMasking: false,
   schedule: 'cosine',
   labelSmoothing: 0,
+  onNonfinite: 'stop',
+  maxSkips: 10,
 };
 
 type Raw = { readonly [K in keyof TrainOptions]?: TrainOptions[K] | undefined };
@@ -110,6 +122,7 @@ export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOpti
   int('evalEvery', 1);
   int('evalIters', 1);
   int('seed', 0);
+  int('maxSkips', 1);
   real('lr', (v) => v > 0, '> 0');
   real('minLr', (v) => v >= 0 && v <= o.lr, 'in [0, lr]');
   real('beta1', (v) => v >= 0 && v < 1, 'in [0, 1)');
@@ -124,6 +137,9 @@ export function resolveTrainOptions(raw: Raw, where = 'TrainOptions'): TrainOpti
   real('labelSmoothing', (v) => v >= 0 && v < 1, 'in [0, 1)');
   if (o.schedule !== 'cosine' && o.schedule !== 'inverse-sqrt') {
     problems.push(`schedule must be cosine or inverse-sqrt (got ${String(o.schedule)})`);
+  }
+  if (o.onNonfinite !== 'stop' && o.onNonfinite !== 'skip') {
+    problems.push(`onNonfinite must be stop or skip (got ${String(o.onNonfinite)})`);
   }
   if (o.schedule === 'inverse-sqrt' && Number.isInteger(o.warmup) && o.warmup < 1) {
     problems.push('warmup must be >= 1 with the inverse-sqrt schedule (it divides by the warm-up)');

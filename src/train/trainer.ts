@@ -20,9 +20,13 @@
  * better validation loss; the final checkpoint holds the last weights (not the best ones),
  * and the summary reports bestValLoss.
  *
- * Divergence: a non-finite loss or gradient norm stops the step before the update, a
- * non-finite evaluation loss or weight stops before the checkpoint, with a DivergenceError
- * naming the step; the last (finite) checkpoint is never saved over.
+ * Divergence: a non-finite loss or gradient norm (one finiteness check of each per step)
+ * stops the step before the update. With options.onNonfinite 'stop' (the default) the run
+ * then ends with a DivergenceError naming the step; with 'skip' the step is skipped (no
+ * optimizer update, its gradients dropped, the batch consumed, a 'skip' line in the log)
+ * and the run goes on, until more than options.maxSkips steps in a row are non-finite,
+ * which ends it with that error. A non-finite evaluation loss or weight stops before the
+ * checkpoint: the last (finite) checkpoint is never saved over.
  *
  * Replacing a run (replacesRun): runDir holds an older run, which stays untouched until this
  * run's first checkpoint replaces it whole (log.jsonl is kept in memory until then); a stop
@@ -83,6 +87,15 @@ export type TrainEvent =
       /** The objective's metrics besides the loss (objective.metrics), by log name. */
       readonly metrics: Readonly<Record<string, number>>;
     }
+  | {
+      /** A step skipped for a non-finite loss or gradient (options.onNonfinite 'skip'). */
+      readonly kind: 'skip';
+      readonly step: number;
+      /** What was not finite: 'the training loss is NaN', 'the gradient norm is Infinity' ... */
+      readonly reason: string;
+      /** Steps skipped in the run so far (resumed runs included). */
+      readonly skippedSteps: number;
+    }
   | { readonly kind: 'checkpoint'; readonly step: number; readonly dir: string }
   | { readonly kind: 'early-stop'; readonly step: number; readonly bestValLoss: number };
 
@@ -105,6 +118,20 @@ export interface TrainSummary {
   readonly auxLoss: number | null;
   /** Models with expert layers: the router statistics of the last evaluation window; else null. */
   readonly router: RouterSummary | null;
+  /** Steps skipped for a non-finite loss or gradient (options.onNonfinite 'skip'), resumed runs included. */
+  readonly skippedSteps: number;
+}
+
+/** What one optimiser step did (Trainer.trainStep). */
+export interface StepResult {
+  /** Mean loss over the micro-batches (without the auxiliary loss). */
+  readonly loss: number;
+  readonly auxLoss: number | null;
+  readonly gradNorm: number;
+  readonly lr: number;
+  readonly tokens: number;
+  /** Why the step was skipped (a non-finite value, options.onNonfinite 'skip'); null: it updated the weights. */
+  readonly skipped: string | null;
 }
 
 /**
@@ -159,12 +186,27 @@ export function trainingBatchRng(seed: number): Rng {
   return new Rng(seed + 2 ** 32);
 }
 
-/** Runs a file operation on the run folder; a failure (disk full, permissions) is an IoError naming it. */
-async function runFolderIo(dir: string, what: string, operation: () => Promise<unknown>): Promise<void> {
+/**
+ * Runs a file operation on the run folder; a failure (disk full, permissions) is an IoError
+ * naming it and, when the run has one, the checkpoint on disk (`checkpointStep`).
+ */
+async function runFolderIo(
+  dir: string,
+  what: string,
+  operation: () => Promise<unknown>,
+  checkpointStep: number | null = null,
+): Promise<void> {
   try {
     await operation();
   } catch (error) {
-    throw new IoError(`cannot ${what} (${(error as Error).message})`, { where: dir, cause: error });
+    const kept = checkpointStep === null ? '' : `; the checkpoint of step ${checkpointStep} is intact`;
+    throw new IoError(`cannot ${what} (${(error as Error).message})${kept}`, {
+      where: dir,
+      cause: error,
+      ...(checkpointStep === null
+        ? {}
+        : { hint: 'once the disk has room again, continue the run with --resume' }),
+    });
   }
 }
 
@@ -185,6 +227,8 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
   #lastEval: TrainerState['lastEval'] = null;
   #lastMetrics: Readonly<Record<string, number>> = {};
   #stopRequested = false;
+  #skippedSteps = 0;
+  #consecutiveSkips = 0;
   /** Router statistics since the last evaluation (models with expert layers). */
   readonly #router = new RouterWindow();
   #lastRouter: RouterSummary | null = null;
@@ -254,6 +298,8 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     this.#lastEvalStep = state.lastEvalStep;
     this.#lastEval = state.lastEval;
     this.#lastMetrics = state.lastEval?.metrics ?? {};
+    this.#skippedSteps = state.skippedSteps ?? 0;
+    this.#consecutiveSkips = state.consecutiveSkips ?? 0;
   }
 
   get step(): number {
@@ -283,8 +329,11 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     return total / evalIters;
   }
 
-  /** One optimiser step over gradAccum micro-batches; returns the mean loss and gradient norm. */
-  trainStep(): { loss: number; auxLoss: number | null; gradNorm: number; lr: number; tokens: number } {
+  /**
+   * One optimiser step over gradAccum micro-batches; returns the mean loss and gradient norm.
+   * A non-finite loss or gradient norm stops or skips the step (see the file header).
+   */
+  trainStep(): StepResult {
     const { gradAccum, gradClip } = this.options;
     const lr = learningRate(scheduleOf(this.options), this.#step);
     const parameters = this.optimizer.parameters;
@@ -305,18 +354,39 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
     }
     const loss = lossSum / gradAccum;
     const auxLoss = auxSum === null ? null : auxSum / gradAccum;
-    if (!Number.isFinite(loss)) throw this.#diverged(this.#step + 1, `the training loss is ${loss}`);
-    if (auxLoss !== null && !Number.isFinite(auxLoss)) {
-      throw this.#diverged(this.#step + 1, `the auxiliary loss is ${auxLoss}`);
-    }
     // The gradients hold a sum over micro-batches; 1/gradAccum makes it their mean.
     const { norm, gradScale } = clipScale(parameters, gradClip, 1 / gradAccum);
-    if (!Number.isFinite(norm)) throw this.#diverged(this.#step + 1, `the gradient norm is ${norm}`);
-    this.optimizer.update(lr, gradScale);
+    const nonfinite = !Number.isFinite(loss)
+      ? `the training loss is ${loss}`
+      : auxLoss !== null && !Number.isFinite(auxLoss)
+        ? `the auxiliary loss is ${auxLoss}`
+        : !Number.isFinite(norm)
+          ? `the gradient norm is ${norm}`
+          : null;
+    if (nonfinite === null) {
+      this.optimizer.update(lr, gradScale);
+      this.#consecutiveSkips = 0;
+    } else {
+      this.#skipOrStop(nonfinite);
+    }
     zeroGrad(parameters);
     this.#step++;
     this.#tokensSeen += tokens;
-    return { loss, auxLoss, gradNorm: norm, lr, tokens };
+    return { loss, auxLoss, gradNorm: norm, lr, tokens, skipped: nonfinite };
+  }
+
+  /** A non-finite step: counted as skipped, or the DivergenceError (policy 'stop', or too many in a row). */
+  #skipOrStop(what: string): void {
+    const { onNonfinite, maxSkips } = this.options;
+    if (onNonfinite === 'stop') throw this.#diverged(this.#step + 1, what);
+    if (this.#consecutiveSkips >= maxSkips) {
+      throw this.#diverged(
+        this.#step + 1,
+        `${what}, after ${this.#consecutiveSkips} skipped steps in a row (the most allowed: maxSkips ${maxSkips})`,
+      );
+    }
+    this.#consecutiveSkips++;
+    this.#skippedSteps++;
   }
 
   /** The DivergenceError for `step`, saying what is on disk. */
@@ -362,6 +432,8 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       evalsWithoutImprovement: this.#evalsWithoutImprovement,
       lastEvalStep: this.#lastEvalStep,
       lastEval: this.#lastEval,
+      skippedSteps: this.#skippedSteps,
+      consecutiveSkips: this.#consecutiveSkips,
       stopReason,
     };
   }
@@ -411,7 +483,12 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       this.#pendingLog.push(line);
       return;
     }
-    await runFolderIo(dir, `append to ${logFile}`, () => appendFile(join(dir, logFile), line));
+    await runFolderIo(
+      dir,
+      `append to ${logFile}`,
+      () => appendFile(join(dir, logFile), line),
+      this.#checkpointStep,
+    );
   }
 
   /** Drops log lines past the checkpoint's step (written after it, before a crash). */
@@ -533,7 +610,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
         break;
       }
       const start = performance.now();
-      const { loss, auxLoss, gradNorm, lr, tokens } = this.trainStep();
+      const { loss, auxLoss, gradNorm, lr, tokens, skipped } = this.trainStep();
       const ms = performance.now() - start;
       times.push(ms);
       losses.push(loss);
@@ -541,27 +618,43 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       lastAux = auxLoss;
       averageMs = averageMs === null ? ms : 0.9 * averageMs + 0.1 * ms;
       const tokensPerS = tokens / (ms / 1000);
-      await this.#log({
-        type: 'step',
-        step: this.#step,
-        loss,
-        ...(auxLoss === null ? {} : { aux_loss: auxLoss }),
-        lr,
-        grad_norm: gradNorm,
-        ms,
-      });
-      this.#init.onEvent?.({
-        kind: 'step',
-        step: this.#step,
-        iters,
-        loss,
-        auxLoss,
-        lr,
-        gradNorm,
-        ms,
-        tokensPerS,
-        etaS: ((iters - this.#step) * averageMs) / 1000,
-      });
+      if (skipped !== null) {
+        await this.#log({
+          type: 'skip',
+          step: this.#step,
+          reason: skipped,
+          lr,
+          skipped_steps: this.#skippedSteps,
+        });
+        this.#init.onEvent?.({
+          kind: 'skip',
+          step: this.#step,
+          reason: skipped,
+          skippedSteps: this.#skippedSteps,
+        });
+      } else {
+        await this.#log({
+          type: 'step',
+          step: this.#step,
+          loss,
+          ...(auxLoss === null ? {} : { aux_loss: auxLoss }),
+          lr,
+          grad_norm: gradNorm,
+          ms,
+        });
+        this.#init.onEvent?.({
+          kind: 'step',
+          step: this.#step,
+          iters,
+          loss,
+          auxLoss,
+          lr,
+          gradNorm,
+          ms,
+          tokensPerS,
+          etaS: ((iters - this.#step) * averageMs) / 1000,
+        });
+      }
       await yieldToEventLoop();
     }
     if (stopReason === 'completed' && this.#lastEvalStep !== this.#step) await this.#evaluate();
@@ -585,6 +678,7 @@ export class Trainer<Model extends LanguageModel = AnyLanguageModel> {
       metrics: this.#lastMetrics,
       auxLoss: lastAux,
       router: this.#lastRouter,
+      skippedSteps: this.#skippedSteps,
     };
   }
 

@@ -59,6 +59,7 @@ const trainNumericFlags: Readonly<Record<string, NumericFlag>> = {
   '--eval-every': atLeastOne,
   '--eval-iters': atLeastOne,
   '--early-stop': atLeastOne,
+  '--max-skips': atLeastOne,
   '--seed': { kind: 'integer', range: 'in [0, 4294967296]', outside: ['-1', '4294967297'] },
   '--threads': threads,
 };
@@ -191,6 +192,7 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--seconds': { kind: 'number', range: '> 0', outside: ['0'] },
     '--threads': threads,
   },
+  tokenize: { '--max-tokens': atLeastOne },
   'tokenizer train': {
     '--vocab-size': { kind: 'integer', range: 'in [1, 2097152)', outside: ['0', '2097152'] },
     '--min-frequency': { kind: 'integer', range: '>= 0', outside: ['-1'] },
@@ -243,6 +245,7 @@ const required: Readonly<Record<string, readonly string[]>> = {
   demo: ['--out', join(work, 'never')],
   'bench matmul': [],
   'tokenizer train': [data, '--out', join(work, 'never')],
+  tokenize: [data, '-t', 'gpt2'],
   info: [],
   studio: [missing],
   serve: [missing],

@@ -119,7 +119,7 @@ describe('lmforge train --arch mixtral', () => {
       ],
       [
         ['train', '--resume', '--out', out, '--data', data, ...experts.slice(0, 2), '--n-experts', '8'],
-        "--resume: these flags differ from the checkpoint's: --n-experts 4 in the checkpoint, got 8 (hint: only --iters, --eval-every, --eval-iters and --early-stop may change on resume; start a new run (--force) to change the others)",
+        "--resume: these flags differ from the checkpoint's: --n-experts 4 in the checkpoint, got 8 (hint: only --iters, --eval-every, --eval-iters, --early-stop, --on-nonfinite and --max-skips may change on resume; start a new run (--force) to change the others)",
       ],
     ];
     const results = await runAll(cases.map(([args]) => args));

@@ -231,8 +231,8 @@ describe('train --resume', () => {
         '--resume',
       ]),
       "--resume: these flags differ from the checkpoint's: --lr 0.001 in the checkpoint, got 0.01; --grad-clip 1 in the checkpoint, got 0; " +
-        '--arch gpt2 in the checkpoint, got llama; --n-layer 1 in the checkpoint, got 2 (hint: only --iters, --eval-every, --eval-iters ' +
-        'and --early-stop may change on resume; start a new run (--force) to change the others)',
+        '--arch gpt2 in the checkpoint, got llama; --n-layer 1 in the checkpoint, got 2 (hint: only --iters, --eval-every, --eval-iters, ' +
+        '--early-stop, --on-nonfinite and --max-skips may change on resume; start a new run (--force) to change the others)',
     );
     // It used to be ignored. The same tokenizer by another name (its file) is accepted below.
     assertUserError(

@@ -67,7 +67,7 @@ describe('checkpoint write failure', () => {
         assert.equal(
           error.message,
           `${dir}: could not save the checkpoint of step 8 (ENOSPC: no space left on device, write); ` +
-            'the previous checkpoint (step 4) is intact',
+            'the previous checkpoint (step 4) is intact (hint: once the disk has room again, continue the run with --resume)',
         );
         return true;
       });

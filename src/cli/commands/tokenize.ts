@@ -5,7 +5,6 @@
  * tiktoken encoding (as tiktoken refuses it); --allow-special, --special-as-text and
  * --refuse-special choose one treatment for either.
  */
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import {
   loadTokenizer,
@@ -13,14 +12,32 @@ import {
   type EncodeOptions,
   type Tokenizer,
 } from '../../tokenizers/index.js';
-import { ConfigError, TokenizerError } from '../../util/errors.js';
+import { ConfigError, FormatError, TokenizerError } from '../../util/errors.js';
+import { fileCaps, readTextCapped } from '../../util/read-capped.js';
+import { integer } from '../parse-number.js';
 import { isGgufPath } from '../gguf-path.js';
 import { warnUnknownCharacters } from '../unknown-characters.js';
 
+/** The text to encode, at most fileCaps.text bytes (a file or stdin). */
 async function readInput(file: string): Promise<string> {
-  if (file !== '-') return readFile(file, 'utf8');
+  const cap = fileCaps.text;
+  if (file !== '-') {
+    // A read error (a missing file, a folder) reaches the CLI's system-error report as it is.
+    return readTextCapped(file, cap, (cause) => cause as Error);
+  }
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let bytes = 0;
+  for await (const chunk of process.stdin) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > cap) {
+      throw new FormatError('the input is larger than lmforge reads for its kind', {
+        where: 'stdin',
+        expected: `at most ${cap.toLocaleString('en')} bytes`,
+        hint: 'split the text',
+      });
+    }
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -111,6 +128,11 @@ export function tokenizeCommand(): Command {
       'a special token written in the text is an error (the default with a tiktoken encoding)',
     )
     .option(
+      '--max-tokens <n>',
+      'a token budget: more ids than N is an error, raised before the rest is encoded (default: none; inputs over 256 MiB are refused)',
+      integer({ min: 1 }),
+    )
+    .option(
       '--pair <text>',
       'encode the input and TEXT as a pair (BERT: [CLS] A [SEP] B [SEP]) and print the type ids too',
     )
@@ -122,6 +144,7 @@ export function tokenizeCommand(): Command {
           json?: boolean;
           special: boolean;
           pair?: string;
+          maxTokens?: number;
         } & SpecialFlags,
       ) => {
         const special = specialOptions(options);
@@ -135,6 +158,7 @@ export function tokenizeCommand(): Command {
           unknown,
           addSpecialTokens: options.special,
           ...special,
+          ...(options.maxTokens === undefined ? {} : { maxTokens: options.maxTokens }),
         };
         const pair = options.pair;
         const { ids, typeIds } = encodeForCli(tokenizer, () =>

@@ -21,6 +21,7 @@ import {
 import {
   wordnetPairTaskNames,
   type DataSource,
+  type NonfinitePolicy,
   type ScheduleName,
   type WordnetPairTaskName,
 } from '../../train/index.js';
@@ -58,6 +59,8 @@ export interface TrainFlags extends ComputeFlags {
   evalEvery?: number;
   evalIters?: number;
   earlyStop?: number;
+  onNonfinite?: NonfinitePolicy;
+  maxSkips?: number;
   wholeWordMasking?: boolean;
   seed?: number;
   out: string;
@@ -190,7 +193,18 @@ export function addTrainFlags(command: Command, variant: 'train' | 'distill'): C
     )
     .option('--eval-every <n>', 'evaluate and checkpoint every N steps (default 250)', integer({ min: 1 }))
     .option('--eval-iters <n>', 'batches per evaluation (default 20)', integer({ min: 1 }))
-    .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer({ min: 1 }));
+    .option('--early-stop <n>', 'stop after N evaluations without a better val loss', integer({ min: 1 }))
+    .addOption(
+      new Option(
+        '--on-nonfinite <policy>',
+        'a NaN or infinite training loss or gradient norm: stop the run naming the step, or skip the step (no update, logged) and go on (default stop); either way no non-finite weights are ever saved',
+      ).choices(['stop', 'skip']),
+    )
+    .option(
+      '--max-skips <n>',
+      'with --on-nonfinite skip: stop once more than N steps in a row are non-finite (default 10)',
+      integer({ min: 1 }),
+    );
   if (variant === 'train') {
     command.option(
       '--whole-word-masking',
@@ -214,6 +228,12 @@ export function addTrainFlags(command: Command, variant: 'train' | 'distill'): C
 
 /** The TrainRequest of parsed train flags (`self`: the command, for where --tokenizer came from). */
 export function trainRequestOf(flags: TrainFlags, self: Command): TrainRequest {
+  if (flags.maxSkips !== undefined && flags.onNonfinite !== 'skip') {
+    throw new ConfigError('--max-skips applies to --on-nonfinite skip', {
+      where: '--max-skips',
+      hint: 'pass --on-nonfinite skip too (also when resuming)',
+    });
+  }
   return {
     source: dataSource(flags),
     // Given or not matters on resume (a different one is refused), so the default is not passed.
@@ -244,6 +264,8 @@ export function trainRequestOf(flags: TrainFlags, self: Command): TrainRequest {
       evalEvery: flags.evalEvery,
       evalIters: flags.evalIters,
       earlyStopPatience: flags.earlyStop,
+      onNonfinite: flags.onNonfinite,
+      maxSkips: flags.maxSkips,
       wholeWordMasking: flags.wholeWordMasking,
       seed: flags.seed,
       schedule: flags.schedule,
