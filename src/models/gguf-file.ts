@@ -39,7 +39,12 @@ import {
   type GgufMapping,
   type GgufTensorPlan,
 } from './gguf-mapping.js';
-import { vocabFromMetadata, vocabToMetadata } from './gguf-tokenizer.js';
+import {
+  chatTemplateFromMetadata,
+  chatTemplateToMetadata,
+  vocabFromMetadata,
+  vocabToMetadata,
+} from './gguf-tokenizer.js';
 import { llamaGguf } from './llama/gguf.js';
 import { qwen2Gguf } from './qwen2/gguf.js';
 import { qwen3Gguf } from './qwen3/gguf.js';
@@ -105,6 +110,8 @@ export interface GgufSummary {
   /** Tensors per ggml type, e.g. { Q8_0: 14, F32: 9 }. */
   readonly tensorTypes: Readonly<Record<string, number>>;
   readonly tokenizerModel: 'llama' | 'gpt2';
+  /** tokenizer.chat_template: the Jinja source of the chat template, when the file has one. */
+  readonly chatTemplate: string | undefined;
 }
 
 /** A GGUF file read as far as the weights: config, tokenizer and the tensor of each parameter. */
@@ -192,6 +199,7 @@ function checkSource(file: GgufSource): CheckedGguf {
     alignment: header.alignment,
     tensorTypes,
     tokenizerModel: vocab.model,
+    chatTemplate: chatTemplateFromMetadata(metadata),
   };
   return { config, mapping, tokenizer, eosIds, plan, summary };
 }
@@ -434,6 +442,8 @@ export interface SaveGgufOptions {
   readonly partialBlocks?: 'f16' | 'error';
   /** general.name. */
   readonly name?: string;
+  /** The chat template's Jinja source, written as tokenizer.chat_template. */
+  readonly chatTemplate?: string;
   readonly onTensor?: (done: number, total: number, name: string) => void;
 }
 
@@ -575,6 +585,7 @@ export async function saveGguf(
     metadata.set('general.quantization_version', { type: 'uint32', value: 2 });
   }
   for (const entry of vocabToMetadata(vocab)) metadata.set(...entry);
+  if (options.chatTemplate !== undefined) metadata.set(...chatTemplateToMetadata(options.chatTemplate));
   await writeGgufFile(
     path,
     metadata,
