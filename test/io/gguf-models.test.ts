@@ -265,8 +265,17 @@ describe('what llama.cpp cannot run or read is refused by name', () => {
         /slidingWindow: .*no sliding window/,
       ],
       [
-        llamaPreset({ ...small, ropeScaling: { kind: 'linear', factor: 2 } }),
-        /positional\.scaling\.kind: llama\.cpp's llama has no RoPE frequency scaling, got "linear"/,
+        llamaPreset({
+          ...small,
+          ropeScaling: {
+            kind: 'llama3',
+            factor: 4,
+            lowFreqFactor: 1,
+            highFreqFactor: 4,
+            originalMaxPositions: 8,
+          },
+        }),
+        /positional\.scaling\.kind: llama\.cpp's llama has no RoPE scaling or linear scaling, got "llama3"/,
       ],
       [
         gpt2Preset({ ...small, attentionBias: 'none' }),

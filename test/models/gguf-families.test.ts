@@ -17,6 +17,7 @@ import { openGgufFile, type GgufValue } from '../../src/io/index.js';
 import {
   createModel,
   loadGguf,
+  llamaPreset,
   mistralPreset,
   mixtralPreset,
   qwen2Preset,
@@ -121,6 +122,20 @@ const cases: Case[] = [
     absent: [],
   },
   {
+    name: 'llama (linear RoPE scaling, factor 2)',
+    config: llamaPreset({ ...tiny, ropeScaling: { kind: 'linear', factor: 2 } }),
+    architecture: 'llama',
+    dims: { 'blk.0.attn_q.weight': [32, 32] },
+    absent: [],
+  },
+  {
+    name: 'qwen3 (linear RoPE scaling, factor 4)',
+    config: qwen3Preset({ ...tiny, headSize: 8, ropeScaling: { kind: 'linear', factor: 4 } }),
+    architecture: 'qwen3',
+    dims: { 'blk.0.attn_q.weight': [32, 32], 'blk.0.attn_q_norm.weight': [8] },
+    absent: [],
+  },
+  {
     name: 'mixtral (4 experts, top 2, stacked)',
     config: mixtralPreset({ ...tiny, intermediateSize: 48, moe: { experts: 4, expertsPerToken: 2 } }),
     architecture: 'llama',
@@ -168,11 +183,26 @@ describe('saveGguf -> loadGguf for qwen2, qwen3, mistral, mixtral', () => {
     assert.equal(scalar(q, 'qwen3.attention.value_length'), 16);
     assert.equal(scalar(q, 'qwen3.rope.dimension_count'), 16);
     const mixtral = join(work, 'keys-mixtral.gguf');
-    await saveGguf(createModel(cases[4]!.config, { seed: 1 }), bpe, mixtral, { type: 'f32' });
+    await saveGguf(
+      createModel(cases.find((c) => c.name.startsWith('mixtral'))!.config, { seed: 1 }),
+      bpe,
+      mixtral,
+      { type: 'f32' },
+    );
     const m = (await header(mixtral)).metadata;
     assert.equal(scalar(m, 'llama.expert_count'), 4);
     assert.equal(scalar(m, 'llama.expert_used_count'), 2);
     assert.equal(scalar(m, 'llama.feed_forward_length'), 48);
+    const scaled = join(work, 'keys-scaled.gguf');
+    await saveGguf(
+      createModel(cases.find((c) => c.name.startsWith('llama (linear'))!.config, { seed: 1 }),
+      bpe,
+      scaled,
+      { type: 'f32' },
+    );
+    const s = (await header(scaled)).metadata;
+    assert.equal(scalar(s, 'llama.rope.scaling.type'), 'linear');
+    assert.equal(scalar(s, 'llama.rope.scaling.factor'), 2);
   });
 
   it('q8_0: the experts and projections quantized, the router and norms F32; it loads', async () => {
@@ -252,7 +282,12 @@ describe('a qwen3 or MoE file that llama.cpp would misread is a FormatError nami
   const mixtral = join(work, 'base-mixtral.gguf');
   const base = (async () => {
     await saveGguf(createModel(cases[2]!.config, { seed: 1 }), bpe, qwen3, { type: 'f32' });
-    await saveGguf(createModel(cases[4]!.config, { seed: 1 }), bpe, mixtral, { type: 'f32' });
+    await saveGguf(
+      createModel(cases.find((c) => c.name.startsWith('mixtral'))!.config, { seed: 1 }),
+      bpe,
+      mixtral,
+      { type: 'f32' },
+    );
   })();
   const edits: Array<[string, () => string, (m: Map<string, GgufValue>) => void, RegExp, RegExp]> = [
     [

@@ -6,8 +6,11 @@
  * --format gguf` writes it; f16 and q8_0 are written by saveGguf. On every file llama.cpp
  * tokenizes the prompt to lmforge's ids and continues it greedily with lmforge's tokens; on
  * the f32 file, its next-token probabilities at every position equal lmforge's softmax
- * within fp tolerance (see `tolerance`). When the binary cannot load, the tests skip and
- * say why.
+ * within fp tolerance (see `tolerance`). The HF folders PyTorch wrote with transformers'
+ * names and config fields (test/golden/hf-folders: Qwen2 with a tied head, Qwen3 sharded,
+ * Llama with linear RoPE scaling in BF16) are exported too, and llama.cpp's
+ * probabilities on the file equal lmforge's on the folder. When the binary cannot load,
+ * the tests skip and say why.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   loadGguf,
+  loadModelFolder,
   mistralPreset,
   mixtralPreset,
   qwen2Preset,
@@ -27,7 +31,8 @@ import {
   type LanguageModel,
 } from '../../src/models/index.js';
 import { Tensor, logSoftmax, noGrad, scope } from '../../src/tensor/index.js';
-import { trainBpe } from '../../src/tokenizers/index.js';
+import { loadTokenizer, trainBpe } from '../../src/tokenizers/index.js';
+import { REPO_ROOT } from '../util/repo-root.js';
 import { run } from '../e2e/cli-util.js';
 import { corpus, greedy, loadLlamaCpp, trainedModel, type LlamaCpp } from '../e2e/gguf-util.js';
 
@@ -81,6 +86,20 @@ function surprisals(model: LanguageModel, ids: readonly number[]): number[] {
   return ids.slice(1).map((id, i) => -logp[i * V + id]!);
 }
 
+/** The largest |lmforge - llama.cpp| surprisal over a window, asserted under `tolerance`. */
+function assertSameSurprisals(ours: readonly number[], theirs: readonly number[]): void {
+  let worst = 0;
+  let at = 0;
+  ours.forEach((s, i) => {
+    const diff = Math.abs(s - theirs[i]!);
+    if (!(diff <= worst)) [worst, at] = [diff, i];
+  });
+  assert.ok(
+    worst < tolerance,
+    `next-token -log p: max abs diff ${worst} at position ${at} (lmforge ${ours[at]}, llama.cpp ${theirs[at]})`,
+  );
+}
+
 /** llama.cpp tokenizes and continues `prompt` on `path` as lmforge does. */
 async function compareOnFile(cpp: LlamaCpp, path: string): Promise<void> {
   const loaded = await loadGguf(path);
@@ -117,18 +136,7 @@ describe('GGUF of qwen2, qwen3, mistral and mixtral, judged by llama.cpp', () =>
         await compareOnFile(cpp, f32);
         // The logits themselves, at every position of a corpus window.
         const window = bpeIds.slice(0, 48);
-        const ours = surprisals(model, window);
-        const theirs = await cpp.surprisals(f32, window);
-        let worst = 0;
-        let at = 0;
-        ours.forEach((s, i) => {
-          const diff = Math.abs(s - theirs[i]!);
-          if (diff > worst) [worst, at] = [diff, i];
-        });
-        assert.ok(
-          worst < tolerance,
-          `next-token -log p: max abs diff ${worst} at position ${at} (lmforge ${ours[at]}, llama.cpp ${theirs[at]})`,
-        );
+        assertSameSurprisals(surprisals(model, window), await cpp.surprisals(f32, window));
         for (const type of ['f16', 'q8_0'] as GgufFileType[]) {
           const path = join(work, `${family}.${type}.gguf`);
           await saveGguf(model, bpe, path, { type });
@@ -136,6 +144,35 @@ describe('GGUF of qwen2, qwen3, mistral and mixtral, judged by llama.cpp', () =>
         }
       } finally {
         model.dispose();
+      }
+    });
+  }
+});
+
+describe('HF folders written by PyTorch, exported, judged by llama.cpp', () => {
+  const folders: Array<[string, number]> = [
+    ['qwen2', 32],
+    ['qwen3', 32],
+    ['llama-linear-bf16', 32],
+  ];
+  for (const [name, length] of folders) {
+    it(`${name}: llama.cpp's next-token probabilities on the f32 export equal lmforge's on the folder`, async (t) => {
+      if (typeof llamaCpp === 'string') {
+        t.skip(llamaCpp);
+        return;
+      }
+      const dir = join(REPO_ROOT, 'test', 'golden', 'hf-folders', name);
+      const file = join(work, `hf-${name}.f32.gguf`);
+      const exported = run(['export', dir, '--format', 'gguf', '--type', 'f32', '--out', file]);
+      assert.equal(exported.status, 0, exported.stderr);
+      const folder = await loadModelFolder(dir);
+      try {
+        const tokenizer = await loadTokenizer(join(dir, 'tokenizer.json'));
+        const window = tokenizer.encode(corpus, { addSpecialTokens: false }).slice(0, length);
+        assert.equal(window.length, length);
+        assertSameSurprisals(surprisals(folder.model, window), await llamaCpp.surprisals(file, window));
+      } finally {
+        folder.model.dispose();
       }
     });
   }

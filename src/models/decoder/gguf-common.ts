@@ -142,9 +142,12 @@ export function rejectUnsupportedKeys(
   neutral('expert_shared_count', zero);
   neutral('expert_gating_func', (v) => v === 0 || v === 1);
   neutral('expert_weights_scale', (v) => v === 0 || v === 1);
+  // Linear scaling is read by ropeFromGguf; llama.cpp's default type is linear.
+  const type = metadata.entries.get(`${architecture}.rope.scaling.type`);
+  const linear = type === undefined || (type.type === 'string' && type.value === 'linear');
   neutral('rope.scaling.type', (v) => v === 'none' || v === 'linear');
-  neutral('rope.scaling.factor', (v) => v === 0 || v === 1);
-  neutral('rope.scale_linear', (v) => v === 0 || v === 1);
+  neutral('rope.scaling.factor', (v) => v === 0 || v === 1 || (linear && options.ropeScaling));
+  neutral('rope.scale_linear', (v) => v === 0 || v === 1 || (linear && options.ropeScaling));
   neutral('attention.sliding_window', zero);
   neutral('attention.clamp_kqv', zero);
   neutral('attention.max_alibi_bias', zero);
@@ -161,6 +164,36 @@ export interface CommonOptions {
   readonly headSize: 'derived' | 'keyLength';
   /** expert_count / expert_used_count may be set (a MoE llama: Mixtral). */
   readonly experts: boolean;
+  /** rope.scaling.factor may be set (linear RoPE scaling, read by ropeFromGguf). */
+  readonly ropeScaling: boolean;
+}
+
+/**
+ * The rotary positions a file states: rope.freq_base (default 10000) and linear scaling
+ * by rope.scaling.factor (or the older rope.scale_linear), which llama.cpp applies as
+ * freq_scale = 1 / factor to every position, as HF's {"type": "linear"} divides them.
+ */
+export function ropeFromGguf(metadata: GgufMetadata, architecture: string): Record<string, unknown> {
+  const key = (name: string): string => `${architecture}.${name}`;
+  const factor = metadata.float(key('rope.scaling.factor')) ?? metadata.float(key('rope.scale_linear')) ?? 0;
+  return {
+    kind: 'rope',
+    theta: metadata.float(key('rope.freq_base')) ?? 10000,
+    scaling: factor === 0 || factor === 1 ? { kind: 'none' } : { kind: 'linear', factor },
+  };
+}
+
+/** The rope keys of a rotary config: freq_base, and the linear scaling when it has one. */
+export function ropeKeys(architecture: string, config: DecoderConfig): Map<string, GgufValue> {
+  const keys = new Map<string, GgufValue>();
+  if (config.positional.kind !== 'rope') return keys;
+  keys.set(`${architecture}.rope.freq_base`, float32(config.positional.theta));
+  const scaling = config.positional.scaling;
+  if (scaling.kind === 'linear') {
+    keys.set(`${architecture}.rope.scaling.type`, { type: 'string', value: 'linear' });
+    keys.set(`${architecture}.rope.scaling.factor`, float32(scaling.factor));
+  }
+  return keys;
 }
 
 /** The head size a file states, checked against the keys that must agree with it. */
@@ -196,7 +229,7 @@ export function commonFromGguf(
   metadata: GgufMetadata,
   tensors: ReadonlyMap<string, GgufTensorInfo>,
   architecture: string,
-  options: CommonOptions = { headSize: 'derived', experts: false },
+  options: CommonOptions = { headSize: 'derived', experts: false, ropeScaling: false },
 ): Record<string, unknown> {
   rejectUnsupportedKeys(metadata, architecture, options);
   const key = (name: string): string => `${architecture}.${name}`;

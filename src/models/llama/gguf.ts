@@ -27,6 +27,8 @@ import {
   ggufUint32,
   llamaStylePlan,
   resolveFromGguf,
+  ropeFromGguf,
+  ropeKeys,
 } from '../decoder/gguf-common.js';
 import type { GgufMapping, GgufTensorPlan } from '../gguf-mapping.js';
 
@@ -47,6 +49,7 @@ export const llamaGguf: GgufMapping<DecoderConfig> = {
         ['norm', ['rmsNorm'], 'RMSNorm'],
         ['mlp', ['swiglu'], 'a SwiGLU MLP'],
         ['activation', ['silu'], 'SiLU gating'],
+        ['positional.scaling.kind', ['none', 'linear'], 'no RoPE scaling or linear scaling'],
         // A Mistral's window is dropped as llama.cpp's converter drops it (see approximations).
         [
           'slidingWindow',
@@ -61,10 +64,7 @@ export const llamaGguf: GgufMapping<DecoderConfig> = {
     );
     const keys = commonKeys(architecture, config);
     keys.set(`${architecture}.rope.dimension_count`, ggufUint32(config.headSize));
-    keys.set(
-      `${architecture}.rope.freq_base`,
-      ggufFloat32(config.positional.kind === 'rope' ? config.positional.theta : 10000),
-    );
+    for (const entry of ropeKeys(architecture, config)) keys.set(...entry);
     keys.set(`${architecture}.${epsKey}`, ggufFloat32(config.normEps));
     if (config.moe !== null) {
       keys.set(`${architecture}.expert_count`, ggufUint32(config.moe.experts));
@@ -74,7 +74,11 @@ export const llamaGguf: GgufMapping<DecoderConfig> = {
   },
 
   configFromGguf(metadata: GgufMetadata, tensors: ReadonlyMap<string, GgufTensorInfo>): DecoderConfig {
-    const common = commonFromGguf(metadata, tensors, architecture, { headSize: 'derived', experts: true });
+    const common = commonFromGguf(metadata, tensors, architecture, {
+      headSize: 'derived',
+      experts: true,
+      ropeScaling: true,
+    });
     if (tensors.has('blk.0.attn_qkv.weight')) {
       throw new FormatError('a fused attn_qkv in a llama file is not supported', {
         where: `${metadata.source}: blk.0.attn_qkv.weight`,
@@ -88,7 +92,7 @@ export const llamaGguf: GgufMapping<DecoderConfig> = {
       arch: experts > 0 ? 'mixtral' : 'llama',
       intermediateSize: metadata.integer(`${architecture}.feed_forward_length`) ?? up?.dims[1],
       normEps: metadata.requiredFloat(`${architecture}.${epsKey}`),
-      positional: { kind: 'rope', theta: metadata.float(`${architecture}.rope.freq_base`) ?? 10000 },
+      positional: ropeFromGguf(metadata, architecture),
       bias: tensors.has('blk.0.attn_q.bias'),
       norm: 'rmsNorm',
       mlp: 'swiglu',

@@ -18,6 +18,8 @@ import {
   ggufUint32,
   llamaStylePlan,
   resolveFromGguf,
+  ropeFromGguf,
+  ropeKeys,
   type Requirement,
 } from '../decoder/gguf-common.js';
 import type { GgufMapping, GgufTensorPlan } from '../gguf-mapping.js';
@@ -43,6 +45,7 @@ export function qwenGguf(architecture: 'qwen2' | 'qwen3', qkNorm: boolean): Gguf
         ['norm', ['rmsNorm'], 'RMSNorm'],
         ['mlp', ['swiglu'], 'a SwiGLU MLP'],
         ['activation', ['silu'], 'SiLU gating'],
+        ['positional.scaling.kind', ['none', 'linear'], 'no RoPE scaling or linear scaling'],
         ['attentionBias', ['qkv', 'none'], 'biases on q, k and v or none (none on o_proj)'],
         ['mlpBias', [false], 'no MLP biases'],
         ['qkNorm', [qkNorm], qkNorm ? 'per-head q/k norms' : 'no q/k norms'],
@@ -55,10 +58,7 @@ export function qwenGguf(architecture: 'qwen2' | 'qwen3', qkNorm: boolean): Gguf
         keys.set(`${architecture}.attention.value_length`, ggufUint32(config.headSize));
       }
       keys.set(`${architecture}.rope.dimension_count`, ggufUint32(config.headSize));
-      keys.set(
-        `${architecture}.rope.freq_base`,
-        ggufFloat32(config.positional.kind === 'rope' ? config.positional.theta : 10000),
-      );
+      for (const entry of ropeKeys(architecture, config)) keys.set(...entry);
       keys.set(`${architecture}.${epsKey}`, ggufFloat32(config.normEps));
       return keys;
     },
@@ -67,6 +67,7 @@ export function qwenGguf(architecture: 'qwen2' | 'qwen3', qkNorm: boolean): Gguf
       const common = commonFromGguf(metadata, tensors, architecture, {
         headSize: qkNorm ? 'keyLength' : 'derived',
         experts: false,
+        ropeScaling: true,
       });
       const up = tensors.get('blk.0.ffn_up.weight');
       const raw = {
@@ -74,7 +75,7 @@ export function qwenGguf(architecture: 'qwen2' | 'qwen3', qkNorm: boolean): Gguf
         arch,
         intermediateSize: metadata.integer(`${architecture}.feed_forward_length`) ?? up?.dims[1],
         normEps: metadata.requiredFloat(`${architecture}.${epsKey}`),
-        positional: { kind: 'rope', theta: metadata.float(`${architecture}.rope.freq_base`) ?? 10000 },
+        positional: ropeFromGguf(metadata, architecture),
         bias: false,
         attentionBias: tensors.has('blk.0.attn_q.bias') ? 'qkv' : 'none',
         mlpBias: false,
