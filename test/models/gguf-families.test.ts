@@ -17,6 +17,7 @@ import { openGgufFile, type GgufValue } from '../../src/io/index.js';
 import {
   createModel,
   loadGguf,
+  loadModelFolder,
   llamaPreset,
   mistralPreset,
   mixtralPreset,
@@ -27,9 +28,10 @@ import {
   type LanguageModel,
 } from '../../src/models/index.js';
 import { Tensor, noGrad, scope } from '../../src/tensor/index.js';
-import { trainBpe } from '../../src/tokenizers/index.js';
+import { loadTokenizer, trainBpe } from '../../src/tokenizers/index.js';
 import { ConfigError, FormatError } from '../../src/util/errors.js';
 import { editGguf } from '../io/gguf-edit.js';
+import { REPO_ROOT } from '../util/repo-root.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-gguf-families-'));
 const text = "the cat sat on the mat.\nmy friend's dog ran to the park! 42 ü é\n".repeat(3);
@@ -348,4 +350,39 @@ describe('a qwen3 or MoE file that llama.cpp would misread is a FormatError nami
       });
     });
   }
+});
+
+describe("an HF SentencePiece tokenizer (Mistral's) is written as llama.cpp's `llama` vocabulary", () => {
+  it('byte tokens typed BYTE, unk UNKNOWN, BOS added, scores replaying the merges; the same ids back', async () => {
+    const dir = join(REPO_ROOT, 'test', 'golden', 'hf-folders', 'mistral');
+    const tokenizer = await loadTokenizer(join(dir, 'tokenizer.json'));
+    const folder = await loadModelFolder(dir);
+    const path = join(work, 'mistral-spm.gguf');
+    const saved = await saveGguf(folder.model, tokenizer, path, { type: 'f32' });
+    folder.model.dispose();
+    assert.equal(saved.vocabulary.model, 'llama');
+    const file = await openGgufFile(path);
+    const metadata = file.header.metadata;
+    await file.close();
+    const array = (key: string): ArrayLike<unknown> => {
+      const value = metadata.get(key);
+      assert.ok(value?.type === 'array', key);
+      return value.values as ArrayLike<unknown>;
+    };
+    const tokens = array('tokenizer.ggml.tokens') as readonly string[];
+    const types = array('tokenizer.ggml.token_type');
+    const scores = array('tokenizer.ggml.scores');
+    assert.equal(scalar(metadata, 'tokenizer.ggml.add_bos_token'), true);
+    assert.equal(scalar(metadata, 'tokenizer.ggml.bos_token_id'), 1);
+    assert.equal(scalar(metadata, 'tokenizer.ggml.unknown_token_id'), 0);
+    assert.deepEqual([types[0], types[1], types[3], types[258]], [2, 3, 6, 6], 'unk, control, bytes');
+    // The first merge ('▁ t') makes the highest-scored merged token.
+    assert.equal(scores[tokens.indexOf('\u2581t')], -0);
+    assert.equal(scores[tokens.indexOf('\u2581th')], -1);
+    const loaded = await loadGguf(path);
+    loaded.model.dispose();
+    for (const sample of ['the cat sat on  the mat', "my friend's\tdog 42 é!\nthe", ' leading space', '']) {
+      assert.deepEqual(loaded.tokenizer.encode(sample), tokenizer.encode(sample), JSON.stringify(sample));
+    }
+  });
 });

@@ -8,7 +8,8 @@
  * the f32 file, its next-token probabilities at every position equal lmforge's softmax
  * within fp tolerance (see `tolerance`). The HF folders PyTorch wrote with transformers'
  * names and config fields (test/golden/hf-folders: Qwen2 with a tied head, Qwen3 sharded,
- * Llama with linear RoPE scaling in BF16) are exported too, and llama.cpp's
+ * Mistral with a SentencePiece tokenizer, Llama with linear RoPE scaling in BF16) are
+ * exported too: llama.cpp tokenizes as transformers' tokenizer(text) does and its
  * probabilities on the file equal lmforge's on the folder. When the binary cannot load,
  * the tests skip and say why.
  */
@@ -150,11 +151,17 @@ describe('GGUF of qwen2, qwen3, mistral and mixtral, judged by llama.cpp', () =>
 });
 
 describe('HF folders written by PyTorch, exported, judged by llama.cpp', () => {
+  // Mistral's window is 5 tokens: beyond it llama.cpp's window-less llama differs (export
+  // says so), so its window is 5 tokens long. Its tokenizer is SentencePiece BPE (byte
+  // fallback, ▁ spaces), written as llama.cpp's `llama` vocabulary.
   const folders: Array<[string, number]> = [
     ['qwen2', 32],
     ['qwen3', 32],
+    ['mistral', 5],
     ['llama-linear-bf16', 32],
   ];
+  /** Spaces, a tab, digits, an apostrophe, a character outside the vocabulary, a newline. */
+  const tricky = ['the cat sat on  the mat', "my friend's\tdog 42 é!\nthe", ' leading space'];
   for (const [name, length] of folders) {
     it(`${name}: llama.cpp's next-token probabilities on the f32 export equal lmforge's on the folder`, async (t) => {
       if (typeof llamaCpp === 'string') {
@@ -170,6 +177,18 @@ describe('HF folders written by PyTorch, exported, judged by llama.cpp', () => {
         const tokenizer = await loadTokenizer(join(dir, 'tokenizer.json'));
         const window = tokenizer.encode(corpus, { addSpecialTokens: false }).slice(0, length);
         assert.equal(window.length, length);
+        // llama_tokenize(add_special) on the file gives transformers' tokenizer(text) ids,
+        // and so does lmforge's tokenizer of the file.
+        const loaded = await loadGguf(file);
+        loaded.model.dispose();
+        for (const text of tricky) {
+          assert.deepEqual(loaded.tokenizer.encode(text), tokenizer.encode(text), JSON.stringify(text));
+          assert.deepEqual(
+            await llamaCpp.tokenize(file, text),
+            tokenizer.encode(text),
+            `llama.cpp's tokens of ${JSON.stringify(text)}`,
+          );
+        }
         assertSameSurprisals(surprisals(folder.model, window), await llamaCpp.surprisals(file, window));
       } finally {
         folder.model.dispose();
