@@ -43,6 +43,21 @@ export interface LoadedModel extends Omit<LoadedModelFolder, 'weights'> {
 
 export { isGgufPath };
 
+/**
+ * A GGUF file's chat template as the tokenizer_config.json fields the chat template reads
+ * (chat_template, and the bos/eos token texts it may print), or null when it has none.
+ */
+function ggufTokenizerConfig(summary: GgufSummary, tokenizer: Tokenizer): Record<string, unknown> | null {
+  if (summary.chatTemplate === undefined) return null;
+  const text = (id: number | undefined): string | null =>
+    id === undefined ? null : (tokenizer.idToToken(id) ?? null);
+  return {
+    chat_template: summary.chatTemplate,
+    bos_token: text(tokenizer.bosId),
+    eos_token: text(tokenizer.eosId),
+  };
+}
+
 export async function loadModelWithTokenizer(dir: string): Promise<LoadedModel> {
   if (isGgufPath(dir)) {
     const { model, config, tokenizer, eosIds, summary } = await loadGguf(dir);
@@ -55,7 +70,7 @@ export async function loadModelWithTokenizer(dir: string): Promise<LoadedModel> 
       // A GGUF file's end-of-generation ids as HF's eos_token_id.
       generationConfig: eosIds.length === 0 ? null : { eos_token_id: [...eosIds] },
       generationConfigWhere: `${dir}: tokenizer.ggml.eos_token_id`,
-      tokenizerConfig: null,
+      tokenizerConfig: ggufTokenizerConfig(summary, tokenizer),
       tokenizerConfigEos: undefined,
       gguf: summary,
     };
@@ -176,14 +191,21 @@ export async function loadModelWithAdapter(dir: string, adapterDir?: string): Pr
 
 /**
  * The chat template of a folder: tokenizer_config.json's chat_template, else the
- * chat_template.jinja beside it (newer transformers); null when it has neither.
+ * chat_template.jinja beside it (newer transformers); of a .gguf file, its
+ * tokenizer.chat_template; null when it has none.
  */
 export async function readChatTemplate(
   dir: string,
   tokenizerConfig: Record<string, unknown> | null,
 ): Promise<ChatTemplate | null> {
+  // A .gguf file's template is its tokenizer.chat_template (see ggufTokenizerConfig).
+  const gguf = isGgufPath(dir);
   const jinja = join(dir, 'chat_template.jinja');
-  const jinjaFile = existsSync(jinja) ? await readFile(jinja, 'utf8') : null;
+  const jinjaFile = !gguf && existsSync(jinja) ? await readFile(jinja, 'utf8') : null;
   if ((tokenizerConfig?.['chat_template'] ?? null) === null && jinjaFile === null) return null;
-  return chatTemplateFromConfig(tokenizerConfig ?? {}, { jinjaFile }, join(dir, tokenizerConfigFileName));
+  return chatTemplateFromConfig(
+    tokenizerConfig ?? {},
+    { jinjaFile },
+    gguf ? `${dir}: tokenizer` : join(dir, tokenizerConfigFileName),
+  );
 }

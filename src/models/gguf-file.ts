@@ -33,13 +33,21 @@ import { gpt2Gguf } from './gpt2/gguf.js';
 import {
   fromGgufLayout,
   ggufDims,
+  planPaths,
   quantizedRows,
   toGgufLayout,
   type GgufMapping,
   type GgufTensorPlan,
 } from './gguf-mapping.js';
-import { vocabFromMetadata, vocabToMetadata } from './gguf-tokenizer.js';
+import {
+  chatTemplateFromMetadata,
+  chatTemplateToMetadata,
+  vocabFromMetadata,
+  vocabToMetadata,
+} from './gguf-tokenizer.js';
 import { llamaGguf } from './llama/gguf.js';
+import { qwen2Gguf } from './qwen2/gguf.js';
+import { qwen3Gguf } from './qwen3/gguf.js';
 import type { LanguageModel, ModelConfig } from './model.js';
 import { createModel, modelSize, type AnyLanguageModel, type AnyModelConfig } from './registry.js';
 
@@ -64,6 +72,8 @@ export function registerGgufMapping<Config extends ModelConfig>(mapping: GgufMap
 
 registerGgufMapping(llamaGguf);
 registerGgufMapping(gpt2Gguf);
+registerGgufMapping(qwen2Gguf);
+registerGgufMapping(qwen3Gguf);
 
 /** The GGUF architectures lmforge reads and writes. */
 export function ggufArchitectures(): string[] {
@@ -83,10 +93,10 @@ function mappingOfArchitecture(architecture: string, where: string): GgufMapping
 }
 
 function mappingOfFamily(modelType: string, where: string): GgufMapping {
-  for (const mapping of mappings.values()) if (mapping.modelType === modelType) return mapping;
+  for (const mapping of mappings.values()) if (mapping.writes.includes(modelType)) return mapping;
   throw new ConfigError('this model family has no GGUF mapping', {
     where,
-    expected: [...mappings.values()].map((m) => m.modelType).join(' | '),
+    expected: [...mappings.values()].flatMap((m) => m.writes).join(' | '),
     actual: modelType,
   });
 }
@@ -100,6 +110,8 @@ export interface GgufSummary {
   /** Tensors per ggml type, e.g. { Q8_0: 14, F32: 9 }. */
   readonly tensorTypes: Readonly<Record<string, number>>;
   readonly tokenizerModel: 'llama' | 'gpt2';
+  /** tokenizer.chat_template: the Jinja source of the chat template, when the file has one. */
+  readonly chatTemplate: string | undefined;
 }
 
 /** A GGUF file read as far as the weights: config, tokenizer and the tensor of each parameter. */
@@ -187,6 +199,7 @@ function checkSource(file: GgufSource): CheckedGguf {
     alignment: header.alignment,
     tensorTypes,
     tokenizerModel: vocab.model,
+    chatTemplate: chatTemplateFromMetadata(metadata),
   };
   return { config, mapping, tokenizer, eosIds, plan, summary };
 }
@@ -196,7 +209,6 @@ async function readParameter(
   file: GgufSource,
   entry: GgufTensorPlan,
   info: GgufTensorInfo,
-  into?: Float32Array,
 ): Promise<Float32Array> {
   const values = fromGgufLayout(entry, await file.readFloat32(info));
   for (let i = 0; i < values.length; i++) {
@@ -208,7 +220,6 @@ async function readParameter(
       });
     }
   }
-  into?.set(values);
   return values;
 }
 
@@ -295,8 +306,13 @@ export async function loadGgufSource(file: GgufSource, options: LoadGgufOptions 
           linear.weight.dispose();
           continue;
         }
-        const into = entry.path === null ? undefined : (parameters.get(entry.path)!.values() as Float32Array);
-        await readParameter(file, entry, info, into);
+        const values = await readParameter(file, entry, info);
+        // Each parameter's elements: the whole tensor, or its slice of a stacked one.
+        const paths = planPaths(entry);
+        const size = values.length / Math.max(paths.length, 1);
+        paths.forEach((path, i) =>
+          (parameters.get(path)!.values() as Float32Array).set(values.subarray(i * size, (i + 1) * size)),
+        );
       }
     } catch (error) {
       model.dispose();
@@ -311,7 +327,7 @@ export async function loadGgufSource(file: GgufSource, options: LoadGgufOptions 
 }
 
 /**
- * Loads a GGUF model (architectures llama and gpt2; tensors F32, F16, BF16, Q8_0, Q4_0,
+ * Loads a GGUF model (architectures llama (with Mixtral's experts), gpt2, qwen2 and qwen3; tensors F32, F16, BF16, Q8_0, Q4_0,
  * Q4_K, Q6_K, dequantised to float32) with the tokenizer stored in it.
  *
  * @example
@@ -375,6 +391,31 @@ function float32Values(parameter: Tensor): Float32Array {
   return values instanceof Float32Array ? values : Float32Array.from(values);
 }
 
+/**
+ * The parameters of a stacked tensor, one after the other in GGUF order; a parameter that
+ * is not a plain tensor (a quantized expert) is an error naming it.
+ */
+function stackedValues(
+  entry: GgufTensorPlan,
+  paths: readonly string[],
+  parameters: ReadonlyMap<string, Tensor>,
+): Float32Array {
+  const size = entry.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(size * paths.length);
+  paths.forEach((path, i) => {
+    const parameter = parameters.get(path);
+    if (parameter === undefined) {
+      throw new ConfigError('a stacked parameter is not a float tensor', {
+        where: `tensor '${entry.name}'`,
+        actual: path,
+        hint: 'export the model from a folder with float weights',
+      });
+    }
+    out.set(toGgufLayout(entry, float32Values(parameter)), i * size);
+  });
+  return out;
+}
+
 /** The tensor types `saveGguf` writes, named as llama.cpp's --outtype. */
 export type GgufFileType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
@@ -401,6 +442,8 @@ export interface SaveGgufOptions {
   readonly partialBlocks?: 'f16' | 'error';
   /** general.name. */
   readonly name?: string;
+  /** The chat template's Jinja source, written as tokenizer.chat_template. */
+  readonly chatTemplate?: string;
   readonly onTensor?: (done: number, total: number, name: string) => void;
 }
 
@@ -416,8 +459,8 @@ export interface SavedGguf {
 }
 
 /**
- * The type each tensor is written as, by llama.cpp's converter's rules: vectors, norms and
- * position embeddings stay F32; other weights take the file type; a quantized type whose
+ * The type each tensor is written as, by llama.cpp's converter's rules: vectors, norms,
+ * MoE routers and position embeddings stay F32; other weights take the file type; a quantized type whose
  * block does not divide the rows falls back to F16.
  */
 function tensorType(
@@ -426,7 +469,13 @@ function tensorType(
   partialBlocks: 'f16' | 'error',
 ): { type: GgmlType; fallback: boolean } {
   const dims = ggufDims(entry);
-  if (dims.length <= 1 || entry.name.endsWith('_norm.weight') || entry.name.startsWith('position_embd.')) {
+  // A MoE router (ffn_gate_inp) stays F32 too, as the converter and llama-quantize keep it.
+  if (
+    dims.length <= 1 ||
+    entry.name.endsWith('_norm.weight') ||
+    entry.name.endsWith('.ffn_gate_inp.weight') ||
+    entry.name.startsWith('position_embd.')
+  ) {
     return { type: ggmlType('F32'), fallback: false };
   }
   const wanted = ggmlType(type);
@@ -516,10 +565,12 @@ export async function saveGguf(
       entry.path !== null && parameter === null && model instanceof Module
         ? model.getSubmodule(entry.path.slice(0, -'.weight'.length))
         : null;
-    const values = (): Float32Array =>
-      parameter === null
+    const values = (): Float32Array => {
+      if (entry.stack !== undefined) return stackedValues(entry, entry.stack, parameters);
+      return parameter === null
         ? new Float32Array(entry.shape.reduce((a, b) => a * b, 1))
         : toGgufLayout(entry, float32Values(parameter));
+    };
     return {
       name: entry.name,
       dims: ggufDims(entry),
@@ -534,6 +585,7 @@ export async function saveGguf(
     metadata.set('general.quantization_version', { type: 'uint32', value: 2 });
   }
   for (const entry of vocabToMetadata(vocab)) metadata.set(...entry);
+  if (options.chatTemplate !== undefined) metadata.set(...chatTemplateToMetadata(options.chatTemplate));
   await writeGgufFile(
     path,
     metadata,

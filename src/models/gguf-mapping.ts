@@ -10,7 +10,9 @@
  * Conv1D weights are stored (in, out) by lmforge and HF and transposed by llama.cpp's
  * converter ('transposed'). Llama's q/k projections are permuted by the converter from HF's
  * rotate-half RoPE layout (pairs i, i + hs/2 of each head) to ggml's interleaved one (pairs
- * 2i, 2i + 1) ('ropeInterleaved').
+ * 2i, 2i + 1) ('ropeInterleaved'); Qwen2 and Qwen3 keep rotate-half (llama.cpp's NeoX RoPE),
+ * so theirs are 'rows'. The experts of a MoE layer are stacked into one 3-D tensor per
+ * projection (`stack`).
  */
 import type { GgufMetadata, GgufTensorInfo, GgufValue } from '../io/index.js';
 import type { ModelConfig } from './model.js';
@@ -26,10 +28,17 @@ export interface GgufTensorPlan {
   readonly name: string;
   /**
    * The lmforge parameter path (= HF checkpoint key); null for a tensor llama.cpp requires
-   * that the model does not have, written as zeros (a GPT-2 without biases).
+   * that the model does not have, written as zeros (a GPT-2 without biases), and for a
+   * stacked tensor.
    */
   readonly path: string | null;
-  /** The parameter's shape. */
+  /**
+   * The parameters of a stacked tensor, each of `shape`, on a new outermost dimension (the
+   * experts of a MoE layer: blk.N.ffn_up_exps holds expert 0's up projection, then expert
+   * 1's, ...); absent for a tensor of one parameter.
+   */
+  readonly stack?: readonly string[];
+  /** The parameter's shape (of each stacked parameter). */
   readonly shape: readonly number[];
   readonly layout: GgufLayout;
 }
@@ -39,6 +48,11 @@ export interface GgufMapping<Config extends ModelConfig = ModelConfig> {
   readonly architecture: string;
   /** The registered family that builds the model (its model_type). */
   readonly modelType: string;
+  /**
+   * The families (config.arch) written as this architecture: modelType, and those llama.cpp
+   * runs as it (its converter writes Mistral and Mixtral as `llama`).
+   */
+  readonly writes: readonly string[];
   /**
    * The config a file describes: its `<architecture>.*` keys, and what only the tensors say
    * (vocabulary rows, a tied head, biases). Errors name the key or tensor.
@@ -57,7 +71,13 @@ export interface GgufMapping<Config extends ModelConfig = ModelConfig> {
 
 /** The GGUF dimensions (ne order) of a planned tensor. */
 export function ggufDims(plan: GgufTensorPlan): number[] {
-  return plan.layout.kind === 'transposed' ? [...plan.shape] : [...plan.shape].reverse();
+  const dims = plan.layout.kind === 'transposed' ? [...plan.shape] : [...plan.shape].reverse();
+  return plan.stack === undefined ? dims : [...dims, plan.stack.length];
+}
+
+/** The parameter paths a planned tensor holds: its path, the stacked ones, or none (zeros). */
+export function planPaths(plan: GgufTensorPlan): readonly string[] {
+  return plan.stack ?? (plan.path === null ? [] : [plan.path]);
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The `tokenizer.ggml.*` keys of a GGUF file <-> the GgufVocab that lmforge/tokenizers
  * builds a tokenizer from (key names and types as llama.cpp's llama-arch.cpp and
- * gguf-py write them). Every key is type-checked and named when wrong.
+ * gguf-py write them), and the chat template (`tokenizer.chat_template`, the Jinja source
+ * of HF's tokenizer_config.json, as gguf-py's add_chat_template writes it). Every key is
+ * type-checked and named when wrong.
  */
 import type { GgufMetadata, GgufValue } from '../io/index.js';
 import type { GgufVocab } from '../tokenizers/index.js';
@@ -22,7 +24,18 @@ const key = {
   addBos: 'tokenizer.ggml.add_bos_token',
   addEos: 'tokenizer.ggml.add_eos_token',
   addSpacePrefix: 'tokenizer.ggml.add_space_prefix',
+  chatTemplate: 'tokenizer.chat_template',
 } as const;
+
+/** The file's chat template (its Jinja source), or undefined when it has none. */
+export function chatTemplateFromMetadata(metadata: GgufMetadata): string | undefined {
+  return metadata.string(key.chatTemplate);
+}
+
+/** The `tokenizer.chat_template` entry of a template source. */
+export function chatTemplateToMetadata(source: string): [string, GgufValue] {
+  return [key.chatTemplate, { type: 'string', value: source }];
+}
 
 /** The vocabulary types lmforge reads. */
 const models = ['llama', 'gpt2'] as const;

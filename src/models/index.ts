@@ -192,6 +192,7 @@ export {
 } from './gguf-file.js';
 export {
   ggufDims,
+  planPaths,
   toGgufLayout,
   fromGgufLayout,
   type GgufMapping,
@@ -200,6 +201,8 @@ export {
 } from './gguf-mapping.js';
 export { llamaGguf } from './llama/gguf.js';
 export { gpt2Gguf } from './gpt2/gguf.js';
+export { qwen2Gguf } from './qwen2/gguf.js';
+export { qwen3Gguf } from './qwen3/gguf.js';
 export {
   type RnnConfig,
   type RnnCell,

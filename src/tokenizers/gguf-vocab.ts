@@ -232,6 +232,67 @@ function unsupported(message: string, where: string, actual?: string): never {
   });
 }
 
+/** SentencePiece's byte tokens, <0x00> ... <0xFF>. */
+const BYTE_TOKEN = /^<0x[0-9A-F]{2}>$/;
+const SPACE = '\u2581';
+
+/**
+ * Is the tokenizer.json SentencePiece BPE as HF converts it from a tokenizer.model (Llama
+ * 1/2, Mistral, Mixtral): BPE over characters with byte fallback, spaces as ▁ and one ▁
+ * put before the text, either by the normalizer (Prepend ▁, Replace ' ' -> ▁; no
+ * pre-tokenizer) or by a Metaspace pre-tokenizer that prepends to the first word and does
+ * not split. That is llama.cpp's `llama` vocabulary with add_space_prefix.
+ */
+function isSpmSpec(spec: TokenizerSpec): boolean {
+  if (spec.model.type !== 'BPE') return false;
+  const o = spec.model.options;
+  if (o.byteFallback !== true || o.symbols !== 'chars' || o.ignoreMerges === true) return false;
+  if (o.continuingSubwordPrefix || o.endOfWordSuffix) return false;
+  const n = spec.normalizer;
+  const steps = n === null ? [] : n.type === 'Sequence' ? n.normalizers : [n];
+  const [prepend, replace] = steps;
+  const byNormalizer =
+    spec.preTokenizer === null &&
+    steps.length === 2 &&
+    prepend?.type === 'Prepend' &&
+    prepend.prepend === SPACE &&
+    replace?.type === 'Replace' &&
+    replace.pattern.kind === 'string' &&
+    replace.pattern.value === ' ' &&
+    replace.content === SPACE;
+  const pre = spec.preTokenizer;
+  const byMetaspace =
+    n === null &&
+    pre?.type === 'Metaspace' &&
+    pre.replacement === SPACE &&
+    pre.prependScheme === 'first' &&
+    !pre.split;
+  return byNormalizer || byMetaspace;
+}
+
+/**
+ * SentencePiece scores that make llama.cpp's SPM tokenizer (merge the adjacent pair whose
+ * joined text is the token of the highest score, leftmost first) apply HF's BPE merges in
+ * rank order: the token merge r makes scores -r. Tokens no merge makes score 0 (specials,
+ * bytes, single characters: never the join of two symbols) or, if longer than one
+ * character, below every merge. (llama.cpp's converter reading only a tokenizer.json
+ * scores every token -1000, which leaves the merge order to chance.)
+ */
+function spmScores(
+  tokens: readonly string[],
+  merges: ReadonlyArray<readonly [string, string]>,
+): Float32Array {
+  const rank = new Map<string, number>();
+  merges.forEach(([left, right], r) => {
+    if (!rank.has(left + right)) rank.set(left + right, r);
+  });
+  return Float32Array.from(tokens, (token, id) => {
+    const r = rank.get(token);
+    if (r !== undefined) return -r;
+    return [...token].length > 1 && !BYTE_TOKEN.test(token) ? -(merges.length + id) : 0;
+  });
+}
+
 /** What lmforge's byte-level BPE must be to be llama.cpp's `gpt2` vocabulary with pre-tokenizer `gpt-2`. */
 function checkGpt2Spec(spec: TokenizerSpec, where: string): void {
   const pre = spec.preTokenizer;
@@ -309,6 +370,9 @@ function charVocab(
  * - byte-level BPE with GPT-2's split -> `gpt2` + merges + pre `gpt-2`; added special tokens
  *   are CONTROL, other added tokens USER_DEFINED; `add_bos_token` true only when the
  *   post-processor adds a BOS (false when the model has none), EOS as the tokenizer says.
+ * - SentencePiece BPE as HF writes it for Llama 1/2 and Mistral (byte fallback, ▁ for
+ *   spaces, a ▁ prefix) -> `llama` with scores that replay the merges in rank order
+ *   (spmScores), byte tokens typed BYTE, unk UNKNOWN, BOS per the post-processor.
  * - a character tokenizer -> `gpt2` with one token per character and the merges that
  *   rebuild multi-byte characters from their bytes (see charVocab).
  *
@@ -339,8 +403,10 @@ export function ggufVocabFromTokenizer(
     return vocabOf(tokenizer);
   if (!(tokenizer instanceof PipelineTokenizer))
     unsupported('this tokenizer kind has no GGUF form', where, tokenizer.constructor.name);
-  checkGpt2Spec(tokenizer.spec, where);
+  const spm = isSpmSpec(tokenizer.spec);
+  if (!spm) checkGpt2Spec(tokenizer.spec, where);
   const added = new Map(tokenizer.spec.addedTokens.map((t) => [t.id, t]));
+  const unkToken = tokenizer.spec.model.type === 'BPE' ? tokenizer.spec.model.options.unkToken : undefined;
   const tokens: string[] = [];
   const types: number[] = [];
   for (let id = 0; id < tokenizer.vocabSize; id++) {
@@ -350,11 +416,15 @@ export function ggufVocabFromTokenizer(
     types.push(
       token === undefined
         ? tokenTypes.unused
-        : addedToken === undefined
-          ? tokenTypes.normal
-          : addedToken.special
-            ? tokenTypes.control
-            : tokenTypes.userDefined,
+        : spm && token === unkToken
+          ? tokenTypes.unknown
+          : addedToken !== undefined
+            ? addedToken.special
+              ? tokenTypes.control
+              : tokenTypes.userDefined
+            : spm && BYTE_TOKEN.test(token)
+              ? tokenTypes.byte
+              : tokenTypes.normal,
     );
   }
   pad(tokens, types);
@@ -373,16 +443,29 @@ export function ggufVocabFromTokenizer(
     addEos = sequence === single.length - 2;
   }
   const eosId = tokenizer.eosId;
-  return {
-    model: 'gpt2',
-    pre: 'gpt-2',
+  const common = {
     tokens,
     tokenTypes: Int32Array.from(types),
-    merges: tokenizer.bpeMerges().map(([left, right]) => `${left} ${right}`),
     ...(bosId === undefined ? {} : { bosId }),
     ...(eosId === undefined ? {} : { eosId }),
     ...(tokenizer.padId === undefined ? {} : { padId: tokenizer.padId }),
     addBos: bosId !== undefined,
     addEos: addEos && eosId !== undefined,
+  };
+  if (spm) {
+    const unkId = unkToken === undefined ? undefined : tokenizer.tokenToId(unkToken);
+    return {
+      ...common,
+      model: 'llama',
+      scores: spmScores(tokens, tokenizer.bpeMerges()),
+      ...(unkId === undefined ? {} : { unkId }),
+      addSpacePrefix: true,
+    };
+  }
+  return {
+    ...common,
+    model: 'gpt2',
+    pre: 'gpt-2',
+    merges: tokenizer.bpeMerges().map(([left, right]) => `${left} ${right}`),
   };
 }

@@ -112,6 +112,11 @@ export interface LlamaCpp {
   greedy(path: string, prompt: readonly number[], n: number): Promise<number[]>;
   /** The ids llama.cpp ends generation at (llama_vocab_is_eog), of the first `vocabSize`. */
   eogIds(path: string, vocabSize: number): Promise<number[]>;
+  /**
+   * -log p(ids[i + 1] | ids[..i]) for each position, from llama.cpp's next-token
+   * probabilities (its softmax of the logits at temperature 1, nothing truncated).
+   */
+  surprisals(path: string, ids: readonly number[]): Promise<number[]>;
   dispose(): Promise<void>;
 }
 
@@ -181,6 +186,20 @@ export async function loadLlamaCpp(): Promise<LlamaCpp | string> {
       withModel(path, async (model) =>
         Array.from({ length: vocabSize }, (_, id) => id).filter((id) => model.isEogToken(id as never)),
       ),
+    surprisals: (path, ids) =>
+      withModel(path, async (model) => {
+        const context = await model.createContext({ contextSize: 256, batchSize: 256, threads: 1 });
+        try {
+          const next = { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } };
+          const input = ids.slice(0, -1).map((id) => [id, { generateNext: next }]);
+          const results = await context.getSequence().controlledEvaluate(input as never);
+          return ids
+            .slice(1)
+            .map((id, i) => -Math.log(results[i]?.next.probabilities?.get(id as never) ?? 0));
+        } finally {
+          await context.dispose();
+        }
+      }),
     dispose: async () => {
       for (const model of models.values()) await (await model).dispose();
       await llama.dispose();

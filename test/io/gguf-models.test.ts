@@ -6,18 +6,12 @@
  * tensors can disagree is a FormatError naming the key or tensor.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import '../../src/index.js';
-import {
-  ggmlType,
-  ggufFromBytes,
-  serializeGguf,
-  type GgufTensorSource,
-  type GgufValue,
-} from '../../src/io/index.js';
+import { ggmlType, type GgufTensorSource, type GgufValue } from '../../src/io/index.js';
 import {
   createModel,
   fromGgufLayout,
@@ -32,6 +26,7 @@ import {
 import { Tensor, noGrad, scope } from '../../src/tensor/index.js';
 import { CharTokenizer, loadEncoding, trainBpe } from '../../src/tokenizers/index.js';
 import { ConfigError, FormatError, TokenizerError } from '../../src/util/errors.js';
+import { editGguf } from './gguf-edit.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-gguf-models-'));
 const text = "the cat sat on the mat.\nmy friend's dog ran to the park! 42 ü é\n".repeat(3);
@@ -270,8 +265,17 @@ describe('what llama.cpp cannot run or read is refused by name', () => {
         /slidingWindow: .*no sliding window/,
       ],
       [
-        llamaPreset({ ...small, ropeScaling: { kind: 'linear', factor: 2 } }),
-        /positional\.scaling\.kind: llama\.cpp's llama has no RoPE frequency scaling, got "linear"/,
+        llamaPreset({
+          ...small,
+          ropeScaling: {
+            kind: 'llama3',
+            factor: 4,
+            lowFreqFactor: 1,
+            highFreqFactor: 4,
+            originalMaxPositions: 8,
+          },
+        }),
+        /positional\.scaling\.kind: llama\.cpp's llama has no RoPE scaling or linear scaling, got "llama3"/,
       ],
       [
         gpt2Preset({ ...small, attentionBias: 'none' }),
@@ -318,20 +322,7 @@ describe('a file whose metadata and tensors disagree is a FormatError naming the
   async function edited(
     edit: (metadata: Map<string, GgufValue>, tensors: GgufTensorSource[]) => void,
   ): Promise<string> {
-    const file = ggufFromBytes(await base);
-    const metadata = new Map(file.header.metadata);
-    const bytes = await base;
-    const tensors: GgufTensorSource[] = file.header.tensors.map((t) => ({
-      name: t.name,
-      dims: t.dims,
-      type: t.type,
-      data: () =>
-        bytes.subarray(file.header.dataStart + t.offset, file.header.dataStart + t.offset + t.byteLength),
-    }));
-    edit(metadata, tensors);
-    const out = join(work, `edited-${Math.random().toString(36).slice(2)}.gguf`);
-    writeFileSync(out, serializeGguf(metadata, tensors));
-    return out;
+    return editGguf(await base, join(work, `edited-${Math.random().toString(36).slice(2)}.gguf`), edit);
   }
 
   const refusals: Array<
@@ -368,10 +359,16 @@ describe('a file whose metadata and tensors disagree is a FormatError naming the
       /rope\.scaling\.type$/,
     ],
     [
-      'experts',
-      (m) => m.set('llama.expert_count', { type: 'uint32', value: 8 }),
+      'shared experts',
+      (m) => m.set('llama.expert_shared_count', { type: 'uint32', value: 1 }),
       /metadata key not supported/,
-      /expert_count$/,
+      /expert_shared_count$/,
+    ],
+    [
+      'experts without expert_used_count',
+      (m) => m.set('llama.expert_count', { type: 'uint32', value: 8 }),
+      /required metadata key missing/,
+      /expert_used_count$/,
     ],
     [
       'a partial rotary dimension',

@@ -14,7 +14,7 @@ import type { ChatMessage } from '../../tokenizers/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { join } from 'node:path';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { loadModelWithAdapter, readChatTemplate } from '../load-model.js';
+import { isGgufPath, loadModelWithAdapter, readChatTemplate } from '../load-model.js';
 import { addSamplingOptions, generationConfigFrom } from './generate.js';
 
 interface ChatFlags extends ComputeFlags {
@@ -33,7 +33,10 @@ interface ChatFlags extends ComputeFlags {
 export function chatCommand(): Command {
   const command = addSamplingOptions(
     new Command('chat')
-      .argument('<dir>', 'model folder with a chat template (tokenizer_config.json)')
+      .argument(
+        '<dir>',
+        'model folder with a chat template (tokenizer_config.json), or a .gguf file with one',
+      )
       .option('--system <text>', 'a system message that opens the conversation')
       .option('--adapter <dir>', 'apply a LoRA adapter folder (PEFT format) over the model, unmerged')
       .option('--message <text>', 'answer this one message and exit')
@@ -50,7 +53,9 @@ export function chatCommand(): Command {
       const template = await readChatTemplate(loaded.configDir, loaded.tokenizerConfig);
       if (template === null) {
         throw new ConfigError('the model has no chat template', {
-          where: join(loaded.configDir, 'tokenizer_config.json'),
+          where: isGgufPath(dir)
+            ? `${dir}: tokenizer.chat_template`
+            : join(loaded.configDir, 'tokenizer_config.json'),
           hint: 'fine-tune it with `lmforge finetune DIR --task sft`, which gives it one',
         });
       }

@@ -1,7 +1,7 @@
 /**
  * `lmforge export DIR --format gguf --type f32|f16|q8_0|q4_0 --out FILE.gguf`: write a
  * model (an HF folder, or a .gguf file to requantize) as a GGUF file llama.cpp loads, with
- * its tokenizer. The file is written atomically (a crash leaves no half file), one tensor
+ * its tokenizer and chat template (tokenizer.chat_template). The file is written atomically (a crash leaves no half file), one tensor
  * at a time, with a progress bar over the tensors on a terminal; the last stdout line
  * summarises what was written.
  */
@@ -11,7 +11,7 @@ import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { saveGguf, type GgufFileType } from '../../models/index.js';
 import { ConfigError, IoError } from '../../util/errors.js';
-import { isGgufPath, loadModelWithTokenizer } from '../load-model.js';
+import { isGgufPath, loadModelWithTokenizer, readChatTemplate } from '../load-model.js';
 
 interface ExportFlags {
   format: 'gguf';
@@ -57,14 +57,17 @@ export interface GgufWriteFlags {
  */
 export async function writeModelAsGguf(dir: string, flags: GgufWriteFlags): Promise<void> {
   await checkOut(flags.out);
-  const { model, tokenizer } = await loadModelWithTokenizer(dir);
+  const { model, tokenizer, tokenizerConfig } = await loadModelWithTokenizer(dir);
   const bar =
     flags.progress && process.stderr.isTTY === true
       ? new SingleBar({ format: 'tensors [{bar}] {value}/{total} {name}', stream: process.stderr })
       : null;
   try {
+    // The folder's chat template (tokenizer_config.json, chat_template.jinja) or the file's.
+    const template = await readChatTemplate(dir, tokenizerConfig);
     let started = false;
     const saved = await saveGguf(model, tokenizer, flags.out, {
+      ...(template === null ? {} : { chatTemplate: template.source }),
       type: flags.type,
       ...(flags.headType === undefined ? {} : { headType: flags.headType }),
       ...(flags.partialBlocks === undefined ? {} : { partialBlocks: flags.partialBlocks }),

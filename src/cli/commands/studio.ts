@@ -40,7 +40,7 @@ function uniqueId(name: string, taken: Set<string>): string {
 async function loadStudioModel(dir: string, id: string): Promise<StudioModel> {
   const loaded = await loadModelWithTokenizer(dir);
   try {
-    const chatTemplate = isGgufPath(dir) ? null : await readChatTemplate(dir, loaded.tokenizerConfig);
+    const chatTemplate = await readChatTemplate(dir, loaded.tokenizerConfig);
     const config =
       loaded.generationConfig === null
         ? defaultGenerationConfig

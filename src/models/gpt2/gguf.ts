@@ -56,6 +56,7 @@ function tensorOf(config: DecoderConfig, path: string): { name: string; layout: 
 export const gpt2Gguf: GgufMapping<DecoderConfig> = {
   architecture,
   modelType: 'gpt2',
+  writes: ['gpt2'],
 
   configToGguf(config: DecoderConfig, where: string): Map<string, GgufValue> {
     checkRepresentable(
