@@ -2,8 +2,9 @@
  * The trivial baselines of a sequence-to-sequence task on its validation split, the figures a
  * trained translation model is compared with: sacreBLEU corpus BLEU and chrF2 of copying the
  * source, and of answering every source with the most frequent training target. The split is
- * the one `lmforge train --arch marian` makes from the same data: a built-in WordNet task
- * (held-out words) or --pairs FILE [--val-pairs FILE] (the last tenth when none).
+ * the one `lmforge train --arch marian` makes from the same data: a built-in task (--task:
+ * WordNet's, held-out words; copy | reverse, held-out sequences) or --pairs FILE
+ * [--val-pairs FILE] (the last tenth when none).
  *
  * With --model DIR (the run folder) the validation pairs are the ones that run trained with:
  * pairs longer than its positions under its tokenizer are left out, as the built-in tasks
@@ -18,7 +19,9 @@ import { corpusBleu, corpusChrf } from '../src/eval/index.js';
 import { loadTokenizer } from '../src/tokenizers/index.js';
 import {
   readPairSource,
+  syntheticPairTaskNames,
   type PairSource,
+  type SyntheticPairTaskName,
   type TextPair,
   type WordnetPairTaskName,
 } from '../src/train/index.js';
@@ -28,10 +31,13 @@ const flag = (name: string): string | undefined => {
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
 const pairsFile = flag('--pairs');
+const task = flag('--task') ?? 'reverse-dictionary';
 const source: PairSource =
-  pairsFile === undefined
-    ? { kind: 'wordnet-pairs', task: (flag('--task') ?? 'reverse-dictionary') as WordnetPairTaskName }
-    : { kind: 'pairs', train: pairsFile, val: flag('--val-pairs') ?? null, truncate: false };
+  pairsFile !== undefined
+    ? { kind: 'pairs', train: pairsFile, val: flag('--val-pairs') ?? null, truncate: false }
+    : (syntheticPairTaskNames as readonly string[]).includes(task)
+      ? { kind: 'synthetic-pairs', task: task as SyntheticPairTaskName }
+      : { kind: 'wordnet-pairs', task: task as WordnetPairTaskName };
 const { train, val } = await readPairSource(source);
 
 let validation: readonly TextPair[] = val;

@@ -146,6 +146,7 @@ function absoluteSource(source: DataSource): DataSource {
       };
     case 'builtin':
     case 'wordnet-pairs':
+    case 'synthetic-pairs':
       return source;
   }
 }
