@@ -8,7 +8,9 @@
  *   validation pairs, against copying the source and the most frequent target.
  * - `reverse-dictionary`, `definition`: Marian on the built-in WordNet tasks (held-out
  *   words), scored the same way on the validation pairs that fit the positions.
- * - `bert`: a BERT pre-trained by whole-word masked-LM on the built-in WordNet corpus, then
+ * - `bert`: a BERT pre-trained by whole-word masked-LM on the built-in WordNet corpus less the
+ *   held-out synsets (the lines `word: definition` and the examples of the training split of
+ *   data/wordnet-tasks.ts, so that pre-training never reads a validation gloss), then
  *   fine-tuned on the built-in `lexname` (45 classes) and `pos` tasks: held-out accuracy
  *   beside the majority, naive Bayes and logistic-regression baselines finetune prints.
  *
@@ -22,8 +24,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Rng } from '../src/tensor/index.js';
 import {
   readPairSource,
+  shuffleInPlace,
+  splitSynsets,
+  wordnetSynsets,
   type PairSource,
   type SyntheticPairTaskName,
   type WordnetPairTaskName,
@@ -144,10 +150,21 @@ async function marian(task: string): Promise<void> {
 /** Pre-training, then fine-tuning on lexname and pos (recipe in the file header). */
 function bert(): void {
   const base = join(out, 'bert');
+  // The built-in corpus's lines (builtin-corpus.ts), of the training synsets only, shuffled.
+  const { train } = splitSynsets(wordnetSynsets(), 0.1);
+  const corpus = join(out, 'bert-corpus.txt');
+  writeFileSync(
+    corpus,
+    shuffleInPlace([...train], new Rng(0))
+      .flatMap((s) => [...(s.definition === '' ? [] : [`${s.lemmas[0]}: ${s.definition}`]), ...s.examples])
+      .join('\n') + '\n',
+  );
   const pretrained = lmforge([
     'train',
     '--arch',
     'bert',
+    '--data',
+    corpus,
     '--tokenizer',
     'wordpiece:8192',
     '--whole-word-masking',
@@ -185,7 +202,7 @@ function bert(): void {
       'classify',
       '--builtin',
       task,
-      ...(quick ? ['--epochs', '1', '--eval-every', '100'] : []),
+      ...(quick ? ['--epochs', '1', '--batch-size', '256'] : []),
       '--out',
       join(out, `bert-${task}`),
       '--force',
