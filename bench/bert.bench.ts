@@ -8,9 +8,11 @@
  *      cross-entropy at 15% of the positions, gathered first as the masked-LM objective and
  *      the original BERT do, backward, gradient clipping, AdamW step).
  * Each at 1 and 2 threads, with the ratio lmforge / PyTorch (target <= 0.6 at 2 threads).
- * Human lines on stderr, one JSON object per result on stdout.
+ * `--rounds N` (default 1) interleaves N rounds of lmforge then PyTorch, so that a busy
+ * machine slows both sides alike: the ratio reported is the median of the rounds' ratios,
+ * with their range. Human lines on stderr, one JSON object per result on stdout.
  *
- * Usage: node dist/bench/bert.bench.js [--quick]
+ * Usage: node dist/bench/bert.bench.js [--quick] [--rounds N]
  */
 import { join } from 'node:path';
 import { availableBackends, useBackend } from '../src/backend/index.js';
@@ -18,13 +20,13 @@ import { Rng, Tensor, backward, crossEntropy, randint, randn, scope, zeroGrad } 
 import { TransformerBlock, bertBlockSpec, bertPreset, createModel } from '../src/models/index.js';
 import { AdamW, clipScale } from '../src/train/index.js';
 import { repoRoot, runPythonPeer } from './peer.js';
+import { argument, emit, median, round, say } from './report.js';
 
 const quick = process.argv.includes('--quick');
 const iters = quick ? 4 : 12;
-const say = (text: string): void => void process.stderr.write(text + '\n');
-const emit = (record: Record<string, unknown>): void =>
-  void process.stdout.write(JSON.stringify(record) + '\n');
-const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+const rounds = Number(argument('--rounds') ?? 1);
+if (!(Number.isInteger(rounds) && rounds >= 1))
+  throw new Error(`--rounds: expected an integer >= 1, got ${rounds}`);
 
 interface Shape {
   readonly hidden: number;
@@ -166,14 +168,23 @@ if (best !== 'native') {
     for (const threads of [1, 2]) {
       const backend = useBackend(best);
       backend.setThreads(threads);
-      const ours = run(shape);
-      const theirs = peer(workload, shape, threads);
-      const torchMs = theirs['ms_per_iter'];
-      const ratio = typeof torchMs === 'number' ? round(ours / torchMs) : null;
+      const ours: number[] = [];
+      const peers: Record<string, unknown>[] = [];
+      for (let r = 0; r < rounds; r++) {
+        ours.push(run(shape));
+        peers.push(peer(workload, shape, threads));
+      }
+      const torch = peers.map((p) => p['ms_per_iter']).filter((ms): ms is number => typeof ms === 'number');
+      const ratios = torch.length === rounds ? ours.map((ms, r) => ms / torch[r]!) : [];
+      const ratio = ratios.length === 0 ? null : round(median(ratios));
+      const range =
+        ratios.length > 1
+          ? ` (rounds ${round(Math.min(...ratios), 2)}-${round(Math.max(...ratios), 2)})`
+          : '';
       say(
-        `${name} (${JSON.stringify(shape)}), ${threads} thread${threads === 1 ? '' : 's'}: lmforge ${ours.toFixed(1)} ms/iter, ` +
-          `PyTorch ${typeof torchMs === 'number' ? `${torchMs.toFixed(1)} ms/iter` : String(theirs['status'])}: ` +
-          `ratio ${ratio ?? '-'}${threads === 2 ? ' (target <= 0.6)' : ''}`,
+        `${name} (${JSON.stringify(shape)}), ${threads} thread${threads === 1 ? '' : 's'}: lmforge ${median(ours).toFixed(1)} ms/iter, ` +
+          `PyTorch ${torch.length > 0 ? `${median(torch).toFixed(1)} ms/iter` : String(peers[0]!['status'])}: ` +
+          `ratio ${ratio ?? '-'}${range}${threads === 2 ? ' (target <= 0.6)' : ''}`,
       );
       emit({
         bench: 'bert',
@@ -181,10 +192,15 @@ if (best !== 'native') {
         shape,
         threads,
         iters,
+        rounds,
         backend: backend.name,
-        lmforge_ms_per_iter: round(ours),
-        pytorch: theirs,
+        lmforge_ms_per_iter: round(median(ours)),
+        pytorch: {
+          ...peers[peers.length - 1],
+          ...(torch.length > 0 ? { ms_per_iter: round(median(torch)) } : {}),
+        },
         ms_per_iter_ratio: ratio,
+        round_ratios: ratios.map((x) => round(x)),
       });
     }
   }

@@ -8,9 +8,11 @@
  *      (target <= 0.6 at 2 threads);
  *   2. beam-4 translation (translateIds) of 32 sentences of 32 ids, 32 new ids each:
  *      sentences/s at each thread count (and greedy for comparison). lmforge only.
- * Human lines on stderr, one JSON object per result on stdout.
+ * `--rounds N` (default 1) interleaves N rounds of the lmforge and PyTorch training steps, so
+ * that a busy machine slows both sides alike: the ratio is the median of the rounds' ratios,
+ * with their range. Human lines on stderr, one JSON object per result on stdout.
  *
- * Usage: node dist/bench/marian.bench.js [--quick] [--threads N]
+ * Usage: node dist/bench/marian.bench.js [--quick] [--threads N] [--rounds N]
  */
 import { availableBackends, useBackend } from '../src/backend/index.js';
 import { MarianMTModel, createModel, marianPreset, type MarianConfig } from '../src/models/index.js';
@@ -20,14 +22,14 @@ import { CharTokenizer } from '../src/tokenizers/index.js';
 import { Seq2seqObjective, Trainer, resolveTrainOptions, type EncodedPair } from '../src/train/index.js';
 import { join } from 'node:path';
 import { repoRoot, runPythonPeer } from './peer.js';
+import { argument, emit, median, round, say } from './report.js';
 
 const quick = process.argv.includes('--quick');
-const threadsFlag = process.argv.indexOf('--threads');
-const threadCounts = threadsFlag >= 0 ? [Number(process.argv[threadsFlag + 1])] : [1, 2];
-const say = (text: string): void => void process.stderr.write(text + '\n');
-const emit = (record: Record<string, unknown>): void =>
-  void process.stdout.write(JSON.stringify(record) + '\n');
-const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+const threadsFlag = argument('--threads');
+const threadCounts = threadsFlag !== undefined ? [Number(threadsFlag)] : [1, 2];
+const rounds = Number(argument('--rounds') ?? 1);
+if (!(Number.isInteger(rounds) && rounds >= 1))
+  throw new Error(`--rounds: expected an integer >= 1, got ${rounds}`);
 
 const shape = { vocab: 4000, dModel: 256, heads: 4, layers: 3, ffn: 1024, batch: 16, source: 32, target: 32 };
 const iters = quick ? 3 : 30;
@@ -129,28 +131,52 @@ say(
 );
 for (const threads of threadCounts) {
   backend.setThreads(threads);
-  const mine = await lmforgeTrain();
-  const peer = runPythonPeer(join(repoRoot, 'bench', 'peers', 'torch_transformer.py'), [
-    ...['--vocab', String(shape.vocab), '--d-model', String(shape.dModel), '--heads', String(shape.heads)],
-    ...['--layers', String(shape.layers), '--ffn', String(shape.ffn), '--batch', String(shape.batch)],
-    ...['--source-length', String(shape.source), '--target-length', String(shape.target)],
-    ...['--iters', String(iters), '--threads', String(threads)],
-  ]);
-  const torchMs = typeof peer['ms_per_iter_median'] === 'number' ? peer['ms_per_iter_median'] : null;
-  const ratio = torchMs === null ? null : mine.ms / torchMs;
+  const mine: { ms: number; params: number }[] = [];
+  const peers: Record<string, unknown>[] = [];
+  for (let r = 0; r < rounds; r++) {
+    mine.push(await lmforgeTrain());
+    peers.push(
+      runPythonPeer(join(repoRoot, 'bench', 'peers', 'torch_transformer.py'), [
+        ...[
+          '--vocab',
+          String(shape.vocab),
+          '--d-model',
+          String(shape.dModel),
+          '--heads',
+          String(shape.heads),
+        ],
+        ...['--layers', String(shape.layers), '--ffn', String(shape.ffn), '--batch', String(shape.batch)],
+        ...['--source-length', String(shape.source), '--target-length', String(shape.target)],
+        ...['--iters', String(iters), '--threads', String(threads)],
+      ]),
+    );
+  }
+  const peer = peers[peers.length - 1]!;
+  const torch = peers
+    .map((p) => p['ms_per_iter_median'])
+    .filter((ms): ms is number => typeof ms === 'number');
+  const ours = median(mine.map((m) => m.ms));
+  const torchMs = torch.length === rounds ? median(torch) : null;
+  const ratios = torchMs === null ? [] : mine.map((m, r) => m.ms / torch[r]!);
+  const ratio = ratios.length === 0 ? null : median(ratios);
+  const range =
+    ratios.length > 1 ? ` (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : '';
   say(
-    `train step, ${threads} thread${threads === 1 ? '' : 's'}: lmforge ${mine.ms.toFixed(1)} ms/iter (${mine.params.toLocaleString('en')} params), ` +
+    `train step, ${threads} thread${threads === 1 ? '' : 's'}: lmforge ${ours.toFixed(1)} ms/iter (${mine[0]!.params.toLocaleString('en')} params), ` +
       (torchMs === null
         ? `PyTorch missing (${String(peer['reason'])})`
-        : `PyTorch ${torchMs.toFixed(1)} ms/iter (${Number(peer['params']).toLocaleString('en')} params): ratio ${ratio!.toFixed(2)}`),
+        : `PyTorch ${torchMs.toFixed(1)} ms/iter (${Number(peer['params']).toLocaleString('en')} params): ratio ${ratio!.toFixed(2)}${range}`) +
+      (threads === 2 ? ' (target <= 0.6)' : ''),
   );
   emit({
     bench: 'marian-train-step',
     threads,
     shape,
-    lmforge_ms_per_iter: round(mine.ms, 2),
+    rounds,
+    lmforge_ms_per_iter: round(ours, 2),
     torch_ms_per_iter: torchMs === null ? null : round(torchMs, 2),
     ratio: ratio === null ? null : round(ratio),
+    round_ratios: ratios.map((x) => round(x)),
     torch: torchMs === null ? peer : 'torch.nn.Transformer',
   });
   const model = createModel(config, { seed: 2 });

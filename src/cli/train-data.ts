@@ -47,7 +47,7 @@ const seconds = (started: number): string => `${((performance.now() - started) /
 
 /** Rejects a data source the architecture cannot train on, naming the flag. */
 export function checkSourceFits(arch: TrainArch, archName: string, source: DataSource): void {
-  const pairs = source.kind === 'pairs' || source.kind === 'wordnet-pairs';
+  const pairs = source.kind !== 'files' && source.kind !== 'builtin';
   if (pairs === (arch.data === 'pairs')) return;
   throw new ConfigError(pairs ? 'sentence pairs train an encoder-decoder' : 'text trains a decoder', {
     where: pairs ? (source.kind === 'pairs' ? '--pairs' : '--task') : '--data',
@@ -72,6 +72,7 @@ export async function loadTrainData(
       return loadTokenData(source, tokenizers.forText, cacheDir);
     case 'pairs':
     case 'wordnet-pairs':
+    case 'synthetic-pairs':
       return loadPairData(source, tokenizers.forPairs, blockSize);
   }
 }
@@ -117,7 +118,7 @@ async function loadPairData(
   const started = performance.now();
   const splits = await readPairSource(source);
   const { tokenizer, padTokenId, eosTokenId } = await tokenizerFor(splits.train);
-  const builtin = source.kind === 'wordnet-pairs';
+  const builtin = source.kind !== 'pairs';
   const tokenization = {
     source: tokenizer,
     target: tokenizer,

@@ -154,6 +154,7 @@ function absoluteSource(source: DataSource): DataSource {
       };
     case 'builtin':
     case 'wordnet-pairs':
+    case 'synthetic-pairs':
       return source;
   }
 }

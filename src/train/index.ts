@@ -89,6 +89,13 @@ export {
   wordnetPairTask,
 } from './data/wordnet-pairs.js';
 export {
+  type SyntheticPairTaskName,
+  type SyntheticPairTaskOptions,
+  type SyntheticPairTask,
+  syntheticPairTaskNames,
+  syntheticPairTask,
+} from './data/synthetic-pairs.js';
+export {
   MaskedLmObjective,
   maskSequences,
   maskedLmTokens,

@@ -2,7 +2,7 @@
  * The Marian commands end to end: `train --arch marian --pairs` (run folder, the HF files a
  * Marian folder has, --json summary with val_bleu/val_chrf), `--resume` (and refused changed
  * data), `translate` (encoding as `tokenize --tokenizer DIR`, ids ending in EOS, n-best),
- * `eval --pairs` (BLEU and chrF). The bad inputs: marian-cli-errors.test.ts.
+ * `eval --pairs` (BLEU and chrF), the built-in synthetic `--task reverse`. The bad inputs: marian-cli-errors.test.ts.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -121,6 +121,31 @@ describe('lmforge train --arch marian, translate, eval --pairs', () => {
     assert.equal(typeof scores['chrf'], 'number');
     assert.equal(scores['sentences'], 5);
     assert.equal(scores['bleu_signature'], 'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp');
+  });
+
+  it('train --task reverse trains on the built-in synthetic task (held-out sequences) and resumes from it', () => {
+    const out = join(work, 'synthetic');
+    const args = ['train', '--arch', 'marian', '--task', 'reverse', '--tokenizer', 'bpe:290', ...tinyShape];
+    const r = run([
+      ...args,
+      '--iters',
+      '2',
+      '--eval-every',
+      '2',
+      '--eval-iters',
+      '1',
+      '--no-progress',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /data: built-in synthetic task reverse \(held-out sequences\): 20,000 training and 500 validation pairs/,
+    );
+    const resumed = run(['train', '--resume', '--out', out, '--iters', '3', '--no-progress', '--json']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(lastJson(resumed.stdout)['step'], 3);
   });
 
   it('--resume continues the run to more steps, and refuses changed pairs', () => {

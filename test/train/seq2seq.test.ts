@@ -9,9 +9,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import '../../src/backend/index.js';
 import { Rng } from '../../src/tensor/index.js';
-import { createModel, gpt2Preset, marianPreset } from '../../src/models/index.js';
+import { createModel, gpt2Preset, isEncoderDecoder, marianPreset } from '../../src/models/index.js';
+import { defaultTranslationConfig, translateIds } from '../../src/generate/index.js';
 import { corpusBleu, corpusChrf } from '../../src/eval/index.js';
-import { PipelineTokenizer, parseTokenizerJson, trainBpe } from '../../src/tokenizers/index.js';
+import {
+  CharTokenizer,
+  PipelineTokenizer,
+  parseTokenizerJson,
+  trainBpe,
+} from '../../src/tokenizers/index.js';
 import {
   Seq2seqObjective,
   Trainer,
@@ -21,6 +27,7 @@ import {
   scheduleOf,
   seq2seqTokenizer,
   withEosPostProcessor,
+  type EncodedPair,
   type Seq2seqData,
   type TextPair,
 } from '../../src/train/index.js';
@@ -137,6 +144,76 @@ test('learning: a tiny Marian learns to reverse word sequences, held-out BLEU an
   assert.ok(bleu > 50 && bleu > baselines.copyBleu + 30 && bleu > baselines.frequentBleu + 40, shown);
   assert.ok(chrf > 75 && chrf > baselines.copyChrf + 15, shown);
   assert.ok(summary.valLoss! < 1.6, shown);
+});
+
+test('overfit: a tiny Marian memorises one batch to near-zero loss, and greedy decoding reproduces its targets', async () => {
+  // Random ids 3..V-1 (0 pad = decoder start, 1 EOS), sources and targets of different
+  // lengths, so that the padding masks, the shifted decoder inputs and EOS all take part.
+  const [V, pad, eos] = [24, 0, 1];
+  const rng = new Rng(11);
+  const ids = (n: number): number[] => Array.from({ length: n }, () => 3 + rng.randint(0, V - 3));
+  const pairs: EncodedPair[] = Array.from({ length: 8 }, (_, i) => ({
+    source: Int32Array.from([...ids(3 + (i % 5)), eos]),
+    target: Int32Array.from([...ids(2 + ((i * 3) % 6)), eos]),
+    where: `batch #${i + 1}`,
+    truncated: false,
+  }));
+  const objective = new Seq2seqObjective({
+    train: pairs,
+    val: pairs,
+    valTargets: pairs.map((p) => p.where),
+    batching: { kind: 'sentences', size: pairs.length },
+    padTokenId: pad,
+    decoderStartTokenId: pad,
+    eosTokenId: eos,
+    labelSmoothing: 0,
+    detokenize: (t) => t.join(' '),
+    metricPairs: 0,
+  });
+  const model = createModel(
+    marianPreset({
+      vocabSize: V,
+      dModel: 32,
+      encoderLayers: 2,
+      decoderLayers: 2,
+      encoderHeads: 4,
+      decoderHeads: 4,
+      maxPositions: 16,
+      padTokenId: pad,
+      eosTokenId: eos,
+      dropout: 0,
+    }),
+    { seed: 3 },
+  );
+  const options = resolveTrainOptions({
+    iters: 200,
+    batchSize: pairs.length,
+    blockSize: 16,
+    lr: 1e-2,
+    warmup: 10,
+    evalEvery: 200,
+    evalIters: 1,
+    weightDecay: 0,
+  });
+  // The trainer reads only the tokenizer's size here: V characters.
+  const tokenizer = CharTokenizer.fromText(
+    String.fromCharCode(...Array.from({ length: V }, (_, i) => 65 + i)),
+  );
+  const trainer = new Trainer({ model, tokenizer, objective, options, runDir: null, data: noRun });
+  const summary = await trainer.run();
+  trainer.dispose();
+  assert.ok(summary.valLoss! < 0.02, `loss on the memorised batch: ${summary.valLoss}`);
+  assert.ok(isEncoderDecoder(model));
+  const decoded = await translateIds(
+    model,
+    pairs.map((p) => [...p.source]),
+    { ...defaultTranslationConfig(model), maxNewTokens: 15, badWordsIds: [[pad]] },
+  );
+  assert.deepEqual(
+    decoded.map(([best]) => [...best!.ids]),
+    pairs.map((p) => [...p.target]),
+  );
+  model.dispose();
 });
 
 test('the objective refuses a decoder, other pad/start ids and pairs longer than the positions; its batches resume exactly', async () => {

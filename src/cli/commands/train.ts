@@ -19,10 +19,12 @@ import {
   type TrainRequest,
 } from '../train-run.js';
 import {
+  syntheticPairTaskNames,
   wordnetPairTaskNames,
   type DataSource,
   type NonfinitePolicy,
   type ScheduleName,
+  type SyntheticPairTaskName,
   type WordnetPairTaskName,
 } from '../../train/index.js';
 import { ConfigError } from '../../util/errors.js';
@@ -31,7 +33,7 @@ export interface TrainFlags extends ComputeFlags {
   data?: string[];
   pairs?: string;
   valPairs?: string;
-  task?: WordnetPairTaskName;
+  task?: WordnetPairTaskName | SyntheticPairTaskName;
   truncate?: boolean;
   labelSmoothing?: number;
   schedule?: ScheduleName;
@@ -102,7 +104,12 @@ function dataSource(flags: TrainFlags): DataSource | null {
       truncate: flags.truncate === true,
     };
   }
-  if (flags.task !== undefined) return { kind: 'wordnet-pairs', task: flags.task };
+  if (flags.task !== undefined) {
+    const task = flags.task;
+    return (syntheticPairTaskNames as readonly string[]).includes(task)
+      ? { kind: 'synthetic-pairs', task: task as SyntheticPairTaskName }
+      : { kind: 'wordnet-pairs', task: task as WordnetPairTaskName };
+  }
   return null;
 }
 
@@ -126,8 +133,8 @@ export function addTrainFlags(command: Command, variant: 'train' | 'distill'): C
       .addOption(
         new Option(
           '--task <task>',
-          'built-in WordNet task for --arch marian without --pairs (default reverse-dictionary: gloss -> word; definition: word -> gloss; held-out words)',
-        ).choices(wordnetPairTaskNames),
+          'built-in task for --arch marian without --pairs: WordNet (default reverse-dictionary: gloss -> word; definition: word -> gloss; held-out words) or synthetic (copy, reverse: 3 to 12 random letters a-z -> the same, reversed; held-out sequences)',
+        ).choices([...wordnetPairTaskNames, ...syntheticPairTaskNames]),
       )
       .option('--truncate', 'cut pairs longer than --block-size positions instead of refusing them');
   }

@@ -27,6 +27,7 @@ export function describeSource(source: DataSource): string {
       return 'built-in corpus (WordNet glosses and examples)';
     case 'pairs':
     case 'wordnet-pairs':
+    case 'synthetic-pairs':
       return describePairSource(source);
   }
 }

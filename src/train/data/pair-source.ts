@@ -1,7 +1,7 @@
 /**
  * Where a sequence-to-sequence run's sentence pairs come from, so that a resumed run reads
- * the same ones: parallel data files (data/pairs.ts: TSV or JSON Lines), or a built-in WordNet
- * task (data/wordnet-pairs.ts). Reading a source gives the training and validation pairs and
+ * the same ones: parallel data files (data/pairs.ts: TSV or JSON Lines), a built-in WordNet
+ * task (data/wordnet-pairs.ts) or a built-in synthetic task (data/synthetic-pairs.ts). Reading a source gives the training and validation pairs and
  * the text they were read from (hashed into the checkpoint, so that changed data is refused
  * on resume).
  *
@@ -10,6 +10,7 @@
  */
 import { parsePairs, pairFormatOf, type TextPair } from './pairs.js';
 import { readTextFile } from './text-file.js';
+import { syntheticPairTask, type SyntheticPairTaskName } from './synthetic-pairs.js';
 import { wordnetPairTask, type WordnetPairTaskName } from './wordnet-pairs.js';
 import { ConfigError } from '../../util/errors.js';
 
@@ -23,7 +24,9 @@ export type PairSource =
       readonly truncate: boolean;
     }
   /** A built-in WordNet task; its pairs longer than the positions are left out. */
-  | { readonly kind: 'wordnet-pairs'; readonly task: WordnetPairTaskName };
+  | { readonly kind: 'wordnet-pairs'; readonly task: WordnetPairTaskName }
+  /** A built-in synthetic task (copy, reverse); as a built-in task, longer pairs are left out. */
+  | { readonly kind: 'synthetic-pairs'; readonly task: SyntheticPairTaskName };
 
 export interface PairSplits {
   readonly train: readonly TextPair[];
@@ -41,6 +44,8 @@ export function describePairSource(source: PairSource): string {
         : `${source.train}, validation ${source.val}`;
     case 'wordnet-pairs':
       return `built-in WordNet task ${source.task} (held-out words)`;
+    case 'synthetic-pairs':
+      return `built-in synthetic task ${source.task} (held-out sequences)`;
   }
 }
 
@@ -70,8 +75,10 @@ export async function readPairSource(source: PairSource): Promise<PairSplits> {
       const cut = all.length - Math.max(1, Math.floor(all.length / 10));
       return { train: all.slice(0, cut), val: all.slice(cut), text: trainText };
     }
-    case 'wordnet-pairs': {
-      const task = wordnetPairTask(source.task);
+    case 'wordnet-pairs':
+    case 'synthetic-pairs': {
+      const task =
+        source.kind === 'wordnet-pairs' ? wordnetPairTask(source.task) : syntheticPairTask(source.task);
       const tsv = (pairs: readonly TextPair[]): string =>
         pairs.map((p) => `${p.source}\t${p.target}\n`).join('');
       return { train: task.train, val: task.validation, text: `${tsv(task.train)}\n${tsv(task.validation)}` };
