@@ -112,6 +112,8 @@ export interface BatchEngineOptions {
   /** Rows per step at most (1..maxBatchRows, default 16); more sequences wait their turn. */
   readonly maxBatch?: number;
   readonly prefixCache?: PrefixCache | null;
+  /** Called each time the loop stops with nothing live or waiting (its caches freed). */
+  readonly onIdle?: () => void;
 }
 
 /** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
@@ -199,6 +201,7 @@ export class BatchEngine {
   readonly tokenizer: Tokenizer;
   readonly maxBatch: number;
   readonly prefixCache: PrefixCache | null;
+  readonly #onIdle: (() => void) | null;
   readonly #waiting: Sequence[] = [];
   /** Row b of the batch cache holds slots[b] (null: free). */
   #slots: (Sequence | null)[] = [];
@@ -229,6 +232,7 @@ export class BatchEngine {
     this.tokenizer = tokenizer;
     this.maxBatch = maxBatch;
     this.prefixCache = options.prefixCache ?? null;
+    this.#onIdle = options.onIdle ?? null;
   }
 
   /** Sequences in the batch now. */
@@ -295,7 +299,10 @@ export class BatchEngine {
     const sequence = new Sequence(request, this.model.vocabSize, this.tokenizer);
     const result = new Promise<SequenceResult>((resolve) => (sequence.resolve = resolve));
     this.#waiting.push(sequence);
-    this.#running ??= this.#loop().finally(() => (this.#running = null));
+    this.#running ??= this.#loop().finally(() => {
+      this.#running = null;
+      if (!this.#disposed) this.#onIdle?.();
+    });
     return {
       result,
       [Symbol.asyncIterator]: () => ({
