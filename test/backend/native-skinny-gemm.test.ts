@@ -5,7 +5,7 @@
  * for bit, in both weight layouts (x W^T: the dot form; x W: the axpy form, several rows
  * sharing each block of W), on every instruction set and at 1 and 2 threads. The shapes
  * leave tails everywhere: k below a multiple of the 8-row step, n below the vector width
- * and across several column blocks, m across the groups of rows.
+ * and across two column blocks, m across the groups of rows.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,8 +32,10 @@ test(
     const startThreads = native.threads;
     const startIsa = native.isa;
     const k = 261;
-    const n = 1043;
+    const n = 531;
     const w = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.013) * 0.5);
+    // The float64 reference of each case, computed once (it does not depend on ISA or threads).
+    const references = new Map<string, Float64Array>();
     try {
       for (const isa of ['avx512', 'avx2', 'portable']) {
         if (!native.useIsa(isa)) continue;
@@ -41,19 +43,24 @@ test(
           native.setThreads(threads);
           for (const transB of [false, true]) {
             for (const beta of [0, 0.5]) {
-              for (const m of [2, 3, 9, 17, 64]) {
+              for (const m of [2, 9, 17, 64]) {
                 const where = `${isa}, ${threads} thread(s), transB ${transB}, beta ${beta}, m ${m}`;
                 const x = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37));
                 const c0 = Float32Array.from({ length: m * n }, (_, i) => (i % 7) - 3);
                 const c = c0.slice();
                 native.gemm(x, w, c, params(m, k, n, transB, beta));
-                const want = Float64Array.from(c0);
-                jsBackend.gemm(
-                  Float64Array.from(x),
-                  Float64Array.from(w),
-                  want,
-                  params(m, k, n, transB, beta),
-                );
+                const key = `${transB} ${beta} ${m}`;
+                let want = references.get(key);
+                if (want === undefined) {
+                  want = Float64Array.from(c0);
+                  jsBackend.gemm(
+                    Float64Array.from(x),
+                    Float64Array.from(w),
+                    want,
+                    params(m, k, n, transB, beta),
+                  );
+                  references.set(key, want);
+                }
                 assertClose(where, c, want, { atol: 2e-6 * Math.sqrt(k) + 1e-6, rtol: 1e-4 });
                 for (let i = 0; i < m; i++) {
                   const row = c0.slice(i * n, (i + 1) * n);
