@@ -14,6 +14,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "lmf.h"
 
@@ -291,6 +294,20 @@ ENTRY(gemv_choice) {
   return r;
 }
 
+/* trimMemory() -> boolean: hands the C heap's free memory back to the OS (glibc's malloc_trim:
+ * the free chunks of every arena, not only the top of the heap), true when some was; false
+ * where the C library has no such call. A server calls it when it goes idle after a load. */
+ENTRY(trim_memory) {
+  (void)info;
+  napi_value r;
+#if defined(__GLIBC__)
+  napi_get_boolean(env, malloc_trim(0) != 0, &r);
+#else
+  napi_get_boolean(env, false, &r);
+#endif
+  return r;
+}
+
 ENTRY(forget_gemv_choices) {
   (void)info;
   lmf_gemv_forget();
@@ -314,6 +331,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("forceGemvStrategy", force_gemv_strategy),
       FN("gemvChoice", gemv_choice),
       FN("forgetGemvChoices", forget_gemv_choices),
+      FN("trimMemory", trim_memory),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

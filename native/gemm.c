@@ -288,6 +288,41 @@ static void gemv_n_rows(int strategy, long r0, long r1, long cols, const float *
     gemv_n_rows_as(LMF_GEMV_KEEP, r0, r1, cols, M, ld, x, y, incy, alpha, beta);
 }
 
+/* acc[j] += sum_q x8[q] M[q, j] over eight rows of M (ld apart), j in [0, w): the one 8-row step
+ * of the axpy form, inlined into the one-vector and the several-vector loops alike, so that an
+ * output gets the same arithmetic in both. Columns past the last whole vector take the scalar
+ * loop; callers start blocks at multiples of VW, so which columns do depends on j1 only. */
+static inline __attribute__((always_inline)) void axpy_rows8(float *acc, const float *m0, long ld,
+                                                             const float *x8, long w) {
+  vf v[8];
+  for (int q = 0; q < 8; q++) v[q] = vsplat(x8[q]);
+  long j = 0;
+  for (; j + VW <= w; j += VW) {
+    vf s = vload(acc + j);
+    s += v[0] * vload(m0 + j) + v[1] * vload(m0 + ld + j);
+    s += v[2] * vload(m0 + 2 * ld + j) + v[3] * vload(m0 + 3 * ld + j);
+    s += v[4] * vload(m0 + 4 * ld + j) + v[5] * vload(m0 + 5 * ld + j);
+    s += v[6] * vload(m0 + 6 * ld + j) + v[7] * vload(m0 + 7 * ld + j);
+    vstore(acc + j, s);
+  }
+  for (; j < w; j++)
+    for (int q = 0; q < 8; q++) acc[j] += x8[q] * m0[q * ld + j];
+}
+
+/* acc[j] += x0 M[0, j]: the rows left after the 8-row steps. */
+static inline __attribute__((always_inline)) void axpy_row(float *acc, const float *m0, float x0, long w) {
+  for (long j = 0; j < w; j++) acc[j] += x0 * m0[j];
+}
+
+/* y[j * incy] = alpha * acc[j] + beta * y[j * incy] for j in [0, w). */
+static inline __attribute__((always_inline)) void store_acc(float *y, long incy, const float *acc, long w,
+                                                            float alpha, float beta) {
+  for (long j = 0; j < w; j++) {
+    float *yj = y + j * incy;
+    *yj = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * *yj;
+  }
+}
+
 /*
  * y[j * incy] = alpha * sum_r M[r, j] x[r] + beta * y[j * incy] for j in [j0, j1).
  * Eight rows of M at a time are streamed over a wide column block (W floats, so each
@@ -303,30 +338,38 @@ static void gemv_t_cols(long j0, long j1, long rows, const float *M, long ld, co
     long w = j1 - jb < W ? j1 - jb : W;
     memset(acc, 0, (size_t)w * 4);
     long r = 0;
-    for (; r + 8 <= rows; r += 8) {
-      const float *m0 = M + r * ld + jb;
-      vf v[8];
-      for (int q = 0; q < 8; q++) v[q] = vsplat(x[r + q]);
-      long j = 0;
-      for (; j + VW <= w; j += VW) {
-        vf s = vload(acc + j);
-        s += v[0] * vload(m0 + j) + v[1] * vload(m0 + ld + j);
-        s += v[2] * vload(m0 + 2 * ld + j) + v[3] * vload(m0 + 3 * ld + j);
-        s += v[4] * vload(m0 + 4 * ld + j) + v[5] * vload(m0 + 5 * ld + j);
-        s += v[6] * vload(m0 + 6 * ld + j) + v[7] * vload(m0 + 7 * ld + j);
-        vstore(acc + j, s);
-      }
-      for (; j < w; j++)
-        for (int q = 0; q < 8; q++) acc[j] += x[r + q] * m0[q * ld + j];
-    }
-    for (; r < rows; r++) {
-      const float *m0 = M + r * ld + jb;
-      float x0 = x[r];
-      for (long j = 0; j < w; j++) acc[j] += x0 * m0[j];
-    }
-    for (long j = 0; j < w; j++) {
-      float *yj = y + (jb + j) * incy;
-      *yj = beta == 0 ? alpha * acc[j] : alpha * acc[j] + beta * *yj;
+    for (; r + 8 <= rows; r += 8) axpy_rows8(acc, M + r * ld + jb, ld, x + r, w);
+    for (; r < rows; r++) axpy_row(acc, M + r * ld + jb, x[r], w);
+    store_acc(y + jb * incy, incy, acc, w, alpha, beta);
+  }
+}
+
+/*
+ * The axpy form for nx vectors (x + q * ldx -> y + q * ldy): each block of 8 rows by TB
+ * columns of M is read from memory once and applied, from L1, to a group of up to TQ
+ * vectors, one accumulator block per vector. Every output takes gemv_t_cols' steps in
+ * its order (the same 8-row steps, the same tail rows, the same vector/scalar columns:
+ * blocks start at j0 plus multiples of TB, a multiple of VW), so it gets the bits of a
+ * one-vector call.
+ */
+static void gemv_t_multi(long j0, long j1, long rows, const float *M, long ld, const float *x, long ldx,
+                         float *y, long ldy, long incy, long nx, float alpha, float beta) {
+  enum { TB = 512, TQ = 8 };
+  float *acc = lmf_scratch(2, TQ * TB);
+  if (acc == NULL) abort();
+  for (long jb = j0; jb < j1; jb += TB) {
+    long w = j1 - jb < TB ? j1 - jb : TB;
+    for (long q0 = 0; q0 < nx; q0 += TQ) {
+      long nq = nx - q0 < TQ ? nx - q0 : TQ;
+      const float *xq = x + q0 * ldx;
+      memset(acc, 0, (size_t)(nq * TB) * 4);
+      long r = 0;
+      for (; r + 8 <= rows; r += 8)
+        for (long q = 0; q < nq; q++) axpy_rows8(acc + q * TB, M + r * ld + jb, ld, xq + q * ldx + r, w);
+      for (; r < rows; r++)
+        for (long q = 0; q < nq; q++) axpy_row(acc + q * TB, M + r * ld + jb, xq[q * ldx + r], w);
+      for (long q = 0; q < nq; q++)
+        store_acc(y + (q0 + q) * ldy + jb * incy, incy, acc + q * TB, w, alpha, beta);
     }
   }
 }
@@ -358,15 +401,10 @@ static void gemv_task(void *ctx, long task, int tid) {
   const gemv_job *g = ctx;
   long o0 = task * g->chunk, o1 = o0 + g->chunk < g->out ? o0 + g->chunk : g->out;
   if (g->trans) {
-    /* Column blocks narrower than gemv_t_cols' own keep the block in L2 for every vector;
-     * each output's sum over the rows runs in the same order whatever the block width. */
-    long step = g->nx == 1 ? o1 - o0 : 2048;
-    for (long j = o0; j < o1; j += step) {
-      long j1 = j + step < o1 ? j + step : o1;
-      for (long q = 0; q < g->nx; q++)
-        gemv_t_cols(j, j1, g->rows, g->M, g->ld, g->x + q * g->ldx, g->y + q * g->ldy, g->incy, g->alpha,
-                    g->beta);
-    }
+    if (g->nx == 1)
+      gemv_t_cols(o0, o1, g->rows, g->M, g->ld, g->x, g->y, g->incy, g->alpha, g->beta);
+    else
+      gemv_t_multi(o0, o1, g->rows, g->M, g->ld, g->x, g->ldx, g->y, g->ldy, g->incy, g->nx, g->alpha, g->beta);
   } else {
     /* Blocks of 4 rows, as gemv_n_rows takes them from o0 (a multiple of 4): the same rows
      * run its 4-row loop and its tail loop as in a one-vector call. */

@@ -5,9 +5,10 @@
  * asking for native where it cannot load is an error, never a silent fallback.
  */
 import { setBackend, backend, type Backend } from '../tensor/backend.js';
+import { clearPool, poolStats } from '../tensor/storage.js';
 import { jsBackend } from './js/index.js';
 import { BackendError } from '../util/errors.js';
-import { loadNative } from './native/load.js';
+import { loadNative, type NativeBackend } from './native/load.js';
 
 export type BackendName = 'js' | 'native';
 
@@ -15,10 +16,10 @@ export { jsBackend };
 
 /** Why the native backend is unavailable, or null when it loaded (or was never tried). */
 let nativeProblem: string | null = null;
-let nativeBackend: Backend | null = null;
+let nativeBackend: NativeBackend | null = null;
 
 /** Hook for the native loader (src/backend/native registers itself here when built). */
-export function registerNative(load: () => Backend): void {
+export function registerNative(load: () => NativeBackend): void {
   try {
     nativeBackend = load();
     nativeProblem = null;
@@ -82,3 +83,18 @@ export function installDefaultBackend(requested: string | undefined): Backend {
 registerNative(() => loadNative());
 // The one place library code reads the environment: the documented backend override.
 installDefaultBackend(process.env['LMFORGE_BACKEND']);
+
+/**
+ * Hands memory that is free but still held back to the OS: the tensor storage pool's idle
+ * buffers (collected with their last reference) and, with the native addon, the C heap's
+ * free chunks (glibc malloc_trim). For a long-lived process going idle after a load (the
+ * server); a training loop would only refill the pool.
+ *
+ * @example
+ * const { poolBytes } = releaseIdleMemory(); // the pool's bytes dropped
+ */
+export function releaseIdleMemory(): { readonly poolBytes: number; readonly trimmed: boolean } {
+  const poolBytes = poolStats().pooledBytes;
+  clearPool();
+  return { poolBytes, trimmed: nativeBackend?.trimMemory() ?? false };
+}

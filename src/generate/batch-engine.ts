@@ -43,6 +43,8 @@ import type { PrefixCache } from './prefix-cache.js';
 export const maxBatchRows = 64;
 /** Prefill positions per forward (<= maxBatchRows rows: the same arithmetic as any other chunk). */
 export const prefillChunk = 64;
+/** The batch cache's columns are a multiple of this. */
+const cacheColumns = 64;
 
 /** Restricts the ids a sequence may generate next (constrained decoding, constrained-json.ts). */
 export interface TokenConstraint {
@@ -110,6 +112,8 @@ export interface BatchEngineOptions {
   /** Rows per step at most (1..maxBatchRows, default 16); more sequences wait their turn. */
   readonly maxBatch?: number;
   readonly prefixCache?: PrefixCache | null;
+  /** Called each time the loop stops with nothing live or waiting (its caches freed). */
+  readonly onIdle?: () => void;
 }
 
 /** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
@@ -197,6 +201,7 @@ export class BatchEngine {
   readonly tokenizer: Tokenizer;
   readonly maxBatch: number;
   readonly prefixCache: PrefixCache | null;
+  readonly #onIdle: (() => void) | null;
   readonly #waiting: Sequence[] = [];
   /** Row b of the batch cache holds slots[b] (null: free). */
   #slots: (Sequence | null)[] = [];
@@ -227,6 +232,7 @@ export class BatchEngine {
     this.tokenizer = tokenizer;
     this.maxBatch = maxBatch;
     this.prefixCache = options.prefixCache ?? null;
+    this.#onIdle = options.onIdle ?? null;
   }
 
   /** Sequences in the batch now. */
@@ -293,7 +299,10 @@ export class BatchEngine {
     const sequence = new Sequence(request, this.model.vocabSize, this.tokenizer);
     const result = new Promise<SequenceResult>((resolve) => (sequence.resolve = resolve));
     this.#waiting.push(sequence);
-    this.#running ??= this.#loop().finally(() => (this.#running = null));
+    this.#running ??= this.#loop().finally(() => {
+      this.#running = null;
+      if (!this.#disposed) this.#onIdle?.();
+    });
     return {
       result,
       [Symbol.asyncIterator]: () => ({
@@ -357,7 +366,8 @@ export class BatchEngine {
   /** Prefills a sequence alone and places it in the batch. */
   #admit(sequence: Sequence): void {
     const model = this.model;
-    const own = model.createCache(1, model.maxPositions) as KVCache;
+    // Room for the prompt only: its keys and values move to the batch cache once prefilled.
+    const own = model.createCache(1, sequence.context.length) as KVCache;
     try {
       const ids = sequence.context;
       const restored = this.prefixCache?.restore(ids, own) ?? 0;
@@ -403,7 +413,18 @@ export class BatchEngine {
     const { nLayer, nKvHead, headSize } = (rows[0]!.cache as KVCache).shape;
     // Room for the sequences waiting too, so that they join without another rebuild.
     const B = Math.max(rows.length, Math.min(this.maxBatch, rows.length + this.#waiting.length));
-    const batch = new KVCache({ nLayer, batch: B, nKvHead, maxT: this.model.maxPositions, headSize });
+    // Columns for what the longest request still may generate (all rows advance together),
+    // not the whole context: the cache is B x maxT positions of every layer.
+    const waiting = this.#waiting.slice(0, B - rows.length).map((s) => s.request.maxNewTokens);
+    const room = Math.max(
+      ...rows.map((r) => r.sequence.request.maxNewTokens - r.sequence.generated),
+      ...waiting,
+    );
+    const maxT = Math.min(
+      this.model.maxPositions,
+      Math.ceil((width + room + 1) / cacheColumns) * cacheColumns,
+    );
+    const batch = new KVCache({ nLayer, batch: B, nKvHead, maxT, headSize });
     const starts: number[] = new Array<number>(B).fill(width);
     const slots: (Sequence | null)[] = new Array<Sequence | null>(B).fill(null);
     rows.forEach((r, b) => {

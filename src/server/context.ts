@@ -6,6 +6,7 @@
  */
 import type { LanguageModel } from '../models/index.js';
 import type { ChatTemplate, Tokenizer } from '../tokenizers/index.js';
+import { releaseIdleMemory } from '../backend/index.js';
 import { BatchEngine, PrefixCache, prefillChunk } from '../generate/index.js';
 import { Admission } from './admission.js';
 import { Metrics } from './metrics.js';
@@ -57,9 +58,29 @@ export interface ServedModelInput extends Omit<ServedModel, 'engine' | 'created'
   readonly created?: number;
 }
 
+/** Seconds an engine stays idle before the memory its load left free goes back to the OS. */
+const idleReleaseSeconds = 1;
+
+/**
+ * Calls releaseIdleMemory() once no engine has run for idleReleaseSeconds: after a load the
+ * pool's buffers and the C heap's free chunks would otherwise stay resident for good.
+ */
+function idleRelease(engines: () => readonly BatchEngine[]): () => void {
+  let timer: NodeJS.Timeout | null = null;
+  return () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      if (engines().every((e) => e.live === 0 && e.waiting === 0)) releaseIdleMemory();
+    }, idleReleaseSeconds * 1000);
+    timer.unref();
+  };
+}
+
 /**
  * A context over models: each decoder model gets a BatchEngine of maxConcurrency rows (at
- * most 64) and a prefix cache of `prefixCacheBytes` (default 256 MiB).
+ * most 64) and a prefix cache of `prefixCacheBytes` (default 256 MiB; 0: none). When every
+ * engine has been idle a second, the memory the load left free is handed back to the OS.
  *
  * @example
  * const ctx = createServerContext([served], { maxConcurrency: 8, queue: 64, maxBody: 1 << 20, maxTokens: 512, timeoutSeconds: null, apiKey: null, corsOrigin: null });
@@ -72,12 +93,17 @@ export function createServerContext(
 ): ServerContext {
   const map = new Map<string, ServedModel>();
   const now = Math.floor(Date.now() / 1000);
+  const onIdle = idleRelease(() => [...map.values()].flatMap((m) => (m.engine === null ? [] : [m.engine])));
   for (const m of models) {
     const engine =
       m.model.kind === 'decoder'
         ? new BatchEngine(m.model, m.tokenizer, {
             maxBatch: Math.min(64, limits.maxConcurrency),
-            prefixCache: new PrefixCache({ blockTokens: prefillChunk, maxBytes: prefixCacheBytes }),
+            prefixCache:
+              prefixCacheBytes > 0
+                ? new PrefixCache({ blockTokens: prefillChunk, maxBytes: prefixCacheBytes })
+                : null,
+            onIdle,
           })
         : null;
     map.set(m.id, { ...m, engine, created: m.created ?? now });

@@ -11,3 +11,10 @@ export { Admission } from './admission.js';
 export { Metrics } from './metrics.js';
 export { ApiError, type ApiErrorType, type ApiStatus } from './errors.js';
 export { embed } from './embeddings.js';
+export {
+  applyConnectionLimits,
+  connectionServerOptions,
+  defaultConnectionLimits,
+  listenBacklog,
+  type ConnectionLimits,
+} from './connections.js';

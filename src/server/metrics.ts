@@ -86,6 +86,9 @@ export class Metrics {
       '# HELP lmforge_time_to_first_token_seconds Time from a request to its first generated token.',
       '# TYPE lmforge_time_to_first_token_seconds histogram',
       ...this.#ttft.render('lmforge_time_to_first_token_seconds', ''),
+      '# HELP process_resident_memory_bytes Resident memory size in bytes.',
+      '# TYPE process_resident_memory_bytes gauge',
+      `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
     ];
     return lines.join('\n') + '\n';
   }

@@ -210,6 +210,11 @@ const numericFlags: Readonly<Record<string, Readonly<Record<string, NumericFlag>
     '--max-body': { kind: 'integer', range: 'in [1024, 1073741824]', outside: ['1023'] },
     '--max-tokens': { kind: 'integer', range: 'in [1, 1048576]', outside: ['0'] },
     '--timeout': { kind: 'integer', range: 'in [1, 86400]', outside: ['0', '86401'] },
+    '--prefix-cache': { kind: 'integer', range: 'in [0, 1099511627776]', outside: ['-1'] },
+    '--max-connections': { kind: 'integer', range: 'in [1, 1000000]', outside: ['0', '1000001'] },
+    '--headers-timeout': { kind: 'integer', range: 'in [1, 3600]', outside: ['0', '3601'] },
+    '--request-timeout': { kind: 'integer', range: 'in [1, 86400]', outside: ['0', '86401'] },
+    '--keep-alive-timeout': { kind: 'integer', range: 'in [1, 3600]', outside: ['0', '3601'] },
     '--threads': threads,
   },
 };

@@ -24,4 +24,6 @@ export interface NativeAddon extends NativeKernelExports {
   gemvChoice(rows: number, cols: number, ld: number): string | null;
   /** Drops every measured GEMV choice. */
   forgetGemvChoices(): void;
+  /** Gives the C heap's free memory back to the OS (glibc malloc_trim); true when some was. */
+  trimMemory(): boolean;
 }

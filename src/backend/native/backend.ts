@@ -35,6 +35,8 @@ export interface NativeBackend extends Backend {
   gemvChoice(rows: number, cols: number, ld?: number): GemvStrategy | null;
   /** Forgets every choice: the next product of each shape measures again. */
   forgetGemvChoices(): void;
+  /** Gives the C heap's free memory back to the OS (glibc malloc_trim); true when some was. */
+  trimMemory(): boolean;
 }
 
 /** 'keep': prefetch into every cache level; 'stream': non-temporal prefetch (native/tune.c). */
@@ -101,5 +103,6 @@ export function createNativeBackend(addon: NativeAddon): NativeBackend {
     },
     gemvChoice: (rows, cols, ld = cols) => addon.gemvChoice(rows, cols, ld) as GemvStrategy | null,
     forgetGemvChoices: () => addon.forgetGemvChoices(),
+    trimMemory: () => addon.trimMemory(),
   };
 }

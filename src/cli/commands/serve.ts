@@ -6,8 +6,9 @@
  * or LMFORGE_API_KEY.
  */
 import { existsSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import { basename, join } from 'node:path';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import { Command } from 'commander';
 import {
   chatStopIds,
@@ -17,7 +18,16 @@ import {
 } from '../../generate/index.js';
 import { ChatTemplate, builtinChatTemplates } from '../../tokenizers/index.js';
 import { ConfigError, IoError } from '../../util/errors.js';
-import { createServerApp, createServerContext, type ServedModelInput } from '../../server/index.js';
+import {
+  applyConnectionLimits,
+  connectionServerOptions,
+  createServerApp,
+  createServerContext,
+  defaultConnectionLimits,
+  listenBacklog,
+  type ConnectionLimits,
+  type ServedModelInput,
+} from '../../server/index.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
 import { isGgufPath, loadModelWithAdapter, readChatTemplate } from '../load-model.js';
 import { integer } from '../parse-number.js';
@@ -34,6 +44,11 @@ interface ServeFlags extends ComputeFlags {
   timeout?: number;
   cors?: string;
   studio?: boolean;
+  prefixCache: number;
+  maxConnections: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
 }
 
 /** The id a model is served under: the folder name, or the file name without .gguf. */
@@ -135,6 +150,36 @@ export function serveCommand(): Command {
       'seconds one request may run (its generation then ends)',
       integer({ min: 1, max: 86400 }),
     )
+    .option(
+      '--prefix-cache <bytes>',
+      'bytes of prompt-prefix keys/values kept for reuse (0: none)',
+      integer({ min: 0, max: 2 ** 40 }),
+      256 * 1024 * 1024,
+    )
+    .option(
+      '--max-connections <n>',
+      'sockets open at once (more are closed as they arrive)',
+      integer({ min: 1, max: 1000000 }),
+      defaultConnectionLimits.maxConnections,
+    )
+    .option(
+      '--headers-timeout <s>',
+      'seconds a client has to send its request headers',
+      integer({ min: 1, max: 3600 }),
+      defaultConnectionLimits.headersTimeoutSeconds,
+    )
+    .option(
+      '--request-timeout <s>',
+      'seconds a client has to send its whole request (>= --headers-timeout)',
+      integer({ min: 1, max: 86400 }),
+      defaultConnectionLimits.requestTimeoutSeconds,
+    )
+    .option(
+      '--keep-alive-timeout <s>',
+      'seconds an idle keep-alive connection stays open',
+      integer({ min: 1, max: 3600 }),
+      defaultConnectionLimits.keepAliveTimeoutSeconds,
+    )
     .option('--cors <origin>', 'allow browsers from ORIGIN (Access-Control-Allow-Origin)')
     .option('--studio', 'also serve the web studio at / (its API under /api)');
   return addComputeOptions(command).action(async (paths: string[], flags: ServeFlags) => {
@@ -144,6 +189,19 @@ export function serveCommand(): Command {
       throw new ConfigError('the API key is empty', {
         where: flags.apiKey === undefined ? 'LMFORGE_API_KEY' : '--api-key',
       });
+    if (flags.headersTimeout > flags.requestTimeout) {
+      throw new ConfigError('the headers timeout is longer than the request timeout', {
+        where: '--headers-timeout',
+        expected: `at most --request-timeout (${flags.requestTimeout})`,
+        actual: flags.headersTimeout,
+      });
+    }
+    const connections: ConnectionLimits = {
+      maxConnections: flags.maxConnections,
+      headersTimeoutSeconds: flags.headersTimeout,
+      requestTimeoutSeconds: flags.requestTimeout,
+      keepAliveTimeoutSeconds: flags.keepAliveTimeout,
+    };
     const ids = paths.map(modelId);
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
     if (duplicate !== undefined) {
@@ -167,10 +225,18 @@ export function serveCommand(): Command {
           apiKey,
           corsOrigin: flags.cors ?? null,
         },
+        flags.prefixCache,
       );
       const app = createServerApp(ctx);
       if (flags.studio === true) await mountStudio(app, loaded, paths);
-      const server = serve({ fetch: app.fetch, hostname: flags.host, port: flags.port });
+      const server = createAdaptorServer({
+        fetch: app.fetch,
+        hostname: flags.host,
+        serverOptions: connectionServerOptions(connections),
+      }) as HttpServer;
+      applyConnectionLimits(server, connections);
+      // A deep accept queue: a burst of connections is taken, not dropped by the kernel.
+      server.listen({ port: flags.port, host: flags.host, backlog: listenBacklog });
       server.on('error', (error) => {
         throw error;
       });

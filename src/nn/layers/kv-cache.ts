@@ -16,7 +16,7 @@
  * Legend: B batch, nKV key/value heads, T new positions, maxT capacity, hs head size,
  * S encoder (source) length.
  */
-import { type Tensor, Tensor as TensorClass, backend, keep, layoutOf } from '../../tensor/index.js';
+import { type Tensor, Tensor as TensorClass, backend, keep, layoutOf, numel } from '../../tensor/index.js';
 import { ConfigError, ShapeError } from '../../util/errors.js';
 
 export interface KVCacheShape {
@@ -40,9 +40,14 @@ export class KVCache {
   constructor(shape: KVCacheShape) {
     this.shape = shape;
     const dims = [shape.batch, shape.nKvHead, shape.maxT, shape.headSize];
-    // Zero-filled once: positions past `length` are never read, but zeros keep dumps readable.
-    this.#keys = Array.from({ length: shape.nLayer }, () => keep(TensorClass.empty(dims, 'float32')));
-    this.#values = Array.from({ length: shape.nLayer }, () => keep(TensorClass.empty(dims, 'float32')));
+    // Fresh zeroed arrays, outside the tensor storage pool: a cache is large, lives long and
+    // comes in as many sizes as there are batch shapes, so pooling would keep every size ever
+    // used resident after it is disposed. A fresh large array is zero pages the OS maps on
+    // first touch (no fill, and only the positions written become resident), and its memory
+    // goes back to the OS once the array is collected. Positions past `length` are never read.
+    const buffer = (): Tensor => keep(TensorClass.fromArray(new Float32Array(numel(dims)), dims));
+    this.#keys = Array.from({ length: shape.nLayer }, buffer);
+    this.#values = Array.from({ length: shape.nLayer }, buffer);
     this.#cross = Array.from({ length: shape.nLayer }, () => null);
   }
 
