@@ -3,21 +3,34 @@
  * studio (src/studio, the web app built into dist/studio) over the given model folders,
  * .gguf files and run folders, and prints its URL once it listens. A DIR with a model is
  * served to every view; a DIR with a log.jsonl is a run of the Training view (a run folder
- * is both); `--runs` is a folder whose run subfolders are listed as they appear. It serves
- * until Ctrl-C (exit 130) or SIGTERM (143).
+ * is both); `--runs` is a folder whose run subfolders are listed as they appear. The studio
+ * is mounted on the OpenAI-compatible server's app (src/server, as `serve --studio`), so the
+ * Chat view streams from the server's own /v1/chat/completions. It serves until Ctrl-C
+ * (exit 130) or SIGTERM (143).
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Command } from 'commander';
-import { defaultGenerationConfig, eosIdsFor, generationConfigFromHf } from '../../generate/index.js';
-import { createStudioApp, FeedbackStore, type StudioModel } from '../../studio/index.js';
+import { translationConfigFromHf, type TranslationConfig } from '../../generate/index.js';
+import { generationConfigFileName, isEncoderDecoder, type LanguageModel } from '../../models/index.js';
+import type { Hono } from 'hono';
+import {
+  createServerApp,
+  createServerContext,
+  type ServedModelInput,
+  type ServerContext,
+  type ServerLimits,
+} from '../../server/index.js';
+import { createStudioApp, FeedbackStore, type StudioContext, type StudioModel } from '../../studio/index.js';
 import { logFile } from '../../train/index.js';
 import { ConfigError, FormatError, IoError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { isGgufPath, loadModelWithTokenizer, readChatTemplate } from '../load-model.js';
+import { isGgufPath } from '../load-model.js';
 import { integer } from '../parse-number.js';
+import { loadServedModel } from './serve.js';
 
 interface StudioFlags extends ComputeFlags {
   host: string;
@@ -30,6 +43,17 @@ interface StudioFlags extends ComputeFlags {
 /** The built web app (vite's output), shared with `serve --studio`. */
 export const webRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'studio');
 
+/** `lmforge serve`'s default limits, without an API key or CORS: the studio is a local tool. */
+const limits: ServerLimits = {
+  maxConcurrency: 8,
+  queue: 64,
+  maxBody: 1 << 20,
+  maxTokens: 512,
+  timeoutSeconds: null,
+  apiKey: null,
+  corsOrigin: null,
+};
+
 function uniqueId(name: string, taken: Set<string>): string {
   let id = name;
   for (let n = 2; taken.has(id); n++) id = `${name}-${n}`;
@@ -37,26 +61,55 @@ function uniqueId(name: string, taken: Set<string>): string {
   return id;
 }
 
-async function loadStudioModel(dir: string, id: string): Promise<StudioModel> {
-  const loaded = await loadModelWithTokenizer(dir);
-  try {
-    const chatTemplate = isGgufPath(dir) ? null : await readChatTemplate(dir, loaded.tokenizerConfig);
-    const config =
-      loaded.generationConfig === null
-        ? defaultGenerationConfig
-        : generationConfigFromHf(loaded.generationConfig, loaded.generationConfigWhere);
-    return {
-      id,
-      path: dir,
-      model: loaded.model,
-      tokenizer: loaded.tokenizer,
-      chatTemplate,
-      eosIds: eosIdsFor(config, loaded.tokenizer, loaded.tokenizerConfigEos),
-    };
-  } catch (error) {
-    loaded.model.dispose();
-    throw error;
-  }
+/** An encoder-decoder folder's TranslationConfig (its generation_config.json, as `translate` reads it). */
+async function translationOf(dir: string, model: LanguageModel): Promise<TranslationConfig | undefined> {
+  if (!isEncoderDecoder(model)) return undefined;
+  const file = join(dir, generationConfigFileName);
+  const json: unknown = existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : null;
+  return translationConfigFromHf(json, model, file);
+}
+
+/** The studio's view of a served model: chat only for decoders (the server chats through its template). */
+function studioModel(served: ServedModelInput, path: string, translation?: TranslationConfig): StudioModel {
+  return {
+    id: served.id,
+    path,
+    model: served.model,
+    tokenizer: served.tokenizer,
+    chatTemplate: served.model.kind === 'decoder' ? served.template : null,
+    eosIds: served.eosIds,
+    ...(translation === undefined ? {} : { translation }),
+  };
+}
+
+/** A model for studioServerApp: as `loadServedModel` gives it, with its folder and translation settings. */
+export interface StudioServedModel {
+  readonly served: ServedModelInput;
+  readonly path: string;
+  readonly translation?: TranslationConfig | undefined;
+}
+
+/**
+ * What `lmforge studio` serves: the OpenAI-compatible server's app (`serve`'s default limits)
+ * over the models, with the studio's API and web app mounted at `/` on it.
+ *
+ * @example
+ * const { app, server } = studioServerApp([{ served, path: dir }], { runs: { dirs: [], roots: [] }, feedback: null, webRoot: null });
+ */
+export function studioServerApp(
+  models: readonly StudioServedModel[],
+  studio: Omit<StudioContext, 'models'>,
+): { app: Hono; server: ServerContext } {
+  const server = createServerContext(
+    models.map((m) => m.served),
+    limits,
+  );
+  const app = createServerApp(server);
+  app.route(
+    '/',
+    createStudioApp({ ...studio, models: models.map((m) => studioModel(m.served, m.path, m.translation)) }),
+  );
+  return { app, server };
 }
 
 export function studioCommand(): Command {
@@ -77,7 +130,7 @@ export function studioCommand(): Command {
       throw new IoError('the studio web app is not built', { where: webRoot, hint: 'run `npm run build`' });
     }
     applyComputeOptions(flags, true);
-    const models: StudioModel[] = [];
+    const loaded: (StudioServedModel & { readonly dispose: () => void })[] = [];
     const runDirs: string[] = [];
     const taken = new Set<string>();
     try {
@@ -90,21 +143,29 @@ export function studioCommand(): Command {
             expected: `a folder with config.json or ${logFile}, or a .gguf file`,
           });
         }
-        if (isModel)
-          models.push(await loadStudioModel(dir, uniqueId(basename(dir).replace(/\.gguf$/i, ''), taken)));
+        if (isModel) {
+          const { served, dispose } = await loadServedModel(dir);
+          const id = uniqueId(basename(dir).replace(/\.gguf$/i, ''), taken);
+          let translation: TranslationConfig | undefined;
+          try {
+            translation = await translationOf(dir, served.model);
+          } catch (error) {
+            dispose();
+            throw error;
+          }
+          loaded.push({ served: { ...served, id }, dispose, path: dir, translation });
+        }
         if (isRun) runDirs.push(dir);
       }
     } catch (error) {
-      for (const m of models) m.model.dispose();
+      for (const m of loaded) m.dispose();
       throw error;
     }
     const feedback = flags.feedback === undefined ? null : new FeedbackStore(resolve(flags.feedback));
-    const app = createStudioApp({
-      models,
+    const { app, server: serverContext } = studioServerApp(loaded, {
       runs: { dirs: runDirs, roots: flags.runs === undefined ? [] : [flags.runs] },
       feedback,
       webRoot,
-      chatFallback: true,
     });
     await new Promise<void>((done, fail) => {
       const server = serve({ fetch: app.fetch, hostname: flags.host, port: flags.port }, (info) => {
@@ -133,6 +194,7 @@ export function studioCommand(): Command {
       process.once('SIGTERM', stop(143));
     });
     await feedback?.close();
-    for (const m of models) m.model.dispose();
+    for (const m of serverContext.models.values()) m.engine?.dispose();
+    for (const m of loaded) m.dispose();
   });
 }
