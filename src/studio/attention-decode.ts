@@ -62,7 +62,8 @@ export function decodeAttentionBinary(buffer: ArrayBuffer): DecodedAttention {
   const maps = header.maps.map((info) => {
     const count = info.rows * info.cols;
     let values: Float32Array;
-    if (table === null) values = new Float32Array(buffer.slice(start + info.offset, start + info.offset + count * 4));
+    if (table === null)
+      values = new Float32Array(buffer.slice(start + info.offset, start + info.offset + count * 4));
     else {
       const bits = new Uint16Array(buffer, start + info.offset, count);
       values = new Float32Array(count);

@@ -188,14 +188,12 @@ export function attentionJson(
   return Buffer.concat(parts);
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
 /**
  * float32 values to IEEE binary16 bits, round to nearest even (as numberToHalf in
- * util/half.ts, which the tests compare it with), on the bits: one pass with no Math.log2.
- * Overflow (>= 65520) is infinity, NaN the quiet NaN 0x7e00. Little-endian hosts only, as
- * the typed views that write the answer.
+ * util/half.ts, which the tests compare it with), in integer arithmetic on the bits: one
+ * pass with no Math.log2 and no float temporaries (a causal map is half zeros, which take
+ * the first branch). Overflow (>= 65520) is infinity, NaN the quiet NaN 0x7e00.
+ * Little-endian hosts only, as the typed views that write the answer.
  */
 export function halfBits(values: Float32Array, out: Uint16Array): void {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
@@ -203,24 +201,21 @@ export function halfBits(values: Float32Array, out: Uint16Array): void {
     const x = bits[k]!;
     const sign = (x >>> 16) & 0x8000;
     const a = x & 0x7fffffff;
-    let h: number;
-    if (a > 0x7f800000) {
-      out[k] = 0x7e00; // NaN, of either sign, is the quiet NaN
-      continue;
-    } else if (a >= 0x477ff000)
-      h = 0x7c00; // 65520 and up round to infinity
-    else if (a < 0x38800000) {
-      // Below 2^-14: a subnormal half. Adding 0.5 puts the value's 2^-24 units in the low
-      // mantissa bits of a float32 in [0.5, 1), rounded to nearest even by fround.
-      u32[0] = a;
-      f32[0] = Math.fround(f32[0]! + 0.5);
-      h = u32[0]! - 0x3f000000;
-    } else {
+    if (a <= 0x33000000) {
+      out[k] = sign; // at most 2^-25, half the smallest subnormal: rounds (to even) to zero
+    } else if (a < 0x38800000) {
+      // A subnormal half: the value in units of 2^-24 is m * 2^(e - 126), m the 24-bit
+      // significand; shift right by s = 126 - e (1..24) and round the dropped bits to even.
+      const s = 126 - (a >>> 23);
+      const m = (a & 0x7fffff) | 0x800000;
+      const rest = m & ((1 << s) - 1);
+      const half = 1 << (s - 1);
+      const q = m >>> s;
+      out[k] = sign | (rest > half || (rest === half && (q & 1) === 1) ? q + 1 : q);
+    } else if (a < 0x477ff000) {
       // Rebias the exponent (127 -> 15) and round the 13 dropped mantissa bits to nearest even.
-      h = (a + 0xc8000fff + ((a >>> 13) & 1)) >>> 13;
-      h &= 0x7fff;
-    }
-    out[k] = sign | h;
+      out[k] = sign | (((a + 0xc8000fff + ((a >>> 13) & 1)) >>> 13) & 0x7fff);
+    } else out[k] = a > 0x7f800000 ? 0x7e00 : sign | 0x7c00; // NaN of either sign; 65520 and up: infinity
   }
 }
 

@@ -14,8 +14,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Command } from 'commander';
-import { translationConfigFromHf, type TranslationConfig } from '../../generate/index.js';
-import { generationConfigFileName, isEncoderDecoder, type LanguageModel } from '../../models/index.js';
+import { translationConfigFromHf } from '../../generate/index.js';
+import { isEncoderDecoder } from '../../models/index.js';
 import type { Hono } from 'hono';
 import {
   createServerApp,
@@ -28,7 +28,7 @@ import { createStudioApp, FeedbackStore, type StudioContext, type StudioModel } 
 import { logFile } from '../../train/index.js';
 import { ConfigError, FormatError, IoError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { isGgufPath } from '../load-model.js';
+import { isGgufPath, loadModelWithTokenizer } from '../load-model.js';
 import { integer } from '../parse-number.js';
 import { loadServedModel } from './serve.js';
 
@@ -61,16 +61,8 @@ function uniqueId(name: string, taken: Set<string>): string {
   return id;
 }
 
-/** An encoder-decoder folder's TranslationConfig (its generation_config.json, as `translate` reads it). */
-async function translationOf(dir: string, model: LanguageModel): Promise<TranslationConfig | undefined> {
-  if (!isEncoderDecoder(model)) return undefined;
-  const file = join(dir, generationConfigFileName);
-  const json: unknown = existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : null;
-  return translationConfigFromHf(json, model, file);
-}
-
-/** The studio's view of a served model: chat only for decoders (the server chats through its template). */
-function studioModel(served: ServedModelInput, path: string, translation?: TranslationConfig): StudioModel {
+/** A decoder's or encoder's studio entry: chat only for decoders (the server chats through its template). */
+function studioModelOf(served: ServedModelInput, path: string): StudioModel {
   return {
     id: served.id,
     path,
@@ -78,37 +70,83 @@ function studioModel(served: ServedModelInput, path: string, translation?: Trans
     tokenizer: served.tokenizer,
     chatTemplate: served.model.kind === 'decoder' ? served.template : null,
     eosIds: served.eosIds,
-    ...(translation === undefined ? {} : { translation }),
   };
 }
 
-/** A model for studioServerApp: as `loadServedModel` gives it, with its folder and translation settings. */
+/** A model for studioServerApp, and the same model as the OpenAI server serves it. */
 export interface StudioServedModel {
-  readonly served: ServedModelInput;
-  readonly path: string;
-  readonly translation?: TranslationConfig | undefined;
+  readonly studio: StudioModel;
+  /** Null: the studio only (encoder-decoders, which `serve` does not serve). */
+  readonly served: ServedModelInput | null;
+}
+
+/** HF's own flag of config.json (Marian writes it); an unreadable file is the loader's to report. */
+async function isEncoderDecoderFolder(dir: string): Promise<boolean> {
+  try {
+    const json = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    return json['is_encoder_decoder'] === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A model folder or .gguf file: decoders and encoders as `serve` loads them; an
+ * encoder-decoder with its TranslationConfig (generation_config.json, as `translate` reads
+ * it) for the Attention view's translations.
+ */
+export async function loadStudioModel(
+  dir: string,
+  id: string,
+): Promise<StudioServedModel & { readonly dispose: () => void }> {
+  if (isGgufPath(dir) || !(await isEncoderDecoderFolder(dir))) {
+    const { served, dispose } = await loadServedModel(dir);
+    const named = { ...served, id };
+    return { served: named, studio: studioModelOf(named, dir), dispose };
+  }
+  const loaded = await loadModelWithTokenizer(dir);
+  const { model, tokenizer } = loaded;
+  try {
+    if (!isEncoderDecoder(model)) {
+      throw new FormatError('config.json says is_encoder_decoder, but the model is not one', {
+        where: join(dir, 'config.json'),
+        actual: `a ${model.family} ${model.kind}`,
+      });
+    }
+    const translation = translationConfigFromHf(loaded.generationConfig, model, loaded.generationConfigWhere);
+    const studio = {
+      id,
+      path: dir,
+      model,
+      tokenizer,
+      chatTemplate: null,
+      eosIds: translation.eosTokenIds,
+      translation,
+    };
+    return { served: null, studio, dispose: () => model.dispose() };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
 }
 
 /**
  * What `lmforge studio` serves: the OpenAI-compatible server's app (`serve`'s default limits)
- * over the models, with the studio's API and web app mounted at `/` on it.
+ * over the models it serves, with the studio's API and web app mounted at `/` on it.
  *
  * @example
- * const { app, server } = studioServerApp([{ served, path: dir }], { runs: { dirs: [], roots: [] }, feedback: null, webRoot: null });
+ * const { app, server } = studioServerApp([await loadStudioModel(dir, 'tiny')], { runs: { dirs: [], roots: [] }, feedback: null, webRoot: null });
  */
 export function studioServerApp(
   models: readonly StudioServedModel[],
   studio: Omit<StudioContext, 'models'>,
 ): { app: Hono; server: ServerContext } {
   const server = createServerContext(
-    models.map((m) => m.served),
+    models.flatMap((m) => (m.served === null ? [] : [m.served])),
     limits,
   );
   const app = createServerApp(server);
-  app.route(
-    '/',
-    createStudioApp({ ...studio, models: models.map((m) => studioModel(m.served, m.path, m.translation)) }),
-  );
+  app.route('/', createStudioApp({ ...studio, models: models.map((m) => m.studio) }));
   return { app, server };
 }
 
@@ -143,18 +181,8 @@ export function studioCommand(): Command {
             expected: `a folder with config.json or ${logFile}, or a .gguf file`,
           });
         }
-        if (isModel) {
-          const { served, dispose } = await loadServedModel(dir);
-          const id = uniqueId(basename(dir).replace(/\.gguf$/i, ''), taken);
-          let translation: TranslationConfig | undefined;
-          try {
-            translation = await translationOf(dir, served.model);
-          } catch (error) {
-            dispose();
-            throw error;
-          }
-          loaded.push({ served: { ...served, id }, dispose, path: dir, translation });
-        }
+        if (isModel)
+          loaded.push(await loadStudioModel(dir, uniqueId(basename(dir).replace(/\.gguf$/i, ''), taken)));
         if (isRun) runDirs.push(dir);
       }
     } catch (error) {
