@@ -145,9 +145,10 @@ export async function requestedAttentionMaps(
   translation?: TranslationConfig,
 ): Promise<AttentionMaps> {
   if (!isEncoderDecoder(model)) {
-    if (input.text === undefined) {
+    if (input.text === undefined || input.source !== undefined || input.target !== undefined) {
+      const extra = input.source !== undefined ? 'source' : 'target';
       throw new ConfigError(`a ${model.kind} model takes a text`, {
-        where: 'attention.text',
+        where: input.text === undefined ? 'attention.text' : `attention.${extra}`,
         expected: '{text}',
         actual: Object.keys(input).join(', ') || 'nothing',
         hint: 'source and target are for encoder-decoder models',

@@ -351,6 +351,11 @@ describe('attention maps', () => {
       'attention.text: a decoder model takes a text; expected {text}, got source ' +
         '(hint: source and target are for encoder-decoder models)',
     ]);
+    assert.deepEqual(await message({ text, target: 'x' }), [
+      400,
+      'attention.target: a decoder model takes a text; expected {text}, got text, target ' +
+        '(hint: source and target are for encoder-decoder models)',
+    ]);
     const [status, text2] = await message({ text, layers: [-1] });
     assert.equal(status, 400);
     assert.match(text2, /^POST \/api\/attention: invalid request, got layers\.0: /);
