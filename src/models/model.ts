@@ -141,6 +141,12 @@ export interface ModelOutputs {
   /** With `attentions`, encoder-decoder families: the decoder's cross-attention, one (B, nH, T, S) per layer. */
   readonly crossAttentions?: readonly Tensor[];
   /**
+   * With `attentions`, encoder-decoder families whose call ran the encoder (`sourceIds`, no
+   * cached cross state): the encoder's self-attention, one (B, nH, S, S) per layer (HF's
+   * encoder_attentions).
+   */
+  readonly encoderAttentions?: readonly Tensor[];
+  /**
    * A loss term the family adds to the objective (MoE load balancing and router z-loss,
    * already weighted by their coefficients); absent when the family has none, when its
    * coefficients are 0, and under noGrad() (it is a training term).

@@ -25,13 +25,71 @@ export interface TokenizeResult {
   readonly characters: number;
 }
 
-export interface AttentionResponse {
-  readonly model: string;
-  /** The ids `lmforge tokenize --tokenizer MODEL` gives for the text. */
+/** Which attention: decoders' and encoders' `self`; an encoder-decoder's `encoder`, `decoder` and `cross`. */
+export type AttentionKind = 'self' | 'encoder' | 'decoder' | 'cross';
+
+/** The size of one set of attention maps (every layer and head of it). */
+export interface AttentionSetInfo {
+  readonly attention: AttentionKind;
+  readonly layers: number;
+  readonly heads: number;
+  /** Queries: the text's (or target's) tokens; the source's for `encoder`. */
+  readonly rows: number;
+  /** Keys: the source's tokens for `encoder` and `cross`. */
+  readonly cols: number;
+}
+
+export interface TokenTextView {
   readonly tokens: readonly number[];
   readonly pieces: readonly string[];
-  /** layers[l][h][i][j]: the attention of query i to key j (each row sums to 1). */
-  readonly layers: number[][][][];
+}
+
+export interface AttentionResponse {
+  readonly model: string;
+  /**
+   * The ids `lmforge tokenize --tokenizer MODEL` gives for the text; for an encoder-decoder
+   * the decoder's inputs (its start id, then the target's ids without a final EOS).
+   */
+  readonly tokens: readonly number[];
+  readonly pieces: readonly string[];
+  /** Encoder-decoders: the source's ids and pieces; null otherwise. */
+  readonly source: TokenTextView | null;
+  /** Every set the model has, whether asked for or not. */
+  readonly attentions: readonly AttentionSetInfo[];
+  /**
+   * layers[l][h][i][j]: the attention of query i to key j (each row sums to 1): `self`, or an
+   * encoder-decoder's `decoder`, over the layers and heads of layersSelected (all by default).
+   */
+  readonly layers?: number[][][][];
+  readonly layersSelected?: { readonly layers: readonly number[]; readonly heads: readonly number[] };
+  /** Encoder-decoders: the encoder's self-attention (source x source). */
+  readonly encoderLayers?: number[][][][];
+  readonly encoderLayersSelected?: { readonly layers: readonly number[]; readonly heads: readonly number[] };
+  /** Encoder-decoders: the cross-attention (target tokens x source tokens). */
+  readonly crossLayers?: number[][][][];
+  readonly crossLayersSelected?: { readonly layers: readonly number[]; readonly heads: readonly number[] };
+}
+
+/** One map of the binary answer: where its rows x cols values start after the header. */
+export interface AttentionMapInfo {
+  readonly attention: AttentionKind;
+  readonly layer: number;
+  readonly head: number;
+  readonly rows: number;
+  readonly cols: number;
+  /** Bytes from the first map's start. */
+  readonly offset: number;
+}
+
+/** The JSON header of the binary answer (docs/studio.md "Binary attention"). */
+export interface AttentionBinaryHeader {
+  readonly model: string;
+  readonly tokens: readonly number[];
+  readonly pieces: readonly string[];
+  readonly source: TokenTextView | null;
+  readonly attentions: readonly AttentionSetInfo[];
+  readonly dtype: 'float16' | 'float32';
+  readonly maps: readonly AttentionMapInfo[];
 }
 
 export interface NextTokenCandidateView {

@@ -1,11 +1,11 @@
 /**
  * The studio: a Hono app serving the web app at `/` and its JSON API under `/api`
  * (docs/studio.md), over the models, runs and feedback file of a StudioContext. The CLI
- * mounts it (`lmforge studio`, and `lmforge serve --studio` beside the OpenAI routes);
- * without the server's routes it mounts its own streaming chat (chat-fallback.ts).
+ * mounts it on the OpenAI-compatible server's app (`lmforge studio` and `lmforge serve
+ * --studio`), whose /v1/chat/completions the Chat view streams from.
  *
  * @example
- * const app = createStudioApp({ models, runs: { dirs: [], roots: [] }, feedback: null, webRoot: null, chatFallback: true });
+ * const app = createStudioApp({ models, runs: { dirs: [], roots: [] }, feedback: null, webRoot: null });
  * const response = await app.request('/api/attention', { method: 'POST', body: JSON.stringify({ text: 'the cat' }) });
  */
 import { Hono } from 'hono';
@@ -13,9 +13,9 @@ import { z } from 'zod';
 import { ENCODING_NAMES, loadEncoding, type EncodingName, type Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
 import type { ModelSummary, TokenizeResult } from './api-types.js';
-import { attentionJson, attentionMaps } from './attention.js';
-import { mountChatFallback } from './chat-fallback.js';
-import type { StudioContext } from './context.js';
+import { requestedAttentionMaps, type AttentionMaps } from './attention.js';
+import { attentionBinary, attentionJson } from './attention-format.js';
+import type { StudioContext, StudioModel } from './context.js';
 import { embeddingsView } from './embeddings-view.js';
 import { nextTokenView } from './next-token-view.js';
 import { tokenPieces } from './pieces.js';
@@ -34,11 +34,30 @@ const tokenizeRequest = z.object({
   tokenizers: z.array(z.string()).min(1).max(8).optional(),
 });
 
+const indices = z.array(z.number().int().min(0)).min(1).max(4096);
+
 const attentionRequest = z.object({
   model: z.string().optional(),
-  text: text.min(1),
+  /** Decoders and encoders. */
+  text: text.min(1).optional(),
+  /** Encoder-decoders: the source, and the target (absent: the source's translation). */
+  source: text.min(1).optional(),
+  target: text.min(1).optional(),
+  /** Which sets, layers and heads to answer with; absent: all. */
+  attention: z
+    .array(z.enum(['self', 'encoder', 'decoder', 'cross']))
+    .min(1)
+    .max(4)
+    .optional(),
+  layers: indices.optional(),
+  heads: indices.optional(),
   precision: z.enum(['rounded', 'full']).optional(),
+  /** Absent: binary when the Accept header names application/octet-stream, else JSON. */
+  format: z.enum(['json', 'binary']).optional(),
 });
+
+/** The maps of this many recent texts are kept: the web app's per-layer requests run one forward. */
+const attentionCacheSize = 4;
 
 const nextTokenRequest = z
   .object({
@@ -110,6 +129,20 @@ async function tokenizerNamed(ctx: StudioContext, name: string): Promise<Tokeniz
 export function createStudioApp(ctx: StudioContext): Hono {
   const app = new Hono();
   app.onError((error, c) => errorResponse(c, error));
+  const recentMaps = new Map<string, AttentionMaps>();
+  const attentionOf = async (
+    entry: StudioModel,
+    input: { text?: string; source?: string; target?: string },
+  ): Promise<AttentionMaps> => {
+    const key = JSON.stringify([entry.id, input.text ?? null, input.source ?? null, input.target ?? null]);
+    let maps = recentMaps.get(key);
+    if (maps === undefined) {
+      maps = await requestedAttentionMaps(entry.model, entry.tokenizer, input, entry.translation);
+      if (recentMaps.size >= attentionCacheSize) recentMaps.delete(recentMaps.keys().next().value!);
+    } else recentMaps.delete(key); // re-inserted below: the most recent
+    recentMaps.set(key, maps);
+    return maps;
+  };
 
   app.get('/api/models', (c) =>
     c.json(
@@ -147,11 +180,28 @@ export function createStudioApp(ctx: StudioContext): Hono {
   app.post('/api/attention', async (c) => {
     const body = await parseBody(c, attentionRequest, 'POST /api/attention');
     const entry = resolveModel(ctx, body.model, 'model');
-    const maps = attentionMaps(entry.model, entry.tokenizer, body.text);
-    const json = attentionJson(entry.id, maps, body.precision ?? 'rounded');
-    return c.body(new Uint8Array(json.buffer, json.byteOffset, json.length) as Uint8Array<ArrayBuffer>, 200, {
-      'content-type': 'application/json',
+    const { text: t, source, target } = body;
+    const maps = await attentionOf(entry, {
+      ...(t === undefined ? {} : { text: t }),
+      ...(source === undefined ? {} : { source }),
+      ...(target === undefined ? {} : { target }),
     });
+    const selection = { attention: body.attention, layers: body.layers, heads: body.heads };
+    const binary =
+      body.format === undefined
+        ? (c.req.header('accept') ?? '').includes('application/octet-stream')
+        : body.format === 'binary';
+    const precision = body.precision ?? 'rounded';
+    const bytes = binary
+      ? attentionBinary(entry.id, maps, selection, precision)
+      : attentionJson(entry.id, maps, selection, precision);
+    return c.body(
+      new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) as Uint8Array<ArrayBuffer>,
+      200,
+      {
+        'content-type': binary ? 'application/octet-stream' : 'application/json',
+      },
+    );
   });
 
   app.post('/api/next-token', async (c) => {
@@ -212,8 +262,6 @@ export function createStudioApp(ctx: StudioContext): Hono {
     const record = await ctx.feedback.append(body);
     return c.json({ file: ctx.feedback.file, record });
   });
-
-  if (ctx.chatFallback) mountChatFallback(app, ctx);
 
   app.all('/api/*', (c) =>
     errorResponse(c, new NotFoundError('no such API route', { where: `${c.req.method} ${c.req.path}` })),

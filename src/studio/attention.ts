@@ -1,150 +1,174 @@
 /**
- * The attention view's data: the model's own attention probabilities for a text, every
- * layer and head, as `forward(..., { attentions: true })` returns them (the composed
- * attention path), and their JSON form.
+ * The attention view's data: the model's own attention probabilities, every layer and head,
+ * as one `forward(..., { attentions: true })` returns them (the composed attention path).
+ * A decoder or encoder gives one set, `self`, over a text. An encoder-decoder (Marian) gives
+ * three over a source and a target: `encoder` (S x S), `decoder` (T x T, causal) and `cross`
+ * (T x S: target queries over source keys), from one teacher-forced forward as HF's
+ * `model(input_ids, decoder_input_ids=..., output_attentions=True)`; without a target the
+ * source is translated first (translateIds under the folder's TranslationConfig).
  *
- * JSON: 6 layers x 6 heads x 256 x 256 is 2.4M numbers; the shortest round-trip text of
- * each float would take ~0.3 s to write. Probabilities are written rounded to 5 decimals,
- * copied as bytes from a table of the 100,001 texts into one buffer (5e-6 absolute error
- * at most, far below what a heat map shows); `precision: 'full'` writes every float32 value
- * exactly. NaN (a broken model) is written as null.
+ * The decoder's inputs are the decoder start id, then the target's ids; a final EOS is not an
+ * input (decoding stops once it is produced), so row i is the query that predicts target id i.
  *
- * Legend: L layers, nH heads, T tokens.
+ * Legend: L layers, nH heads, T target (or text) tokens, S source tokens.
  */
-import type { LanguageModel } from '../models/index.js';
+import { isEncoderDecoder, type EncoderDecoderModel, type LanguageModel } from '../models/index.js';
+import { translateIds, translationConfigFromHf, type TranslationConfig } from '../generate/index.js';
 import { Tensor, contiguous, noGrad, scope } from '../tensor/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
+import type { AttentionKind } from './api-types.js';
 import { tokenPieces } from './pieces.js';
 
-export interface AttentionMaps {
-  /** The ids of the text, as `lmforge tokenize` gives them. */
+export interface AttentionSet {
+  readonly kind: AttentionKind;
+  /** Queries (rows) and keys (columns) of every map. */
+  readonly rows: number;
+  readonly cols: number;
+  readonly heads: number;
+  /** layers[l]: (nH, rows, cols) row-major; row i the attention of query i. */
+  readonly layers: readonly Float32Array[];
+}
+
+export interface TokenText {
+  /** The ids, as `lmforge tokenize` gives them for the text. */
   readonly tokens: readonly number[];
   readonly pieces: readonly string[];
-  readonly layers: number;
-  readonly heads: number;
-  /** probabilities[l][h]: (T, T) row-major, row i the attention of query i. */
-  readonly probabilities: readonly (readonly Float32Array[])[];
+}
+
+export interface AttentionMaps extends TokenText {
+  /** Encoder-decoders: the source (the keys of `encoder` and `cross`); null otherwise. */
+  readonly source: TokenText | null;
+  /** Decoders and encoders: [self]; encoder-decoders: [encoder, decoder, cross]. */
+  readonly sets: readonly AttentionSet[];
+}
+
+/** The (rows, cols) map of layer l, head h of a set: a view, not a copy. */
+export function attentionHead(set: AttentionSet, layer: number, head: number): Float32Array {
+  const size = set.rows * set.cols;
+  return set.layers[layer]!.subarray(head * size, (head + 1) * size);
+}
+
+function checkLength(ids: readonly number[], max: number, where: string): void {
+  if (ids.length === 0) throw new ConfigError('the text has no tokens', { where });
+  if (ids.length > max) {
+    throw new ConfigError('the text is longer than the model context', {
+      where,
+      expected: `at most ${max} tokens`,
+      actual: `${ids.length} tokens`,
+    });
+  }
+}
+
+/** Each (1, nH, rows, cols) tensor's values, copied once out of the scope. */
+function setOf(kind: AttentionKind, tensors: readonly Tensor[] | undefined, where: string): AttentionSet {
+  if (tensors === undefined || tensors.length === 0) {
+    throw new ConfigError('the model returned no attention probabilities', { where, actual: kind });
+  }
+  const [, heads, rows, cols] = tensors[0]!.shape as [number, number, number, number];
+  return { kind, rows, cols, heads, layers: tensors.map((t) => Float32Array.from(contiguous(t).floats())) };
 }
 
 /**
+ * A decoder's or encoder's self-attention over `text`.
+ *
  * @example
  * const maps = attentionMaps(model, tokenizer, 'the cat sat');
- * maps.probabilities[0][1][2 * T + 1]; // layer 0, head 1: query 2 attending key 1
+ * attentionHead(maps.sets[0], 0, 1)[2 * T + 1]; // layer 0, head 1: query 2 attending key 1
  */
 export function attentionMaps(model: LanguageModel, tokenizer: Tokenizer, text: string): AttentionMaps {
   if (model.kind === 'encoder-decoder') {
-    throw new ConfigError('attention maps of encoder-decoder models are not supported yet', {
-      where: 'attention',
+    throw new ConfigError('an encoder-decoder model takes a source and a target, not a text', {
+      where: 'attention.text',
       actual: model.family,
-      hint: 'the model contract returns no cross-attention probabilities yet',
+      hint: 'send {source, target?} (without target the source is translated first)',
     });
   }
   const tokens = tokenizer.encode(text);
-  if (tokens.length === 0) throw new ConfigError('the text has no tokens', { where: 'attention.text' });
-  if (tokens.length > model.maxPositions) {
-    throw new ConfigError('the text is longer than the model context', {
-      where: 'attention.text',
-      expected: `at most ${model.maxPositions} tokens`,
-      actual: `${tokens.length} tokens`,
-    });
-  }
+  checkLength(tokens, model.maxPositions, 'attention.text');
   const T = tokens.length;
-  const probabilities = scope(() =>
+  const set = scope(() =>
     noGrad(() => {
       const ids = Tensor.fromArray(Int32Array.from(tokens), [1, T]); // (1, T)
       const { attentions } = model.forward({ ids }, { logits: 'none', attentions: true, mode: 'eval' });
-      return (attentions ?? []).map((layer) => {
-        const values = contiguous(layer).floats(); // (1, nH, T, T)
-        const heads = layer.shape[1]!;
-        return Array.from({ length: heads }, (_, h) =>
-          Float32Array.from(values.subarray(h * T * T, (h + 1) * T * T)),
-        );
-      });
+      return setOf('self', attentions, 'attention');
+    }),
+  );
+  return { tokens, pieces: tokenPieces(tokenizer, tokens), source: null, sets: [set] };
+}
+
+/**
+ * An encoder-decoder's encoder, decoder and cross-attention for source ids and target ids
+ * (a final EOS of the target is dropped: see the file header).
+ */
+export function translationAttentionMaps(
+  model: EncoderDecoderModel,
+  tokenizer: Tokenizer,
+  sourceIds: readonly number[],
+  targetIds: readonly number[],
+): AttentionMaps {
+  checkLength(sourceIds, model.maxPositions, 'attention.source');
+  const target = targetIds.at(-1) === model.eosTokenId ? targetIds.slice(0, -1) : [...targetIds];
+  const decoderIds = [model.decoderStartTokenId, ...target];
+  checkLength(decoderIds, model.maxPositions, 'attention.target');
+  const sets = scope(() =>
+    noGrad(() => {
+      const ids = Tensor.fromArray(Int32Array.from(decoderIds), [1, decoderIds.length]); // (1, T)
+      const source = Tensor.fromArray(Int32Array.from(sourceIds), [1, sourceIds.length]); // (1, S)
+      const out = model.forward(
+        { ids, sourceIds: source },
+        { logits: 'none', attentions: true, mode: 'eval' },
+      );
+      return [
+        setOf('encoder', out.encoderAttentions, 'attention'), // (1, nH, S, S) per layer
+        setOf('decoder', out.attentions, 'attention'), // (1, nH, T, T)
+        setOf('cross', out.crossAttentions, 'attention'), // (1, nH, T, S)
+      ];
     }),
   );
   return {
-    tokens,
-    pieces: tokenPieces(tokenizer, tokens),
-    layers: probabilities.length,
-    heads: probabilities[0]?.length ?? 0,
-    probabilities,
+    tokens: decoderIds,
+    pieces: tokenPieces(tokenizer, decoderIds),
+    source: { tokens: sourceIds, pieces: tokenPieces(tokenizer, sourceIds) },
+    sets,
   };
 }
-
-interface RoundedTable {
-  /** The JSON texts of i / 100000 for i in [0, 100000], one after another (ASCII). */
-  readonly bytes: Uint8Array;
-  /** Where text i starts in `bytes`; text i ends where i + 1 starts. */
-  readonly starts: Uint32Array;
-}
-
-let roundedTable: RoundedTable | null = null;
-
-function rounded(): RoundedTable {
-  if (roundedTable === null) {
-    const texts = Array.from({ length: 100_001 }, (_, i) => String(i / 100_000));
-    const starts = new Uint32Array(texts.length + 1);
-    texts.forEach((t, i) => (starts[i + 1] = starts[i]! + t.length));
-    const bytes = Buffer.from(texts.join(''), 'latin1');
-    roundedTable = { bytes, starts };
-  }
-  return roundedTable;
-}
-
-const [OPEN, CLOSE, COMMA] = [0x5b, 0x5d, 0x2c];
 
 /**
- * `[[[[...]]]]` of every layer's (nH, T, T) probabilities as UTF-8 bytes, written into one
- * buffer (no string per number: this is most of the answer's time).
+ * The maps of a request: `text` for decoders and encoders; `source` and `target` for an
+ * encoder-decoder, the source translated first (its best hypothesis) when target is null.
  */
-function layersJson(maps: AttentionMaps, precision: 'rounded' | 'full'): Buffer {
-  const T = maps.tokens.length;
-  const { bytes, starts } = rounded();
-  // At most 7 bytes a number (rounded) or 24 (full), plus one separator; brackets per row/head/layer.
-  const count = maps.layers * maps.heads * T * T;
-  const out = Buffer.allocUnsafe(
-    count * (precision === 'full' ? 25 : 8) + (maps.layers * maps.heads * (T + 2) + maps.layers + 2) * 2,
-  );
-  let at = 0;
-  const put = (text: string): void => {
-    at += out.write(text, at, 'latin1');
-  };
-  out[at++] = OPEN;
-  maps.probabilities.forEach((heads, l) => {
-    if (l > 0) out[at++] = COMMA;
-    out[at++] = OPEN;
-    heads.forEach((matrix, h) => {
-      if (h > 0) out[at++] = COMMA;
-      out[at++] = OPEN;
-      for (let i = 0; i < T; i++) {
-        if (i > 0) out[at++] = COMMA;
-        out[at++] = OPEN;
-        for (let j = 0; j < T; j++) {
-          if (j > 0) out[at++] = COMMA;
-          const p = matrix[i * T + j]!;
-          // Probabilities lie in [0, 1]; anything else (NaN from a broken model) is written as is.
-          if (precision === 'rounded' && p >= 0 && p <= 1) {
-            // A byte loop: a typed-array set() per 1-7 bytes costs more than the copy.
-            const k = Math.round(p * 100_000);
-            for (let b = starts[k]!, end = starts[k + 1]!; b < end; b++) out[at++] = bytes[b]!;
-          } else put(Number.isFinite(p) ? String(p) : 'null');
-        }
-        out[at++] = CLOSE;
-      }
-      out[at++] = CLOSE;
+export async function requestedAttentionMaps(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  input: { readonly text?: string; readonly source?: string; readonly target?: string },
+  translation?: TranslationConfig,
+): Promise<AttentionMaps> {
+  if (!isEncoderDecoder(model)) {
+    if (input.text === undefined || input.source !== undefined || input.target !== undefined) {
+      const extra = input.source !== undefined ? 'source' : 'target';
+      throw new ConfigError(`a ${model.kind} model takes a text`, {
+        where: input.text === undefined ? 'attention.text' : `attention.${extra}`,
+        expected: '{text}',
+        actual: Object.keys(input).join(', ') || 'nothing',
+        hint: 'source and target are for encoder-decoder models',
+      });
+    }
+    return attentionMaps(model, tokenizer, input.text);
+  }
+  if (input.source === undefined || input.text !== undefined) {
+    throw new ConfigError('an encoder-decoder model takes a source and a target, not a text', {
+      where: input.text === undefined ? 'attention.source' : 'attention.text',
+      hint: 'send {source, target?} (without target the source is translated first)',
     });
-    out[at++] = CLOSE;
-  });
-  out[at++] = CLOSE;
-  return out.subarray(0, at);
-}
-
-/** The body of `POST /api/attention`: `{model, tokens, pieces, layers}` (api-types.ts AttentionResponse) as UTF-8. */
-export function attentionJson(modelId: string, maps: AttentionMaps, precision: 'rounded' | 'full'): Buffer {
-  const head = Buffer.from(
-    `{"model":${JSON.stringify(modelId)},"tokens":${JSON.stringify(maps.tokens)},` +
-      `"pieces":${JSON.stringify(maps.pieces)},"layers":`,
-  );
-  return Buffer.concat([head, layersJson(maps, precision), Buffer.from('}')]);
+  }
+  const sourceIds = tokenizer.encode(input.source);
+  checkLength(sourceIds, model.maxPositions, 'attention.source');
+  let targetIds: readonly number[];
+  if (input.target === undefined) {
+    const config = translation ?? translationConfigFromHf(null, model);
+    const [hypotheses] = await translateIds(model, [sourceIds], config, { where: () => 'attention.source' });
+    targetIds = hypotheses![0]!.ids;
+  } else targetIds = tokenizer.encode(input.target);
+  return translationAttentionMaps(model, tokenizer, sourceIds, targetIds);
 }

@@ -3,6 +3,7 @@
  * ids that end generation), where training runs are found, and the feedback file. The CLI
  * (`lmforge studio`, `lmforge serve --studio`) builds it; the app only reads it.
  */
+import type { TranslationConfig } from '../generate/index.js';
 import type { LanguageModel } from '../models/index.js';
 import type { ChatTemplate, Tokenizer } from '../tokenizers/index.js';
 import type { FeedbackStore } from './feedback-store.js';
@@ -18,6 +19,8 @@ export interface StudioModel {
   readonly chatTemplate: ChatTemplate | null;
   /** The ids that end generation (generation_config.json, tokenizer_config.json, the tokenizer). */
   readonly eosIds: readonly number[];
+  /** Encoder-decoders: how the Attention view translates a source (generation_config.json); absent: the model's defaults. */
+  readonly translation?: TranslationConfig;
 }
 
 export interface RunSources {
@@ -34,9 +37,4 @@ export interface StudioContext {
   readonly feedback: FeedbackStore | null;
   /** The built web app (index.html and assets); null serves the JSON API only. */
   readonly webRoot: string | null;
-  /**
-   * Mount the studio's own streaming `/v1/chat/completions` (chat-fallback.ts); false when
-   * the OpenAI-compatible server's routes are mounted beside the studio.
-   */
-  readonly chatFallback: boolean;
 }

@@ -2,7 +2,28 @@
 export { createStudioApp } from './app.js';
 export type { StudioContext, StudioModel, RunSources } from './context.js';
 export type * from './api-types.js';
-export { attentionMaps, attentionJson, type AttentionMaps } from './attention.js';
+export {
+  attentionMaps,
+  translationAttentionMaps,
+  requestedAttentionMaps,
+  attentionHead,
+  type AttentionMaps,
+  type AttentionSet,
+  type TokenText,
+} from './attention.js';
+export {
+  attentionJson,
+  attentionBinary,
+  attentionMagic,
+  halfBits,
+  type AttentionSelection,
+  type AttentionPrecision,
+} from './attention-format.js';
+export {
+  decodeAttentionBinary,
+  type DecodedAttention,
+  type DecodedAttentionMap,
+} from './attention-decode.js';
 export { nextTokenView, type NextTokenViewOptions } from './next-token-view.js';
 export {
   tokenEmbeddings,

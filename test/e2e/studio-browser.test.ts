@@ -1,8 +1,10 @@
 /**
  * The studio in a real browser: playwright-core driving Debian's chromium (CHROMIUM_PATH,
  * else /usr/bin/chromium; skipped, saying why, when it is missing) against `lmforge studio`
- * over a tiny trained GPT-2 run folder, a tiny Llama with a chat template, and a training
- * run started under --runs while the page is open. Each view loads without console errors,
+ * over a tiny trained GPT-2 run folder, a tiny Llama with a chat template, a tiny Marian
+ * (`train --arch marian`, 5 steps: encoder, decoder and cross-attention), and a training run
+ * started under --runs while the page is open. The Chat view streams from the OpenAI
+ * server's own /v1/chat/completions, which `lmforge studio` mounts. Each view loads without console errors,
  * draws non-empty charts and answers its controls; a feedback answer lands in the JSONL.
  * Screenshots of every view go to a folder the test prints (LMFORGE_STUDIO_SHOTS, else a
  * temp folder); docs/studio/*.png are copies of them.
@@ -23,6 +25,11 @@ const skip = existsSync(chromiumPath)
   : `no chromium at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
 
 const corpus = 'the cat sat on the mat. the dog sat on the log. a kitten and a puppy played.\n'.repeat(40);
+const words = ['red', 'blue', 'green', 'cat', 'dog', 'sun', 'moon', 'tree'];
+const pairs = Array.from({ length: 40 }, (_, i) => {
+  const sentence = [0, 1, 2].slice(0, 2 + (i % 2)).map((k) => words[(i * 7 + k * 3) % words.length]!);
+  return `${sentence.join(' ')}\t${[...sentence].reverse().join(' ')}\n`;
+}).join('');
 
 describe('the studio in chromium', { skip, timeout: 300_000 }, () => {
   let work: string;
@@ -56,12 +63,36 @@ describe('the studio in chromium', { skip, timeout: 300_000 }, () => {
       '--no-progress',
     ]);
     assert.equal(trained.status, 0, trained.stderr);
+    writeFileSync(join(work, 'pairs.tsv'), pairs);
+    const marian = run([
+      'train',
+      '--arch',
+      'marian',
+      '--pairs',
+      join(work, 'pairs.tsv'),
+      '--tokenizer',
+      'bpe:270',
+      ...tinyShape,
+      '--block-size',
+      '48',
+      '--iters',
+      '5',
+      '--eval-every',
+      '5',
+      '--eval-iters',
+      '1',
+      '--out',
+      join(work, 'marian-run'),
+      '--no-progress',
+    ]);
+    assert.equal(marian.status, 0, marian.stderr);
     await saveTinyChatModel(join(work, 'llama-chat'));
     mkdirSync(join(work, 'runs'));
     // The Llama (context 128) first: the views open on it; the GPT-2 run is a model and a run.
     studio = await startStudio([
       join(work, 'llama-chat'),
       join(work, 'gpt2-run'),
+      join(work, 'marian-run'),
       '--runs',
       join(work, 'runs'),
       '--feedback',
@@ -100,8 +131,8 @@ describe('the studio in chromium', { skip, timeout: 300_000 }, () => {
     await page.goto(studio.url);
     await page.waitForSelector('[data-testid=token-results] article');
     const cards = page.locator('[data-testid=token-results] article');
-    assert.equal(await cards.count(), 5); // two models, gpt2, cl100k_base, o200k_base
-    assert.match((await cards.nth(2).locator('h3').textContent()) ?? '', /^gpt2 \d+ tokens/);
+    assert.equal(await cards.count(), 6); // three models, gpt2, cl100k_base, o200k_base
+    assert.match((await cards.nth(3).locator('h3').textContent()) ?? '', /^gpt2 \d+ tokens/);
     assert.deepEqual(consoleErrors, []);
     await shoot('tokens.png');
   });
@@ -133,11 +164,10 @@ describe('the studio in chromium', { skip, timeout: 300_000 }, () => {
     const head0 = await pixels();
     assert.equal(await page.locator('[data-testid=head-grid] button.thumb').count(), 2 * 4); // 2 layers x 4 heads
     await page.getByLabel('Head', { exact: true }).selectOption('1');
-    await page.waitForFunction(
-      (old) =>
-        (document.querySelector('[data-testid=attention-map]') as HTMLCanvasElement).toDataURL() !== old,
-      head0,
-    );
+    await page.waitForFunction((old) => {
+      const canvas = document.querySelector('[data-testid=attention-map]') as HTMLCanvasElement | null;
+      return canvas !== null && canvas.toDataURL() !== old;
+    }, head0);
     await map.hover({ position: { x: 5, y: 5 } });
     assert.match(
       (await page.locator('[data-testid=attention-map-readout]').textContent()) ?? '',
@@ -148,6 +178,50 @@ describe('the studio in chromium', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(consoleErrors, []);
     await page.getByLabel('one head').check();
     await shoot('attention.png');
+  });
+
+  it('Attention, Marian: cross-attention (target x source) of its translation; encoder and decoder maps', async () => {
+    await page.locator('.model-picker select').selectOption('marian-run');
+    await openView('Attention', 'h3:has-text("cross-attention (target x source)")');
+    await page.waitForSelector('[data-testid=attention-map]');
+    const target = (await page.locator('[data-testid=attention-target]').textContent()) ?? '';
+    assert.match(target, /^target \(\d+ decoder inputs/);
+    assert.equal(await page.locator('[data-testid=head-grid] button.thumb').count(), 1 * 2); // 1 layer x 2 heads
+    const map = page.locator('[data-testid=attention-map]');
+    const label = async (): Promise<string> => (await map.getAttribute('aria-label')) ?? '';
+    const [rows, cols] = /(\d+) by (\d+)/
+      .exec(await label())!
+      .slice(1)
+      .map(Number);
+    await page.getByLabel('Which attention').selectOption('encoder');
+    await page.waitForFunction(() =>
+      document
+        .querySelector('[data-testid=attention-map]')
+        ?.getAttribute('aria-label')
+        ?.startsWith('encoder'),
+    );
+    // The encoder's map is source x source: the cross map's columns.
+    assert.match(await label(), new RegExp(`: ${cols} by ${cols};`));
+    await page.getByLabel('Which attention').selectOption('decoder');
+    await page.waitForFunction(() =>
+      document
+        .querySelector('[data-testid=attention-map]')
+        ?.getAttribute('aria-label')
+        ?.startsWith('decoder'),
+    );
+    assert.match(await label(), new RegExp(`: ${rows} by ${rows};`));
+    await page.getByLabel('Which attention').selectOption('cross');
+    await page.waitForSelector('[data-testid=attention-map]');
+    await page.getByLabel('Source', { exact: true }).fill('red cat');
+    await page.getByLabel("Target (empty: the model's translation)").fill('cat red');
+    await page.getByRole('button', { name: 'Show attention' }).click();
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid=attention-target]')?.textContent?.includes('cat red'),
+    );
+    await page.waitForSelector('[data-testid=attention-map]');
+    assert.deepEqual(consoleErrors, []);
+    await shoot('attention-cross.png');
+    await page.locator('.model-picker select').selectOption('llama-chat');
   });
 
   it('Embeddings: a PCA scatter, neighbours, and the positional heat maps', async () => {

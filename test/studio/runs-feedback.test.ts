@@ -1,8 +1,7 @@
 /**
  * Run logs read from a byte offset (a torn last line waits for its end; a log rewritten
  * shorter starts over), run discovery under a root, the feedback JSONL (one fsync'd line
- * per answer in preferences.ts's formats; bad answers are ConfigErrors naming the field),
- * and the fallback chat's OpenAI SSE stream.
+ * per answer in preferences.ts's formats; bad answers are ConfigErrors naming the field).
  */
 import '../../src/backend/index.js';
 import assert from 'node:assert/strict';
@@ -10,8 +9,6 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ChatTemplate } from '../../src/tokenizers/index.js';
-import { builtinChatTemplates } from '../../src/tokenizers/index.js';
 import {
   FeedbackStore,
   createStudioApp,
@@ -23,7 +20,6 @@ import {
 } from '../../src/studio/index.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { assertThrowsAt } from '../util/throws.js';
-import { tinyLlama, tinyTokenizer } from './fixture.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-studio-runs-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -86,7 +82,6 @@ describe('run logs', () => {
       runs: sources,
       feedback: null,
       webRoot: null,
-      chatFallback: false,
     });
     const runs = (await (await app.request('/api/runs')).json()) as RunSummary[];
     assert.deepEqual(
@@ -152,61 +147,5 @@ describe('feedback store', () => {
       ConfigError,
       'feedback.rejected',
     );
-  });
-});
-
-describe('fallback chat', () => {
-  it('streams OpenAI chat.completion.chunk events ending in [DONE], the same text as stream: false', async () => {
-    const model = tinyLlama();
-    try {
-      const template = new ChatTemplate(builtinChatTemplates.chatml.source, {
-        name: 'chatml',
-        bosToken: null,
-        eosToken: null,
-        where: 't',
-      });
-      const app = createStudioApp({
-        models: [{ id: 'm', path: 'm', model, tokenizer: tinyTokenizer, chatTemplate: template, eosIds: [] }],
-        runs: { dirs: [], roots: [] },
-        feedback: null,
-        webRoot: null,
-        chatFallback: true,
-      });
-      const ask = async (stream: boolean): Promise<Response> =>
-        app.request('/v1/chat/completions', {
-          method: 'POST',
-          body: JSON.stringify({
-            messages: [{ role: 'user', content: 'hi' }],
-            stream,
-            max_tokens: 6,
-            temperature: 0,
-          }),
-        });
-      const streamed = await (await ask(true)).text();
-      const events = streamed
-        .split('\n\n')
-        .filter((e) => e !== '')
-        .map((e) => e.replace(/^data: /, ''));
-      assert.equal(events.at(-1), '[DONE]');
-      const chunks = events.slice(0, -1).map(
-        (e) =>
-          JSON.parse(e) as {
-            object: string;
-            choices: Array<{ delta: { content?: string }; finish_reason: string | null }>;
-          },
-      );
-      assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
-      assert.equal(chunks.at(-1)!.choices[0]!.finish_reason, 'length');
-      const text = chunks.map((c) => c.choices[0]!.delta.content ?? '').join('');
-      const whole = (await (await ask(false)).json()) as { choices: Array<{ message: { content: string } }> };
-      assert.equal(text, whole.choices[0]!.message.content);
-      const bad = await app.request('/v1/chat/completions', {
-        method: 'POST',
-        body: JSON.stringify({ messages: [] }),
-      });
-      assert.equal(bad.status, 400);
-    } finally {
-      model.dispose();
-    }
   });
 });

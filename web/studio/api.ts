@@ -1,6 +1,7 @@
 // The studio's JSON API (docs/studio.md) as typed fetch calls; a failed call throws an
 // Error whose message is the server's `where: what` line.
 import type { ApiError } from '../../src/studio/api-types.js';
+import { decodeAttentionBinary, type DecodedAttention } from '../../src/studio/attention-decode.js';
 
 async function answer<T>(response: Response): Promise<T> {
   const body = (await response.json()) as T | ApiError;
@@ -23,6 +24,17 @@ export async function postJson<T>(path: string, body: unknown): Promise<T> {
       body: JSON.stringify(body),
     }),
   );
+}
+
+/** POST /api/attention in the binary format (float16 maps; docs/studio.md), decoded. */
+export async function postAttention(body: object): Promise<DecodedAttention> {
+  const response = await fetch('/api/attention', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/octet-stream' },
+    body: JSON.stringify({ ...body, format: 'binary' }),
+  });
+  if (!response.ok) return answer<never>(response);
+  return decodeAttentionBinary(await response.arrayBuffer());
 }
 
 export interface ChatMessage {

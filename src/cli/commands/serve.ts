@@ -114,10 +114,7 @@ async function mountStudio(
     chatTemplate: served.template,
     eosIds: served.eosIds,
   }));
-  app.route(
-    '/',
-    createStudioApp({ models, runs: { dirs: [], roots: [] }, feedback: null, webRoot, chatFallback: false }),
-  );
+  app.route('/', createStudioApp({ models, runs: { dirs: [], roots: [] }, feedback: null, webRoot }));
 }
 
 export function serveCommand(): Command {

@@ -3,21 +3,34 @@
  * studio (src/studio, the web app built into dist/studio) over the given model folders,
  * .gguf files and run folders, and prints its URL once it listens. A DIR with a model is
  * served to every view; a DIR with a log.jsonl is a run of the Training view (a run folder
- * is both); `--runs` is a folder whose run subfolders are listed as they appear. It serves
- * until Ctrl-C (exit 130) or SIGTERM (143).
+ * is both); `--runs` is a folder whose run subfolders are listed as they appear. The studio
+ * is mounted on the OpenAI-compatible server's app (src/server, as `serve --studio`), so the
+ * Chat view streams from the server's own /v1/chat/completions. It serves until Ctrl-C
+ * (exit 130) or SIGTERM (143).
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { Command } from 'commander';
-import { defaultGenerationConfig, eosIdsFor, generationConfigFromHf } from '../../generate/index.js';
-import { createStudioApp, FeedbackStore, type StudioModel } from '../../studio/index.js';
+import { translationConfigFromHf } from '../../generate/index.js';
+import { isEncoderDecoder } from '../../models/index.js';
+import type { Hono } from 'hono';
+import {
+  createServerApp,
+  createServerContext,
+  type ServedModelInput,
+  type ServerContext,
+  type ServerLimits,
+} from '../../server/index.js';
+import { createStudioApp, FeedbackStore, type StudioContext, type StudioModel } from '../../studio/index.js';
 import { logFile } from '../../train/index.js';
 import { ConfigError, FormatError, IoError } from '../../util/errors.js';
 import { addComputeOptions, applyComputeOptions, type ComputeFlags } from '../compute-options.js';
-import { isGgufPath, loadModelWithTokenizer, readChatTemplate } from '../load-model.js';
+import { isGgufPath, loadModelWithTokenizer } from '../load-model.js';
 import { integer } from '../parse-number.js';
+import { loadServedModel } from './serve.js';
 
 interface StudioFlags extends ComputeFlags {
   host: string;
@@ -30,6 +43,17 @@ interface StudioFlags extends ComputeFlags {
 /** The built web app (vite's output), shared with `serve --studio`. */
 export const webRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'studio');
 
+/** `lmforge serve`'s default limits, without an API key or CORS: the studio is a local tool. */
+const limits: ServerLimits = {
+  maxConcurrency: 8,
+  queue: 64,
+  maxBody: 1 << 20,
+  maxTokens: 512,
+  timeoutSeconds: null,
+  apiKey: null,
+  corsOrigin: null,
+};
+
 function uniqueId(name: string, taken: Set<string>): string {
   let id = name;
   for (let n = 2; taken.has(id); n++) id = `${name}-${n}`;
@@ -37,26 +61,93 @@ function uniqueId(name: string, taken: Set<string>): string {
   return id;
 }
 
-async function loadStudioModel(dir: string, id: string): Promise<StudioModel> {
-  const loaded = await loadModelWithTokenizer(dir);
+/** A decoder's or encoder's studio entry: chat only for decoders (the server chats through its template). */
+function studioModelOf(served: ServedModelInput, path: string): StudioModel {
+  return {
+    id: served.id,
+    path,
+    model: served.model,
+    tokenizer: served.tokenizer,
+    chatTemplate: served.model.kind === 'decoder' ? served.template : null,
+    eosIds: served.eosIds,
+  };
+}
+
+/** A model for studioServerApp, and the same model as the OpenAI server serves it. */
+export interface StudioServedModel {
+  readonly studio: StudioModel;
+  /** Null: the studio only (encoder-decoders, which `serve` does not serve). */
+  readonly served: ServedModelInput | null;
+}
+
+/** HF's own flag of config.json (Marian writes it); an unreadable file is the loader's to report. */
+async function isEncoderDecoderFolder(dir: string): Promise<boolean> {
   try {
-    const chatTemplate = await readChatTemplate(dir, loaded.tokenizerConfig);
-    const config =
-      loaded.generationConfig === null
-        ? defaultGenerationConfig
-        : generationConfigFromHf(loaded.generationConfig, loaded.generationConfigWhere);
-    return {
+    const json = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    return json['is_encoder_decoder'] === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A model folder or .gguf file: decoders and encoders as `serve` loads them; an
+ * encoder-decoder with its TranslationConfig (generation_config.json, as `translate` reads
+ * it) for the Attention view's translations.
+ */
+export async function loadStudioModel(
+  dir: string,
+  id: string,
+): Promise<StudioServedModel & { readonly dispose: () => void }> {
+  if (isGgufPath(dir) || !(await isEncoderDecoderFolder(dir))) {
+    const { served, dispose } = await loadServedModel(dir);
+    const named = { ...served, id };
+    return { served: named, studio: studioModelOf(named, dir), dispose };
+  }
+  const loaded = await loadModelWithTokenizer(dir);
+  const { model, tokenizer } = loaded;
+  try {
+    if (!isEncoderDecoder(model)) {
+      throw new FormatError('config.json says is_encoder_decoder, but the model is not one', {
+        where: join(dir, 'config.json'),
+        actual: `a ${model.family} ${model.kind}`,
+      });
+    }
+    const translation = translationConfigFromHf(loaded.generationConfig, model, loaded.generationConfigWhere);
+    const studio = {
       id,
       path: dir,
-      model: loaded.model,
-      tokenizer: loaded.tokenizer,
-      chatTemplate,
-      eosIds: eosIdsFor(config, loaded.tokenizer, loaded.tokenizerConfigEos),
+      model,
+      tokenizer,
+      chatTemplate: null,
+      eosIds: translation.eosTokenIds,
+      translation,
     };
+    return { served: null, studio, dispose: () => model.dispose() };
   } catch (error) {
-    loaded.model.dispose();
+    model.dispose();
     throw error;
   }
+}
+
+/**
+ * What `lmforge studio` serves: the OpenAI-compatible server's app (`serve`'s default limits)
+ * over the models it serves, with the studio's API and web app mounted at `/` on it.
+ *
+ * @example
+ * const { app, server } = studioServerApp([await loadStudioModel(dir, 'tiny')], { runs: { dirs: [], roots: [] }, feedback: null, webRoot: null });
+ */
+export function studioServerApp(
+  models: readonly StudioServedModel[],
+  studio: Omit<StudioContext, 'models'>,
+): { app: Hono; server: ServerContext } {
+  const server = createServerContext(
+    models.flatMap((m) => (m.served === null ? [] : [m.served])),
+    limits,
+  );
+  const app = createServerApp(server);
+  app.route('/', createStudioApp({ ...studio, models: models.map((m) => m.studio) }));
+  return { app, server };
 }
 
 export function studioCommand(): Command {
@@ -77,7 +168,7 @@ export function studioCommand(): Command {
       throw new IoError('the studio web app is not built', { where: webRoot, hint: 'run `npm run build`' });
     }
     applyComputeOptions(flags, true);
-    const models: StudioModel[] = [];
+    const loaded: (StudioServedModel & { readonly dispose: () => void })[] = [];
     const runDirs: string[] = [];
     const taken = new Set<string>();
     try {
@@ -91,20 +182,18 @@ export function studioCommand(): Command {
           });
         }
         if (isModel)
-          models.push(await loadStudioModel(dir, uniqueId(basename(dir).replace(/\.gguf$/i, ''), taken)));
+          loaded.push(await loadStudioModel(dir, uniqueId(basename(dir).replace(/\.gguf$/i, ''), taken)));
         if (isRun) runDirs.push(dir);
       }
     } catch (error) {
-      for (const m of models) m.model.dispose();
+      for (const m of loaded) m.dispose();
       throw error;
     }
     const feedback = flags.feedback === undefined ? null : new FeedbackStore(resolve(flags.feedback));
-    const app = createStudioApp({
-      models,
+    const { app, server: serverContext } = studioServerApp(loaded, {
       runs: { dirs: runDirs, roots: flags.runs === undefined ? [] : [flags.runs] },
       feedback,
       webRoot,
-      chatFallback: true,
     });
     await new Promise<void>((done, fail) => {
       const server = serve({ fetch: app.fetch, hostname: flags.host, port: flags.port }, (info) => {
@@ -133,6 +222,7 @@ export function studioCommand(): Command {
       process.once('SIGTERM', stop(143));
     });
     await feedback?.close();
-    for (const m of models) m.model.dispose();
+    for (const m of serverContext.models.values()) m.engine?.dispose();
+    for (const m of loaded) m.dispose();
   });
 }

@@ -93,6 +93,8 @@ interface CrossSource {
   readonly hiddenStates: Tensor | null;
   readonly keys: Tensor | undefined;
   readonly batch: number;
+  /** The encoder's self-attention (B, nH, S, S) per layer, when this call encoded with outputs.attentions. */
+  readonly attentions: Tensor[] | null;
 }
 
 /** An (B, n) int32 tensor check: the message names `what` and the expected shape. */
@@ -290,6 +292,15 @@ export class MarianMTModel extends Module implements EncoderDecoderModel<MarianC
    * `sourceMask` (B, S) 1/0 marks the tokens (HF attention_mask); absent: every position.
    */
   encode(sourceIds: Tensor, options: ModeOptions & { readonly sourceMask?: Tensor } = {}): EncoderOutput {
+    return this.#encode(sourceIds, options, false).encoded;
+  }
+
+  /** encode(), and with `attentions` the encoder's self-attention probabilities (B, nH, S, S) per layer. */
+  #encode(
+    sourceIds: Tensor,
+    options: ModeOptions & { readonly sourceMask?: Tensor },
+    attentions: boolean,
+  ): { encoded: EncoderOutput; attentions: Tensor[] | null } {
     const where = 'MarianMTModel.encode';
     const [B, S] = checkIds(sourceIds, 'sourceIds', where);
     const sourceMask = options.sourceMask;
@@ -306,9 +317,12 @@ export class MarianMTModel extends Module implements EncoderDecoderModel<MarianC
     const mask: AttentionMask | undefined =
       sourceMask === undefined ? undefined : { kind: 'padding', keys: sourceMask, causal: false };
     const context = { offset: 0, rope: null, cache: null, drop, activationDrop, attentionDropout };
-    let h = encoder.layers.run(x, mask === undefined ? context : { ...context, mask }).output; // (B, S, C)
-    h = encoder.layerNorm?.forward(h) ?? h; // (B, S, C)
-    return sourceMask === undefined ? { hiddenStates: h } : { hiddenStates: h, keys: sourceMask };
+    const stack = encoder.layers.run(x, mask === undefined ? context : { ...context, mask }, { attentions });
+    const h = encoder.layerNorm?.forward(stack.output) ?? stack.output; // (B, S, C)
+    return {
+      encoded: sourceMask === undefined ? { hiddenStates: h } : { hiddenStates: h, keys: sourceMask },
+      attentions: stack.attentions,
+    };
   }
 
   /**
@@ -369,6 +383,7 @@ export class MarianMTModel extends Module implements EncoderDecoderModel<MarianC
       ...(stack.hiddenStates === null ? {} : { hiddenStates: [...stack.hiddenStates, y] }),
       ...(stack.attentions === null ? {} : { attentions: stack.attentions }),
       ...(stack.crossAttentions === null ? {} : { crossAttentions: stack.crossAttentions }),
+      ...(source.attentions === null ? {} : { encoderAttentions: source.attentions }),
     };
   }
 
@@ -406,7 +421,7 @@ export class MarianMTModel extends Module implements EncoderDecoderModel<MarianC
           actual: `(${keys.shape.join(', ')})`,
         });
       }
-      return { hiddenStates: h, keys, batch: h.shape[0]! };
+      return { hiddenStates: h, keys, batch: h.shape[0]!, attentions: null };
     }
     if (sourceIds === undefined) {
       if (sourceMask !== undefined) {
@@ -421,14 +436,18 @@ export class MarianMTModel extends Module implements EncoderDecoderModel<MarianC
     const [batch] = checkIds(sourceIds, 'sourceIds', where);
     if (cache !== null && cache.cross(0) !== null) {
       if (sourceMask !== undefined) checkIds(sourceMask, 'sourceMask', where, batch);
-      return { hiddenStates: null, keys: sourceMask, batch };
+      return { hiddenStates: null, keys: sourceMask, batch, attentions: null };
     }
-    const encoded = this.encode(sourceIds, {
-      ...(sourceMask === undefined ? {} : { sourceMask }),
-      ...(outputs.mode === undefined ? {} : { mode: outputs.mode }),
-      ...(outputs.rng === undefined ? {} : { rng: outputs.rng }),
-    });
-    return { hiddenStates: encoded.hiddenStates, keys: encoded.keys, batch };
+    const { encoded, attentions } = this.#encode(
+      sourceIds,
+      {
+        ...(sourceMask === undefined ? {} : { sourceMask }),
+        ...(outputs.mode === undefined ? {} : { mode: outputs.mode }),
+        ...(outputs.rng === undefined ? {} : { rng: outputs.rng }),
+      },
+      outputs.attentions === true,
+    );
+    return { hiddenStates: encoded.hiddenStates, keys: encoded.keys, batch, attentions };
   }
 
   /** positions (B, T) int32 like ids, each in [0, maxPositions). */

@@ -15,17 +15,27 @@ export interface HeatmapProps {
   readonly testId?: string;
 }
 
-export function colour(value: number, max: number, scale: 'sequential' | 'diverging'): string {
+/** The colour of `value` as [r, g, b] in 0..255. */
+export function colourRgb(
+  value: number,
+  max: number,
+  scale: 'sequential' | 'diverging',
+): [number, number, number] {
   if (scale === 'diverging') {
     const t = Math.max(-1, Math.min(1, value / (max || 1)));
     const r = t > 0 ? 255 : Math.round(255 * (1 + t));
     const b = t < 0 ? 255 : Math.round(255 * (1 - t));
     const g = Math.round(255 * (1 - Math.abs(t)));
-    return `rgb(${r},${g},${b})`;
+    return [r, g, b];
   }
   const t = Math.max(0, Math.min(1, value / (max || 1)));
   // white -> deep blue
-  return `rgb(${Math.round(255 - 222 * t)},${Math.round(255 - 180 * t)},${Math.round(255 - 90 * t)})`;
+  return [Math.round(255 - 222 * t), Math.round(255 - 180 * t), Math.round(255 - 90 * t)];
+}
+
+export function colour(value: number, max: number, scale: 'sequential' | 'diverging'): string {
+  const [r, g, b] = colourRgb(value, max, scale);
+  return `rgb(${r},${g},${b})`;
 }
 
 export function Heatmap(props: HeatmapProps) {
