@@ -13,6 +13,7 @@
  */
 import { FormatError, type ErrorDetails } from '../util/errors.js';
 import { findDuplicateKey } from './json-duplicate-key.js';
+import { previewJson } from '../util/preview.js';
 
 /** Element types this reader understands (the format defines more: I8, I16, U16, U32, U64, F8_*). */
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'BOOL';
@@ -173,7 +174,7 @@ export function parseHeader(json: Uint8Array, dataBytes: number): SafetensorsHea
     fail('header is not a JSON object', {
       where: 'safetensors header',
       expected: 'an object',
-      actual: JSON.stringify(header).slice(0, 80),
+      actual: previewJson(header),
     });
   }
   // JSON.parse kept the last of two equal keys; the reference reader rejects the file.

@@ -21,6 +21,7 @@ import {
   type ReadSafetensorsOptions,
   type SafetensorsReader,
 } from './safetensors-file.js';
+import { previewJson } from '../util/preview.js';
 
 /** A sharded checkpoint opened as one reader: entries of every shard, read from the shard that holds each. */
 export interface ShardedSafetensorsReader extends SafetensorsReader {
@@ -50,7 +51,7 @@ export function parseSafetensorsIndex(text: string, where: string): Map<string, 
     throw new FormatError('index has no weight_map object', {
       where,
       expected: '{ "weight_map": { tensor name: shard file } }',
-      actual: JSON.stringify(json)?.slice(0, 80),
+      actual: previewJson(json),
     });
   }
   // JSON.parse kept the last of two equal keys: a tensor listed twice names two shards.
