@@ -3,7 +3,9 @@
  * per reader): `npm run bench -- fuzz` runs `--cases N` cases per reader (default 1,000,000;
  * `--quick`: 10,000), `--reader NAME` (repeatable, or comma-separated) for some readers only,
  * `--seed N`, `--workers N` worker threads in parallel (default 2), each reader's cases in
- * chunks of `--chunk N` (default 50,000; a fresh worker per chunk, seeded seed + chunk).
+ * chunks of `--chunk N` (default 50,000; a fresh worker per chunk, seeded seed + chunk);
+ * `--seconds S` gives each reader at most S seconds instead (one worker per reader, its
+ * cases up to `--cases`), for a run of fixed length over every reader.
  * It prints per reader the cases, the rate, crashes (a non-typed exception), hangs (a case
  * over the 5 s bound), memory failures (a case leaving more than its bound allocated), the
  * slowest case, the most memory a case left, and the outcomes; as a table on stderr and one
@@ -70,12 +72,15 @@ async function main(): Promise<void> {
       },
     ]),
   );
+  const seconds = process.argv.includes('--seconds') ? flag('--seconds', 60) : undefined;
   const queue = readers.flatMap((reader) =>
-    Array.from({ length: Math.ceil(cases / chunk) }, (_, i) => ({
-      reader,
-      index: i,
-      cases: Math.min(chunk, cases - i * chunk),
-    })),
+    seconds !== undefined
+      ? [{ reader, index: 0, cases }]
+      : Array.from({ length: Math.ceil(cases / chunk) }, (_, i) => ({
+          reader,
+          index: i,
+          cases: Math.min(chunk, cases - i * chunk),
+        })),
   );
   const add = (reader: string, report: FuzzReport): void => {
     const t = totals.get(reader)!;
@@ -94,7 +99,7 @@ async function main(): Promise<void> {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
       if (totals.get(job.reader)!.failure !== null) continue;
       const [report] = await runFuzz(
-        { runs: [{ reader: job.reader, cases: job.cases }], seed: seed + job.index },
+        { runs: [{ reader: job.reader, cases: job.cases, seconds }], seed: seed + job.index },
         caseTimeoutMs,
       );
       if (report === undefined) throw new Error('runFuzz returned no report');

@@ -195,6 +195,8 @@ export const jsonReplacement: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.constantFrom(null, true, false, [], {}, [1, 2], { a: 1 }),
   fc.jsonValue({ maxDepth: 3 }),
+  // A value nested far deeper than any real file, where an error message might print it.
+  fc.constantFrom(100_000).map((depth) => JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as unknown),
 );
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

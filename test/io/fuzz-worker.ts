@@ -13,8 +13,12 @@ import { LmforgeError } from '../../src/util/errors.js';
 import { boundBytes, fuzzReader } from './fuzz-readers.js';
 
 export interface FuzzJob {
-  /** Runs in order, one reader of ./fuzz-readers.ts each. */
-  readonly runs: readonly { readonly reader: string; readonly cases: number }[];
+  /** Runs in order, one reader of ./fuzz-readers.ts each: `cases` cases, or fewer when `seconds` run out first. */
+  readonly runs: readonly {
+    readonly reader: string;
+    readonly cases: number;
+    readonly seconds?: number | undefined;
+  }[];
   readonly seed: number;
 }
 
@@ -51,12 +55,13 @@ const collect = runInNewContext('gc') as () => void;
 
 async function main(): Promise<void> {
   const job = workerData as FuzzJob;
-  for (const [run, { reader: name, cases }] of job.runs.entries()) {
+  for (const [run, { reader: name, cases, seconds }] of job.runs.entries()) {
     const reader = await fuzzReader(name).prepare();
     const rng = new Rng(job.seed);
     collect();
     const baseline = used();
-    for (let index = 0; index < cases; index++) {
+    const deadline = seconds === undefined ? Infinity : performance.now() + seconds * 1000;
+    for (let index = 0; index < cases && performance.now() < deadline; index++) {
       const fuzzCase = reader.next(rng);
       post({ kind: 'start', run, index, seed: fuzzCase.seed, mutation: fuzzCase.mutation });
       const started = performance.now();

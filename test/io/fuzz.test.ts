@@ -11,7 +11,13 @@ import { fuzzReaders } from './fuzz-readers.js';
 import { runFuzz, type FuzzReport } from './fuzz-run.js';
 
 /** Cases per reader: the model files and run folders cost milliseconds a case, the text readers microseconds. */
-const shortRun: Readonly<Record<string, number>> = { gguf: 1500, safetensors: 1500, checkpoint: 300 };
+const shortRun: Readonly<Record<string, number>> = {
+  gguf: 1500,
+  safetensors: 1500,
+  'safetensors-index': 800,
+  'chat-template': 800,
+  checkpoint: 300,
+};
 const runs = fuzzReaders.map((reader) => ({ reader: reader.name, cases: shortRun[reader.name] ?? 2000 }));
 
 describe('fuzzing every reader', () => {

@@ -11,6 +11,7 @@ import type { GgufLayout, GgufTensorPlan } from '../gguf-mapping.js';
 import { dimensionLimits, resolveDecoderConfig, type DecoderConfig, type FieldNames } from './config.js';
 import { archNames } from './names.js';
 import { parameterShapes } from './shapes.js';
+import { jsonText } from '../../util/preview.js';
 
 const uint32 = (value: number): GgufValue => ({ type: 'uint32', value });
 const float32 = (value: number): GgufValue => ({ type: 'float32', value });
@@ -80,7 +81,7 @@ export function checkRepresentable(
           ? scaling
           : config[field];
     if (!values.includes(actual))
-      problems.push(`${field}: llama.cpp's ${architecture} has ${what}, got ${JSON.stringify(actual)}`);
+      problems.push(`${field}: llama.cpp's ${architecture} has ${what}, got ${jsonText(actual)}`);
   }
   if (problems.length > 0) {
     throw new ConfigError(`the model cannot be written as GGUF architecture '${architecture}'`, {
@@ -116,7 +117,7 @@ export function rejectUnsupportedKeys(metadata: GgufMetadata, architecture: stri
     if (value !== undefined && !ok(value.type === 'array' ? value.values : value.value)) {
       throw new FormatError('metadata key not supported', {
         where: `${metadata.source}: ${architecture}.${key}`,
-        actual: JSON.stringify(value.type === 'array' ? `array[${value.itemType}]` : String(value.value)),
+        actual: jsonText(value.type === 'array' ? `array[${value.itemType}]` : String(value.value)),
         hint: 'lmforge runs dense decoders without rope scaling, sliding windows, experts or logit scaling',
       });
     }
