@@ -42,6 +42,7 @@ import { vocabFromMetadata, vocabToMetadata } from './gguf-tokenizer.js';
 import { llamaGguf } from './llama/gguf.js';
 import type { LanguageModel, ModelConfig } from './model.js';
 import { createModel, modelSize, type AnyLanguageModel, type AnyModelConfig } from './registry.js';
+import { jsonText } from '../util/preview.js';
 
 const mappings = new Map<string, GgufMapping>();
 
@@ -76,7 +77,7 @@ function mappingOfArchitecture(architecture: string, where: string): GgufMapping
     throw new FormatError('architecture not supported', {
       where,
       expected: ggufArchitectures().join(' | '),
-      actual: JSON.stringify(architecture),
+      actual: jsonText(architecture),
     });
   }
   return mapping;

@@ -175,6 +175,10 @@ const interestingNumbers = [
   1e-320,
 ];
 
+/** Stands for a list nested 100,000 deep among the replacements. */
+const deepMarker = '\u0000lmforge-fuzz-deep';
+const deepText = '['.repeat(100_000) + ']'.repeat(100_000);
+
 /** A JSON value to put where `original` was: its kind's edge values, another kind, or fast-check's JSON. */
 export const jsonReplacement: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(...interestingNumbers),
@@ -195,8 +199,9 @@ export const jsonReplacement: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.constantFrom(null, true, false, [], {}, [1, 2], { a: 1 }),
   fc.jsonValue({ maxDepth: 3 }),
-  // A value nested far deeper than any real file, where an error message might print it.
-  fc.constantFrom(100_000).map((depth) => JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as unknown),
+  // A value nested far deeper than any real file, where an error message might print it
+  // (written into the text by mutateJson: JSON.stringify itself cannot write it).
+  fc.constant(deepMarker),
 );
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -241,9 +246,17 @@ export function mutateJson(seed: Json, rng: Rng, replacements: ArbitraryPool<unk
   const key = path[path.length - 1]!;
   switch (kind) {
     case 0:
-    case 1:
-      parent[key] = replacements.next(rng) as Json;
-      return { bytes: utf8(JSON.stringify(root)), mutation: `${name} replaced` };
+    case 1: {
+      const value = replacements.next(rng) as Json;
+      parent[key] = value;
+      const json = JSON.stringify(root);
+      return value === deepMarker
+        ? {
+            bytes: utf8(json.replace(JSON.stringify(deepMarker), deepText)),
+            mutation: `${name} nested 100000 deep`,
+          }
+        : { bytes: utf8(json), mutation: `${name} replaced` };
+    }
     case 2:
       if (Array.isArray(parent)) parent.splice(Number(key), 1);
       else delete parent[key];

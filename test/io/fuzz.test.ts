@@ -12,13 +12,15 @@ import { runFuzz, type FuzzReport } from './fuzz-run.js';
 
 /** Cases per reader: the model files and run folders cost milliseconds a case, the text readers microseconds. */
 const shortRun: Readonly<Record<string, number>> = {
-  gguf: 1500,
-  safetensors: 1500,
-  'safetensors-index': 800,
-  'chat-template': 800,
-  checkpoint: 300,
+  gguf: 600,
+  safetensors: 600,
+  'safetensors-index': 300,
+  'config-json': 800,
+  'tokenizer-json': 600,
+  'chat-template': 400,
+  checkpoint: 150,
 };
-const runs = fuzzReaders.map((reader) => ({ reader: reader.name, cases: shortRun[reader.name] ?? 2000 }));
+const runs = fuzzReaders.map((reader) => ({ reader: reader.name, cases: shortRun[reader.name] ?? 1000 }));
 
 describe('fuzzing every reader', () => {
   const reports = new Map<string, FuzzReport>();
