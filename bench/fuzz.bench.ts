@@ -1,6 +1,6 @@
 /**
- * The fuzzers at length (test/io/fuzz-readers.ts; the default tests run a few thousand cases
- * per reader): `npm run bench -- fuzz` runs `--cases N` cases per reader (default 1,000,000;
+ * The fuzzers at length (test/io/fuzz-readers.ts; the default tests run about a thousand
+ * cases per reader): `npm run bench -- fuzz` runs `--cases N` cases per reader (default 1,000,000;
  * `--quick`: 10,000), `--reader NAME` (repeatable, or comma-separated) for some readers only,
  * `--seed N`, `--workers N` worker threads in parallel (default 2), each reader's cases in
  * chunks of `--chunk N` (default 50,000; a fresh worker per chunk, seeded seed + chunk);
@@ -10,21 +10,47 @@
  * over the 5 s bound), memory failures (a case leaving more than its bound allocated), the
  * slowest case, the most memory a case left, and the outcomes; as a table on stderr and one
  * JSON line per reader on stdout. A failing reader stops at its first failure, which is
- * printed with the case; the exit code is then 1.
+ * printed with the case; the exit code is then 1. Through `npm run bench`, write values
+ * as `--cases=N` (bench/run.ts passes on only the `--` arguments):
+ *
+ *   npm run bench -- fuzz --quick
+ *   npm run bench -- fuzz --reader=conll,arpa --cases=200000
+ *   npm run bench -- fuzz --seconds=200   # every reader for 200 s, 2 at a time
  */
 import { fuzzReaders } from '../test/io/fuzz-readers.js';
 import { runFuzz, type FuzzReport } from '../test/io/fuzz-run.js';
 
+/**
+ * The values of `--name V` and `--name=V` on the command line. `npm run bench -- fuzz ...`
+ * (bench/run.ts) passes on only the arguments that start with `--`, so through it the
+ * values go as `--cases=N`; run directly, either form works.
+ */
+function values(name: string): string[] {
+  return process.argv.flatMap((arg, i) =>
+    arg.startsWith(`${name}=`)
+      ? [arg.slice(name.length + 1)]
+      : arg === name && process.argv[i + 1] !== undefined
+        ? [process.argv[i + 1]!]
+        : [],
+  );
+}
+
+function has(name: string): boolean {
+  return process.argv.some((arg) => arg === name || arg.startsWith(`${name}=`));
+}
+
 function flag(name: string, fallback: number): number {
-  const at = process.argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} needs a positive integer`);
+  const given = values(name);
+  if (!has(name)) return fallback;
+  const value = Number(given[given.length - 1]);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`${name} needs a positive integer (through npm run bench: ${name}=N)`);
+  }
   return value;
 }
 
 function readersAsked(): string[] {
-  const names = process.argv.flatMap((arg, i) => (process.argv[i - 1] === '--reader' ? arg.split(',') : []));
+  const names = values('--reader').flatMap((list) => list.split(','));
   const known = fuzzReaders.map((r) => r.name);
   for (const name of names) {
     if (!known.includes(name))
@@ -72,7 +98,7 @@ async function main(): Promise<void> {
       },
     ]),
   );
-  const seconds = process.argv.includes('--seconds') ? flag('--seconds', 60) : undefined;
+  const seconds = has('--seconds') ? flag('--seconds', 60) : undefined;
   const queue = readers.flatMap((reader) =>
     seconds !== undefined
       ? [{ reader, index: 0, cases }]

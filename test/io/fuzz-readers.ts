@@ -390,12 +390,13 @@ function dataset(
       const lines = separator === 'json' ? null : lineStructure(separator);
       // JSONL: a JSON mutation of one line, or a line-level one.
       const json = jsonStructure();
+      const fields = new ArbitraryPool(fieldReplacement);
       const structured: Structured = (seed, rng) => {
         if (lines !== null) return lines(seed, rng);
         const rows = text(seed.bytes).split('\n');
         const at = rng.randint(0, rows.length);
         if (rows[at] === '' || rng.randint(0, 3) === 0) {
-          return mutateLines(text(seed.bytes), rng, /\t/, new ArbitraryPool(fieldReplacement, 16));
+          return mutateLines(text(seed.bytes), rng, /\t/, fields);
         }
         const row = json({ name: seed.name, bytes: utf8(rows[at]!) }, rng);
         rows[at] = text(row.bytes);
