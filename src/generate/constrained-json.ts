@@ -24,6 +24,7 @@
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
 import type { TokenConstraint } from './batch-engine.js';
+import { jsonText } from '../util/preview.js';
 
 /** A schema node, resolved. */
 export type JsonNode =
@@ -80,7 +81,7 @@ export function compileJsonSchema(schema: unknown, where = 'schema'): JsonNode {
 function compile(schema: unknown, where: string, depth: number): JsonNode {
   if (schema === true || schema === undefined || schema === null) return { kind: 'any', depth };
   if (typeof schema !== 'object' || Array.isArray(schema)) {
-    throw new ConfigError('a JSON schema must be an object', { where, actual: JSON.stringify(schema) });
+    throw new ConfigError('a JSON schema must be an object', { where, actual: jsonText(schema) });
   }
   const s = schema as Record<string, unknown>;
   for (const key of Object.keys(s)) {
@@ -156,7 +157,7 @@ function compile(schema: unknown, where: string, depth: number): JsonNode {
       throw new ConfigError('unsupported JSON schema type', {
         where: `${where}.type`,
         expected: 'object, array, string, number, integer, boolean or null',
-        actual: JSON.stringify(type),
+        actual: jsonText(type),
       });
   }
 }

@@ -20,6 +20,7 @@
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
 import { validateSampling, type Sampling } from './sampling.js';
+import { jsonText } from '../util/preview.js';
 
 export interface GenerationConfig {
   /** Tokens to generate at most (>= 1). */
@@ -74,12 +75,12 @@ export function generationConfigFromHf(
   base: GenerationConfig = defaultGenerationConfig,
 ): GenerationConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ConfigError('generation config is not a JSON object', { where, actual: JSON.stringify(json) });
+    throw new ConfigError('generation config is not a JSON object', { where, actual: jsonText(json) });
   }
   const c = json as Readonly<Record<string, unknown>>;
   const problems: string[] = [];
   const bad = (field: string, expected: string): undefined => {
-    problems.push(`${field}: expected ${expected}, got ${JSON.stringify(c[field])}`);
+    problems.push(`${field}: expected ${expected}, got ${jsonText(c[field])}`);
     return undefined;
   };
   const number = (field: string, ok: (v: number) => boolean, expected: string): number | undefined => {
@@ -256,7 +257,7 @@ export function eosIdFromTokenizerConfig(
   if (id === undefined) {
     throw new ConfigError('eos_token is not a token of tokenizer.json', {
       where: `${where}: eos_token`,
-      actual: JSON.stringify(content),
+      actual: jsonText(content),
     });
   }
   return id;

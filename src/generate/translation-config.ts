@@ -16,6 +16,7 @@
 import type { EncoderDecoderModel } from '../models/index.js';
 import { ConfigError } from '../util/errors.js';
 import type { Sampling } from './sampling.js';
+import { jsonText } from '../util/preview.js';
 
 export interface TranslationConfig {
   /** Ids to generate at most, EOS included (>= 1). */
@@ -120,12 +121,12 @@ export function translationConfigFromHf(
   const base = defaultTranslationConfig(model);
   if (json === null || json === undefined) return base;
   if (typeof json !== 'object' || Array.isArray(json)) {
-    throw new ConfigError('generation config is not a JSON object', { where, actual: JSON.stringify(json) });
+    throw new ConfigError('generation config is not a JSON object', { where, actual: jsonText(json) });
   }
   const c = json as Readonly<Record<string, unknown>>;
   const problems: string[] = [];
   const bad = (field: string, expected: string): undefined => {
-    problems.push(`${field}: expected ${expected}, got ${JSON.stringify(c[field])}`);
+    problems.push(`${field}: expected ${expected}, got ${jsonText(c[field])}`);
     return undefined;
   };
   for (const field of Object.keys(c)) {
@@ -196,7 +197,7 @@ export function translationConfigFromHf(
   ] as const) {
     if (c[field] !== undefined && c[field] !== neutral) {
       problems.push(
-        `${field}: not supported by lmforge (only ${JSON.stringify(neutral)}), got ${JSON.stringify(c[field])}`,
+        `${field}: not supported by lmforge (only ${jsonText(neutral)}), got ${jsonText(c[field])}`,
       );
     }
   }

@@ -23,6 +23,7 @@ import type { Tensor } from '../tensor/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { FormatError } from '../util/errors.js';
 import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-file.js';
+import { jsonText } from '../util/preview.js';
 
 export const adapterConfigFileName = 'adapter_config.json';
 export const adapterWeightsFileName = 'adapter_model.safetensors';
@@ -94,15 +95,14 @@ export function parseAdapterConfig(json: unknown, where = adapterConfigFileName)
   ): number => {
     const value = raw[key] ?? fallback;
     if (typeof value !== 'number' || !ok(value)) {
-      problems.push(`${key} must be ${range} (got ${JSON.stringify(value)})`);
+      problems.push(`${key} must be ${range} (got ${jsonText(value)})`);
       return NaN;
     }
     return value;
   };
   const boolean = (key: string): boolean => {
     const value = raw[key] ?? false;
-    if (typeof value !== 'boolean')
-      problems.push(`${key} must be true or false (got ${JSON.stringify(value)})`);
+    if (typeof value !== 'boolean') problems.push(`${key} must be true or false (got ${jsonText(value)})`);
     return value === true;
   };
   const stringOrNull = (key: string): string | null => {
@@ -117,12 +117,12 @@ export function parseAdapterConfig(json: unknown, where = adapterConfigFileName)
       return {};
     }
     for (const [k, v] of Object.entries(value)) {
-      if (typeof v !== 'number') problems.push(`${key}[${k}] must be a number (got ${JSON.stringify(v)})`);
+      if (typeof v !== 'number') problems.push(`${key}[${k}] must be a number (got ${jsonText(v)})`);
     }
     return value as Record<string, number>;
   };
   if (raw['peft_type'] !== 'LORA') {
-    problems.push(`peft_type must be "LORA" (got ${JSON.stringify(raw['peft_type'])})`);
+    problems.push(`peft_type must be "LORA" (got ${jsonText(raw['peft_type'])})`);
   }
   const r = number('r', undefined, (v) => Number.isSafeInteger(v) && v >= 1, 'an integer >= 1');
   const loraAlpha = number('lora_alpha', 8, (v) => Number.isFinite(v) && v > 0, '> 0');
@@ -134,7 +134,7 @@ export function parseAdapterConfig(json: unknown, where = adapterConfigFileName)
     targetModules = targets as string[];
   } else {
     problems.push(
-      `target_modules must be a non-empty list of module names or a regex (got ${JSON.stringify(targets)})`,
+      `target_modules must be a non-empty list of module names or a regex (got ${jsonText(targets)})`,
     );
   }
   const modules = raw['modules_to_save'] ?? null;
@@ -151,7 +151,7 @@ export function parseAdapterConfig(json: unknown, where = adapterConfigFileName)
     ['trainable_token_indices', (v) => v !== undefined && v !== null],
   ];
   for (const [key, isSet] of unsupported) {
-    if (isSet(raw[key])) problems.push(`${key} ${JSON.stringify(raw[key])} is not supported by lmforge`);
+    if (isSet(raw[key])) problems.push(`${key} ${jsonText(raw[key])} is not supported by lmforge`);
   }
   const config: PeftLoraConfig = {
     r,

@@ -13,6 +13,7 @@
  */
 import { FormatError, type ErrorDetails } from '../util/errors.js';
 import { findDuplicateKey } from './json-duplicate-key.js';
+import { jsonText, previewJson } from '../util/preview.js';
 
 /** Element types this reader understands (the format defines more: I8, I16, U16, U32, U64, F8_*). */
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8' | 'BOOL';
@@ -71,7 +72,7 @@ function parseEntry(name: string, raw: unknown, dataBytes: number): SafetensorsE
     fail('header entry is not an object', {
       where: where,
       expected: '{ dtype, shape, data_offsets }',
-      actual: JSON.stringify(raw),
+      actual: jsonText(raw),
     });
   }
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
@@ -79,21 +80,21 @@ function parseEntry(name: string, raw: unknown, dataBytes: number): SafetensorsE
     fail('unsupported dtype', {
       where: `${where}.dtype`,
       expected: Object.keys(itemBytes).join('|'),
-      actual: JSON.stringify(dtype),
+      actual: jsonText(dtype),
     });
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
     fail('shape must be a list of non-negative integers', {
       where: `${where}.shape`,
       expected: 'e.g. [2, 3]',
-      actual: JSON.stringify(shape),
+      actual: jsonText(shape),
     });
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
     fail('data_offsets must be [begin, end]', {
       where: `${where}.data_offsets`,
       expected: '[begin, end]',
-      actual: JSON.stringify(offsets),
+      actual: jsonText(offsets),
     });
   }
   const [begin, end] = offsets as [number, number];
@@ -111,6 +112,8 @@ function parseEntry(name: string, raw: unknown, dataBytes: number): SafetensorsE
     bytes *= d;
     if (bytes > end - begin) break;
   }
+  // A zero dimension anywhere makes the tensor empty, even after the loop stopped early.
+  if (shape.includes(0)) bytes = 0;
   if (bytes !== end - begin) {
     fail('shape and data_offsets disagree', {
       where: where,
@@ -173,7 +176,7 @@ export function parseHeader(json: Uint8Array, dataBytes: number): SafetensorsHea
     fail('header is not a JSON object', {
       where: 'safetensors header',
       expected: 'an object',
-      actual: JSON.stringify(header).slice(0, 80),
+      actual: previewJson(header),
     });
   }
   // JSON.parse kept the last of two equal keys; the reference reader rejects the file.
@@ -193,7 +196,7 @@ export function parseHeader(json: Uint8Array, dataBytes: number): SafetensorsHea
         fail('__metadata__ is not an object', {
           where: 'safetensors __metadata__',
           expected: 'a string-to-string map',
-          actual: JSON.stringify(raw),
+          actual: jsonText(raw),
         });
       }
       for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
@@ -201,7 +204,7 @@ export function parseHeader(json: Uint8Array, dataBytes: number): SafetensorsHea
           fail('metadata values must be strings', {
             where: `safetensors __metadata__.${key}`,
             expected: 'a string',
-            actual: JSON.stringify(value),
+            actual: jsonText(value),
           });
         }
         metadata[key] = value;

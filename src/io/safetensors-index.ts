@@ -21,6 +21,7 @@ import {
   type ReadSafetensorsOptions,
   type SafetensorsReader,
 } from './safetensors-file.js';
+import { jsonText, previewJson } from '../util/preview.js';
 
 /** A sharded checkpoint opened as one reader: entries of every shard, read from the shard that holds each. */
 export interface ShardedSafetensorsReader extends SafetensorsReader {
@@ -50,7 +51,7 @@ export function parseSafetensorsIndex(text: string, where: string): Map<string, 
     throw new FormatError('index has no weight_map object', {
       where,
       expected: '{ "weight_map": { tensor name: shard file } }',
-      actual: JSON.stringify(json)?.slice(0, 80),
+      actual: previewJson(json),
     });
   }
   // JSON.parse kept the last of two equal keys: a tensor listed twice names two shards.
@@ -70,7 +71,7 @@ export function parseSafetensorsIndex(text: string, where: string): Map<string, 
       throw new FormatError('a weight_map entry is not a shard file name', {
         where: `${where}: weight_map '${name}'`,
         expected: 'a file name such as model-00001-of-00002.safetensors',
-        actual: JSON.stringify(shard),
+        actual: jsonText(shard),
       });
     }
     out.set(name, shard);
@@ -95,7 +96,7 @@ function shardPath(dir: string, name: string, where: string): string {
     throw new FormatError('a shard path leaves the model folder', {
       where,
       expected: 'a file name inside the folder',
-      actual: JSON.stringify(name),
+      actual: jsonText(name),
       hint: 'the index is damaged or hostile',
     });
   }
@@ -140,7 +141,7 @@ export async function openSafetensorsIndex(
         if (code === 'ENOENT') {
           throw new FormatError('a shard named in the index is missing', {
             where: path,
-            hint: `${indexPath} lists ${JSON.stringify(shards[i])}; download every shard`,
+            hint: `${indexPath} lists ${jsonText(shards[i])}; download every shard`,
           });
         }
         throw error;

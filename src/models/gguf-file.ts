@@ -50,6 +50,7 @@ import { qwen2Gguf } from './qwen2/gguf.js';
 import { qwen3Gguf } from './qwen3/gguf.js';
 import type { LanguageModel, ModelConfig } from './model.js';
 import { createModel, modelSize, type AnyLanguageModel, type AnyModelConfig } from './registry.js';
+import { jsonText } from '../util/preview.js';
 
 const mappings = new Map<string, GgufMapping>();
 
@@ -86,7 +87,7 @@ function mappingOfArchitecture(architecture: string, where: string): GgufMapping
     throw new FormatError('architecture not supported', {
       where,
       expected: ggufArchitectures().join(' | '),
-      actual: JSON.stringify(architecture),
+      actual: jsonText(architecture),
     });
   }
   return mapping;

@@ -8,6 +8,7 @@
 import type { GgufMetadata, GgufValue } from '../io/index.js';
 import type { GgufVocab } from '../tokenizers/index.js';
 import { FormatError } from '../util/errors.js';
+import { jsonText } from '../util/preview.js';
 
 const key = {
   model: 'tokenizer.ggml.model',
@@ -69,7 +70,7 @@ export function vocabFromMetadata(metadata: GgufMetadata): { vocab: GgufVocab; e
     throw new FormatError('tokenizer model not supported', {
       where: `${source}: ${key.model}`,
       expected: models.join(' | '),
-      actual: JSON.stringify(model),
+      actual: jsonText(model),
     });
   }
   const tokens = metadata.strings(key.tokens);

@@ -25,6 +25,7 @@ import { marianFamily } from './marian/family.js';
 import type { RnnConfig } from './rnn/config.js';
 import { gruFamily, lstmFamily } from './rnn/family.js';
 import type { RnnLM } from './rnn/model.js';
+import { previewJson } from '../util/preview.js';
 
 /**
  * The config and model class of each built-in model_type, so that what a folder holds is
@@ -91,7 +92,7 @@ export function familyOf(modelType: unknown, where = 'model_type'): ModelFamily 
     throw new ConfigError('unsupported model_type', {
       where,
       expected: modelTypes().join(' | '),
-      actual: JSON.stringify(modelType),
+      actual: previewJson(modelType),
     });
   }
   return family;
@@ -106,7 +107,7 @@ export function familyOf(modelType: unknown, where = 'model_type'): ModelFamily 
  */
 export function configFromHf(json: unknown, where = 'config.json'): AnyModelConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ConfigError('config is not a JSON object', { where, actual: JSON.stringify(json) });
+    throw new ConfigError('config is not a JSON object', { where, actual: previewJson(json) });
   }
   const raw = json as Readonly<Record<string, unknown>>;
   // Typed as a built-in family's config; a family registered at run time narrows by arch.

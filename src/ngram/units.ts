@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { FormatError } from '../util/errors.js';
 import { bosWord, eosWord, unkWord } from './vocabulary.js';
+import { jsonText } from '../util/preview.js';
 
 /** How the units were made, as an ARPA header records it. */
 export type NgramUnitsSpec =
@@ -75,7 +76,7 @@ export function unescapeUnit(unit: string, where = 'unescapeUnit'): string {
     throw new FormatError('unknown escape in an n-gram unit', {
       where,
       expected: '\\\\ \\s \\t \\n \\r \\u{hex} or \\< (see lmforge n-gram units)',
-      actual: JSON.stringify(all),
+      actual: jsonText(all),
     });
   });
 }

@@ -14,6 +14,7 @@
  * const again = Rng.fromState(saved); // continues exactly where rng is now
  */
 import { ConfigError } from '../util/errors.js';
+import { jsonText } from '../util/preview.js';
 
 export interface RngState {
   readonly algorithm: 'xoshiro128**';
@@ -183,7 +184,7 @@ export class Rng {
         where: 'Rng.setState',
         expected:
           "{ algorithm: 'xoshiro128**', words: four uint32 (not all 0), cachedNormal: number | null }",
-        actual: JSON.stringify(state),
+        actual: jsonText(state),
       });
     }
     [this.#s0, this.#s1, this.#s2, this.#s3] = (words as number[]).map((w) => w | 0) as [

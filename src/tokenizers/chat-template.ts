@@ -20,6 +20,8 @@
  */
 import { Template } from '@huggingface/jinja';
 import { ConfigError, FormatError } from '../util/errors.js';
+import { defaultTemplateLimits, renderBounded, type TemplateLimits } from './template-sandbox.js';
+import { previewJson } from '../util/preview.js';
 
 /** One message: `role` and `content`, plus any field a template reads (tool_calls, reasoning_content). */
 export interface ChatMessage {
@@ -59,6 +61,8 @@ export interface ChatTemplateOptions {
   readonly eosToken?: string | null;
   /** Where the template came from, for errors (a file and field). */
   readonly where?: string;
+  /** Bounds on one render (steps, time, depth, value sizes); default defaultTemplateLimits. */
+  readonly limits?: Partial<TemplateLimits>;
 }
 
 /** A message content no template writes on its own: finds where the template puts the content. */
@@ -78,6 +82,7 @@ export class ChatTemplate {
   readonly bosToken: string | null;
   readonly eosToken: string | null;
   readonly where: string;
+  readonly limits: TemplateLimits;
   readonly #compiled: Template;
 
   constructor(source: string, options: ChatTemplateOptions = {}) {
@@ -86,6 +91,7 @@ export class ChatTemplate {
     this.bosToken = options.bosToken ?? null;
     this.eosToken = options.eosToken ?? null;
     this.where = options.where ?? `chat template '${this.name}'`;
+    this.limits = { ...defaultTemplateLimits, ...options.limits };
     try {
       this.#compiled = new Template(source);
     } catch (error) {
@@ -100,7 +106,9 @@ export class ChatTemplate {
   /**
    * The conversation as text, special tokens written as text (encode it with a
    * tokenizer.json's default, which turns them into their ids). A template that raises
-   * (raise_exception) or fails is a ConfigError carrying its message.
+   * (raise_exception) or fails is a ConfigError carrying its message; one that runs past
+   * its limits (a loop, a recursion, a value grown without end) is a ConfigError naming
+   * the bound (./template-sandbox.ts).
    */
   render(messages: readonly ChatMessage[], options: RenderOptions = {}): string {
     const variables: Record<string, unknown> = {
@@ -112,8 +120,9 @@ export class ChatTemplate {
     };
     if (options.tools !== undefined) variables['tools'] = options.tools;
     try {
-      return this.#compiled.render(variables);
+      return renderBounded(this.#compiled.parsed, variables, this.where, this.limits);
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       throw new ConfigError('the chat template raised an error', {
         where: this.where,
         actual: error instanceof Error ? error.message : String(error),
@@ -264,7 +273,7 @@ function tokenText(value: unknown, where: string): string | null {
   }
   throw new FormatError('a special token must be a string or an object with a string content', {
     where,
-    actual: JSON.stringify(value),
+    actual: previewJson(value),
   });
 }
 
@@ -326,7 +335,7 @@ export function chatTemplateFromConfig(
     if (typeof name !== 'string' || typeof template !== 'string') {
       throw new FormatError('a named chat template needs a string name and template', {
         where: `${where}: chat_template[${i}]`,
-        actual: JSON.stringify(entry),
+        actual: previewJson(entry),
       });
     }
     named.set(name, template);
@@ -371,13 +380,13 @@ export function checkConversation(messages: unknown, where: string): ChatMessage
       throw new FormatError('unknown role', {
         where: `${at}.role`,
         expected: chatRoles.join(' | '),
-        actual: JSON.stringify(role),
+        actual: previewJson(role),
       });
     }
     if (typeof content !== 'string') {
       throw new FormatError('a message content must be a string', {
         where: `${at}.content`,
-        actual: JSON.stringify(content),
+        actual: previewJson(content),
       });
     }
     return message as ChatMessage;

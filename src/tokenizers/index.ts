@@ -66,6 +66,7 @@ export {
   type BuiltinChatTemplateName,
   type TokenizerConfigInput,
 } from './chat-template.js';
+export { defaultTemplateLimits, type TemplateLimits } from './template-sandbox.js';
 export { addSpecialTokens, addedTokensOf, type AddedSpecialTokens } from './add-tokens.js';
 export { LlamaVocabTokenizer, tokenTypes, type LlamaVocab } from './llama-vocab.js';
 export { LlamaSpmTokenizer, type SpmVocab } from './llama-spm.js';

@@ -11,9 +11,16 @@ import { byteLevelToBinary } from './byte-level.js';
 import { ByteLevelVocab } from './byte-level-vocab.js';
 import type { TokenizerSpec } from './pipeline-tokenizer.js';
 
-/** Parse a `.tiktoken` rank file into binary-string -> rank. Errors name the line. */
+/**
+ * Parse a `.tiktoken` rank file into binary-string -> rank. Errors name the line: a line
+ * that is not `<base64 token> <rank>` (padded base64, as Python's b64decode requires), and
+ * a token or a rank listed twice (tiktoken would keep the last token silently, or refuse the
+ * encoder for a repeated rank).
+ */
 export function parseTiktokenRanks(text: string, source = 'ranks.tiktoken'): Map<string, number> {
   const ranks = new Map<string, number>();
+  const lineOfToken = new Map<string, number>();
+  const lineOfRank = new Map<number, number>();
   let lineNumber = 0;
   for (let at = 0; at < text.length;) {
     lineNumber++;
@@ -26,7 +33,12 @@ export function parseTiktokenRanks(text: string, source = 'ranks.tiktoken'): Map
     const rankText = line.slice(space + 1);
     const encoded = line.slice(0, space);
     let bytes: string | undefined;
-    if (space > 0 && /^\d+$/.test(rankText) && /^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
+    if (
+      space > 0 &&
+      /^\d+$/.test(rankText) &&
+      encoded.length % 4 === 0 &&
+      /^[A-Za-z0-9+/]+={0,2}$/.test(encoded)
+    ) {
       try {
         // atob gives the bytes as a binary string directly (no Buffer per line).
         bytes = atob(encoded);
@@ -41,7 +53,18 @@ export function parseTiktokenRanks(text: string, source = 'ranks.tiktoken'): Map
         actual: line.slice(0, 60),
       });
     }
-    ranks.set(bytes, Number(rankText));
+    const rank = Number(rankText);
+    const before = lineOfToken.get(bytes) ?? lineOfRank.get(rank);
+    if (before !== undefined) {
+      throw new FormatError(lineOfToken.has(bytes) ? 'a token listed twice' : 'a rank given twice', {
+        where: `${source}:${lineNumber}`,
+        expected: `a token and a rank of their own (line ${before} has this ${lineOfToken.has(bytes) ? 'token' : 'rank'})`,
+        actual: line.slice(0, 60),
+      });
+    }
+    lineOfToken.set(bytes, lineNumber);
+    lineOfRank.set(rank, lineNumber);
+    ranks.set(bytes, rank);
   }
   if (ranks.size === 0) throw new FormatError('rank file is empty', { where: source });
   return ranks;

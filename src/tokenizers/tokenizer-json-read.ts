@@ -14,6 +14,7 @@ import type { TemplatePiece, PostProcessor } from './post-processors.js';
 import type { PreTokenizer, PrependScheme, SplitBehavior } from './pre-tokenizers.js';
 import { compileSplitRegex } from './split-patterns.js';
 import { checkTokenIds } from './token-ids.js';
+import { previewJson } from '../util/preview.js';
 
 type Raw = Record<string, unknown>;
 
@@ -21,15 +22,7 @@ function bad(where: string, expected: string, actual: unknown): FormatError {
   return new FormatError('malformed tokenizer.json', { where, expected, actual: preview(actual) });
 }
 
-/** At most 80 characters of a JSON value (a value nested too deeply to print says so). */
-function preview(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  try {
-    return JSON.stringify(value)?.slice(0, 80) ?? String(value);
-  } catch {
-    return 'a value nested too deeply to print';
-  }
-}
+const preview = (value: unknown): string => previewJson(value);
 
 /**
  * Deeper JSON than this is refused before it is read: the readers recurse per Sequence level

@@ -39,6 +39,7 @@ import type { AdamWStateDict } from './optim/adamw.js';
 import type { TrainOptions } from './options.js';
 import type { DataSource } from './data/dataset.js';
 import { pathExists } from '../util/path-exists.js';
+import { previewJson } from '../util/preview.js';
 
 /** Where the training tokens came from, so that a resumed run re-reads the same data. */
 export interface DataState {
@@ -305,11 +306,13 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
   } catch (error) {
     throw new FormatError('trainer_state.json is not valid JSON (truncated?)', { where: path, cause: error });
   }
-  if (state.format !== 'lmforge-trainer-state' || state.version !== 1 || !Number.isInteger(state.step)) {
+  // `null` or a list parses too: only an object has the fields.
+  const fields = (typeof state === 'object' && state !== null ? state : {}) as Partial<TrainerState>;
+  if (fields.format !== 'lmforge-trainer-state' || fields.version !== 1 || !Number.isInteger(fields.step)) {
     throw new FormatError('not an lmforge trainer state', {
       where: path,
       expected: "format 'lmforge-trainer-state', version 1, an integer step",
-      actual: `format ${JSON.stringify(state.format)}, version ${JSON.stringify(state.version)}`,
+      actual: `format ${previewJson(fields.format)}, version ${previewJson(fields.version)}`,
     });
   }
   return state;

@@ -32,7 +32,7 @@ export {
 } from './data/dataset.js';
 export { tokenCacheKey, tokenCachePath, readTokenCache, writeTokenCache } from './data/token-cache.js';
 export { BlockSampler, type Batch } from './data/block-sampler.js';
-export { readTextFile, firstInvalidUtf8 } from './data/text-file.js';
+export { readTextFile, textOfBytes, firstInvalidUtf8 } from './data/text-file.js';
 export { type TokenizerChoice, parseTokenizerChoice, resolveTokenizer } from './data/tokenizer-choice.js';
 export {
   type TrainerState,

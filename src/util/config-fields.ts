@@ -6,6 +6,7 @@
  * user wrote (a config.json key); `throwIfAny` then raises one ConfigError listing them all.
  */
 import { ConfigError } from './errors.js';
+import { previewJson } from './preview.js';
 
 export type RawFields = Readonly<Record<string, unknown>>;
 
@@ -34,7 +35,7 @@ export class FieldReader {
 
   /** Records a problem with `key`: "<label>: expected <expected>, got <value>". */
   bad(key: string, expected: string, value: unknown = this.#raw[key]): void {
-    this.problems.push(`${this.#label(key)}: expected ${expected}, got ${JSON.stringify(value)}`);
+    this.problems.push(`${this.#label(key)}: expected ${expected}, got ${previewJson(value, 200)}`);
   }
 
   /** Records a free-form problem naming `key`. */

@@ -11,6 +11,7 @@
  * fields.throwIfAny('config.json'); // "2 invalid fields": each named, in one error
  */
 import { ConfigError } from './errors.js';
+import { previewJson } from './preview.js';
 
 export class FieldReader<Key extends string = string> {
   readonly problems: string[];
@@ -54,7 +55,7 @@ export class FieldReader<Key extends string = string> {
   int(key: Key, fallback: number | undefined, min: number, max: number): number {
     const value = this.value(key, fallback);
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.problem(key, `expected an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+      this.problem(key, `expected an integer in [${min}, ${max}], got ${previewJson(value, 200)}`);
       return NaN;
     }
     return value;
@@ -64,7 +65,7 @@ export class FieldReader<Key extends string = string> {
   real(key: Key, fallback: number, ok: (value: number) => boolean, range: string): number {
     const value = this.value(key, fallback);
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
-      this.problem(key, `expected a number ${range}, got ${JSON.stringify(value)}`);
+      this.problem(key, `expected a number ${range}, got ${previewJson(value, 200)}`);
       return NaN;
     }
     return value;
@@ -74,7 +75,7 @@ export class FieldReader<Key extends string = string> {
   oneOf<T extends string>(key: Key, fallback: T, allowed: readonly T[]): T {
     const value = this.value(key, fallback);
     if (typeof value !== 'string' || !allowed.includes(value as T)) {
-      this.problem(key, `expected one of ${allowed.join(' | ')}, got ${JSON.stringify(value)}`);
+      this.problem(key, `expected one of ${allowed.join(' | ')}, got ${previewJson(value, 200)}`);
       return fallback;
     }
     return value as T;
@@ -83,7 +84,7 @@ export class FieldReader<Key extends string = string> {
   flag(key: Key, fallback: boolean): boolean {
     const value = this.value(key, fallback);
     if (typeof value !== 'boolean') {
-      this.problem(key, `expected true or false, got ${JSON.stringify(value)}`);
+      this.problem(key, `expected true or false, got ${previewJson(value, 200)}`);
       return fallback;
     }
     return value;

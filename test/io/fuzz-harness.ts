@@ -1,6 +1,6 @@
 /**
- * The mutation fuzzer over model files, shared by test/io/fuzz.test.ts (a few thousand
- * cases) and bench/fuzz.bench.ts (a long run): valid seed files (GGUF models of both
+ * The model-file part of the fuzzers (the gguf and safetensors readers of ./fuzz-readers.ts,
+ * run by test/io/fuzz.test.ts and bench/fuzz.bench.ts): valid seed files (GGUF models of both
  * architectures and vocabulary types, quantized tensors of every readable type, a GGUF of
  * every metadata type; safetensors checkpoints), mutated by truncation, byte and bit flips,
  * huge counts and lengths written over header fields, tensor offsets pointed at other

@@ -9,6 +9,7 @@ import type { NormPlacement } from '../blocks/transformer-block.js';
 import { dimensionLimits } from '../decoder/config.js';
 import { readClassLabels, type ClassLabels } from '../heads/labels.js';
 import { FieldReader } from '../../util/fields.js';
+import { jsonText } from '../../util/preview.js';
 
 /**
  * Which HF class the model is, and so its head and checkpoint keys:
@@ -126,7 +127,7 @@ export function resolveBertConfig(
   const fields = new FieldReader<BertField>(raw, (key) => fieldNames[key] ?? key, problems);
   fields.rejectUnknown(Object.keys(knownFields));
   if (raw['arch'] !== undefined && raw['arch'] !== 'bert') {
-    fields.problem('arch', `expected 'bert', got ${JSON.stringify(raw['arch'])}`);
+    fields.problem('arch', `expected 'bert', got ${jsonText(raw['arch'])}`);
   }
   const head = fields.oneOf<BertHead>('head', 'masked-lm', [
     'masked-lm',
@@ -174,10 +175,7 @@ export function resolveBertConfig(
     fields.problem('nEmbd', `${nEmbd} is not divisible by ${fields.label('nHead')} ${nHead}`);
   }
   if (raw['headSize'] !== undefined && raw['headSize'] !== headSize) {
-    fields.problem(
-      'headSize',
-      `derived as nEmbd / nHead = ${headSize}, got ${JSON.stringify(raw['headSize'])}`,
-    );
+    fields.problem('headSize', `derived as nEmbd / nHead = ${headSize}, got ${jsonText(raw['headSize'])}`);
   }
   fields.throwIfAny(where);
   return Object.freeze({

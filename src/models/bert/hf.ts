@@ -17,6 +17,7 @@ import {
   type BertFieldNames,
   type BertHead,
 } from './config.js';
+import { jsonText } from '../../util/preview.js';
 
 /** The config.json key of each BertConfig field (for naming fields in errors). */
 export const bertFieldNames: BertFieldNames = {
@@ -114,14 +115,12 @@ function headOf(c: HfConfigJson, problems: string[]): BertHead {
   if (architectures === undefined || architectures === null) return 'none';
   const names = Object.keys(headOfArchitecture).join(' | ');
   if (!Array.isArray(architectures) || architectures.length !== 1 || typeof architectures[0] !== 'string') {
-    problems.push(
-      `architectures: expected one of [${names}] (one class), got ${JSON.stringify(architectures)}`,
-    );
+    problems.push(`architectures: expected one of [${names}] (one class), got ${jsonText(architectures)}`);
     return 'none';
   }
   const head = headOfArchitecture[architectures[0]];
   if (head === undefined) {
-    problems.push(`architectures: expected one of ${names}, got ${JSON.stringify(architectures[0])}`);
+    problems.push(`architectures: expected one of ${names}, got ${jsonText(architectures[0])}`);
     return 'none';
   }
   return head;
@@ -136,13 +135,13 @@ export function bertFromHf(c: HfConfigJson, where: string): BertConfig {
   const activation = typeof hiddenAct === 'string' ? activationFromHf[hiddenAct] : undefined;
   if (activation === undefined) {
     problems.push(
-      `hidden_act: expected one of ${Object.keys(activationFromHf).join(' | ')}, got ${JSON.stringify(hiddenAct)}`,
+      `hidden_act: expected one of ${Object.keys(activationFromHf).join(' | ')}, got ${jsonText(hiddenAct)}`,
     );
   }
   const positions = c['position_embedding_type'] ?? 'absolute';
   if (positions !== 'absolute') {
     problems.push(
-      `position_embedding_type: expected 'absolute' (relative_key and relative_key_query are not supported), got ${JSON.stringify(positions)}`,
+      `position_embedding_type: expected 'absolute' (relative_key and relative_key_query are not supported), got ${jsonText(positions)}`,
     );
   }
   if (c['is_decoder'] === true) problems.push('is_decoder: not supported (a causal BERT); expected false');

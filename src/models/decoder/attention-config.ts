@@ -4,6 +4,7 @@
  * raw input with every bad part named (pushed to the caller's problem list).
  */
 import { noRopeScaling, type RopeScaling } from '../../nn/index.js';
+import { jsonText } from '../../util/preview.js';
 
 /**
  * Sliding-window attention (Mistral; Qwen2 with use_sliding_window): in the listed layers
@@ -29,27 +30,25 @@ export function resolveRopeScaling(raw: unknown, field: string, problems: string
     problems.push(`${field}: ${what}`);
     return null;
   };
-  if (typeof raw !== 'object' || Array.isArray(raw))
-    return bad(`expected an object, got ${JSON.stringify(raw)}`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) return bad(`expected an object, got ${jsonText(raw)}`);
   const s = raw as Record<string, unknown>;
   switch (s['kind']) {
     case 'none':
       return noRopeScaling;
     case 'linear':
-      if (!isPositive(s['factor']))
-        return bad(`factor: expected a number > 0, got ${JSON.stringify(s['factor'])}`);
+      if (!isPositive(s['factor'])) return bad(`factor: expected a number > 0, got ${jsonText(s['factor'])}`);
       return Object.freeze({ kind: 'linear', factor: s['factor'] });
     case 'llama3': {
       const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions } = s;
       const before = problems.length;
-      if (!isPositive(factor)) bad(`factor: expected a number > 0, got ${JSON.stringify(factor)}`);
+      if (!isPositive(factor)) bad(`factor: expected a number > 0, got ${jsonText(factor)}`);
       if (!isPositive(lowFreqFactor))
-        bad(`lowFreqFactor: expected a number > 0, got ${JSON.stringify(lowFreqFactor)}`);
+        bad(`lowFreqFactor: expected a number > 0, got ${jsonText(lowFreqFactor)}`);
       // high <= low would divide by zero (or flip the band) in the smooth interpolation.
       if (!isPositive(highFreqFactor) || !(isPositive(lowFreqFactor) && highFreqFactor > lowFreqFactor))
-        bad(`highFreqFactor: expected a number > lowFreqFactor, got ${JSON.stringify(highFreqFactor)}`);
+        bad(`highFreqFactor: expected a number > lowFreqFactor, got ${jsonText(highFreqFactor)}`);
       if (!isCount(originalMaxPositions))
-        bad(`originalMaxPositions: expected an integer >= 1, got ${JSON.stringify(originalMaxPositions)}`);
+        bad(`originalMaxPositions: expected an integer >= 1, got ${jsonText(originalMaxPositions)}`);
       if (problems.length > before) return null;
       return Object.freeze({
         kind: 'llama3',
@@ -60,7 +59,7 @@ export function resolveRopeScaling(raw: unknown, field: string, problems: string
       });
     }
     default:
-      return bad(`kind: expected none | linear | llama3, got ${JSON.stringify(s['kind'])}`);
+      return bad(`kind: expected none | linear | llama3, got ${jsonText(s['kind'])}`);
   }
 }
 
@@ -81,7 +80,7 @@ export function resolveSlidingWindow(
   const size = object === null ? raw : object['size'];
   const layers = object === null || object['layers'] === undefined ? all() : object['layers'];
   if (!isCount(size)) {
-    problems.push(`${field}: expected a window size (an integer >= 1) or null, got ${JSON.stringify(size)}`);
+    problems.push(`${field}: expected a window size (an integer >= 1) or null, got ${jsonText(size)}`);
     return null;
   }
   const ascending =
@@ -95,7 +94,7 @@ export function resolveSlidingWindow(
     );
   if (!ascending) {
     problems.push(
-      `${field}: layers must be ascending layer indices in [0, ${nLayer}), got ${JSON.stringify(layers)}`,
+      `${field}: layers must be ascending layer indices in [0, ${nLayer}), got ${jsonText(layers)}`,
     );
     return null;
   }

@@ -17,6 +17,7 @@ import { qwen2Defaults } from '../qwen2/config.js';
 import { qwen3Defaults } from '../qwen3/config.js';
 import { resolveRopeScaling, resolveSlidingWindow, type SlidingWindow } from './attention-config.js';
 import { mixtralDefaults, moeDefaults, resolveMoeConfig, type MoeConfig } from '../mixtral/config.js';
+import { jsonText } from '../../util/preview.js';
 
 /**
  * Which checkpoint naming and HF architecture the model has (GPT2LMHeadModel,
@@ -244,7 +245,7 @@ export function resolveDecoderConfig(
   }
   const arch = raw.arch as DecoderArch;
   if (!decoderArchs.includes(arch)) {
-    problems.push(`arch: expected one of ${decoderArchs.join(' | ')}, got ${JSON.stringify(arch)}`);
+    problems.push(`arch: expected one of ${decoderArchs.join(' | ')}, got ${jsonText(arch)}`);
     throw configError(where, problems);
   }
   const d = defaultsOf[arch];
@@ -254,7 +255,7 @@ export function resolveDecoderConfig(
     const value = pick(key, fallback);
     const max = dimensionLimits[key];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
-      problems.push(`${label(key)}: expected an integer in [1, ${max}], got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected an integer in [1, ${max}], got ${jsonText(value)}`);
       return NaN;
     }
     return value;
@@ -262,7 +263,7 @@ export function resolveDecoderConfig(
   const real = (key: DecoderField, fallback: number, ok: (v: number) => boolean, range: string): number => {
     const value = pick(key, fallback);
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
-      problems.push(`${label(key)}: expected a number ${range}, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected a number ${range}, got ${jsonText(value)}`);
       return NaN;
     }
     return value;
@@ -270,7 +271,7 @@ export function resolveDecoderConfig(
   const oneOf = <T extends string>(key: DecoderField, fallback: T, allowed: readonly T[]): T => {
     const value = pick(key, fallback);
     if (typeof value !== 'string' || !allowed.includes(value as T)) {
-      problems.push(`${label(key)}: expected one of ${allowed.join(' | ')}, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected one of ${allowed.join(' | ')}, got ${jsonText(value)}`);
       return fallback;
     }
     return value as T;
@@ -278,7 +279,7 @@ export function resolveDecoderConfig(
   const flag = (key: DecoderField, fallback: boolean): boolean => {
     const value = pick(key, fallback);
     if (typeof value !== 'boolean') {
-      problems.push(`${label(key)}: expected true or false, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected true or false, got ${jsonText(value)}`);
       return fallback;
     }
     return value;
@@ -332,13 +333,13 @@ export function resolveDecoderConfig(
     const theta = object['theta'] ?? pick('ropeTheta', d.ropeTheta);
     const scaling = resolveRopeScaling(object['scaling'] ?? raw.ropeScaling, label('ropeScaling'), problems);
     if (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 0) {
-      problems.push(`${label('ropeTheta')}: expected a number > 0, got ${JSON.stringify(theta)}`);
+      problems.push(`${label('ropeTheta')}: expected a number > 0, got ${jsonText(theta)}`);
     } else if (scaling !== null) {
       positional = { kind: 'rope', theta, scaling };
     }
   } else {
     problems.push(
-      `${label('positional')}: expected learned | sinusoidal | rope, got ${JSON.stringify(rawPositional)}`,
+      `${label('positional')}: expected learned | sinusoidal | rope, got ${jsonText(rawPositional)}`,
     );
   }
 

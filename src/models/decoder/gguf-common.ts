@@ -13,6 +13,7 @@ import { mixtralMoeNames } from '../mixtral/names.js';
 import { dimensionLimits, resolveDecoderConfig, type DecoderConfig, type FieldNames } from './config.js';
 import { archNames } from './names.js';
 import { parameterShapes } from './shapes.js';
+import { jsonText } from '../../util/preview.js';
 
 const uint32 = (value: number): GgufValue => ({ type: 'uint32', value });
 const float32 = (value: number): GgufValue => ({ type: 'float32', value });
@@ -88,7 +89,7 @@ export function checkRepresentable(
             ? (config.moe?.[field.slice('moe.'.length) as 'routing' | 'sharedExperts'] ?? null)
             : config[field];
     if (!values.includes(actual))
-      problems.push(`${field}: llama.cpp's ${architecture} has ${what}, got ${JSON.stringify(actual)}`);
+      problems.push(`${field}: llama.cpp's ${architecture} has ${what}, got ${jsonText(actual)}`);
   }
   if (problems.length > 0) {
     throw new ConfigError(`the model cannot be written as GGUF architecture '${architecture}'`, {
@@ -128,7 +129,7 @@ export function rejectUnsupportedKeys(
     if (value !== undefined && !ok(value.type === 'array' ? value.values : value.value)) {
       throw new FormatError('metadata key not supported', {
         where: `${metadata.source}: ${architecture}.${key}`,
-        actual: JSON.stringify(value.type === 'array' ? `array[${value.itemType}]` : String(value.value)),
+        actual: jsonText(value.type === 'array' ? `array[${value.itemType}]` : String(value.value)),
         hint: `lmforge runs ${architecture} without rope scaling, sliding windows or logit scaling${options.experts ? '' : ', and without experts'}`,
       });
     }

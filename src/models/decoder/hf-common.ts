@@ -13,6 +13,7 @@ import type { Activation, RopeScaling } from '../../nn/index.js';
 import { ConfigError } from '../../util/errors.js';
 import { labelsFromHf, labelsToHf } from '../heads/labels.js';
 import type { DecoderConfig } from './config.js';
+import { jsonText } from '../../util/preview.js';
 
 /** A config.json object (snake_case keys, as HF writes it). */
 export type HfConfigJson = Readonly<Record<string, unknown>>;
@@ -40,7 +41,7 @@ export function activationOf(c: HfConfigJson, field: string, fallback: string, p
   const mapped = typeof name === 'string' ? activationFromHf[name] : undefined;
   if (mapped === undefined) {
     problems.push(
-      `${field}: expected one of ${Object.keys(activationFromHf).join(' | ')}, got ${JSON.stringify(name)}`,
+      `${field}: expected one of ${Object.keys(activationFromHf).join(' | ')}, got ${jsonText(name)}`,
     );
   }
   return mapped;
@@ -81,7 +82,7 @@ export function ropeFromHf(
   const parameters = c['rope_parameters'];
   if (parameters !== undefined && parameters !== null) {
     if (typeof parameters !== 'object' || Array.isArray(parameters)) {
-      problems.push(`rope_parameters: expected an object, got ${JSON.stringify(parameters)}`);
+      problems.push(`rope_parameters: expected an object, got ${jsonText(parameters)}`);
       return { theta: defaultTheta, scaling: undefined };
     }
     const p = parameters as Record<string, unknown>;
@@ -90,7 +91,7 @@ export function ropeFromHf(
     }
     if (theta !== undefined && p['rope_theta'] !== undefined && theta !== p['rope_theta']) {
       problems.push(
-        `rope_theta: ${JSON.stringify(theta)} disagrees with rope_parameters.rope_theta ${JSON.stringify(p['rope_theta'])}`,
+        `rope_theta: ${jsonText(theta)} disagrees with rope_parameters.rope_theta ${jsonText(p['rope_theta'])}`,
       );
     }
     theta = p['rope_theta'] ?? theta;
@@ -102,7 +103,7 @@ export function ropeFromHf(
     (field === 'rope_parameters' ? (scaling as Record<string, unknown>)['partial_rotary_factor'] : undefined);
   if (factor !== undefined && factor !== null && factor !== 1) {
     problems.push(
-      `partial_rotary_factor: RoPE on part of each head is not supported, got ${JSON.stringify(factor)}`,
+      `partial_rotary_factor: RoPE on part of each head is not supported, got ${jsonText(factor)}`,
     );
   }
   return { theta: theta ?? defaultTheta, scaling: ropeScalingFromHf(scaling, field, problems) };
@@ -111,20 +112,20 @@ export function ropeFromHf(
 function ropeScalingFromHf(raw: unknown, field: string, problems: string[]): unknown {
   if (raw === undefined || raw === null) return { kind: 'none' };
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    problems.push(`${field}: expected an object or null, got ${JSON.stringify(raw)}`);
+    problems.push(`${field}: expected an object or null, got ${jsonText(raw)}`);
     return undefined;
   }
   const s = raw as Record<string, unknown>;
   if (s['rope_type'] !== undefined && s['type'] !== undefined && s['rope_type'] !== s['type']) {
     problems.push(
-      `${field}.type: disagrees with rope_type, got ${JSON.stringify(s['type'])} and ${JSON.stringify(s['rope_type'])}`,
+      `${field}.type: disagrees with rope_type, got ${jsonText(s['type'])} and ${jsonText(s['rope_type'])}`,
     );
   }
   const type = s['rope_type'] ?? s['type'] ?? 'default';
   const positive = (key: string): number | undefined => {
     const value = s[key];
     if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
-    problems.push(`${field}.${key}: expected a number > 0, got ${JSON.stringify(value)}`);
+    problems.push(`${field}.${key}: expected a number > 0, got ${jsonText(value)}`);
     return undefined;
   };
   switch (type) {
@@ -154,7 +155,7 @@ function ropeScalingFromHf(raw: unknown, field: string, problems: string[]): unk
     }
     default:
       problems.push(
-        `${field}.rope_type: ${JSON.stringify(type)} is not supported (supported: ${ropeTypes.join(', ')})`,
+        `${field}.rope_type: ${jsonText(type)} is not supported (supported: ${ropeTypes.join(', ')})`,
       );
       return undefined;
   }
@@ -197,7 +198,7 @@ export function rejectCommonUnsupported(c: HfConfigJson, problems: string[]): vo
   }
   const pruned = c['pruned_heads'];
   if (typeof pruned === 'object' && pruned !== null && Object.keys(pruned).length > 0) {
-    problems.push(`pruned_heads: pruned attention heads are not supported, got ${JSON.stringify(pruned)}`);
+    problems.push(`pruned_heads: pruned attention heads are not supported, got ${jsonText(pruned)}`);
   }
   if (c['add_cross_attention'] === true)
     problems.push('add_cross_attention: a decoder-only model has no cross-attention');

@@ -30,6 +30,7 @@ import {
   type DecoderClassNames,
   type HfConfigJson,
 } from './hf-common.js';
+import { jsonText } from '../../util/preview.js';
 
 /** HF's defaults for the Llama-style fields a config.json may leave out (each config class has its own). */
 export interface LlamaStyleDefaults {
@@ -205,7 +206,7 @@ function windowFromHf(arch: LlamaStyleArchitecture, c: HfConfigJson, problems: s
     case 'qwen': {
       const use = c['use_sliding_window'] ?? false;
       if (typeof use !== 'boolean') {
-        problems.push(`use_sliding_window: expected true or false, got ${JSON.stringify(use)}`);
+        problems.push(`use_sliding_window: expected true or false, got ${jsonText(use)}`);
         return null;
       }
       // HF: sliding_window only counts with use_sliding_window (Qwen2Config sets it to None otherwise).
@@ -219,7 +220,7 @@ function windowFromHf(arch: LlamaStyleArchitecture, c: HfConfigJson, problems: s
           types.every((t) => t === 'full_attention' || t === 'sliding_attention');
         if (!ok) {
           problems.push(
-            `layer_types: expected num_hidden_layers entries of "full_attention" | "sliding_attention", got ${JSON.stringify(types)}`,
+            `layer_types: expected num_hidden_layers entries of "full_attention" | "sliding_attention", got ${jsonText(types)}`,
           );
           return null;
         }
@@ -227,7 +228,7 @@ function windowFromHf(arch: LlamaStyleArchitecture, c: HfConfigJson, problems: s
       } else {
         const first = c['max_window_layers'] ?? arch.defaults.maxWindowLayers;
         if (!isLayerCount(first)) {
-          problems.push(`max_window_layers: expected an integer >= 0, got ${JSON.stringify(first)}`);
+          problems.push(`max_window_layers: expected an integer >= 0, got ${jsonText(first)}`);
           return null;
         }
         const layers = isLayerCount(layerCount) ? layerCount : 0;
@@ -302,7 +303,7 @@ export function llamaStyleFromHf(
   const flag = (field: string): boolean | undefined => {
     const value = c[field] ?? false;
     if (typeof value === 'boolean') return value;
-    problems.push(`${field}: expected true or false, got ${JSON.stringify(value)}`);
+    problems.push(`${field}: expected true or false, got ${jsonText(value)}`);
     return undefined;
   };
   const fieldBias = arch.attentionBias === 'field' ? flag('attention_bias') : undefined;
@@ -316,7 +317,7 @@ export function llamaStyleFromHf(
     c['attention_dropout'] !== c['lmforge_dropout']
   ) {
     problems.push(
-      `attention_dropout: lmforge has one dropout rate; expected ${JSON.stringify(c['lmforge_dropout'])} (lmforge_dropout), got ${JSON.stringify(c['attention_dropout'])}`,
+      `attention_dropout: lmforge has one dropout rate; expected ${jsonText(c['lmforge_dropout'])} (lmforge_dropout), got ${jsonText(c['attention_dropout'])}`,
     );
   }
   const rope = ropeFromHf(c, d.ropeTheta, problems);

@@ -27,6 +27,7 @@ import {
   requireFields,
   type HfConfigJson,
 } from '../decoder/hf-common.js';
+import { jsonText } from '../../util/preview.js';
 
 /** The HF classes of the gpt2 heads (config.json's `architectures`). */
 const gpt2Classes = { causalLm: 'GPT2LMHeadModel', sequenceClassification: 'GPT2ForSequenceClassification' };
@@ -66,7 +67,7 @@ const required = ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'];
 
 /**
  * @example
- * writeFileSync('config.json', JSON.stringify(gpt2ToHf(model.config), null, 2));
+ * writeFileSync('config.json', jsonText(gpt2ToHf(model.config), null, 2));
  */
 export function gpt2ToHf(s: DecoderConfig): Record<string, unknown> {
   const extras: Record<string, unknown> = {};
@@ -129,7 +130,7 @@ export function gpt2FromHf(c: HfConfigJson, where: string): DecoderConfig {
   for (const field of ['embd_pdrop', 'attn_pdrop']) {
     if (c[field] !== undefined && c[field] !== pdrop) {
       problems.push(
-        `${field}: lmforge has one dropout rate; expected ${JSON.stringify(pdrop)} (resid_pdrop), got ${JSON.stringify(c[field])}`,
+        `${field}: lmforge has one dropout rate; expected ${jsonText(pdrop)} (resid_pdrop), got ${jsonText(c[field])}`,
       );
     }
   }

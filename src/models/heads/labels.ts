@@ -11,6 +11,7 @@
  * naming both fields, and names must be unique (classify reports scores by name).
  */
 import type { FieldReader } from '../../util/fields.js';
+import { jsonText } from '../../util/preview.js';
 
 /**
  * HF's problem_type: only single-label classification (softmax cross-entropy) has a loss
@@ -47,20 +48,19 @@ export function readClassLabels(fields: FieldReader<'labels' | 'problemType'>): 
   const raw = resolved !== null ? resolved.names : (given ?? defaultLabelNames(2));
   let names: string[] = defaultLabelNames(2);
   if (!Array.isArray(raw) || raw.length < 1 || raw.length > maxLabels) {
-    fields.problem('labels', `expected 1 to ${maxLabels} label names, got ${JSON.stringify(raw)}`);
+    fields.problem('labels', `expected 1 to ${maxLabels} label names, got ${jsonText(raw)}`);
   } else if (raw.some((name) => typeof name !== 'string' || name === '')) {
-    fields.problem('labels', `expected non-empty strings, got ${JSON.stringify(raw)}`);
+    fields.problem('labels', `expected non-empty strings, got ${jsonText(raw)}`);
   } else {
     const duplicate = raw.find((name, i) => raw.indexOf(name) !== i) as string | undefined;
-    if (duplicate !== undefined)
-      fields.problem('labels', `the label ${JSON.stringify(duplicate)} appears twice`);
+    if (duplicate !== undefined) fields.problem('labels', `the label ${jsonText(duplicate)} appears twice`);
     else names = raw as string[];
   }
   const problemType = fields.value('problemType', resolved?.problemType ?? null);
   if (problemType !== null && problemType !== 'single_label_classification') {
     fields.problem(
       'problemType',
-      `expected single_label_classification (or none), got ${JSON.stringify(problemType)}` +
+      `expected single_label_classification (or none), got ${jsonText(problemType)}` +
         (problemType === 'regression' || problemType === 'multi_label_classification'
           ? ' (lmforge has no loss for it yet)'
           : ''),
@@ -95,7 +95,7 @@ export function labelsFromHf(
       numLabels < 1 ||
       numLabels > maxLabels
     ) {
-      problems.push(`num_labels: expected an integer in [1, ${maxLabels}], got ${JSON.stringify(numLabels)}`);
+      problems.push(`num_labels: expected an integer in [1, ${maxLabels}], got ${jsonText(numLabels)}`);
     } else {
       names = defaultLabelNames(numLabels);
     }
@@ -119,7 +119,7 @@ export function labelsFromHf(
 /** id2label's names in id order, or null (and a problem) when its keys are not 0..n-1. */
 function namesFromId2Label(id2label: unknown, problems: string[]): string[] | null {
   if (typeof id2label !== 'object' || Array.isArray(id2label)) {
-    problems.push(`id2label: expected an object of id -> name, got ${JSON.stringify(id2label)}`);
+    problems.push(`id2label: expected an object of id -> name, got ${jsonText(id2label)}`);
     return null;
   }
   const entries = Object.entries(id2label as Record<string, unknown>);
@@ -127,13 +127,11 @@ function namesFromId2Label(id2label: unknown, problems: string[]): string[] | nu
   for (const [key, name] of entries) {
     const id = Number(key);
     if (!/^(0|[1-9]\d*)$/.test(key) || id >= entries.length) {
-      problems.push(
-        `id2label: expected the ids 0..${entries.length - 1} as keys, got ${JSON.stringify(key)}`,
-      );
+      problems.push(`id2label: expected the ids 0..${entries.length - 1} as keys, got ${jsonText(key)}`);
       return null;
     }
     if (typeof name !== 'string' || name === '') {
-      problems.push(`id2label: expected a non-empty name for id ${key}, got ${JSON.stringify(name)}`);
+      problems.push(`id2label: expected a non-empty name for id ${key}, got ${jsonText(name)}`);
       return null;
     }
     names[id] = name;
@@ -147,7 +145,7 @@ function namesFromId2Label(id2label: unknown, problems: string[]): string[] | nu
 
 /** label2id must map each name to its id and nothing else. */
 function checkLabel2Id(label2id: unknown, names: readonly string[], problems: string[]): void {
-  const expected = JSON.stringify(Object.fromEntries(names.map((name, id) => [name, id])));
+  const expected = jsonText(Object.fromEntries(names.map((name, id) => [name, id])));
   const ok =
     typeof label2id === 'object' &&
     label2id !== null &&
@@ -155,7 +153,7 @@ function checkLabel2Id(label2id: unknown, names: readonly string[], problems: st
     Object.keys(label2id).length === names.length &&
     names.every((name, id) => (label2id as Record<string, unknown>)[name] === id);
   if (!ok) {
-    problems.push(`label2id: expected the inverse of id2label ${expected}, got ${JSON.stringify(label2id)}`);
+    problems.push(`label2id: expected the inverse of id2label ${expected}, got ${jsonText(label2id)}`);
   }
 }
 

@@ -17,6 +17,7 @@ import {
   type HfConfigJson,
 } from '../decoder/hf-common.js';
 import { resolveMarianConfig, type MarianConfig, type MarianFieldNames } from './config.js';
+import { jsonText } from '../../util/preview.js';
 
 /** The config.json key of each MarianConfig field (for naming fields in errors). */
 export const marianFieldNames: MarianFieldNames = {
@@ -127,7 +128,7 @@ export function marianFromHf(c: HfConfigJson, where: string): MarianConfig {
   const given = <K extends keyof typeof hfDefaults>(key: K): unknown => c[key] ?? hfDefaults[key];
   for (const field of ['encoder_layerdrop', 'decoder_layerdrop']) {
     if (c[field] !== undefined && c[field] !== null && c[field] !== 0) {
-      problems.push(`${field}: LayerDrop is not supported (must be 0), got ${JSON.stringify(c[field])}`);
+      problems.push(`${field}: LayerDrop is not supported (must be 0), got ${jsonText(c[field])}`);
     }
   }
   // Keys of transformers 3.x Marian/BART configs (Helsinki-NLP's config.json files have them).
@@ -136,17 +137,15 @@ export function marianFromHf(c: HfConfigJson, where: string): MarianConfig {
   }
   const preNorm = c['normalize_before'] ?? false;
   if (typeof preNorm !== 'boolean') {
-    problems.push(`normalize_before: expected true or false, got ${JSON.stringify(preNorm)}`);
+    problems.push(`normalize_before: expected true or false, got ${jsonText(preNorm)}`);
   } else if ((c['add_final_layer_norm'] ?? preNorm) !== preNorm) {
     problems.push(
-      `add_final_layer_norm: lmforge's pre-norm stacks end in a LayerNorm and post-norm ones do not; expected ${preNorm} (normalize_before), got ${JSON.stringify(c['add_final_layer_norm'])}`,
+      `add_final_layer_norm: lmforge's pre-norm stacks end in a LayerNorm and post-norm ones do not; expected ${preNorm} (normalize_before), got ${jsonText(c['add_final_layer_norm'])}`,
     );
   }
   const staticPositions = c['static_position_embeddings'] ?? true;
   if (typeof staticPositions !== 'boolean') {
-    problems.push(
-      `static_position_embeddings: expected true or false, got ${JSON.stringify(staticPositions)}`,
-    );
+    problems.push(`static_position_embeddings: expected true or false, got ${jsonText(staticPositions)}`);
   }
   if (c['is_encoder_decoder'] === false)
     problems.push('is_encoder_decoder: a MarianMTModel is an encoder-decoder');

@@ -5,6 +5,7 @@
  */
 import type { MoeRouting } from '../../nn/index.js';
 import type { DecoderDefaults } from '../decoder/config.js';
+import { jsonText } from '../../util/preview.js';
 
 export interface MoeConfig {
   /** E: experts per layer (HF num_local_experts). */
@@ -88,7 +89,7 @@ export function resolveMoeConfig(
 ): MoeConfig | null {
   if (raw === undefined) return defaults;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    problems.push(`moe: expected an object of expert settings, got ${JSON.stringify(raw)}`);
+    problems.push(`moe: expected an object of expert settings, got ${jsonText(raw)}`);
     return null;
   }
   const given = raw as Readonly<Record<string, unknown>>;
@@ -98,7 +99,7 @@ export function resolveMoeConfig(
   const int = (key: keyof MoeConfig, min: number, max: number, range = `[${min}, ${max}]`): number => {
     const value = pick(key);
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      problems.push(`${label(key)}: expected an integer in ${range}, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected an integer in ${range}, got ${jsonText(value)}`);
       return NaN;
     }
     return value;
@@ -106,7 +107,7 @@ export function resolveMoeConfig(
   const real = (key: keyof MoeConfig, ok: (v: number) => boolean, range: string): number => {
     const value = pick(key);
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
-      problems.push(`${label(key)}: expected a number ${range}, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected a number ${range}, got ${jsonText(value)}`);
       return NaN;
     }
     return value;
@@ -121,7 +122,7 @@ export function resolveMoeConfig(
   const routing = pick('routing');
   if (routing !== 'topk-softmax' && routing !== 'softmax-topk') {
     problems.push(
-      `${label('routing')}: expected one of topk-softmax | softmax-topk, got ${JSON.stringify(routing)}`,
+      `${label('routing')}: expected one of topk-softmax | softmax-topk, got ${jsonText(routing)}`,
     );
   }
   const auxLossCoef = real('auxLossCoef', (v) => v >= 0, '>= 0');

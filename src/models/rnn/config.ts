@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../../util/errors.js';
 import type { ModelConfig } from '../model.js';
+import { jsonText } from '../../util/preview.js';
 
 export type RnnCell = 'lstm' | 'gru';
 /** The model_type of each cell (Hugging Face has none for these: lmforge's own). */
@@ -80,16 +81,14 @@ export function resolveRnnConfig(
   for (const key of Object.keys(raw)) if (!Object.hasOwn(known, key)) problems.push(`${key}: unknown field`);
   const arch = raw['arch'];
   if (arch !== 'lmforge-lstm' && arch !== 'lmforge-gru') {
-    problems.push(`${label('arch')}: expected lmforge-lstm | lmforge-gru, got ${JSON.stringify(arch)}`);
+    problems.push(`${label('arch')}: expected lmforge-lstm | lmforge-gru, got ${jsonText(arch)}`);
     throw configError(where, problems);
   }
   const pick = (key: RnnField, fallback: unknown): unknown => (raw[key] === undefined ? fallback : raw[key]);
   const int = (key: keyof typeof limits, fallback: number | undefined): number => {
     const value = pick(key, fallback);
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > limits[key]) {
-      problems.push(
-        `${label(key)}: expected an integer in [1, ${limits[key]}], got ${JSON.stringify(value)}`,
-      );
+      problems.push(`${label(key)}: expected an integer in [1, ${limits[key]}], got ${jsonText(value)}`);
       return NaN;
     }
     return value;
@@ -97,7 +96,7 @@ export function resolveRnnConfig(
   const real = (key: RnnField, fallback: number, ok: (v: number) => boolean, range: string): number => {
     const value = pick(key, fallback);
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
-      problems.push(`${label(key)}: expected a number ${range}, got ${JSON.stringify(value)}`);
+      problems.push(`${label(key)}: expected a number ${range}, got ${jsonText(value)}`);
       return NaN;
     }
     return value;
@@ -111,7 +110,7 @@ export function resolveRnnConfig(
   const initRange = real('initRange', 0.1, (v) => v > 0, '> 0');
   const tied = pick('tiedEmbeddings', true);
   if (typeof tied !== 'boolean')
-    problems.push(`${label('tiedEmbeddings')}: expected true or false, got ${JSON.stringify(tied)}`);
+    problems.push(`${label('tiedEmbeddings')}: expected true or false, got ${jsonText(tied)}`);
   if (tied === true && Number.isFinite(nEmbd) && Number.isFinite(hiddenSize) && nEmbd !== hiddenSize) {
     problems.push(
       `${label('tiedEmbeddings')}: a tied head needs ${label('nEmbd')} = ${label('hiddenSize')}, got ${nEmbd} and ${hiddenSize}`,

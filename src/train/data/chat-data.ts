@@ -27,6 +27,7 @@ import {
 import { ConfigError, FormatError } from '../../util/errors.js';
 import type { BatchSource } from '../objectives/objective.js';
 import { readTextFile } from './text-file.js';
+import { jsonText } from '../../util/preview.js';
 
 export interface Conversation {
   readonly messages: readonly ChatMessage[];
@@ -42,7 +43,7 @@ function promptPart(value: unknown, role: 'user' | 'assistant', where: string): 
     `"${role === 'user' ? 'prompt' : 'completion'}" must be a string or a list of messages`,
     {
       where,
-      actual: JSON.stringify(value),
+      actual: jsonText(value),
     },
   );
 }

@@ -15,6 +15,7 @@ import type { LabelMap } from './label-map.js';
 import { encodeLabels, labelMapFromLabels } from './label-map.js';
 import { firstSchemeViolation, iob1ToBio, parseTag, type TagScheme } from './tag-scheme.js';
 import { readTextFile } from './text-file.js';
+import { jsonText } from '../../util/preview.js';
 
 export interface TaggedSentence {
   readonly words: readonly string[];
@@ -71,7 +72,7 @@ export function parseConll(text: string, file: string, options: ConllOptions = {
         throw new FormatError('a token line needs a token and a tag', {
           where: `${file}:${line}`,
           expected: 'at least 2 whitespace-separated columns',
-          actual: `1 column (${JSON.stringify(content)})`,
+          actual: `1 column (${jsonText(content)})`,
         });
       }
       columns = fields.length;
@@ -87,7 +88,7 @@ export function parseConll(text: string, file: string, options: ConllOptions = {
       throw new FormatError('the last column is not a BIO/IOB1 tag', {
         where: `${file}:${line}`,
         expected: 'O, B-TYPE or I-TYPE',
-        actual: JSON.stringify(tag),
+        actual: jsonText(tag),
       });
     }
     if (words.length === 0) start = line;

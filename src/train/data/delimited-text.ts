@@ -19,6 +19,7 @@
  * line where a record starts (a quoted field can make a record span lines).
  */
 import { FormatError } from '../../util/errors.js';
+import { jsonText } from '../../util/preview.js';
 
 export type Delimited = 'csv' | 'tsv';
 
@@ -55,7 +56,7 @@ export function parseDelimited(text: string, file: string, kind: Delimited): Del
     if (record.fields.length !== header.length) {
       throw new FormatError('the row has a different number of fields than the header', {
         where: `${file}:${record.line}`,
-        expected: `${header.length} field${header.length === 1 ? '' : 's'} (${header.map((h) => JSON.stringify(h)).join(', ')})`,
+        expected: `${header.length} field${header.length === 1 ? '' : 's'} (${header.map((h) => jsonText(h)).join(', ')})`,
         actual: record.fields.length,
         hint:
           kind === 'csv'
@@ -127,7 +128,7 @@ function csvRecords(text: string, file: string): DelimitedRecord[] {
         throw new FormatError('unexpected character after a closing quote', {
           where: `${file}:${line}`,
           expected: 'a comma or a line break',
-          actual: JSON.stringify(after),
+          actual: jsonText(after),
           hint: 'a quote inside a quoted field is written as two quotes ("")',
         });
       }

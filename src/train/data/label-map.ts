@@ -10,6 +10,7 @@
  * `id2label` and `label2id` disagree is a ConfigError naming the field.
  */
 import { ConfigError } from '../../util/errors.js';
+import { jsonText } from '../../util/preview.js';
 
 export interface LabelMap {
   /** The label of each id. */
@@ -38,7 +39,7 @@ export function labelMapOf(id2label: readonly string[], where = 'id2label'): Lab
       });
     }
     if (label2id.has(label)) {
-      throw new ConfigError(`label ${JSON.stringify(label)} appears twice`, {
+      throw new ConfigError(`label ${jsonText(label)} appears twice`, {
         where,
         expected: 'distinct labels',
         actual: `ids ${label2id.get(label)} and ${id}`,
@@ -78,8 +79,8 @@ export function encodeLabels(
   labels.forEach((label, index) => {
     const id = map.label2id.get(label);
     if (id === undefined) {
-      const known = map.id2label.map((l) => JSON.stringify(l));
-      throw new ConfigError(`label ${JSON.stringify(label)} does not occur in the training data`, {
+      const known = map.id2label.map((l) => jsonText(l));
+      throw new ConfigError(`label ${jsonText(label)} does not occur in the training data`, {
         where: whereOf(index),
         expected: `one of ${known.length > 20 ? `${known.slice(0, 20).join(', ')}, ... (${known.length})` : known.join(', ')}`,
         hint: 'every validation label must also label some training row',
@@ -122,7 +123,7 @@ export function labelMapFromHfConfig(
     if (typeof rawNumLabels !== 'number' || !Number.isSafeInteger(rawNumLabels) || rawNumLabels < 1) {
       throw new ConfigError('num_labels must be an integer >= 1', {
         where: `${where}: num_labels`,
-        actual: JSON.stringify(rawNumLabels),
+        actual: jsonText(rawNumLabels),
       });
     }
     numLabels = rawNumLabels;
@@ -138,7 +139,7 @@ export function labelMapFromHfConfig(
     if (!isObject(rawId2label)) {
       throw new ConfigError('id2label must be an object from id to label', {
         where: `${where}: id2label`,
-        actual: JSON.stringify(rawId2label),
+        actual: jsonText(rawId2label),
       });
     }
     const keys = Object.keys(rawId2label);
@@ -149,13 +150,13 @@ export function labelMapFromHfConfig(
         throw new ConfigError('the ids of id2label must be 0 ... n-1', {
           where: `${where}: id2label`,
           expected: `keys "0" ... "${keys.length - 1}"`,
-          actual: `keys ${keys.map((k) => JSON.stringify(k)).join(', ')}`,
+          actual: `keys ${keys.map((k) => jsonText(k)).join(', ')}`,
         });
       }
       if (typeof label !== 'string') {
         throw new ConfigError('a label must be a string', {
           where: `${where}: id2label["${id}"]`,
-          actual: JSON.stringify(label),
+          actual: jsonText(label),
         });
       }
       id2label.push(label);
@@ -179,16 +180,16 @@ function checkLabel2id(raw: unknown, map: LabelMap, where: string): void {
   if (!isObject(raw)) {
     throw new ConfigError('label2id must be an object from label to id', {
       where: field,
-      actual: JSON.stringify(raw),
+      actual: jsonText(raw),
     });
   }
   const entries = Object.entries(raw);
   for (const [label, id] of entries) {
     if (map.label2id.get(label) !== id) {
-      throw new ConfigError(`label2id disagrees with id2label on ${JSON.stringify(label)}`, {
+      throw new ConfigError(`label2id disagrees with id2label on ${jsonText(label)}`, {
         where: field,
         expected: map.label2id.has(label) ? map.label2id.get(label) : 'no such label (it is not in id2label)',
-        actual: JSON.stringify(id),
+        actual: jsonText(id),
       });
     }
   }

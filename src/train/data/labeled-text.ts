@@ -18,6 +18,7 @@
 import { FormatError } from '../../util/errors.js';
 import { parseDelimited, type DelimitedTable } from './delimited-text.js';
 import { readTextFile } from './text-file.js';
+import { jsonText } from '../../util/preview.js';
 
 export type TextFormat = 'jsonl' | 'csv' | 'tsv';
 
@@ -144,13 +145,13 @@ function delimitedRows(table: DelimitedTable, file: string, format: 'csv' | 'tsv
   });
   const requireField = (field: string): void => {
     if (!column.has(field)) {
-      throw new FormatError(`the header has no field ${JSON.stringify(field)}`, {
+      throw new FormatError(`the header has no field ${jsonText(field)}`, {
         where: `${file}:1`,
-        expected: `one of ${table.header.map((h) => JSON.stringify(h)).join(', ')}`,
+        expected: `one of ${table.header.map((h) => jsonText(h)).join(', ')}`,
       });
     }
     if (duplicated.has(field)) {
-      throw new FormatError(`the header names the field ${JSON.stringify(field)} twice`, {
+      throw new FormatError(`the header names the field ${jsonText(field)} twice`, {
         where: `${file}:1`,
         expected: 'each field named once',
       });
@@ -181,20 +182,20 @@ function textOf(row: RawRow, field: string, file: string): string {
   const value = row.get(field);
   const where = `${file}:${row.line}`;
   if (value === undefined) {
-    throw new FormatError(`the row has no field ${JSON.stringify(field)}`, { where, expected: 'a text' });
+    throw new FormatError(`the row has no field ${jsonText(field)}`, { where, expected: 'a text' });
   }
   if (typeof value !== 'string') {
-    throw new FormatError(`field ${JSON.stringify(field)} is not a string`, {
+    throw new FormatError(`field ${jsonText(field)} is not a string`, {
       where,
       expected: 'a string',
-      actual: JSON.stringify(value),
+      actual: jsonText(value),
     });
   }
   if (value.trim() === '') {
-    throw new FormatError(`field ${JSON.stringify(field)} is empty`, {
+    throw new FormatError(`field ${jsonText(field)} is empty`, {
       where,
       expected: 'a non-blank text',
-      actual: JSON.stringify(value),
+      actual: jsonText(value),
     });
   }
   return value;
@@ -204,21 +205,21 @@ function labelOf(row: RawRow, field: string, file: string): string {
   const value = row.get(field);
   const where = `${file}:${row.line}`;
   if (value === undefined || value === null) {
-    throw new FormatError(`the row has no label field ${JSON.stringify(field)}`, {
+    throw new FormatError(`the row has no label field ${jsonText(field)}`, {
       where,
       expected: 'a label',
     });
   }
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   if (typeof value !== 'string') {
-    throw new FormatError(`label field ${JSON.stringify(field)} is neither a string nor an integer`, {
+    throw new FormatError(`label field ${jsonText(field)} is neither a string nor an integer`, {
       where,
       expected: 'a string or an integer',
-      actual: JSON.stringify(value),
+      actual: jsonText(value),
     });
   }
   if (value.trim() === '') {
-    throw new FormatError(`label field ${JSON.stringify(field)} is empty`, { where, expected: 'a label' });
+    throw new FormatError(`label field ${jsonText(field)} is empty`, { where, expected: 'a label' });
   }
   return value;
 }

@@ -28,6 +28,7 @@ import type { EncodeOptions, Tokenizer } from '../../tokenizers/index.js';
 import { findDuplicateKey } from '../../io/json-duplicate-key.js';
 import { ConfigError, FormatError } from '../../util/errors.js';
 import { readTextFile } from './text-file.js';
+import { jsonText } from '../../util/preview.js';
 
 export type PairFormat = 'tsv' | 'jsonl';
 
@@ -105,7 +106,7 @@ function parseJsonLine(line: string, where: string): TextPair {
     if (typeof record[side] !== 'string') {
       throw new FormatError(`"${side}" must be a string`, {
         where: `${where}: ${side}`,
-        actual: record[side] === undefined ? 'missing' : JSON.stringify(record[side]),
+        actual: record[side] === undefined ? 'missing' : jsonText(record[side]),
       });
     }
     checkSide(record[side], side, where);

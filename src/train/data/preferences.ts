@@ -28,6 +28,7 @@ export {
   type WordnetPreferenceOptions,
   type WordnetPreferenceSet,
 } from './wordnet-preferences.js';
+import { jsonText } from '../../util/preview.js';
 
 /** One preference: `chosen` is the better response to `prompt`. */
 export interface PreferencePair {
@@ -64,7 +65,7 @@ export function parsePrompt(value: unknown, where: string): ChatMessage[] {
   if (Array.isArray(value)) return checkConversation(value, where);
   throw new FormatError('the prompt must be a string or a list of messages', {
     where,
-    actual: value === undefined ? 'no such field' : JSON.stringify(value),
+    actual: value === undefined ? 'no such field' : jsonText(value),
   });
 }
 
@@ -84,7 +85,7 @@ function parseResponse(value: unknown, where: string): string {
   if (typeof text !== 'string') {
     throw new FormatError('the response must be a string or a list of one assistant message', {
       where,
-      actual: value === undefined ? 'no such field' : JSON.stringify(value),
+      actual: value === undefined ? 'no such field' : jsonText(value),
     });
   }
   if (text.trim() === '') throw new FormatError('the response is empty', { where });
@@ -94,7 +95,7 @@ function parseResponse(value: unknown, where: string): string {
 function parseMetadata(value: unknown, where: string): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FormatError('metadata must be an object', { where, actual: JSON.stringify(value) });
+    throw new FormatError('metadata must be an object', { where, actual: jsonText(value) });
   }
   return value as Record<string, unknown>;
 }
@@ -143,7 +144,7 @@ export function parsePreferenceRecord(
   if (margin !== undefined && (typeof margin !== 'number' || !Number.isFinite(margin))) {
     throw new FormatError('the margin must be a finite number', {
       where: `${where}: margin`,
-      actual: JSON.stringify(margin),
+      actual: jsonText(margin),
     });
   }
   const metadata = parseMetadata(fields['metadata'], `${where}: metadata`);
@@ -166,7 +167,7 @@ export function parseRatingRecord(fields: Readonly<Record<string, unknown>>, whe
     throw new FormatError('the rating must be an integer from 1 to 5', {
       where: `${where}: rating`,
       expected: `${minRating}..${maxRating}`,
-      actual: rating === undefined ? 'no such field' : JSON.stringify(rating),
+      actual: rating === undefined ? 'no such field' : jsonText(rating),
     });
   }
   const metadata = parseMetadata(fields['metadata'], `${where}: metadata`);

@@ -8,6 +8,7 @@
  * CoNLL-2003 files). Both describe the same chunks; `iob1ToBio` rewrites one as the other.
  */
 import { ConfigError } from '../../util/errors.js';
+import { jsonText } from '../../util/preview.js';
 
 export type TagScheme = 'BIO' | 'IOB1';
 
@@ -34,7 +35,7 @@ export function parseTagOrThrow(tag: string, where: string): ParsedTag {
     throw new ConfigError('not a BIO/IOB1 tag', {
       where,
       expected: 'O, B-TYPE or I-TYPE',
-      actual: JSON.stringify(tag),
+      actual: jsonText(tag),
     });
   }
   return result;

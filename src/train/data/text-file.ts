@@ -74,6 +74,11 @@ export async function readTextFile(path: string): Promise<string> {
   } catch (error) {
     throw readError(path, error);
   }
+  return textOfBytes(bytes, path);
+}
+
+/** The bytes of data file `path` as text, with readTextFile's checks (empty, binary, invalid UTF-8). */
+export function textOfBytes(bytes: Uint8Array, path: string): string {
   if (bytes.length === 0) {
     throw new FormatError('the data file is empty', { where: path, expected: 'UTF-8 text' });
   }

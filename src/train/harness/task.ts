@@ -20,6 +20,7 @@
  * generation: `answer`, one string or several accepted ones.
  */
 import { FormatError } from '../../util/errors.js';
+import { jsonText } from '../../util/preview.js';
 
 export type TaskKind = 'multiple-choice' | 'generation';
 
@@ -65,7 +66,7 @@ export function render(template: string, fields: Readonly<Record<string, unknown
     throw new FormatError(`the template needs field "${name}"`, {
       where,
       expected: 'a string, number or boolean',
-      actual: value === undefined ? 'no such field' : JSON.stringify(value),
+      actual: value === undefined ? 'no such field' : jsonText(value),
     });
   });
 }
@@ -136,7 +137,7 @@ export function parseTaskJsonl(text: string, file: string): HarnessTask {
     if (typeof value !== 'string')
       throw new FormatError('expected a string', {
         where: `${headerWhere}: task.${key}`,
-        actual: JSON.stringify(value),
+        actual: jsonText(value),
       });
     return value;
   };
@@ -153,14 +154,14 @@ export function parseTaskJsonl(text: string, file: string): HarnessTask {
   if (!Array.isArray(stop) || !stop.every((s) => typeof s === 'string')) {
     throw new FormatError('expected an array of strings', {
       where: `${headerWhere}: task.stop`,
-      actual: JSON.stringify(stop),
+      actual: jsonText(stop),
     });
   }
   const maxTokens = settings['max_tokens'] ?? 32;
   if (!(typeof maxTokens === 'number' && Number.isSafeInteger(maxTokens) && maxTokens >= 1)) {
     throw new FormatError('expected an integer >= 1', {
       where: `${headerWhere}: task.max_tokens`,
-      actual: JSON.stringify(maxTokens),
+      actual: jsonText(maxTokens),
     });
   }
   const docs = objects.map(({ value, where }) => ({
@@ -191,7 +192,7 @@ function splitOf(value: Record<string, unknown>, where: string): 'train' | 'test
     throw new FormatError('unknown split', {
       where: `${where}: split`,
       expected: 'train | test',
-      actual: JSON.stringify(split),
+      actual: jsonText(split),
     });
   }
   return split;
@@ -205,14 +206,14 @@ export function documentOf(kind: TaskKind, fields: Record<string, unknown>, wher
     if (!Array.isArray(choices) || choices.length < 2 || !choices.every((c) => typeof c === 'string')) {
       throw new FormatError('a multiple-choice document needs "choices": two or more strings', {
         where: `${where}: choices`,
-        actual: JSON.stringify(choices),
+        actual: jsonText(choices),
       });
     }
     if (!(typeof answer === 'number' && Number.isInteger(answer) && answer >= 0 && answer < choices.length)) {
       throw new FormatError('"answer" must be the index of the right choice', {
         where: `${where}: answer`,
         expected: `an integer in [0, ${choices.length})`,
-        actual: JSON.stringify(answer),
+        actual: jsonText(answer),
       });
     }
     return {
@@ -227,7 +228,7 @@ export function documentOf(kind: TaskKind, fields: Record<string, unknown>, wher
   if (!Array.isArray(answers) || answers.length === 0 || !answers.every((a) => typeof a === 'string')) {
     throw new FormatError('a generation document needs "answer": a string or an array of accepted strings', {
       where: `${where}: answer`,
-      actual: JSON.stringify(answer),
+      actual: jsonText(answer),
     });
   }
   return { fields, choices: [], gold: -1, answers: answers as string[], where };

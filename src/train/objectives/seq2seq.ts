@@ -24,6 +24,7 @@ import {
   type PairBatcherState,
 } from '../data/pairs.js';
 import type { BatchSource, ForwardSettings, Objective, ObjectiveLoss, ObjectiveSplit } from './objective.js';
+import { jsonText } from '../../util/preview.js';
 
 export interface Seq2seqData {
   readonly train: readonly EncodedPair[];
@@ -121,7 +122,7 @@ export class Seq2seqObjective implements Objective<PairBatch> {
           throw new FormatError('the pair batcher state is not one', {
             where: 'trainer_state.json: rng.sampler',
             expected: '{ epoch, cursor, rng }',
-            actual: JSON.stringify(state),
+            actual: jsonText(state),
           });
         }
         batcher.setState(s as PairBatcherState);
