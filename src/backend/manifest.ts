@@ -426,7 +426,7 @@ export const kernelManifest: KernelManifest = {
         'x += Wo attn(rope(Wq n + bq), K, V) (+ bo), n = rmsnorm(x) * norm1, with rope(Wk n + bk) and Wv n + bv\n' +
         'written at position pos of keys / values (nKV, maxT, hs); then x += Wdown (silu(Wgate m) * (Wup m)),\n' +
         'm = rmsnorm(x) * norm2. The arithmetic of the composed kernels (gemm, rope, attentionForward, ...)\n' +
-        'step by step, so the result equals the unfused block bit for bit (see DecodeLayerParams).',
+        'step by step, so the result equals the unfused block on the same backend bit for bit (see DecodeLayerParams).',
     },
     {
       name: 'sumOfSquares',

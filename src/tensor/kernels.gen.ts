@@ -127,7 +127,7 @@ export interface Kernels {
    * x += Wo attn(rope(Wq n + bq), K, V) (+ bo), n = rmsnorm(x) * norm1, with rope(Wk n + bk) and Wv n + bv
    * written at position pos of keys / values (nKV, maxT, hs); then x += Wdown (silu(Wgate m) * (Wup m)),
    * m = rmsnorm(x) * norm2. The arithmetic of the composed kernels (gemm, rope, attentionForward, ...)
-   * step by step, so the result equals the unfused block bit for bit (see DecodeLayerParams).
+   * step by step, so the result equals the unfused block on the same backend bit for bit (see DecodeLayerParams).
    */
   decodeLayer(x: F, keys: F, values: F, p: DecodeLayerParams): void;
   /** Sum of squares of x (for gradient-norm clipping), accumulated in float64. */

@@ -9,8 +9,9 @@
  *   m = rmsnorm(x) * norm2
  *   x = x + Wdown (silu(Wgate m) * (Wup m))
  *
- * A fused kernel must equal this bit for bit on float32 (the conformance suite holds the
- * native one to it); float64 runs in float64.
+ * Like every fused kernel, the native one (native/decode.c) equals this within float32
+ * rounding (its GEMVs and norms sum in vector order) and the unfused blocks on its own
+ * backend bit for bit; float64 runs in float64.
  *
  * Legend: C channels, nH query heads, nKV key/value heads, hs head size, maxT cache positions.
  */
