@@ -10,6 +10,7 @@
       'native/nn.c',
       'native/attention.c',
       'native/rope.c',
+      'native/decode.c',
       'native/moe.c',
       'native/rnn.c',
       'native/quant.c',

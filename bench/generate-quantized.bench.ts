@@ -37,6 +37,8 @@ import { trainedModel } from '../test/e2e/gguf-util.js';
 import { shakespearePath } from './peer.js';
 import { llamaCppPeer, type LlamaCppPeer, type Missing } from './peers/llama-cpp.js';
 
+const missing = (reason: string): Missing => ({ status: 'missing', reason });
+
 const quick = process.argv.includes('--quick');
 const roundsFlag = process.argv.indexOf('--rounds');
 const rounds = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : quick ? 1 : 3;
@@ -164,17 +166,37 @@ async function speed(peer: LlamaCppPeer | Missing): Promise<void> {
     for (const threads of [1, 2]) {
       backend.setThreads(threads);
       await lmforgeDecode(model); // warm-up: JIT and the per-shape kernel choices
-      if (!('status' in peer)) await peer.decode(files[type]!, threads, tokens);
+      // A failure of the peer on one file (or a run that stops short) is this row's result,
+      // not the end of the benchmark: the remaining types and thread counts still run.
+      let failed: Missing | null = 'status' in peer ? peer : null;
+      const peerDecode = async (): Promise<number | null> => {
+        if (failed !== null || 'status' in peer) return null;
+        try {
+          const run = await peer.decode(files[type]!, threads, tokens);
+          if (run.produced < tokens) {
+            failed = missing(
+              `llama.cpp stopped after ${run.produced} of ${tokens} positions (end of generation)`,
+            );
+            return null;
+          }
+          return run.tokensPerS;
+        } catch (error) {
+          failed = missing(`llama.cpp failed on ${type}: ${(error as Error).message}`);
+          return null;
+        }
+      };
+      await peerDecode(); // its warm-up
       const ours: number[] = [];
       const theirs: number[] = [];
       for (let r = 0; r < rounds; r++) {
         ours.push(await lmforgeDecode(model));
-        if (!('status' in peer)) theirs.push(await peer.decode(files[type]!, threads, tokens));
+        const tps = await peerDecode();
+        if (tps !== null) theirs.push(tps);
       }
       const lmforge = round(median(ours));
-      const llamaCpp =
-        'status' in peer
-          ? peer
+      const llamaCpp: Missing | Record<string, number> =
+        failed !== null
+          ? failed
           : {
               tokens_per_s: round(median(theirs)),
               ratio: round(median(ours) / median(theirs), 2),
@@ -184,7 +206,7 @@ async function speed(peer: LlamaCppPeer | Missing): Promise<void> {
       say(
         `  stories15M-shape ${type}, ${threads} thread(s), ${tokens} positions: lmforge ${lmforge} tok/s, llama.cpp ` +
           ('status' in llamaCpp
-            ? `missing: ${llamaCpp.reason}`
+            ? `missing: ${String(llamaCpp.reason)}`
             : `${llamaCpp.tokens_per_s} tok/s: lmforge/llama.cpp ${llamaCpp.ratio} (rounds ${llamaCpp.ratio_rounds_min}..${llamaCpp.ratio_rounds_max}; target >= 1${type === 'f32' ? '' : ', goal 1.2'})`),
       );
       emit({

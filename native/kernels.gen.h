@@ -5,7 +5,7 @@
 #ifndef LMF_KERNELS_GEN_H
 #define LMF_KERNELS_GEN_H
 
-#define LMF_MANIFEST_HASH "c20d4434669efe66"
+#define LMF_MANIFEST_HASH "95aa2824549bb979"
 
 /* UnaryOp codes: the position of each name in the manifest's list */
 enum {
@@ -106,6 +106,34 @@ typedef struct {
   float beta;
 } lmf_grouped_gemm_params;
 
+/* DecodeLayerParams as the kernels read it */
+typedef struct {
+  long C;
+  long nH;
+  long nKV;
+  long hs;
+  long hidden;
+  long maxT;
+  long pos;
+  float eps;
+  float scale;
+  const float * norm1;
+  const float * wq;
+  const float * bq;
+  const float * wk;
+  const float * bk;
+  const float * wv;
+  const float * bv;
+  const float * wo;
+  const float * bo;
+  const float * norm2;
+  const float * wGate;
+  const float * wUp;
+  const float * wDown;
+  const float * cos;
+  const float * sin;
+} lmf_decode_params;
+
 /* AdamWParams as the kernels read it */
 typedef struct {
   float lr;
@@ -152,6 +180,7 @@ typedef struct {
   X(gru_cell_forward, void, (const float *xg, const float *hg, const float *hPrev, float *gates, float *h, long B, long H)) \
   X(gru_cell_backward, void, (const float *gates, const float *hg, const float *hPrev, const float *dhOut, const float *dhNext, float *dxg, float *dhg, float *dhPrev, long B, long H)) \
   X(quant_matmul, void, (int type, const uint8_t *w, const float *x, float *y, long m, long n, long k)) \
+  X(decode_layer, void, (float *x, float *keys, float *values, const lmf_decode_params *p)) \
   X(sum_of_squares, double, (const float *x, long N)) \
   X(adamw, void, (float *param, const float *grad, float *m, float *v, long N, const lmf_adamw_params *p))
 
@@ -227,6 +256,36 @@ static void unpack_groupedGemm(args *a, size_t i, lmf_grouped_gemm_params *p) {
   p->strideC = (long)P[13];
   p->alpha = (float)P[14];
   p->beta = (float)P[15];
+}
+
+/* DecodeLayerParams: Float64Array(9) at argument i, buffer fields after it */
+static void unpack_decodeLayer(args *a, size_t i, lmf_decode_params *p) {
+  const double *P = f64(a, i, 9);
+  if (P == NULL) return;
+  p->C = (long)P[0];
+  p->nH = (long)P[1];
+  p->nKV = (long)P[2];
+  p->hs = (long)P[3];
+  p->hidden = (long)P[4];
+  p->maxT = (long)P[5];
+  p->pos = (long)P[6];
+  p->eps = (float)P[7];
+  p->scale = (float)P[8];
+  p->norm1 = typed(a, i + 1, napi_float32_array, 1);
+  p->wq = typed(a, i + 2, napi_float32_array, 1);
+  p->bq = typed(a, i + 3, napi_float32_array, 1);
+  p->wk = typed(a, i + 4, napi_float32_array, 1);
+  p->bk = typed(a, i + 5, napi_float32_array, 1);
+  p->wv = typed(a, i + 6, napi_float32_array, 1);
+  p->bv = typed(a, i + 7, napi_float32_array, 1);
+  p->wo = typed(a, i + 8, napi_float32_array, 1);
+  p->bo = typed(a, i + 9, napi_float32_array, 1);
+  p->norm2 = typed(a, i + 10, napi_float32_array, 1);
+  p->wGate = typed(a, i + 11, napi_float32_array, 1);
+  p->wUp = typed(a, i + 12, napi_float32_array, 1);
+  p->wDown = typed(a, i + 13, napi_float32_array, 1);
+  p->cos = typed(a, i + 14, napi_float32_array, 1);
+  p->sin = typed(a, i + 15, napi_float32_array, 1);
 }
 
 /* AdamWParams: Float64Array(7) at argument i, buffer fields after it */
@@ -773,6 +832,20 @@ static napi_value lmf_entry_quantMatmul(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* decodeLayer(x, keys, values, p, p.norm1, p.wq, p.bq, p.wk, p.bk, p.wv, p.bv, p.wo, p.bo, p.norm2, p.wGate, p.wUp, p.wDown, p.cos, p.sin) */
+static napi_value lmf_entry_decodeLayer(napi_env env, napi_callback_info info) {
+  args A;
+  if (!get_args(env, info, &A, 19)) return NULL;
+  float *x = typed(&A, 0, napi_float32_array, 0);
+  float *keys = typed(&A, 1, napi_float32_array, 0);
+  float *values = typed(&A, 2, napi_float32_array, 0);
+  lmf_decode_params p;
+  unpack_decodeLayer(&A, 3, &p);
+  if (!A.ok) return NULL;
+  K->decode_layer(x, keys, values, &p);
+  return undefined(env);
+}
+
 /* sumOfSquares(x, N) */
 static napi_value lmf_entry_sumOfSquares(napi_env env, napi_callback_info info) {
   args A;
@@ -833,6 +906,7 @@ static napi_value lmf_entry_adamw(napi_env env, napi_callback_info info) {
   FN("gruCellForward", lmf_entry_gruCellForward), \
   FN("gruCellBackward", lmf_entry_gruCellBackward), \
   FN("quantMatmul", lmf_entry_quantMatmul), \
+  FN("decodeLayer", lmf_entry_decodeLayer), \
   FN("sumOfSquares", lmf_entry_sumOfSquares), \
   FN("adamw", lmf_entry_adamw),
 

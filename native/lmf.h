@@ -49,7 +49,8 @@ void lmf_parallel_range(long n, long grain, lmf_range_fn fn, void *ctx);
 
 /* Per-thread scratch (pool.c): a 64-byte aligned buffer of at least `floats` floats,
  * owned by the calling thread, grown on demand and never freed (no per-call allocation).
- * `slot` separates independent buffers of one thread (0..3). NULL when out of memory. */
+ * `slot` separates independent buffers of one thread (0..4; 4 is the decode step's, decode.c).
+ * NULL when out of memory. */
 float *lmf_scratch(int slot, size_t floats);
 
 /* ---- per-shape GEMV strategies (tune.c, compiled once) -------------------------------- */

@@ -223,7 +223,7 @@ typedef struct {
   size_t floats;
 } scratch_slot;
 
-static __thread scratch_slot scratch[4];
+static __thread scratch_slot scratch[5];
 
 float *lmf_scratch(int slot, size_t floats) {
   scratch_slot *s = &scratch[slot];

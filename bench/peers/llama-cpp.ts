@@ -13,7 +13,12 @@ export interface LlamaCppPeer {
    * tokens/s over the steps between the first generated token and the last (as llama2.c's
    * "achieved tok/s" and the lmforge side of bench/generate.bench.ts).
    */
-  decode(path: string, threads: number, tokens: number): Promise<number>;
+  /**
+   * Greedy decoding from [1] for `tokens` positions: tokens/s between the first token and the
+   * last, and how many it produced (fewer than `tokens` when llama.cpp stopped at an
+   * end-of-generation token, which lmforge's side never does: then the two did not do the same work).
+   */
+  decode(path: string, threads: number, tokens: number): Promise<{ tokensPerS: number; produced: number }>;
   /**
    * Summed -log p(windows[w][i + 1] | windows[w][..i]) over every window (each from an empty
    * context), and the number of predicted tokens.
@@ -63,7 +68,8 @@ export async function llamaCppPeer(): Promise<LlamaCppPeer | Missing> {
           stamps.push(performance.now());
           if (stamps.length === tokens) break;
         }
-        return ((stamps.length - 1) * 1000) / (stamps.at(-1)! - stamps[0]!);
+        const tokensPerS = ((stamps.length - 1) * 1000) / (stamps.at(-1)! - stamps[0]!);
+        return { tokensPerS, produced: stamps.length };
       } finally {
         await context.dispose();
       }

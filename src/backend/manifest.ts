@@ -115,6 +115,14 @@ export const kernelManifest: KernelManifest = {
         'offA: long = p.offsetA, offB: long = p.offsetB, offC: long = p.offsetC, strideB: long, strideC: long, ' +
         'alpha: float, beta: float',
     },
+    decodeLayer: {
+      c: 'lmf_decode_params',
+      ts: 'DecodeLayerParams',
+      fields:
+        'C: long, nH: long, nKV: long, hs: long, hidden: long, maxT: long, pos: long, eps: float, scale: float, ' +
+        'norm1: f32?, wq: f32?, bq: f32?, wk: f32?, bk: f32?, wv: f32?, bv: f32?, wo: f32?, bo: f32?, ' +
+        'norm2: f32?, wGate: f32?, wUp: f32?, wDown: f32?, cos: f32?, sin: f32?',
+    },
     adamw: {
       c: 'lmf_adamw_params',
       ts: 'AdamWParams',
@@ -407,6 +415,18 @@ export const kernelManifest: KernelManifest = {
         "y (m, n) = x (m, k) W^T for W (n, k) stored as Q8_0 or Q4_0 blocks (GGUF's bytes, 32 weights and an\n" +
         'fp16 scale each): each row of x quantized per block to Q8_0 (d = amax / 127 as fp16, q = round(x / d)),\n' +
         'integer dot products per block pair, y = sum of sumi * dW * dX (ggml_vec_dot_q8_0_q8_0 / q4_0_q8_0).',
+    },
+    {
+      name: 'decodeLayer',
+      c: 'decode_layer',
+      args: 'x: out f32[p.C], keys: out f32[p.nKV * p.maxT * p.hs], values: out f32[p.nKV * p.maxT * p.hs], p: struct<decodeLayer>',
+      check: 'decodeLayer(x, p)',
+      doc:
+        'One KV-cached decode step of a pre-norm Llama-style block for one token (batch 1), in place on x (C):\n' +
+        'x += Wo attn(rope(Wq n + bq), K, V) (+ bo), n = rmsnorm(x) * norm1, with rope(Wk n + bk) and Wv n + bv\n' +
+        'written at position pos of keys / values (nKV, maxT, hs); then x += Wdown (silu(Wgate m) * (Wup m)),\n' +
+        'm = rmsnorm(x) * norm2. The arithmetic of the composed kernels (gemm, rope, attentionForward, ...)\n' +
+        'step by step, so the result equals the unfused block on the same backend bit for bit (see DecodeLayerParams).',
     },
     {
       name: 'sumOfSquares',

@@ -142,6 +142,46 @@ export interface AttentionParams extends AttentionShape {
   readonly maskOffset: number;
 }
 
+/**
+ * One KV-cached decode step of a pre-norm Llama-style block (kernel decodeLayer): RMSNorm,
+ * the q/k/v projections (nn.Linear's (out, in) weights, optional biases: Qwen2), RoPE at
+ * position `pos` from the (P, hs/2) tables, the key and value written at `pos` of the
+ * layer's (nKV, maxT, hs) cache, causal attention over positions 0..pos (grouped-query when
+ * nKV < nH), the output projection and residual, then RMSNorm and the SwiGLU MLP
+ * (down(silu(gate(m)) * up(m))) and its residual. Weights and tables are whole buffers
+ * (offset 0); a null bias is none.
+ */
+export interface DecodeLayerParams {
+  readonly C: number;
+  readonly nH: number;
+  readonly nKV: number;
+  readonly hs: number;
+  /** The MLP's intermediate size. */
+  readonly hidden: number;
+  /** The cache's capacity (positions per head). */
+  readonly maxT: number;
+  /** The token's position: keys 0..pos are attended, pos is written. */
+  readonly pos: number;
+  readonly eps: number;
+  /** The attention scale (1 / sqrt(hs) unless the family says otherwise). */
+  readonly scale: number;
+  readonly norm1: F; // (C)
+  readonly wq: F; // (nH hs, C)
+  readonly bq: F | null; // (nH hs)
+  readonly wk: F; // (nKV hs, C)
+  readonly bk: F | null;
+  readonly wv: F; // (nKV hs, C)
+  readonly bv: F | null;
+  readonly wo: F; // (C, nH hs)
+  readonly bo: F | null; // (C)
+  readonly norm2: F; // (C)
+  readonly wGate: F; // (hidden, C)
+  readonly wUp: F; // (hidden, C)
+  readonly wDown: F; // (C, hidden)
+  readonly cos: F; // (P, hs/2), P > pos
+  readonly sin: F; // (P, hs/2)
+}
+
 export interface AdamWParams {
   readonly lr: number;
   readonly beta1: number;

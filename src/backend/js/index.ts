@@ -14,6 +14,7 @@ import { embeddingForward, embeddingBackward } from './embedding.js';
 import { attentionForward, attentionBackward } from './attention.js';
 import { rope } from './rope.js';
 import { quantMatmul } from './quant.js';
+import { decodeLayer } from './decode.js';
 import {
   groupedGemm,
   moeCombine,
@@ -55,6 +56,7 @@ export const jsBackend: Backend = {
   attentionBackward,
   rope,
   quantMatmul,
+  decodeLayer,
   groupedGemm,
   moeTopk,
   moeGates,

@@ -4,7 +4,13 @@
  * (kernels.gen.ts) call `need` for each manifest length and the manifest's `check` calls;
  * every error is a BackendError naming the kernel (`native.<kernel>`) and the argument.
  */
-import type { AttentionParams, F, GemmParams, GroupedGemmParams } from '../../tensor/backend.js';
+import type {
+  AttentionParams,
+  DecodeLayerParams,
+  F,
+  GemmParams,
+  GroupedGemmParams,
+} from '../../tensor/backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import { BackendError } from '../../util/errors.js';
 
@@ -151,6 +157,50 @@ export function attention(where: string, q: F, k: F, v: F, p: AttentionParams): 
       [p.maskStrideB, p.maskStrideH, p.maskStrideQ, 1],
     );
   }
+}
+
+/**
+ * The decode step's shapes: heads that group, an even head size, a position inside the cache
+ * and the RoPE tables, and every weight (biases where given) as long as its shape says.
+ */
+export function decodeLayer(where: string, x: F, p: DecodeLayerParams): void {
+  const { C, nH, nKV, hs, hidden, maxT, pos } = p;
+  const dims = [C, nH, nKV, hs, hidden, maxT];
+  if (!dims.every((d) => Number.isInteger(d) && d >= 1) || nH % nKV !== 0 || hs % 2 !== 0) {
+    throw new BackendError('decode step sizes out of range', {
+      where: `native.${where}`,
+      expected: 'C, nH, nKV, hs, hidden, maxT >= 1, nH % nKV == 0, hs even',
+      actual: `C=${C}, nH=${nH}, nKV=${nKV}, hs=${hs}, hidden=${hidden}, maxT=${maxT}`,
+    });
+  }
+  const positions = Math.floor(p.cos.length / (hs >> 1));
+  if (!(Number.isInteger(pos) && pos >= 0 && pos < maxT && pos < positions)) {
+    throw new BackendError('decode position outside the cache or the RoPE tables', {
+      where: `native.${where}`,
+      expected: `0 <= pos < ${Math.min(maxT, positions)}`,
+      actual: pos,
+    });
+  }
+  need(where, 'x', x, C);
+  const q = nH * hs;
+  const kv = nKV * hs;
+  const sizes: ReadonlyArray<readonly [string, F | null, number]> = [
+    ['p.norm1', p.norm1, C],
+    ['p.wq', p.wq, q * C],
+    ['p.bq', p.bq, q],
+    ['p.wk', p.wk, kv * C],
+    ['p.bk', p.bk, kv],
+    ['p.wv', p.wv, kv * C],
+    ['p.bv', p.bv, kv],
+    ['p.wo', p.wo, C * q],
+    ['p.bo', p.bo, C],
+    ['p.norm2', p.norm2, C],
+    ['p.wGate', p.wGate, hidden * C],
+    ['p.wUp', p.wUp, hidden * C],
+    ['p.wDown', p.wDown, C * hidden],
+    ['p.sin', p.sin, (pos + 1) * (hs >> 1)],
+  ];
+  for (const [name, array, length] of sizes) if (array !== null) need(where, name, array, length);
 }
 
 export function evenHeadSize(where: string, hs: number): void {

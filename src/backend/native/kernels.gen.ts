@@ -4,7 +4,7 @@
  * reference kernels; float32 ones are bounds-checked and handed to the addon zero-copy,
  * parameter objects packed into reused Float64Arrays in the manifest's field order.
  */
-import type { AdamWParams, AttentionParams, BinaryOp, GemmParams, GroupedGemmParams, QuantOp, UnaryOp } from '../../tensor/backend.js';
+import type { AdamWParams, AttentionParams, BinaryOp, DecodeLayerParams, GemmParams, GroupedGemmParams, QuantOp, UnaryOp } from '../../tensor/backend.js';
 import type { Kernels } from '../../tensor/kernels.gen.js';
 import { dropKeepScale, dropThreshold } from '../../tensor/ops/attention-dropout.js';
 import { jsBackend } from '../js/index.js';
@@ -75,6 +75,7 @@ export interface NativeKernelExports {
   gruCellForward(xg: Float32Array, hg: Float32Array, hPrev: Float32Array, gates: Float32Array, h: Float32Array, B: number, H: number): void;
   gruCellBackward(gates: Float32Array, hg: Float32Array, hPrev: Float32Array, dhOut: Float32Array, dhNext: Float32Array, dxg: Float32Array, dhg: Float32Array, dhPrev: Float32Array, B: number, H: number): void;
   quantMatmul(type: number, w: Uint8Array, x: Float32Array, y: Float32Array, m: number, n: number, k: number): void;
+  decodeLayer(x: Float32Array, keys: Float32Array, values: Float32Array, p: Float64Array, norm1: Float32Array | null, wq: Float32Array | null, bq: Float32Array | null, wk: Float32Array | null, bk: Float32Array | null, wv: Float32Array | null, bv: Float32Array | null, wo: Float32Array | null, bo: Float32Array | null, norm2: Float32Array | null, wGate: Float32Array | null, wUp: Float32Array | null, wDown: Float32Array | null, cos: Float32Array | null, sin: Float32Array | null): void;
   sumOfSquares(x: Float32Array, N: number): number;
   adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, N: number, p: Float64Array): void;
 }
@@ -144,6 +145,19 @@ export function generatedKernels(addon: NativeKernelExports): Omit<Kernels, Cust
     groupedGemmBlock[14] = p.alpha;
     groupedGemmBlock[15] = p.beta;
     return groupedGemmBlock;
+  }
+  const decodeLayerBlock = new Float64Array(9);
+  function packDecodeLayer(p: DecodeLayerParams): Float64Array {
+    decodeLayerBlock[0] = p.C;
+    decodeLayerBlock[1] = p.nH;
+    decodeLayerBlock[2] = p.nKV;
+    decodeLayerBlock[3] = p.hs;
+    decodeLayerBlock[4] = p.hidden;
+    decodeLayerBlock[5] = p.maxT;
+    decodeLayerBlock[6] = p.pos;
+    decodeLayerBlock[7] = p.eps;
+    decodeLayerBlock[8] = p.scale;
+    return decodeLayerBlock;
   }
   const adamwBlock = new Float64Array(7);
   function packAdamw(p: AdamWParams): Float64Array {
@@ -515,6 +529,17 @@ export function generatedKernels(addon: NativeKernelExports): Omit<Kernels, Cust
       checks.need('quantMatmul', 'y', y, m * n);
       checks.quantBlocks('quantMatmul', k);
       addon.quantMatmul(quantCode[type], w, x, y, m, n, k);
+    },
+    decodeLayer(x, keys, values, p) {
+      if (!(x instanceof Float32Array && keys instanceof Float32Array && values instanceof Float32Array && (p.norm1 === null || p.norm1 instanceof Float32Array) && (p.wq === null || p.wq instanceof Float32Array) && (p.bq === null || p.bq instanceof Float32Array) && (p.wk === null || p.wk instanceof Float32Array) && (p.bk === null || p.bk instanceof Float32Array) && (p.wv === null || p.wv instanceof Float32Array) && (p.bv === null || p.bv instanceof Float32Array) && (p.wo === null || p.wo instanceof Float32Array) && (p.bo === null || p.bo instanceof Float32Array) && (p.norm2 === null || p.norm2 instanceof Float32Array) && (p.wGate === null || p.wGate instanceof Float32Array) && (p.wUp === null || p.wUp instanceof Float32Array) && (p.wDown === null || p.wDown instanceof Float32Array) && (p.cos === null || p.cos instanceof Float32Array) && (p.sin === null || p.sin instanceof Float32Array))) {
+        checks.floats('decodeLayer', [['x', x], ['keys', keys], ['values', values], ['p.norm1', p.norm1], ['p.wq', p.wq], ['p.bq', p.bq], ['p.wk', p.wk], ['p.bk', p.bk], ['p.wv', p.wv], ['p.bv', p.bv], ['p.wo', p.wo], ['p.bo', p.bo], ['p.norm2', p.norm2], ['p.wGate', p.wGate], ['p.wUp', p.wUp], ['p.wDown', p.wDown], ['p.cos', p.cos], ['p.sin', p.sin]]);
+        return jsBackend.decodeLayer(x, keys, values, p);
+      }
+      checks.need('decodeLayer', 'x', x, p.C);
+      checks.need('decodeLayer', 'keys', keys, p.nKV * p.maxT * p.hs);
+      checks.need('decodeLayer', 'values', values, p.nKV * p.maxT * p.hs);
+      checks.decodeLayer('decodeLayer', x, p);
+      addon.decodeLayer(x, keys, values, packDecodeLayer(p), p.norm1 as Float32Array | null, p.wq as Float32Array | null, p.bq as Float32Array | null, p.wk as Float32Array | null, p.bk as Float32Array | null, p.wv as Float32Array | null, p.bv as Float32Array | null, p.wo as Float32Array | null, p.bo as Float32Array | null, p.norm2 as Float32Array | null, p.wGate as Float32Array | null, p.wUp as Float32Array | null, p.wDown as Float32Array | null, p.cos as Float32Array | null, p.sin as Float32Array | null);
     },
     sumOfSquares(x, N) {
       if (!(x instanceof Float32Array)) {

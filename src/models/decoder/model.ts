@@ -58,6 +58,7 @@ import {
 import type {
   LanguageModel,
   LogitsOptions,
+  ModelCache,
   ModelHead,
   ModelInputs,
   ModelOutputs,
@@ -67,6 +68,7 @@ import type { ModelInit } from '../family.js';
 import type { DecoderConfig } from './config.js';
 import { archNames } from './names.js';
 import { DecoderBody } from './body.js';
+import { fusedDecodeBlocks, fusedDecodePlan } from './fused-decode.js';
 
 export interface DecoderOptions {
   /** 'empty' builds zero weights without drawing them, for a model about to be loaded (default 'random'). */
@@ -206,19 +208,34 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
     x = drop(x);
     const mask = maskOf(inputs.attentionMask, inputs.positions, T);
     const moe = this.#moeContext(training, outputs);
-    const stack = body.blocks.run(
-      x,
-      {
-        offset,
-        rope: this.#rope,
-        cache,
-        drop,
-        attentionDropout,
-        ...(mask === null ? {} : { mask }),
-        ...(moe === null ? {} : { moe }),
-      },
-      outputs,
-    );
+    // One token of one sequence with a cache and nothing but logits asked for: one kernel
+    // call per block (./fused-decode.ts), bit for bit the blocks below.
+    const fused =
+      B === 1 &&
+      T === 1 &&
+      inputs.attentionMask === undefined &&
+      inputs.positions === undefined &&
+      outputs.hiddenStates !== true &&
+      outputs.attentions !== true &&
+      !(training && p > 0)
+        ? fusedDecodePlan(this.config, body.blocks.items, this.#rope, cache)
+        : null;
+    const stack =
+      fused !== null
+        ? { output: fusedDecodeBlocks(fused, this.config, x, cache!), hiddenStates: null, attentions: null }
+        : body.blocks.run(
+            x,
+            {
+              offset,
+              rope: this.#rope,
+              cache,
+              drop,
+              attentionDropout,
+              ...(mask === null ? {} : { mask }),
+              ...(moe === null ? {} : { moe }),
+            },
+            outputs,
+          );
     x = body.finalNorm.forward(stack.output); // (B, T, C)
     const hiddenStates = stack.hiddenStates === null ? null : [...stack.hiddenStates, x];
     const attentions = stack.attentions;
@@ -299,6 +316,17 @@ export class DecoderLM extends Module implements LanguageModel<DecoderConfig> {
       });
     }
     checkPositions(inputs, offset, this.#rope !== null, this.config.blockSize, where);
+  }
+
+  /**
+   * Whether a one-token step with `cache` (no autograd, nothing but logits asked for) runs
+   * through the fused decode kernel (./fused-decode.ts) rather than the blocks' ops.
+   */
+  fusesDecode(cache: ModelCache): boolean {
+    return (
+      cache instanceof KVCache &&
+      fusedDecodePlan(this.config, this.body.blocks.items, this.#rope, cache) !== null
+    );
   }
 
   /** A KV cache for `batch` sequences of up to `maxT` positions (default blockSize). */
