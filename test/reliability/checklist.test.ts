@@ -22,7 +22,9 @@ function rows(markdown: string): Row[] {
   return markdown.split('\n').flatMap((text, i) => {
     const id = /^\| ([a-z]{2}-\d+) \|/.exec(text)?.[1];
     if (id === undefined) return [];
-    const tests = [...text.matchAll(/`(test\/[^`]+?\.test\.ts)` — `((?:[^`\\]|\\.)+)`/g)].map((m) => ({
+    const tests = [
+      ...text.matchAll(/`((?:test\/[^`]+?\.test|bench\/[^`]+?\.bench)\.ts)` — `((?:[^`\\]|\\.)+)`/g),
+    ].map((m) => ({
       file: m[1]!,
       title: m[2]!.replace(/\\\|/g, '|'),
     }));
