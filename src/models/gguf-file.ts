@@ -119,6 +119,8 @@ export interface GgufSummary {
   readonly tokenizerModel: GgufVocab['model'];
   /** tokenizer.chat_template: the Jinja source of the chat template, when the file has one. */
   readonly chatTemplate: string | undefined;
+  /** An encoder's embedding pooling (bert.pooling_type): what llama.cpp's embeddings of the file use. */
+  readonly pooling: 'mean' | 'cls' | undefined;
 }
 
 /** A GGUF file read as far as the weights: config, tokenizer and the tensor of each parameter. */
@@ -207,6 +209,7 @@ function checkSource(file: GgufSource): CheckedGguf {
     tensorTypes,
     tokenizerModel: vocab.model,
     chatTemplate: chatTemplateFromMetadata(metadata),
+    pooling: mapping.pooling?.(metadata),
   };
   return { config, mapping, tokenizer, eosIds, plan, summary };
 }

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import '../../src/index.js';
-import type { GgufValue } from '../../src/io/index.js';
+import { ggufFromBytes, openGgufFile, type GgufValue } from '../../src/io/index.js';
 import {
   bertPreset,
   cosineSimilarity,
@@ -243,6 +243,35 @@ describe('BERT in GGUF, judged by llama.cpp', () => {
     }
   });
 
+  it('a file that pools the [CLS] position (pooling_type 2): `lmforge embed` pools as llama.cpp does', async (t) => {
+    if (typeof llamaCpp === 'string') {
+      t.skip(llamaCpp);
+      return;
+    }
+    const cls = editGguf(readFileSync(f32), join(work, 'tiny-bert.cls.gguf'), (metadata) =>
+      metadata.set('bert.pooling_type', { type: 'uint32', value: 2 }),
+    );
+    const loaded = await loadGguf(cls);
+    try {
+      assert.equal(loaded.summary.pooling, 'cls');
+      const onFile = cliEmbeddings(cls, texts);
+      const first = sentenceEmbeddings(
+        loaded.model,
+        texts.map((text) => Int32Array.from(loaded.tokenizer.encode(text))),
+        { pooling: 'cls', padId: 0 },
+      );
+      // The same function (the CLI's backend may round differently): cls, not mean.
+      onFile.forEach((v, i) =>
+        assertClose(v, first[i]!, 0.999999, `embed's default pooling on the file: text ${i}`),
+      );
+      await judge(llamaCpp, cls, tokenizer, onFile, minCosine.f32);
+      // Not the mean: the check above tells the two apart.
+      assert.ok(cosineSimilarity(onFile[0]!, cliEmbeddings(f32, texts)[0]!) < 0.999);
+    } finally {
+      loaded.model.dispose();
+    }
+  });
+
   it('reads back a bare BertModel and a WordPiece tokenizer that encodes as the original, and writes the same file again', async () => {
     const loaded = await loadGguf(f32);
     try {
@@ -257,6 +286,13 @@ describe('BERT in GGUF, judged by llama.cpp', () => {
         loaded.tokenizer.decode(tokenizer.encode(texts[0]!)),
         tokenizer.decode(tokenizer.encode(texts[0]!)),
       );
+      // The header parsed from a Node Buffer (readFileSync: a view on a shared pool) reads
+      // its number arrays from their own bytes, as from the file.
+      const fromBuffer = ggufFromBytes(readFileSync(f32)).header.metadata.get('tokenizer.ggml.token_type');
+      const file = await openGgufFile(f32);
+      const fromFile = file.header.metadata.get('tokenizer.ggml.token_type');
+      await file.close();
+      assert.deepEqual(fromBuffer, fromFile);
       const again = join(work, 'tiny-bert.again.gguf');
       await saveGguf(loaded.model, loaded.tokenizer, again, { type: 'f32' });
       assert.ok(

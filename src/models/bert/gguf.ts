@@ -82,6 +82,21 @@ const fieldNames: BertFieldNames = {
   padTokenId: 'tokenizer.ggml.padding_token_id',
 };
 
+/**
+ * The file's pooling: mean (1) or cls (2); absent, llama.cpp's default for bert, mean (as
+ * the converter writes for a folder without a sentence-transformers pooling config).
+ */
+function poolingFromGguf(metadata: GgufMetadata): 'mean' | 'cls' {
+  const pooling = metadata.integer(key('pooling_type'), 0, 2 ** 32 - 1);
+  if (pooling === undefined || pooling === ggufPoolingTypes.mean) return 'mean';
+  if (pooling === ggufPoolingTypes.cls) return 'cls';
+  throw new FormatError('pooling type not supported', {
+    where: `${metadata.source}: ${key('pooling_type')}`,
+    expected: `${ggufPoolingTypes.mean} (mean) | ${ggufPoolingTypes.cls} (cls)`,
+    actual: pooling,
+  });
+}
+
 /** A value other than `neutral` under an optional key is an error naming it (never ignored). */
 function requireNeutral(metadata: GgufMetadata, name: string, neutral: unknown, meaning: string): void {
   const entry = metadata.entries.get(name);
@@ -136,14 +151,7 @@ export const bertGguf: GgufMapping<BertConfig> = {
 
   configFromGguf(metadata: GgufMetadata, tensors: ReadonlyMap<string, GgufTensorInfo>): BertConfig {
     requireNeutral(metadata, key('attention.causal'), false, 'causal attention');
-    const pooling = metadata.integer(key('pooling_type'), 0, 2 ** 32 - 1);
-    if (pooling !== undefined && pooling !== ggufPoolingTypes.mean && pooling !== ggufPoolingTypes.cls) {
-      throw new FormatError('pooling type not supported', {
-        where: `${metadata.source}: ${key('pooling_type')}`,
-        expected: `${ggufPoolingTypes.mean} (mean) | ${ggufPoolingTypes.cls} (cls)`,
-        actual: pooling,
-      });
-    }
+    poolingFromGguf(metadata);
     const vocabSize = rows(tensors, 'token_embd.weight');
     if (vocabSize === undefined) {
       throw new FormatError('the token embedding is missing or not a matrix', {
@@ -189,6 +197,8 @@ export const bertGguf: GgufMapping<BertConfig> = {
     }
     return plan;
   },
+
+  pooling: poolingFromGguf,
 
   approximations(config: BertConfig): string[] {
     const notes: string[] = [];
