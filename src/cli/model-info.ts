@@ -262,6 +262,9 @@ function architectureOf(config: AnyModelConfig) {
  * `lmforge info FILE.gguf`: checked as loading would (header, metadata, every tensor read
  * and finite, the vocabulary against the embedding), without building the model.
  */
+/** The tokenizer kind of each GGUF vocabulary type. */
+const ggufTokenizerKinds = { gpt2: 'byte-level-bpe', llama: 'sentencepiece', bert: 'wordpiece' } as const;
+
 export async function describeGgufFile(path: string): Promise<ModelInfo> {
   const { config, parameters, tokenizer, summary } = await checkGguf(path);
   return {
@@ -269,7 +272,7 @@ export async function describeGgufFile(path: string): Promise<ModelInfo> {
     ...architectureOf(config),
     parameters,
     tokenizer: {
-      kind: summary.tokenizerModel === 'gpt2' ? 'byte-level-bpe' : 'sentencepiece',
+      kind: ggufTokenizerKinds[summary.tokenizerModel],
       vocab_size: tokenizer.vocabSize,
       eos_id: tokenizer.eosId ?? null,
     },

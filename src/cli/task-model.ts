@@ -3,7 +3,7 @@
  * with where it came from for errors (`--text[2]`, `file:line`), empty ones refused; and the
  * model folder with its tokenizer and the id its batches pad with.
  */
-import type { LanguageModel } from '../models/index.js';
+import type { LanguageModel, Pooling } from '../models/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { ConfigError } from '../util/errors.js';
 import { loadModelWithTokenizer } from './load-model.js';
@@ -48,13 +48,21 @@ export interface TaskModel {
   readonly tokenizer: Tokenizer;
   /** The id batches pad with: the tokenizer's, else config.json's pad_token_id, else 0 (masked anyway). */
   readonly padId: number;
+  /** A .gguf encoder's own pooling (bert.pooling_type), what llama.cpp embeds with; undefined for a folder. */
+  readonly pooling: Pooling | undefined;
   dispose(): void;
 }
 
 export async function loadTaskModel(dir: string): Promise<TaskModel> {
-  const { model, tokenizer } = await loadModelWithTokenizer(dir);
+  const { model, tokenizer, gguf } = await loadModelWithTokenizer(dir);
   const configPad = (model.config as { padTokenId?: number | null }).padTokenId;
-  return { model, tokenizer, padId: tokenizer.padId ?? configPad ?? 0, dispose: () => model.dispose() };
+  return {
+    model,
+    tokenizer,
+    padId: tokenizer.padId ?? configPad ?? 0,
+    pooling: gguf?.pooling,
+    dispose: () => model.dispose(),
+  };
 }
 
 /** A text's ids with the tokenizer's specials ([CLS] ... [SEP]), as finetune --task classify encodes it. */

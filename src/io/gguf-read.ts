@@ -146,7 +146,9 @@ class Cursor {
   /** A copy of the next `n` bytes (a fresh buffer, so typed arrays over it are aligned). */
   take(n: number, what: string): Uint8Array {
     this.need(n, what);
-    const copy = this.bytes.slice(this.at, this.at + n);
+    // Uint8Array's slice copies; a Node Buffer's (readFileSync's) would be a view on the
+    // whole file, and the typed arrays made from its .buffer would read from byte 0.
+    const copy = Uint8Array.prototype.slice.call(this.bytes, this.at, this.at + n);
     this.at += n;
     return copy;
   }

@@ -27,8 +27,14 @@ import {
 } from '../io/index.js';
 import { Linear, Module, QuantizedLinear } from '../nn/index.js';
 import type { QuantOp, Tensor } from '../tensor/index.js';
-import { ggufVocabFromTokenizer, tokenizerFromGgufVocab, type Tokenizer } from '../tokenizers/index.js';
+import {
+  ggufVocabFromTokenizer,
+  tokenizerFromGgufVocab,
+  type GgufVocab,
+  type Tokenizer,
+} from '../tokenizers/index.js';
 import { ConfigError, FormatError } from '../util/errors.js';
+import { bertGguf } from './bert/gguf.js';
 import { gpt2Gguf } from './gpt2/gguf.js';
 import {
   fromGgufLayout,
@@ -75,6 +81,7 @@ registerGgufMapping(llamaGguf);
 registerGgufMapping(gpt2Gguf);
 registerGgufMapping(qwen2Gguf);
 registerGgufMapping(qwen3Gguf);
+registerGgufMapping(bertGguf);
 
 /** The GGUF architectures lmforge reads and writes. */
 export function ggufArchitectures(): string[] {
@@ -110,9 +117,11 @@ export interface GgufSummary {
   readonly alignment: number;
   /** Tensors per ggml type, e.g. { Q8_0: 14, F32: 9 }. */
   readonly tensorTypes: Readonly<Record<string, number>>;
-  readonly tokenizerModel: 'llama' | 'gpt2';
+  readonly tokenizerModel: GgufVocab['model'];
   /** tokenizer.chat_template: the Jinja source of the chat template, when the file has one. */
   readonly chatTemplate: string | undefined;
+  /** An encoder's embedding pooling (bert.pooling_type): what llama.cpp's embeddings of the file use. */
+  readonly pooling: 'mean' | 'cls' | undefined;
 }
 
 /** A GGUF file read as far as the weights: config, tokenizer and the tensor of each parameter. */
@@ -201,6 +210,7 @@ function checkSource(file: GgufSource): CheckedGguf {
     tensorTypes,
     tokenizerModel: vocab.model,
     chatTemplate: chatTemplateFromMetadata(metadata),
+    pooling: mapping.pooling?.(metadata),
   };
   return { config, mapping, tokenizer, eosIds, plan, summary };
 }
@@ -328,7 +338,7 @@ export async function loadGgufSource(file: GgufSource, options: LoadGgufOptions 
 }
 
 /**
- * Loads a GGUF model (architectures llama (with Mixtral's experts), gpt2, qwen2 and qwen3; tensors F32, F16, BF16, Q8_0, Q4_0,
+ * Loads a GGUF model (architectures llama (with Mixtral's experts), gpt2, qwen2, qwen3 and bert (the encoder); tensors F32, F16, BF16, Q8_0, Q4_0,
  * Q4_K, Q6_K, dequantised to float32) with the tokenizer stored in it.
  *
  * @example
@@ -456,12 +466,12 @@ export interface SavedGguf {
   /** Where the file computes close to, but not exactly, what the model does (sentences for a warning). */
   readonly approximations: readonly string[];
   /** The vocabulary written: its type, and the EOS id llama.cpp will stop at (undefined: none). */
-  readonly vocabulary: { readonly model: 'llama' | 'gpt2'; readonly eosId: number | undefined };
+  readonly vocabulary: { readonly model: GgufVocab['model']; readonly eosId: number | undefined };
 }
 
 /**
  * The type each tensor is written as, by llama.cpp's converter's rules: vectors, norms,
- * MoE routers and position embeddings stay F32; other weights take the file type; a quantized type whose
+ * MoE routers, position and token-type embeddings stay F32; other weights take the file type; a quantized type whose
  * block does not divide the rows falls back to F16.
  */
 function tensorType(
@@ -475,7 +485,8 @@ function tensorType(
     dims.length <= 1 ||
     entry.name.endsWith('_norm.weight') ||
     entry.name.endsWith('.ffn_gate_inp.weight') ||
-    entry.name.startsWith('position_embd.')
+    entry.name.startsWith('position_embd.') ||
+    entry.name.startsWith('token_types.')
   ) {
     return { type: ggmlType('F32'), fallback: false };
   }

@@ -67,6 +67,11 @@ export interface GgufMapping<Config extends ModelConfig = ModelConfig> {
    * sentence for a warning); empty when it is exact.
    */
   approximations(config: Config): string[];
+  /**
+   * How the file pools an embedding (`<architecture>.pooling_type`) for an encoder
+   * architecture (bert); absent for a decoder. Errors name the key.
+   */
+  pooling?(metadata: GgufMetadata): 'mean' | 'cls';
 }
 
 /** The GGUF dimensions (ne order) of a planned tensor. */

@@ -25,6 +25,12 @@ const key = {
   addBos: 'tokenizer.ggml.add_bos_token',
   addEos: 'tokenizer.ggml.add_eos_token',
   addSpacePrefix: 'tokenizer.ggml.add_space_prefix',
+  // llama.cpp's spelling.
+  sep: 'tokenizer.ggml.seperator_token_id',
+  cls: 'tokenizer.ggml.cls_token_id',
+  mask: 'tokenizer.ggml.mask_token_id',
+  lowercase: 'tokenizer.ggml.normalizer.lowercase',
+  stripAccents: 'tokenizer.ggml.normalizer.strip_accents',
   chatTemplate: 'tokenizer.chat_template',
 } as const;
 
@@ -39,7 +45,7 @@ export function chatTemplateToMetadata(source: string): [string, GgufValue] {
 }
 
 /** The vocabulary types lmforge reads. */
-const models = ['llama', 'gpt2'] as const;
+const models = ['llama', 'gpt2', 'bert'] as const;
 
 /** A per-token array at least as long as the tokens (llama.cpp's rule), cut to their length. */
 function perToken<A extends Float32Array | Int32Array>(
@@ -94,6 +100,10 @@ export function vocabFromMetadata(metadata: GgufMetadata): { vocab: GgufVocab; e
     addBos: metadata.bool(key.addBos),
     addEos: metadata.bool(key.addEos),
     addSpacePrefix: metadata.bool(key.addSpacePrefix),
+    sepId: id(key.sep),
+    maskId: id(key.mask),
+    lowercase: metadata.bool(key.lowercase),
+    stripAccents: metadata.bool(key.stripAccents),
   };
   const eot = id(key.eot);
   return { vocab, eotId: eot !== undefined && eot < n ? eot : undefined };
@@ -124,5 +134,11 @@ export function vocabToMetadata(vocab: GgufVocab): Map<string, GgufValue> {
   bool(key.addBos, vocab.addBos);
   bool(key.addEos, vocab.addEos);
   bool(key.addSpacePrefix, vocab.addSpacePrefix);
+  // WordPiece (bert): llama.cpp reads the [CLS] as BOS; gguf-py writes cls_token_id beside it.
+  if (vocab.model === 'bert') uint32(key.cls, vocab.bosId);
+  uint32(key.sep, vocab.sepId);
+  uint32(key.mask, vocab.maskId);
+  bool(key.lowercase, vocab.lowercase);
+  bool(key.stripAccents, vocab.stripAccents);
   return out;
 }

@@ -7,6 +7,7 @@
  * - `gpt2` (byte-level BPE): tokens, merges and the pre-tokenizer named by
  *   `tokenizer.ggml.pre` -> ./llama-bpe.ts. Defaults: bos = eos = 11, no BOS added except
  *   for the pre-tokenizers llama.cpp adds one for (llama3 and its aliases).
+ * - `bert` (WordPiece, llama.cpp's WPM) -> ./gguf-wordpiece.ts.
  *
  * Explicit `tokenizer.ggml.*_token_id` keys override the defaults when in range, and a
  * default outside the vocabulary is dropped; `add_bos_token` / `add_eos_token` /
@@ -20,6 +21,7 @@ import { LlamaBpeTokenizer } from './llama-bpe.js';
 import { LlamaSpmTokenizer } from './llama-spm.js';
 import { LlamaVocabTokenizer, tokenTypes } from './llama-vocab.js';
 import { PipelineTokenizer, type TokenizerSpec } from './pipeline-tokenizer.js';
+import { isWordPieceTokenizer, wordPieceFromGgufVocab, wordPieceGgufVocab } from './gguf-wordpiece.js';
 import { GPT2_PATTERN } from './split-patterns.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -27,8 +29,8 @@ const encoder = new TextEncoder();
 
 /** The `tokenizer.ggml.*` values of a file (absent keys undefined). */
 export interface GgufVocab {
-  /** tokenizer.ggml.model. */
-  readonly model: 'llama' | 'gpt2';
+  /** tokenizer.ggml.model: SentencePiece, byte-level BPE, or BERT's WordPiece (./gguf-wordpiece.ts). */
+  readonly model: 'llama' | 'gpt2' | 'bert';
   /** tokenizer.ggml.pre (gpt2 only). */
   readonly pre?: string | undefined;
   readonly tokens: readonly string[];
@@ -43,6 +45,13 @@ export interface GgufVocab {
   readonly addBos?: boolean | undefined;
   readonly addEos?: boolean | undefined;
   readonly addSpacePrefix?: boolean | undefined;
+  /** bert: the separator appended after the text (tokenizer.ggml.seperator_token_id). */
+  readonly sepId?: number | undefined;
+  /** bert: tokenizer.ggml.mask_token_id. */
+  readonly maskId?: number | undefined;
+  /** bert: BertNormalizer's options (tokenizer.ggml.normalizer.lowercase, .strip_accents). */
+  readonly lowercase?: boolean | undefined;
+  readonly stripAccents?: boolean | undefined;
 }
 
 /** The llama.cpp pre-tokenizer names this reader implements, with their split regexes. */
@@ -183,6 +192,7 @@ function vocabOf(tokenizer: LlamaVocabTokenizer): GgufVocab {
  */
 export function tokenizerFromGgufVocab(vocab: GgufVocab, where: string): Tokenizer {
   if (vocab.model === 'gpt2') return gpt2Tokenizer(vocab, where);
+  if (vocab.model === 'bert') return wordPieceFromGgufVocab(vocab, where);
   const size = vocab.tokens.length;
   return new LlamaSpmTokenizer({
     tokens: vocab.tokens,
@@ -228,7 +238,7 @@ function unsupported(message: string, where: string, actual?: string): never {
   throw new TokenizerError(message, {
     where,
     ...(actual === undefined ? {} : { actual }),
-    hint: 'lmforge writes byte-level BPE tokenizers (train with --tokenizer bpe:N) and character tokenizers to GGUF',
+    hint: 'lmforge writes byte-level BPE, SentencePiece BPE, WordPiece (BERT) and character tokenizers to GGUF',
   });
 }
 
@@ -375,6 +385,7 @@ function charVocab(
  *   (spmScores), byte tokens typed BYTE, unk UNKNOWN, BOS per the post-processor.
  * - a character tokenizer -> `gpt2` with one token per character and the merges that
  *   rebuild multi-byte characters from their bytes (see charVocab).
+ * - BERT's WordPiece -> `bert` in llama.cpp's phantom-space form (./gguf-wordpiece.ts).
  *
  * Anything else is a TokenizerError naming what llama.cpp cannot represent.
  */
@@ -403,6 +414,7 @@ export function ggufVocabFromTokenizer(
     return vocabOf(tokenizer);
   if (!(tokenizer instanceof PipelineTokenizer))
     unsupported('this tokenizer kind has no GGUF form', where, tokenizer.constructor.name);
+  if (isWordPieceTokenizer(tokenizer)) return wordPieceGgufVocab(tokenizer, vocabSize, where);
   const spm = isSpmSpec(tokenizer.spec);
   if (!spm) checkGpt2Spec(tokenizer.spec, where);
   const added = new Map(tokenizer.spec.addedTokens.map((t) => [t.id, t]));

@@ -378,7 +378,7 @@ describe('a file whose metadata and tensors disagree is a FormatError naming the
     ],
     [
       'a tokenizer model lmforge cannot run',
-      (m) => m.set('tokenizer.ggml.model', { type: 'string', value: 'bert' }),
+      (m) => m.set('tokenizer.ggml.model', { type: 'string', value: 't5' }),
       /tokenizer model not supported/,
       /tokenizer\.ggml\.model$/,
     ],

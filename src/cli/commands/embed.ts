@@ -1,7 +1,7 @@
 /**
  * `lmforge embed DIR --text T...`: one vector per text from a model's last hidden state,
  * pooled (--pooling mean: over the real tokens, [CLS] and [SEP] included; cls: the first
- * position), and the cosine similarity of every pair. With --json one object,
+ * position; default: a .gguf file's bert.pooling_type, as llama.cpp embeds it, else mean), and the cosine similarity of every pair. With --json one object,
  * `{"embeddings": [[...], ...]}`; without, each text's size and norm, then the similarities.
  */
 import { Command, Option } from 'commander';
@@ -12,7 +12,7 @@ import { encodeText, inputTexts, loadTaskModel } from '../task-model.js';
 
 interface EmbedFlags extends ComputeFlags {
   readonly text?: string[];
-  readonly pooling: Pooling;
+  readonly pooling?: Pooling;
   readonly json?: boolean;
 }
 
@@ -21,22 +21,23 @@ export function embedCommand(): Command {
     .argument('<dir>', 'a model folder (BERT or a decoder; any head)')
     .option('--text <text...>', 'texts to embed (repeatable)')
     .addOption(
-      new Option('--pooling <kind>', 'mean over the real tokens, or the first ([CLS]) position')
-        .choices(['mean', 'cls'])
-        .default('mean'),
+      new Option(
+        '--pooling <kind>',
+        "mean over the real tokens, or the first ([CLS]) position (default: a .gguf file's pooling_type, else mean)",
+      ).choices(['mean', 'cls']),
     )
     .option('--json', 'one JSON object {"embeddings": [[...], ...]}');
   return addComputeOptions(command).action(async (dir: string, flags: EmbedFlags) => {
     applyComputeOptions(flags, flags.json === true);
     const texts = await inputTexts(flags);
-    const { model, tokenizer, padId, dispose } = await loadTaskModel(dir);
+    const { model, tokenizer, padId, pooling, dispose } = await loadTaskModel(dir);
     try {
       const sequences = texts.map((t) => ({ ids: encodeText(tokenizer, t.text), where: t.where }));
       checkSequences(sequences, model);
       const vectors = sentenceEmbeddings(
         model,
         sequences.map((s) => s.ids),
-        { pooling: flags.pooling, padId },
+        { pooling: flags.pooling ?? pooling ?? 'mean', padId },
       );
       if (flags.json === true) {
         process.stdout.write(JSON.stringify({ embeddings: vectors.map((v) => Array.from(v)) }) + '\n');
