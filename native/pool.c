@@ -227,6 +227,9 @@ static __thread scratch_slot scratch[5];
 
 float *lmf_scratch(int slot, size_t floats) {
   scratch_slot *s = &scratch[slot];
+  /* A request for nothing still gets a buffer: a thread that never grew this slot would
+   * otherwise return NULL, which the callers take as out of memory. */
+  if (floats == 0) floats = 16;
   if (s->floats < floats) {
     free(s->ptr);
     size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
