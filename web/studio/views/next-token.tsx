@@ -102,7 +102,11 @@ export function NextTokenView(props: ViewProps) {
             value={topK}
             disabled={!topKOn}
             aria-label="top-k"
-            onChange={(e) => setTopK(Math.max(1, Number((e.currentTarget as HTMLInputElement).value)))}
+            onInput={(e) => {
+              // Follow the typing (a re-render before a change event would put the old k back).
+              const k = Number((e.currentTarget as HTMLInputElement).value);
+              if (Number.isInteger(k) && k >= 1) setTopK(k);
+            }}
           />
         </label>
         <label>

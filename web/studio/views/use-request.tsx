@@ -1,23 +1,27 @@
 // A request a view runs on demand: its result, its error message and whether it is running.
-import { useCallback, useState } from 'preact/hooks';
+import { useCallback, useRef, useState } from 'preact/hooks';
 
 export function useRequest<A extends unknown[], T>(call: (...args: A) => Promise<T>) {
   const [result, setResult] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** The number of the latest run: an answer to an older one (controls changed since) is dropped. */
+  const latest = useRef(0);
   const run = useCallback(
     async (...args: A): Promise<T | null> => {
+      const mine = ++latest.current;
       setBusy(true);
       setError(null);
       try {
         const value = await call(...args);
+        if (mine !== latest.current) return null;
         setResult(value);
         return value;
       } catch (e) {
-        setError((e as Error).message);
+        if (mine === latest.current) setError((e as Error).message);
         return null;
       } finally {
-        setBusy(false);
+        if (mine === latest.current) setBusy(false);
       }
     },
     [call],
