@@ -124,16 +124,17 @@ export interface LlamaCpp {
  * llama.cpp from node-llama-cpp's prebuilt CPU binary (no download, no build), or the reason
  * it cannot run here (the tests then skip with it).
  */
-export async function loadLlamaCpp(): Promise<LlamaCpp | string> {
+export async function prebuiltLlama(): Promise<
+  Awaited<ReturnType<(typeof import('node-llama-cpp'))['getLlama']>> | string
+> {
   let module: typeof import('node-llama-cpp');
   try {
     module = await import('node-llama-cpp');
   } catch (error) {
     return `node-llama-cpp is not installed (${(error as Error).message})`;
   }
-  let llama: Awaited<ReturnType<typeof module.getLlama>>;
   try {
-    llama = await module.getLlama({
+    return await module.getLlama({
       gpu: false,
       build: 'never',
       usePrebuiltBinaries: true,
@@ -144,6 +145,13 @@ export async function loadLlamaCpp(): Promise<LlamaCpp | string> {
   } catch (error) {
     return `node-llama-cpp's prebuilt binary does not load here (${(error as Error).message}); it would need a build or a download`;
   }
+}
+
+/** The judge's questions (tokenize, greedy tokens, surprisals) over each GGUF file, loaded once. */
+export async function loadLlamaCpp(): Promise<LlamaCpp | string> {
+  const found = await prebuiltLlama();
+  if (typeof found === 'string') return found;
+  const llama = found;
   // One load per file (the tests write each file once, then ask several questions of it).
   const models = new Map<string, ReturnType<typeof llama.loadModel>>();
   const withModel = async <R>(

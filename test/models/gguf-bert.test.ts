@@ -38,7 +38,7 @@ import { ConfigError, FormatError, TokenizerError } from '../../src/util/errors.
 import { editGguf } from '../io/gguf-edit.js';
 import { REPO_ROOT } from '../util/repo-root.js';
 import { assertUserError, lastJson, run } from '../e2e/cli-util.js';
-import { corpus } from '../e2e/gguf-util.js';
+import { corpus, prebuiltLlama } from '../e2e/gguf-util.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lmforge-gguf-bert-'));
 
@@ -71,25 +71,9 @@ interface LlamaCppBert {
 
 /** node-llama-cpp's embedding context over each file (loaded once), or why it cannot run here. */
 async function loadLlamaCppBert(): Promise<LlamaCppBert | string> {
-  let module: typeof import('node-llama-cpp');
-  try {
-    module = await import('node-llama-cpp');
-  } catch (error) {
-    return `node-llama-cpp is not installed (${(error as Error).message})`;
-  }
-  let llama: Awaited<ReturnType<typeof module.getLlama>>;
-  try {
-    llama = await module.getLlama({
-      gpu: false,
-      build: 'never',
-      usePrebuiltBinaries: true,
-      skipDownload: true,
-      progressLogs: false,
-      logLevel: module.LlamaLogLevel.error,
-    });
-  } catch (error) {
-    return `node-llama-cpp's prebuilt binary does not load here (${(error as Error).message})`;
-  }
+  const found = await prebuiltLlama();
+  if (typeof found === 'string') return found;
+  const llama = found;
   type Model = Awaited<ReturnType<typeof llama.loadModel>>;
   type Context = Awaited<ReturnType<Model['createEmbeddingContext']>>;
   const opened = new Map<string, Promise<{ model: Model; context: Context }>>();
